@@ -1,0 +1,47 @@
+//! Finds libtorch, embeds an rpath to it so test, example and bench binaries run
+//! without `LD_LIBRARY_PATH`, and links `torch_cuda` eagerly when a CUDA build is
+//! present so that `Device::Cuda(0)` works.
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let libtorch = std::env::var_os("LIBTORCH")
+        .map(PathBuf::from)
+        .map(|p| if p.is_relative() { manifest.join(p) } else { p })
+        .unwrap_or_else(|| manifest.join(".libtorch/torch"));
+    let lib = libtorch.join("lib");
+    if !lib.join("libtorch_cpu.so").exists() && !lib.join("libtorch_cpu.dylib").exists() {
+        panic!(
+            "libtorch not found at {}: run `bash scripts/install_libtorch.sh` (or set LIBTORCH to an existing libtorch)",
+            libtorch.display()
+        );
+    }
+    let lib = lib.canonicalize().unwrap_or(lib);
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    if lib.join("libtorch_cuda.so").exists() && cuda_runtime_present(&lib) {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}
+
+/// The CPU install of the PyPI wheel ships `libtorch_cuda.so` without the CUDA
+/// libraries it needs; link it only when cuBLAS is there too (wheel or zip layout).
+fn cuda_runtime_present(lib: &Path) -> bool {
+    let has_cublas = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("libcublas"))
+            })
+            .unwrap_or(false)
+    };
+    if has_cublas(lib) {
+        return true;
+    }
+    let nvidia = lib.join("../../nvidia");
+    std::fs::read_dir(nvidia)
+        .map(|entries| entries.flatten().any(|e| has_cublas(&e.path().join("lib"))))
+        .unwrap_or(false)
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Golden fixtures for tch-dda: Kornia 0.9 outputs, gradients and sampled parameters.
+
+Run from the repository root (scripts/gen_fixtures.sh sets up the interpreter):
+
+    python scripts/gen_fixtures.py [--out tests/fixtures] [--only case1,case2]
+
+One file per case, ``<out>/<case>.safetensors``, holding:
+  input, output, grad_output, grad_input   the forward and backward of ``aug(input)``
+  param.<key>       every tensor in ``aug._params`` (``param.<i>.<key>`` for the i-th step of a sequential)
+  seedparam.<key>   (``seedcheck`` cases) ``forward_parameters(input.shape)`` of a fresh instance, drawn right
+                    after ``torch.manual_seed(1000 + seed)``
+Bool parameters are stored as float32; every other dtype is kept. The metadata records the class, the
+constructor kwargs (json; tensors as {"tensor": [...]}) and the original dtype of every parameter.
+
+RNG protocol per case (seed = index of the case in CASES):
+  manual_seed(seed);        input = rand(shape, dtype)
+  manual_seed(1000 + seed); output = aug(input)            # kornia draws its parameters here
+  manual_seed(2000 + seed); grad_output = rand(output.shape, dtype); output.backward(grad_output)
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import kornia
+import kornia.augmentation as KA
+import torch
+from safetensors.torch import save_file
+
+T = torch.tensor
+IMNET = dict(mean=T([0.485, 0.456, 0.406]), std=T([0.229, 0.224, 0.225]))
+SEQ = [
+    ("RandomAffine", dict(degrees=30, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=10, p=1.0)),
+    ("ColorJitter", dict(brightness=0.2, contrast=0.3, saturation=0.2, hue=0.3, p=1.0)),
+    ("Normalize", IMNET),
+]
+RANGES = dict(brightness=(0.5, 1.5), contrast=(0.6, 1.4), saturation=(0.0, 2.0), hue=(-0.5, 0.5))
+JIT = dict(brightness=0.2, contrast=0.3, saturation=0.2, hue=0.3)
+
+# (name, kornia class, constructor kwargs, input shape, options); options: seedcheck, f64, note
+CASES = [
+    ("affine_basic", "RandomAffine", dict(degrees=30, translate=(0.1, 0.2), scale=(0.8, 1.2), shear=10, p=1.0),
+     (2, 3, 5, 7), dict(seedcheck=True)),
+    ("affine_full", "RandomAffine",
+     dict(degrees=(-20, 40), translate=(0.2, 0.1), scale=(0.7, 1.3, 0.9, 1.1), shear=(-10, 10, -5, 5), p=1.0),
+     (3, 1, 6, 4), dict(seedcheck=True)),
+    ("affine_nearest_border", "RandomAffine",
+     dict(degrees=25, translate=(0.1, 0.1), scale=(0.9, 1.1), resample="nearest", padding_mode="border", p=1.0),
+     (2, 3, 8, 5), {}),
+    ("affine_reflection_aligned", "RandomAffine",
+     dict(degrees=35, scale=(0.8, 1.0), padding_mode="reflection", align_corners=True, p=1.0), (2, 3, 6, 9), {}),
+    ("affine_fill", "RandomAffine",
+     dict(degrees=30, translate=(0.2, 0.2), padding_mode="fill", fill_value=T([0.2, 0.5, 0.9]), p=1.0),
+     (2, 3, 7, 6), {}),
+    ("affine_gate", "RandomAffine", dict(degrees=30, translate=(0.1, 0.1), p=0.5), (6, 3, 5, 7), dict(seedcheck=True)),
+    ("rotation_basic", "RandomRotation", dict(degrees=45, p=1.0), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("rotation_nearest_unaligned", "RandomRotation",
+     dict(degrees=(-10, 60), resample="nearest", align_corners=False, p=1.0), (2, 1, 6, 8), {}),
+    ("hflip", "RandomHorizontalFlip", dict(p=0.5), (6, 3, 4, 5), dict(seedcheck=True)),
+    ("vflip", "RandomVerticalFlip", dict(p=0.5), (6, 1, 5, 4), dict(seedcheck=True)),
+    ("crop_basic", "RandomCrop", dict(size=(3, 4)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("crop_pad_if_needed", "RandomCrop", dict(size=(6, 8), pad_if_needed=True, fill=0.3), (2, 3, 5, 7), {}),
+    ("crop_padding_reflect", "RandomCrop", dict(size=(5, 6), padding=(1, 2), padding_mode="reflect"),
+     (2, 1, 5, 7), {}),
+    ("crop_padding_edge", "RandomCrop", dict(size=(4, 4), padding=1, padding_mode="replicate"), (2, 3, 5, 6),
+     dict(note="kornia spells the edge padding mode 'replicate' (it is passed to F.pad)")),
+    ("crop_resample", "RandomCrop", dict(size=(3, 4), cropping_mode="resample"), (2, 3, 5, 7), {}),
+    ("center_crop", "CenterCrop", dict(size=(3, 4)), (2, 3, 5, 7), {}),
+    ("center_crop_odd", "CenterCrop", dict(size=4), (2, 1, 7, 6), {}),
+    ("center_crop_resample", "CenterCrop", dict(size=(3, 5), cropping_mode="resample", align_corners=False),
+     (2, 3, 6, 9), {}),
+    ("resized_crop", "RandomResizedCrop", dict(size=(4, 6), scale=(0.3, 1.0), ratio=(0.75, 1.333)),
+     (3, 3, 9, 11), dict(seedcheck=True)),
+    ("resized_crop_resample", "RandomResizedCrop", dict(size=(5, 4), cropping_mode="resample"), (2, 1, 8, 10), {}),
+    ("resized_crop_nearest", "RandomResizedCrop", dict(size=(4, 4), resample="nearest"), (2, 3, 7, 9), {}),
+    ("color_jitter", "ColorJitter", dict(JIT, p=1.0), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("color_jitter_ranges", "ColorJitter", dict(RANGES), (3, 3, 4, 6), {}),
+    ("color_jitter_brightness", "ColorJitter", dict(brightness=0.4), (2, 1, 5, 7), {}),
+    ("color_jiggle", "ColorJiggle", dict(JIT), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("color_jiggle_ranges", "ColorJiggle", dict(RANGES), (3, 3, 4, 6), {}),
+    ("normalize", "Normalize", dict(IMNET), (2, 3, 5, 7), {}),
+    ("normalize_scalar", "Normalize", dict(mean=0.5, std=0.25), (2, 1, 4, 6), {}),
+    ("denormalize", "Denormalize", dict(IMNET), (2, 3, 5, 7), {}),
+    ("grayscale", "RandomGrayscale", dict(p=1.0), (2, 3, 5, 7), {}),
+    ("grayscale_weights", "RandomGrayscale", dict(rgb_weights=T([0.2, 0.3, 0.5]), p=0.5), (6, 3, 4, 5),
+     dict(seedcheck=True)),
+    ("sequential", "AugmentationSequential", dict(steps=SEQ), (2, 3, 6, 8), {}),
+    # float64 input. The module is NOT moved with .to(float64): kornia does not need it and then draws its
+    # parameters with float32 torch.rand exactly as in the float32 case (they are cast to the input's dtype on use).
+    ("affine_basic_f64", "RandomAffine", dict(degrees=30, translate=(0.1, 0.2), scale=(0.8, 1.2), shear=10, p=1.0),
+     (2, 3, 5, 7), dict(seedcheck=True, f64=True)),
+    ("color_jitter_f64", "ColorJitter", dict(JIT, p=1.0), (2, 3, 5, 7), dict(seedcheck=True, f64=True)),
+]
+
+
+def build(cls, kwargs):
+    if cls == "AugmentationSequential":
+        return KA.AugmentationSequential(*(getattr(KA, c)(**kw) for c, kw in kwargs["steps"]))
+    return getattr(KA, cls)(**kwargs)
+
+
+def to_json(kwargs):
+    return json.dumps(kwargs, sort_keys=True,
+                      default=lambda t: {"tensor": t.tolist(), "dtype": str(t.dtype).replace("torch.", "")})
+
+
+def flatten_params(params, prefix):
+    """``aug._params`` -> {prefix.key: tensor}; a sequential's list of ParamItem -> {prefix.i.key: tensor}."""
+    if isinstance(params, (list, tuple)):
+        out = {}
+        for i, item in enumerate(params):
+            out.update(flatten_params(item.data or {}, f"{prefix}.{i}"))
+        return out
+    return {f"{prefix}.{k}": v for k, v in params.items() if isinstance(v, torch.Tensor)}
+
+
+def store(tensors):
+    """Contiguous, unshared copies; bool -> float32. Returns the stored dict and the original dtypes."""
+    out, dtypes = {}, {}
+    for k, v in tensors.items():
+        dtypes[k] = str(v.dtype).replace("torch.", "")
+        v = v.detach().to("cpu")
+        out[k] = (v.to(torch.float32) if v.dtype == torch.bool else v).clone().contiguous()
+    return out, dtypes
+
+
+def canonicalize(path):
+    """Rewrite the header with sorted keys: safetensors writes ``__metadata__`` in hash-map order."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.dumps(json.loads(blob[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + blob[8 + n:])
+
+
+def describe(tensors, prefix):
+    return " ".join(f"{k[len(prefix) + 1:]}{list(v.shape)}:{str(v.dtype)[6:]}"
+                    for k, v in sorted(tensors.items()) if k.startswith(prefix + "."))
+
+
+def run_case(seed, name, cls, kwargs, shape, opts, out_dir):
+    dtype = torch.float64 if opts.get("f64") else torch.float32
+    torch.manual_seed(seed)
+    x = torch.rand(shape, dtype=dtype)
+    x0 = x.clone()
+    x_req = x.clone().requires_grad_(True)
+    aug = build(cls, kwargs)
+    torch.manual_seed(1000 + seed)
+    out = aug(x_req)
+    if isinstance(out, (list, tuple)):
+        out = out[0]
+    params = aug._params
+    torch.manual_seed(2000 + seed)
+    g = torch.rand(out.shape, dtype=out.dtype)
+    grad_state = "none"
+    if out.requires_grad:
+        try:
+            out.backward(g)
+            grad_state = "ok" if x_req.grad is not None else "none"
+        except RuntimeError as e:  # pragma: no cover - reported in the summary
+            print(f"  {name}: backward raised: {e}", file=sys.stderr)
+    grad_in = x_req.grad if grad_state == "ok" else torch.zeros_like(x)
+    assert torch.equal(x, x0) and torch.equal(x_req.detach(), x0), f"{name}: input modified in place"
+
+    tensors = {"input": x, "output": out, "grad_output": g, "grad_input": grad_in}
+    tensors.update(flatten_params(params, "param"))
+    if opts.get("seedcheck"):
+        fresh = build(cls, kwargs)
+        torch.manual_seed(1000 + seed)
+        tensors.update(flatten_params(fresh.forward_parameters(x.shape), "seedparam"))
+    stored, dtypes = store(tensors)
+    meta = {
+        "kornia_class": cls,
+        "kwargs": to_json(kwargs),
+        "seed": str(seed),
+        "input_seed": str(seed),
+        "param_seed": str(1000 + seed),
+        "grad_seed": str(2000 + seed),
+        "dtype": str(dtype).replace("torch.", ""),
+        "module_dtype": "float32 (default; never moved with .to)",
+        "torch": torch.__version__,
+        "kornia": kornia.__version__,
+        "grad": grad_state,
+        "param_dtypes": json.dumps({k: v for k, v in dtypes.items() if "param." in k}, sort_keys=True),
+    }
+    if isinstance(params, (list, tuple)):
+        meta["param_names"] = json.dumps([item.name for item in params])
+    if opts.get("note"):
+        meta["note"] = opts["note"]
+    if opts.get("seedcheck"):
+        same = all(torch.equal(stored["param." + k[10:]], v) for k, v in stored.items() if k.startswith("seedparam."))
+        meta["seedparam_equals_param"] = str(same).lower()
+    path = os.path.join(out_dir, f"{name}.safetensors")
+    save_file(stored, path, metadata=meta)
+    canonicalize(path)
+    print(f"{name}: out{list(out.shape)} {str(out.dtype)[6:]} max|grad_in|={grad_in.abs().max().item():.6g} "
+          f"grad={grad_state} params: {describe(stored, 'param')}"
+          + (f" | seedparam==param: {meta['seedparam_equals_param']}" if opts.get("seedcheck") else ""))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="tests/fixtures")
+    ap.add_argument("--only", default="", help="comma-separated case names")
+    args = ap.parse_args()
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+    only = set(filter(None, args.only.split(",")))
+    for seed, (name, cls, kwargs, shape, opts) in enumerate(CASES):
+        if not only or name in only:
+            run_case(seed, name, cls, kwargs, shape, opts, args.out)
+    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
+    print(f"total {args.out}: {total} bytes")
+
+
+if __name__ == "__main__":
+    main()

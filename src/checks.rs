@@ -1,0 +1,144 @@
+//! Validation of inputs and configurations, in one place.
+//!
+//! Every check returns a typed [`Error`] that names what was given and what is allowed.
+//! None of them reads tensor values, so none synchronises with the device.
+
+use crate::{Error, Result};
+use tch::{Kind, Tensor};
+
+/// An image batch (B,C,H,W), and whether the caller gave (C,H,W).
+pub(crate) struct Batched {
+    pub x: Tensor,
+    pub unbatched: bool,
+}
+
+impl Batched {
+    /// Restores the caller's layout: drops the batch dimension added for a (C,H,W) input.
+    pub fn restore(&self, out: Tensor) -> Tensor {
+        if self.unbatched {
+            out.squeeze_dim(0)
+        } else {
+            out
+        }
+    }
+}
+
+/// Accepts (C,H,W) or (B,C,H,W) floating point images with no zero-sized dimension.
+pub(crate) fn image(op: &'static str, x: &Tensor) -> Result<Batched> {
+    let shape = x.size();
+    let unbatched = match shape.len() {
+        3 => true,
+        4 => false,
+        _ => {
+            return Err(Error::Rank {
+                op,
+                expected: "3 (C,H,W) or 4 (B,C,H,W)",
+                shape,
+            });
+        }
+    };
+    float_kind(op, x.kind())?;
+    if shape.iter().any(|&d| d == 0) {
+        return Err(Error::Empty { op, shape });
+    }
+    let x = if unbatched {
+        x.unsqueeze(0)
+    } else {
+        x.shallow_clone()
+    };
+    Ok(Batched { x, unbatched })
+}
+
+/// Only float32 and float64 are supported.
+pub(crate) fn float_kind(op: &'static str, kind: Kind) -> Result<()> {
+    match kind {
+        Kind::Float | Kind::Double => Ok(()),
+        kind => Err(Error::Dtype { op, kind }),
+    }
+}
+
+/// Checks the channel count of a (B,C,H,W) shape against a list of allowed counts.
+pub(crate) fn channels(
+    op: &'static str,
+    shape: &[i64],
+    allowed: &[i64],
+    expected: &'static str,
+) -> Result<()> {
+    let c = shape[1];
+    if allowed.contains(&c) {
+        Ok(())
+    } else {
+        Err(Error::Channels {
+            op,
+            expected,
+            got: c,
+            shape: shape.to_vec(),
+        })
+    }
+}
+
+/// A probability in [0, 1].
+pub(crate) fn probability(op: &'static str, name: &'static str, p: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(config(op, name, p, "a probability in [0, 1]"))
+    }
+}
+
+/// A range (lo, hi) of finite numbers with lo <= hi inside [min, max].
+pub(crate) fn range(
+    op: &'static str,
+    name: &'static str,
+    (lo, hi): (f64, f64),
+    (min, max): (f64, f64),
+) -> Result<()> {
+    if lo.is_finite() && hi.is_finite() && lo <= hi && lo >= min && hi <= max {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            op,
+            name,
+            value: format!("({lo}, {hi})"),
+            allowed: format!("finite (lo, hi) with {min} <= lo <= hi <= {max}"),
+        })
+    }
+}
+
+/// A positive (height, width).
+pub(crate) fn size(op: &'static str, name: &'static str, (h, w): (i64, i64)) -> Result<()> {
+    if h > 0 && w > 0 {
+        Ok(())
+    } else {
+        Err(config(
+            op,
+            name,
+            format!("({h}, {w})"),
+            "a size (height, width) with both >= 1",
+        ))
+    }
+}
+
+/// Finite values (means, fills).
+pub(crate) fn finite(op: &'static str, name: &'static str, values: &[f64]) -> Result<()> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(config(op, name, format!("{values:?}"), "finite numbers"))
+    }
+}
+
+/// Shorthand for an [`Error::Config`].
+pub(crate) fn config(
+    op: &'static str,
+    name: &'static str,
+    value: impl std::fmt::Display,
+    allowed: impl Into<String>,
+) -> Error {
+    Error::Config {
+        op,
+        name,
+        value: value.to_string(),
+        allowed: allowed.into(),
+    }
+}

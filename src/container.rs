@@ -1,0 +1,229 @@
+//! The pipeline description (JSON) and the sequential container.
+
+use crate::checks;
+use crate::geometric::{
+    CenterCrop, CenterCropConfig, FlipConfig, RandomAffine, RandomAffineConfig, RandomCrop,
+    RandomCropConfig, RandomHorizontalFlip, RandomResizedCrop, RandomResizedCropConfig,
+    RandomRotation, RandomRotationConfig, RandomVerticalFlip,
+};
+use crate::intensity::{
+    ColorJiggle, ColorJitter, Denormalize, JitterConfig, Normalize, NormalizeConfig,
+    RandomGrayscale, RandomGrayscaleConfig,
+};
+use crate::{Augmentation, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// A serialisable description of one augmentation: its Kornia class name and config.
+///
+/// A pipeline's structure round-trips through JSON as a list of these; its learnable
+/// state lives in the `VarStore` (`vs.save` / `vs.load`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum AugSpec {
+    RandomAffine(RandomAffineConfig),
+    RandomRotation(RandomRotationConfig),
+    RandomHorizontalFlip(FlipConfig),
+    RandomVerticalFlip(FlipConfig),
+    RandomCrop(RandomCropConfig),
+    CenterCrop(CenterCropConfig),
+    RandomResizedCrop(RandomResizedCropConfig),
+    ColorJitter(JitterConfig),
+    ColorJiggle(JitterConfig),
+    Normalize(NormalizeConfig),
+    Denormalize(NormalizeConfig),
+    RandomGrayscale(RandomGrayscaleConfig),
+    /// A nested [`Sequential`].
+    Sequential(Vec<AugSpec>),
+}
+
+impl AugSpec {
+    /// Builds the augmentation, its variables under `path`.
+    ///
+    /// # Errors
+    /// The config's validation error.
+    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn Augmentation>> {
+        Ok(match self.clone() {
+            AugSpec::RandomAffine(c) => Box::new(RandomAffine::new(path, c)?),
+            AugSpec::RandomRotation(c) => Box::new(RandomRotation::new(path, c)?),
+            AugSpec::RandomHorizontalFlip(c) => Box::new(RandomHorizontalFlip::new(path, c)?),
+            AugSpec::RandomVerticalFlip(c) => Box::new(RandomVerticalFlip::new(path, c)?),
+            AugSpec::RandomCrop(c) => Box::new(RandomCrop::new(path, c)?),
+            AugSpec::CenterCrop(c) => Box::new(CenterCrop::new(path, c)?),
+            AugSpec::RandomResizedCrop(c) => Box::new(RandomResizedCrop::new(path, c)?),
+            AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
+            AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
+            AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),
+            AugSpec::Denormalize(c) => Box::new(Denormalize::new(path, c)?),
+            AugSpec::RandomGrayscale(c) => Box::new(RandomGrayscale::new(path, c)?),
+            AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
+        })
+    }
+}
+
+/// Applies augmentations in order (Kornia's `AugmentationSequential` for images).
+///
+/// Its params hold step `i`'s entries under `"{i}.{key}"`; replaying them reproduces the
+/// output exactly, and [`Augmentation::f_inverse`] undoes the geometric steps in reverse.
+/// Step `i`'s variables live under `path / i`, so a pipeline rebuilt from its JSON loads the
+/// same `VarStore` file.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W); output as the last step makes it.
+///
+/// # Example
+/// ```no_run
+/// use tch_dda::{AugSpec, Augmentation, JitterConfig, NormalizeConfig, Sequential};
+/// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let specs = [
+///     AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+///     AugSpec::Normalize(NormalizeConfig::imagenet()),
+/// ];
+/// let seq = Sequential::new(&(vs.root() / "aug"), &specs).unwrap();
+/// let json = seq.to_json().unwrap();
+/// let again = Sequential::from_json(&(vs.root() / "aug2"), &json).unwrap();
+/// assert_eq!(again.to_json().unwrap(), json);
+/// ```
+#[derive(Debug)]
+pub struct Sequential {
+    steps: Vec<Box<dyn Augmentation>>,
+}
+
+const SEQ: &str = "AugmentationSequential";
+
+impl Sequential {
+    /// Builds each spec under `path / i`.
+    ///
+    /// # Errors
+    /// The first config validation error.
+    pub fn new(path: &nn::Path, specs: &[AugSpec]) -> Result<Sequential> {
+        let steps = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.build(&(path / i.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Sequential { steps })
+    }
+
+    /// Rebuilds a pipeline from [`Sequential::to_json`]'s output.
+    ///
+    /// # Errors
+    /// [`crate::Error::Json`] for malformed JSON, or a config validation error.
+    pub fn from_json(path: &nn::Path, json: &str) -> Result<Sequential> {
+        let specs: Vec<AugSpec> = serde_json::from_str(json)?;
+        Sequential::new(path, &specs)
+    }
+
+    /// The pipeline's structure as JSON (a list of [`AugSpec`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::Json`] (not expected for these types).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(&self.specs())?)
+    }
+
+    /// The specs of the steps.
+    pub fn specs(&self) -> Vec<AugSpec> {
+        self.steps.iter().map(|s| s.spec()).collect()
+    }
+
+    /// The steps.
+    pub fn steps(&self) -> &[Box<dyn Augmentation>] {
+        &self.steps
+    }
+
+    /// The shapes entering each step, and the final one.
+    fn shapes(&self, shape: &[i64]) -> Vec<Vec<i64>> {
+        let mut out = vec![shape.to_vec()];
+        for s in &self.steps {
+            let next = s.output_shape(out.last().expect("non-empty"));
+            out.push(next);
+        }
+        out
+    }
+}
+
+impl Augmentation for Sequential {
+    fn name(&self) -> &'static str {
+        SEQ
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::Sequential(self.specs())
+    }
+
+    fn is_random(&self) -> bool {
+        self.steps.iter().any(|s| s.is_random())
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        self.shapes(shape).pop().expect("non-empty")
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        let shapes = self.shapes(shape);
+        for (s, sh) in self.steps.iter().zip(&shapes) {
+            s.check_shape(sh)?;
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let mut params = Params::new();
+        for (i, (s, sh)) in self.steps.iter().zip(self.shapes(shape)).enumerate() {
+            params.extend_prefixed(&i.to_string(), &s.sample(&sh, device)?);
+        }
+        Ok(params)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let mut x = input.shallow_clone();
+        for (i, s) in self.steps.iter().enumerate() {
+            s.check_shape(&x.size())?;
+            x = s.gated_apply(&x, &params.sub(&i.to_string()))?;
+        }
+        Ok(x)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let mut total: Option<Tensor> = None;
+        for (i, (s, sh)) in self.steps.iter().zip(self.shapes(shape)).enumerate() {
+            if let Some(m) = s.f_transform_matrix(&sh, &params.sub(&i.to_string()), kind, device)? {
+                total = Some(match total {
+                    Some(t) => m.matmul(&t),
+                    None => m,
+                });
+            }
+        }
+        Ok(total.or_else(|| Some(Tensor::eye(3, (kind, device)).expand([shape[0], 3, 3], false))))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let shapes = self.shapes(input_shape);
+        let mut y = output.shallow_clone();
+        for (i, s) in self.steps.iter().enumerate().rev() {
+            let sub = params.sub(&i.to_string());
+            match s.f_inverse(&y, &sub, &shapes[i]) {
+                Ok(v) => y = v,
+                // Intensity steps have no inverse; Kornia skips them too.
+                Err(crate::Error::NotInvertible { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let _ = checks::float_kind(SEQ, y.kind());
+        Ok(y)
+    }
+}
+
+crate::augmentation::impl_module!(Sequential);

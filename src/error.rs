@@ -1,0 +1,102 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when configuring or running an augmentation.
+///
+/// Every message says what was given and what is allowed.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The input tensor has a rank the operation does not accept.
+    #[error("{op}: expected an input of rank {expected}, got shape {shape:?}")]
+    Rank {
+        /// Operation that rejected the input.
+        op: &'static str,
+        /// Accepted ranks, in words (e.g. "3 (C,H,W) or 4 (B,C,H,W)").
+        expected: &'static str,
+        /// Shape of the rejected input.
+        shape: Vec<i64>,
+    },
+    /// The input has a number of channels the operation cannot handle.
+    #[error("{op}: expected {expected} channels, got {got} (input shape {shape:?})")]
+    Channels {
+        /// Operation that rejected the input.
+        op: &'static str,
+        /// Accepted channel counts, in words.
+        expected: &'static str,
+        /// Channel count of the input.
+        got: i64,
+        /// Shape of the rejected input.
+        shape: Vec<i64>,
+    },
+    /// The input tensor is not floating point.
+    #[error("{op}: expected a floating point input (float32 or float64), got {kind:?}")]
+    Dtype {
+        /// Operation that rejected the input.
+        op: &'static str,
+        /// Kind of the rejected input.
+        kind: tch::Kind,
+    },
+    /// The input has an empty batch or a zero-sized dimension.
+    #[error("{op}: expected a non-empty input with H, W >= 1 and batch >= 1, got shape {shape:?}")]
+    Empty {
+        /// Operation that rejected the input.
+        op: &'static str,
+        /// Shape of the rejected input.
+        shape: Vec<i64>,
+    },
+    /// A requested output or crop size does not fit the input.
+    #[error("{op}: {what} {size:?} does not fit the input of size (H, W) = {input:?}; {allowed}")]
+    Size {
+        /// Operation that rejected the size.
+        op: &'static str,
+        /// Which size (e.g. "crop size").
+        what: &'static str,
+        /// The size given, (height, width).
+        size: (i64, i64),
+        /// The input's (height, width).
+        input: (i64, i64),
+        /// What is allowed, in words.
+        allowed: &'static str,
+    },
+    /// A configuration value is out of its allowed domain.
+    #[error("{op}: {name} = {value} is invalid; allowed: {allowed}")]
+    Config {
+        /// Operation whose configuration is invalid.
+        op: &'static str,
+        /// Name of the field (Kornia's argument name).
+        name: &'static str,
+        /// The value given, formatted.
+        value: String,
+        /// What is allowed, in words.
+        allowed: String,
+    },
+    /// A parameter map lacks a key or holds a tensor of the wrong shape.
+    #[error("{op}: parameter `{key}` {problem}")]
+    Params {
+        /// Operation that read the parameters.
+        op: &'static str,
+        /// The parameter key (Kornia's name).
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The operation has no inverse (e.g. an intensity transform).
+    #[error("{op} is not invertible")]
+    NotInvertible {
+        /// The operation asked for an inverse.
+        op: &'static str,
+    },
+    /// A pipeline description (JSON) could not be read or written.
+    #[error("pipeline JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An I/O error while saving or loading.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// libtorch reported an error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;

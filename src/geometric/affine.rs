@@ -1,0 +1,469 @@
+//! RandomAffine and RandomRotation.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::params::typed_params;
+use crate::range::{gate, Range};
+use crate::warp::{self, Padding, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Configuration of [`RandomAffine`]; field names follow Kornia's constructor.
+///
+/// `Default` is Kornia's defaults, with the required `degrees` set to `(0, 0)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomAffineConfig {
+    /// Rotation range in degrees, `(lo, hi)`; Kornia's scalar `d` is `(-d, d)`.
+    pub degrees: (f64, f64),
+    /// Maximum translation as a fraction of (width, height): tx ~ U(-a, a)·W, ty ~ U(-b, b)·H.
+    pub translate: Option<(f64, f64)>,
+    /// Scale range, one factor for both axes (Kornia's 2-tuple).
+    pub scale: Option<(f64, f64)>,
+    /// Separate y scale range (the last two entries of Kornia's 4-tuple).
+    pub scale_y: Option<(f64, f64)>,
+    /// x shear range in degrees (Kornia's scalar `s` is `(-s, s)`).
+    pub shear: Option<(f64, f64)>,
+    /// y shear range in degrees (the last two entries of Kornia's 4-tuple).
+    pub shear_y: Option<(f64, f64)>,
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: false for RandomAffine).
+    pub align_corners: bool,
+    /// What is sampled outside the image.
+    pub padding_mode: Padding,
+    /// Per-channel (or single) value for `padding_mode = Fill`.
+    pub fill_value: Option<Vec<f64>>,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make every range a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for RandomAffineConfig {
+    fn default() -> Self {
+        RandomAffineConfig {
+            degrees: (0.0, 0.0),
+            translate: None,
+            scale: None,
+            scale_y: None,
+            shear: None,
+            shear_y: None,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: false,
+            padding_mode: Padding::Zeros,
+            fill_value: None,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+typed_params!(
+    /// Parameters of [`RandomAffine`], with Kornia's keys and units.
+    AffineParams, "RandomAffine" {
+        /// (B,2) translation in pixels.
+        translations,
+        /// (B,2) rotation centre ((W-1)/2, (H-1)/2).
+        center,
+        /// (B,2) scale (x, y).
+        scale,
+        /// (B,) rotation in degrees (positive turns clockwise on screen).
+        angle,
+        /// (B,) x shear in degrees.
+        shear_x,
+        /// (B,) y shear in degrees.
+        shear_y,
+    }
+);
+
+/// Random rotation, translation, scale and shear (Kornia's `RandomAffine`).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on an invalid config ([`crate::Error::Config`]); `f_*` forms on a bad input.
+///
+/// # Example
+/// ```no_run
+/// use tch_dda::{Augmentation, RandomAffine, RandomAffineConfig};
+/// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let aug = RandomAffine::new(
+///     &(vs.root() / "affine"),
+///     RandomAffineConfig { degrees: (-30.0, 30.0), translate: Some((0.1, 0.1)), p: 1.0, ..Default::default() },
+/// ).unwrap();
+/// let x = tch::Tensor::rand([4, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+/// let (y, params) = aug.forward_with_params(&x);
+/// assert_eq!(y.size(), x.size());
+/// assert_eq!(aug.apply(&x, &params).size(), x.size());
+/// ```
+#[derive(Debug)]
+pub struct RandomAffine {
+    cfg: RandomAffineConfig,
+    degrees: Range,
+    translate: Option<(Range, Range)>,
+    scale: Option<(Range, Option<Range>)>,
+    shear: Option<(Range, Range)>,
+}
+
+const AFFINE: &str = "RandomAffine";
+
+impl RandomAffine {
+    /// Builds the augmentation; its ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for NaN or reversed ranges, non-positive scales, a `p`
+    /// outside [0, 1] or a non-finite fill.
+    pub fn new(path: &nn::Path, cfg: RandomAffineConfig) -> Result<RandomAffine> {
+        checks::range(AFFINE, "degrees", cfg.degrees, (-360.0, 360.0))?;
+        if let Some((a, b)) = cfg.translate {
+            checks::range(AFFINE, "translate", (0.0, a.min(b)), (0.0, 1.0))?;
+            checks::range(AFFINE, "translate", (0.0, a.max(b)), (0.0, 1.0))?;
+        }
+        if let Some(s) = cfg.scale {
+            checks::range(AFFINE, "scale", s, (f64::MIN_POSITIVE, f64::MAX))?;
+        }
+        if let Some(s) = cfg.scale_y {
+            checks::range(AFFINE, "scale_y", s, (f64::MIN_POSITIVE, f64::MAX))?;
+            if cfg.scale.is_none() {
+                return Err(checks::config(
+                    AFFINE,
+                    "scale_y",
+                    format!("{s:?}"),
+                    "scale_y only together with scale",
+                ));
+            }
+        }
+        if let Some(s) = cfg.shear {
+            checks::range(AFFINE, "shear", s, (-360.0, 360.0))?;
+        }
+        if let Some(s) = cfg.shear_y {
+            checks::range(AFFINE, "shear_y", s, (-360.0, 360.0))?;
+        }
+        checks::probability(AFFINE, "p", cfg.p)?;
+        if let Some(f) = &cfg.fill_value {
+            checks::finite(AFFINE, "fill_value", f)?;
+        }
+        let l = cfg.learnable;
+        let degrees = Range::new(path, "degrees", cfg.degrees, l);
+        let translate = cfg.translate.map(|(a, b)| {
+            (
+                Range::new(path, "translate_x", (-a, a), l),
+                Range::new(path, "translate_y", (-b, b), l),
+            )
+        });
+        let scale = cfg.scale.map(|s| {
+            (
+                Range::new(path, "scale", s, l),
+                cfg.scale_y.map(|sy| Range::new(path, "scale_y", sy, l)),
+            )
+        });
+        let shear = (cfg.shear.is_some() || cfg.shear_y.is_some()).then(|| {
+            (
+                Range::new(path, "shear_x", cfg.shear.unwrap_or((0.0, 0.0)), l),
+                Range::new(path, "shear_y", cfg.shear_y.unwrap_or((0.0, 0.0)), l),
+            )
+        });
+        Ok(RandomAffine {
+            cfg,
+            degrees,
+            translate,
+            scale,
+            shear,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RandomAffineConfig {
+        &self.cfg
+    }
+
+    /// The rotation range (degrees).
+    pub fn degrees(&self) -> &Range {
+        &self.degrees
+    }
+
+    fn warp_options(&self) -> WarpOptions {
+        WarpOptions {
+            resample: self.cfg.resample,
+            padding: self.cfg.padding_mode,
+            align_corners: self.cfg.align_corners,
+            fill: self.cfg.fill_value.clone(),
+            projective: false,
+        }
+    }
+}
+
+/// Kornia's rotation centre ((W-1)/2, (H-1)/2), repeated (B,2), float32.
+pub(crate) fn center(shape: &[i64], device: Device) -> Tensor {
+    let (h, w) = (shape[2] as f32, shape[3] as f32);
+    Tensor::from_slice(&[w / 2.0 - 0.5, h / 2.0 - 0.5])
+        .to_device(device)
+        .view([1, 2])
+        .repeat([shape[0], 1])
+}
+
+/// Kornia's `forward_input_shape` (int64, on the CPU as in Kornia).
+pub(crate) fn input_shape_tensor(shape: &[i64]) -> Tensor {
+    Tensor::from_slice(shape)
+}
+
+impl Augmentation for RandomAffine {
+    fn name(&self) -> &'static str {
+        AFFINE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomAffine(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let opts = (Kind::Float, device);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let angle = self.degrees.sample(b, same, device);
+        let scale = match &self.scale {
+            Some((s, sy)) => {
+                let sx = s.sample(b, same, device);
+                let sy = match sy {
+                    Some(sy) => sy.sample(b, same, device),
+                    None => sx.shallow_clone(),
+                };
+                Tensor::stack(&[sx, sy], 1)
+            }
+            None => Tensor::ones([b, 2], opts),
+        };
+        let translations = match &self.translate {
+            Some((tx, ty)) => {
+                let tx = tx.sample(b, same, device) * shape[3] as f64;
+                let ty = ty.sample(b, same, device) * shape[2] as f64;
+                Tensor::stack(&[tx, ty], 1)
+            }
+            None => Tensor::zeros([b, 2], opts),
+        };
+        let (shear_x, shear_y) = match &self.shear {
+            Some((sx, sy)) => (sx.sample(b, same, device), sy.sample(b, same, device)),
+            None => (Tensor::zeros([b], opts), Tensor::zeros([b], opts)),
+        };
+        let mut p: Params = AffineParams {
+            translations,
+            center: center(shape, device),
+            scale,
+            angle,
+            shear_x,
+            shear_y,
+            batch_prob,
+        }
+        .into();
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let m = self
+            .transform_matrix_ungated(&size, params, input.kind(), input.device())?
+            .expect("affine has a matrix");
+        warp::warp_affine(input, &m, (size[2], size[3]), &self.warp_options())
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let b = shape[0];
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .batch_tensor(AFFINE, k, b)?
+                .to_device(device)
+                .to_kind(kind))
+        };
+        Ok(Some(warp::affine_matrix(
+            &get("translations")?,
+            &get("center")?,
+            &get("scale")?,
+            &get("angle")?,
+            &get("shear_x")?,
+            &get("shear_y")?,
+        )))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let m = self
+            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
+            .expect("affine has a matrix");
+        warp::warp_affine(
+            output,
+            &warp::inverse3x3(&m),
+            (input_shape[2], input_shape[3]),
+            &self.warp_options(),
+        )
+    }
+}
+
+/// Configuration of [`RandomRotation`]; `Default` is Kornia's, with `degrees = (0, 0)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomRotationConfig {
+    /// Rotation range in degrees (positive turns counter-clockwise on screen).
+    pub degrees: (f64, f64),
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: true for RandomRotation).
+    pub align_corners: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make `degrees` a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for RandomRotationConfig {
+    fn default() -> Self {
+        RandomRotationConfig {
+            degrees: (0.0, 0.0),
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: true,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+typed_params!(
+    /// Parameters of [`RandomRotation`].
+    RotationParams, "RandomRotation" {
+        /// (B,) rotation in degrees.
+        degrees,
+    }
+);
+
+/// Random rotation about the image centre, zero padding (Kornia's `RandomRotation`).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on an invalid config; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomRotation {
+    cfg: RandomRotationConfig,
+    degrees: Range,
+}
+
+const ROTATION: &str = "RandomRotation";
+
+impl RandomRotation {
+    /// Builds the augmentation; `degrees` lives under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a NaN or reversed range or a `p` outside [0, 1].
+    pub fn new(path: &nn::Path, cfg: RandomRotationConfig) -> Result<RandomRotation> {
+        checks::range(ROTATION, "degrees", cfg.degrees, (-360.0, 360.0))?;
+        checks::probability(ROTATION, "p", cfg.p)?;
+        let degrees = Range::new(path, "degrees", cfg.degrees, cfg.learnable);
+        Ok(RandomRotation { cfg, degrees })
+    }
+
+    /// The rotation range (degrees).
+    pub fn degrees(&self) -> &Range {
+        &self.degrees
+    }
+
+    fn warp_options(&self) -> WarpOptions {
+        WarpOptions {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        }
+    }
+}
+
+impl Augmentation for RandomRotation {
+    fn name(&self) -> &'static str {
+        ROTATION
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomRotation(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let degrees = self.degrees.sample(b, same, device);
+        let mut p: Params = RotationParams {
+            degrees,
+            batch_prob,
+        }
+        .into();
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let m = self
+            .transform_matrix_ungated(&size, params, input.kind(), input.device())?
+            .expect("rotation has a matrix");
+        warp::warp_affine(input, &m, (size[2], size[3]), &self.warp_options())
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let b = shape[0];
+        let deg = params
+            .batch_tensor(ROTATION, "degrees", b)?
+            .to_device(device)
+            .to_kind(kind);
+        let c = center(shape, device).to_kind(kind);
+        Ok(Some(warp::rotation_matrix(&c, &deg, &c.ones_like())))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let m = self
+            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
+            .expect("rotation has a matrix");
+        warp::warp_affine(
+            output,
+            &warp::inverse3x3(&m),
+            (input_shape[2], input_shape[3]),
+            &self.warp_options(),
+        )
+    }
+}
+
+impl_module!(RandomAffine, RandomRotation);

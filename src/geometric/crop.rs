@@ -1,0 +1,910 @@
+//! RandomCrop, CenterCrop and RandomResizedCrop.
+//!
+//! All crops run batched: `slice` mode gathers (RandomCrop) or resamples at the exact
+//! source coordinates the slice-then-interpolate path would use (RandomResizedCrop), in one
+//! `gather`/`grid_sampler` call for the whole batch; `resample` mode warps with the crop
+//! matrix, as Kornia does.
+
+use super::affine::input_shape_tensor;
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::range::{gate, uniform};
+use crate::warp::{self, Padding, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// How a crop is extracted (Kornia's `cropping_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CroppingMode {
+    /// Index the pixels (then resize, for RandomResizedCrop). Kornia's default.
+    #[default]
+    Slice,
+    /// Warp with the crop's matrix (`grid_sample`).
+    Resample,
+}
+
+/// How RandomCrop pads before cropping (Kornia's `padding_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CropPadding {
+    /// The constant `fill`.
+    #[default]
+    Constant,
+    /// Reflection without repeating the edge.
+    Reflect,
+    /// Repeat the edge pixel.
+    Replicate,
+}
+
+/// Kornia's crop boxes: (B,4,2) corners (x, y) top-left, top-right, bottom-right,
+/// bottom-left, with the far corner at `start + size - 1`.
+fn boxes(x: &Tensor, y: &Tensor, w: &Tensor, h: &Tensor) -> Tensor {
+    let x1 = x + w - 1.0;
+    let y1 = y + h - 1.0;
+    Tensor::stack(&[x, y, &x1, y, &x1, &y1, x, &y1], -1).view([-1, 4, 2])
+}
+
+/// Reads (x0, y0, w, h) back from a (B,4,2) `src` box, as (B,) tensors of `kind`.
+fn box_parts(src: &Tensor, kind: Kind) -> (Tensor, Tensor, Tensor, Tensor) {
+    let src = src.to_kind(kind);
+    let x0 = src.select(1, 0).select(1, 0);
+    let y0 = src.select(1, 0).select(1, 1);
+    let w = src.select(1, 1).select(1, 0) - &x0 + 1.0;
+    let h = src.select(1, 2).select(1, 1) - &y0 + 1.0;
+    (x0, y0, w, h)
+}
+
+/// Reads and checks the (B,4,2) `src` box of a params map.
+fn src_box(op: &'static str, params: &Params, b: i64) -> Result<Tensor> {
+    let src = params.batch_tensor(op, "src", b)?;
+    if src.size() != [b, 4, 2] {
+        return Err(Error::Params {
+            op,
+            key: "src".into(),
+            problem: format!("has shape {:?}; expected [{b}, 4, 2]", src.size()),
+        });
+    }
+    Ok(src.shallow_clone())
+}
+
+/// Per-sample translation matrix moving (x0, y0) to the origin.
+fn translation(x0: &Tensor, y0: &Tensor) -> Tensor {
+    let one = x0.ones_like();
+    let zero = x0.zeros_like();
+    warp::affine_rows([&one, &zero, &(-x0), &zero, &one, &(-y0)])
+}
+
+/// Crops a (B,C,H,W) tensor at per-sample integer offsets to (h, w) with one `gather`.
+fn gather_crop(x: &Tensor, x0: &Tensor, y0: &Tensor, (h, w): (i64, i64)) -> Result<Tensor> {
+    let size = x.size();
+    let (b, c, wi) = (size[0], size[1], size[3]);
+    let dev = x.device();
+    let x0 = x0.to_device(dev).to_kind(Kind::Int64).view([b, 1, 1]);
+    let y0 = y0.to_device(dev).to_kind(Kind::Int64).view([b, 1, 1]);
+    let rows = Tensor::arange(h, (Kind::Int64, dev)).view([1, h, 1]) + y0;
+    let cols = Tensor::arange(w, (Kind::Int64, dev)).view([1, 1, w]) + x0;
+    let idx = (rows * wi + cols)
+        .view([b, 1, h * w])
+        .expand([b, c, h * w], false);
+    Ok(x.f_flatten(2, 3)?
+        .f_gather(2, &idx, false)?
+        .view([b, c, h, w]))
+}
+
+/// Configuration of [`RandomCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomCropConfig {
+    /// Output (height, width).
+    pub size: (i64, i64),
+    /// Padding before the crop: one value for all sides, (left/right, top/bottom), or
+    /// (left, top, right, bottom).
+    pub padding: Option<Vec<i64>>,
+    /// Pad the image when it is smaller than `size`.
+    pub pad_if_needed: bool,
+    /// Fill for constant padding: one value, or one per channel.
+    pub fill: Vec<f64>,
+    /// Padding mode.
+    pub padding_mode: CropPadding,
+    /// Interpolation in `resample` mode.
+    pub resample: Resample,
+    /// One offset shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `align_corners` in `resample` mode (Kornia: true).
+    pub align_corners: bool,
+    /// Probability of cropping (Kornia uses it as `p_batch`). Must be 1: a crop that
+    /// changes the size cannot let samples pass through.
+    pub p: f64,
+    /// Slice or resample.
+    pub cropping_mode: CroppingMode,
+}
+
+impl Default for RandomCropConfig {
+    fn default() -> Self {
+        RandomCropConfig {
+            size: (1, 1),
+            padding: None,
+            pad_if_needed: false,
+            fill: vec![0.0],
+            padding_mode: CropPadding::Constant,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: true,
+            p: 1.0,
+            cropping_mode: CroppingMode::Slice,
+        }
+    }
+}
+
+/// Crops a random (h, w) window, after optional padding (Kornia's `RandomCrop`).
+///
+/// Params: `src`, `dst` (B,4,2) boxes in the padded image, `input_size`, `output_size`
+/// (B,2) int64, `padding_size` (B,4) int64 (left, right, top, bottom), `batch_prob`,
+/// `forward_input_shape` (the padded shape).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w).
+///
+/// # Errors
+/// `new` fails on a non-positive size, a bad padding or `p != 1`; `f_*` forms on a bad
+/// input and with [`Error::Size`] when the crop is larger than the padded image.
+#[derive(Debug)]
+pub struct RandomCrop {
+    cfg: RandomCropConfig,
+}
+
+const CROP: &str = "RandomCrop";
+
+fn check_crop_p(op: &'static str, p: f64) -> Result<()> {
+    if p == 1.0 {
+        Ok(())
+    } else {
+        Err(checks::config(
+            op,
+            "p",
+            p,
+            "1.0 (a crop changes the size, so samples cannot pass through)",
+        ))
+    }
+}
+
+impl RandomCrop {
+    /// Builds the crop (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a non-positive size, a padding of other than 1, 2 or 4
+    /// non-negative values, a fill of non-finite values, or `p != 1`.
+    pub fn new(_path: &nn::Path, cfg: RandomCropConfig) -> Result<RandomCrop> {
+        checks::size(CROP, "size", cfg.size)?;
+        if let Some(p) = &cfg.padding {
+            if ![1, 2, 4].contains(&p.len()) || p.iter().any(|&v| v < 0) {
+                return Err(checks::config(
+                    CROP,
+                    "padding",
+                    format!("{p:?}"),
+                    "1, 2 or 4 values >= 0",
+                ));
+            }
+        }
+        if cfg.fill.is_empty() {
+            return Err(checks::config(
+                CROP,
+                "fill",
+                "[]",
+                "one value, or one per channel",
+            ));
+        }
+        checks::finite(CROP, "fill", &cfg.fill)?;
+        check_crop_p(CROP, cfg.p)?;
+        Ok(RandomCrop { cfg })
+    }
+
+    /// Padding (left, right, top, bottom) for an input of (H, W).
+    fn padding(&self, (h, w): (i64, i64)) -> [i64; 4] {
+        let mut pad = match self.cfg.padding.as_deref() {
+            None => [0; 4],
+            Some(&[a]) => [a; 4],
+            Some(&[a, b]) => [a, a, b, b],
+            Some(&[l, t, r, b]) => [l, r, t, b],
+            Some(_) => unreachable!("validated in new"),
+        };
+        if self.cfg.pad_if_needed {
+            let (nh, nw) = (self.cfg.size.0 - h, self.cfg.size.1 - w);
+            if nw > 0 {
+                pad[0] = pad[0].max(nw);
+                pad[1] = pad[1].max(nw);
+            }
+            if nh > 0 {
+                pad[2] = pad[2].max(nh);
+                pad[3] = pad[3].max(nh);
+            }
+        }
+        pad
+    }
+
+    fn pad(&self, x: &Tensor, pad: [i64; 4]) -> Result<Tensor> {
+        if pad == [0; 4] {
+            return Ok(x.shallow_clone());
+        }
+        match self.cfg.padding_mode {
+            CropPadding::Reflect => Ok(x.f_pad(pad, "reflect", None)?),
+            CropPadding::Replicate => Ok(x.f_pad(pad, "replicate", None)?),
+            CropPadding::Constant if self.cfg.fill.len() == 1 => {
+                Ok(x.f_pad(pad, "constant", Some(self.cfg.fill[0]))?)
+            }
+            CropPadding::Constant => {
+                let size = x.size();
+                let c = size[1];
+                if self.cfg.fill.len() as i64 != c {
+                    return Err(Error::Channels {
+                        op: CROP,
+                        expected: "as many as `fill` has values",
+                        got: c,
+                        shape: size,
+                    });
+                }
+                let padded = x.f_pad(pad, "constant", Some(0.0))?;
+                let inside = Tensor::ones([1, 1, size[2], size[3]], (x.kind(), x.device())).f_pad(
+                    pad,
+                    "constant",
+                    Some(0.0),
+                )?;
+                let fill = Tensor::from_slice(&self.cfg.fill)
+                    .to_kind(x.kind())
+                    .to_device(x.device());
+                Ok(padded + (1.0 - inside) * fill.view([1, c, 1, 1]))
+            }
+        }
+    }
+
+    fn padded_size(&self, shape: &[i64]) -> (i64, i64, [i64; 4]) {
+        let pad = self.padding((shape[2], shape[3]));
+        (shape[2] + pad[2] + pad[3], shape[3] + pad[0] + pad[1], pad)
+    }
+}
+
+impl Augmentation for RandomCrop {
+    fn name(&self) -> &'static str {
+        CROP
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomCrop(self.cfg.clone())
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        vec![shape[0], shape[1], self.cfg.size.0, self.cfg.size.1]
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        let (hp, wp, _) = self.padded_size(shape);
+        let (h, w) = self.cfg.size;
+        if h > hp || w > wp {
+            return Err(Error::Size {
+                op: CROP,
+                what: "crop size",
+                size: (h, w),
+                input: (hp, wp),
+                allowed: "at most the (padded) input size; set pad_if_needed or padding",
+            });
+        }
+        if self.cfg.padding_mode == CropPadding::Reflect {
+            let pad = self.padding((shape[2], shape[3]));
+            if pad[0].max(pad[1]) >= shape[3] || pad[2].max(pad[3]) >= shape[2] {
+                return Err(Error::Size {
+                    op: CROP,
+                    what: "reflect padding",
+                    size: (pad[2].max(pad[3]), pad[0].max(pad[1])),
+                    input: (shape[2], shape[3]),
+                    allowed: "reflect padding smaller than the input on each axis",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        self.check_shape(shape)?;
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let (hp, wp, pad) = self.padded_size(shape);
+        let (h, w) = self.cfg.size;
+        let opts = (Kind::Float, device);
+        // Kornia's p is a batch gate; p = 1 here, so nothing is drawn for it.
+        let batch_prob = gate(b, 1.0, self.cfg.p, same, device);
+        let x0 = (uniform(b, same, device) * (wp - w + 1) as f64).floor();
+        let y0 = (uniform(b, same, device) * (hp - h + 1) as f64).floor();
+        let wt = Tensor::full([b], w as f64, opts);
+        let ht = Tensor::full([b], h as f64, opts);
+        let zero = Tensor::zeros([b], opts);
+        let mut p = Params::new();
+        p.insert("src", boxes(&x0, &y0, &wt, &ht));
+        p.insert("dst", boxes(&zero, &zero, &wt, &ht));
+        p.insert(
+            "input_size",
+            Tensor::from_slice(&[hp, wp])
+                .to_device(device)
+                .view([1, 2])
+                .repeat([b, 1]),
+        );
+        p.insert(
+            "output_size",
+            Tensor::from_slice(&[h, w])
+                .to_device(device)
+                .view([1, 2])
+                .repeat([b, 1]),
+        );
+        p.insert(
+            "padding_size",
+            Tensor::from_slice(&pad).view([1, 4]).repeat([b, 1]),
+        );
+        p.insert("batch_prob", batch_prob);
+        p.insert(
+            "forward_input_shape",
+            input_shape_tensor(&[shape[0], shape[1], hp, wp]),
+        );
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (_, _, pad) = self.padded_size(&size);
+        let padded = self.pad(input, pad)?;
+        let src = src_box(CROP, params, size[0])?.to_device(input.device());
+        let (x0, y0, _, _) = box_parts(&src, input.kind());
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => gather_crop(&padded, &x0, &y0, self.cfg.size),
+            CroppingMode::Resample => {
+                let opts = WarpOptions {
+                    resample: self.cfg.resample,
+                    padding: match self.cfg.padding_mode {
+                        CropPadding::Constant => Padding::Zeros,
+                        CropPadding::Replicate => Padding::Border,
+                        CropPadding::Reflect => Padding::Reflection,
+                    },
+                    align_corners: self.cfg.align_corners,
+                    ..Default::default()
+                };
+                warp::warp_affine(&padded, &translation(&x0, &y0), self.cfg.size, &opts)
+            }
+        }
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let src = src_box(CROP, params, shape[0])?.to_device(device);
+        let (x0, y0, _, _) = box_parts(&src, kind);
+        let pad = self.padding((shape[2], shape[3]));
+        Ok(Some(translation(
+            &(x0 - pad[0] as f64),
+            &(y0 - pad[2] as f64),
+        )))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+    }
+}
+
+/// Pastes a crop back into the input canvas (zeros elsewhere) with the inverse matrix.
+fn crop_inverse(
+    aug: &dyn Augmentation,
+    output: &Tensor,
+    params: &Params,
+    input_shape: &[i64],
+    align_corners: bool,
+) -> Result<Tensor> {
+    let m = aug
+        .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
+        .expect("crops have a matrix");
+    let opts = WarpOptions {
+        align_corners,
+        ..Default::default()
+    };
+    warp::warp_affine(
+        output,
+        &warp::inverse3x3(&m),
+        (input_shape[2], input_shape[3]),
+        &opts,
+    )
+}
+
+/// Configuration of [`CenterCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CenterCropConfig {
+    /// Output (height, width).
+    pub size: (i64, i64),
+    /// `align_corners` in `resample` mode (Kornia: true).
+    pub align_corners: bool,
+    /// Interpolation in `resample` mode.
+    pub resample: Resample,
+    /// Must be 1 (see [`RandomCropConfig::p`]).
+    pub p: f64,
+    /// Slice or resample.
+    pub cropping_mode: CroppingMode,
+}
+
+impl Default for CenterCropConfig {
+    fn default() -> Self {
+        CenterCropConfig {
+            size: (1, 1),
+            align_corners: true,
+            resample: Resample::Bilinear,
+            p: 1.0,
+            cropping_mode: CroppingMode::Slice,
+        }
+    }
+}
+
+/// Crops the centre (h, w) window (Kornia's `CenterCrop`); deterministic.
+///
+/// The window starts at `trunc(W/2 - w/2)`, `trunc(H/2 - h/2)`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w).
+///
+/// # Errors
+/// `new` fails on a non-positive size or `p != 1`; `f_*` forms on a bad input and with
+/// [`Error::Size`] when the crop is larger than the input.
+#[derive(Debug)]
+pub struct CenterCrop {
+    cfg: CenterCropConfig,
+}
+
+const CENTER: &str = "CenterCrop";
+
+impl CenterCrop {
+    /// Builds the crop (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a non-positive size or `p != 1`.
+    pub fn new(_path: &nn::Path, cfg: CenterCropConfig) -> Result<CenterCrop> {
+        checks::size(CENTER, "size", cfg.size)?;
+        check_crop_p(CENTER, cfg.p)?;
+        Ok(CenterCrop { cfg })
+    }
+
+    fn start(&self, shape: &[i64]) -> (i64, i64) {
+        let (h, w) = self.cfg.size;
+        let x = (shape[3] as f64 / 2.0 - w as f64 / 2.0) as i64;
+        let y = (shape[2] as f64 / 2.0 - h as f64 / 2.0) as i64;
+        (x, y)
+    }
+}
+
+impl Augmentation for CenterCrop {
+    fn name(&self) -> &'static str {
+        CENTER
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::CenterCrop(self.cfg.clone())
+    }
+
+    fn is_random(&self) -> bool {
+        false
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        vec![shape[0], shape[1], self.cfg.size.0, self.cfg.size.1]
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        let (h, w) = self.cfg.size;
+        if h > shape[2] || w > shape[3] {
+            return Err(Error::Size {
+                op: CENTER,
+                what: "crop size",
+                size: (h, w),
+                input: (shape[2], shape[3]),
+                allowed: "at most the input size",
+            });
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        self.check_shape(shape)?;
+        let b = shape[0];
+        let (h, w) = self.cfg.size;
+        let (x, y) = self.start(shape);
+        let (x1, y1) = (x + w - 1, y + h - 1);
+        let rep = |v: &[i64], rows: i64, cols: i64| {
+            Tensor::from_slice(v)
+                .to_device(device)
+                .view([1, rows, cols])
+                .repeat([b, 1, 1])
+        };
+        let mut p = Params::new();
+        p.insert("src", rep(&[x, y, x1, y, x1, y1, x, y1], 4, 2));
+        p.insert("dst", rep(&[0, 0, w - 1, 0, w - 1, h - 1, 0, h - 1], 4, 2));
+        p.insert(
+            "input_size",
+            rep(&[shape[2], shape[3]], 1, 2).squeeze_dim(1),
+        );
+        p.insert("output_size", rep(&[h, w], 1, 2).squeeze_dim(1));
+        p.insert("batch_prob", Tensor::ones([b], (Kind::Float, device)));
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        // Deterministic: the window comes from the shape, so no value is read back.
+        let size = input.size();
+        let (x, y) = self.start(&size);
+        let (h, w) = self.cfg.size;
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => Ok(input.f_narrow(2, y, h)?.f_narrow(3, x, w)?),
+            CroppingMode::Resample => {
+                let m = self
+                    .transform_matrix_ungated(&size, _params, input.kind(), input.device())?
+                    .expect("crops have a matrix");
+                let opts = WarpOptions {
+                    resample: self.cfg.resample,
+                    align_corners: self.cfg.align_corners,
+                    ..Default::default()
+                };
+                warp::warp_affine(input, &m, (h, w), &opts)
+            }
+        }
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        _params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let (x, y) = self.start(shape);
+        let x0 = Tensor::full([shape[0]], x as f64, (kind, device));
+        let y0 = Tensor::full([shape[0]], y as f64, (kind, device));
+        Ok(Some(translation(&x0, &y0)))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+    }
+}
+
+/// Configuration of [`RandomResizedCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomResizedCropConfig {
+    /// Output (height, width).
+    pub size: (i64, i64),
+    /// Range of the crop area as a fraction of the image area.
+    pub scale: (f64, f64),
+    /// Range of the crop aspect ratio (width / height), sampled log-uniformly.
+    pub ratio: (f64, f64),
+    /// Interpolation (bicubic needs `cropping_mode = Resample`).
+    pub resample: Resample,
+    /// One crop shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `align_corners` of the resize (Kornia: true).
+    pub align_corners: bool,
+    /// Must be 1 (see [`RandomCropConfig::p`]).
+    pub p: f64,
+    /// Slice (crop then resize) or resample (warp).
+    pub cropping_mode: CroppingMode,
+}
+
+impl Default for RandomResizedCropConfig {
+    fn default() -> Self {
+        RandomResizedCropConfig {
+            size: (1, 1),
+            scale: (0.08, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: true,
+            p: 1.0,
+            cropping_mode: CroppingMode::Slice,
+        }
+    }
+}
+
+/// Crops a random area and aspect ratio, then resizes to `size` (Kornia's
+/// `RandomResizedCrop`, torchvision's algorithm: ten candidates, then a fallback).
+///
+/// Params: `src` (B,4,2) crop boxes, `dst` (B,4,2) output box, `input_size`,
+/// `output_size` (B,2) int64, `batch_prob`, `forward_input_shape`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w).
+///
+/// # Errors
+/// `new` fails on a bad size, scale or ratio, `p != 1`, or bicubic in slice mode; `f_*`
+/// forms on a bad input.
+#[derive(Debug)]
+pub struct RandomResizedCrop {
+    cfg: RandomResizedCropConfig,
+}
+
+const RRC: &str = "RandomResizedCrop";
+
+/// Round half to even, as `torch.round`.
+fn round_even(v: f32) -> f32 {
+    let r = v.round();
+    if (v - v.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
+        r - v.signum()
+    } else {
+        r
+    }
+}
+
+impl RandomResizedCrop {
+    /// Builds the crop (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a non-positive size, a scale range outside (0, ∞) or
+    /// reversed, a ratio range outside (0, ∞) or reversed, `p != 1`, or
+    /// `resample = Bicubic` with `cropping_mode = Slice`.
+    pub fn new(_path: &nn::Path, cfg: RandomResizedCropConfig) -> Result<RandomResizedCrop> {
+        checks::size(RRC, "size", cfg.size)?;
+        checks::range(RRC, "scale", cfg.scale, (0.0, f64::MAX))?;
+        checks::range(RRC, "ratio", cfg.ratio, (f64::MIN_POSITIVE, f64::MAX))?;
+        check_crop_p(RRC, cfg.p)?;
+        if cfg.resample == Resample::Bicubic && cfg.cropping_mode == CroppingMode::Slice {
+            return Err(checks::config(
+                RRC,
+                "resample",
+                "bicubic",
+                "bilinear or nearest with cropping_mode = slice (bicubic needs cropping_mode = resample)",
+            ));
+        }
+        Ok(RandomResizedCrop { cfg })
+    }
+
+    /// (w, h) of torchvision's fallback crop when no candidate fits.
+    fn fallback(&self, (h, w): (i64, i64)) -> (f32, f32) {
+        let in_ratio = w as f64 / h as f64;
+        let (lo, hi) = self.cfg.ratio;
+        if in_ratio < lo {
+            (w as f32, round_even(w as f32 / lo as f32).floor())
+        } else if in_ratio > hi {
+            (round_even(h as f32 * hi as f32).floor(), h as f32)
+        } else {
+            (w as f32, h as f32)
+        }
+    }
+
+    /// Source pixel coordinates (B, n) along one axis for output indices 0..n.
+    fn axis_coords(&self, start: &Tensor, len: &Tensor, n: i64) -> Tensor {
+        let dev = start.device();
+        let j = Tensor::arange(n, (start.kind(), dev)).view([1, n]);
+        let start = start.view([-1, 1]);
+        let len = len.view([-1, 1]);
+        let offset = match (self.cfg.cropping_mode, self.cfg.resample) {
+            (CroppingMode::Slice, Resample::Nearest) => {
+                // PyTorch's nearest-exact: min(floor((j + 0.5) * len / n), len - 1).
+                let scale = (&len / n as f64).to_kind(Kind::Float);
+                ((j.to_kind(Kind::Float) + 0.5) * scale)
+                    .floor()
+                    .to_kind(start.kind())
+                    .minimum(&(&len - 1.0))
+            }
+            (CroppingMode::Slice, _) if !self.cfg.align_corners => {
+                // Half-pixel bilinear: max(0, (j + 0.5) * len / n - 0.5), kept inside the slice.
+                ((j + 0.5) * (&len / n as f64) - 0.5)
+                    .clamp_min(0.0)
+                    .minimum(&(&len - 1.0))
+            }
+            _ => {
+                // Corners aligned: j * (len - 1) / (n - 1); a one-pixel axis stays at its start.
+                if n == 1 {
+                    j.zeros_like() * &len
+                } else {
+                    j * ((&len - 1.0) / (n - 1) as f64)
+                }
+            }
+        };
+        start + offset
+    }
+}
+
+impl Augmentation for RandomResizedCrop {
+    fn name(&self) -> &'static str {
+        RRC
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomResizedCrop(self.cfg.clone())
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        vec![shape[0], shape[1], self.cfg.size.0, self.cfg.size.1]
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let (hi, wi) = (shape[2], shape[3]);
+        let opts = (Kind::Float, device);
+        let batch_prob = gate(b, 1.0, self.cfg.p, same, device);
+        let rand10 = || {
+            if same {
+                Tensor::rand([1, 10], opts).repeat([b, 1])
+            } else {
+                Tensor::rand([b, 10], opts)
+            }
+        };
+        let (s0, s1) = (self.cfg.scale.0 as f32, self.cfg.scale.1 as f32);
+        let area = (rand10() * (s1 - s0) as f64 + s0 as f64) * hi as f64 * wi as f64;
+        let lr0 = Tensor::from(self.cfg.ratio.0 as f32)
+            .log()
+            .to_device(device);
+        let lr1 = Tensor::from(self.cfg.ratio.1 as f32)
+            .log()
+            .to_device(device);
+        let log_ratio = &lr0 + rand10() * (&lr1 - &lr0);
+        let aspect = log_ratio.exp();
+        let w = (&area * &aspect).sqrt().round().floor();
+        let h = (&area / &aspect).sqrt().round().floor();
+        let ok = w
+            .gt(0.0)
+            .logical_and(&w.le(wi as f64))
+            .logical_and(&h.gt(0.0))
+            .logical_and(&h.le(hi as f64));
+        let first = ok
+            .to_kind(Kind::Int)
+            .cumsum(1, Kind::Int64)
+            .eq(1)
+            .logical_and(&ok);
+        let (found, idx) = first.to_kind(Kind::Int).max_dim(1, true);
+        let found = found.squeeze_dim(1).gt(0);
+        let (fw, fh) = self.fallback((hi, wi));
+        let h = h
+            .gather(1, &idx, false)
+            .squeeze_dim(1)
+            .where_scalarother(&found, fh as f64);
+        let w = w
+            .gather(1, &idx, false)
+            .squeeze_dim(1)
+            .where_scalarother(&found, fw as f64);
+        let h = h.clamp(1.0, hi as f64).floor();
+        let w = w.clamp(1.0, wi as f64).floor();
+        let x_diff = (-&w + (wi + 1) as f64).clamp_min(0.0);
+        let y_diff = (-&h + (hi + 1) as f64).clamp_min(0.0);
+        let (x_diff, y_diff) = if same {
+            (x_diff.narrow(0, 0, 1), y_diff.narrow(0, 0, 1))
+        } else {
+            (x_diff, y_diff)
+        };
+        let x0 = (uniform(b, same, device) * x_diff).floor();
+        let y0 = (uniform(b, same, device) * y_diff).floor();
+        let (ho, wo) = self.cfg.size;
+        let zero = Tensor::zeros([b], opts);
+        let mut p = Params::new();
+        p.insert("src", boxes(&x0, &y0, &w, &h));
+        p.insert(
+            "dst",
+            boxes(
+                &zero,
+                &zero,
+                &Tensor::full([b], wo as f64, opts),
+                &Tensor::full([b], ho as f64, opts),
+            ),
+        );
+        p.insert(
+            "input_size",
+            Tensor::from_slice(&[hi, wi])
+                .to_device(device)
+                .view([1, 2])
+                .repeat([b, 1]),
+        );
+        p.insert(
+            "output_size",
+            Tensor::from_slice(&[ho, wo])
+                .to_device(device)
+                .view([1, 2])
+                .repeat([b, 1]),
+        );
+        p.insert("batch_prob", batch_prob);
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, hi, wi) = (size[0], size[2], size[3]);
+        let (ho, wo) = self.cfg.size;
+        let src = src_box(RRC, params, b)?.to_device(input.device());
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => {
+                // The source pixel of every output pixel, as the crop-then-resize would
+                // compute it, sampled in one batched grid_sampler call.
+                let (x0, y0, w, h) = box_parts(&src, input.kind());
+                let xs = self.axis_coords(&x0, &w, wo); // (B, wo)
+                let ys = self.axis_coords(&y0, &h, ho); // (B, ho)
+                let norm = |v: Tensor, n: i64| {
+                    if n == 1 {
+                        v.zeros_like()
+                    } else {
+                        v * (2.0 / (n - 1) as f64) - 1.0
+                    }
+                };
+                let gx = norm(xs, wi).view([b, 1, wo]).expand([b, ho, wo], false);
+                let gy = norm(ys, hi).view([b, ho, 1]).expand([b, ho, wo], false);
+                let grid = Tensor::stack(&[gx, gy], -1);
+                let opts = WarpOptions {
+                    resample: self.cfg.resample,
+                    padding: Padding::Border,
+                    align_corners: true,
+                    ..Default::default()
+                };
+                warp::sample(input, &grid, &opts)
+            }
+            CroppingMode::Resample => {
+                let m = self
+                    .transform_matrix_ungated(&size, params, input.kind(), input.device())?
+                    .expect("crops have a matrix");
+                let opts = WarpOptions {
+                    resample: self.cfg.resample,
+                    align_corners: self.cfg.align_corners,
+                    ..Default::default()
+                };
+                let out = warp::warp_affine(input, &m, (ho, wo), &opts)?;
+                // A one-pixel source axis is that pixel repeated, as in Kornia.
+                let (_, _, w, h) = box_parts(&src, input.kind());
+                let one_x = w.le(1.0).view([b, 1, 1, 1]);
+                let one_y = h.le(1.0).view([b, 1, 1, 1]);
+                let out = out.narrow(3, 0, 1).expand_as(&out).where_self(&one_x, &out);
+                Ok(out.narrow(2, 0, 1).expand_as(&out).where_self(&one_y, &out))
+            }
+        }
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let src = src_box(RRC, params, shape[0])?.to_device(device);
+        let (x0, y0, w, h) = box_parts(&src, kind);
+        let (ho, wo) = self.cfg.size;
+        // Corner-aligned scale (dst - 1)/(src - 1); a one-pixel axis keeps scale 1.
+        let scale = |len: &Tensor, n: i64| {
+            let s = (n - 1) as f64 / (len - 1.0);
+            s.where_scalarother(
+                &len.gt(1.0)
+                    .logical_and(&Tensor::from(n > 1).to_device(device)),
+                1.0,
+            )
+        };
+        let (sx, sy) = (scale(&w, wo), scale(&h, ho));
+        let zero = sx.zeros_like();
+        let tx = -(&x0 * &sx);
+        let ty = -(&y0 * &sy);
+        Ok(Some(warp::affine_rows([&sx, &zero, &tx, &zero, &sy, &ty])))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+    }
+}
+
+impl_module!(RandomCrop, CenterCrop, RandomResizedCrop);

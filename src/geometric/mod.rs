@@ -1,0 +1,15 @@
+//! Geometric augmentations: each exposes a per-sample 3×3 matrix and an inverse.
+
+mod affine;
+mod crop;
+mod flip;
+
+pub use affine::{
+    AffineParams, RandomAffine, RandomAffineConfig, RandomRotation, RandomRotationConfig,
+    RotationParams,
+};
+pub use crop::{
+    CenterCrop, CenterCropConfig, CropPadding, CroppingMode, RandomCrop, RandomCropConfig,
+    RandomResizedCrop, RandomResizedCropConfig,
+};
+pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};

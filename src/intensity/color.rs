@@ -1,0 +1,415 @@
+//! ColorJitter and ColorJiggle, and the colour math they share (grayscale, HSV).
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::params::typed_params;
+use crate::range::{gate, Range};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+use tch::{nn, Device, Kind, Tensor};
+
+/// ITU-R BT.601 luma weights, Kornia's default for `rgb_to_grayscale`.
+pub(crate) const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// `r·wr + g·wg + b·wb` of a (B,3,H,W) image, as (B,1,H,W).
+pub(crate) fn rgb_to_gray(x: &Tensor, w: [f64; 3]) -> Tensor {
+    let c = x.unbind(1);
+    (&c[0] * w[0])
+        .addcmul(
+            &c[1],
+            &Tensor::from(w[1]).to_kind(x.kind()).to_device(x.device()),
+        )
+        .addcmul(
+            &c[2],
+            &Tensor::from(w[2]).to_kind(x.kind()).to_device(x.device()),
+        )
+        .unsqueeze(1)
+}
+
+/// RGB (B,3,H,W) in [0,1] to HSV with hue in radians [0, 2π), as Kornia's `rgb_to_hsv`.
+pub(crate) fn rgb_to_hsv(x: &Tensor) -> Tensor {
+    let eps = 1e-8;
+    let max = x.amax([1], false);
+    let min = x.amin([1], false);
+    let delta = &max - &min;
+    let s = &delta / Tensor::where_scalarself(&max.eq(0.0), 1.0, &(&max + eps));
+    let delta = Tensor::where_scalarself(&delta.eq(0.0), 1.0, &delta);
+    let c = x.unbind(1);
+    let (r, g, b) = (&c[0], &c[1], &c[2]);
+    // Distances from the maximum, per channel.
+    let (rc, gc, bc) = (&max - r, &max - g, &max - b);
+    let h_r = &bc - &gc;
+    let h_g = (&rc - &bc) + &delta * 2.0;
+    let h_b = (&gc - &rc) + &delta * 4.0;
+    let r_is_max = r.ge_tensor(g).logical_and(&r.ge_tensor(b));
+    let h = h_r.where_self(&r_is_max, &h_g.where_self(&g.ge_tensor(b), &h_b));
+    let h = ((h / &delta) / 6.0).remainder(1.0) * (2.0 * PI);
+    let h = h.masked_fill(&h.ge(2.0 * PI), 0.0);
+    Tensor::stack(&[h, s, max], 1)
+}
+
+/// HSV (hue in radians) to RGB, as Kornia's `hsv_to_rgb`.
+pub(crate) fn hsv_to_rgb(x: &Tensor) -> Tensor {
+    let c = x.unbind(1);
+    let h = &c[0] / (2.0 * PI);
+    let (s, v) = (&c[1], &c[2]);
+    let h6 = &h * 6.0;
+    let sector = h6.floor().remainder(6.0);
+    let f = h6.remainder(6.0) - &sector;
+    let p = v * (1.0 - s);
+    let q = v * (1.0 - &f * s);
+    let t = v * (1.0 - (1.0 - &f) * s);
+    let sector = sector.to_kind(Kind::Int64).clamp(0, 5);
+    let pick = |vals: [&Tensor; 6]| {
+        let mut out = vals[5].shallow_clone();
+        for k in (0..5).rev() {
+            out = vals[k].where_self(&sector.eq(k as i64), &out);
+        }
+        out
+    };
+    let r = pick([v, &q, &p, &p, &t, v]);
+    let g = pick([&t, v, v, &q, &p, &p]);
+    let b = pick([&p, &p, &t, v, v, &q]);
+    Tensor::stack(&[r, g, b], 1)
+}
+
+/// Rotates hue by `radians` (B,1,1 broadcastable per sample), via HSV as Kornia does.
+pub(crate) fn adjust_hue(x: &Tensor, radians: &Tensor) -> Tensor {
+    let hsv = rgb_to_hsv(x);
+    let c = hsv.unbind(1);
+    let h = (&c[0] + radians.view([-1, 1, 1])).remainder(2.0 * PI);
+    let h = h.masked_fill(&h.ge(2.0 * PI), 0.0);
+    hsv_to_rgb(&Tensor::stack(
+        &[h, c[1].shallow_clone(), c[2].shallow_clone()],
+        1,
+    ))
+}
+
+/// Configuration of [`ColorJitter`] and [`ColorJiggle`]; `Default` is Kornia's (all
+/// ranges neutral, `p = 1`).
+///
+/// Kornia's scalar `b` for brightness, contrast or saturation is `(max(0, 1-b), 1+b)`
+/// here; its scalar hue `h` is `(-h, h)` with |h| <= 0.5. Use [`JitterConfig::new`] for the
+/// scalar form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JitterConfig {
+    /// Brightness factor range (neutral 1).
+    pub brightness: (f64, f64),
+    /// Contrast factor range (neutral 1).
+    pub contrast: (f64, f64),
+    /// Saturation factor range (neutral 1).
+    pub saturation: (f64, f64),
+    /// Hue shift range in turns, within [-0.5, 0.5] (neutral 0).
+    pub hue: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make every range a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        JitterConfig {
+            brightness: (1.0, 1.0),
+            contrast: (1.0, 1.0),
+            saturation: (1.0, 1.0),
+            hue: (0.0, 0.0),
+            same_on_batch: false,
+            p: 1.0,
+            learnable: false,
+        }
+    }
+}
+
+impl JitterConfig {
+    /// Kornia's scalar form `ColorJitter(brightness, contrast, saturation, hue)`.
+    pub fn new(brightness: f64, contrast: f64, saturation: f64, hue: f64) -> JitterConfig {
+        let around_one = |v: f64| ((1.0 - v).max(0.0), 1.0 + v);
+        JitterConfig {
+            brightness: around_one(brightness),
+            contrast: around_one(contrast),
+            saturation: around_one(saturation),
+            hue: (-hue, hue),
+            ..Default::default()
+        }
+    }
+}
+
+typed_params!(
+    /// Parameters of [`ColorJitter`] and [`ColorJiggle`] (plus `order`, a (4,) int64
+    /// permutation of brightness, contrast, saturation, hue, on the CPU as in Kornia).
+    JitterParams, "ColorJitter" {
+        /// (B,) brightness factors.
+        brightness_factor,
+        /// (B,) contrast factors.
+        contrast_factor,
+        /// (B,) saturation factors.
+        saturation_factor,
+        /// (B,) hue shifts in turns.
+        hue_factor,
+        /// (4,) int64 order of the four steps (0 brightness, 1 contrast, 2 saturation, 3 hue).
+        order,
+    }
+);
+
+/// Which flavour of the four colour steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Flavour {
+    /// torchvision's: multiplicative brightness, contrast about the gray mean, saturation
+    /// by blending with gray.
+    Jitter,
+    /// Kornia's older one: additive brightness, multiplicative contrast, saturation
+    /// scaling S in HSV.
+    Jiggle,
+}
+
+/// The four ranges and sampling shared by ColorJitter and ColorJiggle.
+#[derive(Debug)]
+struct Jitter {
+    cfg: JitterConfig,
+    flavour: Flavour,
+    ranges: [Range; 4],
+    /// Steps that are the identity whatever is drawn (fixed neutral ranges).
+    skip: [bool; 4],
+}
+
+const KEYS: [&str; 4] = [
+    "brightness_factor",
+    "contrast_factor",
+    "saturation_factor",
+    "hue_factor",
+];
+
+impl Jitter {
+    fn new(
+        op: &'static str,
+        path: &nn::Path,
+        cfg: JitterConfig,
+        flavour: Flavour,
+    ) -> Result<Jitter> {
+        let inf = f64::MAX;
+        checks::range(op, "brightness", cfg.brightness, (0.0, inf))?;
+        checks::range(op, "contrast", cfg.contrast, (0.0, inf))?;
+        checks::range(op, "saturation", cfg.saturation, (0.0, inf))?;
+        checks::range(op, "hue", cfg.hue, (-0.5, 0.5))?;
+        checks::probability(op, "p", cfg.p)?;
+        let l = cfg.learnable;
+        let ranges = [
+            Range::new(path, "brightness", cfg.brightness, l),
+            Range::new(path, "contrast", cfg.contrast, l),
+            Range::new(path, "saturation", cfg.saturation, l),
+            Range::new(path, "hue", cfg.hue, l),
+        ];
+        let fixed = |r: (f64, f64), n: f64| !l && r == (n, n);
+        let skip = [
+            fixed(cfg.brightness, 1.0),
+            fixed(cfg.contrast, 1.0),
+            fixed(cfg.saturation, 1.0),
+            fixed(cfg.hue, 0.0),
+        ];
+        Ok(Jitter {
+            cfg,
+            flavour,
+            ranges,
+            skip,
+        })
+    }
+
+    fn check_shape(&self, op: &'static str, shape: &[i64]) -> Result<()> {
+        checks::channels(op, shape, &[1, 3], "1 or 3")?;
+        if shape[1] == 1 && !self.skip[3] {
+            return Err(Error::Channels {
+                op,
+                expected: "3 for a hue range other than (0, 0)",
+                got: 1,
+                shape: shape.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Kornia's draw order: brightness, contrast, hue, saturation, then one randperm(4)
+    /// from the CPU generator.
+    fn sample(&self, shape: &[i64], device: Device) -> Params {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let brightness_factor = self.ranges[0].sample(b, same, device);
+        let contrast_factor = self.ranges[1].sample(b, same, device);
+        let hue_factor = self.ranges[3].sample(b, same, device);
+        let saturation_factor = self.ranges[2].sample(b, same, device);
+        let order = Tensor::randperm(4, (Kind::Int64, Device::Cpu));
+        let mut p: Params = JitterParams {
+            brightness_factor,
+            contrast_factor,
+            saturation_factor,
+            hue_factor,
+            order,
+            batch_prob,
+        }
+        .into();
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        p
+    }
+
+    fn apply(&self, op: &'static str, x: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = x.size()[0];
+        let mut factors = Vec::with_capacity(4);
+        for key in KEYS {
+            let f = params.batch_tensor(op, key, b)?.to_device(x.device());
+            // Kornia turns hue into radians in the params' dtype, then casts to the image's.
+            let f = if key == "hue_factor" { f * 2.0 * PI } else { f };
+            factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
+        }
+        let order = params.require(op, "order")?;
+        // `order` is a (4,) tensor on the CPU (Kornia draws it there); reading it does not
+        // wait for the GPU. A replayed map moved to the GPU is read back once.
+        let order: Vec<i64> = Vec::try_from(&order.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        if sorted != [0, 1, 2, 3] {
+            return Err(Error::Params {
+                op,
+                key: "order".into(),
+                problem: format!("is {order:?}; expected a permutation of 0..4"),
+            });
+        }
+        let mut out = x.clamp(0.0, 1.0);
+        for idx in order {
+            let idx = idx as usize;
+            if self.skip[idx] {
+                continue;
+            }
+            let f = &factors[idx];
+            out = match (self.flavour, idx) {
+                (Flavour::Jitter, 0) => (&out * f).clamp(0.0, 1.0),
+                (Flavour::Jitter, 1) => {
+                    let mean: Tensor = if out.size()[1] == 3 {
+                        rgb_to_gray(&out, LUMA).mean_dim([-2i64, -1].as_slice(), true, out.kind())
+                    } else {
+                        out.mean_dim([-3i64, -2, -1].as_slice(), true, out.kind())
+                    };
+                    (&out * f + mean * (1f64 - f)).clamp(0.0, 1.0)
+                }
+                (Flavour::Jitter, 2) => {
+                    if out.size()[1] == 1 {
+                        out
+                    } else {
+                        ((1f64 - f) * rgb_to_gray(&out, LUMA) + f * &out).clamp(0.0, 1.0)
+                    }
+                }
+                (Flavour::Jiggle, 0) => (&out + (f - 1.0)).clamp(0.0, 1.0),
+                (Flavour::Jiggle, 1) => (&out * f).clamp(0.0, 1.0),
+                (Flavour::Jiggle, 2) => {
+                    if out.size()[1] == 1 {
+                        out
+                    } else {
+                        jiggle_saturation(&out, f)
+                    }
+                }
+                (_, _) => adjust_hue(&out, &f.view([-1])),
+            };
+        }
+        Ok(out.clamp(0.0, 1.0))
+    }
+}
+
+/// Kornia's `adjust_saturation` on RGB: scales HSV saturation in closed form.
+fn jiggle_saturation(x: &Tensor, f: &Tensor) -> Tensor {
+    let max = x.amax([1], true);
+    let min = x.amin([1], true);
+    let delta = &max - &min;
+    let divisor = Tensor::where_scalarself(&max.eq(0.0), 1.0, &(&max + 1e-8));
+    let sat = ((&delta / divisor) * f).clamp(0.0, 1.0);
+    let adjusted = &max * sat;
+    let delta_div = Tensor::where_scalarself(&delta.eq(0.0), 1.0, &delta);
+    (x - &min) * (&adjusted / delta_div) + (&max - &adjusted)
+}
+
+macro_rules! jitter_type {
+    ($(#[$meta:meta])* $name:ident, $kornia:literal, $flavour:expr) => {
+        $(#[$meta])*
+        ///
+        /// The input is clamped to [0, 1]; the steps run in the drawn `order`, each clamping
+        /// its result; a step whose range is fixed at its neutral value is skipped.
+        /// Ranges: `brightness`, `contrast`, `saturation`, `hue` (learnable with
+        /// `learnable: true`).
+        ///
+        /// # Shapes
+        /// Input (B,C,H,W) or (C,H,W) with C = 3, or C = 1 when `hue` is (0, 0);
+        /// float32 or float64. Output the same shape.
+        ///
+        /// # Errors
+        /// `new` fails on a range outside its domain or a `p` outside [0, 1]; `f_*` forms
+        /// on a bad input ([`Error::Channels`] for other channel counts).
+        #[derive(Debug)]
+        pub struct $name {
+            inner: Jitter,
+        }
+
+        impl $name {
+            /// Builds the augmentation; its four ranges live under `path`.
+            ///
+            /// # Errors
+            /// [`Error::Config`] for NaN or reversed ranges, negative factors, a hue
+            /// outside [-0.5, 0.5], or a `p` outside [0, 1].
+            pub fn new(path: &nn::Path, cfg: JitterConfig) -> Result<$name> {
+                Ok($name { inner: Jitter::new($kornia, path, cfg, $flavour)? })
+            }
+
+            /// The configuration.
+            pub fn config(&self) -> &JitterConfig {
+                &self.inner.cfg
+            }
+
+            /// The ranges: brightness, contrast, saturation, hue.
+            pub fn ranges(&self) -> &[Range; 4] {
+                &self.inner.ranges
+            }
+        }
+
+        impl Augmentation for $name {
+            fn name(&self) -> &'static str {
+                $kornia
+            }
+
+            fn spec(&self) -> AugSpec {
+                AugSpec::$name(self.inner.cfg.clone())
+            }
+
+            fn probabilities(&self) -> (f64, f64) {
+                (self.inner.cfg.p, 1.0)
+            }
+
+            fn check_shape(&self, shape: &[i64]) -> Result<()> {
+                self.inner.check_shape($kornia, shape)
+            }
+
+            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+                Ok(self.inner.sample(shape, device))
+            }
+
+            fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+                self.inner.apply($kornia, input, params)
+            }
+        }
+
+        impl_module!($name);
+    };
+}
+
+jitter_type!(
+    /// Random brightness, contrast, saturation and hue, torchvision's flavour (Kornia's
+    /// `ColorJitter`): brightness `x·f`, contrast `x·f + mean(gray)·(1-f)`, saturation
+    /// `(1-f)·gray + f·x`, hue rotated by `2π·f` in HSV.
+    ColorJitter, "ColorJitter", Flavour::Jitter
+);
+jitter_type!(
+    /// Random brightness, contrast, saturation and hue, Kornia's own flavour (Kornia's
+    /// `ColorJiggle`): brightness `x + (f-1)`, contrast `x·f`, saturation scales S in HSV,
+    /// hue rotated by `2π·f`.
+    ColorJiggle, "ColorJiggle", Flavour::Jiggle
+);

@@ -1,0 +1,288 @@
+//! Normalize, Denormalize and RandomGrayscale.
+
+use super::color::{rgb_to_gray, LUMA};
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::range::gate;
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+/// Configuration of [`Normalize`] and [`Denormalize`]: one value for all channels or one
+/// per channel. `Default` is mean 0, std 1, `p = 1` (Kornia's `p`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NormalizeConfig {
+    /// Per-channel mean (or one value).
+    pub mean: Vec<f64>,
+    /// Per-channel standard deviation (or one value), non-zero.
+    pub std: Vec<f64>,
+    /// Probability of applying; one gate for the whole batch (Kornia's
+    /// `same_on_batch = True`).
+    pub p: f64,
+}
+
+impl Default for NormalizeConfig {
+    fn default() -> Self {
+        NormalizeConfig {
+            mean: vec![0.0],
+            std: vec![1.0],
+            p: 1.0,
+        }
+    }
+}
+
+impl NormalizeConfig {
+    /// ImageNet's mean and std.
+    pub fn imagenet() -> NormalizeConfig {
+        NormalizeConfig {
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+            p: 1.0,
+        }
+    }
+}
+
+fn check_normalize(op: &'static str, cfg: &NormalizeConfig) -> Result<()> {
+    if cfg.mean.is_empty() || cfg.std.is_empty() {
+        return Err(checks::config(
+            op,
+            "mean/std",
+            format!("{:?}/{:?}", cfg.mean, cfg.std),
+            "at least one value each",
+        ));
+    }
+    checks::finite(op, "mean", &cfg.mean)?;
+    checks::finite(op, "std", &cfg.std)?;
+    if cfg.std.iter().any(|&s| s == 0.0) {
+        return Err(checks::config(
+            op,
+            "std",
+            format!("{:?}", cfg.std),
+            "non-zero values",
+        ));
+    }
+    checks::probability(op, "p", cfg.p)
+}
+
+fn check_normalize_channels(op: &'static str, cfg: &NormalizeConfig, shape: &[i64]) -> Result<()> {
+    let c = shape[1];
+    for v in [&cfg.mean, &cfg.std] {
+        if v.len() != 1 && v.len() as i64 != c {
+            return Err(Error::Channels {
+                op,
+                expected: "as many as mean/std have values",
+                got: c,
+                shape: shape.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A (1,C,1,1) (or (1,1,1,1)) tensor of `v`.
+fn per_channel(v: &[f64], like: &Tensor) -> Tensor {
+    Tensor::from_slice(v)
+        .to_kind(like.kind())
+        .to_device(like.device())
+        .view([1, -1, 1, 1])
+}
+
+macro_rules! normalize_type {
+    ($(#[$meta:meta])* $name:ident, $kornia:literal, |$x:ident, $mean:ident, $std:ident| $body:expr) => {
+        $(#[$meta])*
+        ///
+        /// Deterministic (applies under [`crate::TrainOnly`] in evaluation too). No clamp.
+        ///
+        /// # Shapes
+        /// Input (B,C,H,W) or (C,H,W), float32 or float64, C matching `mean`/`std` (or
+        /// any C for single values). Output the same shape.
+        ///
+        /// # Errors
+        /// `new` fails on empty, non-finite or zero-std values; `f_*` forms on a bad input.
+        #[derive(Debug)]
+        pub struct $name {
+            cfg: NormalizeConfig,
+        }
+
+        impl $name {
+            /// Builds the layer (it has no variables).
+            ///
+            /// # Errors
+            /// [`Error::Config`] for empty or non-finite mean/std, a zero std, or a `p`
+            /// outside [0, 1].
+            pub fn new(_path: &nn::Path, cfg: NormalizeConfig) -> Result<$name> {
+                check_normalize($kornia, &cfg)?;
+                Ok($name { cfg })
+            }
+        }
+
+        impl Augmentation for $name {
+            fn name(&self) -> &'static str {
+                $kornia
+            }
+
+            fn spec(&self) -> AugSpec {
+                AugSpec::$name(self.cfg.clone())
+            }
+
+            fn is_random(&self) -> bool {
+                false
+            }
+
+            fn probabilities(&self) -> (f64, f64) {
+                (self.cfg.p, 1.0)
+            }
+
+            fn check_shape(&self, shape: &[i64]) -> Result<()> {
+                check_normalize_channels($kornia, &self.cfg, shape)
+            }
+
+            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+                let mut p = Params::new();
+                p.insert("batch_prob", gate(shape[0], self.cfg.p, 1.0, true, device));
+                p.insert("forward_input_shape", Tensor::from_slice(shape));
+                Ok(p)
+            }
+
+            fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+                let $x = input;
+                let $mean = per_channel(&self.cfg.mean, input);
+                let $std = per_channel(&self.cfg.std, input);
+                Ok($body)
+            }
+        }
+
+        impl_module!($name);
+    };
+}
+
+normalize_type!(
+    /// `(x - mean) / std` per channel (Kornia's `Normalize`).
+    Normalize, "Normalize", |x, mean, std| (x - mean) / std
+);
+normalize_type!(
+    /// `x · std + mean` per channel (Kornia's `Denormalize`).
+    Denormalize, "Denormalize", |x, mean, std| mean.addcmul(x, &std)
+);
+
+/// Configuration of [`RandomGrayscale`]; `Default` is Kornia's (`p = 0.1`, BT.601 weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomGrayscaleConfig {
+    /// Weights of R, G, B (or one per channel for other channel counts); `None` for
+    /// BT.601 (0.299, 0.587, 0.114), or 1/C each when C != 3.
+    pub rgb_weights: Option<Vec<f64>>,
+    /// One gate shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of graying each sample.
+    pub p: f64,
+}
+
+impl Default for RandomGrayscaleConfig {
+    fn default() -> Self {
+        RandomGrayscaleConfig {
+            rgb_weights: None,
+            same_on_batch: false,
+            p: 0.1,
+        }
+    }
+}
+
+/// Replaces each sample, with probability `p`, by its weighted channel sum repeated over
+/// the channels (Kornia's `RandomGrayscale`).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on non-finite weights or a bad `p`; `f_*` forms on a bad input, or when
+/// `rgb_weights` does not have one weight per channel.
+#[derive(Debug)]
+pub struct RandomGrayscale {
+    cfg: RandomGrayscaleConfig,
+}
+
+const GRAY: &str = "RandomGrayscale";
+
+impl RandomGrayscale {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for empty or non-finite weights or a `p` outside [0, 1].
+    pub fn new(_path: &nn::Path, cfg: RandomGrayscaleConfig) -> Result<RandomGrayscale> {
+        if let Some(w) = &cfg.rgb_weights {
+            if w.is_empty() {
+                return Err(checks::config(
+                    GRAY,
+                    "rgb_weights",
+                    "[]",
+                    "one weight per channel",
+                ));
+            }
+            checks::finite(GRAY, "rgb_weights", w)?;
+        }
+        checks::probability(GRAY, "p", cfg.p)?;
+        Ok(RandomGrayscale { cfg })
+    }
+}
+
+impl Augmentation for RandomGrayscale {
+    fn name(&self) -> &'static str {
+        GRAY
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomGrayscale(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        match &self.cfg.rgb_weights {
+            Some(w) if w.len() as i64 != shape[1] => Err(Error::Channels {
+                op: GRAY,
+                expected: "one per value of rgb_weights",
+                got: shape[1],
+                shape: shape.to_vec(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let mut p = Params::new();
+        p.insert(
+            "batch_prob",
+            gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device),
+        );
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        let c = input.size()[1];
+        let gray = match (&self.cfg.rgb_weights, c) {
+            (None, 3) => rgb_to_gray(input, LUMA),
+            (Some(w), 3) => rgb_to_gray(input, [w[0], w[1], w[2]]),
+            (w, c) => {
+                let w = w
+                    .clone()
+                    .unwrap_or_else(|| vec![1.0 / c as f64; c as usize]);
+                let w = Tensor::from_slice(&w)
+                    .to_kind(input.kind())
+                    .to_device(input.device());
+                (input * w.view([1, c, 1, 1])).sum_dim_intlist(
+                    [1i64].as_slice(),
+                    true,
+                    input.kind(),
+                )
+            }
+        };
+        Ok(gray.repeat([1, c, 1, 1]))
+    }
+}
+
+impl_module!(RandomGrayscale);

@@ -1,0 +1,49 @@
+//! # tch-dda: differentiable data augmentation for tch-rs
+//!
+//! Augmentations as layers of the computation graph, on libtorch through
+//! [tch](https://docs.rs/tch), numerically equal to Kornia 0.9's `kornia.augmentation`:
+//!
+//! - every augmentation is a [`tch::nn::Module`] built from libtorch ops, batched, running
+//!   on the input's device, differentiable with respect to its input;
+//! - magnitude ranges can be learnable variables of an [`nn::VarStore`](tch::nn::VarStore)
+//!   (reparameterised sampling), optimised by `nn::Adam`;
+//! - randomness comes from torch's RNG (`tch::manual_seed`), one batched draw per quantity,
+//!   and sampled [`Params`] (Kornia's keys) can be saved, loaded and replayed;
+//! - pipelines ([`Sequential`]) save their structure as JSON and their state in the
+//!   `VarStore`.
+//!
+//! ```no_run
+//! use tch::{nn, nn::Module, Device, Kind, Tensor};
+//! use tch_dda::{Augmentation, ColorJitter, JitterConfig, RandomAffine, RandomAffineConfig};
+//!
+//! let vs = nn::VarStore::new(Device::Cpu);
+//! let affine = RandomAffine::new(
+//!     &(vs.root() / "affine"),
+//!     RandomAffineConfig { degrees: (-30.0, 30.0), p: 1.0, ..Default::default() },
+//! ).unwrap();
+//! let jitter = ColorJitter::new(&(vs.root() / "jitter"), JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap();
+//! let model = nn::seq().add(affine).add(jitter);
+//! let x = Tensor::rand([8, 3, 64, 64], (Kind::Float, Device::Cpu));
+//! let y = model.forward(&x);
+//! assert_eq!(y.size(), x.size());
+//! ```
+#![deny(missing_docs)]
+
+mod augmentation;
+mod checks;
+mod container;
+mod error;
+pub mod geometric;
+pub mod intensity;
+mod params;
+mod range;
+mod warp;
+
+pub use augmentation::{Augmentation, TrainOnly};
+pub use container::{AugSpec, Sequential};
+pub use error::{Error, Result};
+pub use geometric::*;
+pub use intensity::*;
+pub use params::Params;
+pub use range::Range;
+pub use warp::{Padding, Resample};

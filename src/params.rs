@@ -1,0 +1,201 @@
+//! Sampled parameters as a map of named tensors, with Kornia 0.9's keys, shapes and units.
+//!
+//! This map is how parameters are replayed, saved (safetensors) and compared with Kornia's
+//! `aug._params`. Each augmentation also has a typed view (e.g. [`crate::AffineParams`])
+//! converting to and from it.
+
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+/// Parameters of one call: Kornia's keys mapped to tensors.
+///
+/// A container prefixes the keys of its step `i` with `"{i}."`.
+#[derive(Debug, Default)]
+pub struct Params {
+    map: BTreeMap<String, Tensor>,
+}
+
+impl Clone for Params {
+    fn clone(&self) -> Self {
+        Params {
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.shallow_clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Params {
+    /// An empty map.
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// Inserts or replaces `key`.
+    pub fn insert(&mut self, key: impl Into<String>, value: Tensor) {
+        self.map.insert(key.into(), value);
+    }
+
+    /// The tensor stored under `key`.
+    pub fn get(&self, key: &str) -> Option<&Tensor> {
+        self.map.get(key)
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(|k| k.as_str())
+    }
+
+    /// (key, tensor) pairs, sorted by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The entries whose key starts with `"{prefix}."`, with the prefix removed.
+    pub fn sub(&self, prefix: &str) -> Params {
+        let p = format!("{prefix}.");
+        Params {
+            map: self
+                .map
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix(&p)
+                        .map(|s| (s.to_string(), v.shallow_clone()))
+                })
+                .collect(),
+        }
+    }
+
+    /// Adds every entry of `other` under `"{prefix}.{key}"`.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: &Params) {
+        for (k, v) in other.iter() {
+            self.map.insert(format!("{prefix}.{k}"), v.shallow_clone());
+        }
+    }
+
+    /// The tensor under `key`, or an [`Error::Params`] naming the operation.
+    pub fn require(&self, op: &'static str, key: &str) -> Result<&Tensor> {
+        self.map.get(key).ok_or_else(|| Error::Params {
+            op,
+            key: key.to_string(),
+            problem: format!(
+                "is missing (present: {:?})",
+                self.map.keys().collect::<Vec<_>>()
+            ),
+        })
+    }
+
+    /// Like [`Params::require`], and checks the leading (batch) dimension is `batch`.
+    pub(crate) fn batch_tensor(&self, op: &'static str, key: &str, batch: i64) -> Result<&Tensor> {
+        let t = self.require(op, key)?;
+        let size = t.size();
+        if size.first() != Some(&batch) {
+            return Err(Error::Params {
+                op,
+                key: key.to_string(),
+                problem: format!(
+                    "has shape {size:?}; expected a leading batch dimension of {batch}"
+                ),
+            });
+        }
+        Ok(t)
+    }
+
+    /// Every tensor moved to `device` (no-op for tensors already there).
+    pub fn to_device(&self, device: Device) -> Params {
+        Params {
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_device(device)))
+                .collect(),
+        }
+    }
+
+    /// Every tensor detached from the autograd graph.
+    pub fn detach(&self) -> Params {
+        Params {
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.detach()))
+                .collect(),
+        }
+    }
+
+    /// Saves to a safetensors file (values are copied to the CPU).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let named: Vec<(String, Tensor)> = self
+            .map
+            .iter()
+            .map(|(k, v)| {
+                let v = v.detach().to_device(Device::Cpu).contiguous();
+                let v = if v.kind() == Kind::Bool {
+                    v.to_kind(Kind::Uint8)
+                } else {
+                    v
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        Tensor::write_safetensors(&named, path)?;
+        Ok(())
+    }
+
+    /// Loads a map saved by [`Params::save`] onto `device`.
+    pub fn load(path: impl AsRef<Path>, device: Device) -> Result<Params> {
+        let map = Tensor::read_safetensors(path)?
+            .into_iter()
+            .map(|(k, v)| (k, v.to_device(device)))
+            .collect();
+        Ok(Params { map })
+    }
+}
+
+/// Declares a typed parameter struct with one `Tensor` field per Kornia key, plus
+/// conversions to and from [`Params`].
+macro_rules! typed_params {
+    ($(#[$meta:meta])* $name:ident, $op:literal { $($(#[$fmeta:meta])* $field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: tch::Tensor,)*
+            /// Kornia's `batch_prob`: 1 where the sample is transformed, 0 where it passes through.
+            pub batch_prob: tch::Tensor,
+        }
+
+        impl From<$name> for $crate::Params {
+            fn from(p: $name) -> $crate::Params {
+                let mut m = $crate::Params::new();
+                $(m.insert(stringify!($field), p.$field);)*
+                m.insert("batch_prob", p.batch_prob);
+                m
+            }
+        }
+
+        impl TryFrom<&$crate::Params> for $name {
+            type Error = $crate::Error;
+            fn try_from(m: &$crate::Params) -> $crate::Result<$name> {
+                Ok($name {
+                    $($field: m.require($op, stringify!($field))?.shallow_clone(),)*
+                    batch_prob: m.require($op, "batch_prob")?.shallow_clone(),
+                })
+            }
+        }
+    };
+}
+pub(crate) use typed_params;

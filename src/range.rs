@@ -1,0 +1,106 @@
+//! Magnitude ranges, fixed or learnable, and the batched draws made from them.
+//!
+//! A range `(lo, hi)` lives in the augmentation's [`nn::Path`]: as two trainable
+//! variables `<name>_lo`, `<name>_hi` when learnable, as non-trainable buffers when
+//! fixed. Sampling is reparameterised, `v = lo + (hi - lo) * u` with `u ~ U(0, 1)` from
+//! torch's RNG, so gradients reach `lo` and `hi`; every draw reads the variables as they
+//! are now, so an optimiser step is seen by the next draw.
+
+use tch::{nn, no_grad, Device, Kind, Tensor};
+
+/// A magnitude range `(lo, hi)` held as scalar float32 tensors in a `VarStore`.
+#[derive(Debug)]
+pub struct Range {
+    lo: Tensor,
+    hi: Tensor,
+    learnable: bool,
+}
+
+impl Range {
+    /// Creates the range's two variables `<name>_lo` and `<name>_hi` under `path`.
+    pub(crate) fn new(path: &nn::Path, name: &str, (lo, hi): (f64, f64), learnable: bool) -> Range {
+        let make = |suffix: &str, v: f64| {
+            let init = Tensor::from(v as f32);
+            if learnable {
+                path.var_copy(&format!("{name}_{suffix}"), &init)
+            } else {
+                let t = path.zeros_no_train(&format!("{name}_{suffix}"), &[]);
+                no_grad(|| t.shallow_clone().copy_(&init));
+                t
+            }
+        };
+        Range {
+            lo: make("lo", lo),
+            hi: make("hi", hi),
+            learnable,
+        }
+    }
+
+    /// The lower bound (a 0-dim float32 tensor, trainable when learnable).
+    pub fn lo(&self) -> &Tensor {
+        &self.lo
+    }
+
+    /// The upper bound (a 0-dim float32 tensor, trainable when learnable).
+    pub fn hi(&self) -> &Tensor {
+        &self.hi
+    }
+
+    /// Whether the bounds are trainable variables.
+    pub fn is_learnable(&self) -> bool {
+        self.learnable
+    }
+
+    /// The current bounds read back to the host (synchronises; for inspection, not for a
+    /// forward pass).
+    pub fn values(&self) -> (f64, f64) {
+        (self.lo.double_value(&[]), self.hi.double_value(&[]))
+    }
+
+    /// `n` draws `lo + u * (hi - lo)` (float32, on `device`), one batched call.
+    pub(crate) fn sample(&self, n: i64, same_on_batch: bool, device: Device) -> Tensor {
+        let u = uniform(n, same_on_batch, device);
+        let lo = self.lo.to_device(device);
+        let hi = self.hi.to_device(device);
+        &lo + u * (&hi - &lo)
+    }
+}
+
+/// `n` draws of U(0, 1) in float32 on `device`; with `same_on_batch` one draw repeated.
+pub(crate) fn uniform(n: i64, same_on_batch: bool, device: Device) -> Tensor {
+    if same_on_batch {
+        Tensor::rand([1], (Kind::Float, device)).repeat([n])
+    } else {
+        Tensor::rand([n], (Kind::Float, device))
+    }
+}
+
+/// Kornia's `batch_prob`: a float32 (B,) gate of ones and zeros. The batch gate
+/// (`p_batch`) is drawn first, then the per-sample gate (`p`); a gate is drawn only when
+/// its probability is strictly between 0 and 1.
+pub(crate) fn gate(n: i64, p: f64, p_batch: f64, same_on_batch: bool, device: Device) -> Tensor {
+    let opts = (Kind::Float, device);
+    let batch = if p_batch >= 1.0 {
+        None
+    } else if p_batch <= 0.0 {
+        Some(Tensor::zeros([1], opts))
+    } else {
+        Some(Tensor::rand([1], opts).lt(p_batch).to_kind(Kind::Float))
+    };
+    let elem = if p >= 1.0 {
+        Tensor::ones([n], opts)
+    } else if p <= 0.0 {
+        Tensor::zeros([n], opts)
+    } else if same_on_batch {
+        Tensor::rand([1], opts)
+            .lt(p)
+            .to_kind(Kind::Float)
+            .expand([n], false)
+    } else {
+        Tensor::rand([n], opts).lt(p).to_kind(Kind::Float)
+    };
+    match batch {
+        Some(b) => b * elem,
+        None => elem,
+    }
+}

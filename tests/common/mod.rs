@@ -1,0 +1,133 @@
+//! Test helpers: golden fixtures from scripts/gen_fixtures.py (Kornia 0.9.0, torch 2.13.0).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use tch::{Device, Kind, Tensor};
+use tch_dda::{Augmentation, Params};
+
+/// One fixture file: its tensors and its metadata.
+pub struct Fixture {
+    pub name: String,
+    pub tensors: HashMap<String, Tensor>,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+pub fn fixture(name: &str) -> Fixture {
+    let path = format!(
+        "{}/tests/fixtures/{name}.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let meta = header["__metadata__"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let tensors = Tensor::read_safetensors(&path)
+        .unwrap()
+        .into_iter()
+        .collect();
+    Fixture {
+        name: name.to_string(),
+        tensors,
+        meta,
+    }
+}
+
+impl Fixture {
+    pub fn get(&self, key: &str) -> &Tensor {
+        self.tensors
+            .get(key)
+            .unwrap_or_else(|| panic!("{}: no tensor {key}", self.name))
+    }
+
+    fn prefixed(&self, prefix: &str) -> Params {
+        let mut p = Params::new();
+        for (k, v) in &self.tensors {
+            if let Some(key) = k.strip_prefix(prefix) {
+                p.insert(key, v.shallow_clone());
+            }
+        }
+        p
+    }
+
+    /// Kornia's `aug._params`.
+    pub fn params(&self) -> Params {
+        self.prefixed("param.")
+    }
+
+    /// Kornia's params drawn right after `manual_seed(1000 + seed)`.
+    pub fn seed_params(&self) -> Params {
+        self.prefixed("seedparam.")
+    }
+
+    pub fn seed(&self) -> i64 {
+        self.meta["seed"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size(), "shapes differ");
+    if a.numel() == 0 {
+        return 0.0;
+    }
+    (a.to_kind(Kind::Double) - b.to_kind(Kind::Double))
+        .abs()
+        .max()
+        .double_value(&[])
+}
+
+/// Replays Kornia's params through `aug.f_apply`, compares output and input gradient.
+/// Returns (max output error, max gradient error).
+pub fn parity(aug: &dyn Augmentation, fx: &Fixture) -> (f64, f64) {
+    let input = fx.get("input");
+    let before = input.copy();
+    let x = input.detach().set_requires_grad(true);
+    let y = aug
+        .f_apply(&x, &fx.params())
+        .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+    assert_eq!(y.kind(), input.kind(), "{}: output dtype", fx.name);
+    let out_err = max_abs_diff(&y, fx.get("output"));
+    (&y * fx.get("grad_output")).sum(y.kind()).backward();
+    let grad_err = max_abs_diff(&x.grad(), fx.get("grad_input"));
+    assert!(input.equal(&before), "{}: input modified in place", fx.name);
+    (out_err, grad_err)
+}
+
+/// Asserts parity within `tol` for both output and gradient, printing the errors.
+pub fn assert_parity(aug: &dyn Augmentation, name: &str, tol: f64) {
+    let fx = fixture(name);
+    let (o, g) = parity(aug, &fx);
+    println!("PARITY {name}: output {o:.3e}, grad {g:.3e}");
+    assert!(
+        o <= tol,
+        "{name}: output differs from Kornia by {o:e} > {tol:e}"
+    );
+    assert!(
+        g <= tol,
+        "{name}: input gradient differs from Kornia by {g:e} > {tol:e}"
+    );
+}
+
+/// Asserts that a draw after `manual_seed(1000 + seed)` equals Kornia's, key by key, exactly.
+pub fn assert_same_draw(aug: &dyn Augmentation, name: &str) {
+    let fx = fixture(name);
+    let kornia = fx.seed_params();
+    assert!(!kornia.is_empty(), "{name}: no seedparam");
+    tch::manual_seed(1000 + fx.seed());
+    let ours = aug.sample(&fx.get("input").size(), Device::Cpu).unwrap();
+    for (k, v) in kornia.iter() {
+        let o = ours
+            .get(k)
+            .unwrap_or_else(|| panic!("{name}: we lack key {k}"));
+        assert_eq!(o.size(), v.size(), "{name}: shape of {k}");
+        let d = max_abs_diff(o, v);
+        assert!(d == 0.0, "{name}: {k} differs from Kornia's draw by {d:e}");
+    }
+    let extra: Vec<_> = ours.keys().filter(|k| kornia.get(k).is_none()).collect();
+    assert!(
+        extra.is_empty(),
+        "{name}: keys Kornia does not have: {extra:?}"
+    );
+}

@@ -1,0 +1,347 @@
+//! Kornia 0.9 parity: replay Kornia's params through our `apply`; output and input
+//! gradient must agree within 1e-5 (float32) unless a case states a larger bound and why.
+//! Also: a draw after the same seed equals Kornia's draw bit for bit (CPU).
+
+mod common;
+use common::{assert_parity, assert_same_draw};
+use tch::nn::VarStore;
+use tch::Device;
+use tch_dda::*;
+
+const TOL: f64 = 1e-5;
+
+fn vs() -> VarStore {
+    VarStore::new(Device::Cpu)
+}
+
+fn affine(cfg: RandomAffineConfig) -> RandomAffine {
+    RandomAffine::new(&vs().root(), cfg).unwrap()
+}
+
+fn affine_basic() -> RandomAffine {
+    affine(RandomAffineConfig {
+        degrees: (-30.0, 30.0),
+        translate: Some((0.1, 0.2)),
+        scale: Some((0.8, 1.2)),
+        shear: Some((-10.0, 10.0)),
+        p: 1.0,
+        ..Default::default()
+    })
+}
+
+fn affine_full() -> RandomAffine {
+    affine(RandomAffineConfig {
+        degrees: (-20.0, 40.0),
+        translate: Some((0.2, 0.1)),
+        scale: Some((0.7, 1.3)),
+        scale_y: Some((0.9, 1.1)),
+        shear: Some((-10.0, 10.0)),
+        shear_y: Some((-5.0, 5.0)),
+        p: 1.0,
+        ..Default::default()
+    })
+}
+
+fn affine_gate() -> RandomAffine {
+    affine(RandomAffineConfig {
+        degrees: (-30.0, 30.0),
+        translate: Some((0.1, 0.1)),
+        p: 0.5,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn affine_parity() {
+    assert_parity(&affine_basic(), "affine_basic", TOL);
+    assert_parity(&affine_basic(), "affine_basic_f64", 1e-12);
+    assert_parity(&affine_full(), "affine_full", TOL);
+    assert_parity(
+        &affine(RandomAffineConfig {
+            degrees: (-25.0, 25.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            resample: Resample::Nearest,
+            padding_mode: Padding::Border,
+            p: 1.0,
+            ..Default::default()
+        }),
+        "affine_nearest_border",
+        TOL,
+    );
+    assert_parity(
+        &affine(RandomAffineConfig {
+            degrees: (-35.0, 35.0),
+            scale: Some((0.8, 1.0)),
+            padding_mode: Padding::Reflection,
+            align_corners: true,
+            p: 1.0,
+            ..Default::default()
+        }),
+        "affine_reflection_aligned",
+        TOL,
+    );
+    assert_parity(
+        &affine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.2, 0.2)),
+            padding_mode: Padding::Fill,
+            fill_value: Some(vec![0.2, 0.5, 0.9]),
+            p: 1.0,
+            ..Default::default()
+        }),
+        "affine_fill",
+        TOL,
+    );
+    assert_parity(&affine_gate(), "affine_gate", TOL);
+}
+
+#[test]
+fn affine_same_draw_as_kornia() {
+    assert_same_draw(&affine_basic(), "affine_basic");
+    assert_same_draw(&affine_full(), "affine_full");
+    assert_same_draw(&affine_gate(), "affine_gate");
+    assert_same_draw(&affine_basic(), "affine_basic_f64");
+}
+
+fn rotation(cfg: RandomRotationConfig) -> RandomRotation {
+    RandomRotation::new(&vs().root(), cfg).unwrap()
+}
+
+#[test]
+fn rotation_parity_and_draw() {
+    let basic = rotation(RandomRotationConfig {
+        degrees: (-45.0, 45.0),
+        p: 1.0,
+        ..Default::default()
+    });
+    assert_parity(&basic, "rotation_basic", TOL);
+    assert_same_draw(&basic, "rotation_basic");
+    let nearest = rotation(RandomRotationConfig {
+        degrees: (-10.0, 60.0),
+        resample: Resample::Nearest,
+        align_corners: false,
+        p: 1.0,
+        ..Default::default()
+    });
+    assert_parity(&nearest, "rotation_nearest_unaligned", TOL);
+}
+
+#[test]
+fn flip_parity_and_draw() {
+    let h = RandomHorizontalFlip::new(&vs().root(), FlipConfig::default()).unwrap();
+    assert_parity(&h, "hflip", 0.0);
+    assert_same_draw(&h, "hflip");
+    let v = RandomVerticalFlip::new(&vs().root(), FlipConfig::default()).unwrap();
+    assert_parity(&v, "vflip", 0.0);
+    assert_same_draw(&v, "vflip");
+}
+
+fn crop(cfg: RandomCropConfig) -> RandomCrop {
+    RandomCrop::new(&vs().root(), cfg).unwrap()
+}
+
+#[test]
+fn crop_parity_and_draw() {
+    let basic = crop(RandomCropConfig {
+        size: (3, 4),
+        ..Default::default()
+    });
+    // Slicing copies values: exact.
+    assert_parity(&basic, "crop_basic", 0.0);
+    assert_same_draw(&basic, "crop_basic");
+    assert_parity(
+        &crop(RandomCropConfig {
+            size: (6, 8),
+            pad_if_needed: true,
+            fill: vec![0.3],
+            ..Default::default()
+        }),
+        "crop_pad_if_needed",
+        0.0,
+    );
+    assert_parity(
+        &crop(RandomCropConfig {
+            size: (5, 6),
+            padding: Some(vec![1, 2]),
+            padding_mode: CropPadding::Reflect,
+            ..Default::default()
+        }),
+        "crop_padding_reflect",
+        0.0,
+    );
+    assert_parity(
+        &crop(RandomCropConfig {
+            size: (4, 4),
+            padding: Some(vec![1]),
+            padding_mode: CropPadding::Replicate,
+            ..Default::default()
+        }),
+        "crop_padding_edge",
+        0.0,
+    );
+    assert_parity(
+        &crop(RandomCropConfig {
+            size: (3, 4),
+            cropping_mode: CroppingMode::Resample,
+            ..Default::default()
+        }),
+        "crop_resample",
+        TOL,
+    );
+}
+
+#[test]
+fn center_crop_parity() {
+    let c = |cfg| CenterCrop::new(&vs().root(), cfg).unwrap();
+    assert_parity(
+        &c(CenterCropConfig {
+            size: (3, 4),
+            ..Default::default()
+        }),
+        "center_crop",
+        0.0,
+    );
+    assert_parity(
+        &c(CenterCropConfig {
+            size: (4, 4),
+            ..Default::default()
+        }),
+        "center_crop_odd",
+        0.0,
+    );
+    assert_parity(
+        &c(CenterCropConfig {
+            size: (3, 5),
+            cropping_mode: CroppingMode::Resample,
+            align_corners: false,
+            ..Default::default()
+        }),
+        "center_crop_resample",
+        TOL,
+    );
+}
+
+#[test]
+fn resized_crop_parity_and_draw() {
+    let r = |cfg| RandomResizedCrop::new(&vs().root(), cfg).unwrap();
+    let basic = r(RandomResizedCropConfig {
+        size: (4, 6),
+        scale: (0.3, 1.0),
+        ratio: (0.75, 1.333),
+        ..Default::default()
+    });
+    assert_parity(&basic, "resized_crop", TOL);
+    assert_same_draw(&basic, "resized_crop");
+    assert_parity(
+        &r(RandomResizedCropConfig {
+            size: (5, 4),
+            cropping_mode: CroppingMode::Resample,
+            ..Default::default()
+        }),
+        "resized_crop_resample",
+        TOL,
+    );
+    assert_parity(
+        &r(RandomResizedCropConfig {
+            size: (4, 4),
+            resample: Resample::Nearest,
+            ..Default::default()
+        }),
+        "resized_crop_nearest",
+        TOL,
+    );
+}
+
+fn jit_cfg() -> JitterConfig {
+    JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+}
+
+fn ranges_cfg() -> JitterConfig {
+    JitterConfig {
+        brightness: (0.5, 1.5),
+        contrast: (0.6, 1.4),
+        saturation: (0.0, 2.0),
+        hue: (-0.5, 0.5),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn color_jitter_parity_and_draw() {
+    let j = |cfg| ColorJitter::new(&vs().root(), cfg).unwrap();
+    assert_parity(&j(jit_cfg()), "color_jitter", TOL);
+    assert_same_draw(&j(jit_cfg()), "color_jitter");
+    assert_parity(&j(jit_cfg()), "color_jitter_f64", 1e-12);
+    assert_same_draw(&j(jit_cfg()), "color_jitter_f64");
+    assert_parity(&j(ranges_cfg()), "color_jitter_ranges", TOL);
+    assert_parity(
+        &j(JitterConfig::new(0.4, 0.0, 0.0, 0.0)),
+        "color_jitter_brightness",
+        TOL,
+    );
+}
+
+#[test]
+fn color_jiggle_parity_and_draw() {
+    let j = |cfg| ColorJiggle::new(&vs().root(), cfg).unwrap();
+    assert_parity(&j(jit_cfg()), "color_jiggle", TOL);
+    assert_same_draw(&j(jit_cfg()), "color_jiggle");
+    assert_parity(&j(ranges_cfg()), "color_jiggle_ranges", TOL);
+}
+
+#[test]
+fn normalize_parity() {
+    let n = Normalize::new(&vs().root(), NormalizeConfig::imagenet()).unwrap();
+    assert_parity(&n, "normalize", TOL);
+    let s = Normalize::new(
+        &vs().root(),
+        NormalizeConfig {
+            mean: vec![0.5],
+            std: vec![0.25],
+            p: 1.0,
+        },
+    )
+    .unwrap();
+    assert_parity(&s, "normalize_scalar", TOL);
+    let d = Denormalize::new(&vs().root(), NormalizeConfig::imagenet()).unwrap();
+    assert_parity(&d, "denormalize", TOL);
+}
+
+#[test]
+fn grayscale_parity_and_draw() {
+    let g = |cfg| RandomGrayscale::new(&vs().root(), cfg).unwrap();
+    assert_parity(
+        &g(RandomGrayscaleConfig {
+            p: 1.0,
+            ..Default::default()
+        }),
+        "grayscale",
+        TOL,
+    );
+    let w = g(RandomGrayscaleConfig {
+        rgb_weights: Some(vec![0.2, 0.3, 0.5]),
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&w, "grayscale_weights", TOL);
+    assert_same_draw(&w, "grayscale_weights");
+}
+
+#[test]
+fn sequential_parity() {
+    let specs = [
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            p: 1.0,
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(jit_cfg()),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+    ];
+    let seq = Sequential::new(&vs().root(), &specs).unwrap();
+    assert_parity(&seq, "sequential", TOL);
+}
