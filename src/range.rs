@@ -57,10 +57,12 @@ impl Range {
         (self.lo.double_value(&[]), self.hi.double_value(&[]))
     }
 
-    /// `n` draws `lo + u * (hi - lo)` (float32, on `device`), one batched call.
+    /// `n` draws `lo + u * (hi - lo)` (in the variables' kind, on `device`), one batched call.
     pub(crate) fn sample(&self, n: i64, same_on_batch: bool, device: Device) -> Tensor {
-        let u = uniform(n, same_on_batch, device);
         let lo = self.lo.to_device(device);
+        // In the variables' kind (float32 unless the VarStore was cast): a 0-dim tensor
+        // would not promote the (n,) draw.
+        let u = uniform(n, same_on_batch, device).to_kind(lo.kind());
         let hi = self.hi.to_device(device);
         &lo + u * (&hi - &lo)
     }

@@ -131,3 +131,57 @@ pub fn assert_same_draw(aug: &dyn Augmentation, name: &str) {
         "{name}: keys Kornia does not have: {extra:?}"
     );
 }
+
+/// Largest |analytic - numeric| / max(1, |numeric|) over every element of `x` (float64),
+/// for `L(x) = sum(f(x) * g)` with a fixed random `g`; central differences with step 1e-6.
+pub fn gradcheck(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> f64 {
+    let x = x.to_kind(Kind::Double).detach();
+    let xg = x.copy().set_requires_grad(true);
+    let y = f(&xg);
+    tch::manual_seed(7);
+    let g = Tensor::rand(y.size(), (Kind::Double, y.device()));
+    (&y * &g).sum(Kind::Double).backward();
+    let analytic = xg.grad().view([-1]);
+    let flat = x.view([-1]);
+    let eps = 1e-6;
+    let mut worst: f64 = 0.0;
+    for i in 0..flat.numel() as i64 {
+        let eval = |delta: f64| {
+            let xp = flat.copy();
+            let _ = xp.get(i).fill_(flat.double_value(&[i]) + delta);
+            (f(&xp.view_as(&x)) * &g)
+                .sum(Kind::Double)
+                .double_value(&[])
+        };
+        let numeric = (eval(eps) - eval(-eps)) / (2.0 * eps);
+        let a = analytic.double_value(&[i]);
+        worst = worst.max((a - numeric).abs() / numeric.abs().max(1.0));
+    }
+    worst
+}
+
+/// Gradient of `L = sum(f() * g)` with respect to the scalar variable `v`, analytic vs
+/// numeric (central differences on `v`, step 1e-6); `f` must re-seed before drawing.
+pub fn gradcheck_scalar(f: &dyn Fn() -> Tensor, v: &Tensor) -> (f64, f64) {
+    let y = f();
+    tch::manual_seed(7);
+    let g = Tensor::rand(y.size(), (Kind::Double, y.device()));
+    v.shallow_clone().zero_grad();
+    (&y.to_kind(Kind::Double) * &g).sum(Kind::Double).backward();
+    let analytic = v.grad().double_value(&[]);
+    let v0 = v.double_value(&[]);
+    let eps = 1e-6;
+    let eval = |val: f64| {
+        tch::no_grad(|| {
+            let _ = v.shallow_clone().fill_(val);
+        });
+        (f().to_kind(Kind::Double) * &g)
+            .sum(Kind::Double)
+            .double_value(&[])
+    };
+    let numeric = (eval(v0 + eps) - eval(v0 - eps)) / (2.0 * eps);
+    tch::no_grad(|| {
+        let _ = v.shallow_clone().fill_(v0);
+    });
+    (analytic, numeric)
+}

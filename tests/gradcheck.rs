@@ -1,0 +1,237 @@
+//! Finite-difference gradient checks in float64: with respect to the input for every
+//! operator, and with respect to every learnable range.
+
+mod common;
+use common::{gradcheck, gradcheck_scalar};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+const TOL: f64 = 1e-6;
+
+fn input(shape: &[i64]) -> Tensor {
+    tch::manual_seed(3);
+    // Away from 0 and 1 so that the colour clamps are not at a kink.
+    Tensor::rand(shape, (Kind::Double, Device::Cpu)) * 0.8 + 0.1
+}
+
+/// Input gradcheck of `aug` with params drawn once (seeded) and replayed.
+fn check_input(aug: &dyn Augmentation, shape: &[i64]) {
+    let x = input(shape);
+    tch::manual_seed(11);
+    let params = aug.sample(&x.size(), Device::Cpu).unwrap();
+    let err = gradcheck(&|x| aug.f_apply(x, &params).unwrap(), &x);
+    println!("GRADCHECK {} input: {err:.2e}", aug.name());
+    assert!(err < TOL, "{}: input gradient off by {err:e}", aug.name());
+}
+
+fn root() -> VarStore {
+    VarStore::new(Device::Cpu)
+}
+
+fn affine_cfg() -> RandomAffineConfig {
+    RandomAffineConfig {
+        degrees: (-30.0, 30.0),
+        translate: Some((0.1, 0.2)),
+        scale: Some((0.8, 1.2)),
+        scale_y: Some((0.9, 1.1)),
+        shear: Some((-10.0, 10.0)),
+        shear_y: Some((-5.0, 5.0)),
+        p: 1.0,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn input_gradients_match_finite_differences() {
+    let vs = root();
+    let r = vs.root();
+    check_input(&RandomAffine::new(&r, affine_cfg()).unwrap(), &[2, 3, 5, 6]);
+    check_input(
+        &RandomAffine::new(
+            &r,
+            RandomAffineConfig {
+                padding_mode: Padding::Fill,
+                fill_value: Some(vec![0.3]),
+                ..affine_cfg()
+            },
+        )
+        .unwrap(),
+        &[1, 2, 5, 4],
+    );
+    check_input(
+        &RandomRotation::new(
+            &r,
+            RandomRotationConfig {
+                degrees: (-40.0, 40.0),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 1, 5, 6],
+    );
+    check_input(
+        &RandomHorizontalFlip::new(
+            &r,
+            FlipConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[3, 1, 3, 4],
+    );
+    check_input(
+        &RandomVerticalFlip::new(
+            &r,
+            FlipConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[3, 1, 3, 4],
+    );
+    check_input(
+        &RandomCrop::new(
+            &r,
+            RandomCropConfig {
+                size: (3, 4),
+                padding: Some(vec![1]),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 1, 4, 5],
+    );
+    check_input(
+        &CenterCrop::new(
+            &r,
+            CenterCropConfig {
+                size: (3, 3),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 1, 5, 4],
+    );
+    check_input(
+        &RandomResizedCrop::new(
+            &r,
+            RandomResizedCropConfig {
+                size: (4, 5),
+                scale: (0.3, 1.0),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 1, 6, 7],
+    );
+    check_input(
+        &ColorJitter::new(&r, JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &ColorJiggle::new(&r, JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &Normalize::new(&r, NormalizeConfig::imagenet()).unwrap(),
+        &[2, 3, 2, 3],
+    );
+    check_input(
+        &Denormalize::new(&r, NormalizeConfig::imagenet()).unwrap(),
+        &[2, 3, 2, 3],
+    );
+    check_input(
+        &RandomGrayscale::new(
+            &r,
+            RandomGrayscaleConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[4, 3, 2, 3],
+    );
+    let seq = Sequential::new(
+        &(&r / "seq"),
+        &[
+            AugSpec::RandomAffine(affine_cfg()),
+            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.0)),
+            AugSpec::Normalize(NormalizeConfig::imagenet()),
+        ],
+    )
+    .unwrap();
+    check_input(&seq, &[2, 3, 4, 5]);
+}
+
+/// Gradcheck of every learnable variable of `aug` (its VarStore in float64).
+///
+/// The augmentation is built under a sub-path: tch's `VarStore::set_kind` skips variables
+/// that sit directly at the root.
+fn check_ranges(name: &str, vs: &VarStore, aug: &dyn Augmentation, shape: &[i64]) {
+    let x = input(shape);
+    let vars = vs.trainable_variables();
+    assert!(!vars.is_empty(), "{name}: no learnable variables");
+    for (k, v) in vs.variables() {
+        assert_eq!(
+            v.kind(),
+            Kind::Double,
+            "{name}: {k} was not converted to float64"
+        );
+        let f = || {
+            tch::manual_seed(5);
+            aug.f_forward(&x).unwrap()
+        };
+        let (a, n) = gradcheck_scalar(&f, &v);
+        let err = (a - n).abs() / n.abs().max(1.0);
+        println!("GRADCHECK {name} range {k}: analytic {a:.6e} numeric {n:.6e}");
+        assert!(err < 1e-5, "{name}: d/d{k} analytic {a} vs numeric {n}");
+    }
+}
+
+#[test]
+fn learnable_range_gradients_match_finite_differences() {
+    let mut vs = root();
+    let affine = RandomAffine::new(
+        &(vs.root() / "aug"),
+        RandomAffineConfig {
+            learnable: true,
+            ..affine_cfg()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomAffine", &vs, &affine, &[2, 3, 5, 6]);
+
+    let mut vs = root();
+    let rot = RandomRotation::new(
+        &(vs.root() / "aug"),
+        RandomRotationConfig {
+            degrees: (-40.0, 40.0),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomRotation", &vs, &rot, &[2, 1, 5, 6]);
+
+    for jiggle in [false, true] {
+        let mut vs = root();
+        let cfg = JitterConfig {
+            learnable: true,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        };
+        let aug: Box<dyn Augmentation> = if jiggle {
+            Box::new(ColorJiggle::new(&(vs.root() / "aug"), cfg).unwrap())
+        } else {
+            Box::new(ColorJitter::new(&(vs.root() / "aug"), cfg).unwrap())
+        };
+        vs.set_kind(Kind::Double);
+        check_ranges(aug.name(), &vs, aug.as_ref(), &[2, 3, 3, 4]);
+    }
+}
