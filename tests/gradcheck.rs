@@ -44,6 +44,7 @@ fn affine_cfg() -> RandomAffineConfig {
 
 #[test]
 fn input_gradients_match_finite_differences() {
+    let _serial = common::serial();
     let vs = root();
     let r = vs.root();
     check_input(&RandomAffine::new(&r, affine_cfg()).unwrap(), &[2, 3, 5, 6]);
@@ -194,6 +195,7 @@ fn check_ranges(name: &str, vs: &VarStore, aug: &dyn Augmentation, shape: &[i64]
 
 #[test]
 fn learnable_range_gradients_match_finite_differences() {
+    let _serial = common::serial();
     let mut vs = root();
     let affine = RandomAffine::new(
         &(vs.root() / "aug"),

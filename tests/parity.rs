@@ -53,6 +53,7 @@ fn affine_gate() -> RandomAffine {
 
 #[test]
 fn affine_parity() {
+    let _serial = common::serial();
     assert_parity(&affine_basic(), "affine_basic", TOL);
     assert_parity(&affine_basic(), "affine_basic_f64", 1e-12);
     assert_parity(&affine_full(), "affine_full", TOL);
@@ -98,6 +99,7 @@ fn affine_parity() {
 
 #[test]
 fn affine_same_draw_as_kornia() {
+    let _serial = common::serial();
     assert_same_draw(&affine_basic(), "affine_basic");
     assert_same_draw(&affine_full(), "affine_full");
     assert_same_draw(&affine_gate(), "affine_gate");
@@ -110,6 +112,7 @@ fn rotation(cfg: RandomRotationConfig) -> RandomRotation {
 
 #[test]
 fn rotation_parity_and_draw() {
+    let _serial = common::serial();
     let basic = rotation(RandomRotationConfig {
         degrees: (-45.0, 45.0),
         p: 1.0,
@@ -129,6 +132,7 @@ fn rotation_parity_and_draw() {
 
 #[test]
 fn flip_parity_and_draw() {
+    let _serial = common::serial();
     let h = RandomHorizontalFlip::new(&vs().root(), FlipConfig::default()).unwrap();
     assert_parity(&h, "hflip", 0.0);
     assert_same_draw(&h, "hflip");
@@ -143,6 +147,7 @@ fn crop(cfg: RandomCropConfig) -> RandomCrop {
 
 #[test]
 fn crop_parity_and_draw() {
+    let _serial = common::serial();
     let basic = crop(RandomCropConfig {
         size: (3, 4),
         ..Default::default()
@@ -193,6 +198,7 @@ fn crop_parity_and_draw() {
 
 #[test]
 fn center_crop_parity() {
+    let _serial = common::serial();
     let c = |cfg| CenterCrop::new(&vs().root(), cfg).unwrap();
     assert_parity(
         &c(CenterCropConfig {
@@ -224,6 +230,7 @@ fn center_crop_parity() {
 
 #[test]
 fn resized_crop_parity_and_draw() {
+    let _serial = common::serial();
     let r = |cfg| RandomResizedCrop::new(&vs().root(), cfg).unwrap();
     let basic = r(RandomResizedCropConfig {
         size: (4, 6),
@@ -269,6 +276,7 @@ fn ranges_cfg() -> JitterConfig {
 
 #[test]
 fn color_jitter_parity_and_draw() {
+    let _serial = common::serial();
     let j = |cfg| ColorJitter::new(&vs().root(), cfg).unwrap();
     assert_parity(&j(jit_cfg()), "color_jitter", TOL);
     assert_same_draw(&j(jit_cfg()), "color_jitter");
@@ -284,6 +292,7 @@ fn color_jitter_parity_and_draw() {
 
 #[test]
 fn color_jiggle_parity_and_draw() {
+    let _serial = common::serial();
     let j = |cfg| ColorJiggle::new(&vs().root(), cfg).unwrap();
     assert_parity(&j(jit_cfg()), "color_jiggle", TOL);
     assert_same_draw(&j(jit_cfg()), "color_jiggle");
@@ -292,6 +301,7 @@ fn color_jiggle_parity_and_draw() {
 
 #[test]
 fn normalize_parity() {
+    let _serial = common::serial();
     let n = Normalize::new(&vs().root(), NormalizeConfig::imagenet()).unwrap();
     assert_parity(&n, "normalize", TOL);
     let s = Normalize::new(
@@ -310,6 +320,7 @@ fn normalize_parity() {
 
 #[test]
 fn grayscale_parity_and_draw() {
+    let _serial = common::serial();
     let g = |cfg| RandomGrayscale::new(&vs().root(), cfg).unwrap();
     assert_parity(
         &g(RandomGrayscaleConfig {
@@ -330,6 +341,7 @@ fn grayscale_parity_and_draw() {
 
 #[test]
 fn sequential_parity() {
+    let _serial = common::serial();
     let specs = [
         AugSpec::RandomAffine(RandomAffineConfig {
             degrees: (-30.0, 30.0),

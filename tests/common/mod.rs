@@ -185,3 +185,10 @@ pub fn gradcheck_scalar(f: &dyn Fn() -> Tensor, v: &Tensor) -> (f64, f64) {
     });
     (analytic, numeric)
 }
+
+/// Serialises tests that seed torch's global RNG: the test harness runs tests on several
+/// threads, and a draw from another test between `manual_seed` and ours would change it.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,274 @@
+//! Reproducibility, the p gate, learnable ranges under Adam, save/load, JSON pipelines,
+//! tch's Module/ModuleT integration, replay, (C,H,W) inputs and inverses.
+
+mod common;
+use common::max_abs_diff;
+use tch::nn::{self, Module, ModuleT, OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+fn image(shape: &[i64]) -> Tensor {
+    tch::manual_seed(42);
+    Tensor::rand(shape, (Kind::Float, Device::Cpu))
+}
+
+fn paper_specs(learnable: bool) -> Vec<AugSpec> {
+    vec![
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            p: 1.0,
+            learnable,
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig { learnable, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig { size: (12, 10), ..Default::default() }),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+    ]
+}
+
+/// Every operator of this crate, for the loops below.
+fn all_specs() -> Vec<AugSpec> {
+    vec![
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation(RandomRotationConfig { degrees: (-45.0, 45.0), ..Default::default() }),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+        AugSpec::RandomVerticalFlip(FlipConfig::default()),
+        AugSpec::RandomCrop(RandomCropConfig { size: (9, 11), padding: Some(vec![2]), ..Default::default() }),
+        AugSpec::CenterCrop(CenterCropConfig { size: (9, 11), ..Default::default() }),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig { size: (8, 9), ..Default::default() }),
+        AugSpec::ColorJitter(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::ColorJiggle(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+        AugSpec::Denormalize(NormalizeConfig::imagenet()),
+        AugSpec::RandomGrayscale(RandomGrayscaleConfig { p: 0.5, ..Default::default() }),
+        AugSpec::Sequential(paper_specs(false)),
+    ]
+}
+
+#[test]
+fn same_seed_gives_bit_identical_output_and_replay_reproduces_it() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = image(&[4, 3, 13, 17]);
+    for (i, spec) in all_specs().into_iter().enumerate() {
+        let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        tch::manual_seed(9);
+        let (a, params) = aug.forward_with_params(&x);
+        tch::manual_seed(9);
+        let b = aug.f_forward(&x).unwrap();
+        assert!(a.equal(&b), "{}: same seed, different output", aug.name());
+        // A different seed changes random operators.
+        tch::manual_seed(10);
+        let c = aug.f_forward(&x).unwrap();
+        assert_eq!(!a.equal(&c), aug.is_random(), "{}: seed has no effect", aug.name());
+        // Replaying params (after other draws) gives the same output.
+        let _ = Tensor::rand([100], (Kind::Float, Device::Cpu));
+        let r = aug.f_apply(&x, &params).unwrap();
+        assert!(a.equal(&r), "{}: replay differs", aug.name());
+    }
+}
+
+#[test]
+fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    for kind in [Kind::Float, Kind::Double] {
+        let x = image(&[2, 3, 17, 23]).to_kind(kind);
+        for (i, spec) in all_specs().into_iter().enumerate() {
+            let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+            let y = aug.f_forward(&x).unwrap();
+            assert_eq!(y.kind(), kind, "{}", aug.name());
+            assert_eq!(y.size()[..2], [2, 3], "{}", aug.name());
+            assert!(y.isfinite().all().int64_value(&[]) == 1, "{}: non-finite output", aug.name());
+        }
+    }
+}
+
+#[test]
+fn gated_off_samples_are_bit_identical_to_the_input() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = image(&[16, 3, 9, 11]);
+    for spec in [
+        AugSpec::RandomAffine(RandomAffineConfig { degrees: (-30.0, 30.0), p: 0.5, ..Default::default() }),
+        AugSpec::RandomHorizontalFlip(FlipConfig { p: 0.5, ..Default::default() }),
+        AugSpec::ColorJitter(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::RandomGrayscale(RandomGrayscaleConfig { p: 0.5, ..Default::default() }),
+    ] {
+        let aug = spec.build(&vs.root()).unwrap();
+        tch::manual_seed(1);
+        let (y, params) = aug.forward_with_params(&x);
+        let gate = params.get("batch_prob").unwrap();
+        let on = Vec::<f32>::try_from(gate).unwrap();
+        assert!(on.contains(&0.0) && on.contains(&1.0), "{}: seed gives a one-sided gate", aug.name());
+        for (i, &g) in on.iter().enumerate() {
+            let same = y.get(i as i64).equal(&x.get(i as i64));
+            assert_eq!(same, g == 0.0, "{}: sample {i} gate {g}", aug.name());
+        }
+    }
+}
+
+#[test]
+fn unbatched_input_is_accepted_and_returned_unbatched() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = image(&[3, 13, 17]);
+    for (i, spec) in all_specs().into_iter().enumerate() {
+        let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        tch::manual_seed(2);
+        let (y, params) = aug.forward_with_params(&x);
+        assert_eq!(y.dim(), 3, "{}", aug.name());
+        let batched = aug.f_apply(&x.unsqueeze(0), &params).unwrap();
+        assert!(batched.squeeze_dim(0).equal(&y), "{}", aug.name());
+    }
+}
+
+#[test]
+fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = JitterConfig { learnable: true, ..JitterConfig::new(0.2, 0.3, 0.2, 0.1) };
+    let jitter = ColorJitter::new(&(vs.root() / "jitter"), cfg).unwrap();
+    let before: Vec<(f64, f64)> = jitter.ranges().iter().map(|r| r.values()).collect();
+    tch::manual_seed(0);
+    let before_draw = jitter.sample(&[8, 3, 4, 4], Device::Cpu).unwrap();
+    let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
+    let x = image(&[8, 3, 6, 6]);
+    // Push the mean brightness of the output up.
+    let loss = -jitter.forward(&x).mean(Kind::Float);
+    opt.backward_step(&loss);
+    let after: Vec<(f64, f64)> = jitter.ranges().iter().map(|r| r.values()).collect();
+    assert!(after[0].0 > before[0].0 && after[0].1 > before[0].1, "brightness did not grow: {before:?} -> {after:?}");
+    for (b, a) in before.iter().zip(&after) {
+        assert_ne!(b, a, "a range did not move");
+    }
+    // Same seed, new values: the draw is lo' + u (hi' - lo') with the same u.
+    tch::manual_seed(0);
+    let after_draw = jitter.sample(&[8, 3, 4, 4], Device::Cpu).unwrap();
+    let (lo, hi) = before[0];
+    let (lo2, hi2) = after[0];
+    let u = (before_draw.get("brightness_factor").unwrap() - lo) / (hi - lo);
+    let expected = u * (hi2 - lo2) + lo2;
+    let d = max_abs_diff(after_draw.get("brightness_factor").unwrap(), &expected);
+    assert!(d < 1e-5, "next draw does not use the updated range: {d}");
+}
+
+#[test]
+fn varstore_and_json_round_trip_rebuild_the_same_pipeline() {
+    let _serial = common::serial();
+    let dir = std::env::temp_dir().join(format!("tch-dda-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let x = image(&[4, 3, 16, 16]);
+
+    let mut vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(&(vs.root() / "aug"), &paper_specs(true)).unwrap();
+    // Train a little so the state differs from the config.
+    let mut opt = nn::Adam::default().build(&vs, 0.1).unwrap();
+    for _ in 0..3 {
+        let loss = seq.forward(&x).mean(Kind::Float);
+        opt.backward_step(&loss);
+    }
+    vs.save(dir.join("aug.safetensors")).unwrap();
+    std::fs::write(dir.join("aug.json"), seq.to_json().unwrap()).unwrap();
+    tch::manual_seed(3);
+    let expected = seq.forward(&x);
+
+    let mut vs2 = VarStore::new(Device::Cpu);
+    let json = std::fs::read_to_string(dir.join("aug.json")).unwrap();
+    let seq2 = Sequential::from_json(&(vs2.root() / "aug"), &json).unwrap();
+    assert_eq!(seq2.specs(), seq.specs());
+    tch::manual_seed(3);
+    assert!(!seq2.forward(&x).equal(&expected), "untrained copy should differ");
+    vs2.load(dir.join("aug.safetensors")).unwrap();
+    tch::manual_seed(3);
+    assert!(seq2.forward(&x).equal(&expected), "loaded pipeline differs");
+    let _ = vs2.trainable_variables();
+    vs.freeze();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn params_save_load_and_replay() {
+    let _serial = common::serial();
+    let dir = std::env::temp_dir().join(format!("tch-dda-params-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(&vs.root(), &paper_specs(false)).unwrap();
+    let x = image(&[3, 3, 16, 16]);
+    let (y, params) = seq.forward_with_params(&x);
+    assert!(params.keys().any(|k| k == "0.angle") && params.keys().any(|k| k == "1.order"));
+    params.save(dir.join("p.safetensors")).unwrap();
+    let loaded = Params::load(dir.join("p.safetensors"), Device::Cpu).unwrap();
+    assert_eq!(loaded.len(), params.len());
+    assert!(seq.apply(&x, &loaded).equal(&y));
+    let typed = AffineParams::try_from(&loaded.sub("0")).unwrap();
+    assert_eq!(typed.angle.size(), [3]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let affine =
+        RandomAffine::new(&(&root / "affine"), RandomAffineConfig { degrees: (-30.0, 30.0), p: 1.0, ..Default::default() })
+            .unwrap();
+    let conv = nn::conv2d(&root / "conv", 3, 4, 3, Default::default());
+    let model = nn::seq().add(affine).add(conv);
+    let x = image(&[2, 3, 10, 10]);
+    assert_eq!(model.forward(&x).size(), [2, 4, 8, 8]);
+
+    let jitter = ColorJitter::new(&(&root / "jitter"), JitterConfig::new(0.5, 0.5, 0.5, 0.2)).unwrap().train_only();
+    let norm = Normalize::new(&root, NormalizeConfig::imagenet()).unwrap().train_only();
+    let crop = CenterCrop::new(&root, CenterCropConfig { size: (6, 6), ..Default::default() }).unwrap().train_only();
+    let t = nn::seq_t().add(jitter).add(crop).add(norm);
+    let eval = t.forward_t(&x, false);
+    let expected = Normalize::new(&root, NormalizeConfig::imagenet())
+        .unwrap()
+        .forward(&x.narrow(2, 2, 6).narrow(3, 2, 6));
+    assert!(eval.equal(&expected), "eval: jitter must be identity, crop and normalize must apply");
+    let train = t.forward_t(&x, true);
+    assert!(!train.equal(&expected), "train: jitter must apply");
+}
+
+#[test]
+fn inverse_undoes_the_geometry() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = image(&[4, 3, 21, 25]);
+    // Flips are their own inverse, exactly.
+    let flip = RandomHorizontalFlip::new(&vs.root(), FlipConfig::default()).unwrap();
+    tch::manual_seed(4);
+    let (y, p) = flip.forward_with_params(&x);
+    assert!(flip.inverse(&y, &p, &x.size()).equal(&x));
+    // An affine warp and its inverse: the centre comes back up to interpolation blur.
+    let affine = RandomAffine::new(
+        &vs.root(),
+        RandomAffineConfig { degrees: (-20.0, 20.0), scale: Some((1.0, 1.2)), p: 1.0, align_corners: true, ..Default::default() },
+    )
+    .unwrap();
+    let smooth = x.avg_pool2d([5, 5], [1, 1], [2, 2], false, true, None::<i64>);
+    let (y, p) = affine.forward_with_params(&smooth);
+    let back = affine.inverse(&y, &p, &x.size());
+    let centre = |t: &Tensor| t.narrow(2, 7, 7).narrow(3, 9, 7);
+    let err = max_abs_diff(&centre(&back), &centre(&smooth));
+    assert!(err < 0.05, "inverse error {err}");
+    // The matrix of a crop moves the crop's corner to the origin.
+    let crop = RandomCrop::new(&vs.root(), RandomCropConfig { size: (5, 6), ..Default::default() }).unwrap();
+    let (_, p) = crop.forward_with_params(&x);
+    let m = crop.f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu).unwrap().unwrap();
+    let corner = p.get("src").unwrap().select(1, 0);
+    let moved = m.narrow(1, 0, 2).narrow(2, 0, 2).matmul(&corner.unsqueeze(-1)).squeeze_dim(-1) + m.narrow(1, 0, 2).select(2, 2);
+    assert!(moved.abs().max().double_value(&[]) < 1e-6);
+}
