@@ -70,7 +70,7 @@ pub(crate) fn channels(
     } else {
         Err(Error::Channels {
             op,
-            expected,
+            expected: expected.to_string(),
             got: c,
             shape: shape.to_vec(),
         })
@@ -94,15 +94,24 @@ pub(crate) fn range(
     (min, max): (f64, f64),
 ) -> Result<()> {
     if lo.is_finite() && hi.is_finite() && lo <= hi && lo >= min && hi <= max {
-        Ok(())
-    } else {
-        Err(Error::Config {
-            op,
-            name,
-            value: format!("({lo}, {hi})"),
-            allowed: format!("finite (lo, hi) with {min} <= lo <= hi <= {max}"),
-        })
+        return Ok(());
     }
+    let low = if min == f64::MIN_POSITIVE {
+        "0 < lo".to_string()
+    } else {
+        format!("{min} <= lo")
+    };
+    let high = if max == f64::MAX {
+        String::new()
+    } else {
+        format!(" <= {max}")
+    };
+    Err(Error::Config {
+        op,
+        name,
+        value: format!("({lo}, {hi})"),
+        allowed: format!("finite (lo, hi) with {low} <= hi{high}"),
+    })
 }
 
 /// A positive (height, width).

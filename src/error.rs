@@ -18,12 +18,12 @@ pub enum Error {
         shape: Vec<i64>,
     },
     /// The input has a number of channels the operation cannot handle.
-    #[error("{op}: expected {expected} channels, got {got} (input shape {shape:?})")]
+    #[error("{op}: got {got} channels (input shape {shape:?}); allowed: {expected}")]
     Channels {
         /// Operation that rejected the input.
         op: &'static str,
         /// Accepted channel counts, in words.
-        expected: &'static str,
+        expected: String,
         /// Channel count of the input.
         got: i64,
         /// Shape of the rejected input.

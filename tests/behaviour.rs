@@ -23,9 +23,15 @@ fn paper_specs(learnable: bool) -> Vec<AugSpec> {
             learnable,
             ..Default::default()
         }),
-        AugSpec::ColorJitter(JitterConfig { learnable, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::ColorJitter(JitterConfig {
+            learnable,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
         AugSpec::RandomHorizontalFlip(FlipConfig::default()),
-        AugSpec::RandomResizedCrop(RandomResizedCropConfig { size: (12, 10), ..Default::default() }),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (12, 10),
+            ..Default::default()
+        }),
         AugSpec::Normalize(NormalizeConfig::imagenet()),
     ]
 }
@@ -40,17 +46,39 @@ fn all_specs() -> Vec<AugSpec> {
             shear: Some((-10.0, 10.0)),
             ..Default::default()
         }),
-        AugSpec::RandomRotation(RandomRotationConfig { degrees: (-45.0, 45.0), ..Default::default() }),
+        AugSpec::RandomRotation(RandomRotationConfig {
+            degrees: (-45.0, 45.0),
+            ..Default::default()
+        }),
         AugSpec::RandomHorizontalFlip(FlipConfig::default()),
         AugSpec::RandomVerticalFlip(FlipConfig::default()),
-        AugSpec::RandomCrop(RandomCropConfig { size: (9, 11), padding: Some(vec![2]), ..Default::default() }),
-        AugSpec::CenterCrop(CenterCropConfig { size: (9, 11), ..Default::default() }),
-        AugSpec::RandomResizedCrop(RandomResizedCropConfig { size: (8, 9), ..Default::default() }),
-        AugSpec::ColorJitter(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
-        AugSpec::ColorJiggle(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
+        AugSpec::RandomCrop(RandomCropConfig {
+            size: (9, 11),
+            padding: Some(vec![2]),
+            ..Default::default()
+        }),
+        AugSpec::CenterCrop(CenterCropConfig {
+            size: (9, 11),
+            ..Default::default()
+        }),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (8, 9),
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig {
+            p: 0.5,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
+        AugSpec::ColorJiggle(JitterConfig {
+            p: 0.5,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
         AugSpec::Normalize(NormalizeConfig::imagenet()),
         AugSpec::Denormalize(NormalizeConfig::imagenet()),
-        AugSpec::RandomGrayscale(RandomGrayscaleConfig { p: 0.5, ..Default::default() }),
+        AugSpec::RandomGrayscale(RandomGrayscaleConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
         AugSpec::Sequential(paper_specs(false)),
     ]
 }
@@ -70,7 +98,12 @@ fn same_seed_gives_bit_identical_output_and_replay_reproduces_it() {
         // A different seed changes random operators.
         tch::manual_seed(10);
         let c = aug.f_forward(&x).unwrap();
-        assert_eq!(!a.equal(&c), aug.is_random(), "{}: seed has no effect", aug.name());
+        assert_eq!(
+            !a.equal(&c),
+            aug.is_random(),
+            "{}: seed has no effect",
+            aug.name()
+        );
         // Replaying params (after other draws) gives the same output.
         let _ = Tensor::rand([100], (Kind::Float, Device::Cpu));
         let r = aug.f_apply(&x, &params).unwrap();
@@ -89,7 +122,11 @@ fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch() {
             let y = aug.f_forward(&x).unwrap();
             assert_eq!(y.kind(), kind, "{}", aug.name());
             assert_eq!(y.size()[..2], [2, 3], "{}", aug.name());
-            assert!(y.isfinite().all().int64_value(&[]) == 1, "{}: non-finite output", aug.name());
+            assert!(
+                y.isfinite().all().int64_value(&[]) == 1,
+                "{}: non-finite output",
+                aug.name()
+            );
         }
     }
 }
@@ -100,17 +137,34 @@ fn gated_off_samples_are_bit_identical_to_the_input() {
     let vs = VarStore::new(Device::Cpu);
     let x = image(&[16, 3, 9, 11]);
     for spec in [
-        AugSpec::RandomAffine(RandomAffineConfig { degrees: (-30.0, 30.0), p: 0.5, ..Default::default() }),
-        AugSpec::RandomHorizontalFlip(FlipConfig { p: 0.5, ..Default::default() }),
-        AugSpec::ColorJitter(JitterConfig { p: 0.5, ..JitterConfig::new(0.2, 0.3, 0.2, 0.3) }),
-        AugSpec::RandomGrayscale(RandomGrayscaleConfig { p: 0.5, ..Default::default() }),
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            p: 0.5,
+            ..Default::default()
+        }),
+        AugSpec::RandomHorizontalFlip(FlipConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig {
+            p: 0.5,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
+        AugSpec::RandomGrayscale(RandomGrayscaleConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
     ] {
         let aug = spec.build(&vs.root()).unwrap();
         tch::manual_seed(1);
         let (y, params) = aug.forward_with_params(&x);
         let gate = params.get("batch_prob").unwrap();
         let on = Vec::<f32>::try_from(gate).unwrap();
-        assert!(on.contains(&0.0) && on.contains(&1.0), "{}: seed gives a one-sided gate", aug.name());
+        assert!(
+            on.contains(&0.0) && on.contains(&1.0),
+            "{}: seed gives a one-sided gate",
+            aug.name()
+        );
         for (i, &g) in on.iter().enumerate() {
             let same = y.get(i as i64).equal(&x.get(i as i64));
             assert_eq!(same, g == 0.0, "{}: sample {i} gate {g}", aug.name());
@@ -137,7 +191,10 @@ fn unbatched_input_is_accepted_and_returned_unbatched() {
 fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
-    let cfg = JitterConfig { learnable: true, ..JitterConfig::new(0.2, 0.3, 0.2, 0.1) };
+    let cfg = JitterConfig {
+        learnable: true,
+        ..JitterConfig::new(0.2, 0.3, 0.2, 0.1)
+    };
     let jitter = ColorJitter::new(&(vs.root() / "jitter"), cfg).unwrap();
     let before: Vec<(f64, f64)> = jitter.ranges().iter().map(|r| r.values()).collect();
     tch::manual_seed(0);
@@ -148,7 +205,10 @@ fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     let loss = -jitter.forward(&x).mean(Kind::Float);
     opt.backward_step(&loss);
     let after: Vec<(f64, f64)> = jitter.ranges().iter().map(|r| r.values()).collect();
-    assert!(after[0].0 > before[0].0 && after[0].1 > before[0].1, "brightness did not grow: {before:?} -> {after:?}");
+    assert!(
+        after[0].0 > before[0].0 && after[0].1 > before[0].1,
+        "brightness did not grow: {before:?} -> {after:?}"
+    );
     for (b, a) in before.iter().zip(&after) {
         assert_ne!(b, a, "a range did not move");
     }
@@ -188,7 +248,10 @@ fn varstore_and_json_round_trip_rebuild_the_same_pipeline() {
     let seq2 = Sequential::from_json(&(vs2.root() / "aug"), &json).unwrap();
     assert_eq!(seq2.specs(), seq.specs());
     tch::manual_seed(3);
-    assert!(!seq2.forward(&x).equal(&expected), "untrained copy should differ");
+    assert!(
+        !seq2.forward(&x).equal(&expected),
+        "untrained copy should differ"
+    );
     vs2.load(dir.join("aug.safetensors")).unwrap();
     tch::manual_seed(3);
     assert!(seq2.forward(&x).equal(&expected), "loaded pipeline differs");
@@ -221,23 +284,44 @@ fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval()
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let root = vs.root();
-    let affine =
-        RandomAffine::new(&(&root / "affine"), RandomAffineConfig { degrees: (-30.0, 30.0), p: 1.0, ..Default::default() })
-            .unwrap();
+    let affine = RandomAffine::new(
+        &(&root / "affine"),
+        RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let conv = nn::conv2d(&root / "conv", 3, 4, 3, Default::default());
     let model = nn::seq().add(affine).add(conv);
     let x = image(&[2, 3, 10, 10]);
     assert_eq!(model.forward(&x).size(), [2, 4, 8, 8]);
 
-    let jitter = ColorJitter::new(&(&root / "jitter"), JitterConfig::new(0.5, 0.5, 0.5, 0.2)).unwrap().train_only();
-    let norm = Normalize::new(&root, NormalizeConfig::imagenet()).unwrap().train_only();
-    let crop = CenterCrop::new(&root, CenterCropConfig { size: (6, 6), ..Default::default() }).unwrap().train_only();
+    let jitter = ColorJitter::new(&(&root / "jitter"), JitterConfig::new(0.5, 0.5, 0.5, 0.2))
+        .unwrap()
+        .train_only();
+    let norm = Normalize::new(&root, NormalizeConfig::imagenet())
+        .unwrap()
+        .train_only();
+    let crop = CenterCrop::new(
+        &root,
+        CenterCropConfig {
+            size: (6, 6),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .train_only();
     let t = nn::seq_t().add(jitter).add(crop).add(norm);
     let eval = t.forward_t(&x, false);
     let expected = Normalize::new(&root, NormalizeConfig::imagenet())
         .unwrap()
         .forward(&x.narrow(2, 2, 6).narrow(3, 2, 6));
-    assert!(eval.equal(&expected), "eval: jitter must be identity, crop and normalize must apply");
+    assert!(
+        eval.equal(&expected),
+        "eval: jitter must be identity, crop and normalize must apply"
+    );
     let train = t.forward_t(&x, true);
     assert!(!train.equal(&expected), "train: jitter must apply");
 }
@@ -255,7 +339,13 @@ fn inverse_undoes_the_geometry() {
     // An affine warp and its inverse: the centre comes back up to interpolation blur.
     let affine = RandomAffine::new(
         &vs.root(),
-        RandomAffineConfig { degrees: (-20.0, 20.0), scale: Some((1.0, 1.2)), p: 1.0, align_corners: true, ..Default::default() },
+        RandomAffineConfig {
+            degrees: (-20.0, 20.0),
+            scale: Some((1.0, 1.2)),
+            p: 1.0,
+            align_corners: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     let smooth = x.avg_pool2d([5, 5], [1, 1], [2, 2], false, true, None::<i64>);
@@ -265,10 +355,25 @@ fn inverse_undoes_the_geometry() {
     let err = max_abs_diff(&centre(&back), &centre(&smooth));
     assert!(err < 0.05, "inverse error {err}");
     // The matrix of a crop moves the crop's corner to the origin.
-    let crop = RandomCrop::new(&vs.root(), RandomCropConfig { size: (5, 6), ..Default::default() }).unwrap();
+    let crop = RandomCrop::new(
+        &vs.root(),
+        RandomCropConfig {
+            size: (5, 6),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (_, p) = crop.forward_with_params(&x);
-    let m = crop.f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu).unwrap().unwrap();
+    let m = crop
+        .f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu)
+        .unwrap()
+        .unwrap();
     let corner = p.get("src").unwrap().select(1, 0);
-    let moved = m.narrow(1, 0, 2).narrow(2, 0, 2).matmul(&corner.unsqueeze(-1)).squeeze_dim(-1) + m.narrow(1, 0, 2).select(2, 2);
+    let moved = m
+        .narrow(1, 0, 2)
+        .narrow(2, 0, 2)
+        .matmul(&corner.unsqueeze(-1))
+        .squeeze_dim(-1)
+        + m.narrow(1, 0, 2).select(2, 2);
     assert!(moved.abs().max().double_value(&[]) < 1e-6);
 }

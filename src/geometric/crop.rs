@@ -240,7 +240,7 @@ impl RandomCrop {
                 if self.cfg.fill.len() as i64 != c {
                     return Err(Error::Channels {
                         op: CROP,
-                        expected: "as many as `fill` has values",
+                        expected: format!("{} channels, one per fill value", self.cfg.fill.len()),
                         got: c,
                         shape: size,
                     });

@@ -220,11 +220,11 @@ impl Jitter {
     }
 
     fn check_shape(&self, op: &'static str, shape: &[i64]) -> Result<()> {
-        checks::channels(op, shape, &[1, 3], "1 or 3")?;
+        checks::channels(op, shape, &[1, 3], "1 or 3 channels")?;
         if shape[1] == 1 && !self.skip[3] {
             return Err(Error::Channels {
                 op,
-                expected: "3 for a hue range other than (0, 0)",
+                expected: "3 (a hue range other than (0, 0) needs RGB)".into(),
                 got: 1,
                 shape: shape.to_vec(),
             });

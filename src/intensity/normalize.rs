@@ -71,7 +71,7 @@ fn check_normalize_channels(op: &'static str, cfg: &NormalizeConfig, shape: &[i6
         if v.len() != 1 && v.len() as i64 != c {
             return Err(Error::Channels {
                 op,
-                expected: "as many as mean/std have values",
+                expected: format!("{} channels, one per mean/std value", v.len()),
                 got: c,
                 shape: shape.to_vec(),
             });
@@ -244,7 +244,7 @@ impl Augmentation for RandomGrayscale {
         match &self.cfg.rgb_weights {
             Some(w) if w.len() as i64 != shape[1] => Err(Error::Channels {
                 op: GRAY,
-                expected: "one per value of rgb_weights",
+                expected: format!("{} channels, one per rgb_weights value", w.len()),
                 got: shape[1],
                 shape: shape.to_vec(),
             }),

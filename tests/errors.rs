@@ -1,0 +1,197 @@
+//! Bad input gets a typed error with a message that says what was given and what is
+//! allowed; the input is never modified.
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+fn msg<T: std::fmt::Debug>(r: Result<T>) -> String {
+    r.expect_err("expected an error").to_string()
+}
+
+fn img(shape: &[i64]) -> Tensor {
+    Tensor::rand(shape, (Kind::Float, Device::Cpu))
+}
+
+#[test]
+fn bad_inputs_get_typed_errors_with_clear_messages_and_stay_unmodified() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    let affine = RandomAffine::new(
+        &r,
+        RandomAffineConfig {
+            degrees: (-10.0, 10.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let jitter = ColorJitter::new(&r, JitterConfig::new(0.1, 0.1, 0.1, 0.1)).unwrap();
+
+    let x = img(&[5, 7]);
+    assert_eq!(
+        msg(affine.f_forward(&x)),
+        "RandomAffine: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [5, 7]"
+    );
+    let x = img(&[1, 2, 3, 5, 7]);
+    assert!(matches!(affine.f_forward(&x), Err(Error::Rank { .. })));
+
+    let x = img(&[2, 2, 5, 7]);
+    let before = x.copy();
+    assert_eq!(
+        msg(jitter.f_forward(&x)),
+        "ColorJitter: got 2 channels (input shape [2, 2, 5, 7]); allowed: 1 or 3 channels"
+    );
+    assert!(x.equal(&before));
+    let hue_on_gray = img(&[2, 1, 5, 7]);
+    assert_eq!(
+        msg(jitter.f_forward(&hue_on_gray)),
+        "ColorJitter: got 1 channels (input shape [2, 1, 5, 7]); allowed: 3 (a hue range other than (0, 0) needs RGB)"
+    );
+
+    let x = Tensor::zeros([2, 3, 5, 7], (Kind::Uint8, Device::Cpu));
+    assert_eq!(
+        msg(affine.f_forward(&x)),
+        "RandomAffine: expected a floating point input (float32 or float64), got Uint8"
+    );
+    let x = Tensor::zeros([2, 3, 5, 7], (Kind::Int64, Device::Cpu));
+    assert!(matches!(
+        jitter.f_forward(&x),
+        Err(Error::Dtype {
+            kind: Kind::Int64,
+            ..
+        })
+    ));
+
+    assert_eq!(
+        msg(affine.f_forward(&img(&[0, 3, 5, 7]))),
+        "RandomAffine: expected a non-empty input with H, W >= 1 and batch >= 1, got shape [0, 3, 5, 7]"
+    );
+    assert!(matches!(
+        jitter.f_forward(&img(&[2, 3, 0, 7])),
+        Err(Error::Empty { .. })
+    ));
+
+    let crop = RandomCrop::new(
+        &r,
+        RandomCropConfig {
+            size: (8, 8),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(crop.f_forward(&img(&[2, 3, 5, 7]))),
+        "RandomCrop: crop size (8, 8) does not fit the input of size (H, W) = (5, 7); \
+         at most the (padded) input size; set pad_if_needed or padding"
+    );
+    let center = CenterCrop::new(
+        &r,
+        CenterCropConfig {
+            size: (8, 3),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(center.f_forward(&img(&[3, 5, 7]))),
+        "CenterCrop: crop size (8, 3) does not fit the input of size (H, W) = (5, 7); at most the input size"
+    );
+
+    let norm = Normalize::new(&r, NormalizeConfig::imagenet()).unwrap();
+    assert_eq!(
+        msg(norm.f_forward(&img(&[2, 4, 5, 7]))),
+        "Normalize: got 4 channels (input shape [2, 4, 5, 7]); allowed: 3 channels, one per mean/std value"
+    );
+}
+
+#[test]
+fn bad_configs_get_typed_errors() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    assert_eq!(
+        msg(RandomAffine::new(&r, RandomAffineConfig { degrees: (f64::NAN, 10.0), ..Default::default() })),
+        "RandomAffine: degrees = (NaN, 10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
+    );
+    assert_eq!(
+        msg(RandomRotation::new(&r, RandomRotationConfig { degrees: (10.0, -10.0), ..Default::default() })),
+        "RandomRotation: degrees = (10, -10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
+    );
+    assert_eq!(
+        msg(RandomHorizontalFlip::new(
+            &r,
+            FlipConfig {
+                p: 1.5,
+                ..Default::default()
+            }
+        )),
+        "RandomHorizontalFlip: p = 1.5 is invalid; allowed: a probability in [0, 1]"
+    );
+    assert_eq!(
+        msg(ColorJitter::new(&r, JitterConfig { hue: (-0.7, 0.2), ..Default::default() })),
+        "ColorJitter: hue = (-0.7, 0.2) is invalid; allowed: finite (lo, hi) with -0.5 <= lo <= hi <= 0.5"
+    );
+    assert_eq!(
+        msg(ColorJiggle::new(&r, JitterConfig { brightness: (-0.5, 1.0), ..Default::default() })),
+        "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
+    );
+    assert_eq!(
+        msg(RandomCrop::new(
+            &r,
+            RandomCropConfig {
+                size: (0, 4),
+                ..Default::default()
+            }
+        )),
+        "RandomCrop: size = (0, 4) is invalid; allowed: a size (height, width) with both >= 1"
+    );
+    assert_eq!(
+        msg(RandomCrop::new(&r, RandomCropConfig { size: (2, 4), p: 0.5, ..Default::default() })),
+        "RandomCrop: p = 0.5 is invalid; allowed: 1.0 (a crop changes the size, so samples cannot pass through)"
+    );
+    assert_eq!(
+        msg(Normalize::new(
+            &r,
+            NormalizeConfig {
+                mean: vec![0.5],
+                std: vec![0.0],
+                p: 1.0
+            }
+        )),
+        "Normalize: std = [0.0] is invalid; allowed: non-zero values"
+    );
+    assert_eq!(
+        msg(RandomResizedCrop::new(
+            &r,
+            RandomResizedCropConfig {
+                ratio: (2.0, 1.0),
+                ..Default::default()
+            }
+        )),
+        "RandomResizedCrop: ratio = (2, 1) is invalid; allowed: finite (lo, hi) with 0 < lo <= hi"
+    );
+}
+
+#[test]
+fn bad_params_get_typed_errors() {
+    let vs = VarStore::new(Device::Cpu);
+    let affine = RandomAffine::new(
+        &vs.root(),
+        RandomAffineConfig {
+            degrees: (-10.0, 10.0),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x = img(&[2, 3, 5, 7]);
+    let (_, params) = affine.forward_with_params(&x);
+    let wrong_batch = img(&[3, 3, 5, 7]);
+    assert_eq!(
+        msg(affine.f_apply(&wrong_batch, &params)),
+        "RandomAffine: parameter `translations` has shape [2, 2]; expected a leading batch dimension of 3"
+    );
+    let mut missing = Params::new();
+    missing.insert("angle", Tensor::zeros([2], (Kind::Float, Device::Cpu)));
+    assert!(msg(affine.f_apply(&x, &missing))
+        .starts_with("RandomAffine: parameter `translations` is missing"));
+}
