@@ -10,4 +10,4 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
   "$py" -c 'import torch' 2>/dev/null || "$py" -m pip install -q torch==2.13.0; fi
 "$py" -c 'import kornia, safetensors; assert kornia.__version__ == "0.9.0"' 2>/dev/null || "$py" -m pip install -q \
   --no-deps kornia==0.9.0 kornia-rs typing-extensions sympy networkx jinja2 fsspec filelock numpy safetensors mpmath markupsafe
-exec "$py" scripts/gen_fixtures.py "$@"
+exec "$py" "${FIXTURES_SCRIPT:-scripts/gen_fixtures.py}" "$@"

@@ -34,7 +34,8 @@ if [ ! -f "$stamp" ]; then
   else
     # --no-deps would also drop the extras' packages, so the runtime wheels go in a second call.
     "$pip" install --quiet --disable-pip-version-check --no-deps "torch==$torch" >&2
-    "$pip" install --quiet --disable-pip-version-check "$cudart" >&2
+    "$pip" install --quiet --disable-pip-version-check "$cudart" >"$dest/pip.log" 2>&1 \
+      || { cat "$dest/pip.log" >&2; exit 1; }
   fi
   site=$("$dest/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   # A fixed path for .cargo/config.toml (LIBTORCH), whatever the python version.

@@ -35,6 +35,7 @@ mod container;
 mod error;
 pub mod geometric;
 pub mod intensity;
+mod ops;
 mod params;
 mod range;
 mod warp;

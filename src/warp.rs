@@ -225,17 +225,24 @@ fn normalized_grid(
             Tensor::linspace(-1.0 + 1.0 / nf, 1.0 - 1.0 / nf, n, (kind, device))
         }
     };
-    let xs = lin(w).view([1, 1, w]);
-    let ys = lin(h).view([1, h, 1]);
-    let e = |i: i64, j: i64| a.select(-2, i).select(-1, j).view([-1, 1, 1]);
-    let gx = e(0, 0) * &xs + e(0, 1) * &ys + e(0, 2);
-    let gy = e(1, 0) * &xs + e(1, 1) * &ys + e(1, 2);
     if opts.projective {
+        let xs = lin(w).view([1, 1, w]);
+        let ys = lin(h).view([1, h, 1]);
+        let e = |i: i64, j: i64| a.select(-2, i).select(-1, j).view([-1, 1, 1]);
+        let gx = e(0, 0) * &xs + e(0, 1) * &ys + e(0, 2);
+        let gy = e(1, 0) * &xs + e(1, 1) * &ys + e(1, 2);
         let gz = e(2, 0) * &xs + e(2, 1) * &ys + e(2, 2);
-        Tensor::stack(&[gx / &gz, gy / &gz], -1)
-    } else {
-        Tensor::stack(&[gx, gy], -1)
+        return Tensor::stack(&[gx / &gz, gy / &gz], -1);
     }
+    // Affine: the grid is [x, y, 1] · Aᵀ for every output pixel, one batched matmul that
+    // writes (B, h·w, 2) directly in grid_sampler's layout.
+    let xs = lin(w).view([1, w]).expand([h, w], false);
+    let ys = lin(h).view([h, 1]).expand([h, w], false);
+    let base =
+        Tensor::stack(&[xs, ys, Tensor::ones([h, w], (kind, device))], -1).view([1, h * w, 3]);
+    let b = a.size()[0];
+    base.matmul(&a.narrow(-2, 0, 2).transpose(-2, -1))
+        .view([b, h, w, 2])
 }
 
 /// `grid_sampler` with Kornia's padding modes (`Fill` warps a ones mask as well).

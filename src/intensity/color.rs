@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::ops::Ew;
 use crate::params::typed_params;
 use crate::range::{gate, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -27,63 +28,50 @@ pub(crate) fn rgb_to_gray(x: &Tensor, w: [f64; 3]) -> Tensor {
         .unsqueeze(1)
 }
 
-/// RGB (B,3,H,W) in [0,1] to HSV with hue in radians [0, 2π), as Kornia's `rgb_to_hsv`.
-pub(crate) fn rgb_to_hsv(x: &Tensor) -> Tensor {
-    let eps = 1e-8;
-    let max = x.amax([1], false);
-    let min = x.amin([1], false);
-    let delta = &max - &min;
-    let s = &delta / Tensor::where_scalarself(&max.eq(0.0), 1.0, &(&max + eps));
-    let delta = Tensor::where_scalarself(&delta.eq(0.0), 1.0, &delta);
-    let c = x.unbind(1);
-    let (r, g, b) = (&c[0], &c[1], &c[2]);
-    // Distances from the maximum, per channel.
-    let (rc, gc, bc) = (&max - r, &max - g, &max - b);
-    let h_r = &bc - &gc;
-    let h_g = (&rc - &bc) + &delta * 2.0;
-    let h_b = (&gc - &rc) + &delta * 4.0;
-    let r_is_max = r.ge_tensor(g).logical_and(&r.ge_tensor(b));
-    let h = h_r.where_self(&r_is_max, &h_g.where_self(&g.ge_tensor(b), &h_b));
-    let h = ((h / &delta) / 6.0).remainder(1.0) * (2.0 * PI);
-    let h = h.masked_fill(&h.ge(2.0 * PI), 0.0);
-    Tensor::stack(&[h, s, max], 1)
-}
-
-/// HSV (hue in radians) to RGB, as Kornia's `hsv_to_rgb`.
-pub(crate) fn hsv_to_rgb(x: &Tensor) -> Tensor {
-    let c = x.unbind(1);
-    let h = &c[0] / (2.0 * PI);
-    let (s, v) = (&c[1], &c[2]);
-    let h6 = &h * 6.0;
-    let sector = h6.floor().remainder(6.0);
-    let f = h6.remainder(6.0) - &sector;
-    let p = v * (1.0 - s);
-    let q = v * (1.0 - &f * s);
-    let t = v * (1.0 - (1.0 - &f) * s);
-    let sector = sector.to_kind(Kind::Int64).clamp(0, 5);
-    let pick = |vals: [&Tensor; 6]| {
-        let mut out = vals[5].shallow_clone();
-        for k in (0..5).rev() {
-            out = vals[k].where_self(&sector.eq(k as i64), &out);
-        }
-        out
-    };
-    let r = pick([v, &q, &p, &p, &t, v]);
-    let g = pick([&t, v, v, &q, &p, &p]);
-    let b = pick([&p, &p, &t, v, v, &q]);
-    Tensor::stack(&[r, g, b], 1)
-}
-
-/// Rotates hue by `radians` (B,1,1 broadcastable per sample), via HSV as Kornia does.
-pub(crate) fn adjust_hue(x: &Tensor, radians: &Tensor) -> Tensor {
-    let hsv = rgb_to_hsv(x);
-    let c = hsv.unbind(1);
-    let h = (&c[0] + radians.view([-1, 1, 1])).remainder(2.0 * PI);
-    let h = h.masked_fill(&h.ge(2.0 * PI), 0.0);
-    hsv_to_rgb(&Tensor::stack(
-        &[h, c[1].shallow_clone(), c[2].shallow_clone()],
-        1,
-    ))
+/// Rotates the hue of a (B,3,H,W) image in [0,1] by `turns` (B,) of a full turn: Kornia's
+/// `hsv_to_rgb(rgb_to_hsv(x) + 2π·turns)`, computed without the HSV round trip.
+///
+/// A hue rotation keeps each pixel's maximum `v` and its HSV saturation `s = (v - min) /
+/// (v + 1e-8)`; channel `k` of the result is `v - v·s·w((n_k + H') mod 6)` with the new hue
+/// `H'` in sextants, `n = (5, 3, 1)` for (r, g, b) and the triangle `w(K) = clamp(min(K, 4 -
+/// K), 0, 1)`. That is the same piecewise-linear function as Kornia's `p, q, t` table (`w`
+/// is 1 for `p`, `f` for `q`, `1 - f` for `t`, 0 for `v`), continuous across sextants, in
+/// about a third of the passes.
+pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
+    let (kind, device) = (x.kind(), x.device());
+    let v = x.amax([1], true);
+    let delta = &v - x.amin([1], true);
+    // Kornia divides by 1 where v = 0; there delta = 0, so dividing by v + eps gives the
+    // same 0 (and the same zero gradient, since the result is multiplied by v).
+    let vs = &v * (&delta / (&v + 1e-8));
+    // Kornia's `where(delta == 0, 1, delta)`, without `where` (slow on the CPU).
+    let delta = &delta + delta.eq(0.0);
+    // Which channel holds the maximum, the first one winning ties (r, then g, then b), as
+    // Kornia's `rgb_to_hsv` decides it: 0, 1 or 2.
+    let below = x.lt_tensor(&v); // (B,3,H,W): channel is not the maximum
+    let r_below = below.narrow(1, 0, 1);
+    let arg = r_below.to_kind(kind) + r_below.logical_and(&below.narrow(1, 1, 1));
+    // Hue in sextants: (g - b)/d for a red maximum, (b - r)/d + 2 for green, (r - g)/d + 4
+    // for blue; then as a fraction of a turn, rotated, wrapped into [0, 1).
+    let diff = ew.sub(x.roll([-1], [1]), &x.roll([1], [1]));
+    drop(x);
+    let h = (diff.gather(1, &arg.to_kind(Kind::Int64), false) + arg * 2.0 * &delta) / delta;
+    drop(diff);
+    let t = h / 6.0 + turns.view([-1, 1, 1, 1]);
+    let h6 = (&t - t.floor()) * 6.0;
+    let n = Tensor::from_slice(&[5.0f32, 3.0, 1.0])
+        .to_kind(kind)
+        .to_device(device)
+        .view([1, 3, 1, 1]);
+    // w = clamp(2 - |k - 2|, 0, 1) with k = (n + h6) mod 6: Kornia's p/q/t weights.
+    let k = ew.remainder(n + h6, 6.0);
+    let w = ew.clamp(
+        ew.rsub_scalar(ew.abs(ew.add_scalar(k, -2.0)), 2.0),
+        0.0,
+        1.0,
+    );
+    // v - vs * w
+    ew.add(ew.rsub_scalar(ew.mul(w, &vs), 0.0), &v)
 }
 
 /// Configuration of [`ColorJitter`] and [`ColorJiggle`]; `Default` is Kornia's (all
@@ -260,8 +248,13 @@ impl Jitter {
         let mut factors = Vec::with_capacity(4);
         for key in KEYS {
             let f = params.batch_tensor(op, key, b)?.to_device(x.device());
-            // Kornia turns hue into radians in the params' dtype, then casts to the image's.
-            let f = if key == "hue_factor" { f * 2.0 * PI } else { f };
+            // Kornia turns hue into radians in the params' dtype before casting to the
+            // image's; going through the same rounding keeps float64 equal to it.
+            let f = if key == "hue_factor" {
+                (f * 2.0 * PI).to_kind(x.kind()) / (2.0 * PI)
+            } else {
+                f
+            };
             factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
         }
         let order = params.require(op, "order")?;
@@ -277,6 +270,7 @@ impl Jitter {
                 problem: format!("is {order:?}; expected a permutation of 0..4"),
             });
         }
+        let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
         let mut out = x.clamp(0.0, 1.0);
         for idx in order {
             let idx = idx as usize;
@@ -284,49 +278,49 @@ impl Jitter {
                 continue;
             }
             let f = &factors[idx];
+            let rgb = out.size()[1] == 3;
             out = match (self.flavour, idx) {
-                (Flavour::Jitter, 0) => (&out * f).clamp(0.0, 1.0),
+                (Flavour::Jitter, 0) => ew.clamp(ew.mul(out, f), 0.0, 1.0),
                 (Flavour::Jitter, 1) => {
-                    let mean: Tensor = if out.size()[1] == 3 {
+                    // x·f + mean(gray)·(1 - f)
+                    let mean = if rgb {
                         rgb_to_gray(&out, LUMA).mean_dim([-2i64, -1].as_slice(), true, out.kind())
                     } else {
                         out.mean_dim([-3i64, -2, -1].as_slice(), true, out.kind())
                     };
-                    (&out * f + mean * (1f64 - f)).clamp(0.0, 1.0)
+                    let shift = mean * (1f64 - f);
+                    ew.clamp(ew.add(ew.mul(out, f), &shift), 0.0, 1.0)
                 }
-                (Flavour::Jitter, 2) => {
-                    if out.size()[1] == 1 {
-                        out
-                    } else {
-                        ((1f64 - f) * rgb_to_gray(&out, LUMA) + f * &out).clamp(0.0, 1.0)
-                    }
+                (Flavour::Jitter, 2) if rgb => {
+                    // (1 - f)·gray + f·x (the sum is the same in either order)
+                    let gray = (1f64 - f) * rgb_to_gray(&out, LUMA);
+                    ew.clamp(ew.add(ew.mul(out, f), &gray), 0.0, 1.0)
                 }
-                (Flavour::Jiggle, 0) => (&out + (f - 1.0)).clamp(0.0, 1.0),
-                (Flavour::Jiggle, 1) => (&out * f).clamp(0.0, 1.0),
-                (Flavour::Jiggle, 2) => {
-                    if out.size()[1] == 1 {
-                        out
-                    } else {
-                        jiggle_saturation(&out, f)
-                    }
-                }
-                (_, _) => adjust_hue(&out, &f.view([-1])),
+                (Flavour::Jiggle, 0) => ew.clamp(ew.add(out, &(f - 1.0)), 0.0, 1.0),
+                (Flavour::Jiggle, 1) => ew.clamp(ew.mul(out, f), 0.0, 1.0),
+                (Flavour::Jiggle, 2) if rgb => jiggle_saturation(out, f, ew),
+                (_, 2) => out,
+                (_, _) => adjust_hue(out, &f.view([-1]), ew),
             };
         }
-        Ok(out.clamp(0.0, 1.0))
+        // Every step keeps values in [0, 1], so Kornia's final clamp is the identity (for
+        // values and gradients) and is skipped.
+        Ok(out)
     }
 }
 
-/// Kornia's `adjust_saturation` on RGB: scales HSV saturation in closed form.
-fn jiggle_saturation(x: &Tensor, f: &Tensor) -> Tensor {
+/// Kornia's `adjust_saturation` on RGB: scales HSV saturation in closed form,
+/// `(x - min)·(max·s'/Δ) + (max - max·s')` with `s' = clamp(Δ/(max + 1e-8)·f, 0, 1)`.
+fn jiggle_saturation(x: Tensor, f: &Tensor, ew: Ew) -> Tensor {
     let max = x.amax([1], true);
     let min = x.amin([1], true);
     let delta = &max - &min;
-    let divisor = Tensor::where_scalarself(&max.eq(0.0), 1.0, &(&max + 1e-8));
-    let sat = ((&delta / divisor) * f).clamp(0.0, 1.0);
+    // Kornia divides by 1 where max = 0; there delta = 0 and s' = 0 either way.
+    let sat = ((&delta / (&max + 1e-8)) * f).clamp(0.0, 1.0);
     let adjusted = &max * sat;
-    let delta_div = Tensor::where_scalarself(&delta.eq(0.0), 1.0, &delta);
-    (x - &min) * (&adjusted / delta_div) + (&max - &adjusted)
+    let delta = &delta + delta.eq(0.0);
+    let ratio = &adjusted / delta;
+    ew.add(ew.mul(ew.sub(x, &min), &ratio), &(max - adjusted))
 }
 
 macro_rules! jitter_type {

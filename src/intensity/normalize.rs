@@ -3,6 +3,7 @@
 use super::color::{rgb_to_gray, LUMA};
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::ops::Ew;
 use crate::range::gate;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -159,7 +160,7 @@ macro_rules! normalize_type {
 
 normalize_type!(
     /// `(x - mean) / std` per channel (Kornia's `Normalize`).
-    Normalize, "Normalize", |x, mean, std| (x - mean) / std
+    Normalize, "Normalize", |x, mean, std| Ew::for_inputs(&[x]).div(x - mean, &std)
 );
 normalize_type!(
     /// `x · std + mean` per channel (Kornia's `Denormalize`).
