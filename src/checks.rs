@@ -38,7 +38,7 @@ pub(crate) fn image(op: &'static str, x: &Tensor) -> Result<Batched> {
         }
     };
     float_kind(op, x.kind())?;
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return Err(Error::Empty { op, shape });
     }
     let x = if unbatched {

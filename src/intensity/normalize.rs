@@ -55,7 +55,7 @@ fn check_normalize(op: &'static str, cfg: &NormalizeConfig) -> Result<()> {
     }
     checks::finite(op, "mean", &cfg.mean)?;
     checks::finite(op, "std", &cfg.std)?;
-    if cfg.std.iter().any(|&s| s == 0.0) {
+    if cfg.std.contains(&0.0) {
         return Err(checks::config(
             op,
             "std",
