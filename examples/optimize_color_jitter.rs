@@ -57,7 +57,7 @@ fn main() -> Result<()> {
         "initial max |range end - target| = {:.4}",
         error(learner.ranges())
     );
-    for step in 0..=400 {
+    for step in 0..=300 {
         // Random 64x64 crops of the photos, 12 per step.
         let idx = Tensor::randint(3, [12], (Kind::Int64, device));
         let ox = i64::from(step * 7 % 32);
@@ -89,6 +89,6 @@ fn main() -> Result<()> {
         }
     }
     let err = error(learner.ranges());
-    println!("final max |range end - target| = {err:.4}");
+    println!("final max |range end - target| = {err:.2e}");
     Ok(())
 }
