@@ -6,7 +6,7 @@
 //! needs the inputs. Both modes do the same arithmetic in the same order, so they give the
 //! same numbers; the parity tests run both.
 
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 /// In place or out of place, decided once per call.
 #[derive(Debug, Clone, Copy)]
@@ -111,5 +111,16 @@ impl Ew {
         } else {
             t.clamp(lo, hi)
         }
+    }
+}
+
+/// A small constant on `device` without waiting for the GPU: built on the CPU, then copied
+/// non-blocking (a blocking host-to-device copy synchronises with the stream first).
+pub(crate) fn constant<T: tch::kind::Element>(values: &[T], kind: Kind, device: Device) -> Tensor {
+    let t = Tensor::from_slice(values).to_kind(kind);
+    if device == Device::Cpu {
+        t
+    } else {
+        t.to_device_(device, kind, true, false)
     }
 }

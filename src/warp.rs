@@ -5,6 +5,7 @@
 //! the source at `M⁻¹ p` with one `grid_sampler` call; its grid is a broadcast sum
 //! (one pass), not `affine_grid_generator`.
 
+use crate::ops::constant;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -77,10 +78,7 @@ pub(crate) fn normal_transform_pixel(
         let (wf, hf) = (w as f64, h as f64);
         (2.0 / wf, 2.0 / hf, (1.0 - wf) / wf, (1.0 - hf) / hf)
     };
-    Tensor::from_slice(&[sx, 0.0, tx, 0.0, sy, ty, 0.0, 0.0, 1.0])
-        .view([1, 3, 3])
-        .to_kind(kind)
-        .to_device(device)
+    constant(&[sx, 0.0, tx, 0.0, sy, ty, 0.0, 0.0, 1.0], kind, device).view([1, 3, 3])
 }
 
 /// Stacks six (B,) tensors `[a, b, c, d, e, f]` into (B,3,3) `[[a,b,c],[d,e,f],[0,0,1]]`.
@@ -261,10 +259,7 @@ pub(crate) fn sample(src: &Tensor, grid: &Tensor, opts: &WarpOptions) -> Result<
             } else {
                 fill
             };
-            let fill = Tensor::from_slice(&fill)
-                .to_kind(src.kind())
-                .to_device(src.device())
-                .view([1, -1, 1, 1]);
+            let fill = constant(&fill, src.kind(), src.device()).view([1, -1, 1, 1]);
             Ok(out + (1.0 - mask) * fill)
         }
         p => {

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::ops::constant;
 use crate::params::typed_params;
 use crate::range::{gate, Range};
 use crate::warp::{self, Padding, Resample, WarpOptions};
@@ -202,8 +203,7 @@ impl RandomAffine {
 /// Kornia's rotation centre ((W-1)/2, (H-1)/2), repeated (B,2), float32.
 pub(crate) fn center(shape: &[i64], device: Device) -> Tensor {
     let (h, w) = (shape[2] as f32, shape[3] as f32);
-    Tensor::from_slice(&[w / 2.0 - 0.5, h / 2.0 - 0.5])
-        .to_device(device)
+    constant(&[w / 2.0 - 0.5, h / 2.0 - 0.5], Kind::Float, device)
         .view([1, 2])
         .repeat([shape[0], 1])
 }

@@ -8,6 +8,7 @@
 use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::ops::constant;
 use crate::range::{gate, uniform};
 use crate::warp::{self, Padding, Resample, WarpOptions};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -251,9 +252,7 @@ impl RandomCrop {
                     "constant",
                     Some(0.0),
                 )?;
-                let fill = Tensor::from_slice(&self.cfg.fill)
-                    .to_kind(x.kind())
-                    .to_device(x.device());
+                let fill = constant(&self.cfg.fill, x.kind(), x.device());
                 Ok(padded + (1.0 - inside) * fill.view([1, c, 1, 1]))
             }
         }
@@ -323,15 +322,13 @@ impl Augmentation for RandomCrop {
         p.insert("dst", boxes(&zero, &zero, &wt, &ht));
         p.insert(
             "input_size",
-            Tensor::from_slice(&[hp, wp])
-                .to_device(device)
+            constant(&[hp, wp], Kind::Int64, device)
                 .view([1, 2])
                 .repeat([b, 1]),
         );
         p.insert(
             "output_size",
-            Tensor::from_slice(&[h, w])
-                .to_device(device)
+            constant(&[h, w], Kind::Int64, device)
                 .view([1, 2])
                 .repeat([b, 1]),
         );
@@ -522,8 +519,7 @@ impl Augmentation for CenterCrop {
         let (x, y) = self.start(shape);
         let (x1, y1) = (x + w - 1, y + h - 1);
         let rep = |v: &[i64], rows: i64, cols: i64| {
-            Tensor::from_slice(v)
-                .to_device(device)
+            constant(v, Kind::Int64, device)
                 .view([1, rows, cols])
                 .repeat([b, 1, 1])
         };
@@ -747,12 +743,11 @@ impl Augmentation for RandomResizedCrop {
         };
         let (s0, s1) = (self.cfg.scale.0 as f32, self.cfg.scale.1 as f32);
         let area = (rand10() * (s1 - s0) as f64 + s0 as f64) * hi as f64 * wi as f64;
-        let lr0 = Tensor::from(self.cfg.ratio.0 as f32)
-            .log()
-            .to_device(device);
-        let lr1 = Tensor::from(self.cfg.ratio.1 as f32)
-            .log()
-            .to_device(device);
+        // log in float32 by torch, as Kornia does, then to the device without a sync.
+        let log_ratio =
+            Tensor::from_slice(&[self.cfg.ratio.0 as f32, self.cfg.ratio.1 as f32]).log();
+        let log_ratio = constant(&Vec::<f32>::try_from(&log_ratio)?, Kind::Float, device);
+        let (lr0, lr1) = (log_ratio.get(0), log_ratio.get(1));
         let log_ratio = &lr0 + rand10() * (&lr1 - &lr0);
         let aspect = log_ratio.exp();
         let w = (&area * &aspect).sqrt().round().floor();
@@ -804,15 +799,13 @@ impl Augmentation for RandomResizedCrop {
         );
         p.insert(
             "input_size",
-            Tensor::from_slice(&[hi, wi])
-                .to_device(device)
+            constant(&[hi, wi], Kind::Int64, device)
                 .view([1, 2])
                 .repeat([b, 1]),
         );
         p.insert(
             "output_size",
-            Tensor::from_slice(&[ho, wo])
-                .to_device(device)
+            constant(&[ho, wo], Kind::Int64, device)
                 .view([1, 2])
                 .repeat([b, 1]),
         );
@@ -884,11 +877,11 @@ impl Augmentation for RandomResizedCrop {
         // Corner-aligned scale (dst - 1)/(src - 1); a one-pixel axis keeps scale 1.
         let scale = |len: &Tensor, n: i64| {
             let s = (n - 1) as f64 / (len - 1.0);
-            s.where_scalarother(
-                &len.gt(1.0)
-                    .logical_and(&Tensor::from(n > 1).to_device(device)),
-                1.0,
-            )
+            if n > 1 {
+                s.where_scalarother(&len.gt(1.0), 1.0)
+            } else {
+                s.ones_like()
+            }
         };
         let (sx, sy) = (scale(&w, wo), scale(&h, ho));
         let zero = sx.zeros_like();

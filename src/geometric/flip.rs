@@ -3,6 +3,7 @@
 use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::ops::constant;
 use crate::range::gate;
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -90,7 +91,7 @@ macro_rules! flip {
                 } else {
                     [1.0, 0.0, 0.0, 0.0, -1.0, h, 0.0, 0.0, 1.0]
                 };
-                let m = Tensor::from_slice(&m).to_kind(kind).to_device(device).view([1, 3, 3]);
+                let m = constant(&m, kind, device).view([1, 3, 3]);
                 Ok(Some(m.expand([shape[0], 3, 3], false)))
             }
 

@@ -2,7 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::ops::Ew;
+use crate::ops::{constant, Ew};
 use crate::params::typed_params;
 use crate::range::{gate, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -16,15 +16,11 @@ pub(crate) const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
 /// `r·wr + g·wg + b·wb` of a (B,3,H,W) image, as (B,1,H,W).
 pub(crate) fn rgb_to_gray(x: &Tensor, w: [f64; 3]) -> Tensor {
     let c = x.unbind(1);
+    let w1 = Tensor::scalar_tensor(w[1], (x.kind(), x.device()));
+    let w2 = Tensor::scalar_tensor(w[2], (x.kind(), x.device()));
     (&c[0] * w[0])
-        .addcmul(
-            &c[1],
-            &Tensor::from(w[1]).to_kind(x.kind()).to_device(x.device()),
-        )
-        .addcmul(
-            &c[2],
-            &Tensor::from(w[2]).to_kind(x.kind()).to_device(x.device()),
-        )
+        .addcmul(&c[1], &w1)
+        .addcmul(&c[2], &w2)
         .unsqueeze(1)
 }
 
@@ -59,10 +55,7 @@ pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
     drop(diff);
     let t = h / 6.0 + turns.view([-1, 1, 1, 1]);
     let h6 = (&t - t.floor()) * 6.0;
-    let n = Tensor::from_slice(&[5.0f32, 3.0, 1.0])
-        .to_kind(kind)
-        .to_device(device)
-        .view([1, 3, 1, 1]);
+    let n = constant(&[5.0f32, 3.0, 1.0], kind, device).view([1, 3, 1, 1]);
     // w = clamp(2 - |k - 2|, 0, 1) with k = (n + h6) mod 6: Kornia's p/q/t weights.
     let k = ew.remainder(n + h6, 6.0);
     let w = ew.clamp(

@@ -3,7 +3,7 @@
 use super::color::{rgb_to_gray, LUMA};
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::ops::Ew;
+use crate::ops::{constant, Ew};
 use crate::range::gate;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -83,10 +83,7 @@ fn check_normalize_channels(op: &'static str, cfg: &NormalizeConfig, shape: &[i6
 
 /// A (1,C,1,1) (or (1,1,1,1)) tensor of `v`.
 fn per_channel(v: &[f64], like: &Tensor) -> Tensor {
-    Tensor::from_slice(v)
-        .to_kind(like.kind())
-        .to_device(like.device())
-        .view([1, -1, 1, 1])
+    constant(v, like.kind(), like.device()).view([1, -1, 1, 1])
 }
 
 macro_rules! normalize_type {
@@ -272,9 +269,7 @@ impl Augmentation for RandomGrayscale {
                 let w = w
                     .clone()
                     .unwrap_or_else(|| vec![1.0 / c as f64; c as usize]);
-                let w = Tensor::from_slice(&w)
-                    .to_kind(input.kind())
-                    .to_device(input.device());
+                let w = constant(&w, input.kind(), input.device());
                 (input * w.view([1, c, 1, 1])).sum_dim_intlist(
                     [1i64].as_slice(),
                     true,
