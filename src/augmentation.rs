@@ -120,7 +120,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
             return Ok(Some(m));
         }
         let on = params
-            .require(self.name(), "batch_prob")?
+            .shaped(self.name(), "batch_prob", &input_shape[..1])?
             .to_device(device)
             .gt(0.5)
             .view([-1, 1, 1]);
@@ -214,7 +214,7 @@ pub(crate) fn gate_blend(
         ));
     }
     let on = params
-        .batch_tensor(op, "batch_prob", b)?
+        .shaped(op, "batch_prob", &[b])?
         .to_device(original.device())
         .gt(0.5)
         .view([-1, 1, 1, 1]);

@@ -99,17 +99,15 @@ impl Params {
         })
     }
 
-    /// Like [`Params::require`], and checks the leading (batch) dimension is `batch`.
-    pub(crate) fn batch_tensor(&self, op: &'static str, key: &str, batch: i64) -> Result<&Tensor> {
+    /// Like [`Params::require`], and checks the tensor's shape is `shape`.
+    pub(crate) fn shaped(&self, op: &'static str, key: &str, shape: &[i64]) -> Result<&Tensor> {
         let t = self.require(op, key)?;
         let size = t.size();
-        if size.first() != Some(&batch) {
+        if size != shape {
             return Err(Error::Params {
                 op,
                 key: key.to_string(),
-                problem: format!(
-                    "has shape {size:?}; expected a leading batch dimension of {batch}"
-                ),
+                problem: format!("has shape {size:?}; expected {shape:?}"),
             });
         }
         Ok(t)

@@ -113,6 +113,23 @@ fn bad_configs_get_typed_errors() {
         "RandomAffine: degrees = (NaN, 10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
     );
     assert_eq!(
+        msg(RandomAffine::new(&r, RandomAffineConfig { translate: Some((f64::NAN, 0.1)), ..Default::default() })),
+        "RandomAffine: translate = (NaN, 0.1) is invalid; allowed: fractions of the width and height in [0, 1]"
+    );
+    let fill = RandomAffine::new(
+        &r,
+        RandomAffineConfig {
+            padding_mode: Padding::Fill,
+            fill_value: Some(vec![0.1, 0.2]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(fill.f_forward(&img(&[2, 3, 4, 4]))),
+        "RandomAffine: got 3 channels (input shape [2, 3, 4, 4]); allowed: 2 channels, one per fill_value (or a single fill_value)"
+    );
+    assert_eq!(
         msg(RandomRotation::new(&r, RandomRotationConfig { degrees: (10.0, -10.0), ..Default::default() })),
         "RandomRotation: degrees = (10, -10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
     );
@@ -188,7 +205,13 @@ fn bad_params_get_typed_errors() {
     let wrong_batch = img(&[3, 3, 5, 7]);
     assert_eq!(
         msg(affine.f_apply(&wrong_batch, &params)),
-        "RandomAffine: parameter `translations` has shape [2, 2]; expected a leading batch dimension of 3"
+        "RandomAffine: parameter `translations` has shape [2, 2]; expected [3, 2]"
+    );
+    let mut bad = params.clone();
+    bad.insert("angle", Tensor::zeros([2, 1], (Kind::Float, Device::Cpu)));
+    assert_eq!(
+        msg(affine.f_apply(&x, &bad)),
+        "RandomAffine: parameter `angle` has shape [2, 1]; expected [2]"
     );
     let mut missing = Params::new();
     missing.insert("angle", Tensor::zeros([2], (Kind::Float, Device::Cpu)));

@@ -123,8 +123,14 @@ impl RandomAffine {
     pub fn new(path: &nn::Path, cfg: RandomAffineConfig) -> Result<RandomAffine> {
         checks::range(AFFINE, "degrees", cfg.degrees, (-360.0, 360.0))?;
         if let Some((a, b)) = cfg.translate {
-            checks::range(AFFINE, "translate", (0.0, a.min(b)), (0.0, 1.0))?;
-            checks::range(AFFINE, "translate", (0.0, a.max(b)), (0.0, 1.0))?;
+            if !(0.0..=1.0).contains(&a) || !(0.0..=1.0).contains(&b) {
+                return Err(checks::config(
+                    AFFINE,
+                    "translate",
+                    format!("({a}, {b})"),
+                    "fractions of the width and height in [0, 1]",
+                ));
+            }
         }
         if let Some(s) = cfg.scale {
             checks::range(AFFINE, "scale", s, (f64::MIN_POSITIVE, f64::MAX))?;
@@ -226,6 +232,27 @@ impl Augmentation for RandomAffine {
         (self.cfg.p, 1.0)
     }
 
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        match &self.cfg.fill_value {
+            Some(f)
+                if self.cfg.padding_mode == Padding::Fill
+                    && f.len() != 1
+                    && f.len() as i64 != shape[1] =>
+            {
+                Err(crate::Error::Channels {
+                    op: AFFINE,
+                    expected: format!(
+                        "{} channels, one per fill_value (or a single fill_value)",
+                        f.len()
+                    ),
+                    got: shape[1],
+                    shape: shape.to_vec(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let opts = (Kind::Float, device);
@@ -284,19 +311,19 @@ impl Augmentation for RandomAffine {
         device: Device,
     ) -> Result<Option<Tensor>> {
         let b = shape[0];
-        let get = |k: &str| -> Result<Tensor> {
+        let get = |k: &str, shape: &[i64]| -> Result<Tensor> {
             Ok(params
-                .batch_tensor(AFFINE, k, b)?
+                .shaped(AFFINE, k, shape)?
                 .to_device(device)
                 .to_kind(kind))
         };
         Ok(Some(warp::affine_matrix(
-            &get("translations")?,
-            &get("center")?,
-            &get("scale")?,
-            &get("angle")?,
-            &get("shear_x")?,
-            &get("shear_y")?,
+            &get("translations", &[b, 2])?,
+            &get("center", &[b, 2])?,
+            &get("scale", &[b, 2])?,
+            &get("angle", &[b])?,
+            &get("shear_x", &[b])?,
+            &get("shear_y", &[b])?,
         )))
     }
 
@@ -441,7 +468,7 @@ impl Augmentation for RandomRotation {
     ) -> Result<Option<Tensor>> {
         let b = shape[0];
         let deg = params
-            .batch_tensor(ROTATION, "degrees", b)?
+            .shaped(ROTATION, "degrees", &[b])?
             .to_device(device)
             .to_kind(kind);
         let c = center(shape, device).to_kind(kind);

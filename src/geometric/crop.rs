@@ -59,15 +59,7 @@ fn box_parts(src: &Tensor, kind: Kind) -> (Tensor, Tensor, Tensor, Tensor) {
 
 /// Reads and checks the (B,4,2) `src` box of a params map.
 fn src_box(op: &'static str, params: &Params, b: i64) -> Result<Tensor> {
-    let src = params.batch_tensor(op, "src", b)?;
-    if src.size() != [b, 4, 2] {
-        return Err(Error::Params {
-            op,
-            key: "src".into(),
-            problem: format!("has shape {:?}; expected [{b}, 4, 2]", src.size()),
-        });
-    }
-    Ok(src.shallow_clone())
+    Ok(params.shaped(op, "src", &[b, 4, 2])?.shallow_clone())
 }
 
 /// Per-sample translation matrix moving (x0, y0) to the origin.

@@ -240,7 +240,7 @@ impl Jitter {
         let b = x.size()[0];
         let mut factors = Vec::with_capacity(4);
         for key in KEYS {
-            let f = params.batch_tensor(op, key, b)?.to_device(x.device());
+            let f = params.shaped(op, key, &[b])?.to_device(x.device());
             // Kornia turns hue into radians in the params' dtype before casting to the
             // image's; going through the same rounding keeps float64 equal to it.
             let f = if key == "hue_factor" {
