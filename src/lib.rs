@@ -45,6 +45,6 @@ pub use container::{AugSpec, Sequential};
 pub use error::{Error, Result};
 pub use geometric::*;
 pub use intensity::*;
-pub use params::Params;
+pub use params::{GateParams, Params};
 pub use range::Range;
 pub use warp::{Padding, Resample};

@@ -197,3 +197,9 @@ macro_rules! typed_params {
     };
 }
 pub(crate) use typed_params;
+
+typed_params!(
+    /// Parameters of the augmentations that draw only their gate (flips, Normalize,
+    /// Denormalize, RandomGrayscale).
+    GateParams, "augmentation" {}
+);

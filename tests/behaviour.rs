@@ -276,6 +276,18 @@ fn params_save_load_and_replay() {
     assert!(seq.apply(&x, &loaded).equal(&y));
     let typed = AffineParams::try_from(&loaded.sub("0")).unwrap();
     assert_eq!(typed.angle.size(), [3]);
+    let jitter = JitterParams::try_from(&loaded.sub("1")).unwrap();
+    assert_eq!(jitter.order.size(), [4]);
+    let crop = CropParams::try_from(&loaded.sub("3")).unwrap();
+    assert_eq!(crop.src.size(), [3, 4, 2]);
+    assert!(GateParams::try_from(&loaded.sub("2")).is_ok());
+    // Back to a map, and the replay is unchanged.
+    let mut rebuilt = Params::new();
+    rebuilt.extend_prefixed("0", &typed.into());
+    for i in 1..5 {
+        rebuilt.extend_prefixed(&i.to_string(), &loaded.sub(&i.to_string()));
+    }
+    assert!(seq.apply(&x, &rebuilt).equal(&y));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

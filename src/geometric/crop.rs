@@ -9,6 +9,7 @@ use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
+use crate::params::typed_params;
 use crate::range::{gate, uniform};
 use crate::warp::{self, Padding, Resample, WarpOptions};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -38,6 +39,22 @@ pub enum CropPadding {
     /// Repeat the edge pixel.
     Replicate,
 }
+
+typed_params!(
+    /// Parameters of [`RandomCrop`], [`CenterCrop`] and [`RandomResizedCrop`], with Kornia's
+    /// keys (RandomCrop adds `padding_size`, (B,4) int64 left, right, top, bottom).
+    CropParams, "crop" {
+        /// (B,4,2) crop corners (x, y) in the (padded) input: top-left, top-right,
+        /// bottom-right, bottom-left; the far corner is `start + size - 1`.
+        src,
+        /// (B,4,2) the same corners in the output.
+        dst,
+        /// (B,2) int64 (height, width) of the (padded) input.
+        input_size,
+        /// (B,2) int64 (height, width) of the output.
+        output_size,
+    }
+);
 
 /// Kornia's crop boxes: (B,4,2) corners (x, y) top-left, top-right, bottom-right,
 /// bottom-left, with the far corner at `start + size - 1`.

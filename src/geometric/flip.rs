@@ -67,8 +67,8 @@ macro_rules! flip {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                let mut p = Params::new();
-                p.insert("batch_prob", gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device));
+                let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
+                let mut p: Params = crate::GateParams { batch_prob }.into();
                 p.insert("forward_input_shape", input_shape_tensor(shape));
                 Ok(p)
             }

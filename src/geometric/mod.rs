@@ -9,7 +9,7 @@ pub use affine::{
     RotationParams,
 };
 pub use crop::{
-    CenterCrop, CenterCropConfig, CropPadding, CroppingMode, RandomCrop, RandomCropConfig,
-    RandomResizedCrop, RandomResizedCropConfig,
+    CenterCrop, CenterCropConfig, CropPadding, CropParams, CroppingMode, RandomCrop,
+    RandomCropConfig, RandomResizedCrop, RandomResizedCropConfig,
 };
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
