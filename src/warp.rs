@@ -6,7 +6,7 @@
 //! (one pass), not `affine_grid_generator`.
 
 use crate::ops::constant;
-use crate::Result;
+use crate::{Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -271,4 +271,22 @@ pub(crate) fn sample(src: &Tensor, grid: &Tensor, opts: &WarpOptions) -> Result<
             Ok(src.f_grid_sampler(grid, mode, pad, opts.align_corners)?)
         }
     }
+}
+
+/// Warps `input` by `aug`'s matrix for an input of shape `shape` (by its inverse when
+/// `inverse`) into an output of `size`.
+pub(crate) fn warp_by<A: Augmentation + ?Sized>(
+    aug: &A,
+    input: &Tensor,
+    params: &Params,
+    shape: &[i64],
+    size: (i64, i64),
+    opts: &WarpOptions,
+    inverse: bool,
+) -> Result<Tensor> {
+    let m = aug
+        .transform_matrix_ungated(shape, params, input.kind(), input.device())?
+        .ok_or(Error::NotInvertible { op: aug.name() })?;
+    let m = if inverse { inverse3x3(&m) } else { m };
+    warp_affine(input, &m, size, opts)
 }

@@ -297,10 +297,8 @@ impl Augmentation for RandomAffine {
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let size = input.size();
-        let m = self
-            .transform_matrix_ungated(&size, params, input.kind(), input.device())?
-            .expect("affine has a matrix");
-        warp::warp_affine(input, &m, (size[2], size[3]), &self.warp_options())
+        let out = (size[2], size[3]);
+        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
     }
 
     fn transform_matrix_ungated(
@@ -333,14 +331,15 @@ impl Augmentation for RandomAffine {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let m = self
-            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
-            .expect("affine has a matrix");
-        warp::warp_affine(
+        let size = (input_shape[2], input_shape[3]);
+        warp::warp_by(
+            self,
             output,
-            &warp::inverse3x3(&m),
-            (input_shape[2], input_shape[3]),
+            params,
+            input_shape,
+            size,
             &self.warp_options(),
+            true,
         )
     }
 }
@@ -453,10 +452,8 @@ impl Augmentation for RandomRotation {
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let size = input.size();
-        let m = self
-            .transform_matrix_ungated(&size, params, input.kind(), input.device())?
-            .expect("rotation has a matrix");
-        warp::warp_affine(input, &m, (size[2], size[3]), &self.warp_options())
+        let out = (size[2], size[3]);
+        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
     }
 
     fn transform_matrix_ungated(
@@ -481,14 +478,15 @@ impl Augmentation for RandomRotation {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let m = self
-            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
-            .expect("rotation has a matrix");
-        warp::warp_affine(
+        let size = (input_shape[2], input_shape[3]);
+        warp::warp_by(
+            self,
             output,
-            &warp::inverse3x3(&m),
-            (input_shape[2], input_shape[3]),
+            params,
+            input_shape,
+            size,
             &self.warp_options(),
+            true,
         )
     }
 }

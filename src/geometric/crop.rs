@@ -411,19 +411,12 @@ fn crop_inverse(
     input_shape: &[i64],
     align_corners: bool,
 ) -> Result<Tensor> {
-    let m = aug
-        .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
-        .expect("crops have a matrix");
     let opts = WarpOptions {
         align_corners,
         ..Default::default()
     };
-    warp::warp_affine(
-        output,
-        &warp::inverse3x3(&m),
-        (input_shape[2], input_shape[3]),
-        &opts,
-    )
+    let size = (input_shape[2], input_shape[3]);
+    warp::warp_by(aug, output, params, input_shape, size, &opts, true)
 }
 
 /// Configuration of [`CenterCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
@@ -545,7 +538,7 @@ impl Augmentation for CenterCrop {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         // Deterministic: the window comes from the shape, so no value is read back.
         let size = input.size();
         let (x, y) = self.start(&size);
@@ -553,15 +546,12 @@ impl Augmentation for CenterCrop {
         match self.cfg.cropping_mode {
             CroppingMode::Slice => Ok(input.f_narrow(2, y, h)?.f_narrow(3, x, w)?),
             CroppingMode::Resample => {
-                let m = self
-                    .transform_matrix_ungated(&size, _params, input.kind(), input.device())?
-                    .expect("crops have a matrix");
                 let opts = WarpOptions {
                     resample: self.cfg.resample,
                     align_corners: self.cfg.align_corners,
                     ..Default::default()
                 };
-                warp::warp_affine(input, &m, (h, w), &opts)
+                warp::warp_by(self, input, params, &size, (h, w), &opts, false)
             }
         }
     }
@@ -854,15 +844,12 @@ impl Augmentation for RandomResizedCrop {
                 warp::sample(input, &grid, &opts)
             }
             CroppingMode::Resample => {
-                let m = self
-                    .transform_matrix_ungated(&size, params, input.kind(), input.device())?
-                    .expect("crops have a matrix");
                 let opts = WarpOptions {
                     resample: self.cfg.resample,
                     align_corners: self.cfg.align_corners,
                     ..Default::default()
                 };
-                let out = warp::warp_affine(input, &m, (ho, wo), &opts)?;
+                let out = warp::warp_by(self, input, params, &size, (ho, wo), &opts, false)?;
                 // A one-pixel source axis is that pixel repeated, as in Kornia.
                 let (_, _, w, h) = box_parts(&src, input.kind());
                 let one_x = w.le(1.0).view([b, 1, 1, 1]);
