@@ -47,8 +47,10 @@ pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
     let below = x.lt_tensor(&v); // (B,3,H,W): channel is not the maximum
     let r_below = below.narrow(1, 0, 1);
     let arg = r_below.to_kind(kind) + r_below.logical_and(&below.narrow(1, 1, 1));
+    drop(below);
     // Hue in sextants: (g - b)/d for a red maximum, (b - r)/d + 2 for green, (r - g)/d + 4
-    // for blue; then as a fraction of a turn, rotated, wrapped into [0, 1).
+    // for blue, i.e. (next - previous channel)/d + 2·arg; then as a fraction of a turn,
+    // rotated, wrapped into [0, 1).
     let diff = ew.sub(x.roll([-1], [1]), &x.roll([1], [1]));
     drop(x);
     let h = (diff.gather(1, &arg.to_kind(Kind::Int64), false) + arg * 2.0 * &delta) / delta;
@@ -56,15 +58,12 @@ pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
     let t = h / 6.0 + turns.view([-1, 1, 1, 1]);
     let h6 = (&t - t.floor()) * 6.0;
     let n = constant(&[5.0f32, 3.0, 1.0], kind, device).view([1, 3, 1, 1]);
-    // w = clamp(2 - |k - 2|, 0, 1) with k = (n + h6) mod 6: Kornia's p/q/t weights.
-    let k = ew.remainder(n + h6, 6.0);
-    let w = ew.clamp(
-        ew.rsub_scalar(ew.abs(ew.add_scalar(k, -2.0)), 2.0),
-        0.0,
-        1.0,
-    );
-    // v - vs * w
-    ew.add(ew.rsub_scalar(ew.mul(w, &vs), 0.0), &v)
+    // Channel k is v - vs·w(k) with k = (n + h6) mod 6 and w(k) = clamp(2 - |k - 2|, 0, 1)
+    // (Kornia's p/q/t weights). As 2 - w = clamp(|k - 2|, 1, 2), that is
+    // (v - 2·vs) + vs·clamp(|k - 2|, 1, 2): three fewer passes over the image.
+    let k = ew.add_scalar(ew.remainder(n + h6, 6.0), -2.0);
+    let c = ew.clamp(ew.abs(k), 1.0, 2.0);
+    ew.add(ew.mul(c, &vs), &(&v - &vs * 2.0))
 }
 
 /// Configuration of [`ColorJitter`] and [`ColorJiggle`]; `Default` is Kornia's (all
