@@ -82,17 +82,6 @@ impl Ew {
         }
     }
 
-    /// `s - t`.
-    pub fn rsub_scalar(self, mut t: Tensor, s: f64) -> Tensor {
-        if self.inplace {
-            let _ = t.neg_();
-            let _ = t.g_add_scalar_(s);
-            t
-        } else {
-            s - t
-        }
-    }
-
     /// `t mod m` (sign of `m`, as `torch.remainder`).
     pub fn remainder(self, mut t: Tensor, m: f64) -> Tensor {
         if self.inplace {
