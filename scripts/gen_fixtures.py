@@ -92,6 +92,12 @@ CASES = [
     ("affine_basic_f64", "RandomAffine", dict(degrees=30, translate=(0.1, 0.2), scale=(0.8, 1.2), shear=10, p=1.0),
      (2, 3, 5, 7), dict(seedcheck=True, f64=True)),
     ("color_jitter_f64", "ColorJitter", dict(JIT, p=1.0), (2, 3, 5, 7), dict(seedcheck=True, f64=True)),
+    # Issue 3 operators (appended, so the seeds of the cases above do not move).
+    ("solarize", "RandomSolarize", dict(thresholds=0.1, additions=0.1, p=1.0), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("solarize_ranges_gate", "RandomSolarize", dict(thresholds=(0.2, 0.7), additions=(-0.3, 0.2), p=0.5),
+     (6, 1, 4, 5), dict(seedcheck=True)),
+    ("sharpness", "RandomSharpness", dict(sharpness=0.5, p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
+    ("sharpness_range", "RandomSharpness", dict(sharpness=(0.2, 1.5), p=1.0), (3, 1, 5, 4), {}),
 ]
 
 

@@ -7,7 +7,8 @@ use crate::geometric::{
 };
 use crate::intensity::{
     ColorJiggle, ColorJitter, Denormalize, JitterConfig, Normalize, NormalizeConfig,
-    RandomGrayscale, RandomGrayscaleConfig,
+    RandomGrayscale, RandomGrayscaleConfig, RandomSharpness, RandomSolarize, SharpnessConfig,
+    SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub enum AugSpec {
     Normalize(NormalizeConfig),
     Denormalize(NormalizeConfig),
     RandomGrayscale(RandomGrayscaleConfig),
+    RandomSolarize(SolarizeConfig),
+    RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
 }
@@ -55,6 +58,8 @@ impl AugSpec {
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),
             AugSpec::Denormalize(c) => Box::new(Denormalize::new(path, c)?),
             AugSpec::RandomGrayscale(c) => Box::new(RandomGrayscale::new(path, c)?),
+            AugSpec::RandomSolarize(c) => Box::new(RandomSolarize::new(path, c)?),
+            AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })
     }

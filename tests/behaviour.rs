@@ -79,6 +79,8 @@ fn all_specs() -> Vec<AugSpec> {
             p: 0.5,
             ..Default::default()
         }),
+        AugSpec::RandomSolarize(SolarizeConfig::default()),
+        AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),
     ]
 }
@@ -388,4 +390,44 @@ fn inverse_undoes_the_geometry() {
         .squeeze_dim(-1)
         + m.narrow(1, 0, 2).select(2, 2);
     assert!(moved.abs().max().double_value(&[]) < 1e-6);
+}
+
+#[test]
+fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradient() {
+    let _serial = common::serial();
+    let x = image(&[4, 3, 8, 8]);
+    let mut grads = Vec::new();
+    let mut outs = Vec::new();
+    for straight_through in [false, true] {
+        let vs = VarStore::new(Device::Cpu);
+        let cfg = SolarizeConfig {
+            p: 1.0,
+            learnable: true,
+            straight_through,
+            ..Default::default()
+        };
+        let sol = RandomSolarize::new(&(vs.root() / "s"), cfg).unwrap();
+        tch::manual_seed(8);
+        let y = sol.forward(&x);
+        y.sum(Kind::Float).backward();
+        let g = sol.thresholds().lo().grad();
+        grads.push(if g.defined() {
+            g.abs().double_value(&[])
+        } else {
+            0.0
+        });
+        outs.push(y.detach());
+    }
+    assert!(
+        outs[0].equal(&outs[1]),
+        "the straight-through option changed the forward output"
+    );
+    assert_eq!(
+        grads[0], 0.0,
+        "without the option the threshold gets no gradient (as in Kornia)"
+    );
+    assert!(
+        grads[1] > 0.0,
+        "with the option the threshold gets a gradient"
+    );
 }

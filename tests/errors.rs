@@ -97,6 +97,11 @@ fn bad_inputs_get_typed_errors_with_clear_messages_and_stay_unmodified() {
         "CenterCrop: crop size (8, 3) does not fit the input of size (H, W) = (5, 7); at most the input size"
     );
 
+    let sharp = RandomSharpness::new(&r, SharpnessConfig::default()).unwrap();
+    assert_eq!(
+        msg(sharp.f_forward(&img(&[2, 3, 2, 7]))),
+        "RandomSharpness: 3x3 filter (3, 3) does not fit the input of size (H, W) = (2, 7); an image of at least 3x3"
+    );
     let norm = Normalize::new(&r, NormalizeConfig::imagenet()).unwrap();
     assert_eq!(
         msg(norm.f_forward(&img(&[2, 4, 5, 7]))),

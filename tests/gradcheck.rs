@@ -156,6 +156,28 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[4, 3, 2, 3],
     );
+    check_input(
+        &RandomSolarize::new(
+            &r,
+            SolarizeConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[4, 2, 3, 4],
+    );
+    check_input(
+        &RandomSharpness::new(
+            &r,
+            SharpnessConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[4, 2, 4, 5],
+    );
     let seq = Sequential::new(
         &(&r / "seq"),
         &[
@@ -221,6 +243,48 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomRotation", &vs, &rot, &[2, 1, 5, 6]);
+
+    let mut vs = root();
+    let sharp = RandomSharpness::new(
+        &(vs.root() / "aug"),
+        SharpnessConfig {
+            sharpness: (0.2, 1.5),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomSharpness", &vs, &sharp, &[2, 3, 4, 5]);
+
+    // Solarize: the additions get a true gradient; the thresholds only through the
+    // straight-through option (checked in behaviour.rs), so only the additions here.
+    let mut vs = root();
+    let sol = RandomSolarize::new(
+        &(vs.root() / "aug"),
+        SolarizeConfig {
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    for (k, v) in vs.variables() {
+        if !k.contains("additions") {
+            continue;
+        }
+        let x = input(&[2, 3, 4, 5]);
+        let f = || {
+            tch::manual_seed(5);
+            sol.f_forward(&x).unwrap()
+        };
+        let (a, n) = gradcheck_scalar(&f, &v);
+        println!("GRADCHECK RandomSolarize range {k}: analytic {a:.6e} numeric {n:.6e}");
+        assert!((a - n).abs() / n.abs().max(1.0) < 1e-5, "{k}: {a} vs {n}");
+        assert!(a.abs() > 1e-3, "{k}: no gradient");
+    }
 
     for jiggle in [false, true] {
         let mut vs = root();

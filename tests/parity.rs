@@ -357,3 +357,44 @@ fn sequential_parity() {
     let seq = Sequential::new(&vs().root(), &specs).unwrap();
     assert_parity(&seq, "sequential", TOL);
 }
+
+#[test]
+fn solarize_parity_and_draw() {
+    let _serial = common::serial();
+    let s = |cfg| RandomSolarize::new(&vs().root(), cfg).unwrap();
+    let basic = s(SolarizeConfig {
+        p: 1.0,
+        ..Default::default()
+    });
+    assert_parity(&basic, "solarize", TOL);
+    assert_same_draw(&basic, "solarize");
+    let gated = s(SolarizeConfig {
+        thresholds: (0.2, 0.7),
+        additions: (-0.3, 0.2),
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&gated, "solarize_ranges_gate", TOL);
+    assert_same_draw(&gated, "solarize_ranges_gate");
+}
+
+#[test]
+fn sharpness_parity_and_draw() {
+    let _serial = common::serial();
+    let s = |cfg| RandomSharpness::new(&vs().root(), cfg).unwrap();
+    let basic = s(SharpnessConfig {
+        p: 1.0,
+        ..Default::default()
+    });
+    assert_parity(&basic, "sharpness", TOL);
+    assert_same_draw(&basic, "sharpness");
+    assert_parity(
+        &s(SharpnessConfig {
+            sharpness: (0.2, 1.5),
+            p: 1.0,
+            ..Default::default()
+        }),
+        "sharpness_range",
+        TOL,
+    );
+}

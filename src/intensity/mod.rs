@@ -1,9 +1,13 @@
 //! Intensity (colour) augmentations.
 
 mod color;
+mod enhance;
 mod normalize;
 
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
+pub use enhance::{
+    RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,
+};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,
 };

@@ -1,0 +1,283 @@
+//! RandomSolarize and RandomSharpness.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::ops::constant;
+use crate::params::typed_params;
+use crate::range::{gate, Range};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+/// Configuration of [`RandomSolarize`]; `Default` is Kornia's (`thresholds = 0.1` read
+/// as (0.4, 0.6), `additions = 0.1` as (-0.1, 0.1), `p = 0.5`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SolarizeConfig {
+    /// Threshold range within [0, 1]: pixels at or above it are inverted.
+    pub thresholds: (f64, f64),
+    /// Range of the value added before thresholding, within [-0.5, 0.5].
+    pub additions: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make both ranges trainable variables.
+    pub learnable: bool,
+    /// Straight-through estimator: the forward output is unchanged, the backward pass
+    /// treats the thresholding as the identity, so the input and the threshold range get
+    /// a gradient (Kornia gives the threshold none).
+    pub straight_through: bool,
+}
+
+impl Default for SolarizeConfig {
+    fn default() -> Self {
+        SolarizeConfig {
+            thresholds: (0.4, 0.6),
+            additions: (-0.1, 0.1),
+            same_on_batch: false,
+            p: 0.5,
+            learnable: false,
+            straight_through: false,
+        }
+    }
+}
+
+typed_params!(
+    /// Parameters of [`RandomSolarize`].
+    SolarizeParams, "RandomSolarize" {
+        /// (B,) thresholds.
+        thresholds,
+        /// (B,) additions.
+        additions,
+    }
+);
+
+/// Inverts the pixels at or above a random threshold, after adding a random offset
+/// (Kornia's `RandomSolarize`): `x' = clamp(x + a)`, `out = x' if x' < t else 1 - x'`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64 (clamped to [0, 1]); output the same.
+///
+/// # Errors
+/// `new` fails on a range outside its domain or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomSolarize {
+    cfg: SolarizeConfig,
+    thresholds: Range,
+    additions: Range,
+}
+
+const SOLARIZE: &str = "RandomSolarize";
+
+impl RandomSolarize {
+    /// Builds the augmentation; its two ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for thresholds outside [0, 1], additions outside [-0.5, 0.5],
+    /// NaN or reversed ranges, or a `p` outside [0, 1].
+    pub fn new(path: &nn::Path, cfg: SolarizeConfig) -> Result<RandomSolarize> {
+        checks::range(SOLARIZE, "thresholds", cfg.thresholds, (0.0, 1.0))?;
+        checks::range(SOLARIZE, "additions", cfg.additions, (-0.5, 0.5))?;
+        checks::probability(SOLARIZE, "p", cfg.p)?;
+        let thresholds = Range::new(path, "thresholds", cfg.thresholds, cfg.learnable);
+        let additions = Range::new(path, "additions", cfg.additions, cfg.learnable);
+        Ok(RandomSolarize {
+            cfg,
+            thresholds,
+            additions,
+        })
+    }
+
+    /// The threshold range.
+    pub fn thresholds(&self) -> &Range {
+        &self.thresholds
+    }
+
+    /// The addition range.
+    pub fn additions(&self) -> &Range {
+        &self.additions
+    }
+}
+
+impl Augmentation for RandomSolarize {
+    fn name(&self) -> &'static str {
+        SOLARIZE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomSolarize(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let thresholds = self.thresholds.sample(b, same, device);
+        let additions = self.additions.sample(b, same, device);
+        let mut p: Params = SolarizeParams {
+            thresholds,
+            additions,
+            batch_prob,
+        }
+        .into();
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(SOLARIZE, k, &[b])?
+                .to_device(input.device())
+                .to_kind(input.kind())
+                .view([-1, 1, 1, 1]))
+        };
+        let (thr, add) = (get("thresholds")?, get("additions")?);
+        let x = (input.clamp(0.0, 1.0) + add).clamp(0.0, 1.0);
+        let out = x.where_self(&x.lt_tensor(&thr), &(1.0 - &x));
+        if !self.cfg.straight_through {
+            return Ok(out);
+        }
+        // Forward: `out` exactly (the added terms are zeros). Backward: identity to the
+        // (offset) input and to the threshold.
+        Ok(out.detach() + (&x - x.detach()) + (&thr - thr.detach()))
+    }
+}
+
+/// Configuration of [`RandomSharpness`]; `Default` is Kornia's (`sharpness = 0.5` read as
+/// (0, 0.5), `p = 0.5`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SharpnessConfig {
+    /// Range of the sharpness factor, >= 0 (0: the smoothed image, 1: unchanged, > 1:
+    /// sharper).
+    pub sharpness: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make the range a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for SharpnessConfig {
+    fn default() -> Self {
+        SharpnessConfig {
+            sharpness: (0.0, 0.5),
+            same_on_batch: false,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Blends each sample with its smoothed version, PIL's sharpness (Kornia's
+/// `RandomSharpness`): kernel `[[1,1,1],[1,5,1],[1,1,1]]/13` on the interior (border
+/// pixels keep their value), `out = clamp(blur + (x - blur)·f)`.
+///
+/// Params: `sharpness` (B,), `batch_prob`, `forward_input_shape`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W) with H, W >= 3, float32 or float64 (clamped to [0, 1]);
+/// output the same.
+///
+/// # Errors
+/// `new` fails on a negative or NaN range or a bad `p`; `f_*` forms on a bad input or an
+/// image smaller than 3×3.
+#[derive(Debug)]
+pub struct RandomSharpness {
+    cfg: SharpnessConfig,
+    sharpness: Range,
+}
+
+const SHARPNESS: &str = "RandomSharpness";
+
+impl RandomSharpness {
+    /// Builds the augmentation; its range lives under `path`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a negative, NaN or reversed range, or a `p` outside [0, 1].
+    pub fn new(path: &nn::Path, cfg: SharpnessConfig) -> Result<RandomSharpness> {
+        checks::range(SHARPNESS, "sharpness", cfg.sharpness, (0.0, f64::MAX))?;
+        checks::probability(SHARPNESS, "p", cfg.p)?;
+        let sharpness = Range::new(path, "sharpness", cfg.sharpness, cfg.learnable);
+        Ok(RandomSharpness { cfg, sharpness })
+    }
+
+    /// The sharpness range.
+    pub fn sharpness(&self) -> &Range {
+        &self.sharpness
+    }
+}
+
+impl Augmentation for RandomSharpness {
+    fn name(&self) -> &'static str {
+        SHARPNESS
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomSharpness(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        if shape[2] < 3 || shape[3] < 3 {
+            return Err(Error::Size {
+                op: SHARPNESS,
+                what: "3x3 filter",
+                size: (3, 3),
+                input: (shape[2], shape[3]),
+                allowed: "an image of at least 3x3",
+            });
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let mut p = Params::new();
+        p.insert("batch_prob", gate(b, self.cfg.p, 1.0, same, device));
+        p.insert("sharpness", self.sharpness.sample(b, same, device));
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, c, h, w) = (size[0], size[1], size[2], size[3]);
+        let (kind, device) = (input.kind(), input.device());
+        let f = params
+            .shaped(SHARPNESS, "sharpness", &[b])?
+            .to_device(device)
+            .to_kind(kind)
+            .view([-1, 1, 1, 1]);
+        let x = input.clamp(0.0, 1.0);
+        let kernel = constant(
+            &[1.0f32, 1.0, 1.0, 1.0, 5.0, 1.0, 1.0, 1.0, 1.0],
+            kind,
+            device,
+        )
+        .view([1, 1, 3, 3])
+        .repeat([c, 1, 1, 1])
+            / 13.0;
+        let blur = x
+            .f_conv2d(&kernel, None::<Tensor>, [1, 1], [0, 0], [1, 1], c)?
+            .clamp(0.0, 1.0);
+        // The border keeps the input: paste the (H-2)×(W-2) blur into the input's frame.
+        let inside = Tensor::ones([1, 1, h - 2, w - 2], (kind, device))
+            .constant_pad_nd([1, 1, 1, 1])
+            .gt(0.5);
+        let blur = blur.constant_pad_nd([1, 1, 1, 1]).where_self(&inside, &x);
+        Ok((&blur + (x - &blur) * f).clamp(0.0, 1.0))
+    }
+}
+
+impl_module!(RandomSolarize, RandomSharpness);
