@@ -98,6 +98,11 @@ CASES = [
      (6, 1, 4, 5), dict(seedcheck=True)),
     ("sharpness", "RandomSharpness", dict(sharpness=0.5, p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
     ("sharpness_range", "RandomSharpness", dict(sharpness=(0.2, 1.5), p=1.0), (3, 1, 5, 4), {}),
+    ("perspective", "RandomPerspective", dict(distortion_scale=0.5, p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
+    ("perspective_nearest_aligned", "RandomPerspective",
+     dict(distortion_scale=0.3, resample="nearest", align_corners=True, p=1.0), (2, 1, 5, 8), {}),
+    ("perspective_area_gate", "RandomPerspective",
+     dict(distortion_scale=0.4, sampling_method="area_preserving", p=0.5), (6, 3, 5, 6), dict(seedcheck=True)),
 ]
 
 

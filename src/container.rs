@@ -1,9 +1,9 @@
 //! The pipeline description (JSON) and the sequential container.
 
 use crate::geometric::{
-    CenterCrop, CenterCropConfig, FlipConfig, RandomAffine, RandomAffineConfig, RandomCrop,
-    RandomCropConfig, RandomHorizontalFlip, RandomResizedCrop, RandomResizedCropConfig,
-    RandomRotation, RandomRotationConfig, RandomVerticalFlip,
+    CenterCrop, CenterCropConfig, FlipConfig, PerspectiveConfig, RandomAffine, RandomAffineConfig,
+    RandomCrop, RandomCropConfig, RandomHorizontalFlip, RandomPerspective, RandomResizedCrop,
+    RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
     ColorJiggle, ColorJitter, Denormalize, JitterConfig, Normalize, NormalizeConfig,
@@ -28,6 +28,7 @@ pub enum AugSpec {
     RandomCrop(RandomCropConfig),
     CenterCrop(CenterCropConfig),
     RandomResizedCrop(RandomResizedCropConfig),
+    RandomPerspective(PerspectiveConfig),
     ColorJitter(JitterConfig),
     ColorJiggle(JitterConfig),
     Normalize(NormalizeConfig),
@@ -53,6 +54,7 @@ impl AugSpec {
             AugSpec::RandomCrop(c) => Box::new(RandomCrop::new(path, c)?),
             AugSpec::CenterCrop(c) => Box::new(CenterCrop::new(path, c)?),
             AugSpec::RandomResizedCrop(c) => Box::new(RandomResizedCrop::new(path, c)?),
+            AugSpec::RandomPerspective(c) => Box::new(RandomPerspective::new(path, c)?),
             AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
             AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),

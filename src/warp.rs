@@ -290,3 +290,35 @@ pub(crate) fn warp_by<A: Augmentation + ?Sized>(
     let m = if inverse { inverse3x3(&m) } else { m };
     warp_affine(input, &m, size, opts)
 }
+
+/// The homography (B,3,3) mapping four source corners (B,4,2) onto four destination
+/// corners, normalised so its last entry is 1: Kornia's closed form (unit square to each
+/// quad, then compose), no linear solve and no host synchronisation.
+pub(crate) fn perspective_transform(src: &Tensor, dst: &Tensor) -> Tensor {
+    let h_s = unit_square_to_quad(src);
+    let h_d = unit_square_to_quad(dst);
+    let m = h_d.matmul(&inverse3x3(&h_s));
+    let last = m.narrow(-2, 2, 1).narrow(-1, 2, 1);
+    m / last
+}
+
+/// Heckbert's projective map from the unit square's corners (0,0), (1,0), (1,1), (0,1)
+/// onto the quad `p` (B,4,2).
+fn unit_square_to_quad(p: &Tensor) -> Tensor {
+    let c = |i: i64, j: i64| p.select(-2, i).select(-1, j);
+    let (x0, y0, x1, y1) = (c(0, 0), c(0, 1), c(1, 0), c(1, 1));
+    let (x2, y2, x3, y3) = (c(2, 0), c(2, 1), c(3, 0), c(3, 1));
+    let (dx1, dx2) = (&x1 - &x2, &x3 - &x2);
+    let (dy1, dy2) = (&y1 - &y2, &y3 - &y2);
+    let sx = &x0 - &x1 + &x2 - &x3;
+    let sy = &y0 - &y1 + &y2 - &y3;
+    let denom = &dx1 * &dy2 - &dy1 * &dx2;
+    let a31 = (&sx * &dy2 - &sy * &dx2) / &denom;
+    let a32 = (&dx1 * &sy - &dy1 * &sx) / &denom;
+    let a11 = &x1 - &x0 + &a31 * &x1;
+    let a12 = &x3 - &x0 + &a32 * &x3;
+    let a21 = &y1 - &y0 + &a31 * &y1;
+    let a22 = &y3 - &y0 + &a32 * &y3;
+    let one = x0.ones_like();
+    Tensor::stack(&[&a11, &a12, &x0, &a21, &a22, &y0, &a31, &a32, &one], -1).view([-1, 3, 3])
+}

@@ -79,6 +79,7 @@ fn all_specs() -> Vec<AugSpec> {
             p: 0.5,
             ..Default::default()
         }),
+        AugSpec::RandomPerspective(PerspectiveConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),
@@ -368,6 +369,31 @@ fn inverse_undoes_the_geometry() {
     let centre = |t: &Tensor| t.narrow(2, 7, 7).narrow(3, 9, 7);
     let err = max_abs_diff(&centre(&back), &centre(&smooth));
     assert!(err < 0.05, "inverse error {err}");
+    // A perspective warp and its inverse.
+    let persp = RandomPerspective::new(
+        &vs.root(),
+        PerspectiveConfig {
+            distortion_scale: 0.3,
+            p: 1.0,
+            align_corners: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (y, p) = persp.forward_with_params(&smooth);
+    let back = persp.inverse(&y, &p, &x.size());
+    let err = max_abs_diff(&centre(&back), &centre(&smooth));
+    assert!(err < 0.05, "perspective inverse error {err}");
+    // The matrix maps the start corners onto the end corners.
+    let m = persp
+        .f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu)
+        .unwrap()
+        .unwrap();
+    let start = p.get("start_points").unwrap();
+    let ones = start.ones_like().narrow(2, 0, 1);
+    let mapped = Tensor::cat(&[start, &ones], 2).matmul(&m.transpose(1, 2));
+    let mapped = mapped.narrow(2, 0, 2) / mapped.narrow(2, 2, 1);
+    assert!(max_abs_diff(&mapped, p.get("end_points").unwrap()) < 1e-3);
     // The matrix of a crop moves the crop's corner to the origin.
     let crop = RandomCrop::new(
         &vs.root(),

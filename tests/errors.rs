@@ -157,6 +157,24 @@ fn bad_configs_get_typed_errors() {
         "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
     );
     assert_eq!(
+        msg(RandomPerspective::new(
+            &r,
+            PerspectiveConfig {
+                distortion_scale: 1.5,
+                ..Default::default()
+            }
+        )),
+        "RandomPerspective: distortion_scale = 1.5 is invalid; allowed: a number in [0, 1]"
+    );
+    assert_eq!(
+        msg(RandomSolarize::new(&r, SolarizeConfig { thresholds: (0.5, 1.2), ..Default::default() })),
+        "RandomSolarize: thresholds = (0.5, 1.2) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1"
+    );
+    assert_eq!(
+        msg(RandomSharpness::new(&r, SharpnessConfig { sharpness: (-0.1, 0.5), ..Default::default() })),
+        "RandomSharpness: sharpness = (-0.1, 0.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
+    );
+    assert_eq!(
         msg(RandomCrop::new(
             &r,
             RandomCropConfig {

@@ -157,6 +157,17 @@ fn input_gradients_match_finite_differences() {
         &[4, 3, 2, 3],
     );
     check_input(
+        &RandomPerspective::new(
+            &r,
+            PerspectiveConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 5, 6],
+    );
+    check_input(
         &RandomSolarize::new(
             &r,
             SolarizeConfig {
@@ -243,6 +254,19 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomRotation", &vs, &rot, &[2, 1, 5, 6]);
+
+    let mut vs = root();
+    let persp = RandomPerspective::new(
+        &(vs.root() / "aug"),
+        PerspectiveConfig {
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomPerspective", &vs, &persp, &[2, 3, 5, 6]);
 
     let mut vs = root();
     let sharp = RandomSharpness::new(

@@ -398,3 +398,34 @@ fn sharpness_parity_and_draw() {
         TOL,
     );
 }
+
+#[test]
+fn perspective_parity_and_draw() {
+    let _serial = common::serial();
+    let p = |cfg| RandomPerspective::new(&vs().root(), cfg).unwrap();
+    let basic = p(PerspectiveConfig {
+        p: 1.0,
+        ..Default::default()
+    });
+    assert_parity(&basic, "perspective", TOL);
+    assert_same_draw(&basic, "perspective");
+    assert_parity(
+        &p(PerspectiveConfig {
+            distortion_scale: 0.3,
+            resample: Resample::Nearest,
+            align_corners: true,
+            p: 1.0,
+            ..Default::default()
+        }),
+        "perspective_nearest_aligned",
+        TOL,
+    );
+    let area = p(PerspectiveConfig {
+        distortion_scale: 0.4,
+        sampling_method: PerspectiveSampling::AreaPreserving,
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&area, "perspective_area_gate", TOL);
+    assert_same_draw(&area, "perspective_area_gate");
+}

@@ -3,6 +3,7 @@
 mod affine;
 mod crop;
 mod flip;
+mod perspective;
 
 pub use affine::{
     AffineParams, RandomAffine, RandomAffineConfig, RandomRotation, RandomRotationConfig,
@@ -13,3 +14,4 @@ pub use crop::{
     RandomCropConfig, RandomResizedCrop, RandomResizedCropConfig,
 };
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
+pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};

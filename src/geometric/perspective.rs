@@ -1,0 +1,230 @@
+//! RandomPerspective.
+
+use super::affine::input_shape_tensor;
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::ops::constant;
+use crate::range::gate;
+use crate::warp::{self, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, no_grad, Device, Kind, Tensor};
+
+/// How the corners move (Kornia's `sampling_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PerspectiveSampling {
+    /// Every corner moves inwards by up to `distortion_scale` of half the size.
+    #[default]
+    Basic,
+    /// Every corner moves in or out by up to that amount.
+    AreaPreserving,
+}
+
+/// Configuration of [`RandomPerspective`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PerspectiveConfig {
+    /// How far corners may move, as a fraction of half the width/height, in [0, 1].
+    pub distortion_scale: f64,
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: false).
+    pub align_corners: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Corner sampling.
+    pub sampling_method: PerspectiveSampling,
+    /// Make `distortion_scale` a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for PerspectiveConfig {
+    fn default() -> Self {
+        PerspectiveConfig {
+            distortion_scale: 0.5,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: false,
+            p: 0.5,
+            sampling_method: PerspectiveSampling::Basic,
+            learnable: false,
+        }
+    }
+}
+
+/// Random projective warp: the image corners move by random offsets and the image follows
+/// the homography between the two quads (Kornia's `RandomPerspective`).
+///
+/// Params: `start_points`, `end_points` (B,4,2) corners (x, y) top-left, top-right,
+/// bottom-right, bottom-left; `batch_prob`; `forward_input_shape`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a `distortion_scale` outside [0, 1] or a bad `p`; `f_*` forms on a bad
+/// input.
+#[derive(Debug)]
+pub struct RandomPerspective {
+    cfg: PerspectiveConfig,
+    distortion_scale: Tensor,
+}
+
+const PERSPECTIVE: &str = "RandomPerspective";
+
+impl RandomPerspective {
+    /// Builds the augmentation; `distortion_scale` lives under `path` (trainable when
+    /// `learnable`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a `distortion_scale` outside [0, 1] or a `p` outside
+    /// [0, 1].
+    pub fn new(path: &nn::Path, cfg: PerspectiveConfig) -> Result<RandomPerspective> {
+        if !(0.0..=1.0).contains(&cfg.distortion_scale) {
+            return Err(checks::config(
+                PERSPECTIVE,
+                "distortion_scale",
+                cfg.distortion_scale,
+                "a number in [0, 1]",
+            ));
+        }
+        checks::probability(PERSPECTIVE, "p", cfg.p)?;
+        let init = Tensor::from(cfg.distortion_scale as f32);
+        let distortion_scale = if cfg.learnable {
+            path.var_copy("distortion_scale", &init)
+        } else {
+            let t = path.zeros_no_train("distortion_scale", &[]);
+            no_grad(|| t.shallow_clone().copy_(&init));
+            t
+        };
+        Ok(RandomPerspective {
+            cfg,
+            distortion_scale,
+        })
+    }
+
+    /// The distortion scale (a 0-dim float32 tensor, trainable when learnable).
+    pub fn distortion_scale(&self) -> &Tensor {
+        &self.distortion_scale
+    }
+
+    fn warp_options(&self) -> WarpOptions {
+        WarpOptions {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            projective: true,
+            ..Default::default()
+        }
+    }
+}
+
+/// Kornia's last source coordinate and corner-offset extent of an axis: a one-pixel axis
+/// gets end 1 and no offset, so the homography stays regular.
+fn end_and_extent(size: i64) -> (f64, f64) {
+    if size == 1 {
+        (1.0, 0.0)
+    } else {
+        ((size - 1) as f64, size as f64)
+    }
+}
+
+impl Augmentation for RandomPerspective {
+    fn name(&self) -> &'static str {
+        PERSPECTIVE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomPerspective(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let (x_end, x_ext) = end_and_extent(shape[3]);
+        let (y_end, y_ext) = end_and_extent(shape[2]);
+        let kind = self.distortion_scale.kind();
+        let start = constant(
+            &[0.0, 0.0, x_end, 0.0, x_end, y_end, 0.0, y_end],
+            kind,
+            device,
+        )
+        .view([1, 4, 2])
+        .expand([b, 4, 2], false);
+        let d = self.distortion_scale.to_device(device);
+        let factor = Tensor::stack(&[&d * x_ext / 2.0, &d * y_ext / 2.0], 0).view([1, 1, 2]);
+        let u = if same {
+            Tensor::rand([1, 4, 2], (Kind::Float, device)).repeat([b, 1, 1])
+        } else {
+            Tensor::rand([b, 4, 2], (Kind::Float, device))
+        }
+        .to_kind(kind);
+        let offset = match self.cfg.sampling_method {
+            PerspectiveSampling::Basic => {
+                let signs = constant(&[1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0, -1.0], kind, device)
+                    .view([1, 4, 2]);
+                factor * u * signs
+            }
+            PerspectiveSampling::AreaPreserving => factor * 2.0 * (u - 0.5),
+        };
+        let end = &start + offset;
+        let mut p = Params::new();
+        p.insert("start_points", start);
+        p.insert("end_points", end);
+        p.insert("batch_prob", batch_prob);
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let out = (size[2], size[3]);
+        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let b = shape[0];
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(PERSPECTIVE, k, &[b, 4, 2])?
+                .to_device(device)
+                .to_kind(kind))
+        };
+        Ok(Some(warp::perspective_transform(
+            &get("start_points")?,
+            &get("end_points")?,
+        )))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let size = (input_shape[2], input_shape[3]);
+        warp::warp_by(
+            self,
+            output,
+            params,
+            input_shape,
+            size,
+            &self.warp_options(),
+            true,
+        )
+    }
+}
+
+impl_module!(RandomPerspective);
