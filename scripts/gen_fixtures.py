@@ -103,6 +103,9 @@ CASES = [
      dict(distortion_scale=0.3, resample="nearest", align_corners=True, p=1.0), (2, 1, 5, 8), {}),
     ("perspective_area_gate", "RandomPerspective",
      dict(distortion_scale=0.4, sampling_method="area_preserving", p=0.5), (6, 3, 5, 6), dict(seedcheck=True)),
+    ("erasing", "RandomErasing", dict(p=1.0), (4, 3, 8, 9), dict(seedcheck=True)),
+    ("erasing_ratio_gate", "RandomErasing", dict(scale=(0.1, 0.4), ratio=(1.2, 2.5), value=0.7, p=0.5),
+     (6, 1, 7, 6), dict(seedcheck=True)),
 ]
 
 

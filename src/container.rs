@@ -6,9 +6,9 @@ use crate::geometric::{
     RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
-    ColorJiggle, ColorJitter, Denormalize, JitterConfig, Normalize, NormalizeConfig,
-    RandomGrayscale, RandomGrayscaleConfig, RandomSharpness, RandomSolarize, SharpnessConfig,
-    SolarizeConfig,
+    ColorJiggle, ColorJitter, Denormalize, ErasingConfig, JitterConfig, Normalize, NormalizeConfig,
+    RandomErasing, RandomGrayscale, RandomGrayscaleConfig, RandomSharpness, RandomSolarize,
+    SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,7 @@ pub enum AugSpec {
     Denormalize(NormalizeConfig),
     RandomGrayscale(RandomGrayscaleConfig),
     RandomSolarize(SolarizeConfig),
+    RandomErasing(ErasingConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -61,6 +62,7 @@ impl AugSpec {
             AugSpec::Denormalize(c) => Box::new(Denormalize::new(path, c)?),
             AugSpec::RandomGrayscale(c) => Box::new(RandomGrayscale::new(path, c)?),
             AugSpec::RandomSolarize(c) => Box::new(RandomSolarize::new(path, c)?),
+            AugSpec::RandomErasing(c) => Box::new(RandomErasing::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

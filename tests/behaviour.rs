@@ -80,6 +80,7 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomPerspective(PerspectiveConfig::default()),
+        AugSpec::RandomErasing(ErasingConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),

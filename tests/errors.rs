@@ -157,6 +157,16 @@ fn bad_configs_get_typed_errors() {
         "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
     );
     assert_eq!(
+        msg(RandomErasing::new(
+            &r,
+            ErasingConfig {
+                value: 2.0,
+                ..Default::default()
+            }
+        )),
+        "RandomErasing: value = 2 is invalid; allowed: a number in [0, 1]"
+    );
+    assert_eq!(
         msg(RandomPerspective::new(
             &r,
             PerspectiveConfig {

@@ -157,6 +157,17 @@ fn input_gradients_match_finite_differences() {
         &[4, 3, 2, 3],
     );
     check_input(
+        &RandomErasing::new(
+            &r,
+            ErasingConfig {
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[4, 2, 5, 6],
+    );
+    check_input(
         &RandomPerspective::new(
             &r,
             PerspectiveConfig {

@@ -429,3 +429,25 @@ fn perspective_parity_and_draw() {
     assert_parity(&area, "perspective_area_gate", TOL);
     assert_same_draw(&area, "perspective_area_gate");
 }
+
+#[test]
+fn erasing_parity_and_draw() {
+    let _serial = common::serial();
+    let e = |cfg| RandomErasing::new(&vs().root(), cfg).unwrap();
+    let basic = e(ErasingConfig {
+        p: 1.0,
+        ..Default::default()
+    });
+    // Filling copies values: exact.
+    assert_parity(&basic, "erasing", 0.0);
+    assert_same_draw(&basic, "erasing");
+    let other = e(ErasingConfig {
+        scale: (0.1, 0.4),
+        ratio: (1.2, 2.5),
+        value: 0.7,
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&other, "erasing_ratio_gate", 0.0);
+    assert_same_draw(&other, "erasing_ratio_gate");
+}

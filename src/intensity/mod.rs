@@ -2,12 +2,14 @@
 
 mod color;
 mod enhance;
+mod erasing;
 mod normalize;
 
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
     RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,
 };
+pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,
 };
