@@ -106,6 +106,8 @@ CASES = [
     ("erasing", "RandomErasing", dict(p=1.0), (4, 3, 8, 9), dict(seedcheck=True)),
     ("erasing_ratio_gate", "RandomErasing", dict(scale=(0.1, 0.4), ratio=(1.2, 2.5), value=0.7, p=0.5),
      (6, 1, 7, 6), dict(seedcheck=True)),
+    ("equalize", "RandomEqualize", dict(p=1.0), (2, 3, 24, 20), {}),
+    ("equalize_gate", "RandomEqualize", dict(p=0.5), (6, 1, 20, 24), dict(seedcheck=True)),
 ]
 
 

@@ -6,9 +6,9 @@ use crate::geometric::{
     RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
-    ColorJiggle, ColorJitter, Denormalize, ErasingConfig, JitterConfig, Normalize, NormalizeConfig,
-    RandomErasing, RandomGrayscale, RandomGrayscaleConfig, RandomSharpness, RandomSolarize,
-    SharpnessConfig, SolarizeConfig,
+    ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, JitterConfig, Normalize,
+    NormalizeConfig, RandomEqualize, RandomErasing, RandomGrayscale, RandomGrayscaleConfig,
+    RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,7 @@ pub enum AugSpec {
     RandomGrayscale(RandomGrayscaleConfig),
     RandomSolarize(SolarizeConfig),
     RandomErasing(ErasingConfig),
+    RandomEqualize(EqualizeConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -63,6 +64,7 @@ impl AugSpec {
             AugSpec::RandomGrayscale(c) => Box::new(RandomGrayscale::new(path, c)?),
             AugSpec::RandomSolarize(c) => Box::new(RandomSolarize::new(path, c)?),
             AugSpec::RandomErasing(c) => Box::new(RandomErasing::new(path, c)?),
+            AugSpec::RandomEqualize(c) => Box::new(RandomEqualize::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

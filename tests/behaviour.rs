@@ -81,6 +81,7 @@ fn all_specs() -> Vec<AugSpec> {
         }),
         AugSpec::RandomPerspective(PerspectiveConfig::default()),
         AugSpec::RandomErasing(ErasingConfig::default()),
+        AugSpec::RandomEqualize(EqualizeConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),
@@ -461,5 +462,44 @@ fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradien
     assert!(
         grads[1] > 0.0,
         "with the option the threshold gets a gradient"
+    );
+}
+
+#[test]
+fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient() {
+    let _serial = common::serial();
+    // 32x32 pixels: every channel has a non-zero step (a channel with step 0 is passed
+    // through unchanged, with its identity gradient, as in Kornia).
+    let x = image(&[2, 3, 32, 32]);
+    let mut grads = Vec::new();
+    let mut outs = Vec::new();
+    for straight_through in [false, true] {
+        let vs = VarStore::new(Device::Cpu);
+        let eq = RandomEqualize::new(
+            &vs.root(),
+            EqualizeConfig {
+                p: 1.0,
+                straight_through,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let xg = x.detach().set_requires_grad(true);
+        let y = eq.forward(&xg);
+        (&y * &x).sum(Kind::Float).backward();
+        grads.push(xg.grad().abs().sum(Kind::Float).double_value(&[]));
+        outs.push(y.detach());
+    }
+    assert!(
+        outs[0].equal(&outs[1]),
+        "the straight-through option changed the forward output"
+    );
+    assert_eq!(
+        grads[0], 0.0,
+        "equalization is piecewise constant: no gradient without the option"
+    );
+    assert!(
+        grads[1] > 0.0,
+        "with the option the gradient passes through"
     );
 }

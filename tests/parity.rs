@@ -451,3 +451,22 @@ fn erasing_parity_and_draw() {
     assert_parity(&other, "erasing_ratio_gate", 0.0);
     assert_same_draw(&other, "erasing_ratio_gate");
 }
+
+#[test]
+fn equalize_parity_and_draw() {
+    let _serial = common::serial();
+    let e = |cfg| RandomEqualize::new(&vs().root(), cfg).unwrap();
+    // Kornia's gradient is zero wherever equalization applies (piecewise constant): the
+    // fixture's zero gradient is compared like any other.
+    assert_parity(
+        &e(EqualizeConfig {
+            p: 1.0,
+            ..Default::default()
+        }),
+        "equalize",
+        0.0,
+    );
+    let gated = e(EqualizeConfig::default());
+    assert_parity(&gated, "equalize_gate", 0.0);
+    assert_same_draw(&gated, "equalize_gate");
+}

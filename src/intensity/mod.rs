@@ -2,6 +2,7 @@
 
 mod color;
 mod enhance;
+mod equalize;
 mod erasing;
 mod normalize;
 
@@ -9,6 +10,7 @@ pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
     RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,
 };
+pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,

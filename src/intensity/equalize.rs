@@ -1,0 +1,120 @@
+//! RandomEqualize.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::range::gate;
+use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Configuration of [`RandomEqualize`]; `Default` is Kornia's (`p = 0.5`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EqualizeConfig {
+    /// One gate shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of equalizing each sample.
+    pub p: f64,
+    /// Straight-through estimator: the forward output is unchanged, the backward pass is
+    /// the identity (equalization is piecewise constant, so its true gradient is zero; Kornia
+    /// gives none).
+    pub straight_through: bool,
+}
+
+impl Default for EqualizeConfig {
+    fn default() -> Self {
+        EqualizeConfig {
+            same_on_batch: false,
+            p: 0.5,
+            straight_through: false,
+        }
+    }
+}
+
+/// Histogram equalization per sample and channel, PIL's algorithm as Kornia implements it
+/// (Kornia's `RandomEqualize`): 256 bins of `floor(255·x)`, `step = (N - n_last) div 255`,
+/// lookup `(cumsum shifted by one + step div 2) div step`; a channel with step 0 is left
+/// unchanged. All histograms of the batch are built with one `scatter_add`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64 (clamped to [0, 1]); output the same.
+///
+/// # Errors
+/// `new` fails on a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomEqualize {
+    cfg: EqualizeConfig,
+}
+
+const EQUALIZE: &str = "RandomEqualize";
+
+impl RandomEqualize {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a `p` outside [0, 1].
+    pub fn new(_path: &nn::Path, cfg: EqualizeConfig) -> Result<RandomEqualize> {
+        checks::probability(EQUALIZE, "p", cfg.p)?;
+        Ok(RandomEqualize { cfg })
+    }
+}
+
+/// Equalizes every (sample, channel) of a (B,C,H,W) image in [0, 1].
+fn equalize(x: &Tensor) -> Tensor {
+    let size = x.size();
+    let (kind, device) = (x.kind(), x.device());
+    let n = size[0] * size[1];
+    let scaled = x.reshape([n, -1]) * 255.0;
+    let index = scaled.to_kind(Kind::Int64);
+    let histo = Tensor::zeros([n, 256], (kind, device)).scatter_add(1, &index, &scaled.ones_like());
+    let total = histo.sum_dim_intlist([1i64].as_slice(), false, kind);
+    let bins = Tensor::arange(256, (Kind::Int64, device)).view([1, 256]);
+    let last_bin = (bins * histo.gt(0.0)).amax([1], true);
+    let last_count = histo.gather(1, &last_bin, false).squeeze_dim(1);
+    let step = ((total - last_count) / 255.0).trunc().unsqueeze(1);
+    let lut = ((histo.cumsum(1, kind) + (&step / 2.0).trunc()) / step.clamp_min(1.0)).trunc();
+    // Shift right by one bin: the lookup of bin i is the cumulative count below it.
+    let lut = Tensor::cat(
+        &[lut.zeros_like().narrow(1, 0, 1), lut.narrow(1, 0, 255)],
+        1,
+    )
+    .clamp(0.0, 255.0);
+    let out = lut
+        .gather(1, &index, false)
+        .where_self(&step.ne(0.0), &scaled);
+    (out / 255.0).reshape(size.as_slice())
+}
+
+impl Augmentation for RandomEqualize {
+    fn name(&self) -> &'static str {
+        EQUALIZE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomEqualize(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        let x = input.clamp(0.0, 1.0);
+        let out = equalize(&x);
+        if self.cfg.straight_through {
+            // Forward: `out` exactly (x - x.detach() is zero); backward: the identity.
+            Ok(out.detach() + (&x - x.detach()))
+        } else {
+            Ok(out)
+        }
+    }
+}
+
+impl_module!(RandomEqualize);
