@@ -156,6 +156,19 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[4, 3, 2, 3],
     );
+    // Equalization is piecewise constant: the gradient is zero (identity for a channel whose
+    // step is 0), and finite differences agree away from bin edges.
+    check_input(
+        &RandomEqualize::new(
+            &r,
+            EqualizeConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[1, 1, 20, 20],
+    );
     check_input(
         &RandomErasing::new(
             &r,
