@@ -108,6 +108,15 @@ CASES = [
      (6, 1, 7, 6), dict(seedcheck=True)),
     ("equalize", "RandomEqualize", dict(p=1.0), (2, 3, 24, 20), {}),
     ("equalize_gate", "RandomEqualize", dict(p=0.5), (6, 1, 20, 24), dict(seedcheck=True)),
+    ("brightness", "RandomBrightness", dict(brightness=(0.6, 1.4)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("brightness_noclip", "RandomBrightness", dict(brightness=(0.5, 1.8), clip_output=False), (2, 1, 4, 5), {}),
+    ("contrast", "RandomContrast", dict(contrast=(0.5, 1.5)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("contrast_noclip", "RandomContrast", dict(contrast=(0.5, 2.5), clip_output=False, p=0.5), (6, 1, 4, 5),
+     dict(seedcheck=True)),
+    ("saturation", "RandomSaturation", dict(saturation=(0.2, 1.8)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("hue", "RandomHue", dict(hue=(-0.3, 0.4)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("gamma", "RandomGamma", dict(gamma=(0.5, 1.5), gain=(0.8, 1.2)), (2, 3, 5, 7), dict(seedcheck=True)),
+    ("invert", "RandomInvert", dict(p=0.5), (6, 3, 4, 5), dict(seedcheck=True)),
 ]
 
 

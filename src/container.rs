@@ -6,9 +6,11 @@ use crate::geometric::{
     RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
-    ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, JitterConfig, Normalize,
-    NormalizeConfig, RandomEqualize, RandomErasing, RandomGrayscale, RandomGrayscaleConfig,
-    RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig,
+    ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig,
+    GammaConfig, InvertConfig, JitterConfig, Normalize, NormalizeConfig, RandomBrightness,
+    RandomContrast, RandomEqualize, RandomErasing, RandomGamma, RandomGrayscale,
+    RandomGrayscaleConfig, RandomHue, RandomInvert, RandomSaturation, RandomSharpness,
+    RandomSolarize, SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -37,6 +39,12 @@ pub enum AugSpec {
     RandomSolarize(SolarizeConfig),
     RandomErasing(ErasingConfig),
     RandomEqualize(EqualizeConfig),
+    RandomBrightness(FactorConfig),
+    RandomContrast(FactorConfig),
+    RandomSaturation(FactorConfig),
+    RandomHue(FactorConfig),
+    RandomGamma(GammaConfig),
+    RandomInvert(InvertConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -65,6 +73,12 @@ impl AugSpec {
             AugSpec::RandomSolarize(c) => Box::new(RandomSolarize::new(path, c)?),
             AugSpec::RandomErasing(c) => Box::new(RandomErasing::new(path, c)?),
             AugSpec::RandomEqualize(c) => Box::new(RandomEqualize::new(path, c)?),
+            AugSpec::RandomBrightness(c) => Box::new(RandomBrightness::new(path, c)?),
+            AugSpec::RandomContrast(c) => Box::new(RandomContrast::new(path, c)?),
+            AugSpec::RandomSaturation(c) => Box::new(RandomSaturation::new(path, c)?),
+            AugSpec::RandomHue(c) => Box::new(RandomHue::new(path, c)?),
+            AugSpec::RandomGamma(c) => Box::new(RandomGamma::new(path, c)?),
+            AugSpec::RandomInvert(c) => Box::new(RandomInvert::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

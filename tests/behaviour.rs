@@ -82,6 +82,15 @@ fn all_specs() -> Vec<AugSpec> {
         AugSpec::RandomPerspective(PerspectiveConfig::default()),
         AugSpec::RandomErasing(ErasingConfig::default()),
         AugSpec::RandomEqualize(EqualizeConfig::default()),
+        AugSpec::RandomBrightness(FactorConfig::new((0.6, 1.4))),
+        AugSpec::RandomContrast(FactorConfig::new((0.5, 1.5))),
+        AugSpec::RandomSaturation(FactorConfig::new((0.2, 1.8))),
+        AugSpec::RandomHue(FactorConfig::new((-0.3, 0.4))),
+        AugSpec::RandomGamma(GammaConfig {
+            gamma: (0.5, 1.5),
+            ..Default::default()
+        }),
+        AugSpec::RandomInvert(InvertConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),

@@ -157,6 +157,15 @@ fn bad_configs_get_typed_errors() {
         "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
     );
     assert_eq!(
+        msg(RandomBrightness::new(&r, FactorConfig::new((0.5, 2.5)))),
+        "RandomBrightness: brightness_factor = (0.5, 2.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 2"
+    );
+    let sat = RandomSaturation::new(&r, FactorConfig::new((0.5, 1.5))).unwrap();
+    assert_eq!(
+        msg(sat.f_forward(&img(&[2, 1, 4, 4]))),
+        "RandomSaturation: got 1 channels (input shape [2, 1, 4, 4]); allowed: 3 channels (RGB)"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

@@ -156,6 +156,38 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[4, 3, 2, 3],
     );
+    check_input(
+        &RandomBrightness::new(&r, FactorConfig::new((0.6, 1.4))).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &RandomContrast::new(&r, FactorConfig::new((0.5, 1.5))).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &RandomSaturation::new(&r, FactorConfig::new((0.2, 1.8))).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &RandomHue::new(&r, FactorConfig::new((-0.3, 0.4))).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &RandomGamma::new(
+            &r,
+            GammaConfig {
+                gamma: (0.5, 1.5),
+                gain: (0.8, 1.2),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 3, 3, 4],
+    );
+    check_input(
+        &RandomInvert::new(&r, InvertConfig::default()).unwrap(),
+        &[4, 3, 3, 4],
+    );
     // RandomEqualize is piecewise constant (a step at every bin edge moves every output of
     // the channel), so finite differences do not apply; its zero gradient, and the
     // straight-through identity, are tested in behaviour.rs.
@@ -323,6 +355,41 @@ fn learnable_range_gradients_match_finite_differences() {
         assert!((a - n).abs() / n.abs().max(1.0) < 1e-5, "{k}: {a} vs {n}");
         assert!(a.abs() > 1e-3, "{k}: no gradient");
     }
+
+    for (name, range) in [
+        ("brightness", (0.6, 1.4)),
+        ("contrast", (0.5, 1.5)),
+        ("saturation", (0.2, 1.8)),
+        ("hue", (-0.3, 0.4)),
+    ] {
+        let mut vs = root();
+        let cfg = FactorConfig {
+            learnable: true,
+            ..FactorConfig::new(range)
+        };
+        let path = vs.root() / "aug";
+        let aug: Box<dyn Augmentation> = match name {
+            "brightness" => Box::new(RandomBrightness::new(&path, cfg).unwrap()),
+            "contrast" => Box::new(RandomContrast::new(&path, cfg).unwrap()),
+            "saturation" => Box::new(RandomSaturation::new(&path, cfg).unwrap()),
+            _ => Box::new(RandomHue::new(&path, cfg).unwrap()),
+        };
+        vs.set_kind(Kind::Double);
+        check_ranges(aug.name(), &vs, aug.as_ref(), &[2, 3, 3, 4]);
+    }
+    let mut vs = root();
+    let gamma = RandomGamma::new(
+        &(vs.root() / "aug"),
+        GammaConfig {
+            gamma: (0.5, 1.5),
+            gain: (0.8, 1.2),
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomGamma", &vs, &gamma, &[2, 3, 3, 4]);
 
     for jiggle in [false, true] {
         let mut vs = root();

@@ -470,3 +470,54 @@ fn equalize_parity_and_draw() {
     assert_parity(&gated, "equalize_gate", 0.0);
     assert_same_draw(&gated, "equalize_gate");
 }
+
+#[test]
+fn one_factor_colour_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let b = RandomBrightness::new(&r.root(), FactorConfig::new((0.6, 1.4))).unwrap();
+    assert_parity(&b, "brightness", TOL);
+    assert_same_draw(&b, "brightness");
+    let b = RandomBrightness::new(
+        &r.root(),
+        FactorConfig {
+            clip_output: false,
+            ..FactorConfig::new((0.5, 1.8))
+        },
+    );
+    assert_parity(&b.unwrap(), "brightness_noclip", TOL);
+    let c = RandomContrast::new(&r.root(), FactorConfig::new((0.5, 1.5))).unwrap();
+    assert_parity(&c, "contrast", TOL);
+    assert_same_draw(&c, "contrast");
+    let c = RandomContrast::new(
+        &r.root(),
+        FactorConfig {
+            clip_output: false,
+            p: 0.5,
+            ..FactorConfig::new((0.5, 2.5))
+        },
+    )
+    .unwrap();
+    assert_parity(&c, "contrast_noclip", TOL);
+    assert_same_draw(&c, "contrast_noclip");
+    let s = RandomSaturation::new(&r.root(), FactorConfig::new((0.2, 1.8))).unwrap();
+    assert_parity(&s, "saturation", TOL);
+    assert_same_draw(&s, "saturation");
+    let h = RandomHue::new(&r.root(), FactorConfig::new((-0.3, 0.4))).unwrap();
+    assert_parity(&h, "hue", TOL);
+    assert_same_draw(&h, "hue");
+    let g = RandomGamma::new(
+        &r.root(),
+        GammaConfig {
+            gamma: (0.5, 1.5),
+            gain: (0.8, 1.2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&g, "gamma", TOL);
+    assert_same_draw(&g, "gamma");
+    let i = RandomInvert::new(&r.root(), InvertConfig::default()).unwrap();
+    assert_parity(&i, "invert", 0.0);
+    assert_same_draw(&i, "invert");
+}

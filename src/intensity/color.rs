@@ -303,7 +303,7 @@ impl Jitter {
 
 /// Kornia's `adjust_saturation` on RGB: scales HSV saturation in closed form,
 /// `(x - min)·(max·s'/Δ) + (max - max·s')` with `s' = clamp(Δ/(max + 1e-8)·f, 0, 1)`.
-fn jiggle_saturation(x: Tensor, f: &Tensor, ew: Ew) -> Tensor {
+pub(crate) fn jiggle_saturation(x: Tensor, f: &Tensor, ew: Ew) -> Tensor {
     let max = x.amax([1], true);
     let min = x.amin([1], true);
     let delta = &max - &min;

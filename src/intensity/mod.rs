@@ -5,6 +5,7 @@ mod enhance;
 mod equalize;
 mod erasing;
 mod normalize;
+mod single;
 
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
@@ -14,4 +15,8 @@ pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,
+};
+pub use single::{
+    FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
+    RandomHue, RandomInvert, RandomSaturation,
 };

@@ -1,0 +1,388 @@
+//! One-factor colour augmentations: RandomBrightness, RandomContrast, RandomSaturation,
+//! RandomHue, RandomGamma and RandomInvert.
+
+use super::color::{adjust_hue, jiggle_saturation};
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::ops::Ew;
+use crate::range::{gate, Range};
+use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use std::f64::consts::PI;
+use tch::{nn, Device, Tensor};
+
+/// Configuration shared by the one-factor colour augmentations.
+///
+/// `Default` is neutral (Kornia's defaults: factor range (1, 1), or (0, 0) for hue; `p =
+/// 1`; `clip_output = true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FactorConfig {
+    /// The factor range (Kornia's `brightness`, `contrast`, `saturation` or `hue`).
+    pub range: (f64, f64),
+    /// Clamp the input and the output to [0, 1] (Kornia's `clip_output`; brightness and
+    /// contrast only, the others always clamp).
+    pub clip_output: bool,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make the range a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for FactorConfig {
+    fn default() -> Self {
+        FactorConfig {
+            range: (1.0, 1.0),
+            clip_output: true,
+            same_on_batch: false,
+            p: 1.0,
+            learnable: false,
+        }
+    }
+}
+
+impl FactorConfig {
+    /// A config with `range` and Kornia's other defaults.
+    pub fn new(range: (f64, f64)) -> FactorConfig {
+        FactorConfig {
+            range,
+            ..Default::default()
+        }
+    }
+}
+
+/// What each one-factor augmentation does with its factor `f` (B,1,1,1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind1 {
+    Brightness,
+    Contrast,
+    Saturation,
+    Hue,
+}
+
+#[derive(Debug)]
+struct OneFactor {
+    cfg: FactorConfig,
+    kind: Kind1,
+    range: Range,
+}
+
+impl OneFactor {
+    fn new(
+        op: &'static str,
+        key: &'static str,
+        path: &nn::Path,
+        cfg: FactorConfig,
+        kind: Kind1,
+    ) -> Result<OneFactor> {
+        let bounds = match kind {
+            Kind1::Brightness => (0.0, 2.0),
+            Kind1::Contrast | Kind1::Saturation => (0.0, f64::MAX),
+            Kind1::Hue => (-0.5, 0.5),
+        };
+        checks::range(op, key, cfg.range, bounds)?;
+        checks::probability(op, "p", cfg.p)?;
+        let range = Range::new(path, key, cfg.range, cfg.learnable);
+        Ok(OneFactor { cfg, kind, range })
+    }
+
+    fn check_shape(&self, op: &'static str, shape: &[i64]) -> Result<()> {
+        match self.kind {
+            Kind1::Saturation | Kind1::Hue => checks::channels(op, shape, &[3], "3 channels (RGB)"),
+            _ => Ok(()),
+        }
+    }
+
+    fn sample(&self, key: &str, shape: &[i64], device: Device) -> Params {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert(key, self.range.sample(b, same, device));
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        p
+    }
+
+    fn apply(&self, op: &'static str, key: &str, x: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = x.size()[0];
+        let f = params.shaped(op, key, &[b])?.to_device(x.device());
+        // Kornia multiplies the hue by 2π in the params' dtype, then casts.
+        let f = if self.kind == Kind1::Hue {
+            (f * 2.0 * PI).to_kind(x.kind()) / (2.0 * PI)
+        } else {
+            f
+        };
+        let f = f.to_kind(x.kind()).view([-1, 1, 1, 1]);
+        let ew = Ew::for_inputs(&[x, &f]);
+        let clip = self.cfg.clip_output || matches!(self.kind, Kind1::Saturation | Kind1::Hue);
+        let x = if clip {
+            x.clamp(0.0, 1.0)
+        } else {
+            x.shallow_clone()
+        };
+        let out = match self.kind {
+            Kind1::Brightness => &x + (&f - 1.0),
+            Kind1::Contrast => &x * &f,
+            Kind1::Saturation => jiggle_saturation(x, &f, ew),
+            Kind1::Hue => adjust_hue(x, &f.view([-1]), ew),
+        };
+        Ok(if clip { ew.clamp(out, 0.0, 1.0) } else { out })
+    }
+}
+
+macro_rules! one_factor {
+    ($(#[$meta:meta])* $name:ident, $kornia:literal, $key:literal, $kind:expr, $default:expr) => {
+        $(#[$meta])*
+        ///
+        /// # Shapes
+        /// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+        ///
+        /// # Errors
+        /// `new` fails on a range outside its domain or a bad `p`; `f_*` forms on a bad input.
+        #[derive(Debug)]
+        pub struct $name {
+            inner: OneFactor,
+        }
+
+        impl $name {
+            /// Builds the augmentation; its range lives under `path`.
+            ///
+            /// # Errors
+            /// [`crate::Error::Config`] for a NaN, reversed or out-of-domain range, or a
+            /// `p` outside [0, 1].
+            pub fn new(path: &nn::Path, cfg: FactorConfig) -> Result<$name> {
+                Ok($name { inner: OneFactor::new($kornia, $key, path, cfg, $kind)? })
+            }
+
+            /// Kornia's defaults for this augmentation.
+            pub fn default_config() -> FactorConfig {
+                $default
+            }
+
+            /// The factor range.
+            pub fn range(&self) -> &Range {
+                &self.inner.range
+            }
+        }
+
+        impl Augmentation for $name {
+            fn name(&self) -> &'static str {
+                $kornia
+            }
+
+            fn spec(&self) -> AugSpec {
+                AugSpec::$name(self.inner.cfg.clone())
+            }
+
+            fn probabilities(&self) -> (f64, f64) {
+                (self.inner.cfg.p, 1.0)
+            }
+
+            fn check_shape(&self, shape: &[i64]) -> Result<()> {
+                self.inner.check_shape($kornia, shape)
+            }
+
+            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+                Ok(self.inner.sample($key, shape, device))
+            }
+
+            fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+                self.inner.apply($kornia, $key, input, params)
+            }
+        }
+
+        impl_module!($name);
+    };
+}
+
+one_factor!(
+    /// Adds `f - 1` to each sample, then clamps (Kornia's `RandomBrightness`; OpenCV's
+    /// additive brightness).
+    RandomBrightness, "RandomBrightness", "brightness_factor", Kind1::Brightness, FactorConfig::default()
+);
+one_factor!(
+    /// Multiplies each sample by `f`, then clamps (Kornia's `RandomContrast`; OpenCV's).
+    RandomContrast, "RandomContrast", "contrast_factor", Kind1::Contrast, FactorConfig::default()
+);
+one_factor!(
+    /// Scales the HSV saturation of each sample by `f` (Kornia's `RandomSaturation`).
+    RandomSaturation, "RandomSaturation", "saturation_factor", Kind1::Saturation, FactorConfig::default()
+);
+one_factor!(
+    /// Rotates the hue of each sample by `f` turns, `f` in [-0.5, 0.5] (Kornia's
+    /// `RandomHue`).
+    RandomHue, "RandomHue", "hue_factor", Kind1::Hue, FactorConfig::new((0.0, 0.0))
+);
+
+/// Configuration of [`RandomGamma`]; `Default` is Kornia's (neutral, `p = 1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GammaConfig {
+    /// Range of the exponent, >= 0.
+    pub gamma: (f64, f64),
+    /// Range of the gain, >= 0.
+    pub gain: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make both ranges trainable variables.
+    pub learnable: bool,
+}
+
+impl Default for GammaConfig {
+    fn default() -> Self {
+        GammaConfig {
+            gamma: (1.0, 1.0),
+            gain: (1.0, 1.0),
+            same_on_batch: false,
+            p: 1.0,
+            learnable: false,
+        }
+    }
+}
+
+/// Gamma correction `clamp(gain · x^gamma)` (Kornia's `RandomGamma`).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64 (clamped to [0, 1]); output the same.
+///
+/// # Errors
+/// `new` fails on a negative or NaN range or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomGamma {
+    cfg: GammaConfig,
+    gamma: Range,
+    gain: Range,
+}
+
+const GAMMA: &str = "RandomGamma";
+
+impl RandomGamma {
+    /// Builds the augmentation; its ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a negative, NaN or reversed range, or a `p` outside
+    /// [0, 1].
+    pub fn new(path: &nn::Path, cfg: GammaConfig) -> Result<RandomGamma> {
+        checks::range(GAMMA, "gamma", cfg.gamma, (0.0, f64::MAX))?;
+        checks::range(GAMMA, "gain", cfg.gain, (0.0, f64::MAX))?;
+        checks::probability(GAMMA, "p", cfg.p)?;
+        let gamma = Range::new(path, "gamma", cfg.gamma, cfg.learnable);
+        let gain = Range::new(path, "gain", cfg.gain, cfg.learnable);
+        Ok(RandomGamma { cfg, gamma, gain })
+    }
+}
+
+impl Augmentation for RandomGamma {
+    fn name(&self) -> &'static str {
+        GAMMA
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomGamma(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("gamma_factor", self.gamma.sample(b, same, device));
+        p.insert("gain_factor", self.gain.sample(b, same, device));
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(GAMMA, k, &[b])?
+                .to_device(input.device())
+                .to_kind(input.kind())
+                .view([-1, 1, 1, 1]))
+        };
+        let (gamma, gain) = (get("gamma_factor")?, get("gain_factor")?);
+        Ok((gain * input.clamp(0.0, 1.0).pow(&gamma)).clamp(0.0, 1.0))
+    }
+}
+
+/// Configuration of [`RandomInvert`]; `Default` is Kornia's (`max_val = 1`, `p = 0.5`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvertConfig {
+    /// The value inverted about: `out = max_val - x`.
+    pub max_val: f64,
+    /// One gate shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of inverting each sample.
+    pub p: f64,
+}
+
+impl Default for InvertConfig {
+    fn default() -> Self {
+        InvertConfig {
+            max_val: 1.0,
+            same_on_batch: false,
+            p: 0.5,
+        }
+    }
+}
+
+/// `max_val - x` (Kornia's `RandomInvert`); no clamp.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a non-finite `max_val` or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomInvert {
+    cfg: InvertConfig,
+}
+
+const INVERT: &str = "RandomInvert";
+
+impl RandomInvert {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a non-finite `max_val` or a `p` outside [0, 1].
+    pub fn new(_path: &nn::Path, cfg: InvertConfig) -> Result<RandomInvert> {
+        checks::finite(INVERT, "max_val", &[cfg.max_val])?;
+        checks::probability(INVERT, "p", cfg.p)?;
+        Ok(RandomInvert { cfg })
+    }
+}
+
+impl Augmentation for RandomInvert {
+    fn name(&self) -> &'static str {
+        INVERT
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomInvert(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        Ok(self.cfg.max_val - input)
+    }
+}
+
+impl_module!(RandomGamma, RandomInvert);
