@@ -117,6 +117,13 @@ CASES = [
     ("hue", "RandomHue", dict(hue=(-0.3, 0.4)), (2, 3, 5, 7), dict(seedcheck=True)),
     ("gamma", "RandomGamma", dict(gamma=(0.5, 1.5), gain=(0.8, 1.2)), (2, 3, 5, 7), dict(seedcheck=True)),
     ("invert", "RandomInvert", dict(p=0.5), (6, 3, 4, 5), dict(seedcheck=True)),
+    ("gaussian_blur", "RandomGaussianBlur", dict(kernel_size=(3, 5), sigma=(0.5, 2.0), p=1.0), (2, 3, 6, 7),
+     dict(seedcheck=True)),
+    ("gaussian_blur_replicate_gate", "RandomGaussianBlur",
+     dict(kernel_size=5, sigma=(0.3, 1.5), border_type="replicate", p=0.5), (6, 1, 5, 6), dict(seedcheck=True)),
+    ("box_blur", "RandomBoxBlur", dict(kernel_size=(3, 5), p=1.0), (2, 3, 6, 7), {}),
+    ("box_blur_even_constant", "RandomBoxBlur", dict(kernel_size=(4, 2), border_type="constant", p=1.0),
+     (2, 1, 5, 6), {}),
 ]
 
 

@@ -6,11 +6,12 @@ use crate::geometric::{
     RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
-    ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig,
-    GammaConfig, InvertConfig, JitterConfig, Normalize, NormalizeConfig, RandomBrightness,
-    RandomContrast, RandomEqualize, RandomErasing, RandomGamma, RandomGrayscale,
-    RandomGrayscaleConfig, RandomHue, RandomInvert, RandomSaturation, RandomSharpness,
-    RandomSolarize, SharpnessConfig, SolarizeConfig,
+    BoxBlurConfig, ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig,
+    FactorConfig, GammaConfig, GaussianBlurConfig, InvertConfig, JitterConfig, Normalize,
+    NormalizeConfig, RandomBoxBlur, RandomBrightness, RandomContrast, RandomEqualize,
+    RandomErasing, RandomGamma, RandomGaussianBlur, RandomGrayscale, RandomGrayscaleConfig,
+    RandomHue, RandomInvert, RandomSaturation, RandomSharpness, RandomSolarize, SharpnessConfig,
+    SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub enum AugSpec {
     RandomHue(FactorConfig),
     RandomGamma(GammaConfig),
     RandomInvert(InvertConfig),
+    RandomGaussianBlur(GaussianBlurConfig),
+    RandomBoxBlur(BoxBlurConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -79,6 +82,8 @@ impl AugSpec {
             AugSpec::RandomHue(c) => Box::new(RandomHue::new(path, c)?),
             AugSpec::RandomGamma(c) => Box::new(RandomGamma::new(path, c)?),
             AugSpec::RandomInvert(c) => Box::new(RandomInvert::new(path, c)?),
+            AugSpec::RandomGaussianBlur(c) => Box::new(RandomGaussianBlur::new(path, c)?),
+            AugSpec::RandomBoxBlur(c) => Box::new(RandomBoxBlur::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

@@ -91,6 +91,8 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomInvert(InvertConfig::default()),
+        AugSpec::RandomGaussianBlur(GaussianBlurConfig::default()),
+        AugSpec::RandomBoxBlur(BoxBlurConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),

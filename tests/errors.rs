@@ -166,6 +166,28 @@ fn bad_configs_get_typed_errors() {
         "RandomSaturation: got 1 channels (input shape [2, 1, 4, 4]); allowed: 3 channels (RGB)"
     );
     assert_eq!(
+        msg(RandomGaussianBlur::new(
+            &r,
+            GaussianBlurConfig {
+                kernel_size: (4, 3),
+                ..Default::default()
+            }
+        )),
+        "RandomGaussianBlur: kernel_size = (4, 3) is invalid; allowed: odd sizes >= 1"
+    );
+    let blur = RandomBoxBlur::new(
+        &r,
+        BoxBlurConfig {
+            kernel_size: (7, 7),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(blur.f_forward(&img(&[1, 3, 3, 9]))),
+        "RandomBoxBlur: kernel (7, 7) does not fit the input of size (H, W) = (3, 9); reflect padding needs H, W > kernel size / 2"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

@@ -188,6 +188,29 @@ fn input_gradients_match_finite_differences() {
         &RandomInvert::new(&r, InvertConfig::default()).unwrap(),
         &[4, 3, 3, 4],
     );
+    check_input(
+        &RandomGaussianBlur::new(
+            &r,
+            GaussianBlurConfig {
+                kernel_size: (3, 5),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
+    check_input(
+        &RandomBoxBlur::new(
+            &r,
+            BoxBlurConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize is piecewise constant (a step at every bin edge moves every output of
     // the channel), so finite differences do not apply; its zero gradient, and the
     // straight-through identity, are tested in behaviour.rs.
@@ -390,6 +413,21 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomGamma", &vs, &gamma, &[2, 3, 3, 4]);
+
+    let mut vs = root();
+    let blur = RandomGaussianBlur::new(
+        &(vs.root() / "aug"),
+        GaussianBlurConfig {
+            kernel_size: (3, 5),
+            sigma: (0.5, 2.0),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomGaussianBlur", &vs, &blur, &[2, 3, 4, 5]);
 
     for jiggle in [false, true] {
         let mut vs = root();

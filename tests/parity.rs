@@ -521,3 +521,54 @@ fn one_factor_colour_parity_and_draw() {
     assert_parity(&i, "invert", 0.0);
     assert_same_draw(&i, "invert");
 }
+
+#[test]
+fn blur_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let g = RandomGaussianBlur::new(
+        &r.root(),
+        GaussianBlurConfig {
+            kernel_size: (3, 5),
+            sigma: (0.5, 2.0),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&g, "gaussian_blur", TOL);
+    assert_same_draw(&g, "gaussian_blur");
+    let g = RandomGaussianBlur::new(
+        &r.root(),
+        GaussianBlurConfig {
+            kernel_size: (5, 5),
+            sigma: (0.3, 1.5),
+            border_type: Border::Replicate,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&g, "gaussian_blur_replicate_gate", TOL);
+    assert_same_draw(&g, "gaussian_blur_replicate_gate");
+    let b = RandomBoxBlur::new(
+        &r.root(),
+        BoxBlurConfig {
+            kernel_size: (3, 5),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&b, "box_blur", TOL);
+    let b = RandomBoxBlur::new(
+        &r.root(),
+        BoxBlurConfig {
+            kernel_size: (4, 2),
+            border_type: Border::Constant,
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&b, "box_blur_even_constant", TOL);
+}

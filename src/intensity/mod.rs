@@ -1,5 +1,6 @@
 //! Intensity (colour) augmentations.
 
+mod blur;
 mod color;
 mod enhance;
 mod equalize;
@@ -7,6 +8,7 @@ mod erasing;
 mod normalize;
 mod single;
 
+pub use blur::{BoxBlurConfig, GaussianBlurConfig, RandomBoxBlur, RandomGaussianBlur};
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
     RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,

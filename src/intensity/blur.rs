@@ -1,0 +1,239 @@
+//! RandomGaussianBlur and RandomBoxBlur.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::range::{gate, Range};
+use crate::{AugSpec, Augmentation, Error, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Tensor};
+
+/// Checks a kernel size and that the image is large enough for the border mode.
+fn check_kernel(op: &'static str, (kh, kw): (i64, i64), odd: bool) -> Result<()> {
+    if kh < 1 || kw < 1 || (odd && (kh % 2 == 0 || kw % 2 == 0)) {
+        let allowed = if odd { "odd sizes >= 1" } else { "sizes >= 1" };
+        return Err(checks::config(
+            op,
+            "kernel_size",
+            format!("({kh}, {kw})"),
+            allowed,
+        ));
+    }
+    Ok(())
+}
+
+/// Reflect padding needs the image larger than half the kernel on each axis.
+fn check_fits(op: &'static str, (kh, kw): (i64, i64), border: Border, shape: &[i64]) -> Result<()> {
+    let need = |k: i64| {
+        if border == Border::Reflect {
+            k / 2 + 1
+        } else {
+            1
+        }
+    };
+    if shape[2] < need(kh) || shape[3] < need(kw) {
+        return Err(Error::Size {
+            op,
+            what: "kernel",
+            size: (kh, kw),
+            input: (shape[2], shape[3]),
+            allowed: "reflect padding needs H, W > kernel size / 2",
+        });
+    }
+    Ok(())
+}
+
+/// Configuration of [`RandomGaussianBlur`]; `Default` is Kornia's, with the required
+/// `kernel_size = (3, 3)` and `sigma = (0.1, 2.0)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GaussianBlurConfig {
+    /// Kernel (height, width), odd.
+    pub kernel_size: (i64, i64),
+    /// Range of the standard deviation (one per sample, both axes), > 0.
+    pub sigma: (f64, f64),
+    /// Border mode.
+    pub border_type: Border,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of blurring each sample.
+    pub p: f64,
+    /// Make `sigma` a trainable variable.
+    pub learnable: bool,
+}
+
+impl Default for GaussianBlurConfig {
+    fn default() -> Self {
+        GaussianBlurConfig {
+            kernel_size: (3, 3),
+            sigma: (0.1, 2.0),
+            border_type: Border::Reflect,
+            same_on_batch: false,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Gaussian blur with a random standard deviation per sample (Kornia's
+/// `RandomGaussianBlur`), separable, one grouped convolution per axis for the batch.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on an even or non-positive kernel, a non-positive or NaN sigma range or a
+/// bad `p`; `f_*` forms on a bad input or an image too small for reflect padding.
+#[derive(Debug)]
+pub struct RandomGaussianBlur {
+    cfg: GaussianBlurConfig,
+    sigma: Range,
+}
+
+const GAUSS: &str = "RandomGaussianBlur";
+
+impl RandomGaussianBlur {
+    /// Builds the augmentation; `sigma` lives under `path`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: GaussianBlurConfig) -> Result<RandomGaussianBlur> {
+        check_kernel(GAUSS, cfg.kernel_size, true)?;
+        checks::range(GAUSS, "sigma", cfg.sigma, (f64::MIN_POSITIVE, f64::MAX))?;
+        checks::probability(GAUSS, "p", cfg.p)?;
+        let sigma = Range::new(path, "sigma", cfg.sigma, cfg.learnable);
+        Ok(RandomGaussianBlur { cfg, sigma })
+    }
+
+    /// The sigma range.
+    pub fn sigma(&self) -> &Range {
+        &self.sigma
+    }
+}
+
+impl Augmentation for RandomGaussianBlur {
+    fn name(&self) -> &'static str {
+        GAUSS
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomGaussianBlur(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        check_fits(GAUSS, self.cfg.kernel_size, self.cfg.border_type, shape)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("sigma", self.sigma.sample(b, same, device));
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let sigma = params
+            .shaped(GAUSS, "sigma", &[b])?
+            .to_device(input.device())
+            .to_kind(input.kind())
+            .view([b, 1]);
+        let (kh, kw) = self.cfg.kernel_size;
+        let kx = gaussian_kernel1d(kw, &sigma);
+        let ky = gaussian_kernel1d(kh, &sigma);
+        filter2d_separable(input, &kx, &ky, self.cfg.border_type)
+    }
+}
+
+/// Configuration of [`RandomBoxBlur`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BoxBlurConfig {
+    /// Kernel (height, width), >= 1.
+    pub kernel_size: (i64, i64),
+    /// Border mode.
+    pub border_type: Border,
+    /// One gate shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of blurring each sample.
+    pub p: f64,
+}
+
+impl Default for BoxBlurConfig {
+    fn default() -> Self {
+        BoxBlurConfig {
+            kernel_size: (3, 3),
+            border_type: Border::Reflect,
+            same_on_batch: false,
+            p: 0.5,
+        }
+    }
+}
+
+/// Mean over a (kh, kw) window (Kornia's `RandomBoxBlur`).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a non-positive kernel or a bad `p`; `f_*` forms on a bad input or an
+/// image too small for reflect padding.
+#[derive(Debug)]
+pub struct RandomBoxBlur {
+    cfg: BoxBlurConfig,
+}
+
+const BOX: &str = "RandomBoxBlur";
+
+impl RandomBoxBlur {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a non-positive kernel or a `p` outside [0, 1].
+    pub fn new(_path: &nn::Path, cfg: BoxBlurConfig) -> Result<RandomBoxBlur> {
+        check_kernel(BOX, cfg.kernel_size, false)?;
+        checks::probability(BOX, "p", cfg.p)?;
+        Ok(RandomBoxBlur { cfg })
+    }
+}
+
+impl Augmentation for RandomBoxBlur {
+    fn name(&self) -> &'static str {
+        BOX
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomBoxBlur(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        check_fits(BOX, self.cfg.kernel_size, self.cfg.border_type, shape)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        let (kh, kw) = self.cfg.kernel_size;
+        let opts = (input.kind(), input.device());
+        let kx = Tensor::full([1, kw], 1.0 / kw as f64, opts);
+        let ky = Tensor::full([1, kh], 1.0 / kh as f64, opts);
+        filter2d_separable(input, &kx, &ky, self.cfg.border_type)
+    }
+}
+
+impl_module!(RandomGaussianBlur, RandomBoxBlur);
