@@ -124,6 +124,13 @@ CASES = [
     ("box_blur", "RandomBoxBlur", dict(kernel_size=(3, 5), p=1.0), (2, 3, 6, 7), {}),
     ("box_blur_even_constant", "RandomBoxBlur", dict(kernel_size=(4, 2), border_type="constant", p=1.0),
      (2, 1, 5, 6), {}),
+    ("channel_shuffle", "RandomChannelShuffle", dict(p=1.0), (3, 3, 4, 5), dict(seedcheck=True)),
+    ("channel_shuffle_gate", "RandomChannelShuffle", dict(p=0.5), (6, 4, 3, 3), dict(seedcheck=True)),
+    ("gaussian_noise", "RandomGaussianNoise", dict(mean=0.1, std=0.2, p=1.0), (2, 3, 4, 5), dict(seedcheck=True)),
+    ("posterize", "RandomPosterize", dict(bits=3, p=1.0), (2, 3, 5, 6), dict(seedcheck=True)),
+    ("posterize_range_gate", "RandomPosterize", dict(bits=(0.0, 8.0), p=0.5), (6, 1, 4, 5), dict(seedcheck=True)),
+    ("auto_contrast", "RandomAutoContrast", dict(p=1.0), (2, 3, 4, 5), {}),
+    ("auto_contrast_noclip", "RandomAutoContrast", dict(clip_output=False, p=0.5), (6, 1, 4, 5), dict(seedcheck=True)),
 ]
 
 

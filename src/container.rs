@@ -6,12 +6,13 @@ use crate::geometric::{
     RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
 };
 use crate::intensity::{
-    BoxBlurConfig, ColorJiggle, ColorJitter, Denormalize, EqualizeConfig, ErasingConfig,
-    FactorConfig, GammaConfig, GaussianBlurConfig, InvertConfig, JitterConfig, Normalize,
-    NormalizeConfig, RandomBoxBlur, RandomBrightness, RandomContrast, RandomEqualize,
-    RandomErasing, RandomGamma, RandomGaussianBlur, RandomGrayscale, RandomGrayscaleConfig,
-    RandomHue, RandomInvert, RandomSaturation, RandomSharpness, RandomSolarize, SharpnessConfig,
-    SolarizeConfig,
+    AutoContrastConfig, BoxBlurConfig, ChannelShuffleConfig, ColorJiggle, ColorJitter, Denormalize,
+    EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig,
+    GaussianNoiseConfig, InvertConfig, JitterConfig, Normalize, NormalizeConfig, PosterizeConfig,
+    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelShuffle, RandomContrast,
+    RandomEqualize, RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise,
+    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert, RandomPosterize,
+    RandomSaturation, RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,10 @@ pub enum AugSpec {
     RandomInvert(InvertConfig),
     RandomGaussianBlur(GaussianBlurConfig),
     RandomBoxBlur(BoxBlurConfig),
+    RandomChannelShuffle(ChannelShuffleConfig),
+    RandomGaussianNoise(GaussianNoiseConfig),
+    RandomPosterize(PosterizeConfig),
+    RandomAutoContrast(AutoContrastConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -84,6 +89,10 @@ impl AugSpec {
             AugSpec::RandomInvert(c) => Box::new(RandomInvert::new(path, c)?),
             AugSpec::RandomGaussianBlur(c) => Box::new(RandomGaussianBlur::new(path, c)?),
             AugSpec::RandomBoxBlur(c) => Box::new(RandomBoxBlur::new(path, c)?),
+            AugSpec::RandomChannelShuffle(c) => Box::new(RandomChannelShuffle::new(path, c)?),
+            AugSpec::RandomGaussianNoise(c) => Box::new(RandomGaussianNoise::new(path, c)?),
+            AugSpec::RandomPosterize(c) => Box::new(RandomPosterize::new(path, c)?),
+            AugSpec::RandomAutoContrast(c) => Box::new(RandomAutoContrast::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

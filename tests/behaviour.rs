@@ -93,6 +93,16 @@ fn all_specs() -> Vec<AugSpec> {
         AugSpec::RandomInvert(InvertConfig::default()),
         AugSpec::RandomGaussianBlur(GaussianBlurConfig::default()),
         AugSpec::RandomBoxBlur(BoxBlurConfig::default()),
+        AugSpec::RandomChannelShuffle(ChannelShuffleConfig::default()),
+        AugSpec::RandomGaussianNoise(GaussianNoiseConfig {
+            std: 0.1,
+            ..Default::default()
+        }),
+        AugSpec::RandomPosterize(PosterizeConfig::default()),
+        AugSpec::RandomAutoContrast(AutoContrastConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),
@@ -513,4 +523,56 @@ fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient() {
         grads[1] > 0.0,
         "with the option the gradient passes through"
     );
+}
+
+#[test]
+fn posterize_and_autocontrast_straight_through_keep_the_forward() {
+    let _serial = common::serial();
+    let x = image(&[4, 3, 8, 8]);
+    // Posterize: without the option, no gradient to the input (bits < 8) or to the bits;
+    // with it, both get one and the output is unchanged.
+    let mut outs = Vec::new();
+    let mut grads = Vec::new();
+    for straight_through in [false, true] {
+        let vs = VarStore::new(Device::Cpu);
+        let cfg = PosterizeConfig {
+            bits: (2.0, 6.0),
+            p: 1.0,
+            learnable: true,
+            straight_through,
+            ..Default::default()
+        };
+        let post = RandomPosterize::new(&(vs.root() / "p"), cfg).unwrap();
+        let xg = x.detach().set_requires_grad(true);
+        tch::manual_seed(3);
+        let y = post.forward(&xg);
+        (&y * &x).sum(Kind::Float).backward();
+        let gb = post.bits().lo().grad();
+        let gb = if gb.defined() {
+            gb.abs().double_value(&[])
+        } else {
+            0.0
+        };
+        grads.push((xg.grad().abs().sum(Kind::Float).double_value(&[]), gb));
+        outs.push(y.detach());
+    }
+    assert!(outs[0].equal(&outs[1]));
+    assert_eq!(grads[0], (0.0, 0.0), "posterize is piecewise constant");
+    assert!(
+        grads[1].0 > 0.0 && grads[1].1 > 0.0,
+        "straight-through gradients: {:?}",
+        grads[1]
+    );
+    // AutoContrast: same output with and without the option.
+    let vs = VarStore::new(Device::Cpu);
+    let plain = RandomAutoContrast::new(&vs.root(), AutoContrastConfig::default()).unwrap();
+    let st = RandomAutoContrast::new(
+        &vs.root(),
+        AutoContrastConfig {
+            straight_through: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(plain.forward(&x).equal(&st.forward(&x)));
 }

@@ -188,6 +188,10 @@ fn bad_configs_get_typed_errors() {
         "RandomBoxBlur: kernel (7, 7) does not fit the input of size (H, W) = (3, 9); reflect padding needs H, W > kernel size / 2"
     );
     assert_eq!(
+        msg(RandomPosterize::new(&r, PosterizeConfig { bits: (3.0, 9.0), ..Default::default() })),
+        "RandomPosterize: bits = (3, 9) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 8"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

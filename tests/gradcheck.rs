@@ -211,9 +211,21 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
-    // RandomEqualize is piecewise constant (a step at every bin edge moves every output of
-    // the channel), so finite differences do not apply; its zero gradient, and the
-    // straight-through identity, are tested in behaviour.rs.
+    check_input(
+        &RandomChannelShuffle::new(&r, ChannelShuffleConfig::default()).unwrap(),
+        &[4, 3, 3, 4],
+    );
+    check_input(
+        &RandomGaussianNoise::new(&r, GaussianNoiseConfig::default()).unwrap(),
+        &[4, 3, 3, 4],
+    );
+    check_input(
+        &RandomAutoContrast::new(&r, AutoContrastConfig::default()).unwrap(),
+        &[2, 3, 3, 4],
+    );
+    // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
+    // so finite differences do not apply; their zero gradients, and the straight-through
+    // identities, are tested in behaviour.rs.
     check_input(
         &RandomErasing::new(
             &r,

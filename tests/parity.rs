@@ -572,3 +572,68 @@ fn blur_parity_and_draw() {
     .unwrap();
     assert_parity(&b, "box_blur_even_constant", TOL);
 }
+
+#[test]
+fn pixel_ops_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let s = RandomChannelShuffle::new(
+        &r.root(),
+        ChannelShuffleConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&s, "channel_shuffle", 0.0);
+    assert_same_draw(&s, "channel_shuffle");
+    let s = RandomChannelShuffle::new(&r.root(), ChannelShuffleConfig::default()).unwrap();
+    assert_parity(&s, "channel_shuffle_gate", 0.0);
+    assert_same_draw(&s, "channel_shuffle_gate");
+    let n = RandomGaussianNoise::new(
+        &r.root(),
+        GaussianNoiseConfig {
+            mean: 0.1,
+            std: 0.2,
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&n, "gaussian_noise", 0.0);
+    assert_same_draw(&n, "gaussian_noise");
+    let p = RandomPosterize::new(
+        &r.root(),
+        PosterizeConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // Piecewise constant: Kornia's gradient is zero (identity where 8 bits are kept).
+    assert_parity(&p, "posterize", 0.0);
+    assert_same_draw(&p, "posterize");
+    let p = RandomPosterize::new(
+        &r.root(),
+        PosterizeConfig {
+            bits: (0.0, 8.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&p, "posterize_range_gate", 0.0);
+    assert_same_draw(&p, "posterize_range_gate");
+    let a = RandomAutoContrast::new(&r.root(), AutoContrastConfig::default()).unwrap();
+    assert_parity(&a, "auto_contrast", TOL);
+    let a = RandomAutoContrast::new(
+        &r.root(),
+        AutoContrastConfig {
+            clip_output: false,
+            p: 0.5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&a, "auto_contrast_noclip", TOL);
+    assert_same_draw(&a, "auto_contrast_noclip");
+}

@@ -6,6 +6,7 @@ mod enhance;
 mod equalize;
 mod erasing;
 mod normalize;
+mod pixel;
 mod single;
 
 pub use blur::{BoxBlurConfig, GaussianBlurConfig, RandomBoxBlur, RandomGaussianBlur};
@@ -17,6 +18,10 @@ pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,
+};
+pub use pixel::{
+    AutoContrastConfig, ChannelShuffleConfig, GaussianNoiseConfig, PosterizeConfig,
+    RandomAutoContrast, RandomChannelShuffle, RandomGaussianNoise, RandomPosterize,
 };
 pub use single::{
     FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
