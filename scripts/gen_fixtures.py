@@ -131,6 +131,16 @@ CASES = [
     ("posterize_range_gate", "RandomPosterize", dict(bits=(0.0, 8.0), p=0.5), (6, 1, 4, 5), dict(seedcheck=True)),
     ("auto_contrast", "RandomAutoContrast", dict(p=1.0), (2, 3, 4, 5), {}),
     ("auto_contrast_noclip", "RandomAutoContrast", dict(clip_output=False, p=0.5), (6, 1, 4, 5), dict(seedcheck=True)),
+    ("shear", "RandomShear", dict(shear=(-15.0, 20.0), p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
+    ("shear_xy_border", "RandomShear", dict(shear=(-10.0, 10.0, -5.0, 15.0), padding_mode="border", p=0.5),
+     (6, 1, 5, 6), dict(seedcheck=True)),
+    ("translate", "RandomTranslate", dict(translate_x=(-0.2, 0.3), translate_y=(-0.1, 0.1), p=1.0), (2, 3, 6, 7),
+     dict(seedcheck=True)),
+    ("translate_y_only", "RandomTranslate", dict(translate_y=(-0.3, 0.3), resample="nearest", p=1.0), (2, 1, 5, 6),
+     dict(seedcheck=True)),
+    ("rotation90", "RandomRotation90", dict(times=(-3, 3), p=1.0), (4, 3, 5, 5), dict(seedcheck=True)),
+    ("rotation90_nonsquare", "RandomRotation90", dict(times=(1, 2), p=1.0, align_corners=False), (3, 1, 4, 6),
+     dict(seedcheck=True)),
 ]
 
 

@@ -3,7 +3,8 @@
 use crate::geometric::{
     CenterCrop, CenterCropConfig, FlipConfig, PerspectiveConfig, RandomAffine, RandomAffineConfig,
     RandomCrop, RandomCropConfig, RandomHorizontalFlip, RandomPerspective, RandomResizedCrop,
-    RandomResizedCropConfig, RandomRotation, RandomRotationConfig, RandomVerticalFlip,
+    RandomResizedCropConfig, RandomRotation, RandomRotation90, RandomRotationConfig, RandomShear,
+    RandomTranslate, RandomVerticalFlip, Rotation90Config, ShearConfig, TranslateConfig,
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelShuffleConfig, ColorJiggle, ColorJitter, Denormalize,
@@ -33,6 +34,9 @@ pub enum AugSpec {
     CenterCrop(CenterCropConfig),
     RandomResizedCrop(RandomResizedCropConfig),
     RandomPerspective(PerspectiveConfig),
+    RandomShear(ShearConfig),
+    RandomTranslate(TranslateConfig),
+    RandomRotation90(Rotation90Config),
     ColorJitter(JitterConfig),
     ColorJiggle(JitterConfig),
     Normalize(NormalizeConfig),
@@ -73,6 +77,9 @@ impl AugSpec {
             AugSpec::CenterCrop(c) => Box::new(CenterCrop::new(path, c)?),
             AugSpec::RandomResizedCrop(c) => Box::new(RandomResizedCrop::new(path, c)?),
             AugSpec::RandomPerspective(c) => Box::new(RandomPerspective::new(path, c)?),
+            AugSpec::RandomShear(c) => Box::new(RandomShear::new(path, c)?),
+            AugSpec::RandomTranslate(c) => Box::new(RandomTranslate::new(path, c)?),
+            AugSpec::RandomRotation90(c) => Box::new(RandomRotation90::new(path, c)?),
             AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
             AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),

@@ -80,6 +80,18 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomPerspective(PerspectiveConfig::default()),
+        AugSpec::RandomShear(ShearConfig {
+            shear: (-15.0, 20.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomTranslate(TranslateConfig {
+            translate_x: Some((-0.2, 0.2)),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation90(Rotation90Config {
+            times: (-3.0, 3.0),
+            ..Default::default()
+        }),
         AugSpec::RandomErasing(ErasingConfig::default()),
         AugSpec::RandomEqualize(EqualizeConfig::default()),
         AugSpec::RandomBrightness(FactorConfig::new((0.6, 1.4))),

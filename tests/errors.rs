@@ -192,6 +192,14 @@ fn bad_configs_get_typed_errors() {
         "RandomPosterize: bits = (3, 9) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 8"
     );
     assert_eq!(
+        msg(RandomTranslate::new(&r, TranslateConfig { translate_x: Some((-1.5, 0.5)), ..Default::default() })),
+        "RandomTranslate: translate_x = (-1.5, 0.5) is invalid; allowed: finite (lo, hi) with -1 <= lo <= hi <= 1"
+    );
+    assert_eq!(
+        msg(RandomRotation90::new(&r, Rotation90Config { times: (0.0, 4.0), ..Default::default() })),
+        "RandomRotation90: times = (0, 4) is invalid; allowed: finite (lo, hi) with -3 <= lo <= hi <= 3"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

@@ -223,6 +223,43 @@ fn input_gradients_match_finite_differences() {
         &RandomAutoContrast::new(&r, AutoContrastConfig::default()).unwrap(),
         &[2, 3, 3, 4],
     );
+    check_input(
+        &RandomShear::new(
+            &r,
+            ShearConfig {
+                shear: (-15.0, 20.0),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
+    check_input(
+        &RandomTranslate::new(
+            &r,
+            TranslateConfig {
+                translate_x: Some((-0.2, 0.3)),
+                translate_y: Some((-0.1, 0.1)),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
+    check_input(
+        &RandomRotation90::new(
+            &r,
+            Rotation90Config {
+                times: (-3.0, 3.0),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.
@@ -440,6 +477,35 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomGaussianBlur", &vs, &blur, &[2, 3, 4, 5]);
+
+    let mut vs = root();
+    let shear = RandomShear::new(
+        &(vs.root() / "aug"),
+        ShearConfig {
+            shear: (-15.0, 20.0),
+            shear_y: Some((-5.0, 10.0)),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomShear", &vs, &shear, &[2, 3, 4, 5]);
+    let mut vs = root();
+    let translate = RandomTranslate::new(
+        &(vs.root() / "aug"),
+        TranslateConfig {
+            translate_x: Some((-0.2, 0.3)),
+            translate_y: Some((-0.1, 0.1)),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomTranslate", &vs, &translate, &[2, 3, 4, 5]);
 
     for jiggle in [false, true] {
         let mut vs = root();

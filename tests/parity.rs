@@ -637,3 +637,79 @@ fn pixel_ops_parity_and_draw() {
     assert_parity(&a, "auto_contrast_noclip", TOL);
     assert_same_draw(&a, "auto_contrast_noclip");
 }
+
+#[test]
+fn shear_translate_rotation90_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let s = RandomShear::new(
+        &r.root(),
+        ShearConfig {
+            shear: (-15.0, 20.0),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&s, "shear", TOL);
+    assert_same_draw(&s, "shear");
+    let s = RandomShear::new(
+        &r.root(),
+        ShearConfig {
+            shear: (-10.0, 10.0),
+            shear_y: Some((-5.0, 15.0)),
+            padding_mode: Padding::Border,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&s, "shear_xy_border", TOL);
+    assert_same_draw(&s, "shear_xy_border");
+    let t = RandomTranslate::new(
+        &r.root(),
+        TranslateConfig {
+            translate_x: Some((-0.2, 0.3)),
+            translate_y: Some((-0.1, 0.1)),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&t, "translate", TOL);
+    assert_same_draw(&t, "translate");
+    let t = RandomTranslate::new(
+        &r.root(),
+        TranslateConfig {
+            translate_y: Some((-0.3, 0.3)),
+            resample: Resample::Nearest,
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&t, "translate_y_only", TOL);
+    assert_same_draw(&t, "translate_y_only");
+    let q = RandomRotation90::new(
+        &r.root(),
+        Rotation90Config {
+            times: (-3.0, 3.0),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&q, "rotation90", TOL);
+    assert_same_draw(&q, "rotation90");
+    let q = RandomRotation90::new(
+        &r.root(),
+        Rotation90Config {
+            times: (1.0, 2.0),
+            p: 1.0,
+            align_corners: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&q, "rotation90_nonsquare", TOL);
+    assert_same_draw(&q, "rotation90_nonsquare");
+}

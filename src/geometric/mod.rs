@@ -4,6 +4,7 @@ mod affine;
 mod crop;
 mod flip;
 mod perspective;
+mod simple;
 
 pub use affine::{
     AffineParams, RandomAffine, RandomAffineConfig, RandomRotation, RandomRotationConfig,
@@ -15,3 +16,6 @@ pub use crop::{
 };
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
+pub use simple::{
+    RandomRotation90, RandomShear, RandomTranslate, Rotation90Config, ShearConfig, TranslateConfig,
+};

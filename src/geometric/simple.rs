@@ -1,0 +1,458 @@
+//! RandomShear, RandomTranslate and RandomRotation90: single-parameter affine warps.
+
+use super::affine::{center, input_shape_tensor};
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::range::{gate, Range};
+use crate::warp::{self, Padding, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Configuration of [`RandomShear`]; `Default` is Kornia's, with the required `shear =
+/// (0, 0)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShearConfig {
+    /// x shear range in degrees.
+    pub shear: (f64, f64),
+    /// y shear range in degrees (the last two entries of Kornia's 4-tuple); (0, 0) if `None`.
+    pub shear_y: Option<(f64, f64)>,
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: false).
+    pub align_corners: bool,
+    /// What is sampled outside the image (`Fill` fills zeros, as Kornia passes no fill).
+    pub padding_mode: Padding,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make both ranges trainable variables.
+    pub learnable: bool,
+}
+
+impl Default for ShearConfig {
+    fn default() -> Self {
+        ShearConfig {
+            shear: (0.0, 0.0),
+            shear_y: None,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: false,
+            padding_mode: Padding::Zeros,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Random shear about the image centre (Kornia's `RandomShear`): x-shear then y-shear,
+/// Kornia's `get_shear_matrix2d`.
+///
+/// Params: `center` (B,2), `shear_x`, `shear_y` (B,) degrees.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a NaN, reversed or out-of-[-360, 360] range or a bad `p`; `f_*` forms on
+/// a bad input.
+#[derive(Debug)]
+pub struct RandomShear {
+    cfg: ShearConfig,
+    shear_x: Range,
+    shear_y: Range,
+}
+
+const SHEAR: &str = "RandomShear";
+
+fn opts(resample: Resample, padding: Padding, align_corners: bool) -> WarpOptions {
+    WarpOptions {
+        resample,
+        padding,
+        align_corners,
+        ..Default::default()
+    }
+}
+
+impl RandomShear {
+    /// Builds the augmentation; its ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: ShearConfig) -> Result<RandomShear> {
+        checks::range(SHEAR, "shear", cfg.shear, (-360.0, 360.0))?;
+        let sy = cfg.shear_y.unwrap_or((0.0, 0.0));
+        checks::range(SHEAR, "shear_y", sy, (-360.0, 360.0))?;
+        checks::probability(SHEAR, "p", cfg.p)?;
+        let shear_x = Range::new(path, "shear_x", cfg.shear, cfg.learnable);
+        let shear_y = Range::new(path, "shear_y", sy, cfg.learnable);
+        Ok(RandomShear {
+            cfg,
+            shear_x,
+            shear_y,
+        })
+    }
+}
+
+impl Augmentation for RandomShear {
+    fn name(&self) -> &'static str {
+        SHEAR
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomShear(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("center", center(shape, device));
+        p.insert("shear_x", self.shear_x.sample(b, same, device));
+        p.insert("shear_y", self.shear_y.sample(b, same, device));
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let o = opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        );
+        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let b = shape[0];
+        let get = |k: &str, s: &[i64]| -> Result<Tensor> {
+            Ok(params.shaped(SHEAR, k, s)?.to_device(device).to_kind(kind))
+        };
+        let deg = std::f64::consts::PI / 180.0;
+        let (sx, sy) = (get("shear_x", &[b])? * deg, get("shear_y", &[b])? * deg);
+        Ok(Some(warp::shear_matrix(&get("center", &[b, 2])?, &sx, &sy)))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let o = opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        );
+        warp::warp_by(
+            self,
+            output,
+            params,
+            input_shape,
+            (input_shape[2], input_shape[3]),
+            &o,
+            true,
+        )
+    }
+}
+
+/// Configuration of [`RandomTranslate`]; `Default` is Kornia's (no translation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TranslateConfig {
+    /// x translation range as a fraction of the width, within [-1, 1].
+    pub translate_x: Option<(f64, f64)>,
+    /// y translation range as a fraction of the height, within [-1, 1].
+    pub translate_y: Option<(f64, f64)>,
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: false).
+    pub align_corners: bool,
+    /// What is sampled outside the image.
+    pub padding_mode: Padding,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make the ranges trainable variables.
+    pub learnable: bool,
+}
+
+impl Default for TranslateConfig {
+    fn default() -> Self {
+        TranslateConfig {
+            translate_x: None,
+            translate_y: None,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: false,
+            padding_mode: Padding::Zeros,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Random translation (Kornia's `RandomTranslate`).
+///
+/// Params: `translate_x`, `translate_y` (B,) in pixels.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a range outside [-1, 1] or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomTranslate {
+    cfg: TranslateConfig,
+    x: Option<Range>,
+    y: Option<Range>,
+}
+
+const TRANSLATE: &str = "RandomTranslate";
+
+impl RandomTranslate {
+    /// Builds the augmentation; its ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: TranslateConfig) -> Result<RandomTranslate> {
+        let range = |name: &'static str, r: Option<(f64, f64)>| -> Result<Option<Range>> {
+            match r {
+                Some(r) => {
+                    checks::range(TRANSLATE, name, r, (-1.0, 1.0))?;
+                    Ok(Some(Range::new(path, name, r, cfg.learnable)))
+                }
+                None => Ok(None),
+            }
+        };
+        let x = range("translate_x", cfg.translate_x)?;
+        let y = range("translate_y", cfg.translate_y)?;
+        checks::probability(TRANSLATE, "p", cfg.p)?;
+        Ok(RandomTranslate { cfg, x, y })
+    }
+}
+
+impl Augmentation for RandomTranslate {
+    fn name(&self) -> &'static str {
+        TRANSLATE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomTranslate(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let draw = |r: &Option<Range>, size: i64| match r {
+            Some(r) => r.sample(b, same, device) * size as f64,
+            None => Tensor::zeros([b], (Kind::Float, device)),
+        };
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("translate_x", draw(&self.x, shape[3]));
+        p.insert("translate_y", draw(&self.y, shape[2]));
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let o = opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        );
+        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let b = shape[0];
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(TRANSLATE, k, &[b])?
+                .to_device(device)
+                .to_kind(kind))
+        };
+        let (tx, ty) = (get("translate_x")?, get("translate_y")?);
+        let one = tx.ones_like();
+        let zero = tx.zeros_like();
+        Ok(Some(warp::affine_rows([
+            &one, &zero, &tx, &zero, &one, &ty,
+        ])))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let o = opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        );
+        warp::warp_by(
+            self,
+            output,
+            params,
+            input_shape,
+            (input_shape[2], input_shape[3]),
+            &o,
+            true,
+        )
+    }
+}
+
+/// Configuration of [`RandomRotation90`]; `Default` is Kornia's, with the required
+/// `times = (0, 0)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rotation90Config {
+    /// Range of the number of quarter turns, within [-3, 3] (drawn, then rounded).
+    pub times: (f64, f64),
+    /// Interpolation.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: true).
+    pub align_corners: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+}
+
+impl Default for Rotation90Config {
+    fn default() -> Self {
+        Rotation90Config {
+            times: (0.0, 0.0),
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: true,
+            p: 0.5,
+        }
+    }
+}
+
+/// Rotates by a random number of quarter turns about the centre, keeping the size
+/// (Kornia's `RandomRotation90`).
+///
+/// Params: `times` (B,) float32 (rounded when applied).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a range outside [-3, 3] or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomRotation90 {
+    cfg: Rotation90Config,
+    times: Range,
+}
+
+const ROT90: &str = "RandomRotation90";
+
+impl RandomRotation90 {
+    /// Builds the augmentation (its range is not learnable: it is rounded).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: Rotation90Config) -> Result<RandomRotation90> {
+        checks::range(ROT90, "times", cfg.times, (-3.0, 3.0))?;
+        checks::probability(ROT90, "p", cfg.p)?;
+        let times = Range::new(path, "times", cfg.times, false);
+        Ok(RandomRotation90 { cfg, times })
+    }
+}
+
+impl Augmentation for RandomRotation90 {
+    fn name(&self) -> &'static str {
+        ROT90
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomRotation90(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("times", self.times.sample(b, same, device));
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let o = opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners);
+        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let times = params
+            .shaped(ROT90, "times", &[shape[0]])?
+            .round()
+            .to_device(device)
+            .to_kind(kind);
+        let c = center(shape, device).to_kind(kind);
+        Ok(Some(warp::rotation_matrix(
+            &c,
+            &(times * 90.0),
+            &c.ones_like(),
+        )))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let o = opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners);
+        warp::warp_by(
+            self,
+            output,
+            params,
+            input_shape,
+            (input_shape[2], input_shape[3]),
+            &o,
+            true,
+        )
+    }
+}
+
+impl_module!(RandomShear, RandomTranslate, RandomRotation90);
