@@ -141,6 +141,13 @@ CASES = [
     ("rotation90", "RandomRotation90", dict(times=(-3, 3), p=1.0), (4, 3, 5, 5), dict(seedcheck=True)),
     ("rotation90_nonsquare", "RandomRotation90", dict(times=(1, 2), p=1.0, align_corners=False), (3, 1, 4, 6),
      dict(seedcheck=True)),
+    ("channel_dropout", "RandomChannelDropout", dict(num_drop_channels=2, fill_value=0.3, p=1.0), (3, 4, 3, 4),
+     dict(seedcheck=True)),
+    ("rgb_shift", "RandomRGBShift", dict(r_shift_limit=0.2, g_shift_limit=(-0.1, 0.3), b_shift_limit=0.4, p=1.0),
+     (2, 3, 4, 5), dict(seedcheck=True)),
+    ("salt_pepper", "RandomSaltAndPepperNoise", dict(amount=(0.1, 0.3), p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
+    ("salt_pepper_gray_gate", "RandomSaltAndPepperNoise", dict(p=0.5), (6, 1, 5, 6), dict(seedcheck=True)),
+    ("median_blur", "RandomMedianBlur", dict(kernel_size=(3, 5), p=1.0), (2, 3, 6, 7), {}),
 ]
 
 

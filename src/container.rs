@@ -7,13 +7,15 @@ use crate::geometric::{
     RandomTranslate, RandomVerticalFlip, Rotation90Config, ShearConfig, TranslateConfig,
 };
 use crate::intensity::{
-    AutoContrastConfig, BoxBlurConfig, ChannelShuffleConfig, ColorJiggle, ColorJitter, Denormalize,
-    EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig,
-    GaussianNoiseConfig, InvertConfig, JitterConfig, Normalize, NormalizeConfig, PosterizeConfig,
-    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelShuffle, RandomContrast,
-    RandomEqualize, RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise,
-    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert, RandomPosterize,
-    RandomSaturation, RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig,
+    AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
+    ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
+    GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
+    Normalize, NormalizeConfig, PosterizeConfig, RandomAutoContrast, RandomBoxBlur,
+    RandomBrightness, RandomChannelDropout, RandomChannelShuffle, RandomContrast, RandomEqualize,
+    RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale,
+    RandomGrayscaleConfig, RandomHue, RandomInvert, RandomMedianBlur, RandomPosterize,
+    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
+    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -57,6 +59,10 @@ pub enum AugSpec {
     RandomGaussianNoise(GaussianNoiseConfig),
     RandomPosterize(PosterizeConfig),
     RandomAutoContrast(AutoContrastConfig),
+    RandomChannelDropout(ChannelDropoutConfig),
+    RandomRGBShift(RgbShiftConfig),
+    RandomSaltAndPepperNoise(SaltAndPepperConfig),
+    RandomMedianBlur(MedianBlurConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -100,6 +106,12 @@ impl AugSpec {
             AugSpec::RandomGaussianNoise(c) => Box::new(RandomGaussianNoise::new(path, c)?),
             AugSpec::RandomPosterize(c) => Box::new(RandomPosterize::new(path, c)?),
             AugSpec::RandomAutoContrast(c) => Box::new(RandomAutoContrast::new(path, c)?),
+            AugSpec::RandomChannelDropout(c) => Box::new(RandomChannelDropout::new(path, c)?),
+            AugSpec::RandomRGBShift(c) => Box::new(RandomRGBShift::new(path, c)?),
+            AugSpec::RandomSaltAndPepperNoise(c) => {
+                Box::new(RandomSaltAndPepperNoise::new(path, c)?)
+            }
+            AugSpec::RandomMedianBlur(c) => Box::new(RandomMedianBlur::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

@@ -115,6 +115,10 @@ fn all_specs() -> Vec<AugSpec> {
             p: 0.5,
             ..Default::default()
         }),
+        AugSpec::RandomChannelDropout(ChannelDropoutConfig::default()),
+        AugSpec::RandomRGBShift(RgbShiftConfig::default()),
+        AugSpec::RandomSaltAndPepperNoise(SaltAndPepperConfig::default()),
+        AugSpec::RandomMedianBlur(MedianBlurConfig::default()),
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),

@@ -199,6 +199,28 @@ fn bad_configs_get_typed_errors() {
         msg(RandomRotation90::new(&r, Rotation90Config { times: (0.0, 4.0), ..Default::default() })),
         "RandomRotation90: times = (0, 4) is invalid; allowed: finite (lo, hi) with -3 <= lo <= hi <= 3"
     );
+    let drop = RandomChannelDropout::new(
+        &r,
+        ChannelDropoutConfig {
+            num_drop_channels: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(drop.f_forward(&img(&[2, 3, 4, 4]))),
+        "RandomChannelDropout: got 3 channels (input shape [2, 3, 4, 4]); allowed: at least num_drop_channels = 4"
+    );
+    assert_eq!(
+        msg(RandomMedianBlur::new(
+            &r,
+            MedianBlurConfig {
+                kernel_size: (3, 4),
+                ..Default::default()
+            }
+        )),
+        "RandomMedianBlur: kernel_size = (3, 4) is invalid; allowed: odd sizes >= 1"
+    );
     assert_eq!(
         msg(RandomErasing::new(
             &r,

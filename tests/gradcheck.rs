@@ -260,6 +260,36 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
+    check_input(
+        &RandomChannelDropout::new(
+            &r,
+            ChannelDropoutConfig {
+                num_drop_channels: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[4, 3, 3, 4],
+    );
+    check_input(
+        &RandomRGBShift::new(&r, RgbShiftConfig::default()).unwrap(),
+        &[4, 3, 3, 4],
+    );
+    check_input(
+        &RandomSaltAndPepperNoise::new(&r, SaltAndPepperConfig::default()).unwrap(),
+        &[4, 3, 5, 6],
+    );
+    check_input(
+        &RandomMedianBlur::new(
+            &r,
+            MedianBlurConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.
@@ -506,6 +536,22 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomTranslate", &vs, &translate, &[2, 3, 4, 5]);
+
+    let mut vs = root();
+    let shift = RandomRGBShift::new(
+        &(vs.root() / "aug"),
+        RgbShiftConfig {
+            r_shift_limit: (-0.1, 0.1),
+            g_shift_limit: (-0.1, 0.15),
+            b_shift_limit: (-0.05, 0.1),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomRGBShift", &vs, &shift, &[2, 3, 4, 5]);
 
     for jiggle in [false, true] {
         let mut vs = root();

@@ -1,6 +1,7 @@
 //! Intensity (colour) augmentations.
 
 mod blur;
+mod channels;
 mod color;
 mod enhance;
 mod equalize;
@@ -10,6 +11,10 @@ mod pixel;
 mod single;
 
 pub use blur::{BoxBlurConfig, GaussianBlurConfig, RandomBoxBlur, RandomGaussianBlur};
+pub use channels::{
+    ChannelDropoutConfig, MedianBlurConfig, RandomChannelDropout, RandomMedianBlur, RandomRGBShift,
+    RandomSaltAndPepperNoise, RgbShiftConfig, SaltAndPepperConfig,
+};
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
     RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,
