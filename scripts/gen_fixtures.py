@@ -148,6 +148,14 @@ CASES = [
     ("salt_pepper", "RandomSaltAndPepperNoise", dict(amount=(0.1, 0.3), p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
     ("salt_pepper_gray_gate", "RandomSaltAndPepperNoise", dict(p=0.5), (6, 1, 5, 6), dict(seedcheck=True)),
     ("median_blur", "RandomMedianBlur", dict(kernel_size=(3, 5), p=1.0), (2, 3, 6, 7), {}),
+    ("resize", "Resize", dict(size=(5, 9)), (2, 3, 7, 6), {}),
+    ("resize_side_unaligned", "Resize", dict(size=4, side="long", align_corners=False), (2, 1, 7, 10), {}),
+    ("resize_nearest_antialias", "Resize", dict(size=(3, 4), resample="nearest", antialias=True), (2, 3, 9, 11), {}),
+    ("resize_bicubic_antialias", "Resize", dict(size=(4, 5), resample="bicubic", antialias=True), (2, 1, 10, 13), {}),
+    ("longest_max_size", "LongestMaxSize", dict(max_size=5), (2, 3, 8, 6), {}),
+    ("smallest_max_size", "SmallestMaxSize", dict(max_size=5), (2, 3, 8, 6), {}),
+    ("pad_to", "PadTo", dict(size=(7, 9), pad_value=0.4), (2, 3, 5, 6), {}),
+    ("pad_to_reflect_crop", "PadTo", dict(size=(6, 4), pad_mode="reflect"), (2, 1, 4, 6), {}),
 ]
 
 

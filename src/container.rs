@@ -1,10 +1,11 @@
 //! The pipeline description (JSON) and the sequential container.
 
 use crate::geometric::{
-    CenterCrop, CenterCropConfig, FlipConfig, PerspectiveConfig, RandomAffine, RandomAffineConfig,
-    RandomCrop, RandomCropConfig, RandomHorizontalFlip, RandomPerspective, RandomResizedCrop,
-    RandomResizedCropConfig, RandomRotation, RandomRotation90, RandomRotationConfig, RandomShear,
-    RandomTranslate, RandomVerticalFlip, Rotation90Config, ShearConfig, TranslateConfig,
+    CenterCrop, CenterCropConfig, FlipConfig, PadTo, PadToConfig, PerspectiveConfig, RandomAffine,
+    RandomAffineConfig, RandomCrop, RandomCropConfig, RandomHorizontalFlip, RandomPerspective,
+    RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
+    RandomRotationConfig, RandomShear, RandomTranslate, RandomVerticalFlip, Resize, ResizeConfig,
+    Rotation90Config, ShearConfig, TranslateConfig,
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
@@ -39,6 +40,8 @@ pub enum AugSpec {
     RandomShear(ShearConfig),
     RandomTranslate(TranslateConfig),
     RandomRotation90(Rotation90Config),
+    Resize(ResizeConfig),
+    PadTo(PadToConfig),
     ColorJitter(JitterConfig),
     ColorJiggle(JitterConfig),
     Normalize(NormalizeConfig),
@@ -86,6 +89,8 @@ impl AugSpec {
             AugSpec::RandomShear(c) => Box::new(RandomShear::new(path, c)?),
             AugSpec::RandomTranslate(c) => Box::new(RandomTranslate::new(path, c)?),
             AugSpec::RandomRotation90(c) => Box::new(RandomRotation90::new(path, c)?),
+            AugSpec::Resize(c) => Box::new(Resize::new(path, c)?),
+            AugSpec::PadTo(c) => Box::new(PadTo::new(path, c)?),
             AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
             AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),

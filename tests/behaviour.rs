@@ -88,6 +88,14 @@ fn all_specs() -> Vec<AugSpec> {
             translate_x: Some((-0.2, 0.2)),
             ..Default::default()
         }),
+        AugSpec::Resize(ResizeConfig {
+            size: ResizeTo::Side(12, Side::Short),
+            ..Default::default()
+        }),
+        AugSpec::PadTo(PadToConfig {
+            size: (20, 20),
+            ..Default::default()
+        }),
         AugSpec::RandomRotation90(Rotation90Config {
             times: (-3.0, 3.0),
             ..Default::default()

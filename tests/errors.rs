@@ -222,6 +222,28 @@ fn bad_configs_get_typed_errors() {
         "RandomMedianBlur: kernel_size = (3, 4) is invalid; allowed: odd sizes >= 1"
     );
     assert_eq!(
+        msg(Resize::new(
+            &r,
+            ResizeConfig {
+                p: 0.5,
+                ..Default::default()
+            }
+        )),
+        "Resize: p = 0.5 is invalid; allowed: 1.0 (a resize changes the size)"
+    );
+    let thin = Resize::new(
+        &r,
+        ResizeConfig {
+            size: ResizeTo::Side(2, Side::Long),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        msg(thin.f_forward(&img(&[1, 3, 40, 4]))),
+        "Resize: output size (2, 0) does not fit the input of size (H, W) = (40, 4); a side size that keeps both sides >= 1 at this aspect ratio"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

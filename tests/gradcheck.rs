@@ -290,6 +290,29 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
+    check_input(
+        &Resize::new(
+            &r,
+            ResizeConfig {
+                size: ResizeTo::Size(3, 6),
+                antialias: true,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 5, 4],
+    );
+    check_input(
+        &PadTo::new(
+            &r,
+            PadToConfig {
+                size: (6, 3),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.

@@ -770,3 +770,71 @@ fn channel_ops_parity_and_draw() {
     // the reflect pad, in another order than Kornia's.
     assert_parity(&m, "median_blur", TOL);
 }
+
+#[test]
+fn resize_and_pad_parity() {
+    let _serial = common::serial();
+    let r = vs();
+    let rs = |cfg: ResizeConfig| Resize::new(&r.root(), cfg).unwrap();
+    assert_parity(
+        &rs(ResizeConfig {
+            size: ResizeTo::Size(5, 9),
+            ..Default::default()
+        }),
+        "resize",
+        TOL,
+    );
+    assert_parity(
+        &rs(ResizeConfig {
+            size: ResizeTo::Side(4, Side::Long),
+            align_corners: false,
+            ..Default::default()
+        }),
+        "resize_side_unaligned",
+        TOL,
+    );
+    assert_parity(
+        &rs(ResizeConfig {
+            size: ResizeTo::Size(3, 4),
+            resample: Resample::Nearest,
+            antialias: true,
+            ..Default::default()
+        }),
+        "resize_nearest_antialias",
+        TOL,
+    );
+    assert_parity(
+        &rs(ResizeConfig {
+            size: ResizeTo::Size(4, 5),
+            resample: Resample::Bicubic,
+            antialias: true,
+            ..Default::default()
+        }),
+        "resize_bicubic_antialias",
+        TOL,
+    );
+    let l = Resize::longest_max_size(&r.root(), 5, Resample::Bilinear, true).unwrap();
+    assert_parity(&l, "longest_max_size", TOL);
+    let s = Resize::smallest_max_size(&r.root(), 5, Resample::Bilinear, true).unwrap();
+    assert_parity(&s, "smallest_max_size", TOL);
+    let p = PadTo::new(
+        &r.root(),
+        PadToConfig {
+            size: (7, 9),
+            pad_value: 0.4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&p, "pad_to", 0.0);
+    let p = PadTo::new(
+        &r.root(),
+        PadToConfig {
+            size: (6, 4),
+            pad_mode: PadMode::Reflect,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&p, "pad_to_reflect_crop", 0.0);
+}

@@ -4,6 +4,7 @@ mod affine;
 mod crop;
 mod flip;
 mod perspective;
+mod resize;
 mod simple;
 
 pub use affine::{
@@ -16,6 +17,7 @@ pub use crop::{
 };
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
+pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
 pub use simple::{
     RandomRotation90, RandomShear, RandomTranslate, Rotation90Config, ShearConfig, TranslateConfig,
 };

@@ -1,0 +1,432 @@
+//! Resize, LongestMaxSize, SmallestMaxSize and PadTo: deterministic size changes.
+
+use super::affine::input_shape_tensor;
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::ops::constant;
+use crate::warp::Resample;
+use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Which side a single `size` refers to (Kornia's `side`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The shorter side becomes `size`.
+    #[default]
+    Short,
+    /// The longer side becomes `size`.
+    Long,
+    /// The height becomes `size`.
+    Vert,
+    /// The width becomes `size`.
+    Horz,
+}
+
+/// The target size of [`Resize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResizeTo {
+    /// Exactly (height, width).
+    Size(i64, i64),
+    /// One side to this length, the other keeping the aspect ratio (truncated).
+    Side(i64, Side),
+}
+
+/// Configuration of [`Resize`]; `Default` is Kornia's, with the required size 1×1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResizeConfig {
+    /// The target size.
+    pub size: ResizeTo,
+    /// Interpolation (nearest is PyTorch's `nearest-exact`).
+    pub resample: Resample,
+    /// `align_corners` for bilinear and bicubic (Kornia: true).
+    pub align_corners: bool,
+    /// Blur with a Gaussian before downscaling (Kornia's `antialias`).
+    pub antialias: bool,
+    /// Must be 1: a resize changes the size.
+    pub p: f64,
+}
+
+impl Default for ResizeConfig {
+    fn default() -> Self {
+        ResizeConfig {
+            size: ResizeTo::Size(1, 1),
+            resample: Resample::Bilinear,
+            align_corners: true,
+            antialias: false,
+            p: 1.0,
+        }
+    }
+}
+
+/// Resizes every image to one size (Kornia's `Resize`, and through [`ResizeTo::Side`]
+/// its `LongestMaxSize` and `SmallestMaxSize`): `F.interpolate`, with Kornia's optional
+/// Gaussian antialiasing.
+///
+/// Params: `src`, `dst` (B,4,2) corner boxes, `input_size`, `output_size` (B,2) int64.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w).
+///
+/// # Errors
+/// `new` fails on a non-positive size or `p != 1`; `f_*` forms on a bad input, or a side
+/// size that leaves the other side 0.
+#[derive(Debug)]
+pub struct Resize {
+    cfg: ResizeConfig,
+    kornia: &'static str,
+}
+
+impl Resize {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a non-positive size or `p != 1`.
+    pub fn new(_path: &nn::Path, cfg: ResizeConfig) -> Result<Resize> {
+        Resize::named("Resize", cfg)
+    }
+
+    /// Kornia's `LongestMaxSize(max_size)`: the longer side becomes `max_size`.
+    ///
+    /// # Errors
+    /// As [`Resize::new`].
+    pub fn longest_max_size(
+        _path: &nn::Path,
+        max_size: i64,
+        resample: Resample,
+        align_corners: bool,
+    ) -> Result<Resize> {
+        let cfg = ResizeConfig {
+            size: ResizeTo::Side(max_size, Side::Long),
+            resample,
+            align_corners,
+            ..Default::default()
+        };
+        Resize::named("LongestMaxSize", cfg)
+    }
+
+    /// Kornia's `SmallestMaxSize(max_size)`: the shorter side becomes `max_size`.
+    ///
+    /// # Errors
+    /// As [`Resize::new`].
+    pub fn smallest_max_size(
+        _path: &nn::Path,
+        max_size: i64,
+        resample: Resample,
+        align_corners: bool,
+    ) -> Result<Resize> {
+        let cfg = ResizeConfig {
+            size: ResizeTo::Side(max_size, Side::Short),
+            resample,
+            align_corners,
+            ..Default::default()
+        };
+        Resize::named("SmallestMaxSize", cfg)
+    }
+
+    fn named(kornia: &'static str, cfg: ResizeConfig) -> Result<Resize> {
+        match cfg.size {
+            ResizeTo::Size(h, w) => checks::size(kornia, "size", (h, w))?,
+            ResizeTo::Side(s, _) => checks::size(kornia, "size", (s, s))?,
+        }
+        if cfg.p != 1.0 {
+            return Err(checks::config(
+                kornia,
+                "p",
+                cfg.p,
+                "1.0 (a resize changes the size)",
+            ));
+        }
+        Ok(Resize { cfg, kornia })
+    }
+
+    /// Kornia's `_side_to_image_size`.
+    fn target(&self, (h, w): (i64, i64)) -> (i64, i64) {
+        match self.cfg.size {
+            ResizeTo::Size(h, w) => (h, w),
+            ResizeTo::Side(s, side) => {
+                let ratio = w as f64 / h as f64;
+                let sf = s as f64;
+                match side {
+                    Side::Vert => (s, (sf * ratio) as i64),
+                    Side::Horz => ((sf / ratio) as i64, s),
+                    side if (side == Side::Short) ^ (ratio < 1.0) => (s, (sf * ratio) as i64),
+                    _ => ((sf / ratio) as i64, s),
+                }
+            }
+        }
+    }
+}
+
+impl Augmentation for Resize {
+    fn name(&self) -> &'static str {
+        self.kornia
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::Resize(self.cfg.clone())
+    }
+
+    fn is_random(&self) -> bool {
+        false
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        let (h, w) = self.target((shape[2], shape[3]));
+        vec![shape[0], shape[1], h, w]
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        let (h, w) = self.target((shape[2], shape[3]));
+        if h < 1 || w < 1 {
+            return Err(crate::Error::Size {
+                op: self.kornia,
+                what: "output size",
+                size: (h, w),
+                input: (shape[2], shape[3]),
+                allowed: "a side size that keeps both sides >= 1 at this aspect ratio",
+            });
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        self.check_shape(shape)?;
+        let b = shape[0];
+        let (hi, wi) = (shape[2], shape[3]);
+        let (ho, wo) = self.target((hi, wi));
+        let bx = |w: i64, h: i64| {
+            let (w, h) = ((w - 1) as f32, (h - 1) as f32);
+            constant(&[0.0, 0.0, w, 0.0, w, h, 0.0, h], Kind::Float, device)
+                .view([1, 4, 2])
+                .repeat([b, 1, 1])
+        };
+        let pair = |a: i64, c: i64| {
+            constant(&[a, c], Kind::Int64, device)
+                .view([1, 2])
+                .repeat([b, 1])
+        };
+        let mut p: Params = GateParams {
+            batch_prob: Tensor::ones([b], (Kind::Float, device)),
+        }
+        .into();
+        p.insert("src", bx(wi, hi));
+        p.insert("dst", bx(wo, ho));
+        p.insert("input_size", pair(hi, wi));
+        p.insert("output_size", pair(ho, wo));
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (hi, wi) = (size[2], size[3]);
+        let (ho, wo) = self.target((hi, wi));
+        resize(
+            input,
+            (ho, wo),
+            self.cfg.resample,
+            self.cfg.align_corners,
+            self.cfg.antialias,
+        )
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        _params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        resize(
+            output,
+            (input_shape[2], input_shape[3]),
+            self.cfg.resample,
+            self.cfg.align_corners,
+            false,
+        )
+    }
+}
+
+/// `F.interpolate` to `(h, w)` with Kornia's antialiasing (a Gaussian blur, reflect
+/// border, sigma `(factor - 1)/2`, before downscaling).
+fn resize(
+    x: &Tensor,
+    (h, w): (i64, i64),
+    resample: Resample,
+    align: bool,
+    antialias: bool,
+) -> Result<Tensor> {
+    let size = x.size();
+    let (hi, wi) = (size[2], size[3]);
+    let (fy, fx) = (hi as f64 / h as f64, wi as f64 / w as f64);
+    let x = if antialias && fy.max(fx) > 1.0 {
+        let (sy, sx) = (((fy - 1.0) / 2.0).max(0.001), ((fx - 1.0) / 2.0).max(0.001));
+        let odd = |k: i64| if k % 2 == 1 { k } else { k + 1 };
+        let ky = if hi == 1 {
+            1
+        } else {
+            odd((4.0 * sy).max(3.0) as i64)
+        };
+        let kx = if wi == 1 {
+            1
+        } else {
+            odd((4.0 * sx).max(3.0) as i64)
+        };
+        let opts = (x.kind(), x.device());
+        let kernel_x = gaussian_kernel1d(kx, &Tensor::full([1, 1], sx, opts));
+        let kernel_y = gaussian_kernel1d(ky, &Tensor::full([1, 1], sy, opts));
+        filter2d_separable(x, &kernel_x, &kernel_y, Border::Reflect)?
+    } else {
+        x.shallow_clone()
+    };
+    Ok(match resample {
+        Resample::Bilinear => x.f_upsample_bilinear2d([h, w], align, None, None)?,
+        Resample::Bicubic => x.f_upsample_bicubic2d([h, w], align, None, None)?,
+        Resample::Nearest => x.f_internal_upsample_nearest_exact2d([h, w], None, None)?,
+    })
+}
+
+/// How [`PadTo`] pads (Kornia's `pad_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PadMode {
+    /// The constant `pad_value`.
+    #[default]
+    Constant,
+    /// Mirror without repeating the edge.
+    Reflect,
+    /// Repeat the edge.
+    Replicate,
+}
+
+/// Configuration of [`PadTo`]; `Default` is Kornia's, with the required size 1×1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PadToConfig {
+    /// Output (height, width).
+    pub size: (i64, i64),
+    /// Padding mode.
+    pub pad_mode: PadMode,
+    /// Value for constant padding.
+    pub pad_value: f64,
+    /// Crop (from the bottom/right) an image larger than `size`; if false, leave that axis.
+    pub crop_if_exceeds: bool,
+}
+
+impl Default for PadToConfig {
+    fn default() -> Self {
+        PadToConfig {
+            size: (1, 1),
+            pad_mode: PadMode::Constant,
+            pad_value: 0.0,
+            crop_if_exceeds: true,
+        }
+    }
+}
+
+/// Pads at the bottom and right to `size` (Kornia's `PadTo`); deterministic.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w) (or the input's size on
+/// an axis it exceeds, without `crop_if_exceeds`).
+///
+/// # Errors
+/// `new` fails on a non-positive size or a non-finite value; `f_*` forms on a bad input,
+/// or reflect padding of at least the input size.
+#[derive(Debug)]
+pub struct PadTo {
+    cfg: PadToConfig,
+}
+
+const PAD: &str = "PadTo";
+
+impl PadTo {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a non-positive size or a non-finite `pad_value`.
+    pub fn new(_path: &nn::Path, cfg: PadToConfig) -> Result<PadTo> {
+        checks::size(PAD, "size", cfg.size)?;
+        checks::finite(PAD, "pad_value", &[cfg.pad_value])?;
+        Ok(PadTo { cfg })
+    }
+
+    fn pads(&self, shape: &[i64]) -> (i64, i64) {
+        let (h, w) = (self.cfg.size.0 - shape[2], self.cfg.size.1 - shape[3]);
+        if self.cfg.crop_if_exceeds {
+            (h, w)
+        } else {
+            (h.max(0), w.max(0))
+        }
+    }
+}
+
+impl Augmentation for PadTo {
+    fn name(&self) -> &'static str {
+        PAD
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::PadTo(self.cfg.clone())
+    }
+
+    fn is_random(&self) -> bool {
+        false
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        let (ph, pw) = self.pads(shape);
+        vec![shape[0], shape[1], shape[2] + ph, shape[3] + pw]
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        let (ph, pw) = self.pads(shape);
+        if self.cfg.pad_mode == PadMode::Reflect && (ph >= shape[2] || pw >= shape[3]) {
+            return Err(crate::Error::Size {
+                op: PAD,
+                what: "reflect padding",
+                size: (ph, pw),
+                input: (shape[2], shape[3]),
+                allowed: "reflect padding smaller than the input on each axis",
+            });
+        }
+        Ok(())
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let mut p: Params = GateParams {
+            batch_prob: Tensor::ones([shape[0]], (Kind::Float, device)),
+        }
+        .into();
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
+        let (ph, pw) = self.pads(&input.size());
+        let pad = [0, pw, 0, ph];
+        Ok(match self.cfg.pad_mode {
+            PadMode::Constant => input.f_pad(pad, "constant", Some(self.cfg.pad_value))?,
+            PadMode::Reflect => input.f_pad(pad, "reflect", None)?,
+            PadMode::Replicate => input.f_pad(pad, "replicate", None)?,
+        })
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        _params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let size = output.size();
+        Ok(output
+            .f_narrow(2, 0, input_shape[2].min(size[2]))?
+            .f_narrow(3, 0, input_shape[3].min(size[3]))?)
+    }
+}
+
+impl_module!(Resize, PadTo);
