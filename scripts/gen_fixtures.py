@@ -156,6 +156,11 @@ CASES = [
     ("smallest_max_size", "SmallestMaxSize", dict(max_size=5), (2, 3, 8, 6), {}),
     ("pad_to", "PadTo", dict(size=(7, 9), pad_value=0.4), (2, 3, 5, 6), {}),
     ("pad_to_reflect_crop", "PadTo", dict(size=(6, 4), pad_mode="reflect"), (2, 1, 4, 6), {}),
+    ("motion_blur", "RandomMotionBlur", dict(kernel_size=5, angle=35.0, direction=0.5, p=1.0), (3, 3, 7, 8),
+     dict(seedcheck=True)),
+    ("motion_blur_range_bilinear_reflect", "RandomMotionBlur",
+     dict(kernel_size=(3, 7), angle=(-90.0, 90.0), direction=(-1.0, 1.0), resample="bilinear", border_type="reflect",
+          p=0.5), (6, 1, 8, 9), dict(seedcheck=True)),
 ]
 
 

@@ -11,12 +11,13 @@ use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
     ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
     GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
-    Normalize, NormalizeConfig, PosterizeConfig, RandomAutoContrast, RandomBoxBlur,
-    RandomBrightness, RandomChannelDropout, RandomChannelShuffle, RandomContrast, RandomEqualize,
-    RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale,
-    RandomGrayscaleConfig, RandomHue, RandomInvert, RandomMedianBlur, RandomPosterize,
-    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
-    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+    MotionBlurConfig, Normalize, NormalizeConfig, PosterizeConfig, RandomAutoContrast,
+    RandomBoxBlur, RandomBrightness, RandomChannelDropout, RandomChannelShuffle, RandomContrast,
+    RandomEqualize, RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise,
+    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert, RandomMedianBlur,
+    RandomMotionBlur, RandomPosterize, RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation,
+    RandomSharpness, RandomSolarize, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig,
+    SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,7 @@ pub enum AugSpec {
     RandomRGBShift(RgbShiftConfig),
     RandomSaltAndPepperNoise(SaltAndPepperConfig),
     RandomMedianBlur(MedianBlurConfig),
+    RandomMotionBlur(MotionBlurConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -117,6 +119,7 @@ impl AugSpec {
                 Box::new(RandomSaltAndPepperNoise::new(path, c)?)
             }
             AugSpec::RandomMedianBlur(c) => Box::new(RandomMedianBlur::new(path, c)?),
+            AugSpec::RandomMotionBlur(c) => Box::new(RandomMotionBlur::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

@@ -124,6 +124,10 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomChannelDropout(ChannelDropoutConfig::default()),
+        AugSpec::RandomMotionBlur(MotionBlurConfig {
+            kernel_size: MotionKernelSize::Range(3, 7),
+            ..Default::default()
+        }),
         AugSpec::RandomRGBShift(RgbShiftConfig::default()),
         AugSpec::RandomSaltAndPepperNoise(SaltAndPepperConfig::default()),
         AugSpec::RandomMedianBlur(MedianBlurConfig::default()),

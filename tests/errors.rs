@@ -244,6 +244,16 @@ fn bad_configs_get_typed_errors() {
         "Resize: output size (2, 0) does not fit the input of size (H, W) = (40, 4); a side size that keeps both sides >= 1 at this aspect ratio"
     );
     assert_eq!(
+        msg(RandomMotionBlur::new(
+            &r,
+            MotionBlurConfig {
+                kernel_size: MotionKernelSize::Fixed(4),
+                ..Default::default()
+            }
+        )),
+        "RandomMotionBlur: kernel_size = 4 is invalid; allowed: an odd size >= 3"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

@@ -313,6 +313,17 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
+    check_input(
+        &RandomMotionBlur::new(
+            &r,
+            MotionBlurConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.
@@ -575,6 +586,23 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomRGBShift", &vs, &shift, &[2, 3, 4, 5]);
+
+    let mut vs = root();
+    let motion = RandomMotionBlur::new(
+        &(vs.root() / "aug"),
+        MotionBlurConfig {
+            kernel_size: MotionKernelSize::Fixed(5),
+            angle: (-40.0, 30.0),
+            direction: (-0.6, 0.7),
+            resample: Resample::Bilinear,
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomMotionBlur", &vs, &motion, &[2, 3, 5, 6]);
 
     for jiggle in [false, true] {
         let mut vs = root();

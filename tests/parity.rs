@@ -838,3 +838,36 @@ fn resize_and_pad_parity() {
     .unwrap();
     assert_parity(&p, "pad_to_reflect_crop", 0.0);
 }
+
+#[test]
+fn motion_blur_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let m = RandomMotionBlur::new(
+        &r.root(),
+        MotionBlurConfig {
+            kernel_size: MotionKernelSize::Fixed(5),
+            angle: (-35.0, 35.0),
+            direction: (-0.5, 0.5),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&m, "motion_blur", TOL);
+    assert_same_draw(&m, "motion_blur");
+    let m = RandomMotionBlur::new(
+        &r.root(),
+        MotionBlurConfig {
+            kernel_size: MotionKernelSize::Range(3, 7),
+            angle: (-90.0, 90.0),
+            direction: (-1.0, 1.0),
+            resample: Resample::Bilinear,
+            border_type: Border::Reflect,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&m, "motion_blur_range_bilinear_reflect", TOL);
+    assert_same_draw(&m, "motion_blur_range_bilinear_reflect");
+}

@@ -6,6 +6,7 @@ mod color;
 mod enhance;
 mod equalize;
 mod erasing;
+mod motion;
 mod normalize;
 mod pixel;
 mod single;
@@ -21,6 +22,7 @@ pub use enhance::{
 };
 pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
+pub use motion::{MotionBlurConfig, MotionKernelSize, RandomMotionBlur};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,
 };

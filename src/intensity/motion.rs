@@ -1,0 +1,271 @@
+//! RandomMotionBlur.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::filter::{filter2d, Border};
+use crate::range::{gate, uniform, Range};
+use crate::warp::{self, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, Error, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// The kernel size of [`RandomMotionBlur`] (Kornia's `kernel_size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MotionKernelSize {
+    /// One odd size >= 3 (Kornia's int).
+    Fixed(i64),
+    /// An odd size drawn from [lo, hi], one for the whole batch (Kornia's pair).
+    Range(i64, i64),
+}
+
+/// Configuration of [`RandomMotionBlur`]; `Default` is Kornia's, with the required
+/// `kernel_size = 3`, `angle = (-45, 45)`, `direction = (-1, 1)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MotionBlurConfig {
+    /// The kernel size.
+    pub kernel_size: MotionKernelSize,
+    /// Range of the motion angle in degrees, within [-360, 360].
+    pub angle: (f64, f64),
+    /// Range of the direction, within [-1, 1]: -1 weights the start of the streak, 1 its
+    /// end, 0 evenly.
+    pub direction: (f64, f64),
+    /// Border mode (Kornia: constant).
+    pub border_type: Border,
+    /// How the line kernel is rotated (Kornia: nearest).
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of blurring each sample.
+    pub p: f64,
+    /// Make `angle` and `direction` trainable variables.
+    pub learnable: bool,
+}
+
+impl Default for MotionBlurConfig {
+    fn default() -> Self {
+        MotionBlurConfig {
+            kernel_size: MotionKernelSize::Fixed(3),
+            angle: (-45.0, 45.0),
+            direction: (-1.0, 1.0),
+            border_type: Border::Constant,
+            resample: Resample::Nearest,
+            same_on_batch: false,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Blurs along a random line (Kornia's `RandomMotionBlur`): a K×K kernel whose middle row
+/// ramps linearly with `direction`, rotated by `angle` (nearest: Kornia's snapped index
+/// map, computed on the device; bilinear: a warp), normalised, applied with one grouped
+/// convolution for the batch.
+///
+/// The kernel size is shared by the batch and drawn on the CPU generator (its value fixes
+/// tensor shapes, so it is read on the host without waiting for the GPU), as Kornia draws
+/// it.
+///
+/// Params: `ksize_factor` (B,) int32, `angle_factor`, `direction_factor` (B,), `idx` (1,)
+/// int64.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on an even or < 3 kernel size, ranges out of their domain or a bad `p`;
+/// `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomMotionBlur {
+    cfg: MotionBlurConfig,
+    angle: Range,
+    direction: Range,
+}
+
+const MOTION: &str = "RandomMotionBlur";
+
+impl RandomMotionBlur {
+    /// Builds the augmentation; `angle` and `direction` live under `path`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: MotionBlurConfig) -> Result<RandomMotionBlur> {
+        match cfg.kernel_size {
+            MotionKernelSize::Fixed(k) if k < 3 || k % 2 == 0 => {
+                return Err(checks::config(MOTION, "kernel_size", k, "an odd size >= 3"));
+            }
+            MotionKernelSize::Range(lo, hi) if lo < 3 || lo > hi => {
+                return Err(checks::config(
+                    MOTION,
+                    "kernel_size",
+                    format!("({lo}, {hi})"),
+                    "3 <= lo <= hi",
+                ));
+            }
+            _ => {}
+        }
+        checks::range(MOTION, "angle", cfg.angle, (-360.0, 360.0))?;
+        checks::range(MOTION, "direction", cfg.direction, (-1.0, 1.0))?;
+        checks::probability(MOTION, "p", cfg.p)?;
+        let angle = Range::new(path, "angle", cfg.angle, cfg.learnable);
+        let direction = Range::new(path, "direction", cfg.direction, cfg.learnable);
+        Ok(RandomMotionBlur {
+            cfg,
+            angle,
+            direction,
+        })
+    }
+
+    /// (half size draw bounds, largest half size, whether the draw is shared).
+    fn ksize_sampler(&self) -> (f64, f64, i64) {
+        match self.cfg.kernel_size {
+            MotionKernelSize::Fixed(k) => ((k / 2) as f64, (k / 2) as f64, k / 2),
+            MotionKernelSize::Range(lo, hi) => {
+                let half_lo = lo / 2;
+                let half_hi = half_lo.max((hi - 1) / 2);
+                (half_lo as f64, (half_hi + 1) as f64, half_hi)
+            }
+        }
+    }
+}
+
+/// The motion kernels (B,K,K), Kornia's `get_motion_kernel2d`.
+fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample) -> Result<Tensor> {
+    let b = angle.size()[0];
+    let direction = (direction.clamp(-1.0, 1.0) + 1.0) / 2.0;
+    let step: Tensor = (1f64 - &direction * 2.0) / (k - 1) as f64;
+    let positions = Tensor::arange(k, (direction.kind(), direction.device())).view([1, k]);
+    let row = direction.view([b, 1]) + step.view([b, 1]) * positions;
+    let kernel = row
+        .view([b, 1, k])
+        .f_pad([0, 0, k / 2, k / 2], "constant", Some(0.0))?;
+    let kernel = match resample {
+        Resample::Nearest => rotate_nearest(&kernel, angle),
+        mode => {
+            let centre = Tensor::full(
+                [b, 2],
+                (k - 1) as f64 / 2.0,
+                (kernel.kind(), kernel.device()),
+            );
+            let m =
+                warp::rotation_matrix(&centre, &angle.to_kind(kernel.kind()), &centre.ones_like());
+            let opts = WarpOptions {
+                resample: mode,
+                align_corners: true,
+                ..Default::default()
+            };
+            warp::warp_affine(&kernel.unsqueeze(1), &m, (k, k), &opts)?.squeeze_dim(1)
+        }
+    };
+    Ok(&kernel / kernel.sum_dim_intlist([1i64, 2].as_slice(), true, kernel.kind()))
+}
+
+/// Kornia's `_rotate_nearest`: each output tap takes the input tap at its rotated,
+/// snapped (2^-20) and rounded position, in float64; taps landing outside are 0. Computed on
+/// the kernel's device.
+fn rotate_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
+    let size = kernel.size();
+    let (b, k) = (size[0], size[2]);
+    let dev = kernel.device();
+    let centre = (k - 1) as f64 / 2.0;
+    let rad = (angle
+        .detach()
+        .to_kind(Kind::Double)
+        .to_device(dev)
+        .remainder(360.0)
+        * (std::f64::consts::PI / 180.0))
+        .view([b, 1, 1]);
+    let (cos, sin) = (rad.cos(), rad.sin());
+    let offsets = Tensor::arange(k, (Kind::Double, dev)) - centre;
+    let v = offsets.view([1, k, 1]);
+    let u = offsets.view([1, 1, k]);
+    let snap = 2f64.powi(20);
+    let col = ((((&cos * &u) - (&sin * &v)) * snap).round() / snap + centre).round();
+    let row = ((((&sin * &u) + (&cos * &v)) * snap).round() / snap + centre).round();
+    let inside = col
+        .ge(0.0)
+        .logical_and(&col.lt(k as f64))
+        .logical_and(&row.ge(0.0))
+        .logical_and(&row.lt(k as f64));
+    let source = (row * k as f64 + col + 1.0)
+        .where_scalarother(&inside, 0.0)
+        .to_kind(Kind::Int64)
+        .view([b, k * k]);
+    let weights = kernel.reshape([b, k * k]).constant_pad_nd([1, 0]);
+    weights.gather(1, &source, false).view([b, k, k])
+}
+
+impl Augmentation for RandomMotionBlur {
+    fn name(&self) -> &'static str {
+        MOTION
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomMotionBlur(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let angle = self.angle.sample(b, same, device);
+        let direction = self.direction.sample(b, same, device);
+        let (lo, hi, half_max) = self.ksize_sampler();
+        let shared = same || matches!(self.cfg.kernel_size, MotionKernelSize::Range(..));
+        let (lo32, hi32) = (lo as f32 as f64, hi as f32 as f64);
+        let half = (uniform(b, shared, Device::Cpu) * (hi32 - lo32) + lo32).floor();
+        let ksize = (half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int);
+        let idx = Tensor::randint(b, [1], (Kind::Int64, Device::Cpu));
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("ksize_factor", ksize);
+        p.insert("angle_factor", angle);
+        p.insert("direction_factor", direction);
+        p.insert("idx", idx);
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let k = match self.cfg.kernel_size {
+            MotionKernelSize::Fixed(k) => k,
+            MotionKernelSize::Range(..) => {
+                // One size for the batch, drawn on the CPU: reading it does not wait for the GPU.
+                let sizes = params
+                    .shaped(MOTION, "ksize_factor", &[b])?
+                    .to_device(Device::Cpu);
+                let idx = params
+                    .shaped(MOTION, "idx", &[1])?
+                    .to_device(Device::Cpu)
+                    .int64_value(&[0]);
+                if !(0..b).contains(&idx) {
+                    return Err(Error::Params {
+                        op: MOTION,
+                        key: "idx".into(),
+                        problem: format!("is {idx}; expected 0..{b}"),
+                    });
+                }
+                sizes.int64_value(&[idx])
+            }
+        };
+        let get = |key: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(MOTION, key, &[b])?
+                .to_device(input.device())
+                .to_kind(input.kind()))
+        };
+        let kernel = motion_kernel(
+            k,
+            &get("angle_factor")?,
+            &get("direction_factor")?,
+            self.cfg.resample,
+        )?;
+        filter2d(input, &kernel, self.cfg.border_type)
+    }
+}
+
+impl_module!(RandomMotionBlur);
