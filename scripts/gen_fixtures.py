@@ -161,6 +161,13 @@ CASES = [
     ("motion_blur_range_bilinear_reflect", "RandomMotionBlur",
      dict(kernel_size=(3, 7), angle=(-90.0, 90.0), direction=(-1.0, 1.0), resample="bilinear", border_type="reflect",
           p=0.5), (6, 1, 8, 9), dict(seedcheck=True)),
+    ("fisheye", "RandomFisheye", dict(center_x=T([-0.3, 0.3]), center_y=T([-0.3, 0.3]), gamma=T([0.9, 1.1]), p=1.0),
+     (2, 3, 6, 7), dict(seedcheck=True)),
+    ("elastic", "RandomElasticTransform", dict(kernel_size=(5, 7), sigma=(2.0, 3.0), alpha=(0.5, 0.8), p=1.0),
+     (2, 3, 6, 7), dict(seedcheck=True)),
+    ("elastic_aligned_border_gate", "RandomElasticTransform",
+     dict(kernel_size=(3, 3), sigma=(1.0, 1.0), alpha=(1.0, 1.0), align_corners=True, padding_mode="border", p=0.5),
+     (6, 1, 5, 6), dict(seedcheck=True)),
 ]
 
 

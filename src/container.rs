@@ -1,8 +1,9 @@
 //! The pipeline description (JSON) and the sequential container.
 
 use crate::geometric::{
-    CenterCrop, CenterCropConfig, FlipConfig, PadTo, PadToConfig, PerspectiveConfig, RandomAffine,
-    RandomAffineConfig, RandomCrop, RandomCropConfig, RandomHorizontalFlip, RandomPerspective,
+    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, PadTo, PadToConfig,
+    PerspectiveConfig, RandomAffine, RandomAffineConfig, RandomCrop, RandomCropConfig,
+    RandomElasticTransform, RandomFisheye, RandomHorizontalFlip, RandomPerspective,
     RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
     RandomRotationConfig, RandomShear, RandomTranslate, RandomVerticalFlip, Resize, ResizeConfig,
     Rotation90Config, ShearConfig, TranslateConfig,
@@ -43,6 +44,8 @@ pub enum AugSpec {
     RandomRotation90(Rotation90Config),
     Resize(ResizeConfig),
     PadTo(PadToConfig),
+    RandomFisheye(FisheyeConfig),
+    RandomElasticTransform(ElasticConfig),
     ColorJitter(JitterConfig),
     ColorJiggle(JitterConfig),
     Normalize(NormalizeConfig),
@@ -93,6 +96,8 @@ impl AugSpec {
             AugSpec::RandomRotation90(c) => Box::new(RandomRotation90::new(path, c)?),
             AugSpec::Resize(c) => Box::new(Resize::new(path, c)?),
             AugSpec::PadTo(c) => Box::new(PadTo::new(path, c)?),
+            AugSpec::RandomFisheye(c) => Box::new(RandomFisheye::new(path, c)?),
+            AugSpec::RandomElasticTransform(c) => Box::new(RandomElasticTransform::new(path, c)?),
             AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
             AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),

@@ -96,6 +96,12 @@ fn all_specs() -> Vec<AugSpec> {
             size: (20, 20),
             ..Default::default()
         }),
+        AugSpec::RandomFisheye(FisheyeConfig::default()),
+        AugSpec::RandomElasticTransform(ElasticConfig {
+            kernel_size: (5, 5),
+            sigma: (2.0, 2.0),
+            ..Default::default()
+        }),
         AugSpec::RandomRotation90(Rotation90Config {
             times: (-3.0, 3.0),
             ..Default::default()

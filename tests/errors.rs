@@ -254,6 +254,16 @@ fn bad_configs_get_typed_errors() {
         "RandomMotionBlur: kernel_size = 4 is invalid; allowed: an odd size >= 3"
     );
     assert_eq!(
+        msg(RandomElasticTransform::new(
+            &r,
+            ElasticConfig {
+                sigma: (0.0, 1.0),
+                ..Default::default()
+            }
+        )),
+        "RandomElasticTransform: sigma = (0.0, 1.0) is invalid; allowed: positive finite numbers"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

@@ -324,6 +324,30 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
+    check_input(
+        &RandomFisheye::new(
+            &r,
+            FisheyeConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
+    check_input(
+        &RandomElasticTransform::new(
+            &r,
+            ElasticConfig {
+                kernel_size: (3, 5),
+                sigma: (1.0, 2.0),
+                p: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        &[2, 2, 4, 5],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.
@@ -603,6 +627,19 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomMotionBlur", &vs, &motion, &[2, 3, 5, 6]);
+
+    let mut vs = root();
+    let fisheye = RandomFisheye::new(
+        &(vs.root() / "aug"),
+        FisheyeConfig {
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomFisheye", &vs, &fisheye, &[2, 3, 4, 5]);
 
     for jiggle in [false, true] {
         let mut vs = root();

@@ -871,3 +871,46 @@ fn motion_blur_parity_and_draw() {
     assert_parity(&m, "motion_blur_range_bilinear_reflect", TOL);
     assert_same_draw(&m, "motion_blur_range_bilinear_reflect");
 }
+
+#[test]
+fn fisheye_and_elastic_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let f = RandomFisheye::new(
+        &r.root(),
+        FisheyeConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&f, "fisheye", TOL);
+    assert_same_draw(&f, "fisheye");
+    let e = RandomElasticTransform::new(
+        &r.root(),
+        ElasticConfig {
+            kernel_size: (5, 7),
+            sigma: (2.0, 3.0),
+            alpha: (0.5, 0.8),
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&e, "elastic", TOL);
+    assert_same_draw(&e, "elastic");
+    let e = RandomElasticTransform::new(
+        &r.root(),
+        ElasticConfig {
+            kernel_size: (3, 3),
+            sigma: (1.0, 1.0),
+            alpha: (1.0, 1.0),
+            align_corners: true,
+            padding_mode: Padding::Border,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&e, "elastic_aligned_border_gate", TOL);
+    assert_same_draw(&e, "elastic_aligned_border_gate");
+}

@@ -2,6 +2,7 @@
 
 mod affine;
 mod crop;
+mod distort;
 mod flip;
 mod perspective;
 mod resize;
@@ -15,6 +16,7 @@ pub use crop::{
     CenterCrop, CenterCropConfig, CropPadding, CropParams, CroppingMode, RandomCrop,
     RandomCropConfig, RandomResizedCrop, RandomResizedCropConfig,
 };
+pub use distort::{ElasticConfig, FisheyeConfig, RandomElasticTransform, RandomFisheye};
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};

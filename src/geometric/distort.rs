@@ -1,0 +1,286 @@
+//! RandomFisheye and RandomElasticTransform: dense (per-pixel) warps.
+
+use super::affine::input_shape_tensor;
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::range::{gate, Range};
+use crate::warp::{self, Padding, Resample, WarpOptions};
+use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Configuration of [`RandomFisheye`]; `Default` is Kornia's, with the required ranges
+/// center (-0.3, 0.3) and gamma (0.9, 1.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FisheyeConfig {
+    /// Range of the x centre in normalised coordinates [-1, 1].
+    pub center_x: (f64, f64),
+    /// Range of the y centre in normalised coordinates [-1, 1].
+    pub center_y: (f64, f64),
+    /// Range of the distortion exponent.
+    pub gamma: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+    /// Make the three ranges trainable variables.
+    pub learnable: bool,
+}
+
+impl Default for FisheyeConfig {
+    fn default() -> Self {
+        FisheyeConfig {
+            center_x: (-0.3, 0.3),
+            center_y: (-0.3, 0.3),
+            gamma: (0.9, 1.1),
+            same_on_batch: false,
+            p: 0.5,
+            learnable: false,
+        }
+    }
+}
+
+/// Fisheye distortion (Kornia's `RandomFisheye`): the sampling grid `g` (normalised,
+/// corners aligned) becomes `g + g·d^gamma`, `d` the distance to the drawn centre.
+///
+/// Params: `center_x`, `center_y`, `gamma` (B,1).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on NaN or reversed ranges or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomFisheye {
+    cfg: FisheyeConfig,
+    ranges: [Range; 3],
+}
+
+const FISHEYE: &str = "RandomFisheye";
+const FISHEYE_KEYS: [&str; 3] = ["center_x", "center_y", "gamma"];
+
+impl RandomFisheye {
+    /// Builds the augmentation; its ranges live under `path`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: FisheyeConfig) -> Result<RandomFisheye> {
+        let limits = [cfg.center_x, cfg.center_y, cfg.gamma];
+        for (key, r) in FISHEYE_KEYS.into_iter().zip(limits) {
+            checks::range(FISHEYE, key, r, (f64::MIN, f64::MAX))?;
+        }
+        checks::probability(FISHEYE, "p", cfg.p)?;
+        let ranges = [0, 1, 2].map(|i| Range::new(path, FISHEYE_KEYS[i], limits[i], cfg.learnable));
+        Ok(RandomFisheye { cfg, ranges })
+    }
+}
+
+impl Augmentation for RandomFisheye {
+    fn name(&self) -> &'static str {
+        FISHEYE
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomFisheye(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p: Params = GateParams { batch_prob }.into();
+        for (key, range) in FISHEYE_KEYS.into_iter().zip(&self.ranges) {
+            p.insert(key, range.sample(b, same, device).view([b, 1]));
+        }
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let (kind, device) = (input.kind(), input.device());
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(FISHEYE, k, &[b, 1])?
+                .to_device(device)
+                .to_kind(kind)
+                .view([b, 1, 1]))
+        };
+        let (cx, cy, gamma) = (get("center_x")?, get("center_y")?, get("gamma")?);
+        let lin = |n: i64| {
+            if n == 1 {
+                Tensor::full([1], -1.0, (kind, device))
+            } else {
+                Tensor::linspace(-1.0, 1.0, n, (kind, device))
+            }
+        };
+        let fx = lin(w).view([1, 1, w]).expand([1, h, w], false);
+        let fy = lin(h).view([1, h, 1]).expand([1, h, w], false);
+        let d = ((&cx - &fx).square() + (&cy - &fy).square()).pow_tensor_scalar(0.5);
+        let scale = d.pow(&gamma);
+        let gx = &fx + &fx * &scale;
+        let gy = &fy + &fy * &scale;
+        let grid = Tensor::stack(&[gx, gy], -1);
+        let opts = WarpOptions {
+            align_corners: true,
+            ..Default::default()
+        };
+        warp::sample(input, &grid, &opts)
+    }
+}
+
+/// Configuration of [`RandomElasticTransform`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ElasticConfig {
+    /// Gaussian kernel (height, width) smoothing the noise, odd.
+    pub kernel_size: (i64, i64),
+    /// Gaussian standard deviations (y, x), > 0.
+    pub sigma: (f64, f64),
+    /// Displacement scales (x, y) in normalised coordinates.
+    pub alpha: (f64, f64),
+    /// `grid_sample`'s `align_corners` (Kornia: false).
+    pub align_corners: bool,
+    /// Interpolation.
+    pub resample: Resample,
+    /// What is sampled outside the image.
+    pub padding_mode: Padding,
+    /// One noise field shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+}
+
+impl Default for ElasticConfig {
+    fn default() -> Self {
+        ElasticConfig {
+            kernel_size: (63, 63),
+            sigma: (32.0, 32.0),
+            alpha: (1.0, 1.0),
+            align_corners: false,
+            resample: Resample::Bilinear,
+            padding_mode: Padding::Zeros,
+            same_on_batch: false,
+            p: 0.5,
+        }
+    }
+}
+
+/// Elastic deformation (Kornia's `RandomElasticTransform`, Simard et al.): a uniform
+/// noise field in [-1, 1]², smoothed by a Gaussian (zero border), scaled by `alpha`, added
+/// to the identity grid.
+///
+/// Params: `noise` (B,2,H,W).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on an even kernel, a non-positive sigma, non-finite alpha or a bad `p`;
+/// `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomElasticTransform {
+    cfg: ElasticConfig,
+}
+
+const ELASTIC: &str = "RandomElasticTransform";
+
+impl RandomElasticTransform {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(_path: &nn::Path, cfg: ElasticConfig) -> Result<RandomElasticTransform> {
+        let (kh, kw) = cfg.kernel_size;
+        if kh < 1 || kw < 1 || kh % 2 == 0 || kw % 2 == 0 {
+            return Err(checks::config(
+                ELASTIC,
+                "kernel_size",
+                format!("({kh}, {kw})"),
+                "odd sizes >= 1",
+            ));
+        }
+        if !(cfg.sigma.0 > 0.0
+            && cfg.sigma.1 > 0.0
+            && cfg.sigma.0.is_finite()
+            && cfg.sigma.1.is_finite())
+        {
+            return Err(checks::config(
+                ELASTIC,
+                "sigma",
+                format!("{:?}", cfg.sigma),
+                "positive finite numbers",
+            ));
+        }
+        checks::finite(ELASTIC, "alpha", &[cfg.alpha.0, cfg.alpha.1])?;
+        checks::probability(ELASTIC, "p", cfg.p)?;
+        Ok(RandomElasticTransform { cfg })
+    }
+}
+
+impl Augmentation for RandomElasticTransform {
+    fn name(&self) -> &'static str {
+        ELASTIC
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomElasticTransform(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, h, w) = (shape[0], shape[2], shape[3]);
+        let same = self.cfg.same_on_batch;
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let noise = if same {
+            Tensor::rand([1, 2, h, w], (Kind::Float, device)).expand([b, 2, h, w], false)
+        } else {
+            Tensor::rand([b, 2, h, w], (Kind::Float, device))
+        };
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("noise", noise * 2.0 - 1.0);
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let (kind, device) = (input.kind(), input.device());
+        let noise = params
+            .shaped(ELASTIC, "noise", &[b, 2, h, w])?
+            .to_device(device)
+            .to_kind(kind);
+        let (kh, kw) = self.cfg.kernel_size;
+        let (sy, sx) = self.cfg.sigma;
+        let kx = gaussian_kernel1d(kw, &Tensor::full([1, 1], sx, (kind, device)));
+        let ky = gaussian_kernel1d(kh, &Tensor::full([1, 1], sy, (kind, device)));
+        let smooth =
+            |c: i64| filter2d_separable(&noise.narrow(1, c, 1), &kx, &ky, Border::Constant);
+        let disp_x = smooth(0)? * self.cfg.alpha.0;
+        let disp_y = smooth(1)? * self.cfg.alpha.1;
+        let disp = Tensor::cat(&[disp_x, disp_y], 1).permute([0, 2, 3, 1]);
+        let identity = Tensor::eye(2, (kind, device))
+            .f_pad([0, 1], "constant", Some(0.0))?
+            .unsqueeze(0);
+        let grid = Tensor::affine_grid_generator(&identity, [1, 1, h, w], self.cfg.align_corners);
+        let opts = WarpOptions {
+            resample: self.cfg.resample,
+            padding: self.cfg.padding_mode,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        };
+        warp::sample(input, &(grid + disp), &opts)
+    }
+}
+
+impl_module!(RandomFisheye, RandomElasticTransform);
