@@ -168,6 +168,9 @@ CASES = [
     ("elastic_aligned_border_gate", "RandomElasticTransform",
      dict(kernel_size=(3, 3), sigma=(1.0, 1.0), alpha=(1.0, 1.0), align_corners=True, padding_mode="border", p=0.5),
      (6, 1, 5, 6), dict(seedcheck=True)),
+    ("thin_plate_spline", "RandomThinPlateSpline", dict(scale=0.2, p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
+    ("thin_plate_spline_aligned_gate", "RandomThinPlateSpline", dict(scale=0.3, align_corners=True, p=0.5),
+     (6, 1, 5, 6), dict(seedcheck=True)),
 ]
 
 

@@ -5,8 +5,8 @@ use crate::geometric::{
     PerspectiveConfig, RandomAffine, RandomAffineConfig, RandomCrop, RandomCropConfig,
     RandomElasticTransform, RandomFisheye, RandomHorizontalFlip, RandomPerspective,
     RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
-    RandomRotationConfig, RandomShear, RandomTranslate, RandomVerticalFlip, Resize, ResizeConfig,
-    Rotation90Config, ShearConfig, TranslateConfig,
+    RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate, RandomVerticalFlip,
+    Resize, ResizeConfig, Rotation90Config, ShearConfig, ThinPlateSplineConfig, TranslateConfig,
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
@@ -46,6 +46,7 @@ pub enum AugSpec {
     PadTo(PadToConfig),
     RandomFisheye(FisheyeConfig),
     RandomElasticTransform(ElasticConfig),
+    RandomThinPlateSpline(ThinPlateSplineConfig),
     ColorJitter(JitterConfig),
     ColorJiggle(JitterConfig),
     Normalize(NormalizeConfig),
@@ -98,6 +99,7 @@ impl AugSpec {
             AugSpec::PadTo(c) => Box::new(PadTo::new(path, c)?),
             AugSpec::RandomFisheye(c) => Box::new(RandomFisheye::new(path, c)?),
             AugSpec::RandomElasticTransform(c) => Box::new(RandomElasticTransform::new(path, c)?),
+            AugSpec::RandomThinPlateSpline(c) => Box::new(RandomThinPlateSpline::new(path, c)?),
             AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
             AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
             AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),

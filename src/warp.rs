@@ -211,18 +211,7 @@ fn normalized_grid(
     device: Device,
 ) -> Tensor {
     let align = opts.align_corners;
-    let lin = |n: i64| {
-        if align {
-            if n == 1 {
-                Tensor::zeros([1], (kind, device))
-            } else {
-                Tensor::linspace(-1.0, 1.0, n, (kind, device))
-            }
-        } else {
-            let nf = n as f64;
-            Tensor::linspace(-1.0 + 1.0 / nf, 1.0 - 1.0 / nf, n, (kind, device))
-        }
-    };
+    let lin = |n: i64| base_coords(n, align, kind, device);
     if opts.projective {
         let xs = lin(w).view([1, 1, w]);
         let ys = lin(h).view([1, h, 1]);
@@ -321,4 +310,20 @@ fn unit_square_to_quad(p: &Tensor) -> Tensor {
     let a22 = &y3 - &y0 + &a32 * &y3;
     let one = x0.ones_like();
     Tensor::stack(&[&a11, &a12, &x0, &a21, &a22, &y0, &a31, &a32, &one], -1).view([-1, 3, 3])
+}
+
+/// Normalised pixel-centre coordinates along an axis of `n` pixels: `linspace(-1, 1)` with
+/// corners aligned (0 for one pixel), else `linspace(-1 + 1/n, 1 - 1/n)`, as
+/// `affine_grid` and Kornia's `create_meshgrid` lay them out.
+pub(crate) fn base_coords(n: i64, align_corners: bool, kind: Kind, device: Device) -> Tensor {
+    if align_corners {
+        if n == 1 {
+            Tensor::zeros([1], (kind, device))
+        } else {
+            Tensor::linspace(-1.0, 1.0, n, (kind, device))
+        }
+    } else {
+        let nf = n as f64;
+        Tensor::linspace(-1.0 + 1.0 / nf, 1.0 - 1.0 / nf, n, (kind, device))
+    }
 }

@@ -97,6 +97,7 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomFisheye(FisheyeConfig::default()),
+        AugSpec::RandomThinPlateSpline(ThinPlateSplineConfig::default()),
         AugSpec::RandomElasticTransform(ElasticConfig {
             kernel_size: (5, 5),
             sigma: (2.0, 2.0),

@@ -264,6 +264,10 @@ fn bad_configs_get_typed_errors() {
         "RandomElasticTransform: sigma = (0.0, 1.0) is invalid; allowed: positive finite numbers"
     );
     assert_eq!(
+        msg(RandomThinPlateSpline::new(&r, ThinPlateSplineConfig { scale: -0.1, ..Default::default() })),
+        "RandomThinPlateSpline: scale = -0.1 is invalid; allowed: a finite number >= 0"
+    );
+    assert_eq!(
         msg(RandomErasing::new(
             &r,
             ErasingConfig {

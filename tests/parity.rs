@@ -914,3 +914,30 @@ fn fisheye_and_elastic_parity_and_draw() {
     assert_parity(&e, "elastic_aligned_border_gate", TOL);
     assert_same_draw(&e, "elastic_aligned_border_gate");
 }
+
+#[test]
+fn thin_plate_spline_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let t = RandomThinPlateSpline::new(
+        &r.root(),
+        ThinPlateSplineConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&t, "thin_plate_spline", TOL);
+    assert_same_draw(&t, "thin_plate_spline");
+    let t = RandomThinPlateSpline::new(
+        &r.root(),
+        ThinPlateSplineConfig {
+            scale: 0.3,
+            align_corners: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&t, "thin_plate_spline_aligned_gate", TOL);
+    assert_same_draw(&t, "thin_plate_spline_aligned_gate");
+}

@@ -283,4 +283,183 @@ impl Augmentation for RandomElasticTransform {
     }
 }
 
-impl_module!(RandomFisheye, RandomElasticTransform);
+/// Configuration of [`RandomThinPlateSpline`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThinPlateSplineConfig {
+    /// Control points move by up to this much (normalised coordinates), >= 0.
+    pub scale: f64,
+    /// `grid_sample`'s `align_corners` (Kornia: false).
+    pub align_corners: bool,
+    /// What is sampled outside the image.
+    pub padding_mode: Padding,
+    /// One deformation shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of transforming each sample.
+    pub p: f64,
+}
+
+impl Default for ThinPlateSplineConfig {
+    fn default() -> Self {
+        ThinPlateSplineConfig {
+            scale: 0.2,
+            align_corners: false,
+            padding_mode: Padding::Zeros,
+            same_on_batch: false,
+            p: 0.5,
+        }
+    }
+}
+
+/// Thin-plate-spline warp through five control points (the corners and the centre) moved
+/// by uniform noise (Kornia's `RandomThinPlateSpline`). The spline is solved in float64
+/// with `linalg_solve_ex` (no error check, so no host synchronisation).
+///
+/// Params: `src`, `dst` (B,5,2) control points in normalised coordinates.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+///
+/// # Errors
+/// `new` fails on a negative or non-finite scale or a bad `p`; `f_*` forms on a bad input.
+#[derive(Debug)]
+pub struct RandomThinPlateSpline {
+    cfg: ThinPlateSplineConfig,
+}
+
+const TPS: &str = "RandomThinPlateSpline";
+
+impl RandomThinPlateSpline {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(_path: &nn::Path, cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
+        if !(cfg.scale >= 0.0 && cfg.scale.is_finite()) {
+            return Err(checks::config(TPS, "scale", cfg.scale, "a finite number >= 0"));
+        }
+        checks::probability(TPS, "p", cfg.p)?;
+        Ok(RandomThinPlateSpline { cfg })
+    }
+}
+
+/// Squared distances (B,N,M) between point sets (B,N,2) and (B,M,2), clamped at 0.
+fn pair_sq_dist(a: &Tensor, b: &Tensor) -> Tensor {
+    let a2 = a
+        .square()
+        .sum_dim_intlist([-1i64].as_slice(), true, a.kind());
+    let b2 = b
+        .square()
+        .sum_dim_intlist([-1i64].as_slice(), true, b.kind())
+        .transpose(1, 2);
+    (a.matmul(&b.transpose(1, 2)) * -2.0 + a2 + b2).clamp_min(0.0)
+}
+
+/// The TPS radial basis `0.5·d²·log(d²)` (0 at d = 0).
+fn tps_kernel(d2: &Tensor) -> Tensor {
+    let pos = d2.gt(0.0);
+    let safe = d2.where_self(&pos, &d2.ones_like());
+    (d2 * safe.log() * 0.5).where_self(&pos, &d2.zeros_like())
+}
+
+impl Augmentation for RandomThinPlateSpline {
+    fn name(&self) -> &'static str {
+        TPS
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomThinPlateSpline(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (self.cfg.p, 1.0)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let opts = (Kind::Float, device);
+        let src = Tensor::from_slice(&[-1.0f32, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 0.0, 0.0])
+            .to_device(device)
+            .view([1, 5, 2])
+            .expand([b, 5, 2], false);
+        let noise = if self.cfg.scale == 0.0 {
+            Tensor::zeros([b, 5, 2], opts)
+        } else {
+            let s = self.cfg.scale as f32 as f64;
+            let u = if same {
+                Tensor::rand([1, 5, 2], opts).expand([b, 5, 2], false)
+            } else {
+                Tensor::rand([b, 5, 2], opts)
+            };
+            u * (2.0 * s) - s
+        };
+        let mut p: Params = GateParams { batch_prob }.into();
+        p.insert("dst", &src + noise);
+        p.insert("src", src);
+        p.insert("forward_input_shape", input_shape_tensor(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let (kind, device) = (input.kind(), input.device());
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(TPS, k, &[b, 5, 2])?
+                .to_device(device)
+                .to_kind(kind))
+        };
+        // Kornia solves the spline taking `dst` to `src` (the sampling direction).
+        let (centres, targets) = (get("dst")?, get("src")?);
+        let src_points = targets.shallow_clone();
+        let n = 5;
+        let k = tps_kernel(&pair_sq_dist(&centres, &targets));
+        let p = Tensor::cat(
+            &[
+                Tensor::ones([b, n, 1], (kind, device)),
+                centres.shallow_clone(),
+            ],
+            -1,
+        );
+        let zeros3 = Tensor::zeros([b, 3, 3], (kind, device));
+        let top = Tensor::cat(&[k, p.shallow_clone()], -1);
+        let bottom = Tensor::cat(&[p.transpose(1, 2), zeros3.shallow_clone()], -1);
+        let l = Tensor::cat(&[top, bottom], 1);
+        let rhs = Tensor::cat(&[targets, zeros3.narrow(2, 0, 2)], 1);
+        let (weights, _info) = Tensor::f_linalg_solve_ex(
+            &l.to_kind(Kind::Double),
+            &rhs.to_kind(Kind::Double),
+            true,
+            false,
+        )?;
+        let weights = weights.to_kind(kind);
+        let kernel_w = weights.narrow(1, 0, n);
+        let affine_w = weights.narrow(1, n, 3);
+        let xs = warp::base_coords(w, self.cfg.align_corners, kind, device)
+            .view([1, w])
+            .expand([h, w], false);
+        let ys = warp::base_coords(h, self.cfg.align_corners, kind, device)
+            .view([h, 1])
+            .expand([h, w], false);
+        let coords = Tensor::stack(&[xs, ys], -1)
+            .view([1, h * w, 2])
+            .expand([b, h * w, 2], false);
+        // Kornia evaluates the basis around `src` (its `kernel_centers`).
+        let kd = tps_kernel(&pair_sq_dist(&coords, &src_points));
+        let warped = kd.matmul(&kernel_w)
+            + coords.matmul(&affine_w.narrow(1, 1, 2))
+            + affine_w.narrow(1, 0, 1);
+        let grid = warped.view([b, h, w, 2]);
+        let opts = WarpOptions {
+            resample: Resample::Bilinear,
+            padding: self.cfg.padding_mode,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        };
+        warp::sample(input, &grid, &opts)
+    }
+}
+
+impl_module!(RandomFisheye, RandomElasticTransform, RandomThinPlateSpline);

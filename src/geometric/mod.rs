@@ -16,7 +16,10 @@ pub use crop::{
     CenterCrop, CenterCropConfig, CropPadding, CropParams, CroppingMode, RandomCrop,
     RandomCropConfig, RandomResizedCrop, RandomResizedCropConfig,
 };
-pub use distort::{ElasticConfig, FisheyeConfig, RandomElasticTransform, RandomFisheye};
+pub use distort::{
+    ElasticConfig, FisheyeConfig, RandomElasticTransform, RandomFisheye, RandomThinPlateSpline,
+    ThinPlateSplineConfig,
+};
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
