@@ -171,6 +171,9 @@ CASES = [
     ("thin_plate_spline", "RandomThinPlateSpline", dict(scale=0.2, p=1.0), (2, 3, 6, 7), dict(seedcheck=True)),
     ("thin_plate_spline_aligned_gate", "RandomThinPlateSpline", dict(scale=0.3, align_corners=True, p=0.5),
      (6, 1, 5, 6), dict(seedcheck=True)),
+    ("planckian", "RandomPlanckianJitter", dict(p=1.0), (3, 3, 4, 5), dict(seedcheck=True)),
+    ("planckian_cied_select_gate", "RandomPlanckianJitter", dict(mode="CIED", select_from=[1, 5, 10], p=0.5),
+     (6, 3, 3, 4), dict(seedcheck=True)),
 ]
 
 

@@ -12,13 +12,13 @@ use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
     ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
     GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
-    MotionBlurConfig, Normalize, NormalizeConfig, PosterizeConfig, RandomAutoContrast,
-    RandomBoxBlur, RandomBrightness, RandomChannelDropout, RandomChannelShuffle, RandomContrast,
-    RandomEqualize, RandomErasing, RandomGamma, RandomGaussianBlur, RandomGaussianNoise,
-    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert, RandomMedianBlur,
-    RandomMotionBlur, RandomPosterize, RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation,
-    RandomSharpness, RandomSolarize, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig,
-    SolarizeConfig,
+    MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig, PosterizeConfig,
+    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
+    RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing, RandomGamma,
+    RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale, RandomGrayscaleConfig, RandomHue,
+    RandomInvert, RandomMedianBlur, RandomMotionBlur, RandomPlanckianJitter, RandomPosterize,
+    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
+    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,7 @@ pub enum AugSpec {
     RandomSaltAndPepperNoise(SaltAndPepperConfig),
     RandomMedianBlur(MedianBlurConfig),
     RandomMotionBlur(MotionBlurConfig),
+    RandomPlanckianJitter(PlanckianConfig),
     RandomSharpness(SharpnessConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
@@ -127,6 +128,7 @@ impl AugSpec {
             }
             AugSpec::RandomMedianBlur(c) => Box::new(RandomMedianBlur::new(path, c)?),
             AugSpec::RandomMotionBlur(c) => Box::new(RandomMotionBlur::new(path, c)?),
+            AugSpec::RandomPlanckianJitter(c) => Box::new(RandomPlanckianJitter::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })

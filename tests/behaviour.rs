@@ -131,6 +131,7 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomChannelDropout(ChannelDropoutConfig::default()),
+        AugSpec::RandomPlanckianJitter(PlanckianConfig::default()),
         AugSpec::RandomMotionBlur(MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             ..Default::default()

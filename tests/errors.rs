@@ -264,8 +264,21 @@ fn bad_configs_get_typed_errors() {
         "RandomElasticTransform: sigma = (0.0, 1.0) is invalid; allowed: positive finite numbers"
     );
     assert_eq!(
-        msg(RandomThinPlateSpline::new(&r, ThinPlateSplineConfig { scale: -0.1, ..Default::default() })),
+        msg(RandomThinPlateSpline::new(
+            &r,
+            ThinPlateSplineConfig {
+                scale: -0.1,
+                ..Default::default()
+            }
+        )),
         "RandomThinPlateSpline: scale = -0.1 is invalid; allowed: a finite number >= 0"
+    );
+    assert_eq!(
+        msg(RandomPlanckianJitter::new(
+            &r,
+            PlanckianConfig { mode: PlanckianMode::Cied, select_from: Some(vec![3, 23]), ..Default::default() }
+        )),
+        "RandomPlanckianJitter: select_from = [3, 23] is invalid; allowed: a non-empty list of rows below 23"
     );
     assert_eq!(
         msg(RandomErasing::new(

@@ -359,6 +359,10 @@ fn input_gradients_match_finite_differences() {
         .unwrap(),
         &[2, 2, 4, 5],
     );
+    check_input(
+        &RandomPlanckianJitter::new(&r, PlanckianConfig::default()).unwrap(),
+        &[4, 3, 3, 4],
+    );
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.

@@ -941,3 +941,30 @@ fn thin_plate_spline_parity_and_draw() {
     assert_parity(&t, "thin_plate_spline_aligned_gate", TOL);
     assert_same_draw(&t, "thin_plate_spline_aligned_gate");
 }
+
+#[test]
+fn planckian_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let p = RandomPlanckianJitter::new(
+        &r.root(),
+        PlanckianConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&p, "planckian", TOL);
+    assert_same_draw(&p, "planckian");
+    let p = RandomPlanckianJitter::new(
+        &r.root(),
+        PlanckianConfig {
+            mode: PlanckianMode::Cied,
+            select_from: Some(vec![1, 5, 10]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&p, "planckian_cied_select_gate", TOL);
+    assert_same_draw(&p, "planckian_cied_select_gate");
+}

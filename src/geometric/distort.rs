@@ -336,7 +336,12 @@ impl RandomThinPlateSpline {
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(_path: &nn::Path, cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
         if !(cfg.scale >= 0.0 && cfg.scale.is_finite()) {
-            return Err(checks::config(TPS, "scale", cfg.scale, "a finite number >= 0"));
+            return Err(checks::config(
+                TPS,
+                "scale",
+                cfg.scale,
+                "a finite number >= 0",
+            ));
         }
         checks::probability(TPS, "p", cfg.p)?;
         Ok(RandomThinPlateSpline { cfg })

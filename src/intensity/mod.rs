@@ -9,6 +9,7 @@ mod erasing;
 mod motion;
 mod normalize;
 mod pixel;
+mod planckian;
 mod single;
 
 pub use blur::{BoxBlurConfig, GaussianBlurConfig, RandomBoxBlur, RandomGaussianBlur};
@@ -30,6 +31,7 @@ pub use pixel::{
     AutoContrastConfig, ChannelShuffleConfig, GaussianNoiseConfig, PosterizeConfig,
     RandomAutoContrast, RandomChannelShuffle, RandomGaussianNoise, RandomPosterize,
 };
+pub use planckian::{PlanckianConfig, PlanckianMode, RandomPlanckianJitter};
 pub use single::{
     FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
     RandomHue, RandomInvert, RandomSaturation,

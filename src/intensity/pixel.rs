@@ -148,7 +148,14 @@ impl RandomGaussianNoise {
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(_path: &nn::Path, cfg: GaussianNoiseConfig) -> Result<RandomGaussianNoise> {
         checks::finite(NOISE, "mean", &[cfg.mean])?;
-        checks::range(NOISE, "std", (0.0, cfg.std), (0.0, f64::MAX))?;
+        if !(cfg.std >= 0.0 && cfg.std.is_finite()) {
+            return Err(checks::config(
+                NOISE,
+                "std",
+                cfg.std,
+                "a finite number >= 0",
+            ));
+        }
         checks::probability(NOISE, "p", cfg.p)?;
         Ok(RandomGaussianNoise { cfg })
     }
