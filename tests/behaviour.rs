@@ -611,4 +611,63 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
     )
     .unwrap();
     assert!(plain.forward(&x).equal(&st.forward(&x)));
+    let xg = x.detach().set_requires_grad(true);
+    st.forward(&xg).sum(Kind::Float).backward();
+    let g = xg.grad();
+    assert!(
+        g.ones_like().equal(&g),
+        "straight-through AutoContrast: the identity gradient"
+    );
+}
+
+#[test]
+fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = image(&[16, 3, 13, 17]);
+    let mut checked = 0;
+    for (i, spec) in all_specs().into_iter().enumerate() {
+        let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        if aug.probabilities().0 >= 1.0 || aug.output_shape(&x.size()) != x.size() {
+            continue;
+        }
+        tch::manual_seed(21);
+        let (y, params) = aug.forward_with_params(&x);
+        let on = Vec::<f32>::try_from(params.get("batch_prob").unwrap()).unwrap();
+        assert!(
+            on.contains(&0.0) && on.contains(&1.0),
+            "{}: one-sided gate",
+            aug.name()
+        );
+        for (k, &g) in on.iter().enumerate() {
+            if g == 0.0 {
+                assert!(
+                    y.get(k as i64).equal(&x.get(k as i64)),
+                    "{}: gated-off sample {k} changed",
+                    aug.name()
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} operators were gated");
+}
+
+#[test]
+fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name() {
+    let vs = VarStore::new(Device::Cpu);
+    let flat = Tensor::zeros([5, 7], (Kind::Float, Device::Cpu));
+    let ints = Tensor::zeros([2, 3, 5, 7], (Kind::Int, Device::Cpu));
+    for (i, spec) in all_specs().into_iter().enumerate() {
+        let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        let name = aug.name();
+        assert_eq!(
+            aug.f_forward(&flat).unwrap_err().to_string(),
+            format!("{name}: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [5, 7]")
+        );
+        assert_eq!(
+            aug.f_forward(&ints).unwrap_err().to_string(),
+            format!("{name}: expected a floating point input (float32 or float64), got Int")
+        );
+    }
 }
