@@ -113,6 +113,17 @@ impl Params {
         Ok(t)
     }
 
+    /// A per-sample factor (B,) as (B,1,1,1) in the kind and on the device of `like`
+    /// (B,C,H,W), ready to broadcast.
+    pub(crate) fn factor(&self, op: &'static str, key: &str, like: &Tensor) -> Result<Tensor> {
+        let b = like.size()[0];
+        Ok(self
+            .shaped(op, key, &[b])?
+            .to_device(like.device())
+            .to_kind(like.kind())
+            .view([-1, 1, 1, 1]))
+    }
+
     /// Every tensor moved to `device` (no-op for tensors already there).
     pub fn to_device(&self, device: Device) -> Params {
         Params {

@@ -295,11 +295,7 @@ impl Augmentation for RandomAffine {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let out = (size[2], size[3]);
-        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -323,24 +319,6 @@ impl Augmentation for RandomAffine {
             &get("shear_x", &[b])?,
             &get("shear_y", &[b])?,
         )))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let size = (input_shape[2], input_shape[3]);
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            size,
-            &self.warp_options(),
-            true,
-        )
     }
 }
 
@@ -450,11 +428,7 @@ impl Augmentation for RandomRotation {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let out = (size[2], size[3]);
-        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -470,24 +444,6 @@ impl Augmentation for RandomRotation {
             .to_kind(kind);
         let c = center(shape, device).to_kind(kind);
         Ok(Some(warp::rotation_matrix(&c, &deg, &c.ones_like())))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let size = (input_shape[2], input_shape[3]);
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            size,
-            &self.warp_options(),
-            true,
-        )
     }
 }
 

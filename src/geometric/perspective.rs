@@ -182,11 +182,7 @@ impl Augmentation for RandomPerspective {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let out = (size[2], size[3]);
-        warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -206,24 +202,6 @@ impl Augmentation for RandomPerspective {
             &get("start_points")?,
             &get("end_points")?,
         )))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let size = (input_shape[2], input_shape[3]);
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            size,
-            &self.warp_options(),
-            true,
-        )
     }
 }
 

@@ -77,6 +77,32 @@ fn opts(resample: Resample, padding: Padding, align_corners: bool) -> WarpOption
 }
 
 impl RandomShear {
+    fn warp_options(&self) -> WarpOptions {
+        opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        )
+    }
+}
+
+impl RandomTranslate {
+    fn warp_options(&self) -> WarpOptions {
+        opts(
+            self.cfg.resample,
+            self.cfg.padding_mode,
+            self.cfg.align_corners,
+        )
+    }
+}
+
+impl RandomRotation90 {
+    fn warp_options(&self) -> WarpOptions {
+        opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners)
+    }
+}
+
+impl RandomShear {
     /// Builds the augmentation; its ranges live under `path`.
     ///
     /// # Errors
@@ -120,15 +146,7 @@ impl Augmentation for RandomShear {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let o = opts(
-            self.cfg.resample,
-            self.cfg.padding_mode,
-            self.cfg.align_corners,
-        );
-        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -144,28 +162,6 @@ impl Augmentation for RandomShear {
         let deg = std::f64::consts::PI / 180.0;
         let (sx, sy) = (get("shear_x", &[b])? * deg, get("shear_y", &[b])? * deg);
         Ok(Some(warp::shear_matrix(&get("center", &[b, 2])?, &sx, &sy)))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let o = opts(
-            self.cfg.resample,
-            self.cfg.padding_mode,
-            self.cfg.align_corners,
-        );
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            (input_shape[2], input_shape[3]),
-            &o,
-            true,
-        )
     }
 }
 
@@ -273,15 +269,7 @@ impl Augmentation for RandomTranslate {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let o = opts(
-            self.cfg.resample,
-            self.cfg.padding_mode,
-            self.cfg.align_corners,
-        );
-        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -303,28 +291,6 @@ impl Augmentation for RandomTranslate {
         Ok(Some(warp::affine_rows([
             &one, &zero, &tx, &zero, &one, &ty,
         ])))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let o = opts(
-            self.cfg.resample,
-            self.cfg.padding_mode,
-            self.cfg.align_corners,
-        );
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            (input_shape[2], input_shape[3]),
-            &o,
-            true,
-        )
     }
 }
 
@@ -410,11 +376,7 @@ impl Augmentation for RandomRotation90 {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let o = opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners);
-        warp::warp_by(self, input, params, &size, (size[2], size[3]), &o, false)
-    }
+    crate::geometric::warp_same_size!();
 
     fn transform_matrix_ungated(
         &self,
@@ -434,24 +396,6 @@ impl Augmentation for RandomRotation90 {
             &(times * 90.0),
             &c.ones_like(),
         )))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let o = opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners);
-        warp::warp_by(
-            self,
-            output,
-            params,
-            input_shape,
-            (input_shape[2], input_shape[3]),
-            &o,
-            true,
-        )
     }
 }
 

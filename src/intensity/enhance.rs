@@ -129,14 +129,7 @@ impl Augmentation for RandomSolarize {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let b = input.size()[0];
-        let get = |k: &str| -> Result<Tensor> {
-            Ok(params
-                .shaped(SOLARIZE, k, &[b])?
-                .to_device(input.device())
-                .to_kind(input.kind())
-                .view([-1, 1, 1, 1]))
-        };
+        let get = |k: &str| params.factor(SOLARIZE, k, input);
         let (thr, add) = (get("thresholds")?, get("additions")?);
         let x = (input.clamp(0.0, 1.0) + add).clamp(0.0, 1.0);
         let out = x.where_self(&x.lt_tensor(&thr), &(1.0 - &x));

@@ -299,14 +299,7 @@ impl Augmentation for RandomGamma {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let b = input.size()[0];
-        let get = |k: &str| -> Result<Tensor> {
-            Ok(params
-                .shaped(GAMMA, k, &[b])?
-                .to_device(input.device())
-                .to_kind(input.kind())
-                .view([-1, 1, 1, 1]))
-        };
+        let get = |k: &str| params.factor(GAMMA, k, input);
         let (gamma, gain) = (get("gamma_factor")?, get("gain_factor")?);
         Ok((gain * input.clamp(0.0, 1.0).pow(&gamma)).clamp(0.0, 1.0))
     }
