@@ -41,6 +41,7 @@ mod distort;
 mod flip;
 mod perspective;
 mod resize;
+mod resized_crop;
 mod simple;
 
 pub use affine::{
@@ -49,7 +50,7 @@ pub use affine::{
 };
 pub use crop::{
     CenterCrop, CenterCropConfig, CropPadding, CropParams, CroppingMode, RandomCrop,
-    RandomCropConfig, RandomResizedCrop, RandomResizedCropConfig,
+    RandomCropConfig,
 };
 pub use distort::{
     ElasticConfig, FisheyeConfig, RandomElasticTransform, RandomFisheye, RandomThinPlateSpline,
@@ -58,6 +59,7 @@ pub use distort::{
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
+pub use resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
 pub use simple::{
     RandomRotation90, RandomShear, RandomTranslate, Rotation90Config, ShearConfig, TranslateConfig,
 };
