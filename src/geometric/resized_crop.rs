@@ -63,6 +63,8 @@ impl Default for RandomResizedCropConfig {
 #[derive(Debug)]
 pub struct RandomResizedCrop {
     cfg: RandomResizedCropConfig,
+    /// log of the ratio bounds, taken by torch in float32 as Kornia does.
+    log_ratio: Vec<f32>,
 }
 
 const RRC: &str = "RandomResizedCrop";
@@ -97,7 +99,9 @@ impl RandomResizedCrop {
                 "bilinear or nearest with cropping_mode = slice (bicubic needs cropping_mode = resample)",
             ));
         }
-        Ok(RandomResizedCrop { cfg })
+        let (r0, r1) = (cfg.ratio.0 as f32, cfg.ratio.1 as f32);
+        let log_ratio = Vec::<f32>::try_from(&Tensor::from_slice(&[r0, r1]).log())?;
+        Ok(RandomResizedCrop { cfg, log_ratio })
     }
 
     /// (w, h) of torchvision's fallback crop when no candidate fits.
@@ -174,10 +178,7 @@ impl Augmentation for RandomResizedCrop {
         };
         let (s0, s1) = (self.cfg.scale.0 as f32, self.cfg.scale.1 as f32);
         let area = (rand10() * (s1 - s0) as f64 + s0 as f64) * hi as f64 * wi as f64;
-        // log in float32 by torch, as Kornia does, then to the device without a sync.
-        let log_ratio =
-            Tensor::from_slice(&[self.cfg.ratio.0 as f32, self.cfg.ratio.1 as f32]).log();
-        let log_ratio = constant(&Vec::<f32>::try_from(&log_ratio)?, Kind::Float, device);
+        let log_ratio = constant(&self.log_ratio, Kind::Float, device);
         let (lr0, lr1) = (log_ratio.get(0), log_ratio.get(1));
         let log_ratio = &lr0 + rand10() * (&lr1 - &lr0);
         let aspect = log_ratio.exp();
