@@ -113,3 +113,9 @@ pub(crate) fn constant<T: tch::kind::Element>(values: &[T], kind: Kind, device: 
         t.to_device_(device, kind, true, false)
     }
 }
+
+/// A straight-through estimator: forward `out` exactly (`x - x.detach()` is zero), backward
+/// the identity to `x`.
+pub(crate) fn straight_through(out: Tensor, x: &Tensor) -> Tensor {
+    out.detach() + (x - x.detach())
+}

@@ -19,16 +19,8 @@ pub struct Range {
 impl Range {
     /// Creates the range's two variables `<name>_lo` and `<name>_hi` under `path`.
     pub(crate) fn new(path: &nn::Path, name: &str, (lo, hi): (f64, f64), learnable: bool) -> Range {
-        let make = |suffix: &str, v: f64| {
-            let init = Tensor::from(v as f32);
-            if learnable {
-                path.var_copy(&format!("{name}_{suffix}"), &init)
-            } else {
-                let t = path.zeros_no_train(&format!("{name}_{suffix}"), &[]);
-                no_grad(|| t.shallow_clone().copy_(&init));
-                t
-            }
-        };
+        let make =
+            |suffix: &str, v: f64| scalar_var(path, &format!("{name}_{suffix}"), v, learnable);
         Range {
             lo: make("lo", lo),
             hi: make("hi", hi),
@@ -104,5 +96,43 @@ pub(crate) fn gate(n: i64, p: f64, p_batch: f64, same_on_batch: bool, device: De
     match batch {
         Some(b) => b * elem,
         None => elem,
+    }
+}
+
+/// The params every augmentation starts from: its `batch_prob` gate (drawn first, as in
+/// Kornia) and Kornia's `forward_input_shape`.
+pub(crate) fn gate_params(
+    shape: &[i64],
+    p: f64,
+    same_on_batch: bool,
+    device: Device,
+) -> crate::Params {
+    let batch_prob = gate(shape[0], p, 1.0, same_on_batch, device);
+    let mut params: crate::Params = crate::GateParams { batch_prob }.into();
+    params.insert("forward_input_shape", Tensor::from_slice(shape));
+    params
+}
+
+/// `n` draws of U(lo, hi) as Kornia's float32 `Uniform(lo, hi).rsample`.
+pub(crate) fn uniform_between(
+    n: i64,
+    same_on_batch: bool,
+    device: Device,
+    (lo, hi): (f64, f64),
+) -> Tensor {
+    let (lo, hi) = (lo as f32 as f64, hi as f32 as f64);
+    uniform(n, same_on_batch, device) * (hi - lo) + lo
+}
+
+/// A 0-dim float32 variable `name` under `path` holding `v`: trainable when `learnable`,
+/// else a non-trainable buffer (saved and moved with the `VarStore` all the same).
+pub(crate) fn scalar_var(path: &nn::Path, name: &str, v: f64, learnable: bool) -> Tensor {
+    let init = Tensor::from(v as f32);
+    if learnable {
+        path.var_copy(name, &init)
+    } else {
+        let t = path.zeros_no_train(name, &[]);
+        no_grad(|| t.shallow_clone().copy_(&init));
+        t
     }
 }

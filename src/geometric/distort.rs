@@ -1,12 +1,11 @@
 //! RandomFisheye and RandomElasticTransform: dense (per-pixel) warps.
 
-use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
-use crate::range::{gate, Range};
+use crate::range::{gate_params, Range};
 use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -92,12 +91,10 @@ impl Augmentation for RandomFisheye {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         for (key, range) in FISHEYE_KEYS.into_iter().zip(&self.ranges) {
             p.insert(key, range.sample(b, same, device).view([b, 1]));
         }
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 
@@ -240,15 +237,13 @@ impl Augmentation for RandomElasticTransform {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, h, w) = (shape[0], shape[2], shape[3]);
         let same = self.cfg.same_on_batch;
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let noise = if same {
             Tensor::rand([1, 2, h, w], (Kind::Float, device)).expand([b, 2, h, w], false)
         } else {
             Tensor::rand([b, 2, h, w], (Kind::Float, device))
         };
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("noise", noise * 2.0 - 1.0);
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 
@@ -382,7 +377,7 @@ impl Augmentation for RandomThinPlateSpline {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let opts = (Kind::Float, device);
         let src = Tensor::from_slice(&[-1.0f32, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 0.0, 0.0])
             .to_device(device)
@@ -399,10 +394,8 @@ impl Augmentation for RandomThinPlateSpline {
             };
             u * (2.0 * s) - s
         };
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("dst", &src + noise);
         p.insert("src", src);
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 

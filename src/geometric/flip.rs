@@ -1,10 +1,9 @@
 //! RandomHorizontalFlip and RandomVerticalFlip.
 
-use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
-use crate::range::gate;
+use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -67,9 +66,7 @@ macro_rules! flip {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-                let mut p: Params = crate::GateParams { batch_prob }.into();
-                p.insert("forward_input_shape", input_shape_tensor(shape));
+                let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
                 Ok(p)
             }
 

@@ -1,14 +1,13 @@
 //! RandomPerspective.
 
-use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
-use crate::range::gate;
+use crate::range::{gate_params, scalar_var};
 use crate::warp::{self, Resample, WarpOptions};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, no_grad, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// How the corners move (Kornia's `sampling_method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -92,14 +91,12 @@ impl RandomPerspective {
             ));
         }
         checks::probability(PERSPECTIVE, "p", cfg.p)?;
-        let init = Tensor::from(cfg.distortion_scale as f32);
-        let distortion_scale = if cfg.learnable {
-            path.var_copy("distortion_scale", &init)
-        } else {
-            let t = path.zeros_no_train("distortion_scale", &[]);
-            no_grad(|| t.shallow_clone().copy_(&init));
-            t
-        };
+        let distortion_scale = scalar_var(
+            path,
+            "distortion_scale",
+            cfg.distortion_scale,
+            cfg.learnable,
+        );
         Ok(RandomPerspective {
             cfg,
             distortion_scale,
@@ -146,7 +143,7 @@ impl Augmentation for RandomPerspective {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let (x_end, x_ext) = end_and_extent(shape[3]);
         let (y_end, y_ext) = end_and_extent(shape[2]);
         let kind = self.distortion_scale.kind();
@@ -174,11 +171,8 @@ impl Augmentation for RandomPerspective {
             PerspectiveSampling::AreaPreserving => factor * 2.0 * (u - 0.5),
         };
         let end = &start + offset;
-        let mut p = Params::new();
         p.insert("start_points", start);
         p.insert("end_points", end);
-        p.insert("batch_prob", batch_prob);
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 

@@ -1,11 +1,11 @@
 //! RandomShear, RandomTranslate and RandomRotation90: single-parameter affine warps.
 
-use super::affine::{center, input_shape_tensor};
+use super::affine::center;
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate, Range};
+use crate::range::{gate_params, Range};
 use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -137,12 +137,10 @@ impl Augmentation for RandomShear {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert("center", center(shape, device));
         p.insert("shear_x", self.shear_x.sample(b, same, device));
         p.insert("shear_y", self.shear_y.sample(b, same, device));
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 
@@ -257,15 +255,13 @@ impl Augmentation for RandomTranslate {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let draw = |r: &Option<Range>, size: i64| match r {
             Some(r) => r.sample(b, same, device) * size as f64,
             None => Tensor::zeros([b], (Kind::Float, device)),
         };
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("translate_x", draw(&self.x, shape[3]));
         p.insert("translate_y", draw(&self.y, shape[2]));
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 
@@ -369,10 +365,8 @@ impl Augmentation for RandomRotation90 {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert("times", self.times.sample(b, same, device));
-        p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
 

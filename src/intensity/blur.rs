@@ -3,8 +3,8 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
-use crate::range::{gate, Range};
-use crate::{AugSpec, Augmentation, Error, GateParams, Params, Result};
+use crate::range::{gate_params, Range};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
 
@@ -130,10 +130,8 @@ impl Augmentation for RandomGaussianBlur {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert("sigma", self.sigma.sample(b, same, device));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -221,9 +219,7 @@ impl Augmentation for RandomBoxBlur {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-        let mut p: Params = GateParams { batch_prob }.into();
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
         Ok(p)
     }
 

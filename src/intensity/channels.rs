@@ -2,8 +2,8 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate, uniform, Range};
-use crate::{AugSpec, Augmentation, Error, GateParams, Params, Result};
+use crate::range::{gate_params, uniform_between, Range};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -108,13 +108,12 @@ impl Augmentation for RandomChannelDropout {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let scores = if same {
             Tensor::rand([1, c], (Kind::Float, device)).repeat([b, 1])
         } else {
             Tensor::rand([b, c], (Kind::Float, device))
         };
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert(
             "batch_idx",
             Tensor::arange(b, (Kind::Int64, device)).view([b, 1]),
@@ -125,7 +124,6 @@ impl Augmentation for RandomChannelDropout {
                 .argsort(1, false)
                 .narrow(1, 0, self.cfg.num_drop_channels),
         );
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -230,12 +228,10 @@ impl Augmentation for RandomRGBShift {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         for (key, range) in SHIFT_KEYS.into_iter().zip(&self.ranges) {
             p.insert(key, range.sample(b, same, device));
         }
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -329,11 +325,8 @@ impl Augmentation for RandomSaltAndPepperNoise {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
         let same = self.cfg.same_on_batch;
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let between = |(lo, hi): (f64, f64)| {
-            let (lo, hi) = (lo as f32 as f64, hi as f32 as f64);
-            uniform(b, same, device) * (hi - lo) + lo
-        };
+        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let between = |r: (f64, f64)| uniform_between(b, same, device, r);
         let amount = between(self.cfg.amount);
         let salt_share = between(self.cfg.salt_vs_pepper);
         let field = || {
@@ -349,12 +342,10 @@ impl Augmentation for RandomSaltAndPepperNoise {
         let salt = field()
             .lt_tensor(&salt_share.view([b, 1, 1, 1]))
             .repeat([1, c, 1, 1]);
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("amount_factor", amount);
         p.insert("salt_and_pepper_factor", salt_share);
         p.insert("mask_pepper", salt.logical_not().logical_and(&noise));
         p.insert("mask_salt", salt.logical_and(&noise));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -458,9 +449,7 @@ impl Augmentation for RandomMedianBlur {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-        let mut p: Params = GateParams { batch_prob }.into();
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
         Ok(p)
     }
 

@@ -24,6 +24,12 @@ pub(crate) fn rgb_to_gray(x: &Tensor, w: [f64; 3]) -> Tensor {
         .unsqueeze(1)
 }
 
+/// A hue factor in turns (B,), cast to `kind` the way Kornia does: multiplied by 2π in the
+/// params' dtype first, so float64 images round as Kornia's do.
+pub(crate) fn hue_turns(f: &Tensor, kind: tch::Kind) -> Tensor {
+    (f * 2.0 * PI).to_kind(kind) / (2.0 * PI)
+}
+
 /// Rotates the hue of a (B,3,H,W) image in [0,1] by `turns` (B,) of a full turn: Kornia's
 /// `hsv_to_rgb(rgb_to_hsv(x) + 2π·turns)`, computed without the HSV round trip.
 ///
@@ -240,10 +246,8 @@ impl Jitter {
         let mut factors = Vec::with_capacity(4);
         for key in KEYS {
             let f = params.shaped(op, key, &[b])?.to_device(x.device());
-            // Kornia turns hue into radians in the params' dtype before casting to the
-            // image's; going through the same rounding keeps float64 equal to it.
             let f = if key == "hue_factor" {
-                (f * 2.0 * PI).to_kind(x.kind()) / (2.0 * PI)
+                hue_turns(&f, x.kind())
             } else {
                 f
             };

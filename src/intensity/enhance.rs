@@ -2,9 +2,9 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::ops::constant;
+use crate::ops::{constant, straight_through};
 use crate::params::typed_params;
-use crate::range::{gate, Range};
+use crate::range::{gate, gate_params, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -138,7 +138,7 @@ impl Augmentation for RandomSolarize {
         }
         // Forward: `out` exactly (the added terms are zeros). Backward: identity to the
         // (offset) input and to the threshold.
-        Ok(out.detach() + (&x - x.detach()) + (&thr - thr.detach()))
+        Ok(straight_through(out, &x) + (&thr - thr.detach()))
     }
 }
 
@@ -236,10 +236,8 @@ impl Augmentation for RandomSharpness {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = Params::new();
-        p.insert("batch_prob", gate(b, self.cfg.p, 1.0, same, device));
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert("sharpness", self.sharpness.sample(b, same, device));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 

@@ -2,8 +2,9 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::gate;
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::ops::straight_through;
+use crate::range::gate_params;
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -99,9 +100,7 @@ impl Augmentation for RandomEqualize {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-        let mut p: Params = GateParams { batch_prob }.into();
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
         Ok(p)
     }
 
@@ -109,8 +108,7 @@ impl Augmentation for RandomEqualize {
         let x = input.clamp(0.0, 1.0);
         let out = equalize(&x);
         if self.cfg.straight_through {
-            // Forward: `out` exactly (x - x.detach() is zero); backward: the identity.
-            Ok(out.detach() + (&x - x.detach()))
+            Ok(straight_through(out, &x))
         } else {
             Ok(out)
         }

@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::params::typed_params;
-use crate::range::{gate, uniform};
+use crate::range::{gate, uniform, uniform_between};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -112,10 +112,7 @@ impl Augmentation for RandomErasing {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let (h, w) = (shape[2] as f64, shape[3] as f64);
         let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let between = |lo: f64, hi: f64| {
-            let (lo, hi) = (lo as f32 as f64, hi as f32 as f64);
-            uniform(b, same, device) * (hi - lo) + lo
-        };
+        let between = |lo: f64, hi: f64| uniform_between(b, same, device, (lo, hi));
         let (s0, s1) = self.cfg.scale;
         let areas = between(s0, s1) * (h * w);
         let (r0, r1) = self.cfg.ratio;

@@ -3,9 +3,9 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d, Border};
-use crate::range::{gate, uniform, Range};
+use crate::range::{gate_params, uniform_between, Range};
 use crate::warp::{self, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Error, GateParams, Params, Result};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -211,21 +211,18 @@ impl Augmentation for RandomMotionBlur {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let angle = self.angle.sample(b, same, device);
         let direction = self.direction.sample(b, same, device);
         let (lo, hi, half_max) = self.ksize_sampler();
         let shared = same || matches!(self.cfg.kernel_size, MotionKernelSize::Range(..));
-        let (lo32, hi32) = (lo as f32 as f64, hi as f32 as f64);
-        let half = (uniform(b, shared, Device::Cpu) * (hi32 - lo32) + lo32).floor();
+        let half = uniform_between(b, shared, Device::Cpu, (lo, hi)).floor();
         let ksize = (half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int);
         let idx = Tensor::randint(b, [1], (Kind::Int64, Device::Cpu));
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("ksize_factor", ksize);
         p.insert("angle_factor", angle);
         p.insert("direction_factor", direction);
         p.insert("idx", idx);
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 

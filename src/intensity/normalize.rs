@@ -4,7 +4,7 @@ use super::color::{rgb_to_gray, LUMA};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::{constant, Ew};
-use crate::range::gate;
+use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -137,10 +137,7 @@ macro_rules! normalize_type {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                let mut p = Params::new();
-                p.insert("batch_prob", gate(shape[0], self.cfg.p, 1.0, true, device));
-                p.insert("forward_input_shape", Tensor::from_slice(shape));
-                Ok(p)
+                Ok(gate_params(shape, self.cfg.p, true, device))
             }
 
             fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
@@ -251,13 +248,12 @@ impl Augmentation for RandomGrayscale {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let mut p = Params::new();
-        p.insert(
-            "batch_prob",
-            gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device),
-        );
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
-        Ok(p)
+        Ok(gate_params(
+            shape,
+            self.cfg.p,
+            self.cfg.same_on_batch,
+            device,
+        ))
     }
 
     fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {

@@ -3,15 +3,11 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate, Range};
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::ops::straight_through;
+use crate::range::{gate_params, Range};
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
-
-/// Forward `out`, backward the identity to `x` (a straight-through estimator).
-fn straight_through(out: Tensor, x: &Tensor) -> Tensor {
-    out.detach() + (x - x.detach())
-}
 
 /// Configuration of [`RandomChannelShuffle`]; `Default` is Kornia's (`p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,15 +71,13 @@ impl Augmentation for RandomChannelShuffle {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let scores = if same {
             Tensor::rand([1, c], (Kind::Float, device)).repeat([b, 1])
         } else {
             Tensor::rand([b, c], (Kind::Float, device))
         };
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("channels", scores.argsort(1, false));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -176,14 +170,12 @@ impl Augmentation for RandomGaussianNoise {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let same = self.cfg.same_on_batch;
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let n = if same { 1 } else { shape[0] };
         let noise = Tensor::randn([n, shape[1], shape[2], shape[3]], (Kind::Float, device))
             * self.cfg.std
             + self.cfg.mean;
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("gaussian_noise", noise);
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -290,15 +282,13 @@ impl Augmentation for RandomPosterize {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let raw = self.bits.sample(b, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("bits_factor", raw.round().to_kind(Kind::Int));
         if self.cfg.straight_through {
             // The unrounded draw, through which the straight-through gradient reaches the range.
             p.insert("bits_raw", raw);
         }
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -399,9 +389,7 @@ impl Augmentation for RandomAutoContrast {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-        let mut p: Params = GateParams { batch_prob }.into();
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
         Ok(p)
     }
 

@@ -2,8 +2,8 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate, uniform};
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::range::{gate_params, uniform};
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -174,12 +174,10 @@ impl Augmentation for RandomPlanckianJitter {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         let n = (self.ratios.len() / 2) as f64;
         let idx = (uniform(b, same, device) * n).to_kind(Kind::Int64);
-        let mut p: Params = GateParams { batch_prob }.into();
         p.insert("idx", idx);
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 

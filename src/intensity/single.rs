@@ -1,14 +1,13 @@
 //! One-factor colour augmentations: RandomBrightness, RandomContrast, RandomSaturation,
 //! RandomHue, RandomGamma and RandomInvert.
 
-use super::color::{adjust_hue, jiggle_saturation};
+use super::color::{adjust_hue, hue_turns, jiggle_saturation};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::Ew;
-use crate::range::{gate, Range};
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::range::{gate_params, Range};
+use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
-use std::f64::consts::PI;
 use tch::{nn, Device, Tensor};
 
 /// Configuration shared by the one-factor colour augmentations.
@@ -97,19 +96,16 @@ impl OneFactor {
 
     fn sample(&self, key: &str, shape: &[i64], device: Device) -> Params {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert(key, self.range.sample(b, same, device));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         p
     }
 
     fn apply(&self, op: &'static str, key: &str, x: &Tensor, params: &Params) -> Result<Tensor> {
         let b = x.size()[0];
         let f = params.shaped(op, key, &[b])?.to_device(x.device());
-        // Kornia multiplies the hue by 2π in the params' dtype, then casts.
         let f = if self.kind == Kind1::Hue {
-            (f * 2.0 * PI).to_kind(x.kind()) / (2.0 * PI)
+            hue_turns(&f, x.kind())
         } else {
             f
         };
@@ -290,11 +286,9 @@ impl Augmentation for RandomGamma {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let mut p: Params = GateParams { batch_prob }.into();
+        let mut p = gate_params(shape, self.cfg.p, same, device);
         p.insert("gamma_factor", self.gamma.sample(b, same, device));
         p.insert("gain_factor", self.gain.sample(b, same, device));
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
         Ok(p)
     }
 
@@ -367,9 +361,7 @@ impl Augmentation for RandomInvert {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let batch_prob = gate(shape[0], self.cfg.p, 1.0, self.cfg.same_on_batch, device);
-        let mut p: Params = GateParams { batch_prob }.into();
-        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
         Ok(p)
     }
 
