@@ -47,369 +47,269 @@ fn input_gradients_match_finite_differences() {
     let _serial = common::serial();
     let vs = root();
     let r = vs.root();
-    check_input(&RandomAffine::new(&r, affine_cfg()).unwrap(), &[2, 3, 5, 6]);
-    check_input(
-        &RandomAffine::new(
-            &r,
-            RandomAffineConfig {
+    let cases: Vec<(AugSpec, [i64; 4])> = vec![
+        (AugSpec::RandomAffine(affine_cfg()), [2, 3, 5, 6]),
+        (
+            AugSpec::RandomAffine(RandomAffineConfig {
                 padding_mode: Padding::Fill,
                 fill_value: Some(vec![0.3]),
                 ..affine_cfg()
-            },
-        )
-        .unwrap(),
-        &[1, 2, 5, 4],
-    );
-    check_input(
-        &RandomRotation::new(
-            &r,
-            RandomRotationConfig {
+            }),
+            [1, 2, 5, 4],
+        ),
+        (
+            AugSpec::RandomRotation(RandomRotationConfig {
                 degrees: (-40.0, 40.0),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 1, 5, 6],
-    );
-    check_input(
-        &RandomHorizontalFlip::new(
-            &r,
-            FlipConfig {
+            }),
+            [2, 1, 5, 6],
+        ),
+        (
+            AugSpec::RandomHorizontalFlip(FlipConfig {
                 p: 0.5,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[3, 1, 3, 4],
-    );
-    check_input(
-        &RandomVerticalFlip::new(
-            &r,
-            FlipConfig {
+            }),
+            [3, 1, 3, 4],
+        ),
+        (
+            AugSpec::RandomVerticalFlip(FlipConfig {
                 p: 0.5,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[3, 1, 3, 4],
-    );
-    check_input(
-        &RandomCrop::new(
-            &r,
-            RandomCropConfig {
+            }),
+            [3, 1, 3, 4],
+        ),
+        (
+            AugSpec::RandomCrop(RandomCropConfig {
                 size: (3, 4),
                 padding: Some(vec![1]),
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 1, 4, 5],
-    );
-    check_input(
-        &CenterCrop::new(
-            &r,
-            CenterCropConfig {
+            }),
+            [2, 1, 4, 5],
+        ),
+        (
+            AugSpec::CenterCrop(CenterCropConfig {
                 size: (3, 3),
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 1, 5, 4],
-    );
-    check_input(
-        &RandomResizedCrop::new(
-            &r,
-            RandomResizedCropConfig {
+            }),
+            [2, 1, 5, 4],
+        ),
+        (
+            AugSpec::RandomResizedCrop(RandomResizedCropConfig {
                 size: (4, 5),
                 scale: (0.3, 1.0),
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 1, 6, 7],
-    );
-    check_input(
-        &ColorJitter::new(&r, JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &ColorJiggle::new(&r, JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &Normalize::new(&r, NormalizeConfig::imagenet()).unwrap(),
-        &[2, 3, 2, 3],
-    );
-    check_input(
-        &Denormalize::new(&r, NormalizeConfig::imagenet()).unwrap(),
-        &[2, 3, 2, 3],
-    );
-    check_input(
-        &RandomGrayscale::new(
-            &r,
-            RandomGrayscaleConfig {
+            }),
+            [2, 1, 6, 7],
+        ),
+        (
+            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::ColorJiggle(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::Normalize(NormalizeConfig::imagenet()),
+            [2, 3, 2, 3],
+        ),
+        (
+            AugSpec::Denormalize(NormalizeConfig::imagenet()),
+            [2, 3, 2, 3],
+        ),
+        (
+            AugSpec::RandomGrayscale(RandomGrayscaleConfig {
                 p: 0.5,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[4, 3, 2, 3],
-    );
-    check_input(
-        &RandomBrightness::new(&r, FactorConfig::new((0.6, 1.4))).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomContrast::new(&r, FactorConfig::new((0.5, 1.5))).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomSaturation::new(&r, FactorConfig::new((0.2, 1.8))).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomHue::new(&r, FactorConfig::new((-0.3, 0.4))).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomGamma::new(
-            &r,
-            GammaConfig {
+            }),
+            [4, 3, 2, 3],
+        ),
+        (
+            AugSpec::RandomBrightness(FactorConfig::new((0.6, 1.4))),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomContrast(FactorConfig::new((0.5, 1.5))),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomSaturation(FactorConfig::new((0.2, 1.8))),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomHue(FactorConfig::new((-0.3, 0.4))),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomGamma(GammaConfig {
                 gamma: (0.5, 1.5),
                 gain: (0.8, 1.2),
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomInvert::new(&r, InvertConfig::default()).unwrap(),
-        &[4, 3, 3, 4],
-    );
-    check_input(
-        &RandomGaussianBlur::new(
-            &r,
-            GaussianBlurConfig {
+            }),
+            [2, 3, 3, 4],
+        ),
+        (AugSpec::RandomInvert(InvertConfig::default()), [4, 3, 3, 4]),
+        (
+            AugSpec::RandomGaussianBlur(GaussianBlurConfig {
                 kernel_size: (3, 5),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomBoxBlur::new(
-            &r,
-            BoxBlurConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomBoxBlur(BoxBlurConfig {
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomChannelShuffle::new(&r, ChannelShuffleConfig::default()).unwrap(),
-        &[4, 3, 3, 4],
-    );
-    check_input(
-        &RandomGaussianNoise::new(&r, GaussianNoiseConfig::default()).unwrap(),
-        &[4, 3, 3, 4],
-    );
-    check_input(
-        &RandomAutoContrast::new(&r, AutoContrastConfig::default()).unwrap(),
-        &[2, 3, 3, 4],
-    );
-    check_input(
-        &RandomShear::new(
-            &r,
-            ShearConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomChannelShuffle(ChannelShuffleConfig::default()),
+            [4, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomGaussianNoise(GaussianNoiseConfig::default()),
+            [4, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomAutoContrast(AutoContrastConfig::default()),
+            [2, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomShear(ShearConfig {
                 shear: (-15.0, 20.0),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomTranslate::new(
-            &r,
-            TranslateConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomTranslate(TranslateConfig {
                 translate_x: Some((-0.2, 0.3)),
                 translate_y: Some((-0.1, 0.1)),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomRotation90::new(
-            &r,
-            Rotation90Config {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomRotation90(Rotation90Config {
                 times: (-3.0, 3.0),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomChannelDropout::new(
-            &r,
-            ChannelDropoutConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomChannelDropout(ChannelDropoutConfig {
                 num_drop_channels: 2,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[4, 3, 3, 4],
-    );
-    check_input(
-        &RandomRGBShift::new(&r, RgbShiftConfig::default()).unwrap(),
-        &[4, 3, 3, 4],
-    );
-    check_input(
-        &RandomSaltAndPepperNoise::new(&r, SaltAndPepperConfig::default()).unwrap(),
-        &[4, 3, 5, 6],
-    );
-    check_input(
-        &RandomMedianBlur::new(
-            &r,
-            MedianBlurConfig {
+            }),
+            [4, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomRGBShift(RgbShiftConfig::default()),
+            [4, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomSaltAndPepperNoise(SaltAndPepperConfig::default()),
+            [4, 3, 5, 6],
+        ),
+        (
+            AugSpec::RandomMedianBlur(MedianBlurConfig {
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &Resize::new(
-            &r,
-            ResizeConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::Resize(ResizeConfig {
                 size: ResizeTo::Size(3, 6),
                 antialias: true,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 5, 4],
-    );
-    check_input(
-        &PadTo::new(
-            &r,
-            PadToConfig {
+            }),
+            [2, 2, 5, 4],
+        ),
+        (
+            AugSpec::PadTo(PadToConfig {
                 size: (6, 3),
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomMotionBlur::new(
-            &r,
-            MotionBlurConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomMotionBlur(MotionBlurConfig {
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomFisheye::new(
-            &r,
-            FisheyeConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomFisheye(FisheyeConfig {
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomElasticTransform::new(
-            &r,
-            ElasticConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomElasticTransform(ElasticConfig {
                 kernel_size: (3, 5),
                 sigma: (1.0, 2.0),
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomThinPlateSpline::new(
-            &r,
-            ThinPlateSplineConfig {
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomThinPlateSpline(ThinPlateSplineConfig {
                 p: 1.0,
                 ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 4, 5],
-    );
-    check_input(
-        &RandomPlanckianJitter::new(&r, PlanckianConfig::default()).unwrap(),
-        &[4, 3, 3, 4],
-    );
+            }),
+            [2, 2, 4, 5],
+        ),
+        (
+            AugSpec::RandomPlanckianJitter(PlanckianConfig::default()),
+            [4, 3, 3, 4],
+        ),
+        (
+            AugSpec::RandomErasing(ErasingConfig {
+                p: 0.5,
+                ..Default::default()
+            }),
+            [4, 2, 5, 6],
+        ),
+        (
+            AugSpec::RandomPerspective(PerspectiveConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [2, 2, 5, 6],
+        ),
+        (
+            AugSpec::RandomSolarize(SolarizeConfig {
+                p: 0.5,
+                ..Default::default()
+            }),
+            [4, 2, 3, 4],
+        ),
+        (
+            AugSpec::RandomSharpness(SharpnessConfig {
+                p: 0.5,
+                ..Default::default()
+            }),
+            [4, 2, 4, 5],
+        ),
+    ];
+    for (i, (spec, shape)) in cases.iter().enumerate() {
+        check_input(spec.build(&(&r / i.to_string())).unwrap().as_ref(), shape);
+    }
+
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.
-    check_input(
-        &RandomErasing::new(
-            &r,
-            ErasingConfig {
-                p: 0.5,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[4, 2, 5, 6],
-    );
-    check_input(
-        &RandomPerspective::new(
-            &r,
-            PerspectiveConfig {
-                p: 1.0,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[2, 2, 5, 6],
-    );
-    check_input(
-        &RandomSolarize::new(
-            &r,
-            SolarizeConfig {
-                p: 0.5,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[4, 2, 3, 4],
-    );
-    check_input(
-        &RandomSharpness::new(
-            &r,
-            SharpnessConfig {
-                p: 0.5,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-        &[4, 2, 4, 5],
-    );
+
     let seq = Sequential::new(
         &(&r / "seq"),
         &[
