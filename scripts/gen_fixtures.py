@@ -8,6 +8,7 @@ Run from the repository root (scripts/gen_fixtures.sh sets up the interpreter):
 One file per case, ``<out>/<case>.safetensors``, holding:
   input, output, grad_output, grad_input   the forward and backward of ``aug(input)``
   param.<key>       every tensor in ``aug._params`` (``param.<i>.<key>`` for the i-th step of a sequential)
+  labels, labels_out  (mix cases) the integer class ids given and Kornia's mixed label tensor
   seedparam.<key>   (``seedcheck`` cases) ``forward_parameters(input.shape)`` of a fresh instance, drawn right
                     after ``torch.manual_seed(1000 + seed)``
 Bool parameters are stored as float32; every other dtype is kept. The metadata records the class, the
@@ -174,6 +175,47 @@ CASES = [
     ("planckian", "RandomPlanckianJitter", dict(p=1.0), (3, 3, 4, 5), dict(seedcheck=True)),
     ("planckian_cied_select_gate", "RandomPlanckianJitter", dict(mode="CIED", select_from=[1, 5, 10], p=0.5),
      (6, 3, 3, 4), dict(seedcheck=True)),
+    # Issue 4: volumes (B, C, D, H, W) and mixing with labels (appended; seeds above unchanged).
+    ("affine3d", "RandomAffine3D", dict(degrees=20.0, translate=(0.1, 0.2, 0.1), scale=(0.9, 1.1), shears=5.0, p=1.0),
+     (2, 2, 4, 5, 6), dict(seedcheck=True)),
+    ("affine3d_full_nearest_aligned", "RandomAffine3D",
+     dict(degrees=((-10.0, 20.0), (-5.0, 5.0), (0.0, 30.0)), scale=((0.8, 1.2), (0.9, 1.1), (0.7, 1.0)),
+          shears=((-5.0, 5.0), (0.0, 3.0), (-2.0, 2.0), (-4.0, 0.0), (1.0, 2.0), (-3.0, 3.0)), resample="nearest",
+          align_corners=True, p=1.0), (2, 1, 5, 4, 6), dict(seedcheck=True)),
+    ("affine3d_gate", "RandomAffine3D", dict(degrees=30.0, p=0.5), (6, 1, 4, 4, 5), dict(seedcheck=True)),
+    ("rotation3d", "RandomRotation3D", dict(degrees=30.0, p=1.0), (2, 2, 4, 5, 6), dict(seedcheck=True)),
+    ("rotation3d_ranges_aligned_gate", "RandomRotation3D",
+     dict(degrees=((-10.0, 40.0), (0.0, 0.0), (20.0, 30.0)), resample="nearest", align_corners=True, p=0.5),
+     (6, 1, 3, 4, 5), dict(seedcheck=True)),
+    ("perspective3d", "RandomPerspective3D", dict(distortion_scale=0.5, p=1.0), (2, 2, 4, 5, 6), dict(seedcheck=True)),
+    ("perspective3d_nearest_aligned_gate", "RandomPerspective3D",
+     dict(distortion_scale=0.3, resample="nearest", align_corners=True, p=0.5), (6, 1, 4, 4, 4), dict(seedcheck=True)),
+    ("hflip3d", "RandomHorizontalFlip3D", dict(p=0.5), (6, 1, 3, 4, 5), dict(seedcheck=True)),
+    ("vflip3d", "RandomVerticalFlip3D", dict(p=0.5), (6, 1, 3, 4, 5), dict(seedcheck=True)),
+    ("dflip3d", "RandomDepthicalFlip3D", dict(p=0.5), (6, 2, 3, 4, 5), dict(seedcheck=True)),
+    ("center_crop3d", "CenterCrop3D", dict(size=(2, 3, 4)), (2, 2, 4, 5, 6), {}),
+    ("center_crop3d_odd", "CenterCrop3D", dict(size=3), (2, 1, 5, 6, 7), {}),
+    ("crop3d", "RandomCrop3D", dict(size=(2, 3, 4)), (2, 2, 4, 5, 6), dict(seedcheck=True)),
+    ("crop3d_padding_fill", "RandomCrop3D", dict(size=(4, 5, 7), padding=1, pad_if_needed=True, fill=0.3),
+     (2, 1, 3, 4, 4), dict(seedcheck=True)),
+    ("motion_blur3d", "RandomMotionBlur3D", dict(kernel_size=3, angle=30.0, direction=0.5, p=1.0), (2, 2, 5, 6, 7),
+     dict(seedcheck=True)),
+    ("motion_blur3d_range_bilinear_reflect_gate", "RandomMotionBlur3D",
+     dict(kernel_size=(3, 5), angle=((-30.0, 30.0), (0.0, 45.0), (-10.0, 10.0)), direction=(-1.0, 1.0),
+          resample="bilinear", border_type="reflect", p=0.5), (6, 1, 5, 6, 7), dict(seedcheck=True)),
+    ("equalize3d", "RandomEqualize3D", dict(p=1.0), (2, 2, 6, 8, 9), {}),
+    ("equalize3d_gate", "RandomEqualize3D", dict(p=0.5), (6, 1, 5, 8, 8), dict(seedcheck=True)),
+    ("mixup", "RandomMixUpV2", dict(data_keys=["input", "class"]), (6, 3, 5, 7), dict(seedcheck=True, labels=True)),
+    ("mixup_range_same", "RandomMixUpV2", dict(lambda_val=(0.2, 0.6), same_on_batch=True, data_keys=["input", "class"]),
+     (6, 1, 4, 5), dict(seedcheck=True, labels=True)),
+    ("mixup_gate", "RandomMixUpV2", dict(p=0.5, data_keys=["input", "class"]), (4, 3, 4, 5),
+     dict(seedcheck=True, labels=True)),
+    ("cutmix", "RandomCutMixV2", dict(data_keys=["input", "class"]), (6, 3, 8, 9), dict(seedcheck=True, labels=True)),
+    ("cutmix_two_correct", "RandomCutMixV2",
+     dict(num_mix=2, cut_size=(0.2, 0.8), beta=0.5, use_correct_lambda=True, data_keys=["input", "class"]),
+     (6, 1, 7, 8), dict(seedcheck=True, labels=True)),
+    ("cutmix_same_gate", "RandomCutMixV2", dict(same_on_batch=True, p=0.5, data_keys=["input", "class"]),
+     (4, 3, 6, 6), dict(seedcheck=True, labels=True)),
 ]
 
 
@@ -231,8 +273,15 @@ def run_case(seed, name, cls, kwargs, shape, opts, out_dir):
     x0 = x.clone()
     x_req = x.clone().requires_grad_(True)
     aug = build(cls, kwargs)
+    labels = labels_out = None
+    if opts.get("labels"):
+        # Fixed class ids (no draw, so the RNG protocol is unchanged).
+        labels = torch.tensor([(3 * i + 1) % 5 for i in range(shape[0])], dtype=torch.long)
     torch.manual_seed(1000 + seed)
-    out = aug(x_req)
+    if labels is not None:
+        out, labels_out = aug(x_req, labels)
+    else:
+        out = aug(x_req)
     if isinstance(out, (list, tuple)):
         out = out[0]
     params = aug._params
@@ -249,6 +298,8 @@ def run_case(seed, name, cls, kwargs, shape, opts, out_dir):
     assert torch.equal(x, x0) and torch.equal(x_req.detach(), x0), f"{name}: input modified in place"
 
     tensors = {"input": x, "output": out, "grad_output": g, "grad_input": grad_in}
+    if labels is not None:
+        tensors.update({"labels": labels, "labels_out": labels_out})
     tensors.update(flatten_params(params, "param"))
     if opts.get("seedcheck"):
         fresh = build(cls, kwargs)

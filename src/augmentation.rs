@@ -5,15 +5,21 @@ use crate::{AugSpec, Error, Params, Result};
 use tch::{nn, Device, Kind, Tensor};
 
 /// One augmentation: sample parameters, apply them, and (for geometric ones) expose the
-/// per-sample 3×3 matrix and an inverse.
+/// per-sample 3×3 (4×4 for volumes) matrix and an inverse.
 ///
 /// The trait is object safe, so containers hold `Box<dyn Augmentation>`. Implementors
 /// provide the `*_transform` hooks; callers use the provided `f_*` methods (which validate
-/// the input, accept (C,H,W) as well as (B,C,H,W), and honour the `p` gate) or their
+/// the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and (B,C,D,H,W)), and honour the `p` gate) or their
 /// panicking twins.
 pub trait Augmentation: std::fmt::Debug + Send {
     /// Kornia's class name (e.g. `"RandomAffine"`).
     fn name(&self) -> &'static str;
+
+    /// The number of spatial dimensions it works on: 2 for images (B,C,H,W), 3 for
+    /// volumes (B,C,D,H,W). Matrices are (B, n+1, n+1).
+    fn spatial_dims(&self) -> usize {
+        2
+    }
 
     /// The configuration, as a serialisable spec that rebuilds this augmentation.
     fn spec(&self) -> AugSpec;
@@ -29,24 +35,24 @@ pub trait Augmentation: std::fmt::Debug + Send {
         (1.0, 1.0)
     }
 
-    /// The (B,C,H,W) shape of the output for an input of shape `shape`.
+    /// The batched shape of the output for a batched input of shape `shape`.
     fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
         shape.to_vec()
     }
 
-    /// Checks a (B,C,H,W) shape beyond the generic checks (channel counts, sizes).
+    /// Checks a batched shape beyond the generic checks (channel counts, sizes).
     fn check_shape(&self, _shape: &[i64]) -> Result<()> {
         Ok(())
     }
 
-    /// Draws the parameters for an input of shape (B,C,H,W) in one batched call per
+    /// Draws the parameters for a batched input of shape `shape` in one batched call per
     /// quantity from torch's RNG on `device`, `batch_prob` included.
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params>;
 
-    /// Applies `params` to every sample of a validated (B,C,H,W) input, ignoring the gate.
+    /// Applies `params` to every sample of a validated batched input, ignoring the gate.
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor>;
 
-    /// The per-sample (B,3,3) matrix mapping input pixels to output pixels, for geometric
+    /// The per-sample (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels, for geometric
     /// augmentations; `None` for intensity ones. Ignores the gate.
     fn transform_matrix_ungated(
         &self,
@@ -58,7 +64,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         Ok(None)
     }
 
-    /// Maps an output back to the input geometry (`input_shape` is (B,C,H,W)), for every
+    /// Maps an output back to the input geometry (`input_shape` is batched), for every
     /// sample, ignoring the gate. Intensity augmentations have none.
     fn inverse_transform(
         &self,
@@ -101,7 +107,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         Ok(b.restore(out))
     }
 
-    /// The (B,3,3) matrix mapping input pixels to output pixels; identity where the gate
+    /// The (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels; identity where the gate
     /// is off. `None` for intensity augmentations.
     ///
     /// # Errors
@@ -124,27 +130,29 @@ pub trait Augmentation: std::fmt::Debug + Send {
             .to_device(device)
             .gt(0.5)
             .view([-1, 1, 1]);
-        let eye = Tensor::eye(3, (kind, device)).expand_as(&m);
+        let n = self.spatial_dims() as i64 + 1;
+        let eye = Tensor::eye(n, (kind, device)).expand_as(&m);
         Ok(Some(m.where_self(&on, &eye)))
     }
 
     /// Maps an augmented output back to the geometry of an input of shape `input_shape`
-    /// ((B,C,H,W) or (C,H,W)). Samples whose gate was off come back unchanged.
+    /// ((B,C,H,W) or (C,H,W); for volumes (B,C,D,H,W) or (C,D,H,W)). Samples whose gate was off come back unchanged.
     ///
     /// # Errors
     /// [`Error::NotInvertible`] for intensity augmentations; input errors as
     /// [`Augmentation::f_forward_with_params`].
     fn f_inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Result<Tensor> {
-        let b = checks::image(self.name(), output)?;
-        let shape: Vec<i64> = if input_shape.len() == 3 {
+        let dims = self.spatial_dims();
+        let b = checks::input(self.name(), output, dims)?;
+        let shape: Vec<i64> = if input_shape.len() == dims + 1 {
             [&[1], input_shape].concat()
         } else {
             input_shape.to_vec()
         };
-        if shape.len() != 4 {
+        if shape.len() != dims + 2 {
             return Err(Error::Rank {
                 op: self.name(),
-                expected: "3 (C,H,W) or 4 (B,C,H,W) for input_shape",
+                expected: checks::ranks(dims),
                 shape,
             });
         }
@@ -192,7 +200,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
 
 /// Validates an image input and the augmentation's shape constraints.
 fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched> {
-    let b = checks::image(aug.name(), input)?;
+    let b = checks::input(aug.name(), input, aug.spatial_dims())?;
     aug.check_shape(&b.x.size())?;
     Ok(b)
 }
@@ -213,11 +221,13 @@ pub(crate) fn gate_blend(
             "p = 1 for augmentations that change the image size",
         ));
     }
+    let mut view = vec![1i64; original.dim()];
+    view[0] = -1;
     let on = params
         .shaped(op, "batch_prob", &[b])?
         .to_device(original.device())
         .gt(0.5)
-        .view([-1, 1, 1, 1]);
+        .view(view.as_slice());
     Ok(transformed.where_self(&on, original))
 }
 

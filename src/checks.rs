@@ -23,19 +23,29 @@ impl Batched {
     }
 }
 
-/// Accepts (C,H,W) or (B,C,H,W) floating point images with no zero-sized dimension.
-pub(crate) fn image(op: &'static str, x: &Tensor) -> Result<Batched> {
+/// The accepted ranks, in words, for inputs with `spatial` spatial dimensions (2 or 3).
+pub(crate) fn ranks(spatial: usize) -> &'static str {
+    if spatial == 3 {
+        "4 (C,D,H,W) or 5 (B,C,D,H,W)"
+    } else {
+        "3 (C,H,W) or 4 (B,C,H,W)"
+    }
+}
+
+/// Accepts an unbatched or batched floating point input with `spatial` spatial dimensions
+/// (2: images, 3: volumes) and no zero-sized dimension.
+pub(crate) fn input(op: &'static str, x: &Tensor, spatial: usize) -> Result<Batched> {
     let shape = x.size();
-    let unbatched = match shape.len() {
-        3 => true,
-        4 => false,
-        _ => {
-            return Err(Error::Rank {
-                op,
-                expected: "3 (C,H,W) or 4 (B,C,H,W)",
-                shape,
-            });
-        }
+    let unbatched = if shape.len() == spatial + 1 {
+        true
+    } else if shape.len() == spatial + 2 {
+        false
+    } else {
+        return Err(Error::Rank {
+            op,
+            expected: ranks(spatial),
+            shape,
+        });
     };
     float_kind(op, x.kind())?;
     if shape.contains(&0) {

@@ -20,6 +20,13 @@ use crate::intensity::{
     RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
     RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
 };
+use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
+use crate::volume::{
+    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, Flip3DConfig,
+    MotionBlur3DConfig, Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig,
+    RandomDepthicalFlip3D, RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D,
+    RandomPerspective3D, RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
+};
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -74,6 +81,20 @@ pub enum AugSpec {
     RandomMotionBlur(MotionBlurConfig),
     RandomPlanckianJitter(PlanckianConfig),
     RandomSharpness(SharpnessConfig),
+    CenterCrop3D(CenterCrop3DConfig),
+    RandomCrop3D(RandomCrop3DConfig),
+    RandomAffine3D(Affine3DConfig),
+    RandomRotation3D(Rotation3DConfig),
+    RandomPerspective3D(Perspective3DConfig),
+    RandomHorizontalFlip3D(Flip3DConfig),
+    RandomVerticalFlip3D(Flip3DConfig),
+    RandomDepthicalFlip3D(Flip3DConfig),
+    RandomMotionBlur3D(MotionBlur3DConfig),
+    RandomEqualize3D(Equalize3DConfig),
+    /// Images only; [`crate::MixAugmentation`] mixes the labels too.
+    RandomMixUp(MixUpConfig),
+    /// Images only; [`crate::MixAugmentation`] mixes the labels too.
+    RandomCutMix(CutMixConfig),
     /// A nested [`Sequential`].
     Sequential(Vec<AugSpec>),
 }
@@ -130,6 +151,18 @@ impl AugSpec {
             AugSpec::RandomMotionBlur(c) => Box::new(RandomMotionBlur::new(path, c)?),
             AugSpec::RandomPlanckianJitter(c) => Box::new(RandomPlanckianJitter::new(path, c)?),
             AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
+            AugSpec::CenterCrop3D(c) => Box::new(CenterCrop3D::new(path, c)?),
+            AugSpec::RandomCrop3D(c) => Box::new(RandomCrop3D::new(path, c)?),
+            AugSpec::RandomAffine3D(c) => Box::new(RandomAffine3D::new(path, c)?),
+            AugSpec::RandomRotation3D(c) => Box::new(RandomRotation3D::new(path, c)?),
+            AugSpec::RandomPerspective3D(c) => Box::new(RandomPerspective3D::new(path, c)?),
+            AugSpec::RandomHorizontalFlip3D(c) => Box::new(RandomHorizontalFlip3D::new(path, c)?),
+            AugSpec::RandomVerticalFlip3D(c) => Box::new(RandomVerticalFlip3D::new(path, c)?),
+            AugSpec::RandomDepthicalFlip3D(c) => Box::new(RandomDepthicalFlip3D::new(path, c)?),
+            AugSpec::RandomMotionBlur3D(c) => Box::new(RandomMotionBlur3D::new(path, c)?),
+            AugSpec::RandomEqualize3D(c) => Box::new(RandomEqualize3D::new(path, c)?),
+            AugSpec::RandomMixUp(c) => Box::new(RandomMixUp::new(path, c)?),
+            AugSpec::RandomCutMix(c) => Box::new(RandomCutMix::new(path, c)?),
             AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
         })
     }
@@ -176,6 +209,25 @@ impl Sequential {
             .enumerate()
             .map(|(i, s)| s.build(&(path / i.to_string())))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(first) = steps.first() {
+            if let Some(other) = steps
+                .iter()
+                .find(|s| s.spatial_dims() != first.spatial_dims())
+            {
+                return Err(crate::checks::config(
+                    SEQ,
+                    "steps",
+                    format!(
+                        "{} ({}D) after {} ({}D)",
+                        other.name(),
+                        other.spatial_dims(),
+                        first.name(),
+                        first.spatial_dims()
+                    ),
+                    "steps that all take images (2D) or all take volumes (3D)",
+                ));
+            }
+        }
         Ok(Sequential { steps })
     }
 
@@ -224,6 +276,10 @@ impl Augmentation for Sequential {
 
     fn spec(&self) -> AugSpec {
         AugSpec::Sequential(self.specs())
+    }
+
+    fn spatial_dims(&self) -> usize {
+        self.steps.first().map_or(2, |s| s.spatial_dims())
     }
 
     fn is_random(&self) -> bool {
@@ -275,7 +331,8 @@ impl Augmentation for Sequential {
                 });
             }
         }
-        Ok(total.or_else(|| Some(Tensor::eye(3, (kind, device)).expand([shape[0], 3, 3], false))))
+        let n = self.spatial_dims() as i64 + 1;
+        Ok(total.or_else(|| Some(Tensor::eye(n, (kind, device)).expand([shape[0], n, n], false))))
     }
 
     fn inverse_transform(

@@ -81,6 +81,14 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// Labels given to a mixing augmentation (or its loss) have the wrong shape or kind.
+    #[error("{op}: labels {problem}")]
+    Labels {
+        /// Operation that rejected the labels.
+        op: &'static str,
+        /// What is wrong with them, and what is expected.
+        problem: String,
+    },
     /// The operation has no inverse (e.g. an intensity transform).
     #[error("{op} is not invertible")]
     NotInvertible {

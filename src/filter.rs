@@ -1,4 +1,4 @@
-//! Batched 2D filtering with border modes, shared by the blurs: one grouped `conv2d` for
+//! Batched 2D filtering (3D in `warp3d`) with border modes, shared by the blurs: one grouped `conv2d` for
 //! the whole batch, whether the kernel is shared or per sample.
 
 use crate::Result;
@@ -29,6 +29,15 @@ impl Border {
             Border::Circular => "circular",
         }
     }
+
+    /// Pads `x` by `pad` (torch's order: last dimension first, before then after).
+    pub(crate) fn pad(self, x: &Tensor, pad: &[i64]) -> Result<Tensor> {
+        Ok(if self == Border::Constant {
+            x.f_pad(pad, "constant", Some(0.0))?
+        } else {
+            x.f_pad(pad, self.mode(), None)?
+        })
+    }
 }
 
 /// Cross-correlates every channel of `x` (B,C,H,W) with `kernel` (K,kh,kw), K = 1 (shared)
@@ -41,11 +50,7 @@ pub(crate) fn filter2d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Te
     // Kornia's split: (k - 1) // 2 before, the rest after.
     let (top, left) = ((kh - 1) / 2, (kw - 1) / 2);
     let pad = [left, kw - 1 - left, top, kh - 1 - top];
-    let padded = if border == Border::Constant {
-        x.f_pad(pad, "constant", Some(0.0))?
-    } else {
-        x.f_pad(pad, border.mode(), None)?
-    };
+    let padded = border.pad(x, &pad)?;
     let kernel = kernel
         .to_kind(x.kind())
         .to_device(x.device())

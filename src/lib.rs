@@ -36,10 +36,13 @@ mod error;
 mod filter;
 pub mod geometric;
 pub mod intensity;
+pub mod mix;
 mod ops;
 mod params;
 mod range;
+pub mod volume;
 mod warp;
+mod warp3d;
 
 pub use augmentation::{Augmentation, TrainOnly};
 pub use container::{AugSpec, Sequential};
@@ -47,6 +50,11 @@ pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;
 pub use intensity::*;
+pub use mix::{
+    mix_cross_entropy, soft_targets, CutMixConfig, LambdaWeight, MixAugmentation, MixUpConfig,
+    RandomCutMix, RandomMixUp,
+};
 pub use params::{GateParams, Params};
 pub use range::Range;
+pub use volume::*;
 pub use warp::{Padding, Resample};

@@ -60,8 +60,8 @@ impl RandomEqualize {
     }
 }
 
-/// Equalizes every (sample, channel) of a (B,C,H,W) image in [0, 1].
-fn equalize(x: &Tensor) -> Tensor {
+/// Equalizes every (sample, channel) of a (B,C,...) image or volume in [0, 1].
+pub(crate) fn equalize(x: &Tensor) -> Tensor {
     let size = x.size();
     let (kind, device) = (x.kind(), x.device());
     let n = size[0] * size[1];

@@ -91,20 +91,7 @@ impl RandomMotionBlur {
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: MotionBlurConfig) -> Result<RandomMotionBlur> {
-        match cfg.kernel_size {
-            MotionKernelSize::Fixed(k) if k < 3 || k % 2 == 0 => {
-                return Err(checks::config(MOTION, "kernel_size", k, "an odd size >= 3"));
-            }
-            MotionKernelSize::Range(lo, hi) if lo < 3 || lo > hi => {
-                return Err(checks::config(
-                    MOTION,
-                    "kernel_size",
-                    format!("({lo}, {hi})"),
-                    "3 <= lo <= hi",
-                ));
-            }
-            _ => {}
-        }
+        check_kernel_size(MOTION, cfg.kernel_size)?;
         checks::range(MOTION, "angle", cfg.angle, (-360.0, 360.0))?;
         checks::range(MOTION, "direction", cfg.direction, (-1.0, 1.0))?;
         checks::probability(MOTION, "p", cfg.p)?;
@@ -116,18 +103,43 @@ impl RandomMotionBlur {
             direction,
         })
     }
+}
 
-    /// (half size draw bounds, largest half size, whether the draw is shared).
-    fn ksize_sampler(&self) -> (f64, f64, i64) {
-        match self.cfg.kernel_size {
-            MotionKernelSize::Fixed(k) => ((k / 2) as f64, (k / 2) as f64, k / 2),
-            MotionKernelSize::Range(lo, hi) => {
-                let half_lo = lo / 2;
-                let half_hi = half_lo.max((hi - 1) / 2);
-                (half_lo as f64, (half_hi + 1) as f64, half_hi)
-            }
+/// An odd kernel size >= 3, or a range 3 <= lo <= hi.
+pub(crate) fn check_kernel_size(op: &'static str, ks: MotionKernelSize) -> Result<()> {
+    match ks {
+        MotionKernelSize::Fixed(k) if k < 3 || k % 2 == 0 => {
+            Err(checks::config(op, "kernel_size", k, "an odd size >= 3"))
+        }
+        MotionKernelSize::Range(lo, hi) if lo < 3 || lo > hi => Err(checks::config(
+            op,
+            "kernel_size",
+            format!("({lo}, {hi})"),
+            "3 <= lo <= hi",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Kornia's half-size sampler: (draw bounds lo, hi, largest half size).
+pub(crate) fn ksize_sampler(ks: MotionKernelSize) -> (f64, f64, i64) {
+    match ks {
+        MotionKernelSize::Fixed(k) => ((k / 2) as f64, (k / 2) as f64, k / 2),
+        MotionKernelSize::Range(lo, hi) => {
+            let half_lo = lo / 2;
+            let half_hi = half_lo.max((hi - 1) / 2);
+            (half_lo as f64, (half_hi + 1) as f64, half_hi)
         }
     }
+}
+
+/// Kornia's odd kernel sizes `2·min(floor(half), half_max) + 1` (int32) from `n` draws on
+/// the CPU generator (one shared draw for a size range or `same_on_batch`).
+pub(crate) fn draw_ksize(ks: MotionKernelSize, n: i64, same_on_batch: bool) -> Tensor {
+    let (lo, hi, half_max) = ksize_sampler(ks);
+    let shared = same_on_batch || matches!(ks, MotionKernelSize::Range(..));
+    let half = uniform_between(n, shared, Device::Cpu, (lo, hi)).floor();
+    (half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int)
 }
 
 /// The motion kernels (B,K,K), Kornia's `get_motion_kernel2d`.
@@ -214,10 +226,7 @@ impl Augmentation for RandomMotionBlur {
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let angle = self.angle.sample(b, same, device);
         let direction = self.direction.sample(b, same, device);
-        let (lo, hi, half_max) = self.ksize_sampler();
-        let shared = same || matches!(self.cfg.kernel_size, MotionKernelSize::Range(..));
-        let half = uniform_between(b, shared, Device::Cpu, (lo, hi)).floor();
-        let ksize = (half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int);
+        let ksize = draw_ksize(self.cfg.kernel_size, b, same);
         let idx = Tensor::randint(b, [1], (Kind::Int64, Device::Cpu));
         p.insert("ksize_factor", ksize);
         p.insert("angle_factor", angle);

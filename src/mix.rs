@@ -1,0 +1,601 @@
+//! Mixing augmentations that change labels as well as images: RandomMixUp and RandomCutMix
+//! (Kornia's `RandomMixUpV2` and `RandomCutMixV2`), and the soft-target cross-entropy that
+//! turns their label tensors into a loss.
+//!
+//! Labels go in as integer class ids (B,) and come out as Kornia's tensors, in the image's
+//! float kind: MixUp `(B, 3)` rows `[y, y_perm, λ]`, CutMix `(num_mix, B, 3)`. In both, by
+//! default, `λ` is the weight of the *second* (pasted or blended-in) label
+//! ([`LambdaWeight::Permuted`]); CutMix's `use_correct_lambda` makes it the weight of the
+//! first one ([`LambdaWeight::Original`]), as in the CutMix paper.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::ops::constant;
+use crate::range::{gate, Range};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Which label the `λ` column of a mixed-label tensor weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LambdaWeight {
+    /// `λ` weighs the second label `y_perm` (MixUp; CutMix's default, `λ` = pasted area).
+    Permuted,
+    /// `λ` weighs the first label `y` (CutMix with `use_correct_lambda`, `λ` = kept area).
+    Original,
+}
+
+/// An augmentation that mixes samples of a batch and so must mix their labels too.
+///
+/// The provided methods validate the labels (integer kind, shape (B,)), apply the batch
+/// gate to images and labels alike (a gated-off batch keeps its images and gets `[y, y, 0]`
+/// rows), and return Kornia's label tensor.
+pub trait MixAugmentation: Augmentation {
+    /// Which label `λ` weighs in [`MixAugmentation::mix_labels`]'s output.
+    fn lambda_weight(&self) -> LambdaWeight;
+
+    /// The mixed labels for validated integer `labels` (B,), ignoring the gate, in `kind`.
+    fn mix_labels(&self, labels: &Tensor, params: &Params, kind: Kind) -> Result<Tensor>;
+
+    /// The labels of an unmixed batch: `[y, y, 0]` rows, in the output layout.
+    fn unmixed_labels(&self, labels: &Tensor, kind: Kind) -> Tensor;
+
+    /// Draws parameters and mixes `input` (B,C,H,W) or (C,H,W) and `labels` (B,).
+    ///
+    /// # Errors
+    /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Labels`] for
+    /// labels that are not an integer (B,) tensor.
+    fn f_forward_with_labels_and_params(
+        &self,
+        input: &Tensor,
+        labels: &Tensor,
+    ) -> Result<(Tensor, Tensor, Params)> {
+        let b = checks::input(self.name(), input, 2)?;
+        check_labels(self.name(), labels, b.x.size()[0])?;
+        let params = self.sample(&b.x.size(), b.x.device())?;
+        let (x, y) = self.f_apply_with_labels(input, labels, &params)?;
+        Ok((x, y, params))
+    }
+
+    /// [`MixAugmentation::f_forward_with_labels_and_params`] without the params.
+    ///
+    /// # Errors
+    /// As [`MixAugmentation::f_forward_with_labels_and_params`].
+    fn f_forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (x, y, _) = self.f_forward_with_labels_and_params(input, labels)?;
+        Ok((x, y))
+    }
+
+    /// Replays `params` on `input` and `labels`.
+    ///
+    /// # Errors
+    /// As [`MixAugmentation::f_forward_with_labels_and_params`], plus [`Error::Params`].
+    fn f_apply_with_labels(
+        &self,
+        input: &Tensor,
+        labels: &Tensor,
+        params: &Params,
+    ) -> Result<(Tensor, Tensor)> {
+        let batch = checks::input(self.name(), input, 2)?.x.size()[0];
+        check_labels(self.name(), labels, batch)?;
+        let x = self.f_apply(input, params)?;
+        let kind = input.kind();
+        let labels = labels.to_device(input.device());
+        let mixed = self.mix_labels(&labels, params, kind)?;
+        let on = params
+            .shaped(self.name(), "batch_prob", &[batch])?
+            .to_device(input.device())
+            .gt(0.5);
+        let mut view = vec![1i64; mixed.dim()];
+        view[mixed.dim() - 2] = -1;
+        let y = mixed.where_self(
+            &on.view(view.as_slice()),
+            &self.unmixed_labels(&labels, kind),
+        );
+        Ok((x, y))
+    }
+
+    /// Panicking form of [`MixAugmentation::f_forward_with_labels`].
+    fn forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
+        self.f_forward_with_labels(input, labels).unwrap()
+    }
+
+    /// The soft-target cross-entropy of `logits` (B,K) against this augmentation's mixed
+    /// labels: [`mix_cross_entropy`] with [`MixAugmentation::lambda_weight`].
+    ///
+    /// # Errors
+    /// As [`mix_cross_entropy`].
+    fn f_cross_entropy(&self, logits: &Tensor, mixed_labels: &Tensor) -> Result<Tensor> {
+        mix_cross_entropy(logits, mixed_labels, self.lambda_weight())
+    }
+}
+
+/// Integer labels of shape (B,).
+fn check_labels(op: &'static str, labels: &Tensor, batch: i64) -> Result<()> {
+    let shape = labels.size();
+    if shape != [batch] {
+        return Err(Error::Labels {
+            op,
+            problem: format!("have shape {shape:?}; expected ({batch},), one class id per sample"),
+        });
+    }
+    match labels.kind() {
+        Kind::Int64 | Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8 => Ok(()),
+        kind => Err(Error::Labels {
+            op,
+            problem: format!("have kind {kind:?}; expected integer class ids (int64, int32, ...)"),
+        }),
+    }
+}
+
+/// `[y, y, 0]` rows (B,3).
+fn unmixed_rows(labels: &Tensor, kind: Kind) -> Tensor {
+    let y = labels.to_kind(kind);
+    Tensor::stack(&[&y, &y, &y.zeros_like()], -1)
+}
+
+/// Soft targets (B,K) from mixed labels (B,3) or (num_mix,B,3): `1 - Σλ` on `y` and `λ_k` on
+/// each `y_perm_k` (with [`LambdaWeight::Original`], `λ` is first turned into `1 - λ`).
+/// Exact for MixUp and for non-overlapping CutMix boxes; overlapping boxes are counted
+/// twice, as in Kornia's per-mix loss. Class ids outside `[0, K)` contribute nothing (they
+/// are not checked, to keep the device from synchronising).
+///
+/// # Errors
+/// [`Error::Labels`] for a tensor that is not (B,3) or (num_mix,B,3) floating point, or a
+/// `num_classes` < 1.
+pub fn soft_targets(mixed: &Tensor, num_classes: i64, weight: LambdaWeight) -> Result<Tensor> {
+    const OP: &str = "soft_targets";
+    let shape = mixed.size();
+    let ok_shape = (shape.len() == 2 || shape.len() == 3) && shape.last() == Some(&3);
+    if !ok_shape || !matches!(mixed.kind(), Kind::Float | Kind::Double) {
+        return Err(Error::Labels {
+            op: OP,
+            problem: format!(
+                "mixed labels have shape {shape:?} and kind {:?}; expected (B, 3) or (num_mix, B, 3) float rows [y, y_perm, lambda]",
+                mixed.kind()
+            ),
+        });
+    }
+    if num_classes < 1 {
+        return Err(Error::Labels {
+            op: OP,
+            problem: format!("num_classes is {num_classes}; expected >= 1"),
+        });
+    }
+    let m = if shape.len() == 2 {
+        mixed.unsqueeze(0)
+    } else {
+        mixed.shallow_clone()
+    };
+    let classes = Tensor::arange(num_classes, (m.kind(), m.device()));
+    let one_hot = |ids: &Tensor| ids.unsqueeze(-1).eq_tensor(&classes).to_kind(m.kind());
+    let lam = m.select(-1, 2);
+    let lam = match weight {
+        LambdaWeight::Permuted => lam,
+        LambdaWeight::Original => 1.0 - lam,
+    };
+    let y = m.select(-1, 0).select(0, 0);
+    let pasted = (one_hot(&m.select(-1, 1)) * lam.unsqueeze(-1)).sum_dim_intlist(
+        [0i64].as_slice(),
+        false,
+        m.kind(),
+    );
+    let kept: Tensor = 1.0 - lam.sum_dim_intlist([0i64].as_slice(), false, m.kind());
+    Ok(one_hot(&y) * kept.unsqueeze(-1) + pasted)
+}
+
+/// Mean soft-target cross-entropy `-Σ_k t_k log softmax(logits)_k` of `logits` (B,K) against
+/// [`soft_targets`] of `mixed`: the loss of a MixUp or CutMix training step, differentiable
+/// with respect to the logits and to `λ`.
+///
+/// # Errors
+/// As [`soft_targets`], and [`Error::Labels`] when the logits are not (B,K) with the labels'
+/// B.
+pub fn mix_cross_entropy(logits: &Tensor, mixed: &Tensor, weight: LambdaWeight) -> Result<Tensor> {
+    let ls = logits.size();
+    let ms = mixed.size();
+    if ls.len() != 2 || ms.len() < 2 || ls[0] != ms[ms.len() - 2] {
+        return Err(Error::Labels {
+            op: "mix_cross_entropy",
+            problem: format!("logits have shape {ls:?} for mixed labels of shape {ms:?}; expected (B, K) logits with the labels' B"),
+        });
+    }
+    let t = soft_targets(mixed, ls[1], weight)?.to_kind(logits.kind());
+    let logp = logits.log_softmax(-1, logits.kind());
+    Ok(-(t * logp)
+        .sum_dim_intlist([1i64].as_slice(), false, logits.kind())
+        .mean(logits.kind()))
+}
+
+/// Configuration of [`RandomMixUp`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MixUpConfig {
+    /// Range of the mixing weight λ, within [0, 1].
+    pub lambda_val: (f64, f64),
+    /// One λ shared by the batch (the pairing is still a random permutation).
+    pub same_on_batch: bool,
+    /// Probability of mixing the batch (one draw for the whole batch).
+    pub p: f64,
+    /// Make `lambda_val` trainable.
+    pub learnable: bool,
+}
+
+impl Default for MixUpConfig {
+    fn default() -> Self {
+        MixUpConfig {
+            lambda_val: (0.0, 1.0),
+            same_on_batch: false,
+            p: 1.0,
+            learnable: false,
+        }
+    }
+}
+
+/// MixUp (Kornia's `RandomMixUpV2`): `x·(1 - λ) + x[perm]·λ` with a random permutation of the
+/// batch and `λ ~ U(lambda_val)` per sample; labels `[y, y[perm], λ]` (B,3).
+///
+/// Params: `mixup_pairs` (B,) int64, `mixup_lambdas` (B,), `batch_prob`,
+/// `forward_input_shape`.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; labels (B,) integer.
+///
+/// # Errors
+/// `new` fails on a `lambda_val` outside [0, 1] or a bad `p`; the `f_*` forms on a bad
+/// input or bad labels.
+///
+/// # Example
+/// ```no_run
+/// use tch_dda::{mix_cross_entropy, MixAugmentation, MixUpConfig, RandomMixUp};
+/// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+/// let mixup = RandomMixUp::new(&(vs.root() / "mixup"), MixUpConfig::default()).unwrap();
+/// let x = tch::Tensor::rand([8, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+/// let y = tch::Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
+/// let (x, labels) = mixup.forward_with_labels(&x, &y);
+/// let logits = tch::Tensor::randn([8, 10], (tch::Kind::Float, tch::Device::Cpu));
+/// let loss = mixup.f_cross_entropy(&logits, &labels).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct RandomMixUp {
+    cfg: MixUpConfig,
+    lambda: Range,
+}
+
+const MIXUP: &str = "RandomMixUpV2";
+
+impl RandomMixUp {
+    /// Builds the augmentation; `lambda_val` lives under `path`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new(path: &nn::Path, cfg: MixUpConfig) -> Result<RandomMixUp> {
+        checks::range(MIXUP, "lambda_val", cfg.lambda_val, (0.0, 1.0))?;
+        checks::probability(MIXUP, "p", cfg.p)?;
+        let lambda = Range::new(path, "lambda_val", cfg.lambda_val, cfg.learnable);
+        Ok(RandomMixUp { cfg, lambda })
+    }
+
+    /// The λ range.
+    pub fn lambda_val(&self) -> &Range {
+        &self.lambda
+    }
+}
+
+/// Kornia's `Bernoulli(1.0).sample((n,))` "batch probabilities" of the mix generators: all
+/// ones, but drawn, so the RNG stream matches Kornia's.
+fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
+    let m = if same_on_batch { 1 } else { n };
+    let ones = Tensor::ones([m], (Kind::Float, device)).bernoulli();
+    if same_on_batch {
+        ones.repeat([n])
+    } else {
+        ones
+    }
+}
+
+impl Augmentation for RandomMixUp {
+    fn name(&self) -> &'static str {
+        MIXUP
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomMixUp(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (1.0, self.cfg.p)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let mut p = Params::new();
+        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
+        let ones = ones_drawn(b, same, device);
+        let pairs = Tensor::randperm(b, (Kind::Int64, device));
+        let lambdas = self.lambda.sample(b, same, device) * ones;
+        p.insert("mixup_pairs", pairs);
+        p.insert("mixup_lambdas", lambdas);
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let pairs = params
+            .shaped(MIXUP, "mixup_pairs", &[b])?
+            .to_device(input.device());
+        let lam = params
+            .factor(MIXUP, "mixup_lambdas", input)?
+            .view([-1, 1, 1, 1]);
+        let other = input.f_index_select(0, &pairs)?;
+        Ok(input * (1.0 - &lam) + other * lam)
+    }
+}
+
+impl MixAugmentation for RandomMixUp {
+    fn lambda_weight(&self) -> LambdaWeight {
+        LambdaWeight::Permuted
+    }
+
+    fn mix_labels(&self, labels: &Tensor, params: &Params, kind: Kind) -> Result<Tensor> {
+        let b = labels.size()[0];
+        let pairs = params
+            .shaped(MIXUP, "mixup_pairs", &[b])?
+            .to_device(labels.device());
+        let lam = params
+            .shaped(MIXUP, "mixup_lambdas", &[b])?
+            .to_device(labels.device())
+            .to_kind(kind);
+        let y = labels.to_kind(kind);
+        let other = labels.f_index_select(0, &pairs)?.to_kind(kind);
+        Ok(Tensor::stack(&[y, other, lam], -1))
+    }
+
+    fn unmixed_labels(&self, labels: &Tensor, kind: Kind) -> Tensor {
+        unmixed_rows(labels, kind)
+    }
+}
+
+/// Configuration of [`RandomCutMix`]; `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CutMixConfig {
+    /// How many boxes are pasted into each image.
+    pub num_mix: i64,
+    /// Clamp (min, max) within [0, 1] of the Beta-drawn λ; the box side is
+    /// `floor(sqrt(1 - λ)·side)`, so a larger clamp gives a smaller box (min < 1).
+    pub cut_size: (f64, f64),
+    /// Parameter of the symmetric Beta(β, β) that λ is drawn from (> 0).
+    pub beta: f64,
+    /// One box size and place per mix for the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of mixing the batch (one draw for the whole batch).
+    pub p: f64,
+    /// Return `λ = 1 - pasted area` (the weight of the original label, as in the CutMix
+    /// paper) instead of Kornia's default `λ = pasted area`.
+    pub use_correct_lambda: bool,
+}
+
+impl Default for CutMixConfig {
+    fn default() -> Self {
+        CutMixConfig {
+            num_mix: 1,
+            cut_size: (0.0, 1.0),
+            beta: 1.0,
+            same_on_batch: false,
+            p: 1.0,
+            use_correct_lambda: false,
+        }
+    }
+}
+
+/// CutMix (Kornia's `RandomCutMixV2`): `num_mix` times, a box of each image is replaced by
+/// the same box of its partner under a random pairing; labels `[y, y_pair, λ]` per mix,
+/// (num_mix, B, 3), with λ the pasted area fraction (or `1 -` it with
+/// `use_correct_lambda`, see [`LambdaWeight`]). Later boxes overwrite earlier ones, each
+/// taken from the unmixed batch, as in Kornia.
+///
+/// Params: `mix_pairs` (num_mix,B) int64, `crop_src` (num_mix,B,4,2) box corners (x, y),
+/// `image_shape` (2,) (H, W), `batch_prob`, `forward_input_shape`. The boxes are discrete, so
+/// no gradient reaches `cut_size` or `beta`; the input gets the gradient of the pixels it
+/// keeps and of the pixels pasted from it.
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64; labels (B,) integer.
+///
+/// # Errors
+/// `new` fails on `num_mix < 1`, a `cut_size` outside [0, 1] or with min = 1, `beta <= 0`
+/// or a bad `p`; the `f_*` forms on a bad input or bad labels.
+#[derive(Debug)]
+pub struct RandomCutMix {
+    cfg: CutMixConfig,
+}
+
+const CUTMIX: &str = "RandomCutMixV2";
+
+impl RandomCutMix {
+    /// Builds the augmentation (it has no variables).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new(_path: &nn::Path, cfg: CutMixConfig) -> Result<RandomCutMix> {
+        if cfg.num_mix < 1 {
+            return Err(checks::config(
+                CUTMIX,
+                "num_mix",
+                cfg.num_mix,
+                "an integer >= 1",
+            ));
+        }
+        checks::range(CUTMIX, "cut_size", cfg.cut_size, (0.0, 1.0))?;
+        if cfg.cut_size.0 >= 1.0 {
+            return Err(checks::config(
+                CUTMIX,
+                "cut_size",
+                format!("{:?}", cfg.cut_size),
+                "a minimum below 1 (at 1 the box is empty)",
+            ));
+        }
+        if !(cfg.beta > 0.0 && cfg.beta.is_finite()) {
+            return Err(checks::config(
+                CUTMIX,
+                "beta",
+                cfg.beta,
+                "a finite number > 0",
+            ));
+        }
+        checks::probability(CUTMIX, "p", cfg.p)?;
+        Ok(RandomCutMix { cfg })
+    }
+
+    /// The (num_mix,B,H,W) box masks of `crop_src`.
+    fn masks(&self, params: &Params, b: i64, (h, w): (i64, i64), device: Device) -> Result<Tensor> {
+        let m = self.cfg.num_mix;
+        let boxes = params
+            .shaped(CUTMIX, "crop_src", &[m, b, 4, 2])?
+            .to_device(device)
+            .to_kind(Kind::Float);
+        let corner = |i: i64, j: i64| boxes.select(2, i).select(-1, j).view([m, b, 1, 1]);
+        let xs = Tensor::arange(w, (Kind::Float, device)).view([1, 1, 1, w]);
+        let ys = Tensor::arange(h, (Kind::Float, device)).view([1, 1, h, 1]);
+        let inx = xs
+            .ge_tensor(&corner(0, 0))
+            .logical_and(&xs.le_tensor(&corner(2, 0)));
+        let iny = ys
+            .ge_tensor(&corner(0, 1))
+            .logical_and(&ys.le_tensor(&corner(2, 1)));
+        Ok(inx.logical_and(&iny))
+    }
+}
+
+impl Augmentation for RandomCutMix {
+    fn name(&self) -> &'static str {
+        CUTMIX
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomCutMix(self.cfg.clone())
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        (1.0, self.cfg.p)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, same, m) = (shape[0], self.cfg.same_on_batch, self.cfg.num_mix);
+        let (h, w) = (shape[2] as f64, shape[3] as f64);
+        let opts = (Kind::Float, device);
+        let mut p = Params::new();
+        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
+        let n = b * m;
+        let ones = ones_drawn(n, same, device);
+        let pairs = Tensor::rand([m, b], opts).argsort(1, false);
+        // Beta(β, β) through Dirichlet([β, β]), as torch.distributions.Beta draws it.
+        let beta = |k: i64| {
+            Tensor::full([k, 2], self.cfg.beta, opts)
+                .internal_sample_dirichlet()
+                .select(-1, 0)
+        };
+        let lam = if same {
+            beta(m).repeat_interleave_self_int(b, 0, None)
+        } else {
+            beta(n)
+        };
+        let (lo, hi) = self.cfg.cut_size;
+        let lam: Tensor = lam.clamp(lo as f32 as f64, hi as f32 as f64);
+        let rate = (-&lam + 1.0).sqrt() * ones;
+        let cut_h: Tensor = (&rate * h).floor();
+        let cut_w: Tensor = (&rate * w).floor();
+        let start = || {
+            if same {
+                Tensor::rand([m], opts).repeat_interleave_self_int(b, 0, None)
+            } else {
+                Tensor::rand([n], opts)
+            }
+        };
+        let (xs, ys) = (start(), start());
+        let x0 = (xs * (w - &cut_w + 1.0)).floor().minimum(&(-&cut_w + w));
+        let y0 = (ys * (h - &cut_h + 1.0)).floor().minimum(&(-&cut_h + h));
+        let x1 = &x0 + &cut_w - 1.0;
+        let y1 = &y0 + &cut_h - 1.0;
+        let corners = Tensor::stack(
+            &[
+                Tensor::stack(&[&x0, &y0], -1),
+                Tensor::stack(&[&x1, &y0], -1),
+                Tensor::stack(&[&x1, &y1], -1),
+                Tensor::stack(&[&x0, &y1], -1),
+            ],
+            -2,
+        )
+        .view([m, b, 4, 2])
+        .floor();
+        p.insert("mix_pairs", pairs);
+        p.insert("crop_src", corners);
+        p.insert("image_shape", constant(&[h, w], Kind::Float, device));
+        p.insert("forward_input_shape", Tensor::from_slice(shape));
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let size = input.size();
+        let (b, m) = (size[0], self.cfg.num_mix);
+        let device = input.device();
+        let pairs = params
+            .shaped(CUTMIX, "mix_pairs", &[m, b])?
+            .to_device(device);
+        let masks = self.masks(params, b, (size[2], size[3]), device)?;
+        let mut out = input.shallow_clone();
+        for i in 0..m {
+            let other = input.f_index_select(0, &pairs.get(i))?;
+            out = other.where_self(&masks.get(i).unsqueeze(1), &out);
+        }
+        Ok(out)
+    }
+}
+
+impl MixAugmentation for RandomCutMix {
+    fn lambda_weight(&self) -> LambdaWeight {
+        if self.cfg.use_correct_lambda {
+            LambdaWeight::Original
+        } else {
+            LambdaWeight::Permuted
+        }
+    }
+
+    fn mix_labels(&self, labels: &Tensor, params: &Params, kind: Kind) -> Result<Tensor> {
+        let (b, m) = (labels.size()[0], self.cfg.num_mix);
+        let device = labels.device();
+        let pairs = params
+            .shaped(CUTMIX, "mix_pairs", &[m, b])?
+            .to_device(device);
+        let boxes = params
+            .shaped(CUTMIX, "crop_src", &[m, b, 4, 2])?
+            .to_device(device)
+            .to_kind(kind);
+        let shape = params
+            .shaped(CUTMIX, "image_shape", &[2])?
+            .to_device(device)
+            .to_kind(kind);
+        // Box sides (x, then y) from the far and near corners, `far - near + 1`.
+        let side =
+            |j: i64| boxes.select(2, 2).select(-1, j) - boxes.select(2, 0).select(-1, j) + 1.0;
+        let area = side(0) * side(1) / (shape.get(0) * shape.get(1));
+        let lam = if self.cfg.use_correct_lambda {
+            1.0 - area
+        } else {
+            area
+        };
+        let y = labels.to_kind(kind).view([1, b]).expand([m, b], false);
+        let other = labels.f_take(&pairs)?.to_kind(kind);
+        Ok(Tensor::stack(&[y, other, lam], -1))
+    }
+
+    fn unmixed_labels(&self, labels: &Tensor, kind: Kind) -> Tensor {
+        let rows = unmixed_rows(labels, kind);
+        let b = rows.size()[0];
+        rows.unsqueeze(0).expand([self.cfg.num_mix, b, 3], false)
+    }
+}
+
+impl_module!(RandomMixUp, RandomCutMix);

@@ -1,0 +1,474 @@
+//! CenterCrop3D and RandomCrop3D: an integer translation warped with the 3D affine warp,
+//! as Kornia's `crop_by_transform_mat3d`.
+
+use super::{check_resample, dhw};
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::geometric::CropPadding;
+use crate::ops::constant;
+use crate::range::gate_params;
+use crate::warp::Resample;
+use crate::warp3d::{self, affine_rows3d};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+/// The eight corners (x, y, z) of boxes starting at `start` (B,3) with sizes `size` (B,3)
+/// (x, y, z order), Kornia's `bbox_generator3d` layout: front face (z = start) clockwise
+/// from the top-left, then the back face.
+fn corners(start: &Tensor, size: &Tensor) -> Tensor {
+    let far = start + size - 1.0;
+    let pick = |src: &Tensor, i: i64| src.select(-1, i);
+    let (x0, y0, z0) = (pick(start, 0), pick(start, 1), pick(start, 2));
+    let (x1, y1, z1) = (pick(&far, 0), pick(&far, 1), pick(&far, 2));
+    let mut pts = Vec::with_capacity(8);
+    for z in [&z0, &z1] {
+        for (x, y) in [(&x0, &y0), (&x1, &y0), (&x1, &y1), (&x0, &y1)] {
+            pts.push(Tensor::stack(&[x, y, z], -1));
+        }
+    }
+    Tensor::stack(&pts, 1)
+}
+
+/// The (B,4,4) translation by `t` (B,3).
+fn translation(t: &Tensor) -> Tensor {
+    let c = |i: i64| t.select(-1, i);
+    let (o, z) = (c(0).ones_like(), c(0).zeros_like());
+    let s = |t: &Tensor| t.shallow_clone();
+    affine_rows3d(&[
+        s(&o),
+        s(&z),
+        s(&z),
+        c(0),
+        s(&z),
+        s(&o),
+        s(&z),
+        c(1),
+        s(&z),
+        s(&z),
+        o,
+        c(2),
+    ])
+}
+
+/// The crop's translation `dst[:, 0] - src[:, 0]` (B,3) from (B,8,3) corner params.
+fn crop_shift(
+    op: &'static str,
+    params: &Params,
+    b: i64,
+    kind: Kind,
+    device: Device,
+) -> Result<Tensor> {
+    let get = |k: &str| -> Result<Tensor> {
+        Ok(params
+            .shaped(op, k, &[b, 8, 3])?
+            .to_device(device)
+            .to_kind(kind)
+            .select(1, 0))
+    };
+    Ok(get("dst")? - get("src")?)
+}
+
+fn check_fits(op: &'static str, size: [i64; 3], shape: &[i64]) -> Result<()> {
+    let (d, h, w) = dhw(shape);
+    if size[0] > d || size[1] > h || size[2] > w {
+        return Err(Error::Config {
+            op,
+            name: "size",
+            value: format!("{size:?}"),
+            allowed: format!(
+                "a (D, H, W) crop no larger than the (padded) input's ({d}, {h}, {w})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_size(op: &'static str, size: [i64; 3]) -> Result<()> {
+    if size.iter().all(|&s| s > 0) {
+        Ok(())
+    } else {
+        Err(checks::config(
+            op,
+            "size",
+            format!("{size:?}"),
+            "a size (D, H, W) with every entry >= 1",
+        ))
+    }
+}
+
+/// Configuration of [`CenterCrop3D`]; `Default` is Kornia's with `size = [1, 1, 1]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CenterCrop3DConfig {
+    /// Output size (D, H, W).
+    pub size: [i64; 3],
+    /// `grid_sample`'s `align_corners` (Kornia: true).
+    pub align_corners: bool,
+    /// Interpolation (bilinear or nearest); the crop is an integer shift either way.
+    pub resample: Resample,
+}
+
+impl Default for CenterCrop3DConfig {
+    fn default() -> Self {
+        CenterCrop3DConfig {
+            size: [1, 1, 1],
+            align_corners: true,
+            resample: Resample::Bilinear,
+        }
+    }
+}
+
+/// Crops the centre `size` (D, H, W) of every volume (Kornia's `CenterCrop3D`); the start
+/// is `trunc(side / 2 - size / 2)` per axis.
+///
+/// Params: `src`, `dst` (B,8,3) int64 corners, `output_size` (B,3) int64; `batch_prob`,
+/// `forward_input_shape`.
+///
+/// # Shapes
+/// Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output (B,C,*size).
+///
+/// # Errors
+/// `new` fails on a size entry < 1 or a bicubic `resample`; `f_*` forms on a bad input or
+/// a crop larger than the volume.
+#[derive(Debug)]
+pub struct CenterCrop3D {
+    cfg: CenterCrop3DConfig,
+}
+
+const CENTER3D: &str = "CenterCrop3D";
+
+impl CenterCrop3D {
+    /// Builds the crop (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(_path: &nn::Path, cfg: CenterCrop3DConfig) -> Result<CenterCrop3D> {
+        check_size(CENTER3D, cfg.size)?;
+        check_resample(CENTER3D, cfg.resample)?;
+        Ok(CenterCrop3D { cfg })
+    }
+}
+
+impl Augmentation for CenterCrop3D {
+    fn name(&self) -> &'static str {
+        CENTER3D
+    }
+
+    fn spatial_dims(&self) -> usize {
+        3
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::CenterCrop3D(self.cfg.clone())
+    }
+
+    fn is_random(&self) -> bool {
+        false
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        [&shape[..2], &self.cfg.size[..]].concat()
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        check_fits(CENTER3D, self.cfg.size, shape)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        self.check_shape(shape)?;
+        let b = shape[0];
+        let mut p = gate_params(shape, 1.0, false, device);
+        let (d, h, w) = dhw(shape);
+        let [sd, sh, sw] = self.cfg.size;
+        let start = |src: i64, dst: i64| (src as f64 / 2.0 - dst as f64 / 2.0).trunc();
+        let src_start = [start(w, sw), start(h, sh), start(d, sd)];
+        let opts = (Kind::Float, device);
+        let size = constant(&[sw as f64, sh as f64, sd as f64], Kind::Float, device).view([1, 3]);
+        let src = corners(
+            &constant(&src_start, Kind::Float, device).view([1, 3]),
+            &size,
+        );
+        let dst = corners(&Tensor::zeros([1, 3], opts), &size);
+        let long = |t: Tensor| t.to_kind(Kind::Int64).expand([b, 8, 3], false);
+        p.insert("src", long(src));
+        p.insert("dst", long(dst));
+        p.insert(
+            "output_size",
+            Tensor::from_slice(&self.cfg.size)
+                .to_device(device)
+                .view([1, 3])
+                .expand([b, 3], false),
+        );
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let m = self
+            .transform_matrix_ungated(&input.size(), params, input.kind(), input.device())?
+            .expect("a crop has a matrix");
+        let [d, h, w] = self.cfg.size;
+        let opts = (self.cfg.resample, self.cfg.align_corners);
+        warp3d::warp_affine3d(input, &m, (d, h, w), opts.0, opts.1, CENTER3D)
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        Ok(Some(translation(&crop_shift(
+            CENTER3D, params, shape[0], kind, device,
+        )?)))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let m = self
+            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
+            .expect("a crop has a matrix");
+        warp3d::warp_affine3d(
+            output,
+            &warp3d::inverse4x4(&m),
+            dhw(input_shape),
+            self.cfg.resample,
+            self.cfg.align_corners,
+            CENTER3D,
+        )
+    }
+}
+
+/// Configuration of [`RandomCrop3D`]; `Default` is Kornia's with `size = [1, 1, 1]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomCrop3DConfig {
+    /// Output size (D, H, W).
+    pub size: [i64; 3],
+    /// Padding before cropping: (left, right, top, bottom, front, back) along W, H, D
+    /// (Kornia's 6-tuple; its int `n` is `[n; 6]`, its `(a, b, c)` is `[a, a, b, b, c, c]`).
+    pub padding: Option<[i64; 6]>,
+    /// Pad each side by the missing amount when the volume is smaller than `size`.
+    pub pad_if_needed: bool,
+    /// The constant of `padding_mode = Constant`.
+    pub fill: f64,
+    /// How padding is filled.
+    pub padding_mode: CropPadding,
+    /// Interpolation (bilinear or nearest); the crop is an integer shift either way.
+    pub resample: Resample,
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// `grid_sample`'s `align_corners` (Kornia: true).
+    pub align_corners: bool,
+}
+
+impl Default for RandomCrop3DConfig {
+    fn default() -> Self {
+        RandomCrop3DConfig {
+            size: [1, 1, 1],
+            padding: None,
+            pad_if_needed: false,
+            fill: 0.0,
+            padding_mode: CropPadding::Constant,
+            resample: Resample::Bilinear,
+            same_on_batch: false,
+            align_corners: true,
+        }
+    }
+}
+
+/// Crops a random `size` (D, H, W) window of every volume (Kornia's `RandomCrop3D`), after
+/// optional padding; the start along each axis is `floor(u · (side - size + 1))`.
+///
+/// Params: `src`, `dst` (B,8,3) float32 corners in the padded volume, `output_size` (B,3)
+/// int64; `batch_prob`, `forward_input_shape`. The matrix maps input voxels (before
+/// padding) to output voxels.
+///
+/// # Shapes
+/// Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output (B,C,*size).
+///
+/// # Errors
+/// `new` fails on a size entry < 1, negative padding, a non-finite fill or a bicubic
+/// `resample`; `f_*` forms on a bad input or a crop larger than the padded volume.
+#[derive(Debug)]
+pub struct RandomCrop3D {
+    cfg: RandomCrop3DConfig,
+}
+
+const CROP3D: &str = "RandomCrop3D";
+
+impl RandomCrop3D {
+    /// Builds the crop (it has no variables).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] as described on the type.
+    pub fn new(_path: &nn::Path, cfg: RandomCrop3DConfig) -> Result<RandomCrop3D> {
+        check_size(CROP3D, cfg.size)?;
+        if let Some(p) = cfg.padding {
+            if p.iter().any(|&v| v < 0) {
+                return Err(checks::config(
+                    CROP3D,
+                    "padding",
+                    format!("{p:?}"),
+                    "six non-negative amounts (left, right, top, bottom, front, back)",
+                ));
+            }
+        }
+        checks::finite(CROP3D, "fill", &[cfg.fill])?;
+        check_resample(CROP3D, cfg.resample)?;
+        Ok(RandomCrop3D { cfg })
+    }
+
+    /// Kornia's padding steps for an input of shape `shape`, each (left, right, top,
+    /// bottom, front, back).
+    fn padding_steps(&self, shape: &[i64]) -> Vec<[i64; 6]> {
+        let (mut d, mut h, mut w) = dhw(shape);
+        let mut steps = Vec::new();
+        if let Some(p) = self.cfg.padding {
+            steps.push(p);
+            w += p[0] + p[1];
+            h += p[2] + p[3];
+            d += p[4] + p[5];
+        }
+        let [sd, sh, sw] = self.cfg.size;
+        if self.cfg.pad_if_needed {
+            if d < sd {
+                steps.push([0, 0, 0, 0, sd - d, sd - d]);
+            }
+            if h < sh {
+                steps.push([0, 0, sh - h, sh - h, 0, 0]);
+            }
+            if w < sw {
+                steps.push([sw - w, sw - w, 0, 0, 0, 0]);
+            }
+        }
+        steps
+    }
+
+    fn padded_shape(&self, shape: &[i64]) -> Vec<i64> {
+        let mut s = shape.to_vec();
+        for p in self.padding_steps(shape) {
+            s[4] += p[0] + p[1];
+            s[3] += p[2] + p[3];
+            s[2] += p[4] + p[5];
+        }
+        s
+    }
+
+    fn pad(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = x.shallow_clone();
+        for p in self.padding_steps(&x.size()) {
+            x = match self.cfg.padding_mode {
+                CropPadding::Constant => x.f_pad(p, "constant", Some(self.cfg.fill))?,
+                CropPadding::Reflect => x.f_pad(p, "reflect", None)?,
+                CropPadding::Replicate => x.f_pad(p, "replicate", None)?,
+            };
+        }
+        Ok(x)
+    }
+}
+
+impl Augmentation for RandomCrop3D {
+    fn name(&self) -> &'static str {
+        CROP3D
+    }
+
+    fn spatial_dims(&self) -> usize {
+        3
+    }
+
+    fn spec(&self) -> AugSpec {
+        AugSpec::RandomCrop3D(self.cfg.clone())
+    }
+
+    fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
+        [&shape[..2], &self.cfg.size[..]].concat()
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        check_fits(CROP3D, self.cfg.size, &self.padded_shape(shape))
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        self.check_shape(shape)?;
+        let padded = self.padded_shape(shape);
+        let (b, same) = (shape[0], self.cfg.same_on_batch);
+        let mut p = gate_params(&padded, 1.0, same, device);
+        let (d, h, w) = dhw(&padded);
+        let [sd, sh, sw] = self.cfg.size;
+        let start = |extent: i64| (crate::range::uniform(b, same, device) * extent as f64).floor();
+        let x = start(w - sw + 1);
+        let y = start(h - sh + 1);
+        let z = start(d - sd + 1);
+        let size = constant(&[sw as f64, sh as f64, sd as f64], Kind::Float, device)
+            .view([1, 3])
+            .expand([b, 3], false);
+        let src = corners(&Tensor::stack(&[x, y, z], 1), &size);
+        let dst = corners(&size.zeros_like(), &size);
+        p.insert("src", src);
+        p.insert("dst", dst);
+        p.insert(
+            "output_size",
+            Tensor::from_slice(&self.cfg.size)
+                .to_device(device)
+                .view([1, 3])
+                .repeat([b, 1]),
+        );
+        Ok(p)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = input.size()[0];
+        let shift = crop_shift(CROP3D, params, b, input.kind(), input.device())?;
+        let padded = self.pad(input)?;
+        let [d, h, w] = self.cfg.size;
+        warp3d::warp_affine3d(
+            &padded,
+            &translation(&shift),
+            (d, h, w),
+            self.cfg.resample,
+            self.cfg.align_corners,
+            CROP3D,
+        )
+    }
+
+    fn transform_matrix_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Option<Tensor>> {
+        let mut shift = crop_shift(CROP3D, params, shape[0], kind, device)?;
+        for p in self.padding_steps(shape) {
+            shift = shift + constant(&[p[0] as f64, p[2] as f64, p[4] as f64], kind, device);
+        }
+        Ok(Some(translation(&shift)))
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let m = self
+            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
+            .expect("a crop has a matrix");
+        warp3d::warp_affine3d(
+            output,
+            &warp3d::inverse4x4(&m),
+            dhw(input_shape),
+            self.cfg.resample,
+            self.cfg.align_corners,
+            CROP3D,
+        )
+    }
+}
+
+impl_module!(CenterCrop3D, RandomCrop3D);
