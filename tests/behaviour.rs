@@ -12,6 +12,19 @@ fn image(shape: &[i64]) -> Tensor {
     Tensor::rand(shape, (Kind::Float, Device::Cpu))
 }
 
+/// `img` for 2D operators; for volumetric ones, `img` repeated along a new depth axis of 5
+/// with a ramp added, so the slices differ.
+fn fit(aug: &dyn Augmentation, img: &Tensor) -> Tensor {
+    if aug.spatial_dims() == 2 {
+        return img.shallow_clone();
+    }
+    let d = img.dim() as i64 - 2;
+    let ramp = Tensor::arange(5, (img.kind(), img.device())) / 10.0;
+    let mut view = vec![1i64; img.dim() + 1];
+    view[d as usize] = 5;
+    (img.unsqueeze(d) * 0.5 + ramp.view(view.as_slice())).clamp(0.0, 1.0)
+}
+
 fn paper_specs(learnable: bool) -> Vec<AugSpec> {
     vec![
         AugSpec::RandomAffine(RandomAffineConfig {
@@ -142,6 +155,40 @@ fn all_specs() -> Vec<AugSpec> {
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false)),
+        AugSpec::RandomMixUp(MixUpConfig::default()),
+        AugSpec::RandomCutMix(CutMixConfig {
+            num_mix: 2,
+            ..Default::default()
+        }),
+        AugSpec::RandomAffine3D(Affine3DConfig {
+            degrees: [(-20.0, 20.0); 3],
+            translate: Some((0.1, 0.1, 0.1)),
+            scale: Some(Scale3D::Isotropic((0.9, 1.1))),
+            shears: Some([(-5.0, 5.0); 6]),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation3D(Rotation3DConfig {
+            degrees: [(-30.0, 30.0); 3],
+            ..Default::default()
+        }),
+        AugSpec::RandomPerspective3D(Perspective3DConfig::default()),
+        AugSpec::RandomHorizontalFlip3D(Flip3DConfig::default()),
+        AugSpec::RandomVerticalFlip3D(Flip3DConfig::default()),
+        AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+        AugSpec::CenterCrop3D(CenterCrop3DConfig {
+            size: [3, 9, 11],
+            ..Default::default()
+        }),
+        AugSpec::RandomCrop3D(RandomCrop3DConfig {
+            size: [3, 9, 11],
+            padding: Some([1; 6]),
+            ..Default::default()
+        }),
+        AugSpec::RandomMotionBlur3D(MotionBlur3DConfig {
+            kernel_size: MotionKernelSize::Range(3, 5),
+            ..Default::default()
+        }),
+        AugSpec::RandomEqualize3D(Equalize3DConfig::default()),
     ]
 }
 
@@ -149,9 +196,10 @@ fn all_specs() -> Vec<AugSpec> {
 fn same_seed_gives_bit_identical_output_and_replay_reproduces_it() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
-    let x = image(&[4, 3, 13, 17]);
+    let img = image(&[4, 3, 13, 17]);
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        let x = fit(&*aug, &img);
         tch::manual_seed(9);
         let (a, params) = aug.forward_with_params(&x);
         tch::manual_seed(9);
@@ -178,9 +226,10 @@ fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     for kind in [Kind::Float, Kind::Double] {
-        let x = image(&[2, 3, 17, 23]).to_kind(kind);
+        let img = image(&[2, 3, 17, 23]).to_kind(kind);
         for (i, spec) in all_specs().into_iter().enumerate() {
             let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+            let x = fit(&*aug, &img);
             let y = aug.f_forward(&x).unwrap();
             assert_eq!(y.kind(), kind, "{}", aug.name());
             assert_eq!(y.size()[..2], [2, 3], "{}", aug.name());
@@ -238,12 +287,18 @@ fn gated_off_samples_are_bit_identical_to_the_input() {
 fn unbatched_input_is_accepted_and_returned_unbatched() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
-    let x = image(&[3, 13, 17]);
+    let img = image(&[3, 13, 17]);
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        let x = fit(&*aug, &img);
         tch::manual_seed(2);
         let (y, params) = aug.forward_with_params(&x);
-        assert_eq!(y.dim(), 3, "{}", aug.name());
+        assert_eq!(
+            y.dim(),
+            x.dim(),
+            "{}: unbatched in, unbatched out",
+            aug.name()
+        );
         let batched = aug.f_apply(&x.unsqueeze(0), &params).unwrap();
         assert!(batched.squeeze_dim(0).equal(&y), "{}", aug.name());
     }
@@ -624,10 +679,11 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
 fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
-    let x = image(&[16, 3, 13, 17]);
+    let img = image(&[16, 3, 13, 17]);
     let mut checked = 0;
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
+        let x = fit(&*aug, &img);
         if aug.probabilities().0 >= 1.0 || aug.output_shape(&x.size()) != x.size() {
             continue;
         }
@@ -661,9 +717,14 @@ fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name() {
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
         let name = aug.name();
+        let ranks = if aug.spatial_dims() == 3 {
+            "4 (C,D,H,W) or 5 (B,C,D,H,W)"
+        } else {
+            "3 (C,H,W) or 4 (B,C,H,W)"
+        };
         assert_eq!(
             aug.f_forward(&flat).unwrap_err().to_string(),
-            format!("{name}: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [5, 7]")
+            format!("{name}: expected an input of rank {ranks}, got shape [5, 7]")
         );
         assert_eq!(
             aug.f_forward(&ints).unwrap_err().to_string(),

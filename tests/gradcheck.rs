@@ -571,3 +571,157 @@ fn learnable_range_gradients_match_finite_differences() {
         check_ranges(aug.name(), &vs, aug.as_ref(), &[2, 3, 3, 4]);
     }
 }
+
+#[test]
+fn volume_and_mix_input_gradients_match_finite_differences() {
+    let _serial = common::serial();
+    let vs = root();
+    let r = vs.root();
+    let cases: Vec<(AugSpec, Vec<i64>)> = vec![
+        (
+            AugSpec::RandomAffine3D(Affine3DConfig {
+                degrees: [(-20.0, 20.0), (-10.0, 10.0), (-30.0, 30.0)],
+                translate: Some((0.1, 0.2, 0.1)),
+                scale: Some(Scale3D::PerAxis([(0.8, 1.2), (0.9, 1.1), (0.9, 1.0)])),
+                shears: Some([(-5.0, 5.0); 6]),
+                p: 1.0,
+                ..Default::default()
+            }),
+            vec![2, 1, 3, 4, 5],
+        ),
+        (
+            AugSpec::RandomRotation3D(Rotation3DConfig {
+                degrees: [(-30.0, 30.0); 3],
+                p: 0.5,
+                ..Default::default()
+            }),
+            vec![3, 1, 3, 4, 4],
+        ),
+        (
+            AugSpec::RandomPerspective3D(Perspective3DConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            vec![2, 1, 3, 4, 4],
+        ),
+        (
+            AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+            vec![4, 1, 3, 3, 4],
+        ),
+        (
+            AugSpec::CenterCrop3D(CenterCrop3DConfig {
+                size: [2, 3, 3],
+                ..Default::default()
+            }),
+            vec![2, 1, 3, 4, 5],
+        ),
+        (
+            AugSpec::RandomCrop3D(RandomCrop3DConfig {
+                size: [3, 3, 4],
+                padding: Some([1, 0, 0, 1, 1, 0]),
+                padding_mode: CropPadding::Reflect,
+                ..Default::default()
+            }),
+            vec![2, 1, 3, 4, 4],
+        ),
+        (
+            AugSpec::RandomMotionBlur3D(MotionBlur3DConfig {
+                kernel_size: MotionKernelSize::Fixed(3),
+                resample: Resample::Bilinear,
+                border_type: Border::Replicate,
+                p: 1.0,
+                ..Default::default()
+            }),
+            vec![2, 1, 3, 4, 4],
+        ),
+        (
+            AugSpec::RandomMixUp(MixUpConfig::default()),
+            vec![4, 2, 3, 4],
+        ),
+        (
+            AugSpec::RandomCutMix(CutMixConfig {
+                num_mix: 2,
+                ..Default::default()
+            }),
+            vec![4, 2, 5, 6],
+        ),
+    ];
+    for (i, (spec, shape)) in cases.iter().enumerate() {
+        check_input(spec.build(&(&r / i.to_string())).unwrap().as_ref(), shape);
+    }
+}
+
+#[test]
+fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
+    let _serial = common::serial();
+    let mut vs = root();
+    let affine = RandomAffine3D::new(
+        &(vs.root() / "aug"),
+        Affine3DConfig {
+            degrees: [(-20.0, 20.0), (-10.0, 10.0), (-30.0, 30.0)],
+            translate: Some((0.1, 0.2, 0.1)),
+            scale: Some(Scale3D::Isotropic((0.8, 1.2))),
+            shears: Some([(-5.0, 5.0); 6]),
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomAffine3D", &vs, &affine, &[2, 1, 3, 4, 5]);
+
+    let mut vs = root();
+    let rot = RandomRotation3D::new(
+        &(vs.root() / "aug"),
+        Rotation3DConfig {
+            degrees: [(-30.0, 30.0); 3],
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomRotation3D", &vs, &rot, &[2, 1, 3, 4, 4]);
+
+    let mut vs = root();
+    let persp = RandomPerspective3D::new(
+        &(vs.root() / "aug"),
+        Perspective3DConfig {
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomPerspective3D", &vs, &persp, &[2, 1, 3, 4, 4]);
+
+    let mut vs = root();
+    let blur = RandomMotionBlur3D::new(
+        &(vs.root() / "aug"),
+        MotionBlur3DConfig {
+            resample: Resample::Bilinear,
+            p: 1.0,
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomMotionBlur3D", &vs, &blur, &[2, 1, 3, 4, 4]);
+
+    let mut vs = root();
+    let mixup = RandomMixUp::new(
+        &(vs.root() / "aug"),
+        MixUpConfig {
+            lambda_val: (0.2, 0.7),
+            learnable: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomMixUp", &vs, &mixup, &[4, 2, 3, 4]);
+}

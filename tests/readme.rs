@@ -53,3 +53,50 @@ fn readme_snippet_runs() -> anyhow::Result<()> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+/// The README's "Volumes (3D)" and "Mixing with labels" snippets, at a small size.
+#[test]
+fn readme_volume_and_mix_snippets_run() -> anyhow::Result<()> {
+    let vs = nn::VarStore::new(Device::cuda_if_available());
+    let aug = Sequential::new(
+        &(vs.root() / "aug3d"),
+        &[
+            AugSpec::RandomAffine3D(Affine3DConfig {
+                degrees: [(-15.0, 15.0); 3],
+                translate: Some((0.1, 0.1, 0.1)),
+                scale: Some(Scale3D::Isotropic((0.9, 1.1))),
+                p: 1.0,
+                ..Default::default()
+            }),
+            AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+            AugSpec::RandomCrop3D(RandomCrop3DConfig {
+                size: [4, 6, 6],
+                ..Default::default()
+            }),
+        ],
+    )?;
+    let ct = Tensor::rand([4, 1, 6, 8, 8], (Kind::Float, vs.device()));
+    let (y, params) = aug.f_forward_with_params(&ct)?;
+    assert_eq!(y.size(), [4, 1, 4, 6, 6]);
+    let m = aug
+        .f_transform_matrix(&ct.size(), &params, Kind::Float, vs.device())?
+        .unwrap();
+    assert_eq!(m.size(), [4, 4, 4]);
+
+    let net = nn::seq().add_fn(|x| x.flatten(1, -1)).add(nn::linear(
+        vs.root() / "fc",
+        3 * 4 * 4,
+        5,
+        Default::default(),
+    ));
+    let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
+    let images = Tensor::rand([6, 3, 4, 4], (Kind::Float, vs.device()));
+    let class_ids = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 0]).to_device(vs.device());
+    let mixup = RandomMixUp::new(&(vs.root() / "mixup"), MixUpConfig::default())?;
+    let (x, labels) = mixup.f_forward_with_labels(&images, &class_ids)?;
+    assert_eq!(labels.size(), [6, 3]);
+    let loss = mixup.f_cross_entropy(&net.forward(&x), &labels)?;
+    assert!(loss.double_value(&[]).is_finite());
+    opt.backward_step(&loss);
+    Ok(())
+}

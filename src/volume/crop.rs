@@ -195,8 +195,7 @@ impl Augmentation for CenterCrop3D {
         p.insert("dst", long(dst));
         p.insert(
             "output_size",
-            Tensor::from_slice(&self.cfg.size)
-                .to_device(device)
+            constant(&self.cfg.size, Kind::Int64, device)
                 .view([1, 3])
                 .expand([b, 3], false),
         );
@@ -414,8 +413,7 @@ impl Augmentation for RandomCrop3D {
         p.insert("dst", dst);
         p.insert(
             "output_size",
-            Tensor::from_slice(&self.cfg.size)
-                .to_device(device)
+            constant(&self.cfg.size, Kind::Int64, device)
                 .view([1, 3])
                 .repeat([b, 1]),
         );
@@ -446,7 +444,7 @@ impl Augmentation for RandomCrop3D {
     ) -> Result<Option<Tensor>> {
         let mut shift = crop_shift(CROP3D, params, shape[0], kind, device)?;
         for p in self.padding_steps(shape) {
-            shift = shift + constant(&[p[0] as f64, p[2] as f64, p[4] as f64], kind, device);
+            shift += constant(&[p[0] as f64, p[2] as f64, p[4] as f64], kind, device);
         }
         Ok(Some(translation(&shift)))
     }

@@ -342,7 +342,8 @@ impl Augmentation for RandomAffine3D {
                 let cols: Vec<Tensor> = (0..3)
                     .map(|i| {
                         let max = t[i].to_device(device) * sizes[i] as f64;
-                        (uniform(b, same, device) - 0.5) * max * 2.0
+                        // In the variable's kind: a 0-dim tensor would not promote the draw.
+                        (uniform(b, same, device).to_kind(max.kind()) - 0.5) * max * 2.0
                     })
                     .collect();
                 Tensor::stack(&cols, 1)
@@ -709,7 +710,7 @@ impl Augmentation for RandomPerspective3D {
             } else {
                 &[0, 3, 2, 1, 4, 7, 6, 5]
             };
-            let idx = Tensor::from_slice(order).to_device(device);
+            let idx = constant(order, Kind::Int64, device);
             start = start.index_select(1, &idx);
             end = end.index_select(1, &idx);
         }
