@@ -11,6 +11,10 @@
 //!   and sampled [`Params`] (Kornia's keys) can be saved, loaded and replayed;
 //! - pipelines ([`Sequential`]) save their structure as JSON and their state in the
 //!   `VarStore`.
+//! - volumes (B,C,D,H,W) have their own family ([`volume`]: 3D affine, rotation,
+//!   perspective, flips, crops, motion blur, equalize) with 4×4 matrices;
+//! - [`RandomMixUp`] and [`RandomCutMix`] mix labels with images ([`MixAugmentation`]), and
+//!   [`mix_cross_entropy`] turns their label tensors into a loss.
 //!
 //! ```no_run
 //! use tch::{nn, nn::Module, Device, Kind, Tensor};

@@ -47,8 +47,8 @@ pub(crate) fn affine_rows3d(e: &[Tensor; 12]) -> Tensor {
     Tensor::stack(&all, -1).view([-1, 4, 4])
 }
 
-/// `(B,4,4)` translation by `t` (B,3).
-fn translation(t: &Tensor) -> Tensor {
+/// The (B,4,4) translation by `t` (B,3).
+pub(crate) fn translation(t: &Tensor) -> Tensor {
     let c = |i: i64| t.select(-1, i);
     let (o, z) = (c(0).ones_like(), c(0).zeros_like());
     affine_rows3d(&[

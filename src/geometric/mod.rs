@@ -57,6 +57,7 @@ pub use distort::{
     ThinPlateSplineConfig,
 };
 pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
+pub(crate) use perspective::end_and_extent;
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
 pub use resized_crop::{RandomResizedCrop, RandomResizedCropConfig};

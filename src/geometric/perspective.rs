@@ -120,7 +120,7 @@ impl RandomPerspective {
 
 /// Kornia's last source coordinate and corner-offset extent of an axis: a one-pixel axis
 /// gets end 1 and no offset, so the homography stays regular.
-fn end_and_extent(size: i64) -> (f64, f64) {
+pub(crate) fn end_and_extent(size: i64) -> (f64, f64) {
     if size == 1 {
         (1.0, 0.0)
     } else {

@@ -8,7 +8,7 @@ use crate::geometric::CropPadding;
 use crate::ops::constant;
 use crate::range::gate_params;
 use crate::warp::Resample;
-use crate::warp3d::{self, affine_rows3d};
+use crate::warp3d::{self, translation};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -28,27 +28,6 @@ fn corners(start: &Tensor, size: &Tensor) -> Tensor {
         }
     }
     Tensor::stack(&pts, 1)
-}
-
-/// The (B,4,4) translation by `t` (B,3).
-fn translation(t: &Tensor) -> Tensor {
-    let c = |i: i64| t.select(-1, i);
-    let (o, z) = (c(0).ones_like(), c(0).zeros_like());
-    let s = |t: &Tensor| t.shallow_clone();
-    affine_rows3d(&[
-        s(&o),
-        s(&z),
-        s(&z),
-        c(0),
-        s(&z),
-        s(&o),
-        s(&z),
-        c(1),
-        s(&z),
-        s(&z),
-        o,
-        c(2),
-    ])
 }
 
 /// The crop's translation `dst[:, 0] - src[:, 0]` (B,3) from (B,8,3) corner params.

@@ -4,6 +4,7 @@
 use super::{check_resample, dhw, warp3d_same_size};
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::geometric::end_and_extent;
 use crate::ops::constant;
 use crate::range::{gate_params, scalar_var, uniform, Range};
 use crate::warp::Resample;
@@ -620,15 +621,6 @@ impl RandomPerspective3D {
 
     fn warp_options(&self) -> (Resample, bool) {
         (self.cfg.resample, self.cfg.align_corners)
-    }
-}
-
-/// Kornia's last source coordinate and corner-offset extent of an axis.
-fn end_and_extent(size: i64) -> (f64, f64) {
-    if size == 1 {
-        (1.0, 0.0)
-    } else {
-        ((size - 1) as f64, size as f64)
     }
 }
 
