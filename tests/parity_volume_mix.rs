@@ -142,40 +142,46 @@ fn flips3d_parity_and_draw() {
 
 #[test]
 fn crops3d_parity_and_draw() {
-    let v = vs();
-    let c = |size| {
-        CenterCrop3D::new(
+    // Both modes: the exact gather (default) and Kornia's warp.
+    for mode in [CroppingMode::Slice, CroppingMode::Resample] {
+        let v = vs();
+        let c = |size| {
+            CenterCrop3D::new(
+                &v.root(),
+                CenterCrop3DConfig {
+                    size,
+                    cropping_mode: mode,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        check(&c([2, 3, 4]), "center_crop3d");
+        check(&c([3, 3, 3]), "center_crop3d_odd");
+        let r = RandomCrop3D::new(
             &v.root(),
-            CenterCrop3DConfig {
-                size,
+            RandomCrop3DConfig {
+                size: [2, 3, 4],
+                cropping_mode: mode,
                 ..Default::default()
             },
         )
-        .unwrap()
-    };
-    check(&c([2, 3, 4]), "center_crop3d");
-    check(&c([3, 3, 3]), "center_crop3d_odd");
-    let r = RandomCrop3D::new(
-        &v.root(),
-        RandomCrop3DConfig {
-            size: [2, 3, 4],
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    check(&r, "crop3d");
-    let padded = RandomCrop3D::new(
-        &v.root(),
-        RandomCrop3DConfig {
-            size: [4, 5, 7],
-            padding: Some([1; 6]),
-            pad_if_needed: true,
-            fill: 0.3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    check(&padded, "crop3d_padding_fill");
+        .unwrap();
+        check(&r, "crop3d");
+        let padded = RandomCrop3D::new(
+            &v.root(),
+            RandomCrop3DConfig {
+                size: [4, 5, 7],
+                padding: Some([1; 6]),
+                pad_if_needed: true,
+                fill: 0.3,
+                cropping_mode: mode,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        check(&padded, "crop3d_padding_fill");
+    }
 }
 
 #[test]

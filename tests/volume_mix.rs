@@ -619,3 +619,38 @@ fn volume_pipelines_round_trip_through_json_and_the_varstore() {
     assert_eq!(a.size(), [3, 2, 3, 4, 5]);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn slice_and_resample_crops_agree_even_for_windows_past_the_border() {
+    let _s = serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = volume(&[2, 2, 4, 5, 6]);
+    let make = |mode| {
+        RandomCrop3D::new(
+            &vs.root(),
+            RandomCrop3DConfig {
+                size: [3, 3, 4],
+                cropping_mode: mode,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let (slice, warp) = (make(CroppingMode::Slice), make(CroppingMode::Resample));
+    tch::manual_seed(4);
+    let (_, mut p) = slice.forward_with_params(&x);
+    // Replayed params that put the windows partly outside the volume (as a user could).
+    let shift = Tensor::from_slice(&[3f32, -1.0, 2.0, -2.0, 2.0, -1.0]).view([2, 1, 3]);
+    p.insert("src", p.get("src").unwrap() + shift);
+    let a = slice.apply(&x, &p);
+    let b = warp.apply(&x, &p);
+    assert!(
+        max_abs_diff(&a, &b) < 1e-6,
+        "slice and warp differ by {}",
+        max_abs_diff(&a, &b)
+    );
+    assert!(
+        a.eq(0.0).any().int64_value(&[]) == 1,
+        "no voxel fell outside"
+    );
+}

@@ -41,7 +41,7 @@ pub enum CropPadding {
 }
 
 typed_params!(
-    /// Parameters of [`RandomCrop`], [`CenterCrop`] and [`RandomResizedCrop`], with Kornia's
+    /// Parameters of [`RandomCrop`], [`CenterCrop`] and [`crate::RandomResizedCrop`], with Kornia's
     /// keys (RandomCrop adds `padding_size`, (B,4) int64 left, right, top, bottom).
     CropParams, "crop" {
         /// (B,4,2) crop corners (x, y) in the (padded) input: top-left, top-right,

@@ -27,7 +27,7 @@ pub struct RandomResizedCropConfig {
     pub same_on_batch: bool,
     /// `align_corners` of the resize (Kornia: true).
     pub align_corners: bool,
-    /// Must be 1 (see [`RandomCropConfig::p`]).
+    /// Must be 1 (see [`crate::RandomCropConfig::p`]).
     pub p: f64,
     /// Slice (crop then resize) or resample (warp).
     pub cropping_mode: CroppingMode,
@@ -83,7 +83,7 @@ impl RandomResizedCrop {
     /// Builds the crop (it has no variables).
     ///
     /// # Errors
-    /// [`Error::Config`] for a non-positive size, a scale range outside (0, ∞) or
+    /// [`crate::Error::Config`] for a non-positive size, a scale range outside (0, ∞) or
     /// reversed, a ratio range outside (0, ∞) or reversed, `p != 1`, or
     /// `resample = Bicubic` with `cropping_mode = Slice`.
     pub fn new(_path: &nn::Path, cfg: RandomResizedCropConfig) -> Result<RandomResizedCrop> {

@@ -1,10 +1,10 @@
-//! CenterCrop3D and RandomCrop3D: an integer translation warped with the 3D affine warp,
-//! as Kornia's `crop_by_transform_mat3d`.
+//! CenterCrop3D and RandomCrop3D: a whole-voxel translation, gathered exactly (`Slice`) or
+//! warped with the 3D affine warp as Kornia's `crop_by_transform_mat3d` (`Resample`).
 
 use super::{check_resample, dhw};
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::geometric::CropPadding;
+use crate::geometric::{CropPadding, CroppingMode};
 use crate::ops::constant;
 use crate::range::gate_params;
 use crate::warp::Resample;
@@ -48,6 +48,39 @@ fn crop_shift(
     Ok(get("dst")? - get("src")?)
 }
 
+/// Extracts the `size` (d, h, w) window starting at the whole-voxel offsets `start` (B,3)
+/// (x, y, z) of every sample with one `gather`; voxels outside the volume are zeros, as the
+/// warp gives them. Exact, and several times faster than a trilinear warp.
+fn slice_crop(x: &Tensor, start: &Tensor, [d, h, w]: [i64; 3]) -> Result<Tensor> {
+    let size = x.size();
+    let (b, c) = (size[0], size[1]);
+    let (sd, sh, sw) = dhw(&size);
+    let device = x.device();
+    let start = start.round().to_kind(Kind::Int64);
+    // Per axis: the source index of each output voxel, and whether it is inside.
+    let axis = |i: i64, n: i64, limit: i64| -> (Tensor, Tensor) {
+        let idx = start.select(1, i).view([b, 1]) + Tensor::arange(n, (Kind::Int64, device));
+        let ok = idx.ge(0).logical_and(&idx.lt(limit));
+        (idx.clamp(0, limit - 1), ok)
+    };
+    let (zi, zok) = axis(2, d, sd);
+    let (yi, yok) = axis(1, h, sh);
+    let (xi, xok) = axis(0, w, sw);
+    let flat = (zi.view([b, d, 1, 1]) * sh + yi.view([b, 1, h, 1])) * sw + xi.view([b, 1, 1, w]);
+    let ok = zok
+        .view([b, d, 1, 1])
+        .logical_and(&yok.view([b, 1, h, 1]))
+        .logical_and(&xok.view([b, 1, 1, w]));
+    let index = flat
+        .view([b, 1, d * h * w])
+        .expand([b, c, d * h * w], false);
+    let out = x
+        .reshape([b, c, sd * sh * sw])
+        .f_gather(2, &index, false)?
+        .view([b, c, d, h, w]);
+    Ok(out.where_scalarother(&ok.unsqueeze(1), 0.0))
+}
+
 fn check_fits(op: &'static str, size: [i64; 3], shape: &[i64]) -> Result<()> {
     let (d, h, w) = dhw(shape);
     if size[0] > d || size[1] > h || size[2] > w {
@@ -84,8 +117,12 @@ pub struct CenterCrop3DConfig {
     pub size: [i64; 3],
     /// `grid_sample`'s `align_corners` (Kornia: true).
     pub align_corners: bool,
-    /// Interpolation (bilinear or nearest); the crop is an integer shift either way.
+    /// Interpolation of the `Resample` mode (bilinear or nearest); the crop is a whole-voxel
+    /// shift either way.
     pub resample: Resample,
+    /// `Slice` (default) gathers the window exactly; `Resample` warps it with
+    /// `affine_grid_generator` + `grid_sampler` as Kornia does (equal up to float rounding).
+    pub cropping_mode: CroppingMode,
 }
 
 impl Default for CenterCrop3DConfig {
@@ -94,6 +131,7 @@ impl Default for CenterCrop3DConfig {
             size: [1, 1, 1],
             align_corners: true,
             resample: Resample::Bilinear,
+            cropping_mode: CroppingMode::Slice,
         }
     }
 }
@@ -182,12 +220,25 @@ impl Augmentation for CenterCrop3D {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let m = self
-            .transform_matrix_ungated(&input.size(), params, input.kind(), input.device())?
-            .expect("a crop has a matrix");
+        let shift = crop_shift(
+            CENTER3D,
+            params,
+            input.size()[0],
+            input.kind(),
+            input.device(),
+        )?;
         let [d, h, w] = self.cfg.size;
-        let opts = (self.cfg.resample, self.cfg.align_corners);
-        warp3d::warp_affine3d(input, &m, (d, h, w), opts.0, opts.1, CENTER3D)
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => slice_crop(input, &-shift, self.cfg.size),
+            CroppingMode::Resample => warp3d::warp_affine3d(
+                input,
+                &translation(&shift),
+                (d, h, w),
+                self.cfg.resample,
+                self.cfg.align_corners,
+                CENTER3D,
+            ),
+        }
     }
 
     fn transform_matrix_ungated(
@@ -237,8 +288,12 @@ pub struct RandomCrop3DConfig {
     pub fill: f64,
     /// How padding is filled.
     pub padding_mode: CropPadding,
-    /// Interpolation (bilinear or nearest); the crop is an integer shift either way.
+    /// Interpolation of the `Resample` mode (bilinear or nearest); the crop is a whole-voxel
+    /// shift either way.
     pub resample: Resample,
+    /// `Slice` (default) gathers the window exactly; `Resample` warps it with
+    /// `affine_grid_generator` + `grid_sampler` as Kornia does (equal up to float rounding).
+    pub cropping_mode: CroppingMode,
     /// One draw shared by the whole batch.
     pub same_on_batch: bool,
     /// `grid_sample`'s `align_corners` (Kornia: true).
@@ -254,6 +309,7 @@ impl Default for RandomCrop3DConfig {
             fill: 0.0,
             padding_mode: CropPadding::Constant,
             resample: Resample::Bilinear,
+            cropping_mode: CroppingMode::Slice,
             same_on_batch: false,
             align_corners: true,
         }
@@ -404,14 +460,17 @@ impl Augmentation for RandomCrop3D {
         let shift = crop_shift(CROP3D, params, b, input.kind(), input.device())?;
         let padded = self.pad(input)?;
         let [d, h, w] = self.cfg.size;
-        warp3d::warp_affine3d(
-            &padded,
-            &translation(&shift),
-            (d, h, w),
-            self.cfg.resample,
-            self.cfg.align_corners,
-            CROP3D,
-        )
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => slice_crop(&padded, &-shift, self.cfg.size),
+            CroppingMode::Resample => warp3d::warp_affine3d(
+                &padded,
+                &translation(&shift),
+                (d, h, w),
+                self.cfg.resample,
+                self.cfg.align_corners,
+                CROP3D,
+            ),
+        }
     }
 
     fn transform_matrix_ungated(
