@@ -151,7 +151,7 @@ pub fn soft_targets(mixed: &Tensor, num_classes: i64, weight: LambdaWeight) -> R
         return Err(Error::Labels {
             op: OP,
             problem: format!(
-                "mixed labels have shape {shape:?} and kind {:?}; expected (B, 3) or (num_mix, B, 3) float rows [y, y_perm, lambda]",
+                "have shape {shape:?} and kind {:?}; expected mixed labels: (B, 3) or (num_mix, B, 3) float rows [y, y_perm, lambda]",
                 mixed.kind()
             ),
         });
@@ -159,7 +159,7 @@ pub fn soft_targets(mixed: &Tensor, num_classes: i64, weight: LambdaWeight) -> R
     if num_classes < 1 {
         return Err(Error::Labels {
             op: OP,
-            problem: format!("num_classes is {num_classes}; expected >= 1"),
+            problem: format!("are for num_classes = {num_classes}; expected num_classes >= 1"),
         });
     }
     let m = if shape.len() == 2 {
@@ -197,7 +197,7 @@ pub fn mix_cross_entropy(logits: &Tensor, mixed: &Tensor, weight: LambdaWeight) 
     if ls.len() != 2 || ms.len() < 2 || ls[0] != ms[ms.len() - 2] {
         return Err(Error::Labels {
             op: "mix_cross_entropy",
-            problem: format!("logits have shape {ls:?} for mixed labels of shape {ms:?}; expected (B, K) logits with the labels' B"),
+            problem: format!("of shape {ms:?} do not fit logits of shape {ls:?}; expected (B, K) logits with the labels' B"),
         });
     }
     let t = soft_targets(mixed, ls[1], weight)?.to_kind(logits.kind());

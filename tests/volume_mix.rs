@@ -515,7 +515,17 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
         )
         .unwrap_err()
         .to_string(),
-        "soft_targets: labels mixed labels have shape [4, 2] and kind Float; expected (B, 3) or (num_mix, B, 3) float rows [y, y_perm, lambda]"
+        "soft_targets: labels have shape [4, 2] and kind Float; expected mixed labels: (B, 3) or (num_mix, B, 3) float rows [y, y_perm, lambda]"
+    );
+    assert_eq!(
+        mix_cross_entropy(
+            &Tensor::zeros([3, 10], (Kind::Float, Device::Cpu)),
+            &Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)),
+            LambdaWeight::Permuted
+        )
+        .unwrap_err()
+        .to_string(),
+        "mix_cross_entropy: labels of shape [4, 3] do not fit logits of shape [3, 10]; expected (B, K) logits with the labels' B"
     );
     let crop = CenterCrop3D::new(
         &vs.root(),
