@@ -152,7 +152,11 @@ pub trait Augmentation: std::fmt::Debug + Send {
         if shape.len() != dims + 2 {
             return Err(Error::Rank {
                 op: self.name(),
-                expected: checks::ranks(dims),
+                expected: if dims == 3 {
+                    "4 (C,D,H,W) or 5 (B,C,D,H,W) for input_shape"
+                } else {
+                    "3 (C,H,W) or 4 (B,C,H,W) for input_shape"
+                },
                 shape,
             });
         }

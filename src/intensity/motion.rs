@@ -122,7 +122,7 @@ pub(crate) fn check_kernel_size(op: &'static str, ks: MotionKernelSize) -> Resul
 }
 
 /// Kornia's half-size sampler: (draw bounds lo, hi, largest half size).
-pub(crate) fn ksize_sampler(ks: MotionKernelSize) -> (f64, f64, i64) {
+fn ksize_sampler(ks: MotionKernelSize) -> (f64, f64, i64) {
     match ks {
         MotionKernelSize::Fixed(k) => ((k / 2) as f64, (k / 2) as f64, k / 2),
         MotionKernelSize::Range(lo, hi) => {
