@@ -86,7 +86,7 @@ fn volume_pipeline(vs: &nn::VarStore, shape: [i64; 5]) -> Sequential {
                 p: 1.0,
                 ..Default::default()
             }),
-            AugSpec::RandomHorizontalFlip3D(Flip3DConfig::default()),
+            AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
             AugSpec::RandomCrop3D(RandomCrop3DConfig {
                 size: crop,
                 ..Default::default()

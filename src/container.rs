@@ -22,10 +22,10 @@ use crate::intensity::{
 };
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
-    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, Flip3DConfig,
-    MotionBlur3DConfig, Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig,
-    RandomDepthicalFlip3D, RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D,
-    RandomPerspective3D, RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
+    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
+    Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig, RandomDepthicalFlip3D,
+    RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D, RandomPerspective3D,
+    RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
 };
 use crate::{Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -86,9 +86,9 @@ pub enum AugSpec {
     RandomAffine3D(Affine3DConfig),
     RandomRotation3D(Rotation3DConfig),
     RandomPerspective3D(Perspective3DConfig),
-    RandomHorizontalFlip3D(Flip3DConfig),
-    RandomVerticalFlip3D(Flip3DConfig),
-    RandomDepthicalFlip3D(Flip3DConfig),
+    RandomHorizontalFlip3D(FlipConfig),
+    RandomVerticalFlip3D(FlipConfig),
+    RandomDepthicalFlip3D(FlipConfig),
     RandomMotionBlur3D(MotionBlur3DConfig),
     RandomEqualize3D(Equalize3DConfig),
     /// Images only; [`crate::MixAugmentation`] mixes the labels too.

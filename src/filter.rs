@@ -1,5 +1,5 @@
-//! Batched 2D filtering (3D in `warp3d`) with border modes, shared by the blurs: one grouped `conv2d` for
-//! the whole batch, whether the kernel is shared or per sample.
+//! Batched 2D and 3D filtering with border modes, shared by the blurs: one grouped convolution for
+//! the whole batch (2D or 3D), whether the kernel is shared or per sample.
 
 use crate::Result;
 use serde::{Deserialize, Serialize};
@@ -43,24 +43,56 @@ impl Border {
 /// Cross-correlates every channel of `x` (B,C,H,W) with `kernel` (K,kh,kw), K = 1 (shared)
 /// or B (one per sample), "same" output size.
 pub(crate) fn filter2d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
+    filter(x, kernel, border)
+}
+
+/// Cross-correlates every channel of `x` (B,C,D,H,W) with `kernel` (K,kd,kh,kw), K = 1
+/// (shared) or B (one per sample), "same" output size.
+pub(crate) fn filter3d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
+    filter(x, kernel, border)
+}
+
+/// `x` (B,C,*spatial) cross-correlated with `kernel` (K,*k), K = 1 or B: one grouped
+/// convolution (2D or 3D) for the whole batch, after padding each axis by Kornia's split,
+/// (k - 1) // 2 before and the rest after.
+fn filter(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
     let size = x.size();
-    let (b, c, h, w) = (size[0], size[1], size[2], size[3]);
+    let c = size[1];
     let ks = kernel.size();
-    let (k, kh, kw) = (ks[0], ks[1], ks[2]);
-    // Kornia's split: (k - 1) // 2 before, the rest after.
-    let (top, left) = ((kh - 1) / 2, (kw - 1) / 2);
-    let pad = [left, kw - 1 - left, top, kh - 1 - top];
+    let (k, taps) = (ks[0], &ks[1..]);
+    let n = taps.len();
+    // torch's pad order: last axis first, before then after.
+    let pad: Vec<i64> = taps
+        .iter()
+        .rev()
+        .flat_map(|&t| [(t - 1) / 2, t - 1 - (t - 1) / 2])
+        .collect();
     let padded = border.pad(x, &pad)?;
-    let kernel = kernel
+    let mut weight_shape = vec![k, c];
+    weight_shape.extend_from_slice(taps);
+    let mut grouped = vec![k * c, 1];
+    grouped.extend_from_slice(taps);
+    let weight = kernel
         .to_kind(x.kind())
         .to_device(x.device())
         .unsqueeze(1)
-        .expand([k, c, kh, kw], false);
-    let kernel = kernel.reshape([k * c, 1, kh, kw]);
-    let (hp, wp) = (h + kh - 1, w + kw - 1);
-    let input = padded.reshape([-1, k * c, hp, wp]);
-    let out = input.f_conv2d(&kernel, None::<Tensor>, [1, 1], [0, 0], [1, 1], k * c)?;
-    Ok(out.view([b, c, h, w]))
+        .expand(weight_shape.as_slice(), false)
+        .reshape(grouped.as_slice());
+    let mut input_shape = vec![-1, k * c];
+    input_shape.extend_from_slice(&padded.size()[2..]);
+    let input = padded.reshape(input_shape.as_slice());
+    let ones = vec![1i64; n];
+    let out = input.f_convolution(
+        &weight,
+        None::<Tensor>,
+        ones.as_slice(),
+        vec![0i64; n].as_slice(),
+        ones.as_slice(),
+        false,
+        vec![0i64; n].as_slice(),
+        k * c,
+    )?;
+    Ok(out.view(size.as_slice()))
 }
 
 /// `filter2d` with a row kernel `kx` (K,kw), then a column kernel `ky` (K,kh).

@@ -1,4 +1,4 @@
-//! 4×4 matrices, warps and filtering for volumes (B,C,D,H,W), shared by the 3D
+//! 4×4 matrices and warps for volumes (B,C,D,H,W), shared by the 3D
 //! augmentations.
 //!
 //! Matrices are (B,4,4) in voxel coordinates `(x, y, z)` (x along W, y along H, z along D),
@@ -7,7 +7,6 @@
 //! `align_corners` says (the flag only reaches `affine_grid`/`grid_sample`); we keep that
 //! convention so that outputs equal Kornia's.
 
-use crate::filter::Border;
 use crate::ops::constant;
 use crate::warp::Resample;
 use crate::{Error, Result};
@@ -325,40 +324,4 @@ pub(crate) fn perspective_transform3d(src: &Tensor, dst: &Tensor) -> Tensor {
     let (x, _info) = Tensor::linalg_solve_ex(&a, &b, true, false);
     let x = x.squeeze_dim(-1).to_kind(kind);
     Tensor::cat(&[x, one.to_kind(kind).unsqueeze(-1)], -1).view([-1, 4, 4])
-}
-
-/// Cross-correlates every channel of `x` (B,C,D,H,W) with `kernel` (K,kd,kh,kw), K = 1
-/// (shared) or B (one per sample), "same" output size: one grouped `conv3d`.
-pub(crate) fn filter3d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
-    let size = x.size();
-    let c = size[1];
-    let ks = kernel.size();
-    let (k, kd, kh, kw) = (ks[0], ks[1], ks[2], ks[3]);
-    let before = |n: i64| (n - 1) / 2;
-    let pad = [
-        before(kw),
-        kw - 1 - before(kw),
-        before(kh),
-        kh - 1 - before(kh),
-        before(kd),
-        kd - 1 - before(kd),
-    ];
-    let padded = border.pad(x, &pad)?;
-    let kernel = kernel
-        .to_kind(x.kind())
-        .to_device(x.device())
-        .unsqueeze(1)
-        .expand([k, c, kd, kh, kw], false)
-        .reshape([k * c, 1, kd, kh, kw]);
-    let ps = padded.size();
-    let input = padded.reshape([-1, k * c, ps[2], ps[3], ps[4]]);
-    let out = input.f_conv3d(
-        &kernel,
-        None::<Tensor>,
-        [1, 1, 1],
-        [0, 0, 0],
-        [1, 1, 1],
-        k * c,
-    )?;
-    Ok(out.view(size.as_slice()))
 }

@@ -172,9 +172,9 @@ fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomPerspective3D(Perspective3DConfig::default()),
-        AugSpec::RandomHorizontalFlip3D(Flip3DConfig::default()),
-        AugSpec::RandomVerticalFlip3D(Flip3DConfig::default()),
-        AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+        AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
+        AugSpec::RandomVerticalFlip3D(FlipConfig::default()),
+        AugSpec::RandomDepthicalFlip3D(FlipConfig::default()),
         AugSpec::CenterCrop3D(CenterCrop3DConfig {
             size: [3, 9, 11],
             ..Default::default()

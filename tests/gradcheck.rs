@@ -605,7 +605,7 @@ fn volume_and_mix_input_gradients_match_finite_differences() {
             vec![2, 1, 3, 4, 4],
         ),
         (
-            AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+            AugSpec::RandomDepthicalFlip3D(FlipConfig::default()),
             vec![4, 1, 3, 3, 4],
         ),
         (

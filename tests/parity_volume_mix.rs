@@ -125,7 +125,7 @@ fn rotation3d_and_perspective3d_parity_and_draw() {
 #[test]
 fn flips3d_parity_and_draw() {
     let v = vs();
-    let cfg = Flip3DConfig::default();
+    let cfg = FlipConfig::default();
     check(
         &RandomHorizontalFlip3D::new(&v.root(), cfg.clone()).unwrap(),
         "hflip3d",

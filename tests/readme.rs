@@ -68,7 +68,7 @@ fn readme_volume_and_mix_snippets_run() -> anyhow::Result<()> {
                 p: 1.0,
                 ..Default::default()
             }),
-            AugSpec::RandomDepthicalFlip3D(Flip3DConfig::default()),
+            AugSpec::RandomDepthicalFlip3D(FlipConfig::default()),
             AugSpec::RandomCrop3D(RandomCrop3DConfig {
                 size: [4, 6, 6],
                 ..Default::default()

@@ -22,7 +22,7 @@ fn flips3d_are_their_own_inverse_and_their_matrices_move_the_corners() {
     let _s = serial();
     let vs = VarStore::new(Device::Cpu);
     let x = volume(&[4, 2, 3, 4, 5]);
-    let cfg = Flip3DConfig {
+    let cfg = FlipConfig {
         p: 1.0,
         ..Default::default()
     };
@@ -556,7 +556,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
             &vs.root(),
             &[
                 AugSpec::RandomHorizontalFlip(FlipConfig::default()),
-                AugSpec::RandomHorizontalFlip3D(Flip3DConfig::default()),
+                AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
             ]
         )
         .unwrap_err()

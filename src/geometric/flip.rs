@@ -1,4 +1,5 @@
-//! RandomHorizontalFlip and RandomVerticalFlip.
+//! The flips: RandomHorizontalFlip, RandomVerticalFlip and their 3D versions, with
+//! RandomDepthicalFlip3D.
 
 use crate::augmentation::impl_module;
 use crate::checks;
@@ -28,11 +29,13 @@ impl Default for FlipConfig {
 }
 
 macro_rules! flip {
-    ($(#[$meta:meta])* $name:ident, $kornia:literal, $dim:expr, $spec:ident) => {
+    ($(#[$meta:meta])* $name:ident, $kornia:literal, spatial $spatial:literal, axis $axis:literal, $shapes:literal) => {
         $(#[$meta])*
         ///
+        /// Params: `batch_prob`, `forward_input_shape`.
+        ///
         /// # Shapes
-        /// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
+        #[doc = $shapes]
         ///
         /// # Errors
         /// `new` fails on a `p` outside [0, 1]; `f_*` forms on a bad input.
@@ -50,6 +53,9 @@ macro_rules! flip {
                 checks::probability($kornia, "p", cfg.p)?;
                 Ok($name { cfg })
             }
+
+            /// The flipped dimension of a batched input: x (W) is the last.
+            const DIM: i64 = $spatial + 1 - $axis;
         }
 
         impl Augmentation for $name {
@@ -57,8 +63,12 @@ macro_rules! flip {
                 $kornia
             }
 
+            fn spatial_dims(&self) -> usize {
+                $spatial
+            }
+
             fn spec(&self) -> AugSpec {
-                AugSpec::$spec(self.cfg.clone())
+                AugSpec::$name(self.cfg.clone())
             }
 
             fn probabilities(&self) -> (f64, f64) {
@@ -66,12 +76,11 @@ macro_rules! flip {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
-                Ok(p)
+                Ok(gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device))
             }
 
             fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
-                Ok(input.f_flip([$dim])?)
+                Ok(input.f_flip([Self::DIM])?)
             }
 
             fn transform_matrix_ungated(
@@ -81,19 +90,12 @@ macro_rules! flip {
                 kind: Kind,
                 device: Device,
             ) -> Result<Option<Tensor>> {
-                // x' = (W-1) - x for a horizontal flip, y' = (H-1) - y for a vertical one.
-                let (h, w) = ((shape[2] - 1) as f64, (shape[3] - 1) as f64);
-                let m: [f64; 9] = if $dim == 3 {
-                    [-1.0, 0.0, w, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-                } else {
-                    [1.0, 0.0, 0.0, 0.0, -1.0, h, 0.0, 0.0, 1.0]
-                };
-                let m = constant(&m, kind, device).view([1, 3, 3]);
-                Ok(Some(m.expand([shape[0], 3, 3], false)))
+                // coordinate' = (size - 1) - coordinate along the flipped axis.
+                Ok(Some(flip_matrix($spatial, $axis, shape[Self::DIM as usize], shape[0], kind, device)))
             }
 
             fn inverse_transform(&self, output: &Tensor, _params: &Params, _shape: &[i64]) -> Result<Tensor> {
-                Ok(output.f_flip([$dim])?)
+                Ok(output.f_flip([Self::DIM])?)
             }
         }
 
@@ -101,11 +103,50 @@ macro_rules! flip {
     };
 }
 
+/// The (B, n+1, n+1) matrix of a flip along `axis` (0 = x, 1 = y, 2 = z) of `size` pixels.
+fn flip_matrix(
+    spatial: usize,
+    axis: usize,
+    size: i64,
+    b: i64,
+    kind: Kind,
+    device: Device,
+) -> Tensor {
+    let n = spatial + 1;
+    let mut m = vec![0.0f64; n * n];
+    for i in 0..n {
+        m[i * (n + 1)] = 1.0;
+    }
+    m[axis * (n + 1)] = -1.0;
+    m[axis * n + spatial] = (size - 1) as f64;
+    let n = n as i64;
+    constant(&m, kind, device)
+        .view([1, n, n])
+        .expand([b, n, n], false)
+}
+
 flip!(
     /// Flips each sample left-right with probability `p` (Kornia's `RandomHorizontalFlip`).
-    RandomHorizontalFlip, "RandomHorizontalFlip", 3, RandomHorizontalFlip
+    RandomHorizontalFlip, "RandomHorizontalFlip", spatial 2, axis 0,
+    "Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape."
 );
 flip!(
     /// Flips each sample top-bottom with probability `p` (Kornia's `RandomVerticalFlip`).
-    RandomVerticalFlip, "RandomVerticalFlip", 2, RandomVerticalFlip
+    RandomVerticalFlip, "RandomVerticalFlip", spatial 2, axis 1,
+    "Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape."
+);
+flip!(
+    /// Flips each volume along W (x) with probability `p` (Kornia's `RandomHorizontalFlip3D`).
+    RandomHorizontalFlip3D, "RandomHorizontalFlip3D", spatial 3, axis 0,
+    "Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output the same shape."
+);
+flip!(
+    /// Flips each volume along H (y) with probability `p` (Kornia's `RandomVerticalFlip3D`).
+    RandomVerticalFlip3D, "RandomVerticalFlip3D", spatial 3, axis 1,
+    "Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output the same shape."
+);
+flip!(
+    /// Flips each volume along D (z) with probability `p` (Kornia's `RandomDepthicalFlip3D`).
+    RandomDepthicalFlip3D, "RandomDepthicalFlip3D", spatial 3, axis 2,
+    "Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output the same shape."
 );

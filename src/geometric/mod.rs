@@ -56,8 +56,11 @@ pub use distort::{
     ElasticConfig, FisheyeConfig, RandomElasticTransform, RandomFisheye, RandomThinPlateSpline,
     ThinPlateSplineConfig,
 };
-pub use flip::{FlipConfig, RandomHorizontalFlip, RandomVerticalFlip};
-pub(crate) use perspective::end_and_extent;
+pub use flip::{
+    FlipConfig, RandomDepthicalFlip3D, RandomHorizontalFlip, RandomHorizontalFlip3D,
+    RandomVerticalFlip, RandomVerticalFlip3D,
+};
+pub(crate) use perspective::{distortion_scale_var, end_and_extent};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
 pub use resized_crop::{RandomResizedCrop, RandomResizedCropConfig};

@@ -82,21 +82,9 @@ impl RandomPerspective {
     /// [`crate::Error::Config`] for a `distortion_scale` outside [0, 1] or a `p` outside
     /// [0, 1].
     pub fn new(path: &nn::Path, cfg: PerspectiveConfig) -> Result<RandomPerspective> {
-        if !(0.0..=1.0).contains(&cfg.distortion_scale) {
-            return Err(checks::config(
-                PERSPECTIVE,
-                "distortion_scale",
-                cfg.distortion_scale,
-                "a number in [0, 1]",
-            ));
-        }
+        let distortion_scale =
+            distortion_scale_var(path, PERSPECTIVE, cfg.distortion_scale, cfg.learnable)?;
         checks::probability(PERSPECTIVE, "p", cfg.p)?;
-        let distortion_scale = scalar_var(
-            path,
-            "distortion_scale",
-            cfg.distortion_scale,
-            cfg.learnable,
-        );
         Ok(RandomPerspective {
             cfg,
             distortion_scale,
@@ -116,6 +104,25 @@ impl RandomPerspective {
             ..Default::default()
         }
     }
+}
+
+/// The `distortion_scale` variable of the perspective warps (2D and 3D), after checking that
+/// it is in [0, 1].
+pub(crate) fn distortion_scale_var(
+    path: &nn::Path,
+    op: &'static str,
+    value: f64,
+    learnable: bool,
+) -> Result<Tensor> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(checks::config(
+            op,
+            "distortion_scale",
+            value,
+            "a number in [0, 1]",
+        ));
+    }
+    Ok(scalar_var(path, "distortion_scale", value, learnable))
 }
 
 /// Kornia's last source coordinate and corner-offset extent of an axis: a one-pixel axis

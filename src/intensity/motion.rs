@@ -173,9 +173,8 @@ fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample)
     Ok(&kernel / kernel.sum_dim_intlist([1i64, 2].as_slice(), true, kernel.kind()))
 }
 
-/// Kornia's `_rotate_nearest`: each output tap takes the input tap at its rotated,
-/// snapped (2^-20) and rounded position, in float64; taps landing outside are 0. Computed on
-/// the kernel's device.
+/// Kornia's `_rotate_nearest`: each output tap takes the input tap at its rotated position,
+/// in float64 on the kernel's device ([`nearest_taps`]).
 fn rotate_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
     let size = kernel.size();
     let (b, k) = (size[0], size[2]);
@@ -192,20 +191,42 @@ fn rotate_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
     let offsets = Tensor::arange(k, (Kind::Double, dev)) - centre;
     let v = offsets.view([1, k, 1]);
     let u = offsets.view([1, 1, k]);
+    let col = (&cos * &u) - (&sin * &v);
+    let row = (&sin * &u) + (&cos * &v);
+    nearest_taps(kernel, &[row, col])
+}
+
+/// The nearest-neighbour resampling of Kornia's motion kernels (2D and 3D): `source` holds,
+/// slowest axis first, each output tap's source position relative to the kernel centre
+/// (float64, broadcastable to (B, k, ..., k)); positions are snapped to 2^-20 and rounded,
+/// and taps landing outside the kernel read 0. One `gather` for the batch.
+pub(crate) fn nearest_taps(kernel: &Tensor, source: &[Tensor]) -> Tensor {
+    let size = kernel.size();
+    let (b, k) = (size[0], size[size.len() - 1]);
+    let centre = (k - 1) as f64 / 2.0;
     let snap = 2f64.powi(20);
-    let col = ((((&cos * &u) - (&sin * &v)) * snap).round() / snap + centre).round();
-    let row = ((((&sin * &u) + (&cos * &v)) * snap).round() / snap + centre).round();
-    let inside = col
-        .ge(0.0)
-        .logical_and(&col.lt(k as f64))
-        .logical_and(&row.ge(0.0))
-        .logical_and(&row.lt(k as f64));
-    let source = (row * k as f64 + col + 1.0)
+    let mut flat: Option<Tensor> = None;
+    let mut inside: Option<Tensor> = None;
+    for s in source {
+        let s = ((s * snap).round() / snap + centre).round();
+        let ok = s.ge(0.0).logical_and(&s.lt(k as f64));
+        inside = Some(match inside {
+            Some(i) => i.logical_and(&ok),
+            None => ok,
+        });
+        flat = Some(match flat {
+            Some(f) => f * k as f64 + s,
+            None => s,
+        });
+    }
+    let (flat, inside) = (flat.expect("an axis"), inside.expect("an axis"));
+    let index = (flat + 1.0)
         .where_scalarother(&inside, 0.0)
         .to_kind(Kind::Int64)
-        .view([b, k * k]);
-    let weights = kernel.reshape([b, k * k]).constant_pad_nd([1, 0]);
-    weights.gather(1, &source, false).view([b, k, k])
+        .expand(size.as_slice(), false)
+        .reshape([b, -1]);
+    let weights = kernel.reshape([b, -1]).constant_pad_nd([1, 0]);
+    weights.gather(1, &index, false).view(size.as_slice())
 }
 
 impl Augmentation for RandomMotionBlur {

@@ -1,10 +1,10 @@
-//! RandomHorizontalFlip3D, RandomVerticalFlip3D, RandomDepthicalFlip3D, RandomAffine3D,
-//! RandomRotation3D and RandomPerspective3D.
+//! RandomAffine3D, RandomRotation3D and RandomPerspective3D (the 3D flips live with the
+//! 2D ones in `geometric::flip`).
 
 use super::{check_resample, dhw, warp3d_same_size};
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::geometric::end_and_extent;
+use crate::geometric::{distortion_scale_var, end_and_extent};
 use crate::ops::constant;
 use crate::range::{gate_params, scalar_var, uniform, Range};
 use crate::warp::Resample;
@@ -12,118 +12,6 @@ use crate::warp3d;
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
-
-/// Configuration of a 3D flip; `Default` is Kornia's (`p = 0.5`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Flip3DConfig {
-    /// Probability of flipping each sample.
-    pub p: f64,
-    /// One gate shared by the whole batch.
-    pub same_on_batch: bool,
-}
-
-impl Default for Flip3DConfig {
-    fn default() -> Self {
-        Flip3DConfig {
-            p: 0.5,
-            same_on_batch: false,
-        }
-    }
-}
-
-macro_rules! flip3d {
-    ($(#[$meta:meta])* $name:ident, $kornia:literal, $axis:expr) => {
-        $(#[$meta])*
-        ///
-        /// Params: `batch_prob`, `forward_input_shape`.
-        ///
-        /// # Shapes
-        /// Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output the same shape.
-        ///
-        /// # Errors
-        /// `new` fails on a `p` outside [0, 1]; `f_*` forms on a bad input.
-        #[derive(Debug)]
-        pub struct $name {
-            cfg: Flip3DConfig,
-        }
-
-        impl $name {
-            /// Builds the flip (it has no variables; `path` is taken for uniformity).
-            ///
-            /// # Errors
-            /// [`crate::Error::Config`] for a `p` outside [0, 1].
-            pub fn new(_path: &nn::Path, cfg: Flip3DConfig) -> Result<$name> {
-                checks::probability($kornia, "p", cfg.p)?;
-                Ok($name { cfg })
-            }
-        }
-
-        impl Augmentation for $name {
-            fn name(&self) -> &'static str {
-                $kornia
-            }
-
-            fn spatial_dims(&self) -> usize {
-                3
-            }
-
-            fn spec(&self) -> AugSpec {
-                AugSpec::$name(self.cfg.clone())
-            }
-
-            fn probabilities(&self) -> (f64, f64) {
-                (self.cfg.p, 1.0)
-            }
-
-            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                Ok(gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device))
-            }
-
-            fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
-                // Axis 0 = x (dim 4), 1 = y (dim 3), 2 = z (dim 2).
-                Ok(input.f_flip([4 - $axis])?)
-            }
-
-            fn transform_matrix_ungated(
-                &self,
-                shape: &[i64],
-                _params: &Params,
-                kind: Kind,
-                device: Device,
-            ) -> Result<Option<Tensor>> {
-                let mut m = [0.0f64; 16];
-                for i in 0..4 {
-                    m[i * 5] = 1.0;
-                }
-                // coordinate' = (size - 1) - coordinate along the flipped axis.
-                m[$axis * 5] = -1.0;
-                m[$axis * 4 + 3] = (shape[4 - $axis] - 1) as f64;
-                let m = constant(&m, kind, device).view([1, 4, 4]);
-                Ok(Some(m.expand([shape[0], 4, 4], false)))
-            }
-
-            fn inverse_transform(&self, output: &Tensor, _params: &Params, _shape: &[i64]) -> Result<Tensor> {
-                Ok(output.f_flip([4 - $axis])?)
-            }
-        }
-
-        impl_module!($name);
-    };
-}
-
-flip3d!(
-    /// Flips each volume along W (x) with probability `p` (Kornia's `RandomHorizontalFlip3D`).
-    RandomHorizontalFlip3D, "RandomHorizontalFlip3D", 0
-);
-flip3d!(
-    /// Flips each volume along H (y) with probability `p` (Kornia's `RandomVerticalFlip3D`).
-    RandomVerticalFlip3D, "RandomVerticalFlip3D", 1
-);
-flip3d!(
-    /// Flips each volume along D (z) with probability `p` (Kornia's `RandomDepthicalFlip3D`).
-    RandomDepthicalFlip3D, "RandomDepthicalFlip3D", 2
-);
 
 /// Three ranges (lo, hi) in degrees, one per rotation component; Kornia's scalar `d` is
 /// `[(-d, d); 3]`.
@@ -289,18 +177,6 @@ impl RandomAffine3D {
     }
 }
 
-/// Kornia's 3D centre `(W/2 - 0.5, H/2 - 0.5, D/2 - 0.5)`, (B,3) float32.
-fn center3d(shape: &[i64], device: Device) -> Tensor {
-    let (d, h, w) = (shape[2] as f32, shape[3] as f32, shape[4] as f32);
-    constant(
-        &[w / 2.0 - 0.5, h / 2.0 - 0.5, d / 2.0 - 0.5],
-        Kind::Float,
-        device,
-    )
-    .view([1, 3])
-    .repeat([shape[0], 1])
-}
-
 impl Augmentation for RandomAffine3D {
     fn name(&self) -> &'static str {
         AFFINE3D
@@ -352,7 +228,11 @@ impl Augmentation for RandomAffine3D {
             None => Tensor::zeros([b, 3], opts),
         };
         p.insert("translations", translations);
-        p.insert("center", center3d(shape, device));
+        // Kornia draws W/2 - 0.5 in float32: the same value as (W-1)/2.
+        p.insert(
+            "center",
+            voxel_center(shape, Kind::Float, device).contiguous(),
+        );
         p.insert("scale", scale);
         p.insert("angles", Tensor::stack(&angles, 1));
         for (i, key) in SHEARS.iter().enumerate() {
@@ -592,22 +472,10 @@ impl RandomPerspective3D {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: Perspective3DConfig) -> Result<RandomPerspective3D> {
-        if !(0.0..=1.0).contains(&cfg.distortion_scale) {
-            return Err(checks::config(
-                PERSPECTIVE3D,
-                "distortion_scale",
-                cfg.distortion_scale,
-                "a number in [0, 1]",
-            ));
-        }
+        let distortion_scale =
+            distortion_scale_var(path, PERSPECTIVE3D, cfg.distortion_scale, cfg.learnable)?;
         check_resample(PERSPECTIVE3D, cfg.resample)?;
         checks::probability(PERSPECTIVE3D, "p", cfg.p)?;
-        let distortion_scale = scalar_var(
-            path,
-            "distortion_scale",
-            cfg.distortion_scale,
-            cfg.learnable,
-        );
         Ok(RandomPerspective3D {
             cfg,
             distortion_scale,

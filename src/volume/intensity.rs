@@ -3,14 +3,15 @@
 use super::geometric::voxel_center;
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::filter::filter3d;
 use crate::filter::Border;
 use crate::intensity::equalize::equalize;
-use crate::intensity::motion::{check_kernel_size, draw_ksize};
+use crate::intensity::motion::{check_kernel_size, draw_ksize, nearest_taps};
 use crate::intensity::MotionKernelSize;
 use crate::ops::straight_through;
 use crate::range::{gate_params, Range};
 use crate::warp::Resample;
-use crate::warp3d::{self, axis_angle_to_rotation, filter3d};
+use crate::warp3d::{self, axis_angle_to_rotation};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -139,8 +140,7 @@ fn motion_kernel3d(
 }
 
 /// Kornia's `_rotate3d_nearest`: each output tap (x, y, z) takes the input tap at
-/// `(x, y, z) · R`, snapped to 2^-20 and rounded, in float64; taps landing outside are 0.
-/// Computed on the kernel's device.
+/// `(x, y, z) · R`, in float64 on the kernel's device ([`nearest_taps`]).
 fn rotate3d_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
     let size = kernel.size();
     let (b, k) = (size[0], size[3]);
@@ -153,22 +153,9 @@ fn rotate3d_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
     let y = offsets.view([1, k, 1]).expand([k, k, k], false);
     let x = offsets.view([1, 1, k]).expand([k, k, k], false);
     let points = Tensor::stack(&[x, y, z], -1).view([1, k * k * k, 3]);
-    let snap = 2f64.powi(20);
-    let source = ((points.matmul(&rot) * snap).round() / snap + centre).round();
-    let inside = source
-        .ge(0.0)
-        .logical_and(&source.lt(k as f64))
-        .all_dim(-1, false);
-    let (col, row, slab) = (
-        source.select(-1, 0),
-        source.select(-1, 1),
-        source.select(-1, 2),
-    );
-    let flat = ((slab * k as f64 + row) * k as f64 + col + 1.0)
-        .where_scalarother(&inside, 0.0)
-        .to_kind(Kind::Int64);
-    let weights = kernel.reshape([b, k * k * k]).constant_pad_nd([1, 0]);
-    weights.gather(1, &flat, false).view([b, k, k, k])
+    let source = points.matmul(&rot).view([b, k, k, k, 3]);
+    let axis = |i: i64| source.select(-1, i);
+    nearest_taps(kernel, &[axis(2), axis(1), axis(0)])
 }
 
 impl Augmentation for RandomMotionBlur3D {

@@ -6,10 +6,10 @@ mod crop;
 mod geometric;
 mod intensity;
 
+pub use crate::geometric::{RandomDepthicalFlip3D, RandomHorizontalFlip3D, RandomVerticalFlip3D};
 pub use crop::{CenterCrop3D, CenterCrop3DConfig, RandomCrop3D, RandomCrop3DConfig};
 pub use geometric::{
-    Affine3DConfig, Flip3DConfig, Perspective3DConfig, RandomAffine3D, RandomDepthicalFlip3D,
-    RandomHorizontalFlip3D, RandomPerspective3D, RandomRotation3D, RandomVerticalFlip3D,
+    Affine3DConfig, Perspective3DConfig, RandomAffine3D, RandomPerspective3D, RandomRotation3D,
     Rotation3DConfig, Scale3D,
 };
 pub use intensity::{Equalize3DConfig, MotionBlur3DConfig, RandomEqualize3D, RandomMotionBlur3D};
