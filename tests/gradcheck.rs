@@ -609,6 +609,14 @@ fn volume_and_mix_input_gradients_match_finite_differences() {
             vec![4, 1, 3, 3, 4],
         ),
         (
+            AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
+            vec![4, 1, 2, 3, 4],
+        ),
+        (
+            AugSpec::RandomVerticalFlip3D(FlipConfig::default()),
+            vec![4, 1, 2, 3, 4],
+        ),
+        (
             AugSpec::CenterCrop3D(CenterCrop3DConfig {
                 size: [2, 3, 3],
                 ..Default::default()

@@ -664,3 +664,35 @@ fn slice_and_resample_crops_agree_even_for_windows_past_the_border() {
         "no voxel fell outside"
     );
 }
+
+#[test]
+fn equalize3d_has_zero_gradient_and_straight_through_passes_it() {
+    let _s = serial();
+    let vs = VarStore::new(Device::Cpu);
+    let x = volume(&[2, 1, 4, 6, 6]);
+    for st in [false, true] {
+        let eq = RandomEqualize3D::new(
+            &vs.root(),
+            Equalize3DConfig {
+                p: 1.0,
+                straight_through: st,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let plain = eq.f_forward(&x).unwrap();
+        let xg = x.copy().set_requires_grad(true);
+        let y = eq.f_forward(&xg).unwrap();
+        // The forward output is the same with or without the estimator, and not the input.
+        assert!(y.detach().equal(&plain));
+        assert!(max_abs_diff(&y, &x) > 0.01);
+        let g = Tensor::rand(y.size(), (Kind::Float, Device::Cpu));
+        (&y * &g).sum(Kind::Float).backward();
+        let expected = if st {
+            g.shallow_clone()
+        } else {
+            g.zeros_like()
+        };
+        assert!(xg.grad().equal(&expected), "straight_through = {st}");
+    }
+}
