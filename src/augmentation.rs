@@ -1,16 +1,24 @@
-//! The augmentation trait: Kornia's four stages (config, sample, apply, inverse), typed.
+//! The augmentation trait: Kornia's four stages (config, sample, apply, inverse), typed,
+//! with the geometry of each step as a value and annotations carried along.
 
+use crate::annotations::{self, AnnotationOptions, Batch, MaskSampling, Working};
 use crate::checks::{self, Batched};
+use crate::geometry::{Geometry, Transform};
+use crate::mix::MixAugmentation;
+use crate::warp::{self, Sampling};
 use crate::{AugSpec, Error, Params, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-/// One augmentation: sample parameters, apply them, and (for geometric ones) expose the
-/// per-sample 3×3 (4×4 for volumes) matrix and an inverse.
+/// One augmentation: sample parameters, apply them, report their geometry, and (for
+/// geometric ones) invert them.
 ///
-/// The trait is object safe, so containers hold `Box<dyn Augmentation>`. Implementors
-/// provide the `*_transform` hooks; callers use the provided `f_*` methods (which validate
-/// the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and (B,C,D,H,W)), and honour the `p` gate) or their
-/// panicking twins.
+/// The trait is object safe, so containers hold `Box<dyn Augmentation>`, including a
+/// user's own types. Implementors provide `name`, `spec`, `sample` and `apply_transform`,
+/// and a geometric augmentation its [`Augmentation::geometry_ungated`] (and, when its image
+/// output is a warp by its matrix, its [`Augmentation::sampling`]); masks, boxes, keypoints
+/// and inverses then follow from the geometry. Callers use the provided `f_*` methods
+/// (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and
+/// (B,C,D,H,W)), and honour the `p` gate) or their panicking twins.
 pub trait Augmentation: std::fmt::Debug + Send {
     /// Kornia's class name (e.g. `"RandomAffine"`).
     fn name(&self) -> &'static str;
@@ -40,6 +48,13 @@ pub trait Augmentation: std::fmt::Debug + Send {
         shape.to_vec()
     }
 
+    /// The batched output shape for `params` drawn for an input of shape `shape` (a
+    /// container's depends on which steps it drew).
+    #[doc(hidden)]
+    fn output_shape_with(&self, shape: &[i64], _params: &Params) -> Vec<i64> {
+        self.output_shape(shape)
+    }
+
     /// Checks a batched shape beyond the generic checks (channel counts, sizes).
     fn check_shape(&self, _shape: &[i64]) -> Result<()> {
         Ok(())
@@ -52,27 +67,79 @@ pub trait Augmentation: std::fmt::Debug + Send {
     /// Applies `params` to every sample of a validated batched input, ignoring the gate.
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor>;
 
-    /// The per-sample (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels, for geometric
-    /// augmentations; `None` for intensity ones. Ignores the gate.
-    fn transform_matrix_ungated(
+    /// What the augmentation does to coordinates, for every sample, ignoring the gate:
+    /// [`Geometry::None`] for intensity augmentations (the default), a matrix for affine,
+    /// projective, flip, crop, resize and pad steps, a dense field for elastic, fisheye and
+    /// thin-plate-spline warps.
+    fn geometry_ungated(
         &self,
         _shape: &[i64],
         _params: &Params,
         _kind: Kind,
         _device: Device,
-    ) -> Result<Option<Tensor>> {
-        Ok(None)
+    ) -> Result<Geometry> {
+        Ok(Geometry::None)
+    }
+
+    /// How the image is resampled, when the output is a warp by the matrix of
+    /// [`Augmentation::geometry_ungated`] (`None` otherwise). Masks are then resampled on the
+    /// same grid, and a pipeline with `fuse_geometry` may fold the step into one warp.
+    fn sampling(&self) -> Option<Sampling> {
+        None
     }
 
     /// Maps an output back to the input geometry (`input_shape` is batched), for every
-    /// sample, ignoring the gate. Intensity augmentations have none.
+    /// sample, ignoring the gate. The default warps back with the inverse matrix (with
+    /// [`Augmentation::sampling`], as Kornia's inverse) or the inverted dense field;
+    /// intensity augmentations have none.
     fn inverse_transform(
         &self,
-        _output: &Tensor,
-        _params: &Params,
-        _input_shape: &[i64],
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
     ) -> Result<Tensor> {
-        Err(Error::NotInvertible { op: self.name() })
+        let g = self.geometry_ungated(input_shape, params, output.kind(), output.device())?;
+        let s = self.sampling().unwrap_or_default();
+        inverse_by_geometry(self.name(), &g, output, input_shape, &s)
+    }
+
+    /// Applies `params` to masks (B,K,…) (float, validated), ignoring the gate, with the
+    /// resampling `how`. The default follows the geometry: unchanged for intensity steps,
+    /// warped on the step's grid (with its padding, but zeros for a fill) for matrices,
+    /// sampled through the field for dense warps.
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let shape = mask.size();
+        let g = self.geometry_ungated(&shape, params, mask.kind(), mask.device())?;
+        let out = self.output_shape(&shape);
+        let s = mask_sampling(self.sampling(), how);
+        match g {
+            Geometry::None => Ok(mask.shallow_clone()),
+            Geometry::Matrix(t) => warp::warp(mask, &t, warp::spatial(&out), &s),
+            Geometry::Dense(f) => warp::sample(mask, &f.to_grid(s.align_corners), &s),
+        }
+    }
+
+    /// Maps masks back to the input geometry, ignoring the gate (the inverse of
+    /// [`Augmentation::apply_mask`]; unchanged for intensity steps).
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+        how: &MaskSampling,
+    ) -> Result<Tensor> {
+        let g = self.geometry_ungated(input_shape, params, mask.kind(), mask.device())?;
+        let s = mask_sampling(self.sampling(), how);
+        match g {
+            Geometry::None => Ok(mask.shallow_clone()),
+            g => inverse_by_geometry(self.name(), &g, mask, input_shape, &s),
+        }
+    }
+
+    /// This augmentation as a mixing one, if it mixes samples (MixUp, CutMix): a pipeline
+    /// then mixes the labels too.
+    fn as_mix(&self) -> Option<&dyn MixAugmentation> {
+        None
     }
 
     /// Validates `input`, draws parameters, and applies them.
@@ -107,32 +174,72 @@ pub trait Augmentation: std::fmt::Debug + Send {
         Ok(b.restore(out))
     }
 
-    /// The (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels; identity where the gate
-    /// is off. `None` for intensity augmentations.
+    /// The geometry of `params` for an input of shape `input_shape` ((B,C,H,W) or (C,H,W);
+    /// volumes (B,C,D,H,W) or (C,D,H,W)), with the gate applied: unchanged coordinates for
+    /// samples whose gate was off.
     ///
     /// # Errors
-    /// [`Error::Params`] for a map that lacks a key.
+    /// [`Error::Rank`] for a shape of the wrong rank; [`Error::Params`] for a map that lacks
+    /// a key.
+    fn f_geometry(
+        &self,
+        input_shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let shape = batched_shape(self, input_shape)?;
+        let g = self.geometry_ungated(&shape, params, kind, device)?;
+        if self.probabilities() == (1.0, 1.0) || matches!(g, Geometry::None) {
+            return Ok(g);
+        }
+        let on = params.shaped(self.name(), "batch_prob", &shape[..1])?;
+        Ok(g.gated(on))
+    }
+
+    /// The geometry as a matrix: the identity for intensity augmentations, the (gated)
+    /// matrix for geometric ones.
+    ///
+    /// # Errors
+    /// As [`Augmentation::f_geometry`], and [`Error::NotAMatrix`] for a dense warp.
+    fn f_transform(
+        &self,
+        input_shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Transform> {
+        match self.f_geometry(input_shape, params, kind, device)? {
+            Geometry::None => {
+                let shape = batched_shape(self, input_shape)?;
+                Ok(Transform::identity(
+                    shape[0],
+                    self.spatial_dims(),
+                    kind,
+                    device,
+                ))
+            }
+            Geometry::Matrix(t) => Ok(t),
+            Geometry::Dense(_) => Err(Error::NotAMatrix { op: self.name() }),
+        }
+    }
+
+    /// The (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels; the
+    /// identity where the gate is off, and for intensity augmentations (as Kornia).
+    ///
+    /// # Errors
+    /// As [`Augmentation::f_transform`].
     fn f_transform_matrix(
         &self,
         input_shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
-        let Some(m) = self.transform_matrix_ungated(input_shape, params, kind, device)? else {
-            return Ok(None);
-        };
-        if self.probabilities() == (1.0, 1.0) {
-            return Ok(Some(m));
-        }
-        let on = params
-            .shaped(self.name(), "batch_prob", &input_shape[..1])?
-            .to_device(device)
-            .gt(0.5)
-            .view([-1, 1, 1]);
-        let n = self.spatial_dims() as i64 + 1;
-        let eye = Tensor::eye(n, (kind, device)).expand_as(&m);
-        Ok(Some(m.where_self(&on, &eye)))
+    ) -> Result<Tensor> {
+        Ok(self
+            .f_transform(input_shape, params, kind, device)?
+            .matrix()
+            .shallow_clone())
     }
 
     /// Maps an augmented output back to the geometry of an input of shape `input_shape`
@@ -142,24 +249,8 @@ pub trait Augmentation: std::fmt::Debug + Send {
     /// [`Error::NotInvertible`] for intensity augmentations; input errors as
     /// [`Augmentation::f_forward_with_params`].
     fn f_inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Result<Tensor> {
-        let dims = self.spatial_dims();
-        let b = checks::input(self.name(), output, dims)?;
-        let shape: Vec<i64> = if input_shape.len() == dims + 1 {
-            [&[1], input_shape].concat()
-        } else {
-            input_shape.to_vec()
-        };
-        if shape.len() != dims + 2 {
-            return Err(Error::Rank {
-                op: self.name(),
-                expected: if dims == 3 {
-                    "4 (C,D,H,W) or 5 (B,C,D,H,W) for input_shape"
-                } else {
-                    "3 (C,H,W) or 4 (B,C,H,W) for input_shape"
-                },
-                shape,
-            });
-        }
+        let b = checks::input(self.name(), output, self.spatial_dims())?;
+        let shape = batched_shape(self, input_shape)?;
         let inv = self.inverse_transform(&b.x, params, &shape)?;
         let out = if self.probabilities() == (1.0, 1.0) || inv.size() != b.x.size() {
             inv
@@ -167,6 +258,61 @@ pub trait Augmentation: std::fmt::Debug + Send {
             gate_blend(&inv, &b.x, params, self.name())?
         };
         Ok(b.restore(out))
+    }
+
+    /// Draws parameters and applies them to a whole record: the image, and with it its
+    /// masks, boxes, keypoints and labels (see [`Batch`]), carried per
+    /// [`Augmentation::annotation_options`].
+    ///
+    /// # Errors
+    /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Annotation`] for an
+    /// annotation that does not fit the image (shape, batch, kind, box order) or cannot go
+    /// through a step (boxes or keypoints through a mixing step, masks through MixUp).
+    fn f_forward_batch(&self, batch: &Batch) -> Result<(Batch, Params)> {
+        let opts = self.annotation_options();
+        let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+        self.check_shape(&w.image.size())?;
+        let params = self.sample(&w.image.size(), w.image.device())?;
+        let w = self.apply_working(w, &params, &opts)?;
+        Ok((annotations::from_working(w, &layout, &opts, true), params))
+    }
+
+    /// Replays `params` on a whole record.
+    ///
+    /// # Errors
+    /// As [`Augmentation::f_forward_batch`], plus [`Error::Params`].
+    fn f_apply_batch(&self, batch: &Batch, params: &Params) -> Result<Batch> {
+        let opts = self.annotation_options();
+        let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+        self.check_shape(&w.image.size())?;
+        let w = self.apply_working(w, params, &opts)?;
+        Ok(annotations::from_working(w, &layout, &opts, true))
+    }
+
+    /// Maps an output record back to the input of shape `input_shape`: the image and masks
+    /// are warped back (intensity steps stay applied, as in Kornia), boxes and keypoints
+    /// mapped back. Boxes that carry their corners (a forward output) come back as the
+    /// original boxes; others as the enclosure of their mapped corners.
+    ///
+    /// # Errors
+    /// As [`Augmentation::f_forward_batch`].
+    fn f_inverse_batch(
+        &self,
+        output: &Batch,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Batch> {
+        let opts = self.annotation_options();
+        let shape = batched_shape(self, input_shape)?;
+        let (w, layout) = annotations::to_working(self.name(), output, self.spatial_dims(), true)?;
+        let w = self.inverse_working(w, params, &shape, &opts)?;
+        Ok(annotations::from_working(w, &layout, &opts, false))
+    }
+
+    /// How [`Augmentation::f_forward_batch`] carries annotations (a pipeline's own options;
+    /// the defaults for a single augmentation).
+    fn annotation_options(&self) -> AnnotationOptions {
+        AnnotationOptions::default()
     }
 
     /// Panicking form of [`Augmentation::f_forward_with_params`].
@@ -200,6 +346,224 @@ pub trait Augmentation: std::fmt::Debug + Send {
         }
         gate_blend(&out, x, params, self.name())
     }
+
+    /// One step on the working form of a record (containers override it).
+    #[doc(hidden)]
+    fn apply_working(
+        &self,
+        w: Working,
+        params: &Params,
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let shape = w.image.size();
+        let (kind, device) = (w.image.kind(), w.image.device());
+        let image = self.gated_apply(&w.image, params)?;
+        let masks = match &w.masks {
+            Some(m) => {
+                let how = MaskSampling {
+                    resample: opts.mask_resample,
+                    align_corners: opts.mask_align_corners,
+                };
+                let out = self.apply_mask(m, params, &how)?;
+                Some(
+                    if self.probabilities() == (1.0, 1.0) || out.size() != m.size() {
+                        out
+                    } else {
+                        gate_blend(&out, m, params, self.name())?
+                    },
+                )
+            }
+            None => None,
+        };
+        let (outlines, keypoints) = if w.has_points() {
+            let g = self.f_geometry(&shape, params, kind, device)?;
+            map_working_points(&g, w.outlines, w.keypoints, opts, self.name())?
+        } else {
+            (None, None)
+        };
+        let (labels, mixed) = match self.as_mix() {
+            None => (w.labels, w.mixed),
+            Some(mix) => {
+                if outlines.is_some() || keypoints.is_some() {
+                    return Err(Error::Annotation {
+                        op: self.name(),
+                        what: "boxes and keypoints",
+                        problem:
+                            "cannot go through a mixing step (each output image holds parts of two)"
+                                .into(),
+                    });
+                }
+                match (&w.labels, &w.mixed) {
+                    (_, Some(_)) => return Err(Error::Annotation {
+                        op: self.name(),
+                        what: "labels",
+                        problem:
+                            "were already mixed by an earlier step; one mixing step per pipeline"
+                                .into(),
+                    }),
+                    (Some(l), None) => {
+                        let m = crate::mix::gated_mixed_labels(mix, l, params, kind)?;
+                        (w.labels, Some(m))
+                    }
+                    (None, None) => (None, None),
+                }
+            }
+        };
+        Ok(Working {
+            image,
+            masks,
+            outlines,
+            keypoints,
+            labels,
+            mixed,
+        })
+    }
+
+    /// The inverse of one step on the working form (containers override it).
+    #[doc(hidden)]
+    fn inverse_working(
+        &self,
+        w: Working,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let (kind, device) = (w.image.kind(), w.image.device());
+        let image = match self.f_inverse(&w.image, params, input_shape) {
+            Ok(x) => x,
+            // Intensity steps stay applied, as Kornia's inverse leaves them.
+            Err(Error::NotInvertible { .. }) => w.image.shallow_clone(),
+            Err(e) => return Err(e),
+        };
+        let masks = match &w.masks {
+            Some(m) => {
+                let how = MaskSampling {
+                    resample: opts.mask_resample,
+                    align_corners: opts.mask_align_corners,
+                };
+                let inv = self.inverse_mask(m, params, input_shape, &how)?;
+                Some(
+                    if self.probabilities() == (1.0, 1.0) || inv.size() != m.size() {
+                        inv
+                    } else {
+                        gate_blend(&inv, m, params, self.name())?
+                    },
+                )
+            }
+            None => None,
+        };
+        let (outlines, keypoints) = if w.has_points() {
+            let g = self.f_geometry(input_shape, params, kind, device)?;
+            let outlines = w.outlines.map(|o| unmap_outlines(&g, &o, opts));
+            let keypoints = w.keypoints.map(|k| g.unmap_points(&k));
+            (outlines, keypoints)
+        } else {
+            (None, None)
+        };
+        Ok(Working {
+            image,
+            masks,
+            outlines,
+            keypoints,
+            labels: w.labels,
+            mixed: w.mixed,
+        })
+    }
+}
+
+/// The sampling of masks for a step with image sampling `s`: `how`'s interpolation, the
+/// step's padding (as Kornia; a `Fill` padding gives masks zeros), the step's
+/// `align_corners` unless `how` sets it.
+pub(crate) fn mask_sampling(s: Option<Sampling>, how: &MaskSampling) -> Sampling {
+    let s = s.unwrap_or_default();
+    Sampling {
+        resample: how.resample,
+        padding: match s.padding {
+            warp::Padding::Fill => warp::Padding::Zeros,
+            p => p,
+        },
+        align_corners: how.align_corners.unwrap_or(s.align_corners),
+        fill: None,
+    }
+}
+
+/// Warps `output` back onto `input_shape` through the inverse of `g`.
+pub(crate) fn inverse_by_geometry(
+    op: &'static str,
+    g: &Geometry,
+    output: &Tensor,
+    input_shape: &[i64],
+    s: &Sampling,
+) -> Result<Tensor> {
+    match g {
+        Geometry::Matrix(t) => warp::warp(output, &t.inverse(), warp::spatial(input_shape), s),
+        Geometry::Dense(f) => warp::sample(output, &f.inverse().to_grid(s.align_corners), s),
+        Geometry::None => Err(Error::NotInvertible {
+            op,
+            why: "it changes no coordinates (an intensity augmentation)".into(),
+        }),
+    }
+}
+
+/// Number of points sampled along each edge of a box outline before a dense warp (a box's
+/// edges do not stay straight there).
+const DENSE_EDGE_POINTS: i64 = 8;
+
+/// Maps box outlines (B,N,P,d) and keypoints (B,N,d) through `g`.
+pub(crate) fn map_working_points(
+    g: &Geometry,
+    outlines: Option<Tensor>,
+    keypoints: Option<Tensor>,
+    opts: &AnnotationOptions,
+    _op: &'static str,
+) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    let outlines = outlines.map(|o| {
+        let o = match g {
+            Geometry::Dense(_) if o.size()[2] == 4 => densify_outline(&o),
+            _ => o,
+        };
+        let s = o.size();
+        let mapped = g
+            .map_points(&o.reshape([s[0], s[1] * s[2], s[3]]))
+            .reshape(s.as_slice());
+        match opts.box_mode {
+            annotations::BoxMode::Corners => mapped,
+            annotations::BoxMode::Kornia => {
+                crate::geometry::box_corners(&crate::geometry::enclosure(&mapped))
+            }
+        }
+    });
+    let keypoints = keypoints.map(|k| g.map_points(&k));
+    Ok((outlines, keypoints))
+}
+
+/// Maps outlines back through `g` (Kornia mode: the enclosure of the mapped corners).
+fn unmap_outlines(g: &Geometry, o: &Tensor, opts: &AnnotationOptions) -> Tensor {
+    let s = o.size();
+    let mapped = g
+        .unmap_points(&o.reshape([s[0], s[1] * s[2], s[3]]))
+        .reshape(s.as_slice());
+    match (opts.box_mode, g) {
+        (_, Geometry::None) => mapped,
+        (annotations::BoxMode::Corners, _) => mapped,
+        (annotations::BoxMode::Kornia, _) => {
+            crate::geometry::box_corners(&crate::geometry::enclosure(&mapped))
+        }
+    }
+}
+
+/// A 2D box outline of 4 corners (B,N,4,2) as points along its edges (B,N,4·k,2).
+fn densify_outline(o: &Tensor) -> Tensor {
+    if o.size()[3] != 2 {
+        return o.shallow_clone();
+    }
+    let k = DENSE_EDGE_POINTS;
+    let t = Tensor::arange(k, (o.kind(), o.device())) / k as f64;
+    let next = o.roll([-1], [2]);
+    let t = t.view([1, 1, 1, k, 1]);
+    let pts = o.unsqueeze(3) + (next - o).unsqueeze(3) * t;
+    let s = o.size();
+    pts.reshape([s[0], s[1], 4 * k, 2])
 }
 
 /// Validates an image input and the augmentation's shape constraints.
@@ -207,6 +571,31 @@ fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched>
     let b = checks::input(aug.name(), input, aug.spatial_dims())?;
     aug.check_shape(&b.x.size())?;
     Ok(b)
+}
+
+/// `input_shape` with a batch dimension, after checking its rank.
+pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
+    aug: &A,
+    input_shape: &[i64],
+) -> Result<Vec<i64>> {
+    let dims = aug.spatial_dims();
+    let shape: Vec<i64> = if input_shape.len() == dims + 1 {
+        [&[1], input_shape].concat()
+    } else {
+        input_shape.to_vec()
+    };
+    if shape.len() != dims + 2 {
+        return Err(Error::Rank {
+            op: aug.name(),
+            expected: if dims == 3 {
+                "4 (C,D,H,W) or 5 (B,C,D,H,W) for input_shape"
+            } else {
+                "3 (C,H,W) or 4 (B,C,H,W) for input_shape"
+            },
+            shape: input_shape.to_vec(),
+        });
+    }
+    Ok(shape)
 }
 
 /// Where `batch_prob` is set, `transformed`; elsewhere `original`, bit for bit.

@@ -1,182 +1,194 @@
-//! The pipeline description (JSON) and the sequential container.
+//! The sequential container: steps in order, or a random selection of them (Kornia's
+//! `AugmentationSequential` with `random_apply`, Albumentations' `OneOf` / `SomeOf`), with
+//! annotations carried through, geometry composed, inverted, and optionally fused into one
+//! resample.
 
-use crate::geometric::{
-    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, PadTo, PadToConfig,
-    PerspectiveConfig, RandomAffine, RandomAffineConfig, RandomCrop, RandomCropConfig,
-    RandomElasticTransform, RandomFisheye, RandomHorizontalFlip, RandomPerspective,
-    RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
-    RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate, RandomVerticalFlip,
-    Resize, ResizeConfig, Rotation90Config, ShearConfig, ThinPlateSplineConfig, TranslateConfig,
-};
-use crate::intensity::{
-    AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
-    ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
-    GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
-    MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig, PosterizeConfig,
-    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
-    RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing, RandomGamma,
-    RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale, RandomGrayscaleConfig, RandomHue,
-    RandomInvert, RandomMedianBlur, RandomMotionBlur, RandomPlanckianJitter, RandomPosterize,
-    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
-    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
-};
-use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
-use crate::volume::{
-    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
-    Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig, RandomDepthicalFlip3D,
-    RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D, RandomPerspective3D,
-    RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
-};
-use crate::{Augmentation, Params, Result};
+use crate::annotations::{AnnotationOptions, MaskSampling, Working};
+use crate::augmentation::mask_sampling;
+use crate::geometry::{Geometry, Transform};
+use crate::warp::{self, Sampling};
+use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-/// A serialisable description of one augmentation: its Kornia class name and config.
-///
-/// A pipeline's structure round-trips through JSON as a list of these; its learnable
-/// state lives in the `VarStore` (`vs.save` / `vs.load`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)]
-pub enum AugSpec {
-    RandomAffine(RandomAffineConfig),
-    RandomRotation(RandomRotationConfig),
-    RandomHorizontalFlip(FlipConfig),
-    RandomVerticalFlip(FlipConfig),
-    RandomCrop(RandomCropConfig),
-    CenterCrop(CenterCropConfig),
-    RandomResizedCrop(RandomResizedCropConfig),
-    RandomPerspective(PerspectiveConfig),
-    RandomShear(ShearConfig),
-    RandomTranslate(TranslateConfig),
-    RandomRotation90(Rotation90Config),
-    Resize(ResizeConfig),
-    PadTo(PadToConfig),
-    RandomFisheye(FisheyeConfig),
-    RandomElasticTransform(ElasticConfig),
-    RandomThinPlateSpline(ThinPlateSplineConfig),
-    ColorJitter(JitterConfig),
-    ColorJiggle(JitterConfig),
-    Normalize(NormalizeConfig),
-    Denormalize(NormalizeConfig),
-    RandomGrayscale(RandomGrayscaleConfig),
-    RandomSolarize(SolarizeConfig),
-    RandomErasing(ErasingConfig),
-    RandomEqualize(EqualizeConfig),
-    RandomBrightness(FactorConfig),
-    RandomContrast(FactorConfig),
-    RandomSaturation(FactorConfig),
-    RandomHue(FactorConfig),
-    RandomGamma(GammaConfig),
-    RandomInvert(InvertConfig),
-    RandomGaussianBlur(GaussianBlurConfig),
-    RandomBoxBlur(BoxBlurConfig),
-    RandomChannelShuffle(ChannelShuffleConfig),
-    RandomGaussianNoise(GaussianNoiseConfig),
-    RandomPosterize(PosterizeConfig),
-    RandomAutoContrast(AutoContrastConfig),
-    RandomChannelDropout(ChannelDropoutConfig),
-    RandomRGBShift(RgbShiftConfig),
-    RandomSaltAndPepperNoise(SaltAndPepperConfig),
-    RandomMedianBlur(MedianBlurConfig),
-    RandomMotionBlur(MotionBlurConfig),
-    RandomPlanckianJitter(PlanckianConfig),
-    RandomSharpness(SharpnessConfig),
-    CenterCrop3D(CenterCrop3DConfig),
-    RandomCrop3D(RandomCrop3DConfig),
-    RandomAffine3D(Affine3DConfig),
-    RandomRotation3D(Rotation3DConfig),
-    RandomPerspective3D(Perspective3DConfig),
-    RandomHorizontalFlip3D(FlipConfig),
-    RandomVerticalFlip3D(FlipConfig),
-    RandomDepthicalFlip3D(FlipConfig),
-    RandomMotionBlur3D(MotionBlur3DConfig),
-    RandomEqualize3D(Equalize3DConfig),
-    /// Images only; [`crate::MixAugmentation`] mixes the labels too.
-    RandomMixUp(MixUpConfig),
-    /// Images only; [`crate::MixAugmentation`] mixes the labels too.
-    RandomCutMix(CutMixConfig),
-    /// A nested [`Sequential`].
-    Sequential(Vec<AugSpec>),
+/// How many steps a [`Sequential`] applies per call (Kornia's `random_apply`). The
+/// selection is one draw per call for the whole batch, from torch's CPU generator as
+/// Kornia draws it, recorded in the params under `selection` and replayed from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RandomApply {
+    /// Every step, in order (Kornia's `False`); nothing is drawn.
+    #[default]
+    Off,
+    /// Every step, in a random order (Kornia's `True`).
+    All,
+    /// Exactly `k` steps drawn by weight (Kornia's int `k`; `k = 1` is `OneOf`).
+    Exactly(i64),
+    /// Between `lo` and `hi` steps, both included (Kornia's `(lo, hi)`; Albumentations'
+    /// `SomeOf`).
+    Between(i64, i64),
+    /// At least `lo` steps, up to all of them (Kornia's `(lo,)`).
+    AtLeast(i64),
 }
 
-impl AugSpec {
-    /// Builds the augmentation, its variables under `path`.
-    ///
-    /// # Errors
-    /// The config's validation error.
-    pub fn build(&self, path: &nn::Path) -> Result<Box<dyn Augmentation>> {
-        Ok(match self.clone() {
-            AugSpec::RandomAffine(c) => Box::new(RandomAffine::new(path, c)?),
-            AugSpec::RandomRotation(c) => Box::new(RandomRotation::new(path, c)?),
-            AugSpec::RandomHorizontalFlip(c) => Box::new(RandomHorizontalFlip::new(path, c)?),
-            AugSpec::RandomVerticalFlip(c) => Box::new(RandomVerticalFlip::new(path, c)?),
-            AugSpec::RandomCrop(c) => Box::new(RandomCrop::new(path, c)?),
-            AugSpec::CenterCrop(c) => Box::new(CenterCrop::new(path, c)?),
-            AugSpec::RandomResizedCrop(c) => Box::new(RandomResizedCrop::new(path, c)?),
-            AugSpec::RandomPerspective(c) => Box::new(RandomPerspective::new(path, c)?),
-            AugSpec::RandomShear(c) => Box::new(RandomShear::new(path, c)?),
-            AugSpec::RandomTranslate(c) => Box::new(RandomTranslate::new(path, c)?),
-            AugSpec::RandomRotation90(c) => Box::new(RandomRotation90::new(path, c)?),
-            AugSpec::Resize(c) => Box::new(Resize::new(path, c)?),
-            AugSpec::PadTo(c) => Box::new(PadTo::new(path, c)?),
-            AugSpec::RandomFisheye(c) => Box::new(RandomFisheye::new(path, c)?),
-            AugSpec::RandomElasticTransform(c) => Box::new(RandomElasticTransform::new(path, c)?),
-            AugSpec::RandomThinPlateSpline(c) => Box::new(RandomThinPlateSpline::new(path, c)?),
-            AugSpec::ColorJitter(c) => Box::new(ColorJitter::new(path, c)?),
-            AugSpec::ColorJiggle(c) => Box::new(ColorJiggle::new(path, c)?),
-            AugSpec::Normalize(c) => Box::new(Normalize::new(path, c)?),
-            AugSpec::Denormalize(c) => Box::new(Denormalize::new(path, c)?),
-            AugSpec::RandomGrayscale(c) => Box::new(RandomGrayscale::new(path, c)?),
-            AugSpec::RandomSolarize(c) => Box::new(RandomSolarize::new(path, c)?),
-            AugSpec::RandomErasing(c) => Box::new(RandomErasing::new(path, c)?),
-            AugSpec::RandomEqualize(c) => Box::new(RandomEqualize::new(path, c)?),
-            AugSpec::RandomBrightness(c) => Box::new(RandomBrightness::new(path, c)?),
-            AugSpec::RandomContrast(c) => Box::new(RandomContrast::new(path, c)?),
-            AugSpec::RandomSaturation(c) => Box::new(RandomSaturation::new(path, c)?),
-            AugSpec::RandomHue(c) => Box::new(RandomHue::new(path, c)?),
-            AugSpec::RandomGamma(c) => Box::new(RandomGamma::new(path, c)?),
-            AugSpec::RandomInvert(c) => Box::new(RandomInvert::new(path, c)?),
-            AugSpec::RandomGaussianBlur(c) => Box::new(RandomGaussianBlur::new(path, c)?),
-            AugSpec::RandomBoxBlur(c) => Box::new(RandomBoxBlur::new(path, c)?),
-            AugSpec::RandomChannelShuffle(c) => Box::new(RandomChannelShuffle::new(path, c)?),
-            AugSpec::RandomGaussianNoise(c) => Box::new(RandomGaussianNoise::new(path, c)?),
-            AugSpec::RandomPosterize(c) => Box::new(RandomPosterize::new(path, c)?),
-            AugSpec::RandomAutoContrast(c) => Box::new(RandomAutoContrast::new(path, c)?),
-            AugSpec::RandomChannelDropout(c) => Box::new(RandomChannelDropout::new(path, c)?),
-            AugSpec::RandomRGBShift(c) => Box::new(RandomRGBShift::new(path, c)?),
-            AugSpec::RandomSaltAndPepperNoise(c) => {
-                Box::new(RandomSaltAndPepperNoise::new(path, c)?)
-            }
-            AugSpec::RandomMedianBlur(c) => Box::new(RandomMedianBlur::new(path, c)?),
-            AugSpec::RandomMotionBlur(c) => Box::new(RandomMotionBlur::new(path, c)?),
-            AugSpec::RandomPlanckianJitter(c) => Box::new(RandomPlanckianJitter::new(path, c)?),
-            AugSpec::RandomSharpness(c) => Box::new(RandomSharpness::new(path, c)?),
-            AugSpec::CenterCrop3D(c) => Box::new(CenterCrop3D::new(path, c)?),
-            AugSpec::RandomCrop3D(c) => Box::new(RandomCrop3D::new(path, c)?),
-            AugSpec::RandomAffine3D(c) => Box::new(RandomAffine3D::new(path, c)?),
-            AugSpec::RandomRotation3D(c) => Box::new(RandomRotation3D::new(path, c)?),
-            AugSpec::RandomPerspective3D(c) => Box::new(RandomPerspective3D::new(path, c)?),
-            AugSpec::RandomHorizontalFlip3D(c) => Box::new(RandomHorizontalFlip3D::new(path, c)?),
-            AugSpec::RandomVerticalFlip3D(c) => Box::new(RandomVerticalFlip3D::new(path, c)?),
-            AugSpec::RandomDepthicalFlip3D(c) => Box::new(RandomDepthicalFlip3D::new(path, c)?),
-            AugSpec::RandomMotionBlur3D(c) => Box::new(RandomMotionBlur3D::new(path, c)?),
-            AugSpec::RandomEqualize3D(c) => Box::new(RandomEqualize3D::new(path, c)?),
-            AugSpec::RandomMixUp(c) => Box::new(RandomMixUp::new(path, c)?),
-            AugSpec::RandomCutMix(c) => Box::new(RandomCutMix::new(path, c)?),
-            AugSpec::Sequential(s) => Box::new(Sequential::new(path, &s)?),
+/// Configuration of a [`Sequential`].
+///
+/// In JSON it is either a plain list of steps (every option at its default) or an object
+/// with `steps` and the options.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SequentialConfig {
+    /// The steps.
+    pub steps: Vec<AugSpec>,
+    /// How many steps apply per call.
+    pub random_apply: RandomApply,
+    /// Selection weights, one per step, >= 0 (default: all 1).
+    pub random_apply_weights: Option<Vec<f64>>,
+    /// When set, overrides every step's `same_on_batch` (nested containers included), as
+    /// Kornia's container flag.
+    pub same_on_batch: Option<bool>,
+    /// Compose consecutive matrix steps into one transform and resample the image (and
+    /// masks) once, with the first step's sampling. Off by default, so that outputs stay
+    /// equal to Kornia's; on, a chain of warps blurs once instead of once per step.
+    pub fuse_geometry: bool,
+    /// How masks, boxes and keypoints are carried.
+    pub annotations: AnnotationOptions,
+}
+
+impl SequentialConfig {
+    /// Steps in order, every option at its default.
+    pub fn new(steps: impl Into<Vec<AugSpec>>) -> SequentialConfig {
+        SequentialConfig {
+            steps: steps.into(),
+            ..Default::default()
+        }
+    }
+
+    /// One of the steps, drawn by `weights` (uniform when `None`).
+    pub fn one_of(steps: impl Into<Vec<AugSpec>>, weights: Option<Vec<f64>>) -> SequentialConfig {
+        SequentialConfig {
+            random_apply: RandomApply::Exactly(1),
+            random_apply_weights: weights,
+            ..SequentialConfig::new(steps)
+        }
+    }
+
+    /// Between `lo` and `hi` of the steps (both included), in a random order.
+    pub fn some_of(steps: impl Into<Vec<AugSpec>>, lo: i64, hi: i64) -> SequentialConfig {
+        SequentialConfig {
+            random_apply: RandomApply::Between(lo, hi),
+            ..SequentialConfig::new(steps)
+        }
+    }
+
+    fn is_plain(&self) -> bool {
+        *self == SequentialConfig::new(self.steps.clone())
+    }
+}
+
+impl From<Vec<AugSpec>> for SequentialConfig {
+    fn from(steps: Vec<AugSpec>) -> Self {
+        SequentialConfig::new(steps)
+    }
+}
+
+impl From<&[AugSpec]> for SequentialConfig {
+    fn from(steps: &[AugSpec]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+impl From<&Vec<AugSpec>> for SequentialConfig {
+    fn from(steps: &Vec<AugSpec>) -> Self {
+        SequentialConfig::new(steps.clone())
+    }
+}
+
+impl<const N: usize> From<&[AugSpec; N]> for SequentialConfig {
+    fn from(steps: &[AugSpec; N]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+impl<const N: usize> From<[AugSpec; N]> for SequentialConfig {
+    fn from(steps: [AugSpec; N]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+/// The object form of [`SequentialConfig`] in JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigObject {
+    steps: Vec<AugSpec>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    random_apply: RandomApply,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    random_apply_weights: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    same_on_batch: Option<bool>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    fuse_geometry: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    annotations: AnnotationOptions,
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ConfigForm {
+    List(Vec<AugSpec>),
+    Object(ConfigObject),
+}
+
+impl Serialize for SequentialConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.is_plain() {
+            return self.steps.serialize(s);
+        }
+        ConfigObject {
+            steps: self.steps.clone(),
+            random_apply: self.random_apply,
+            random_apply_weights: self.random_apply_weights.clone(),
+            same_on_batch: self.same_on_batch,
+            fuse_geometry: self.fuse_geometry,
+            annotations: self.annotations.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SequentialConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(match ConfigForm::deserialize(d)? {
+            ConfigForm::List(steps) => SequentialConfig::new(steps),
+            ConfigForm::Object(o) => SequentialConfig {
+                steps: o.steps,
+                random_apply: o.random_apply,
+                random_apply_weights: o.random_apply_weights,
+                same_on_batch: o.same_on_batch,
+                fuse_geometry: o.fuse_geometry,
+                annotations: o.annotations,
+            },
         })
     }
 }
 
-/// Applies augmentations in order (Kornia's `AugmentationSequential` for images).
+/// Applies augmentations in order, or a random selection of them (Kornia's
+/// `AugmentationSequential`).
 ///
-/// Its params hold step `i`'s entries under `"{i}.{key}"`; replaying them reproduces the
-/// output exactly, and [`Augmentation::f_inverse`] undoes the geometric steps in reverse.
-/// Step `i`'s variables live under `path / i`, so a pipeline rebuilt from its JSON loads the
-/// same `VarStore` file.
+/// Its params hold the `i`-th applied step's entries under `"{i}.{key}"`, and, with
+/// [`RandomApply`], the applied steps' indices under `selection` (int64, CPU); replaying
+/// them reproduces the output exactly. [`Augmentation::f_inverse`] and
+/// [`Augmentation::f_inverse_batch`] undo the geometric steps in reverse;
+/// [`Augmentation::f_geometry`] is their composition. Step `i`'s variables live under
+/// `path / i`, so a pipeline rebuilt from its JSON loads the same `VarStore` file.
 ///
 /// # Shapes
-/// Input (B,C,H,W) or (C,H,W); output as the last step makes it.
+/// Input (B,C,H,W) or (C,H,W) (volumes (B,C,D,H,W) or (C,D,H,W)); output as the last step
+/// makes it.
 ///
 /// # Example
 /// ```no_run
@@ -193,22 +205,52 @@ impl AugSpec {
 /// ```
 #[derive(Debug)]
 pub struct Sequential {
+    cfg: SequentialConfig,
     steps: Vec<Box<dyn Augmentation>>,
 }
 
 const SEQ: &str = "AugmentationSequential";
 
 impl Sequential {
-    /// Builds each spec under `path / i`.
+    /// Builds each step under `path / i`. `cfg` is a [`SequentialConfig`] or just the
+    /// steps (a slice, array or `Vec` of [`AugSpec`]).
     ///
     /// # Errors
-    /// The first config validation error.
-    pub fn new(path: &nn::Path, specs: &[AugSpec]) -> Result<Sequential> {
-        let steps = specs
+    /// The first config validation error; [`Error::Config`] for bad container options or
+    /// steps that mix images (2D) and volumes (3D).
+    pub fn new(path: &nn::Path, cfg: impl Into<SequentialConfig>) -> Result<Sequential> {
+        let mut cfg = cfg.into();
+        if let Some(v) = cfg.same_on_batch {
+            cfg.steps = cfg.steps.iter().map(|s| s.with_same_on_batch(v)).collect();
+        }
+        let steps = cfg
+            .steps
             .iter()
             .enumerate()
             .map(|(i, s)| s.build(&(path / i.to_string())))
             .collect::<Result<Vec<_>>>()?;
+        Sequential::check(&cfg, &steps)?;
+        Ok(Sequential { cfg, steps })
+    }
+
+    /// A pipeline of already built steps, a user's own augmentations included, with the
+    /// options of `cfg` (whose `steps` are ignored and replaced by the steps' specs).
+    ///
+    /// # Errors
+    /// As [`Sequential::new`].
+    pub fn from_steps(
+        steps: Vec<Box<dyn Augmentation>>,
+        cfg: SequentialConfig,
+    ) -> Result<Sequential> {
+        let cfg = SequentialConfig {
+            steps: steps.iter().map(|s| s.spec()).collect(),
+            ..cfg
+        };
+        Sequential::check(&cfg, &steps)?;
+        Ok(Sequential { cfg, steps })
+    }
+
+    fn check(cfg: &SequentialConfig, steps: &[Box<dyn Augmentation>]) -> Result<()> {
         if let Some(first) = steps.first() {
             if let Some(other) = steps
                 .iter()
@@ -228,7 +270,32 @@ impl Sequential {
                 ));
             }
         }
-        Ok(Sequential { steps })
+        let n = steps.len() as i64;
+        let bad =
+            |v: String, allowed: &str| Err(crate::checks::config(SEQ, "random_apply", v, allowed));
+        match cfg.random_apply {
+            RandomApply::Exactly(k) if k < 0 => {
+                return bad(format!("Exactly({k})"), "a count >= 0");
+            }
+            RandomApply::Between(a, b) if a < 0 || b < a => {
+                return bad(format!("Between({a}, {b})"), "0 <= lo <= hi");
+            }
+            RandomApply::AtLeast(a) if a < 0 || a > n => {
+                return bad(format!("AtLeast({a})"), "0 <= lo <= the number of steps");
+            }
+            _ => {}
+        }
+        if let Some(w) = &cfg.random_apply_weights {
+            if w.len() != steps.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(crate::checks::config(
+                    SEQ,
+                    "random_apply_weights",
+                    format!("{w:?}"),
+                    format!("{} finite weights >= 0, one per step", steps.len()),
+                ));
+            }
+        }
+        cfg.annotations.validate(SEQ)
     }
 
     /// Rebuilds a pipeline from [`Sequential::to_json`]'s output.
@@ -236,16 +303,25 @@ impl Sequential {
     /// # Errors
     /// [`crate::Error::Json`] for malformed JSON, or a config validation error.
     pub fn from_json(path: &nn::Path, json: &str) -> Result<Sequential> {
-        let specs: Vec<AugSpec> = serde_json::from_str(json)?;
-        Sequential::new(path, &specs)
+        let cfg: SequentialConfig = serde_json::from_str(json)?;
+        Sequential::new(path, cfg)
     }
 
-    /// The pipeline's structure as JSON (a list of [`AugSpec`]).
+    /// The pipeline's structure as JSON: a list of [`AugSpec`], or an object with `steps`
+    /// when an option is set.
     ///
     /// # Errors
     /// [`crate::Error::Json`] (not expected for these types).
     pub fn to_json(&self) -> Result<String> {
-        Ok(serde_json::to_string_pretty(&self.specs())?)
+        Ok(serde_json::to_string_pretty(&self.config())?)
+    }
+
+    /// The configuration, with the steps' current specs.
+    pub fn config(&self) -> SequentialConfig {
+        SequentialConfig {
+            steps: self.specs(),
+            ..self.cfg.clone()
+        }
     }
 
     /// The specs of the steps.
@@ -258,15 +334,135 @@ impl Sequential {
         &self.steps
     }
 
-    /// The shapes entering each step, and the final one.
-    fn shapes(&self, shape: &[i64]) -> Vec<Vec<i64>> {
+    /// The applied steps' indices for `params` (all, in order, without `selection`).
+    fn sequence(&self, params: &Params) -> Result<Vec<usize>> {
+        match params.get("selection") {
+            None if self.cfg.random_apply == RandomApply::Off => {
+                Ok((0..self.steps.len()).collect())
+            }
+            None => Err(Error::Params {
+                op: SEQ,
+                key: "selection".into(),
+                problem:
+                    "is missing; a container with random_apply records the applied steps there"
+                        .into(),
+            }),
+            Some(t) => {
+                let v = Vec::<i64>::try_from(
+                    t.to_device(Device::Cpu).to_kind(Kind::Int64).reshape([-1]),
+                )
+                .map_err(Error::from)?;
+                v.iter()
+                    .map(|&i| {
+                        if i >= 0 && (i as usize) < self.steps.len() {
+                            Ok(i as usize)
+                        } else {
+                            Err(Error::Params {
+                                op: SEQ,
+                                key: "selection".into(),
+                                problem: format!(
+                                    "holds step {i}; the container has {} steps",
+                                    self.steps.len()
+                                ),
+                            })
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Kornia's selection of steps for one call (`get_random_forward_sequence`): a count
+    /// from `randint`, the steps by `multinomial` over the weights (mixing steps weigh 0),
+    /// then possibly a mixing step in place of the last, all on torch's CPU generator.
+    fn draw_selection(&self) -> Option<Vec<usize>> {
+        let n = self.steps.len() as i64;
+        let (lo, hi) = match self.cfg.random_apply {
+            RandomApply::Off => return None,
+            RandomApply::All => (n, n + 1),
+            RandomApply::Exactly(k) => (k, k + 1),
+            RandomApply::Between(a, b) => (a, b + 1),
+            RandomApply::AtLeast(a) => (a, n + 1),
+        };
+        let cpu = (Kind::Int64, Device::Cpu);
+        let count = Tensor::randint_low(lo, hi, [1], cpu).int64_value(&[0]);
+        let weights: Vec<f32> = match &self.cfg.random_apply_weights {
+            Some(w) => w.iter().map(|&v| v as f32).collect(),
+            None => vec![1.0; self.steps.len()],
+        };
+        let mix: Vec<usize> = (0..self.steps.len())
+            .filter(|&i| self.steps[i].as_mix().is_some())
+            .collect();
+        let mut w = weights.clone();
+        for &i in &mix {
+            w[i] = 0.0;
+        }
+        let total: f64 = w.iter().map(|&v| v as f64).sum();
+        let nonzero = w.iter().filter(|&&v| v != 0.0).count() as i64;
+        let mix_place = i64::from(!mix.is_empty() && mix.len() as i64 + count >= n);
+        let mut idx: Vec<i64> = if total == 0.0 || count == 0 || n == 0 {
+            Vec::new()
+        } else {
+            let replacement = count as f64 > total || count > nonzero + mix_place;
+            let picked = Tensor::from_slice(&w).multinomial(count, replacement);
+            Vec::<i64>::try_from(picked).unwrap_or_default()
+        };
+        if count > 0 && !mix.is_empty() {
+            let u = Tensor::rand([1], (Kind::Float, Device::Cpu)).double_value(&[0]);
+            if u < (mix.len() + idx.len()) as f64 / n as f64 {
+                let mut mask = vec![0.0f32; self.steps.len()];
+                for &i in &mix {
+                    mask[i] = 1.0;
+                }
+                let m = Tensor::from_slice(&mask)
+                    .multinomial(1, false)
+                    .int64_value(&[0]);
+                match idx.last_mut() {
+                    Some(last) => *last = m,
+                    None => idx.push(m),
+                }
+                let perm = Tensor::randperm(idx.len() as i64, cpu);
+                let perm = Vec::<i64>::try_from(perm).unwrap_or_default();
+                idx = perm.iter().map(|&p| idx[p as usize]).collect();
+            }
+        }
+        Some(idx.into_iter().map(|i| i as usize).collect())
+    }
+
+    /// The shapes entering each applied step, and the final one.
+    fn shapes(&self, shape: &[i64], seq: &[usize], params: &Params) -> Vec<Vec<i64>> {
         let mut out = vec![shape.to_vec()];
-        for s in &self.steps {
-            let next = s.output_shape(out.last().expect("non-empty"));
+        for (pos, &i) in seq.iter().enumerate() {
+            let sub = params.sub(&pos.to_string());
+            let next = self.steps[i].output_shape_with(out.last().expect("non-empty"), &sub);
             out.push(next);
         }
         out
     }
+
+    /// The maximal runs `[start, end)` of `seq` positions that fuse into one warp.
+    fn fused_runs(&self, seq: &[usize]) -> Vec<(usize, usize)> {
+        let mut runs = Vec::new();
+        let mut pos = 0;
+        while pos < seq.len() {
+            let mut end = pos;
+            if self.cfg.fuse_geometry {
+                while end < seq.len() && self.steps[seq[end]].sampling().is_some() {
+                    end += 1;
+                }
+            }
+            let end = end.max(pos + 1);
+            runs.push((pos, end));
+            pos = end;
+        }
+        runs
+    }
+}
+
+/// Spatial (H, W) of a shape (the last two sizes).
+fn hw(shape: &[i64]) -> (i64, i64) {
+    let n = shape.len();
+    (shape[n - 2], shape[n - 1])
 }
 
 impl Augmentation for Sequential {
@@ -275,7 +471,7 @@ impl Augmentation for Sequential {
     }
 
     fn spec(&self) -> AugSpec {
-        AugSpec::Sequential(self.specs())
+        AugSpec::Sequential(self.config())
     }
 
     fn spatial_dims(&self) -> usize {
@@ -283,56 +479,92 @@ impl Augmentation for Sequential {
     }
 
     fn is_random(&self) -> bool {
-        self.steps.iter().any(|s| s.is_random())
+        self.cfg.random_apply != RandomApply::Off || self.steps.iter().any(|s| s.is_random())
     }
 
+    /// With every step applied (a random selection may differ; see `output_shape_with`).
     fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
-        self.shapes(shape).pop().expect("non-empty")
+        let mut s = shape.to_vec();
+        for step in &self.steps {
+            s = step.output_shape(&s);
+        }
+        s
+    }
+
+    fn output_shape_with(&self, shape: &[i64], params: &Params) -> Vec<i64> {
+        match self.sequence(params) {
+            Ok(seq) => self.shapes(shape, &seq, params).pop().expect("non-empty"),
+            Err(_) => self.output_shape(shape),
+        }
     }
 
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
-        let shapes = self.shapes(shape);
-        for (s, sh) in self.steps.iter().zip(&shapes) {
-            s.check_shape(sh)?;
+        if self.cfg.random_apply != RandomApply::Off {
+            // The sequence is not known yet; each step is checked again when applied.
+            return Ok(());
+        }
+        let mut s = shape.to_vec();
+        for step in &self.steps {
+            step.check_shape(&s)?;
+            s = step.output_shape(&s);
         }
         Ok(())
     }
 
+    fn annotation_options(&self) -> AnnotationOptions {
+        self.cfg.annotations.clone()
+    }
+
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let mut params = Params::new();
-        for (i, (s, sh)) in self.steps.iter().zip(self.shapes(shape)).enumerate() {
-            params.extend_prefixed(&i.to_string(), &s.sample(&sh, device)?);
+        let seq = match self.draw_selection() {
+            Some(sel) => {
+                let ids: Vec<i64> = sel.iter().map(|&i| i as i64).collect();
+                params.insert("selection", Tensor::from_slice(&ids));
+                sel
+            }
+            None => (0..self.steps.len()).collect(),
+        };
+        let mut sh = shape.to_vec();
+        for (pos, &i) in seq.iter().enumerate() {
+            let step = &self.steps[i];
+            step.check_shape(&sh)?;
+            let p = step.sample(&sh, device)?;
+            sh = step.output_shape_with(&sh, &p);
+            params.extend_prefixed(&pos.to_string(), &p);
         }
         Ok(params)
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let mut x = input.shallow_clone();
-        for (i, s) in self.steps.iter().enumerate() {
-            s.check_shape(&x.size())?;
-            x = s.gated_apply(&x, &params.sub(&i.to_string()))?;
-        }
-        Ok(x)
+        let w = Working::image_only(input.shallow_clone());
+        Ok(self.apply_working(w, params, &self.cfg.annotations)?.image)
     }
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
-        let mut total: Option<Tensor> = None;
-        for (i, (s, sh)) in self.steps.iter().zip(self.shapes(shape)).enumerate() {
-            if let Some(m) = s.f_transform_matrix(&sh, &params.sub(&i.to_string()), kind, device)? {
-                total = Some(match total {
-                    Some(t) => m.matmul(&t),
-                    None => m,
-                });
-            }
+    ) -> Result<Geometry> {
+        let seq = self.sequence(params)?;
+        let shapes = self.shapes(shape, &seq, params);
+        let mut total = Geometry::None;
+        for (pos, &i) in seq.iter().enumerate() {
+            let sub = params.sub(&pos.to_string());
+            let g = self.steps[i].f_geometry(&shapes[pos], &sub, kind, device)?;
+            total = total.then(&g, hw(shape), hw(&shapes[pos + 1]));
         }
-        let n = self.spatial_dims() as i64 + 1;
-        Ok(total.or_else(|| Some(Tensor::eye(n, (kind, device)).expand([shape[0], n, n], false))))
+        if matches!(total, Geometry::None) {
+            return Ok(Geometry::Matrix(Transform::identity(
+                shape[0],
+                self.spatial_dims(),
+                kind,
+                device,
+            )));
+        }
+        Ok(total)
     }
 
     fn inverse_transform(
@@ -341,18 +573,137 @@ impl Augmentation for Sequential {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let shapes = self.shapes(input_shape);
-        let mut y = output.shallow_clone();
-        for (i, s) in self.steps.iter().enumerate().rev() {
-            let sub = params.sub(&i.to_string());
-            match s.f_inverse(&y, &sub, &shapes[i]) {
-                Ok(v) => y = v,
-                // Intensity steps have no inverse; Kornia skips them too.
-                Err(crate::Error::NotInvertible { .. }) => {}
-                Err(e) => return Err(e),
+        let w = Working::image_only(output.shallow_clone());
+        let opts = self.cfg.annotations.clone();
+        Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
+    }
+
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let mut w = Working::image_only(mask.shallow_clone());
+        w.masks = Some(mask.shallow_clone());
+        let opts = AnnotationOptions {
+            mask_resample: how.resample,
+            mask_align_corners: how.align_corners,
+            ..self.cfg.annotations.clone()
+        };
+        Ok(self
+            .apply_working(w, params, &opts)?
+            .masks
+            .expect("carried"))
+    }
+
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+        how: &MaskSampling,
+    ) -> Result<Tensor> {
+        let mut w = Working::image_only(mask.shallow_clone());
+        w.masks = Some(mask.shallow_clone());
+        let opts = AnnotationOptions {
+            mask_resample: how.resample,
+            mask_align_corners: how.align_corners,
+            ..self.cfg.annotations.clone()
+        };
+        Ok(self
+            .inverse_working(w, params, input_shape, &opts)?
+            .masks
+            .expect("carried"))
+    }
+
+    fn apply_working(
+        &self,
+        mut w: Working,
+        params: &Params,
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let seq = self.sequence(params)?;
+        for (start, end) in self.fused_runs(&seq) {
+            if end - start == 1 {
+                let step = &self.steps[seq[start]];
+                step.check_shape(&w.image.size())?;
+                w = step.apply_working(w, &params.sub(&start.to_string()), opts)?;
+                continue;
             }
+            w = self.apply_fused(w, &seq, start, end, params, opts)?;
         }
-        Ok(y)
+        Ok(w)
+    }
+
+    fn inverse_working(
+        &self,
+        mut w: Working,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let seq = self.sequence(params)?;
+        let shapes = self.shapes(input_shape, &seq, params);
+        for (pos, &i) in seq.iter().enumerate().rev() {
+            let sub = params.sub(&pos.to_string());
+            w = self.steps[i].inverse_working(w, &sub, &shapes[pos], opts)?;
+        }
+        Ok(w)
+    }
+}
+
+impl Sequential {
+    /// Applies the steps at positions `start..end` of `seq` (all with a matrix and a
+    /// sampling) as one warp by the product of their gated matrices.
+    fn apply_fused(
+        &self,
+        w: Working,
+        seq: &[usize],
+        start: usize,
+        end: usize,
+        params: &Params,
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let (kind, device) = (w.image.kind(), w.image.device());
+        let mut shape = w.image.size();
+        let mut total: Option<Transform> = None;
+        let mut outlines = w.outlines;
+        let mut keypoints = w.keypoints;
+        for (pos, &i) in seq.iter().enumerate().take(end).skip(start) {
+            let step = &self.steps[i];
+            let sub = params.sub(&pos.to_string());
+            step.check_shape(&shape)?;
+            let t = step.f_transform(&shape, &sub, kind, device)?;
+            if outlines.is_some() || keypoints.is_some() {
+                let g = Geometry::Matrix(t.clone());
+                (outlines, keypoints) =
+                    crate::augmentation::map_working_points(&g, outlines, keypoints, opts, SEQ)?;
+            }
+            total = Some(match total {
+                None => t,
+                Some(a) => a.then(&t),
+            });
+            shape = step.output_shape_with(&shape, &sub);
+        }
+        let total = total.expect("a run has steps");
+        let first = self.steps[seq[start]].sampling().unwrap_or_default();
+        let out = warp::spatial(&shape);
+        let image = warp::warp(&w.image, &total, out, &first)?;
+        let masks = match &w.masks {
+            Some(m) => {
+                let how = MaskSampling {
+                    resample: opts.mask_resample,
+                    align_corners: opts.mask_align_corners,
+                };
+                let s: Sampling = mask_sampling(Some(first.clone()), &how);
+                Some(warp::warp(m, &total, out, &s)?)
+            }
+            None => None,
+        };
+        Ok(Working {
+            image,
+            masks,
+            outlines,
+            keypoints,
+            labels: w.labels,
+            mixed: w.mixed,
+        })
     }
 }
 

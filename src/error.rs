@@ -46,16 +46,16 @@ pub enum Error {
         shape: Vec<i64>,
     },
     /// A requested output or crop size does not fit the input.
-    #[error("{op}: {what} {size:?} does not fit the input of size (H, W) = {input:?}; {allowed}")]
+    #[error("{op}: {what} {size:?} does not fit the input of spatial size {input:?}; {allowed}")]
     Size {
         /// Operation that rejected the size.
         op: &'static str,
         /// Which size (e.g. "crop size").
         what: &'static str,
-        /// The size given, (height, width).
-        size: (i64, i64),
-        /// The input's (height, width).
-        input: (i64, i64),
+        /// The size given: (height, width), or (depth, height, width) for volumes.
+        size: Vec<i64>,
+        /// The input's spatial size, in the same order.
+        input: Vec<i64>,
         /// What is allowed, in words.
         allowed: &'static str,
     },
@@ -89,11 +89,39 @@ pub enum Error {
         /// What is wrong with them, and what is expected.
         problem: String,
     },
-    /// The operation has no inverse (e.g. an intensity transform).
-    #[error("{op} is not invertible")]
+    /// The operation has no inverse (e.g. an intensity transform), or a matrix is singular.
+    #[error("{op} is not invertible: {why}")]
     NotInvertible {
         /// The operation asked for an inverse.
         op: &'static str,
+        /// Why, in words.
+        why: String,
+    },
+    /// The geometry of the operation is a dense displacement field, where a matrix was asked
+    /// for.
+    #[error("{op} warps with a dense displacement field, not a matrix; use f_geometry for its Geometry::Dense")]
+    NotAMatrix {
+        /// The operation.
+        op: &'static str,
+    },
+    /// A transform, field or point set has the wrong shape, or two cannot be composed.
+    #[error("{what} {problem}")]
+    Geometry {
+        /// What was given (e.g. "points").
+        what: &'static str,
+        /// What is wrong with it, and what is expected.
+        problem: String,
+    },
+    /// An annotation given with an image (mask, boxes, keypoints, labels) does not fit it,
+    /// or cannot go through a step of the pipeline.
+    #[error("{op}: {what} {problem}")]
+    Annotation {
+        /// The operation (or pipeline) that rejected it.
+        op: &'static str,
+        /// Which annotation ("mask", "boxes", "keypoints", "labels", "class_ids").
+        what: &'static str,
+        /// What is wrong, and what is expected.
+        problem: String,
     },
     /// A pipeline description (JSON) could not be read or written.
     #[error("pipeline JSON: {0}")]

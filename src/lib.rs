@@ -33,26 +33,33 @@
 //! ```
 #![deny(missing_docs)]
 
+mod annotations;
 mod augmentation;
 mod checks;
 mod container;
 mod error;
 mod filter;
 pub mod geometric;
+mod geometry;
 pub mod intensity;
 pub mod mix;
 mod ops;
 mod params;
 mod range;
+mod registry;
 pub mod volume;
 mod warp;
-mod warp3d;
 
+pub use annotations::{
+    AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
+    Working,
+};
 pub use augmentation::{Augmentation, TrainOnly};
-pub use container::{AugSpec, Sequential};
+pub use container::{RandomApply, Sequential, SequentialConfig};
 pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;
+pub use geometry::{box_corners, enclosure, DenseField, Geometry, Transform, TransformClass};
 pub use intensity::*;
 pub use mix::{
     mix_cross_entropy, soft_targets, CutMixConfig, LambdaWeight, MixAugmentation, MixUpConfig,
@@ -60,5 +67,6 @@ pub use mix::{
 };
 pub use params::{GateParams, Params};
 pub use range::Range;
+pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
 pub use volume::*;
-pub use warp::{Padding, Resample};
+pub use warp::{Padding, Resample, Sampling};

@@ -79,21 +79,14 @@ pub trait MixAugmentation: Augmentation {
         let batch = checks::input(self.name(), input, 2)?.x.size()[0];
         check_labels(self.name(), labels, batch)?;
         let x = self.f_apply(input, params)?;
-        let kind = input.kind();
         let labels = labels.to_device(input.device());
-        let mixed = self.mix_labels(&labels, params, kind)?;
-        let on = params
-            .shaped(self.name(), "batch_prob", &[batch])?
-            .to_device(input.device())
-            .gt(0.5);
-        let mut view = vec![1i64; mixed.dim()];
-        view[mixed.dim() - 2] = -1;
-        let y = mixed.where_self(
-            &on.view(view.as_slice()),
-            &self.unmixed_labels(&labels, kind),
-        );
-        Ok((x, y))
+        let mixed = gated_mixed_labels(self.as_dyn_mix(), &labels, params, input.kind())?;
+        Ok((x, mixed.labels))
     }
+
+    /// `self` as a trait object.
+    #[doc(hidden)]
+    fn as_dyn_mix(&self) -> &dyn MixAugmentation;
 
     /// Panicking form of [`MixAugmentation::f_forward_with_labels`].
     fn forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
@@ -108,6 +101,30 @@ pub trait MixAugmentation: Augmentation {
     fn f_cross_entropy(&self, logits: &Tensor, mixed_labels: &Tensor) -> Result<Tensor> {
         mix_cross_entropy(logits, mixed_labels, self.lambda_weight())
     }
+}
+
+/// The mixed labels of `labels` (B,) (checked), with the batch gate applied: a gated-off
+/// batch gets `[y, y, 0]` rows.
+pub(crate) fn gated_mixed_labels(
+    mix: &dyn MixAugmentation,
+    labels: &Tensor,
+    params: &Params,
+    kind: Kind,
+) -> Result<crate::MixedLabels> {
+    let batch = labels.size().first().copied().unwrap_or(0);
+    check_labels(mix.name(), labels, batch)?;
+    let mixed = mix.mix_labels(labels, params, kind)?;
+    let on = params
+        .shaped(mix.name(), "batch_prob", &[batch])?
+        .to_device(labels.device())
+        .gt(0.5);
+    let mut view = vec![1i64; mixed.dim()];
+    view[mixed.dim() - 2] = -1;
+    let labels = mixed.where_self(&on.view(view.as_slice()), &mix.unmixed_labels(labels, kind));
+    Ok(crate::MixedLabels {
+        labels,
+        weight: mix.lambda_weight(),
+    })
 }
 
 /// Integer labels of shape (B,).
@@ -295,6 +312,23 @@ fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
 }
 
 impl Augmentation for RandomMixUp {
+    fn as_mix(&self) -> Option<&dyn MixAugmentation> {
+        Some(self)
+    }
+
+    fn apply_mask(
+        &self,
+        _mask: &Tensor,
+        _params: &Params,
+        _how: &crate::MaskSampling,
+    ) -> Result<Tensor> {
+        Err(Error::Annotation {
+            op: MIXUP,
+            what: "mask",
+            problem: "cannot go through MixUp: it blends whole images, and a blended mask has no labels (CutMix pastes masks)".into(),
+        })
+    }
+
     fn name(&self) -> &'static str {
         MIXUP
     }
@@ -334,6 +368,10 @@ impl Augmentation for RandomMixUp {
 }
 
 impl MixAugmentation for RandomMixUp {
+    fn as_dyn_mix(&self) -> &dyn MixAugmentation {
+        self
+    }
+
     fn lambda_weight(&self) -> LambdaWeight {
         LambdaWeight::Permuted
     }
@@ -470,6 +508,20 @@ impl RandomCutMix {
 }
 
 impl Augmentation for RandomCutMix {
+    fn as_mix(&self) -> Option<&dyn MixAugmentation> {
+        Some(self)
+    }
+
+    /// Pastes the masks with the same boxes and pairs as the images.
+    fn apply_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        _how: &crate::MaskSampling,
+    ) -> Result<Tensor> {
+        self.apply_transform(mask, params)
+    }
+
     fn name(&self) -> &'static str {
         CUTMIX
     }
@@ -555,6 +607,10 @@ impl Augmentation for RandomCutMix {
 }
 
 impl MixAugmentation for RandomCutMix {
+    fn as_dyn_mix(&self) -> &dyn MixAugmentation {
+        self
+    }
+
     fn lambda_weight(&self) -> LambdaWeight {
         if self.cfg.use_correct_lambda {
             LambdaWeight::Original

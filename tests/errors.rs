@@ -81,7 +81,7 @@ fn bad_inputs_get_typed_errors_with_clear_messages_and_stay_unmodified() {
     .unwrap();
     assert_eq!(
         msg(crop.f_forward(&img(&[2, 3, 5, 7]))),
-        "RandomCrop: crop size (8, 8) does not fit the input of size (H, W) = (5, 7); \
+        "RandomCrop: crop size [8, 8] does not fit the input of spatial size [5, 7]; \
          at most the (padded) input size; set pad_if_needed or padding"
     );
     let center = CenterCrop::new(
@@ -94,13 +94,13 @@ fn bad_inputs_get_typed_errors_with_clear_messages_and_stay_unmodified() {
     .unwrap();
     assert_eq!(
         msg(center.f_forward(&img(&[3, 5, 7]))),
-        "CenterCrop: crop size (8, 3) does not fit the input of size (H, W) = (5, 7); at most the input size"
+        "CenterCrop: crop size [8, 3] does not fit the input of spatial size [5, 7]; at most the input size"
     );
 
     let sharp = RandomSharpness::new(&r, SharpnessConfig::default()).unwrap();
     assert_eq!(
         msg(sharp.f_forward(&img(&[2, 3, 2, 7]))),
-        "RandomSharpness: 3x3 filter (3, 3) does not fit the input of size (H, W) = (2, 7); an image of at least 3x3"
+        "RandomSharpness: 3x3 filter [3, 3] does not fit the input of spatial size [2, 7]; an image of at least 3x3"
     );
     let norm = Normalize::new(&r, NormalizeConfig::imagenet()).unwrap();
     assert_eq!(
@@ -185,7 +185,7 @@ fn bad_configs_get_typed_errors() {
     .unwrap();
     assert_eq!(
         msg(blur.f_forward(&img(&[1, 3, 3, 9]))),
-        "RandomBoxBlur: kernel (7, 7) does not fit the input of size (H, W) = (3, 9); reflect padding needs H, W > kernel size / 2"
+        "RandomBoxBlur: kernel [7, 7] does not fit the input of spatial size [3, 9]; reflect padding needs H, W > kernel size / 2"
     );
     assert_eq!(
         msg(RandomPosterize::new(&r, PosterizeConfig { bits: (3.0, 9.0), ..Default::default() })),
@@ -241,7 +241,7 @@ fn bad_configs_get_typed_errors() {
     .unwrap();
     assert_eq!(
         msg(thin.f_forward(&img(&[1, 3, 40, 4]))),
-        "Resize: output size (2, 0) does not fit the input of size (H, W) = (40, 4); a side size that keeps both sides >= 1 at this aspect ratio"
+        "Resize: output size [2, 0] does not fit the input of spatial size [40, 4]; a side size that keeps both sides >= 1 at this aspect ratio"
     );
     assert_eq!(
         msg(RandomMotionBlur::new(

@@ -78,9 +78,7 @@ fn readme_volume_and_mix_snippets_run() -> anyhow::Result<()> {
     let ct = Tensor::rand([4, 1, 6, 8, 8], (Kind::Float, vs.device()));
     let (y, params) = aug.f_forward_with_params(&ct)?;
     assert_eq!(y.size(), [4, 1, 4, 6, 6]);
-    let m = aug
-        .f_transform_matrix(&ct.size(), &params, Kind::Float, vs.device())?
-        .unwrap();
+    let m = aug.f_transform_matrix(&ct.size(), &params, Kind::Float, vs.device())?;
     assert_eq!(m.size(), [4, 4, 4]);
 
     let net = nn::seq().add_fn(|x| x.flatten(1, -1)).add(nn::linear(

@@ -5,8 +5,8 @@ use crate::checks;
 use crate::ops::constant;
 use crate::params::typed_params;
 use crate::range::{gate, Range};
-use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{self, Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -195,13 +195,12 @@ impl RandomAffine {
         &self.degrees
     }
 
-    fn warp_options(&self) -> WarpOptions {
-        WarpOptions {
+    fn warp_options(&self) -> Sampling {
+        Sampling {
             resample: self.cfg.resample,
             padding: self.cfg.padding_mode,
             align_corners: self.cfg.align_corners,
             fill: self.cfg.fill_value.clone(),
-            projective: false,
         }
     }
 }
@@ -297,13 +296,13 @@ impl Augmentation for RandomAffine {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str, shape: &[i64]| -> Result<Tensor> {
             Ok(params
@@ -311,7 +310,7 @@ impl Augmentation for RandomAffine {
                 .to_device(device)
                 .to_kind(kind))
         };
-        Ok(Some(warp::affine_matrix(
+        Ok(Geometry::affine(warp::affine_matrix(
             &get("translations", &[b, 2])?,
             &get("center", &[b, 2])?,
             &get("scale", &[b, 2])?,
@@ -393,8 +392,8 @@ impl RandomRotation {
         &self.degrees
     }
 
-    fn warp_options(&self) -> WarpOptions {
-        WarpOptions {
+    fn warp_options(&self) -> Sampling {
+        Sampling {
             resample: self.cfg.resample,
             align_corners: self.cfg.align_corners,
             ..Default::default()
@@ -430,20 +429,24 @@ impl Augmentation for RandomRotation {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let deg = params
             .shaped(ROTATION, "degrees", &[b])?
             .to_device(device)
             .to_kind(kind);
         let c = center(shape, device).to_kind(kind);
-        Ok(Some(warp::rotation_matrix(&c, &deg, &c.ones_like())))
+        Ok(Geometry::affine(warp::rotation_matrix(
+            &c,
+            &deg,
+            &c.ones_like(),
+        )))
     }
 }
 

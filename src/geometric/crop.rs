@@ -11,8 +11,8 @@ use crate::checks;
 use crate::ops::constant;
 use crate::params::typed_params;
 use crate::range::{gate, uniform};
-use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Error, Params, Result};
+use crate::warp::{self, Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result, Transform};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -79,28 +79,15 @@ pub(super) fn src_box(op: &'static str, params: &Params, b: i64) -> Result<Tenso
     Ok(params.shaped(op, "src", &[b, 4, 2])?.shallow_clone())
 }
 
-/// Per-sample translation matrix moving (x0, y0) to the origin.
-fn translation(x0: &Tensor, y0: &Tensor) -> Tensor {
-    let one = x0.ones_like();
-    let zero = x0.zeros_like();
-    warp::affine_rows([&one, &zero, &(-x0), &zero, &one, &(-y0)])
+/// The (B,3,3) translation moving (x0, y0) to the origin, as a geometry.
+fn to_origin(x0: &Tensor, y0: &Tensor) -> Geometry {
+    Geometry::translation(warp::translation(&-Tensor::stack(&[x0, y0], 1)))
 }
 
-/// Crops a (B,C,H,W) tensor at per-sample integer offsets to (h, w) with one `gather`.
-fn gather_crop(x: &Tensor, x0: &Tensor, y0: &Tensor, (h, w): (i64, i64)) -> Result<Tensor> {
-    let size = x.size();
-    let (b, c, wi) = (size[0], size[1], size[3]);
-    let dev = x.device();
-    let x0 = x0.to_device(dev).to_kind(Kind::Int64).view([b, 1, 1]);
-    let y0 = y0.to_device(dev).to_kind(Kind::Int64).view([b, 1, 1]);
-    let rows = Tensor::arange(h, (Kind::Int64, dev)).view([1, h, 1]) + y0;
-    let cols = Tensor::arange(w, (Kind::Int64, dev)).view([1, 1, w]) + x0;
-    let idx = (rows * wi + cols)
-        .view([b, 1, h * w])
-        .expand([b, c, h * w], false);
-    Ok(x.f_flatten(2, 3)?
-        .f_gather(2, &idx, false)?
-        .view([b, c, h, w]))
+/// The crop's `(x0, y0)` (B,2) from its `src` box.
+fn start_of(src: &Tensor, kind: Kind) -> Tensor {
+    let (x0, y0, _, _) = box_parts(src, kind);
+    Tensor::stack(&[x0, y0], 1)
 }
 
 /// Configuration of [`RandomCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
@@ -234,23 +221,23 @@ impl RandomCrop {
         pad
     }
 
-    fn pad(&self, x: &Tensor, pad: [i64; 4]) -> Result<Tensor> {
+    fn pad(&self, x: &Tensor, pad: [i64; 4], fill: &[f64]) -> Result<Tensor> {
         if pad == [0; 4] {
             return Ok(x.shallow_clone());
         }
         match self.cfg.padding_mode {
             CropPadding::Reflect => Ok(x.f_pad(pad, "reflect", None)?),
             CropPadding::Replicate => Ok(x.f_pad(pad, "replicate", None)?),
-            CropPadding::Constant if self.cfg.fill.len() == 1 => {
-                Ok(x.f_pad(pad, "constant", Some(self.cfg.fill[0]))?)
+            CropPadding::Constant if fill.len() == 1 => {
+                Ok(x.f_pad(pad, "constant", Some(fill[0]))?)
             }
             CropPadding::Constant => {
                 let size = x.size();
                 let c = size[1];
-                if self.cfg.fill.len() as i64 != c {
+                if fill.len() as i64 != c {
                     return Err(Error::Channels {
                         op: CROP,
-                        expected: format!("{} channels, one per fill value", self.cfg.fill.len()),
+                        expected: format!("{} channels, one per fill value", fill.len()),
                         got: c,
                         shape: size,
                     });
@@ -261,8 +248,42 @@ impl RandomCrop {
                     "constant",
                     Some(0.0),
                 )?;
-                let fill = constant(&self.cfg.fill, x.kind(), x.device());
+                let fill = constant(fill, x.kind(), x.device());
                 Ok(padded + (1.0 - inside) * fill.view([1, c, 1, 1]))
+            }
+        }
+    }
+
+    /// Pads with `fill` and crops (slice: exactly; resample: a warp with `resample`).
+    fn crop(
+        &self,
+        input: &Tensor,
+        params: &Params,
+        fill: &[f64],
+        resample: Resample,
+        align_corners: bool,
+    ) -> Result<Tensor> {
+        let size = input.size();
+        let (_, _, pad) = self.padded_size(&size);
+        let padded = self.pad(input, pad, fill)?;
+        let src = src_box(CROP, params, size[0])?.to_device(input.device());
+        let start = start_of(&src, input.kind());
+        let (h, w) = self.cfg.size;
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => warp::crop_window(&padded, &start, &[h, w]),
+            CroppingMode::Resample => {
+                let opts = Sampling {
+                    resample,
+                    padding: match self.cfg.padding_mode {
+                        CropPadding::Constant => Padding::Zeros,
+                        CropPadding::Replicate => Padding::Border,
+                        CropPadding::Reflect => Padding::Reflection,
+                    },
+                    align_corners,
+                    ..Default::default()
+                };
+                let t = Transform::translation(&-start);
+                warp::warp(&padded, &t, &[h, w], &opts)
             }
         }
     }
@@ -293,8 +314,8 @@ impl Augmentation for RandomCrop {
             return Err(Error::Size {
                 op: CROP,
                 what: "crop size",
-                size: (h, w),
-                input: (hp, wp),
+                size: vec![h, w],
+                input: vec![hp, wp],
                 allowed: "at most the (padded) input size; set pad_if_needed or padding",
             });
         }
@@ -304,8 +325,8 @@ impl Augmentation for RandomCrop {
                 return Err(Error::Size {
                     op: CROP,
                     what: "reflect padding",
-                    size: (pad[2].max(pad[3]), pad[0].max(pad[1])),
-                    input: (shape[2], shape[3]),
+                    size: vec![pad[2].max(pad[3]), pad[0].max(pad[1])],
+                    input: vec![shape[2], shape[3]],
                     allowed: "reflect padding smaller than the input on each axis",
                 });
             }
@@ -354,69 +375,42 @@ impl Augmentation for RandomCrop {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (_, _, pad) = self.padded_size(&size);
-        let padded = self.pad(input, pad)?;
-        let src = src_box(CROP, params, size[0])?.to_device(input.device());
-        let (x0, y0, _, _) = box_parts(&src, input.kind());
-        match self.cfg.cropping_mode {
-            CroppingMode::Slice => gather_crop(&padded, &x0, &y0, self.cfg.size),
-            CroppingMode::Resample => {
-                let opts = WarpOptions {
-                    resample: self.cfg.resample,
-                    padding: match self.cfg.padding_mode {
-                        CropPadding::Constant => Padding::Zeros,
-                        CropPadding::Replicate => Padding::Border,
-                        CropPadding::Reflect => Padding::Reflection,
-                    },
-                    align_corners: self.cfg.align_corners,
-                    ..Default::default()
-                };
-                warp::warp_affine(&padded, &translation(&x0, &y0), self.cfg.size, &opts)
-            }
-        }
+        let (resample, align) = (self.cfg.resample, self.cfg.align_corners);
+        self.crop(input, params, &self.cfg.fill, resample, align)
     }
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let src = src_box(CROP, params, shape[0])?.to_device(device);
         let (x0, y0, _, _) = box_parts(&src, kind);
         let pad = self.padding((shape[2], shape[3]));
-        Ok(Some(translation(
-            &(x0 - pad[0] as f64),
-            &(y0 - pad[2] as f64),
-        )))
+        Ok(to_origin(&(x0 - pad[0] as f64), &(y0 - pad[2] as f64)))
     }
 
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        })
     }
-}
 
-/// Pastes a crop back into the input canvas (zeros elsewhere) with the inverse matrix.
-pub(super) fn crop_inverse(
-    aug: &dyn Augmentation,
-    output: &Tensor,
-    params: &Params,
-    input_shape: &[i64],
-    align_corners: bool,
-) -> Result<Tensor> {
-    let opts = WarpOptions {
-        align_corners,
-        ..Default::default()
-    };
-    let size = (input_shape[2], input_shape[3]);
-    warp::warp_by(aug, output, params, input_shape, size, &opts, true)
+    /// Masks are padded as the image (a per-channel fill pads them with 0, a single fill
+    /// with that value, as Kornia) and cropped at the same place.
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let fill = if self.cfg.fill.len() == 1 {
+            self.cfg.fill.clone()
+        } else {
+            vec![0.0]
+        };
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        self.crop(mask, params, &fill, how.resample, align)
+    }
 }
 
 /// Configuration of [`CenterCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
@@ -475,6 +469,31 @@ impl CenterCrop {
         Ok(CenterCrop { cfg })
     }
 
+    /// The window (deterministic: it comes from the shape, so no value is read back):
+    /// sliced exactly, or warped with `resample`.
+    fn crop(
+        &self,
+        input: &Tensor,
+        params: &Params,
+        resample: Resample,
+        align_corners: bool,
+    ) -> Result<Tensor> {
+        let size = input.size();
+        let (x, y) = self.start(&size);
+        let (h, w) = self.cfg.size;
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => Ok(input.f_narrow(2, y, h)?.f_narrow(3, x, w)?),
+            CroppingMode::Resample => {
+                let opts = Sampling {
+                    resample,
+                    align_corners,
+                    ..Default::default()
+                };
+                warp::warp_by(self, input, params, &size, &[h, w], &opts, false)
+            }
+        }
+    }
+
     fn start(&self, shape: &[i64]) -> (i64, i64) {
         let (h, w) = self.cfg.size;
         let x = (shape[3] as f64 / 2.0 - w as f64 / 2.0) as i64;
@@ -506,8 +525,8 @@ impl Augmentation for CenterCrop {
             return Err(Error::Size {
                 op: CENTER,
                 what: "crop size",
-                size: (h, w),
-                input: (shape[2], shape[3]),
+                size: vec![h, w],
+                input: vec![shape[2], shape[3]],
                 allowed: "at most the input size",
             });
         }
@@ -539,43 +558,33 @@ impl Augmentation for CenterCrop {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        // Deterministic: the window comes from the shape, so no value is read back.
-        let size = input.size();
-        let (x, y) = self.start(&size);
-        let (h, w) = self.cfg.size;
-        match self.cfg.cropping_mode {
-            CroppingMode::Slice => Ok(input.f_narrow(2, y, h)?.f_narrow(3, x, w)?),
-            CroppingMode::Resample => {
-                let opts = WarpOptions {
-                    resample: self.cfg.resample,
-                    align_corners: self.cfg.align_corners,
-                    ..Default::default()
-                };
-                warp::warp_by(self, input, params, &size, (h, w), &opts, false)
-            }
-        }
+        self.crop(input, params, self.cfg.resample, self.cfg.align_corners)
     }
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         _params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let (x, y) = self.start(shape);
         let x0 = Tensor::full([shape[0]], x as f64, (kind, device));
         let y0 = Tensor::full([shape[0]], y as f64, (kind, device));
-        Ok(Some(translation(&x0, &y0)))
+        Ok(to_origin(&x0, &y0))
     }
 
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        })
+    }
+
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        self.crop(mask, params, how.resample, align)
     }
 }
 

@@ -4,8 +4,8 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::range::{gate_params, Range};
-use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{self, Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, DenseField, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -61,6 +61,44 @@ const FISHEYE: &str = "RandomFisheye";
 const FISHEYE_KEYS: [&str; 3] = ["center_x", "center_y", "gamma"];
 
 impl RandomFisheye {
+    /// The sampling grid (B,H,W,2) and the sampler's options for an input of `size`.
+    fn grid(
+        &self,
+        size: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<(Tensor, Sampling)> {
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(FISHEYE, k, &[b, 1])?
+                .to_device(device)
+                .to_kind(kind)
+                .view([b, 1, 1]))
+        };
+        let (cx, cy, gamma) = (get("center_x")?, get("center_y")?, get("gamma")?);
+        let lin = |n: i64| {
+            if n == 1 {
+                Tensor::full([1], -1.0, (kind, device))
+            } else {
+                Tensor::linspace(-1.0, 1.0, n, (kind, device))
+            }
+        };
+        let fx = lin(w).view([1, 1, w]).expand([1, h, w], false);
+        let fy = lin(h).view([1, h, 1]).expand([1, h, w], false);
+        let d = ((&cx - &fx).square() + (&cy - &fy).square()).pow_tensor_scalar(0.5);
+        let scale = d.pow(&gamma);
+        let gx = &fx + &fx * &scale;
+        let gy = &fy + &fy * &scale;
+        let grid = Tensor::stack(&[gx, gy], -1);
+        let opts = Sampling {
+            align_corners: true,
+            ..Default::default()
+        };
+        Ok((grid, opts))
+    }
+
     /// Builds the augmentation; its ranges live under `path`.
     ///
     /// # Errors
@@ -99,36 +137,20 @@ impl Augmentation for RandomFisheye {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (b, h, w) = (size[0], size[2], size[3]);
-        let (kind, device) = (input.kind(), input.device());
-        let get = |k: &str| -> Result<Tensor> {
-            Ok(params
-                .shaped(FISHEYE, k, &[b, 1])?
-                .to_device(device)
-                .to_kind(kind)
-                .view([b, 1, 1]))
-        };
-        let (cx, cy, gamma) = (get("center_x")?, get("center_y")?, get("gamma")?);
-        let lin = |n: i64| {
-            if n == 1 {
-                Tensor::full([1], -1.0, (kind, device))
-            } else {
-                Tensor::linspace(-1.0, 1.0, n, (kind, device))
-            }
-        };
-        let fx = lin(w).view([1, 1, w]).expand([1, h, w], false);
-        let fy = lin(h).view([1, h, 1]).expand([1, h, w], false);
-        let d = ((&cx - &fx).square() + (&cy - &fy).square()).pow_tensor_scalar(0.5);
-        let scale = d.pow(&gamma);
-        let gx = &fx + &fx * &scale;
-        let gy = &fy + &fy * &scale;
-        let grid = Tensor::stack(&[gx, gy], -1);
-        let opts = WarpOptions {
-            align_corners: true,
-            ..Default::default()
-        };
+        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
         warp::sample(input, &grid, &opts)
+    }
+
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let (grid, opts) = self.grid(shape, params, kind, device)?;
+        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
+        Ok(Geometry::Dense(field))
     }
 }
 
@@ -189,6 +211,41 @@ pub struct RandomElasticTransform {
 const ELASTIC: &str = "RandomElasticTransform";
 
 impl RandomElasticTransform {
+    /// The sampling grid (B,H,W,2) and the sampler's options for an input of `size`.
+    fn grid(
+        &self,
+        size: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<(Tensor, Sampling)> {
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let noise = params
+            .shaped(ELASTIC, "noise", &[b, 2, h, w])?
+            .to_device(device)
+            .to_kind(kind);
+        let (kh, kw) = self.cfg.kernel_size;
+        let (sy, sx) = self.cfg.sigma;
+        let kx = gaussian_kernel1d(kw, &Tensor::full([1, 1], sx, (kind, device)));
+        let ky = gaussian_kernel1d(kh, &Tensor::full([1, 1], sy, (kind, device)));
+        let smooth =
+            |c: i64| filter2d_separable(&noise.narrow(1, c, 1), &kx, &ky, Border::Constant);
+        let disp_x = smooth(0)? * self.cfg.alpha.0;
+        let disp_y = smooth(1)? * self.cfg.alpha.1;
+        let disp = Tensor::cat(&[disp_x, disp_y], 1).permute([0, 2, 3, 1]);
+        let identity = Tensor::eye(2, (kind, device))
+            .f_pad([0, 1], "constant", Some(0.0))?
+            .unsqueeze(0);
+        let grid = Tensor::affine_grid_generator(&identity, [1, 1, h, w], self.cfg.align_corners);
+        let opts = Sampling {
+            resample: self.cfg.resample,
+            padding: self.cfg.padding_mode,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        };
+        Ok((grid + disp, opts))
+    }
+
     /// Builds the augmentation (it has no variables).
     ///
     /// # Errors
@@ -248,33 +305,20 @@ impl Augmentation for RandomElasticTransform {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (b, h, w) = (size[0], size[2], size[3]);
-        let (kind, device) = (input.kind(), input.device());
-        let noise = params
-            .shaped(ELASTIC, "noise", &[b, 2, h, w])?
-            .to_device(device)
-            .to_kind(kind);
-        let (kh, kw) = self.cfg.kernel_size;
-        let (sy, sx) = self.cfg.sigma;
-        let kx = gaussian_kernel1d(kw, &Tensor::full([1, 1], sx, (kind, device)));
-        let ky = gaussian_kernel1d(kh, &Tensor::full([1, 1], sy, (kind, device)));
-        let smooth =
-            |c: i64| filter2d_separable(&noise.narrow(1, c, 1), &kx, &ky, Border::Constant);
-        let disp_x = smooth(0)? * self.cfg.alpha.0;
-        let disp_y = smooth(1)? * self.cfg.alpha.1;
-        let disp = Tensor::cat(&[disp_x, disp_y], 1).permute([0, 2, 3, 1]);
-        let identity = Tensor::eye(2, (kind, device))
-            .f_pad([0, 1], "constant", Some(0.0))?
-            .unsqueeze(0);
-        let grid = Tensor::affine_grid_generator(&identity, [1, 1, h, w], self.cfg.align_corners);
-        let opts = WarpOptions {
-            resample: self.cfg.resample,
-            padding: self.cfg.padding_mode,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        };
-        warp::sample(input, &(grid + disp), &opts)
+        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
+        warp::sample(input, &grid, &opts)
+    }
+
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let (grid, opts) = self.grid(shape, params, kind, device)?;
+        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
+        Ok(Geometry::Dense(field))
     }
 }
 
@@ -325,6 +369,71 @@ pub struct RandomThinPlateSpline {
 const TPS: &str = "RandomThinPlateSpline";
 
 impl RandomThinPlateSpline {
+    /// The sampling grid (B,H,W,2) and the sampler's options for an input of `size`.
+    fn grid(
+        &self,
+        size: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<(Tensor, Sampling)> {
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(TPS, k, &[b, 5, 2])?
+                .to_device(device)
+                .to_kind(kind))
+        };
+        // Kornia solves the spline taking `dst` to `src` (the sampling direction).
+        let (centres, targets) = (get("dst")?, get("src")?);
+        let src_points = targets.shallow_clone();
+        let n = 5;
+        let k = tps_kernel(&pair_sq_dist(&centres, &targets));
+        let p = Tensor::cat(
+            &[
+                Tensor::ones([b, n, 1], (kind, device)),
+                centres.shallow_clone(),
+            ],
+            -1,
+        );
+        let zeros3 = Tensor::zeros([b, 3, 3], (kind, device));
+        let top = Tensor::cat(&[k, p.shallow_clone()], -1);
+        let bottom = Tensor::cat(&[p.transpose(1, 2), zeros3.shallow_clone()], -1);
+        let l = Tensor::cat(&[top, bottom], 1);
+        let rhs = Tensor::cat(&[targets, zeros3.narrow(2, 0, 2)], 1);
+        let (weights, _info) = Tensor::f_linalg_solve_ex(
+            &l.to_kind(Kind::Double),
+            &rhs.to_kind(Kind::Double),
+            true,
+            false,
+        )?;
+        let weights = weights.to_kind(kind);
+        let kernel_w = weights.narrow(1, 0, n);
+        let affine_w = weights.narrow(1, n, 3);
+        let xs = warp::base_coords(w, self.cfg.align_corners, kind, device)
+            .view([1, w])
+            .expand([h, w], false);
+        let ys = warp::base_coords(h, self.cfg.align_corners, kind, device)
+            .view([h, 1])
+            .expand([h, w], false);
+        let coords = Tensor::stack(&[xs, ys], -1)
+            .view([1, h * w, 2])
+            .expand([b, h * w, 2], false);
+        // Kornia evaluates the basis around `src` (its `kernel_centers`).
+        let kd = tps_kernel(&pair_sq_dist(&coords, &src_points));
+        let warped = kd.matmul(&kernel_w)
+            + coords.matmul(&affine_w.narrow(1, 1, 2))
+            + affine_w.narrow(1, 0, 1);
+        let grid = warped.view([b, h, w, 2]);
+        let opts = Sampling {
+            resample: Resample::Bilinear,
+            padding: self.cfg.padding_mode,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        };
+        Ok((grid, opts))
+    }
+
     /// Builds the augmentation (it has no variables).
     ///
     /// # Errors
@@ -400,63 +509,20 @@ impl Augmentation for RandomThinPlateSpline {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (b, h, w) = (size[0], size[2], size[3]);
-        let (kind, device) = (input.kind(), input.device());
-        let get = |k: &str| -> Result<Tensor> {
-            Ok(params
-                .shaped(TPS, k, &[b, 5, 2])?
-                .to_device(device)
-                .to_kind(kind))
-        };
-        // Kornia solves the spline taking `dst` to `src` (the sampling direction).
-        let (centres, targets) = (get("dst")?, get("src")?);
-        let src_points = targets.shallow_clone();
-        let n = 5;
-        let k = tps_kernel(&pair_sq_dist(&centres, &targets));
-        let p = Tensor::cat(
-            &[
-                Tensor::ones([b, n, 1], (kind, device)),
-                centres.shallow_clone(),
-            ],
-            -1,
-        );
-        let zeros3 = Tensor::zeros([b, 3, 3], (kind, device));
-        let top = Tensor::cat(&[k, p.shallow_clone()], -1);
-        let bottom = Tensor::cat(&[p.transpose(1, 2), zeros3.shallow_clone()], -1);
-        let l = Tensor::cat(&[top, bottom], 1);
-        let rhs = Tensor::cat(&[targets, zeros3.narrow(2, 0, 2)], 1);
-        let (weights, _info) = Tensor::f_linalg_solve_ex(
-            &l.to_kind(Kind::Double),
-            &rhs.to_kind(Kind::Double),
-            true,
-            false,
-        )?;
-        let weights = weights.to_kind(kind);
-        let kernel_w = weights.narrow(1, 0, n);
-        let affine_w = weights.narrow(1, n, 3);
-        let xs = warp::base_coords(w, self.cfg.align_corners, kind, device)
-            .view([1, w])
-            .expand([h, w], false);
-        let ys = warp::base_coords(h, self.cfg.align_corners, kind, device)
-            .view([h, 1])
-            .expand([h, w], false);
-        let coords = Tensor::stack(&[xs, ys], -1)
-            .view([1, h * w, 2])
-            .expand([b, h * w, 2], false);
-        // Kornia evaluates the basis around `src` (its `kernel_centers`).
-        let kd = tps_kernel(&pair_sq_dist(&coords, &src_points));
-        let warped = kd.matmul(&kernel_w)
-            + coords.matmul(&affine_w.narrow(1, 1, 2))
-            + affine_w.narrow(1, 0, 1);
-        let grid = warped.view([b, h, w, 2]);
-        let opts = WarpOptions {
-            resample: Resample::Bilinear,
-            padding: self.cfg.padding_mode,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        };
+        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
         warp::sample(input, &grid, &opts)
+    }
+
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let (grid, opts) = self.grid(shape, params, kind, device)?;
+        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
+        Ok(Geometry::Dense(field))
     }
 }
 

@@ -5,7 +5,10 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
 use crate::range::gate_params;
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::Sampling;
+use crate::{
+    AugSpec, Augmentation, Geometry, MaskSampling, Params, Result, Transform, TransformClass,
+};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -83,19 +86,32 @@ macro_rules! flip {
                 Ok(input.f_flip([Self::DIM])?)
             }
 
-            fn transform_matrix_ungated(
+            fn geometry_ungated(
                 &self,
                 shape: &[i64],
                 _params: &Params,
                 kind: Kind,
                 device: Device,
-            ) -> Result<Option<Tensor>> {
+            ) -> Result<Geometry> {
                 // coordinate' = (size - 1) - coordinate along the flipped axis.
-                Ok(Some(flip_matrix($spatial, $axis, shape[Self::DIM as usize], shape[0], kind, device)))
+                let m = flip_matrix($spatial, $axis, shape[Self::DIM as usize], shape[0], kind, device);
+                Ok(Geometry::Matrix(Transform::from_parts(m, TransformClass::Affine)))
+            }
+
+            fn sampling(&self) -> Option<Sampling> {
+                Some(Sampling::bilinear(true))
             }
 
             fn inverse_transform(&self, output: &Tensor, _params: &Params, _shape: &[i64]) -> Result<Tensor> {
                 Ok(output.f_flip([Self::DIM])?)
+            }
+
+            fn apply_mask(&self, mask: &Tensor, _params: &Params, _how: &MaskSampling) -> Result<Tensor> {
+                Ok(mask.f_flip([Self::DIM])?)
+            }
+
+            fn inverse_mask(&self, mask: &Tensor, _params: &Params, _shape: &[i64], _how: &MaskSampling) -> Result<Tensor> {
+                Ok(mask.f_flip([Self::DIM])?)
             }
         }
 

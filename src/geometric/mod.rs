@@ -1,7 +1,9 @@
-//! Geometric augmentations: each exposes a per-sample 3×3 matrix and an inverse.
+//! Geometric augmentations: each reports its geometry (a per-sample 3×3 matrix, or a dense
+//! field) and has an inverse.
 
-/// `apply_transform` and `inverse_transform` for a warp that keeps the image size: warp by
-/// the augmentation's matrix (or its inverse) with the options of its `warp_options()`.
+/// `apply_transform` and `sampling` for a warp that keeps the image (volume) size: warp by
+/// the augmentation's matrix with the options of its `warp_options()`. Its inverse, masks,
+/// boxes and keypoints follow from the matrix (the trait's defaults).
 macro_rules! warp_same_size {
     () => {
         fn apply_transform(
@@ -10,26 +12,19 @@ macro_rules! warp_same_size {
             params: &crate::Params,
         ) -> crate::Result<tch::Tensor> {
             let size = input.size();
-            let out = (size[2], size[3]);
-            crate::warp::warp_by(self, input, params, &size, out, &self.warp_options(), false)
-        }
-
-        fn inverse_transform(
-            &self,
-            output: &tch::Tensor,
-            params: &crate::Params,
-            input_shape: &[i64],
-        ) -> crate::Result<tch::Tensor> {
-            let size = (input_shape[2], input_shape[3]);
             crate::warp::warp_by(
                 self,
-                output,
+                input,
                 params,
-                input_shape,
-                size,
+                &size,
+                crate::warp::spatial(&size),
                 &self.warp_options(),
-                true,
+                false,
             )
+        }
+
+        fn sampling(&self) -> Option<crate::warp::Sampling> {
+            Some(self.warp_options())
         }
     };
 }

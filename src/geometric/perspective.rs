@@ -4,8 +4,8 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
 use crate::range::{gate_params, scalar_var};
-use crate::warp::{self, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{self, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -96,11 +96,10 @@ impl RandomPerspective {
         &self.distortion_scale
     }
 
-    fn warp_options(&self) -> WarpOptions {
-        WarpOptions {
+    fn warp_options(&self) -> Sampling {
+        Sampling {
             resample: self.cfg.resample,
             align_corners: self.cfg.align_corners,
-            projective: true,
             ..Default::default()
         }
     }
@@ -185,13 +184,13 @@ impl Augmentation for RandomPerspective {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str| -> Result<Tensor> {
             Ok(params
@@ -199,7 +198,7 @@ impl Augmentation for RandomPerspective {
                 .to_device(device)
                 .to_kind(kind))
         };
-        Ok(Some(warp::perspective_transform(
+        Ok(Geometry::projective(warp::perspective_transform(
             &get("start_points")?,
             &get("end_points")?,
         )))

@@ -5,8 +5,8 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::ops::constant;
-use crate::warp::Resample;
-use crate::{AugSpec, Augmentation, GateParams, Params, Result};
+use crate::warp::{Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, GateParams, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -186,8 +186,8 @@ impl Augmentation for Resize {
             return Err(crate::Error::Size {
                 op: self.kornia,
                 what: "output size",
-                size: (h, w),
-                input: (shape[2], shape[3]),
+                size: vec![h, w],
+                input: vec![shape[2], shape[3]],
                 allowed: "a side size that keeps both sides >= 1 at this aspect ratio",
             });
         }
@@ -246,6 +246,73 @@ impl Augmentation for Resize {
             (input_shape[2], input_shape[3]),
             self.cfg.resample,
             self.cfg.align_corners,
+            false,
+        )
+    }
+
+    /// Kornia's matrix: with corners aligned (bilinear or bicubic with `align_corners`)
+    /// `x' = x (W'-1)/(W-1)`, otherwise `x' = (x + ½) W'/W - ½`.
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        _params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let (hi, wi) = (shape[2], shape[3]);
+        let (ho, wo) = self.target((hi, wi));
+        let aligned = self.cfg.align_corners && self.cfg.resample != Resample::Nearest;
+        let axis = |i: i64, o: i64| -> (f64, f64) {
+            if aligned {
+                if i > 1 {
+                    ((o - 1) as f64 / (i - 1) as f64, 0.0)
+                } else {
+                    (1.0, 0.0)
+                }
+            } else {
+                let s = o as f64 / i as f64;
+                (s, 0.5 * s - 0.5)
+            }
+        };
+        let (sx, tx) = axis(wi, wo);
+        let (sy, ty) = axis(hi, ho);
+        let m = constant(&[sx, 0.0, tx, 0.0, sy, ty, 0.0, 0.0, 1.0], kind, device)
+            .view([1, 3, 3])
+            .expand([shape[0], 3, 3], false);
+        Ok(Geometry::affine(m))
+    }
+
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            padding: Padding::Border,
+            align_corners: self.cfg.align_corners,
+            fill: None,
+        })
+    }
+
+    /// Masks are resized to the same size with the mask's resampling (nearest is PyTorch's
+    /// `nearest-exact`, as Kornia), without antialiasing.
+    fn apply_mask(&self, mask: &Tensor, _params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let size = mask.size();
+        let target = self.target((size[2], size[3]));
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        resize(mask, target, how.resample, align, false)
+    }
+
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        _params: &Params,
+        input_shape: &[i64],
+        how: &MaskSampling,
+    ) -> Result<Tensor> {
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        resize(
+            mask,
+            (input_shape[2], input_shape[3]),
+            how.resample,
+            align,
             false,
         )
     }
@@ -389,8 +456,8 @@ impl Augmentation for PadTo {
             return Err(crate::Error::Size {
                 op: PAD,
                 what: "reflect padding",
-                size: (ph, pw),
-                input: (shape[2], shape[3]),
+                size: vec![ph, pw],
+                input: vec![shape[2], shape[3]],
                 allowed: "reflect padding smaller than the input on each axis",
             });
         }
@@ -422,11 +489,46 @@ impl Augmentation for PadTo {
         _params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let size = output.size();
-        Ok(output
-            .f_narrow(2, 0, input_shape[2].min(size[2]))?
-            .f_narrow(3, 0, input_shape[3].min(size[3]))?)
+        unpad(output, input_shape)
     }
+
+    /// Padding at the bottom and right moves no pixel: the identity matrix, as Kornia's.
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        _params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let zero = Tensor::zeros([shape[0], 2], (kind, device));
+        Ok(Geometry::translation(crate::warp::translation(&zero)))
+    }
+
+    /// Masks are padded as the image (the same mode and value, as Kornia).
+    fn apply_mask(&self, mask: &Tensor, params: &Params, _how: &MaskSampling) -> Result<Tensor> {
+        self.apply_transform(mask, params)
+    }
+
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        _params: &Params,
+        input_shape: &[i64],
+        _how: &MaskSampling,
+    ) -> Result<Tensor> {
+        unpad(mask, input_shape)
+    }
+}
+
+/// Slices padding off at the bottom and right (what PadTo added); an axis PadTo cropped
+/// stays as it is.
+fn unpad(x: &Tensor, input_shape: &[i64]) -> Result<Tensor> {
+    let size = x.size();
+    Ok(x.f_narrow(2, 0, input_shape[2].min(size[2]))?.f_narrow(
+        3,
+        0,
+        input_shape[3].min(size[3]),
+    )?)
 }
 
 impl_module!(Resize, PadTo);

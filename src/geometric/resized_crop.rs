@@ -1,13 +1,13 @@
 //! RandomResizedCrop.
 
 use super::affine::input_shape_tensor;
-use super::crop::{box_parts, boxes, check_crop_p, crop_inverse, src_box, CroppingMode};
+use super::crop::{box_parts, boxes, check_crop_p, src_box, CroppingMode};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
 use crate::range::{gate, uniform};
-use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{self, Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -104,6 +104,54 @@ impl RandomResizedCrop {
         Ok(RandomResizedCrop { cfg, log_ratio })
     }
 
+    /// Crops and resizes `input` with `how` = (resample, align_corners).
+    fn crop(&self, input: &Tensor, params: &Params, how: (Resample, bool)) -> Result<Tensor> {
+        let size = input.size();
+        let (b, hi, wi) = (size[0], size[2], size[3]);
+        let (ho, wo) = self.cfg.size;
+        let src = src_box(RRC, params, b)?.to_device(input.device());
+        match self.cfg.cropping_mode {
+            CroppingMode::Slice => {
+                // The source pixel of every output pixel, as the crop-then-resize would
+                // compute it, sampled in one batched grid_sampler call.
+                let (x0, y0, w, h) = box_parts(&src, input.kind());
+                let xs = self.axis_coords(&x0, &w, wo, how); // (B, wo)
+                let ys = self.axis_coords(&y0, &h, ho, how); // (B, ho)
+                let norm = |v: Tensor, n: i64| {
+                    if n == 1 {
+                        v.zeros_like()
+                    } else {
+                        v * (2.0 / (n - 1) as f64) - 1.0
+                    }
+                };
+                let gx = norm(xs, wi).view([b, 1, wo]).expand([b, ho, wo], false);
+                let gy = norm(ys, hi).view([b, ho, 1]).expand([b, ho, wo], false);
+                let grid = Tensor::stack(&[gx, gy], -1);
+                let opts = Sampling {
+                    resample: how.0,
+                    padding: Padding::Border,
+                    align_corners: true,
+                    ..Default::default()
+                };
+                warp::sample(input, &grid, &opts)
+            }
+            CroppingMode::Resample => {
+                let opts = Sampling {
+                    resample: how.0,
+                    align_corners: how.1,
+                    ..Default::default()
+                };
+                let out = warp::warp_by(self, input, params, &size, &[ho, wo], &opts, false)?;
+                // A one-pixel source axis is that pixel repeated, as in Kornia.
+                let (_, _, w, h) = box_parts(&src, input.kind());
+                let one_x = w.le(1.0).view([b, 1, 1, 1]);
+                let one_y = h.le(1.0).view([b, 1, 1, 1]);
+                let out = out.narrow(3, 0, 1).expand_as(&out).where_self(&one_x, &out);
+                Ok(out.narrow(2, 0, 1).expand_as(&out).where_self(&one_y, &out))
+            }
+        }
+    }
+
     /// (w, h) of torchvision's fallback crop when no candidate fits.
     fn fallback(&self, (h, w): (i64, i64)) -> (f32, f32) {
         let in_ratio = w as f64 / h as f64;
@@ -118,12 +166,18 @@ impl RandomResizedCrop {
     }
 
     /// Source pixel coordinates (B, n) along one axis for output indices 0..n.
-    fn axis_coords(&self, start: &Tensor, len: &Tensor, n: i64) -> Tensor {
+    fn axis_coords(
+        &self,
+        start: &Tensor,
+        len: &Tensor,
+        n: i64,
+        (resample, align_corners): (Resample, bool),
+    ) -> Tensor {
         let dev = start.device();
         let j = Tensor::arange(n, (start.kind(), dev)).view([1, n]);
         let start = start.view([-1, 1]);
         let len = len.view([-1, 1]);
-        let offset = match (self.cfg.cropping_mode, self.cfg.resample) {
+        let offset = match (self.cfg.cropping_mode, resample) {
             (CroppingMode::Slice, Resample::Nearest) => {
                 // PyTorch's nearest-exact: min(floor((j + 0.5) * len / n), len - 1).
                 let scale = (&len / n as f64).to_kind(Kind::Float);
@@ -132,7 +186,7 @@ impl RandomResizedCrop {
                     .to_kind(start.kind())
                     .minimum(&(&len - 1.0))
             }
-            (CroppingMode::Slice, _) if !self.cfg.align_corners => {
+            (CroppingMode::Slice, _) if !align_corners => {
                 // Half-pixel bilinear: max(0, (j + 0.5) * len / n - 0.5), kept inside the slice.
                 ((j + 0.5) * (&len / n as f64) - 0.5)
                     .clamp_min(0.0)
@@ -247,59 +301,36 @@ impl Augmentation for RandomResizedCrop {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (b, hi, wi) = (size[0], size[2], size[3]);
-        let (ho, wo) = self.cfg.size;
-        let src = src_box(RRC, params, b)?.to_device(input.device());
-        match self.cfg.cropping_mode {
-            CroppingMode::Slice => {
-                // The source pixel of every output pixel, as the crop-then-resize would
-                // compute it, sampled in one batched grid_sampler call.
-                let (x0, y0, w, h) = box_parts(&src, input.kind());
-                let xs = self.axis_coords(&x0, &w, wo); // (B, wo)
-                let ys = self.axis_coords(&y0, &h, ho); // (B, ho)
-                let norm = |v: Tensor, n: i64| {
-                    if n == 1 {
-                        v.zeros_like()
-                    } else {
-                        v * (2.0 / (n - 1) as f64) - 1.0
-                    }
-                };
-                let gx = norm(xs, wi).view([b, 1, wo]).expand([b, ho, wo], false);
-                let gy = norm(ys, hi).view([b, ho, 1]).expand([b, ho, wo], false);
-                let grid = Tensor::stack(&[gx, gy], -1);
-                let opts = WarpOptions {
-                    resample: self.cfg.resample,
-                    padding: Padding::Border,
-                    align_corners: true,
-                    ..Default::default()
-                };
-                warp::sample(input, &grid, &opts)
-            }
-            CroppingMode::Resample => {
-                let opts = WarpOptions {
-                    resample: self.cfg.resample,
-                    align_corners: self.cfg.align_corners,
-                    ..Default::default()
-                };
-                let out = warp::warp_by(self, input, params, &size, (ho, wo), &opts, false)?;
-                // A one-pixel source axis is that pixel repeated, as in Kornia.
-                let (_, _, w, h) = box_parts(&src, input.kind());
-                let one_x = w.le(1.0).view([b, 1, 1, 1]);
-                let one_y = h.le(1.0).view([b, 1, 1, 1]);
-                let out = out.narrow(3, 0, 1).expand_as(&out).where_self(&one_x, &out);
-                Ok(out.narrow(2, 0, 1).expand_as(&out).where_self(&one_y, &out))
-            }
-        }
+        self.crop(input, params, (self.cfg.resample, self.cfg.align_corners))
     }
 
-    fn transform_matrix_ungated(
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        })
+    }
+
+    /// Masks are cropped and resized as the image, with the mask's resampling (nearest:
+    /// PyTorch's `nearest-exact` in slice mode, as Kornia).
+    fn apply_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        how: &crate::MaskSampling,
+    ) -> Result<Tensor> {
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        self.crop(mask, params, (how.resample, align))
+    }
+
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let src = src_box(RRC, params, shape[0])?.to_device(device);
         let (x0, y0, w, h) = box_parts(&src, kind);
         let (ho, wo) = self.cfg.size;
@@ -316,16 +347,9 @@ impl Augmentation for RandomResizedCrop {
         let zero = sx.zeros_like();
         let tx = -(&x0 * &sx);
         let ty = -(&y0 * &sy);
-        Ok(Some(warp::affine_rows([&sx, &zero, &tx, &zero, &sy, &ty])))
-    }
-
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        crop_inverse(self, output, params, input_shape, self.cfg.align_corners)
+        Ok(Geometry::affine(warp::affine_rows([
+            &sx, &zero, &tx, &zero, &sy, &ty,
+        ])))
     }
 }
 

@@ -4,8 +4,8 @@ use super::affine::center;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::range::{gate_params, Range};
-use crate::warp::{self, Padding, Resample, WarpOptions};
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{self, Padding, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -67,8 +67,8 @@ pub struct RandomShear {
 
 const SHEAR: &str = "RandomShear";
 
-fn opts(resample: Resample, padding: Padding, align_corners: bool) -> WarpOptions {
-    WarpOptions {
+fn opts(resample: Resample, padding: Padding, align_corners: bool) -> Sampling {
+    Sampling {
         resample,
         padding,
         align_corners,
@@ -77,7 +77,7 @@ fn opts(resample: Resample, padding: Padding, align_corners: bool) -> WarpOption
 }
 
 impl RandomShear {
-    fn warp_options(&self) -> WarpOptions {
+    fn warp_options(&self) -> Sampling {
         opts(
             self.cfg.resample,
             self.cfg.padding_mode,
@@ -87,7 +87,7 @@ impl RandomShear {
 }
 
 impl RandomTranslate {
-    fn warp_options(&self) -> WarpOptions {
+    fn warp_options(&self) -> Sampling {
         opts(
             self.cfg.resample,
             self.cfg.padding_mode,
@@ -97,7 +97,7 @@ impl RandomTranslate {
 }
 
 impl RandomRotation90 {
-    fn warp_options(&self) -> WarpOptions {
+    fn warp_options(&self) -> Sampling {
         opts(self.cfg.resample, Padding::Zeros, self.cfg.align_corners)
     }
 }
@@ -146,20 +146,24 @@ impl Augmentation for RandomShear {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str, s: &[i64]| -> Result<Tensor> {
             Ok(params.shaped(SHEAR, k, s)?.to_device(device).to_kind(kind))
         };
         let deg = std::f64::consts::PI / 180.0;
         let (sx, sy) = (get("shear_x", &[b])? * deg, get("shear_y", &[b])? * deg);
-        Ok(Some(warp::shear_matrix(&get("center", &[b, 2])?, &sx, &sy)))
+        Ok(Geometry::affine(warp::shear_matrix(
+            &get("center", &[b, 2])?,
+            &sx,
+            &sy,
+        )))
     }
 }
 
@@ -267,13 +271,13 @@ impl Augmentation for RandomTranslate {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str| -> Result<Tensor> {
             Ok(params
@@ -284,7 +288,7 @@ impl Augmentation for RandomTranslate {
         let (tx, ty) = (get("translate_x")?, get("translate_y")?);
         let one = tx.ones_like();
         let zero = tx.zeros_like();
-        Ok(Some(warp::affine_rows([
+        Ok(Geometry::affine(warp::affine_rows([
             &one, &zero, &tx, &zero, &one, &ty,
         ])))
     }
@@ -372,20 +376,20 @@ impl Augmentation for RandomRotation90 {
 
     crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let times = params
             .shaped(ROT90, "times", &[shape[0]])?
             .round()
             .to_device(device)
             .to_kind(kind);
         let c = center(shape, device).to_kind(kind);
-        Ok(Some(warp::rotation_matrix(
+        Ok(Geometry::affine(warp::rotation_matrix(
             &c,
             &(times * 90.0),
             &c.ones_like(),

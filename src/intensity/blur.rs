@@ -35,8 +35,8 @@ fn check_fits(op: &'static str, (kh, kw): (i64, i64), border: Border, shape: &[i
         return Err(Error::Size {
             op,
             what: "kernel",
-            size: (kh, kw),
-            input: (shape[2], shape[3]),
+            size: vec![kh, kw],
+            input: vec![shape[2], shape[3]],
             allowed: "reflect padding needs H, W > kernel size / 2",
         });
     }

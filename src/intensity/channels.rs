@@ -440,8 +440,8 @@ impl Augmentation for RandomMedianBlur {
             return Err(Error::Size {
                 op: MEDIAN,
                 what: "window",
-                size: (kh, kw),
-                input: (shape[2], shape[3]),
+                size: vec![kh, kw],
+                input: vec![shape[2], shape[3]],
                 allowed: "reflect padding needs H, W > window size / 2",
             });
         }

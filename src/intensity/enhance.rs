@@ -226,8 +226,8 @@ impl Augmentation for RandomSharpness {
             return Err(Error::Size {
                 op: SHARPNESS,
                 what: "3x3 filter",
-                size: (3, 3),
-                input: (shape[2], shape[3]),
+                size: vec![3, 3],
+                input: vec![shape[2], shape[3]],
                 allowed: "an image of at least 3x3",
             });
         }

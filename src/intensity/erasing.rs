@@ -91,6 +91,38 @@ impl RandomErasing {
         checks::probability(ERASING, "p", cfg.p)?;
         Ok(RandomErasing { cfg })
     }
+
+    /// The erased rectangle of every sample (B,1,H,W) and its fill values (B,1,1,1), for an
+    /// input shaped like `input`.
+    fn rectangle(&self, input: &Tensor, params: &Params) -> Result<(Tensor, Tensor)> {
+        let size = input.size();
+        let (b, h, w) = (size[0], size[2], size[3]);
+        let (kind, device) = (input.kind(), input.device());
+        let get = |k: &str| -> Result<Tensor> {
+            Ok(params
+                .shaped(ERASING, k, &[b])?
+                .to_device(device)
+                .to_kind(kind)
+                .view([-1, 1, 1, 1]))
+        };
+        let (xs, ys, bw, bh, values) = (
+            get("xs")?,
+            get("ys")?,
+            get("widths")?,
+            get("heights")?,
+            get("values")?,
+        );
+        let cols = Tensor::arange(w, (kind, device)).view([1, 1, 1, w]);
+        let rows = Tensor::arange(h, (kind, device)).view([1, 1, h, 1]);
+        let inside_x = cols
+            .ge_tensor(&xs)
+            .logical_and(&cols.lt_tensor(&(&xs + &bw)));
+        let inside_y = rows
+            .ge_tensor(&ys)
+            .logical_and(&rows.lt_tensor(&(&ys + &bh)));
+        let inside = inside_x.logical_and(&inside_y);
+        Ok((inside, values))
+    }
 }
 
 impl Augmentation for RandomErasing {
@@ -149,33 +181,19 @@ impl Augmentation for RandomErasing {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let size = input.size();
-        let (b, h, w) = (size[0], size[2], size[3]);
-        let (kind, device) = (input.kind(), input.device());
-        let get = |k: &str| -> Result<Tensor> {
-            Ok(params
-                .shaped(ERASING, k, &[b])?
-                .to_device(device)
-                .to_kind(kind)
-                .view([-1, 1, 1, 1]))
-        };
-        let (xs, ys, bw, bh, values) = (
-            get("xs")?,
-            get("ys")?,
-            get("widths")?,
-            get("heights")?,
-            get("values")?,
-        );
-        let cols = Tensor::arange(w, (kind, device)).view([1, 1, 1, w]);
-        let rows = Tensor::arange(h, (kind, device)).view([1, 1, h, 1]);
-        let inside_x = cols
-            .ge_tensor(&xs)
-            .logical_and(&cols.lt_tensor(&(&xs + &bw)));
-        let inside_y = rows
-            .ge_tensor(&ys)
-            .logical_and(&rows.lt_tensor(&(&ys + &bh)));
-        let inside = inside_x.logical_and(&inside_y);
+        let (inside, values) = self.rectangle(input, params)?;
         Ok(values.expand_as(input).where_self(&inside, input))
+    }
+
+    /// Masks get 0 in the erased rectangle (Kornia writes 0 there, whatever `value` is).
+    fn apply_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        _how: &crate::MaskSampling,
+    ) -> Result<Tensor> {
+        let (inside, _) = self.rectangle(mask, params)?;
+        Ok(mask.where_scalarother(&inside.logical_not(), 0.0))
     }
 }
 

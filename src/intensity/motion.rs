@@ -4,7 +4,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d, Border};
 use crate::range::{gate_params, uniform_between, Range};
-use crate::warp::{self, Resample, WarpOptions};
+use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -162,12 +162,13 @@ fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample)
             );
             let m =
                 warp::rotation_matrix(&centre, &angle.to_kind(kernel.kind()), &centre.ones_like());
-            let opts = WarpOptions {
+            let opts = Sampling {
                 resample: mode,
                 align_corners: true,
                 ..Default::default()
             };
-            warp::warp_affine(&kernel.unsqueeze(1), &m, (k, k), &opts)?.squeeze_dim(1)
+            let t = crate::Transform::from_parts(m, crate::TransformClass::Affine);
+            warp::warp(&kernel.unsqueeze(1), &t, &[k, k], &opts)?.squeeze_dim(1)
         }
     };
     Ok(&kernel / kernel.sum_dim_intlist([1i64, 2].as_slice(), true, kernel.kind()))

@@ -7,9 +7,8 @@ use crate::checks;
 use crate::geometric::{CropPadding, CroppingMode};
 use crate::ops::constant;
 use crate::range::gate_params;
-use crate::warp::Resample;
-use crate::warp3d::{self, translation};
-use crate::{AugSpec, Augmentation, Error, Params, Result};
+use crate::warp::{self, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result, Transform};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -48,52 +47,45 @@ fn crop_shift(
     Ok(get("dst")? - get("src")?)
 }
 
-/// Extracts the `size` (d, h, w) window starting at the whole-voxel offsets `start` (B,3)
-/// (x, y, z) of every sample with one `gather`; voxels outside the volume are zeros, as the
-/// warp gives them. Exact, and several times faster than a trilinear warp.
-fn slice_crop(x: &Tensor, start: &Tensor, [d, h, w]: [i64; 3]) -> Result<Tensor> {
-    let size = x.size();
-    let (b, c) = (size[0], size[1]);
-    let (sd, sh, sw) = dhw(&size);
-    let device = x.device();
-    let start = start.round().to_kind(Kind::Int64);
-    // Per axis: the source index of each output voxel, and whether it is inside.
-    let axis = |i: i64, n: i64, limit: i64| -> (Tensor, Tensor) {
-        let idx = start.select(1, i).view([b, 1]) + Tensor::arange(n, (Kind::Int64, device));
-        let ok = idx.ge(0).logical_and(&idx.lt(limit));
-        (idx.clamp(0, limit - 1), ok)
-    };
-    let (zi, zok) = axis(2, d, sd);
-    let (yi, yok) = axis(1, h, sh);
-    let (xi, xok) = axis(0, w, sw);
-    let flat = (zi.view([b, d, 1, 1]) * sh + yi.view([b, 1, h, 1])) * sw + xi.view([b, 1, 1, w]);
-    let ok = zok
-        .view([b, d, 1, 1])
-        .logical_and(&yok.view([b, 1, h, 1]))
-        .logical_and(&xok.view([b, 1, 1, w]));
-    let index = flat
-        .view([b, 1, d * h * w])
-        .expand([b, c, d * h * w], false);
-    let out = x
-        .reshape([b, c, sd * sh * sw])
-        .f_gather(2, &index, false)?
-        .view([b, c, d, h, w]);
-    Ok(out.where_scalarother(&ok.unsqueeze(1), 0.0))
-}
-
-fn check_fits(op: &'static str, size: [i64; 3], shape: &[i64]) -> Result<()> {
+fn check_fits(
+    op: &'static str,
+    size: [i64; 3],
+    shape: &[i64],
+    allowed: &'static str,
+) -> Result<()> {
     let (d, h, w) = dhw(shape);
     if size[0] > d || size[1] > h || size[2] > w {
-        return Err(Error::Config {
+        return Err(Error::Size {
             op,
-            name: "size",
-            value: format!("{size:?}"),
-            allowed: format!(
-                "a (D, H, W) crop no larger than the (padded) input's ({d}, {h}, {w})"
-            ),
+            what: "crop size",
+            size: size.to_vec(),
+            input: vec![d, h, w],
+            allowed,
         });
     }
     Ok(())
+}
+
+/// Crops the window that `shift` (B,3) moves to the origin: gathered exactly, or warped.
+fn crop3d(
+    x: &Tensor,
+    shift: &Tensor,
+    size: [i64; 3],
+    mode: CroppingMode,
+    resample: Resample,
+    align_corners: bool,
+) -> Result<Tensor> {
+    match mode {
+        CroppingMode::Slice => warp::crop_window(x, &-shift, &size),
+        CroppingMode::Resample => {
+            let s = Sampling {
+                resample,
+                align_corners,
+                ..Default::default()
+            };
+            warp::warp(x, &Transform::translation(shift), &size, &s)
+        }
+    }
 }
 
 fn check_size(op: &'static str, size: [i64; 3]) -> Result<()> {
@@ -165,6 +157,18 @@ impl CenterCrop3D {
         check_resample(CENTER3D, cfg.resample)?;
         Ok(CenterCrop3D { cfg })
     }
+
+    fn crop(&self, x: &Tensor, params: &Params, resample: Resample, align: bool) -> Result<Tensor> {
+        let shift = crop_shift(CENTER3D, params, x.size()[0], x.kind(), x.device())?;
+        crop3d(
+            x,
+            &shift,
+            self.cfg.size,
+            self.cfg.cropping_mode,
+            resample,
+            align,
+        )
+    }
 }
 
 impl Augmentation for CenterCrop3D {
@@ -189,7 +193,7 @@ impl Augmentation for CenterCrop3D {
     }
 
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
-        check_fits(CENTER3D, self.cfg.size, shape)
+        check_fits(CENTER3D, self.cfg.size, shape, "at most the input size")
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
@@ -220,56 +224,32 @@ impl Augmentation for CenterCrop3D {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let shift = crop_shift(
-            CENTER3D,
-            params,
-            input.size()[0],
-            input.kind(),
-            input.device(),
-        )?;
-        let [d, h, w] = self.cfg.size;
-        match self.cfg.cropping_mode {
-            CroppingMode::Slice => slice_crop(input, &-shift, self.cfg.size),
-            CroppingMode::Resample => warp3d::warp_affine3d(
-                input,
-                &translation(&shift),
-                (d, h, w),
-                self.cfg.resample,
-                self.cfg.align_corners,
-                CENTER3D,
-            ),
-        }
+        let (resample, align) = (self.cfg.resample, self.cfg.align_corners);
+        self.crop(input, params, resample, align)
     }
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
-        Ok(Some(translation(&crop_shift(
-            CENTER3D, params, shape[0], kind, device,
-        )?)))
+    ) -> Result<Geometry> {
+        let shift = crop_shift(CENTER3D, params, shape[0], kind, device)?;
+        Ok(Geometry::translation(warp::translation(&shift)))
     }
 
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let m = self
-            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
-            .expect("a crop has a matrix");
-        warp3d::warp_affine3d(
-            output,
-            &warp3d::inverse4x4(&m),
-            dhw(input_shape),
-            self.cfg.resample,
-            self.cfg.align_corners,
-            CENTER3D,
-        )
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        })
+    }
+
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        self.crop(mask, params, how.resample, align)
     }
 }
 
@@ -394,11 +374,31 @@ impl RandomCrop3D {
         s
     }
 
-    fn pad(&self, x: &Tensor) -> Result<Tensor> {
+    fn crop(
+        &self,
+        x: &Tensor,
+        params: &Params,
+        fill: f64,
+        resample: Resample,
+        align: bool,
+    ) -> Result<Tensor> {
+        let shift = crop_shift(CROP3D, params, x.size()[0], x.kind(), x.device())?;
+        let padded = self.pad(x, fill)?;
+        crop3d(
+            &padded,
+            &shift,
+            self.cfg.size,
+            self.cfg.cropping_mode,
+            resample,
+            align,
+        )
+    }
+
+    fn pad(&self, x: &Tensor, fill: f64) -> Result<Tensor> {
         let mut x = x.shallow_clone();
         for p in self.padding_steps(&x.size()) {
             x = match self.cfg.padding_mode {
-                CropPadding::Constant => x.f_pad(p, "constant", Some(self.cfg.fill))?,
+                CropPadding::Constant => x.f_pad(p, "constant", Some(fill))?,
                 CropPadding::Reflect => x.f_pad(p, "reflect", None)?,
                 CropPadding::Replicate => x.f_pad(p, "replicate", None)?,
             };
@@ -425,7 +425,12 @@ impl Augmentation for RandomCrop3D {
     }
 
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
-        check_fits(CROP3D, self.cfg.size, &self.padded_shape(shape))
+        check_fits(
+            CROP3D,
+            self.cfg.size,
+            &self.padded_shape(shape),
+            "at most the (padded) input size; set pad_if_needed or padding",
+        )
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
@@ -456,54 +461,36 @@ impl Augmentation for RandomCrop3D {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let b = input.size()[0];
-        let shift = crop_shift(CROP3D, params, b, input.kind(), input.device())?;
-        let padded = self.pad(input)?;
-        let [d, h, w] = self.cfg.size;
-        match self.cfg.cropping_mode {
-            CroppingMode::Slice => slice_crop(&padded, &-shift, self.cfg.size),
-            CroppingMode::Resample => warp3d::warp_affine3d(
-                &padded,
-                &translation(&shift),
-                (d, h, w),
-                self.cfg.resample,
-                self.cfg.align_corners,
-                CROP3D,
-            ),
-        }
+        let (resample, align) = (self.cfg.resample, self.cfg.align_corners);
+        self.crop(input, params, self.cfg.fill, resample, align)
     }
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let mut shift = crop_shift(CROP3D, params, shape[0], kind, device)?;
         for p in self.padding_steps(shape) {
             shift += constant(&[p[0] as f64, p[2] as f64, p[4] as f64], kind, device);
         }
-        Ok(Some(translation(&shift)))
+        Ok(Geometry::translation(warp::translation(&shift)))
     }
 
-    fn inverse_transform(
-        &self,
-        output: &Tensor,
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Tensor> {
-        let m = self
-            .transform_matrix_ungated(input_shape, params, output.kind(), output.device())?
-            .expect("a crop has a matrix");
-        warp3d::warp_affine3d(
-            output,
-            &warp3d::inverse4x4(&m),
-            dhw(input_shape),
-            self.cfg.resample,
-            self.cfg.align_corners,
-            CROP3D,
-        )
+    fn sampling(&self) -> Option<Sampling> {
+        Some(Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        })
+    }
+
+    /// Masks are padded as the volume (constant padding with `fill`) and cropped alike.
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let align = how.align_corners.unwrap_or(self.cfg.align_corners);
+        self.crop(mask, params, self.cfg.fill, how.resample, align)
     }
 }
 

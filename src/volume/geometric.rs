@@ -1,15 +1,14 @@
 //! RandomAffine3D, RandomRotation3D and RandomPerspective3D (the 3D flips live with the
 //! 2D ones in `geometric::flip`).
 
-use super::{check_resample, dhw, warp3d_same_size};
+use super::{check_resample, dhw};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::geometric::{distortion_scale_var, end_and_extent};
 use crate::ops::constant;
 use crate::range::{gate_params, scalar_var, uniform, Range};
-use crate::warp::Resample;
-use crate::warp3d;
-use crate::{AugSpec, Augmentation, Params, Result};
+use crate::warp::{matrix3d, Resample, Sampling};
+use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -172,8 +171,12 @@ impl RandomAffine3D {
         &self.degrees
     }
 
-    fn warp_options(&self) -> (Resample, bool) {
-        (self.cfg.resample, self.cfg.align_corners)
+    fn warp_options(&self) -> Sampling {
+        Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        }
     }
 }
 
@@ -245,15 +248,15 @@ impl Augmentation for RandomAffine3D {
         Ok(p)
     }
 
-    warp3d_same_size!(false);
+    crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str, s: &[i64]| -> Result<Tensor> {
             Ok(params
@@ -265,7 +268,7 @@ impl Augmentation for RandomAffine3D {
             .iter()
             .map(|k| get(k, &[b]))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Some(warp3d::affine_matrix3d(
+        Ok(Geometry::affine(matrix3d::affine_matrix3d(
             &get("translations", &[b, 3])?,
             &get("center", &[b, 3])?,
             &get("scale", &[b, 3])?,
@@ -345,8 +348,12 @@ impl RandomRotation3D {
         &self.degrees
     }
 
-    fn warp_options(&self) -> (Resample, bool) {
-        (self.cfg.resample, self.cfg.align_corners)
+    fn warp_options(&self) -> Sampling {
+        Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        }
     }
 }
 
@@ -385,15 +392,15 @@ impl Augmentation for RandomRotation3D {
         Ok(p)
     }
 
-    warp3d_same_size!(false);
+    crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let angles = AXES
             .iter()
@@ -406,7 +413,7 @@ impl Augmentation for RandomRotation3D {
             .collect::<Result<Vec<_>>>()?;
         let angles = Tensor::stack(&angles, 1);
         let center = voxel_center(shape, kind, device);
-        Ok(Some(warp3d::projective_transform(
+        Ok(Geometry::affine(matrix3d::projective_transform(
             &center,
             &angles,
             &center.ones_like(),
@@ -487,8 +494,12 @@ impl RandomPerspective3D {
         &self.distortion_scale
     }
 
-    fn warp_options(&self) -> (Resample, bool) {
-        (self.cfg.resample, self.cfg.align_corners)
+    fn warp_options(&self) -> Sampling {
+        Sampling {
+            resample: self.cfg.resample,
+            align_corners: self.cfg.align_corners,
+            ..Default::default()
+        }
     }
 }
 
@@ -545,15 +556,15 @@ impl Augmentation for RandomPerspective3D {
         Ok(p)
     }
 
-    warp3d_same_size!(true);
+    crate::geometric::warp_same_size!();
 
-    fn transform_matrix_ungated(
+    fn geometry_ungated(
         &self,
         shape: &[i64],
         params: &Params,
         kind: Kind,
         device: Device,
-    ) -> Result<Option<Tensor>> {
+    ) -> Result<Geometry> {
         let b = shape[0];
         let get = |k: &str| -> Result<Tensor> {
             Ok(params
@@ -574,7 +585,9 @@ impl Augmentation for RandomPerspective3D {
             start = start.index_select(1, &idx);
             end = end.index_select(1, &idx);
         }
-        Ok(Some(warp3d::perspective_transform3d(&start, &end)))
+        Ok(Geometry::projective(matrix3d::perspective_transform3d(
+            &start, &end,
+        )))
     }
 }
 

@@ -10,8 +10,9 @@ use crate::intensity::motion::{check_kernel_size, draw_ksize, nearest_taps};
 use crate::intensity::MotionKernelSize;
 use crate::ops::straight_through;
 use crate::range::{gate_params, Range};
+use crate::warp::matrix3d::{self, axis_angle_to_rotation};
 use crate::warp::Resample;
-use crate::warp3d::{self, axis_angle_to_rotation};
+use crate::warp::Sampling;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -127,13 +128,18 @@ fn motion_kernel3d(
         mode => {
             let shape = [b, 1, k, k, k];
             let center = voxel_center(&shape, kernel.kind(), kernel.device());
-            let m = warp3d::projective_transform(
+            let m = matrix3d::projective_transform(
                 &center,
                 &angle.to_kind(kernel.kind()),
                 &center.ones_like(),
             );
-            warp3d::warp_affine3d(&kernel.unsqueeze(1), &m, (k, k, k), mode, true, MOTION3D)?
-                .squeeze_dim(1)
+            let t = crate::Transform::from_parts(m, crate::TransformClass::Affine);
+            let s = Sampling {
+                resample: mode,
+                align_corners: true,
+                ..Default::default()
+            };
+            crate::warp::warp(&kernel.unsqueeze(1), &t, &[k, k, k], &s)?.squeeze_dim(1)
         }
     };
     Ok(&kernel / kernel.sum_dim_intlist([1i64, 2, 3].as_slice(), true, kernel.kind()))

@@ -1,41 +1,10 @@
-//! 4×4 matrices and warps for volumes (B,C,D,H,W), shared by the 3D
-//! augmentations.
-//!
-//! Matrices are (B,4,4) in voxel coordinates `(x, y, z)` (x along W, y along H, z along D),
-//! voxel centres on integers, mapping input voxels to output voxels, as in Kornia. Kornia's
-//! 3D warps normalise voxel coordinates with the corner-aligned convention whatever
-//! `align_corners` says (the flag only reaches `affine_grid`/`grid_sample`); we keep that
-//! convention so that outputs equal Kornia's.
+//! 3D matrix builders (B,4,4) for volumes: axis-angle rotation, shear, the affine matrix
+//! and the eight-point homography, in voxel coordinates `(x, y, z)` (x along W, y along H,
+//! z along D) mapping input voxels to output voxels, as Kornia's.
 
 use crate::ops::constant;
-use crate::warp::Resample;
-use crate::{Error, Result};
-use tch::{Device, Kind, Tensor};
-
-/// Kornia's `normal_transform_pixel3d`: voxel coordinates to [-1, 1] with corners aligned,
-/// as (1,4,4).
-pub(crate) fn normal_transform_pixel3d(
-    (d, h, w): (i64, i64, i64),
-    kind: Kind,
-    device: Device,
-) -> Tensor {
-    let scale = |n: i64| if n == 1 { 1.0 } else { 2.0 / (n as f64 - 1.0) };
-    let shift = |n: i64| if n == 1 { 0.0 } else { -1.0 };
-    #[rustfmt::skip]
-    let m = [
-        scale(w), 0.0, 0.0, shift(w),
-        0.0, scale(h), 0.0, shift(h),
-        0.0, 0.0, scale(d), shift(d),
-        0.0, 0.0, 0.0, 1.0,
-    ];
-    constant(&m, kind, device).view([1, 4, 4])
-}
-
-/// Inverse of a batch of 4×4 matrices by LU (`linalg_inv_ex`: no singularity check, so no
-/// host synchronisation; a singular matrix gives non-finite entries).
-pub(crate) fn inverse4x4(m: &Tensor) -> Tensor {
-    Tensor::linalg_inv_ex(m, false).0
-}
+use crate::warp::translation;
+use tch::{Kind, Tensor};
 
 /// Stacks twelve (B,) tensors (row-major 3×4) into (B,4,4) with last row `[0, 0, 0, 1]`.
 pub(crate) fn affine_rows3d(e: &[Tensor; 12]) -> Tensor {
@@ -44,26 +13,6 @@ pub(crate) fn affine_rows3d(e: &[Tensor; 12]) -> Tensor {
     let mut all: Vec<&Tensor> = e.iter().collect();
     all.extend([&zero, &zero, &zero, &one]);
     Tensor::stack(&all, -1).view([-1, 4, 4])
-}
-
-/// The (B,4,4) translation by `t` (B,3).
-pub(crate) fn translation(t: &Tensor) -> Tensor {
-    let c = |i: i64| t.select(-1, i);
-    let (o, z) = (c(0).ones_like(), c(0).zeros_like());
-    affine_rows3d(&[
-        o.shallow_clone(),
-        z.shallow_clone(),
-        z.shallow_clone(),
-        c(0),
-        z.shallow_clone(),
-        o.shallow_clone(),
-        z.shallow_clone(),
-        c(1),
-        z.shallow_clone(),
-        z.shallow_clone(),
-        o,
-        c(2),
-    ])
 }
 
 /// Rodrigues' rotation (B,3,3) of axis-angle vectors `aa` (B,3) in radians; below
@@ -198,96 +147,6 @@ pub(crate) fn affine_matrix3d(
         center,
         [&rad[0], &rad[1], &rad[2], &rad[3], &rad[4], &rad[5]],
     ))
-}
-
-/// The normalised matrix `src_norm <- dst_norm` (B,4,4) for `m` (voxels, src → dst).
-fn normalized_inverse(m: &Tensor, src: (i64, i64, i64), dst: (i64, i64, i64)) -> Tensor {
-    let (kind, device) = (m.kind(), m.device());
-    let n_src = normal_transform_pixel3d(src, kind, device);
-    let n_dst = normal_transform_pixel3d(dst, kind, device);
-    let dst_norm_src_norm = n_dst.matmul(&m.matmul(&inverse4x4(&n_src)));
-    inverse4x4(&dst_norm_src_norm)
-}
-
-fn grid_mode(resample: Resample, op: &'static str) -> Result<i64> {
-    match resample {
-        Resample::Bilinear => Ok(0),
-        Resample::Nearest => Ok(1),
-        Resample::Bicubic => Err(Error::Config {
-            op,
-            name: "resample",
-            value: "bicubic".into(),
-            allowed: "bilinear or nearest (grid_sample has no bicubic mode for volumes)".into(),
-        }),
-    }
-}
-
-/// Warps `src` (B,C,D,H,W) by the affine `m` (B,4,4 or 1,4,4; source voxels to destination
-/// voxels) into an output of size `(d, h, w)`, zeros outside, as Kornia's `warp_affine3d`:
-/// `affine_grid_generator` + `grid_sampler`.
-pub(crate) fn warp_affine3d(
-    src: &Tensor,
-    m: &Tensor,
-    (d, h, w): (i64, i64, i64),
-    resample: Resample,
-    align_corners: bool,
-    op: &'static str,
-) -> Result<Tensor> {
-    let size = src.size();
-    let (b, c) = (size[0], size[1]);
-    let (kind, device) = (src.kind(), src.device());
-    let m = m.to_kind(kind).to_device(device);
-    let a = normalized_inverse(&m, (size[2], size[3], size[4]), (d, h, w));
-    let a = if a.size()[0] == 1 && b > 1 {
-        a.expand([b, 4, 4], false)
-    } else {
-        a
-    };
-    let theta = a.narrow(-2, 0, 3);
-    let grid = Tensor::f_affine_grid_generator(&theta, [b, c, d, h, w], align_corners)?;
-    Ok(src.f_grid_sampler(&grid, grid_mode(resample, op)?, 0, align_corners)?)
-}
-
-/// Warps `src` (B,C,D,H,W) by the homography `m` (B,4,4) into `(d, h, w)`, zeros outside,
-/// as Kornia's `warp_perspective3d`: the corner-aligned normalised grid of the output is
-/// mapped by the normalised inverse and divided by its fourth coordinate (left undivided
-/// where |w| ≤ 1e-8).
-pub(crate) fn warp_perspective3d(
-    src: &Tensor,
-    m: &Tensor,
-    (d, h, w): (i64, i64, i64),
-    resample: Resample,
-    align_corners: bool,
-    op: &'static str,
-) -> Result<Tensor> {
-    let size = src.size();
-    let b = size[0];
-    let (kind, device) = (src.kind(), src.device());
-    let m = m.to_kind(kind).to_device(device);
-    let a = normalized_inverse(&m, (size[2], size[3], size[4]), (d, h, w));
-    let lin = |n: i64| crate::warp::base_coords(n, true, kind, device);
-    let zs = lin(d).view([d, 1, 1]).expand([d, h, w], false);
-    let ys = lin(h).view([1, h, 1]).expand([d, h, w], false);
-    let xs = lin(w).view([1, 1, w]).expand([d, h, w], false);
-    let base = Tensor::stack(&[xs, ys, zs, Tensor::ones([d, h, w], (kind, device))], -1).view([
-        1,
-        d * h * w,
-        4,
-    ]);
-    let warped = base.matmul(&a.transpose(-2, -1));
-    let last = warped.narrow(-1, 3, 1);
-    let ok = last.abs().gt(1e-8);
-    let scale = last
-        .where_self(&ok, &last.ones_like())
-        .reciprocal()
-        .where_self(&ok, &last.ones_like());
-    let grid = (warped.narrow(-1, 0, 3) * scale).view([-1, d, h, w, 3]);
-    let grid = if grid.size()[0] == 1 && b > 1 {
-        grid.expand([b, d, h, w, 3], false)
-    } else {
-        grid
-    };
-    Ok(src.f_grid_sampler(&grid, grid_mode(resample, op)?, 0, align_corners)?)
 }
 
 /// The homography (B,4,4) mapping the eight corners `src` (B,8,3) onto `dst`, as Kornia's

@@ -1,0 +1,244 @@
+//! The operator registry: one table names every operator once and generates the
+//! serialisable [`AugSpec`], its builder and the list of names ([`AugSpec::NAMES`]) that the
+//! tests check their coverage against. A new operator is its own file plus one line here.
+//!
+//! A user's own augmentation joins a pipeline directly ([`crate::Sequential::from_steps`]),
+//! and through JSON once its constructor is registered ([`register_augmentation`]); its
+//! spec is then [`AugSpec::Custom`].
+
+use crate::container::{Sequential, SequentialConfig};
+use crate::geometric::{
+    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, PadTo, PadToConfig,
+    PerspectiveConfig, RandomAffine, RandomAffineConfig, RandomCrop, RandomCropConfig,
+    RandomElasticTransform, RandomFisheye, RandomHorizontalFlip, RandomPerspective,
+    RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
+    RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate, RandomVerticalFlip,
+    Resize, ResizeConfig, Rotation90Config, ShearConfig, ThinPlateSplineConfig, TranslateConfig,
+};
+use crate::intensity::{
+    AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
+    ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
+    GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
+    MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig, PosterizeConfig,
+    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
+    RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing, RandomGamma,
+    RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale, RandomGrayscaleConfig, RandomHue,
+    RandomInvert, RandomMedianBlur, RandomMotionBlur, RandomPlanckianJitter, RandomPosterize,
+    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
+    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+};
+use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
+use crate::volume::{
+    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
+    Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig, RandomDepthicalFlip3D,
+    RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D, RandomPerspective3D,
+    RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
+};
+use crate::{Augmentation, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use tch::nn;
+
+/// Generates [`AugSpec`] (one variant per row, named after the operator's type), its
+/// builder (`Type::new(path, config)`) and [`AugSpec::NAMES`].
+macro_rules! registry {
+    ($($(#[$meta:meta])* $variant:ident($cfg:ty) => $ty:ty;)*) => {
+        /// A serialisable description of one augmentation: its type name and config.
+        ///
+        /// A pipeline's structure round-trips through JSON as these; its learnable state
+        /// lives in the `VarStore` (`vs.save` / `vs.load`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum AugSpec {
+            $(
+                $(#[$meta])*
+                #[doc = concat!("[`", stringify!($ty), "`].")]
+                $variant($cfg),
+            )*
+            /// A user's augmentation, built by the constructor registered under its name
+            /// ([`register_augmentation`]).
+            Custom(CustomSpec),
+        }
+
+        impl AugSpec {
+            /// The name of every operator in the registry (the variants but `Custom`).
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// The operator's name: the variant's (for `Custom`, the registered name).
+            pub fn name(&self) -> &str {
+                match self {
+                    $(AugSpec::$variant(_) => stringify!($variant),)*
+                    AugSpec::Custom(c) => &c.name,
+                }
+            }
+
+            /// Builds the augmentation, its variables under `path`.
+            ///
+            /// # Errors
+            /// The config's validation error; [`Error::Config`] for a custom name that was
+            /// never registered.
+            pub fn build(&self, path: &nn::Path) -> Result<Box<dyn Augmentation>> {
+                Ok(match self.clone() {
+                    $(AugSpec::$variant(c) => Box::new(<$ty>::new(path, c)?),)*
+                    AugSpec::Custom(c) => build_custom(path, &c)?,
+                })
+            }
+        }
+    };
+}
+
+registry! {
+    RandomAffine(RandomAffineConfig) => RandomAffine;
+    RandomRotation(RandomRotationConfig) => RandomRotation;
+    RandomHorizontalFlip(FlipConfig) => RandomHorizontalFlip;
+    RandomVerticalFlip(FlipConfig) => RandomVerticalFlip;
+    RandomCrop(RandomCropConfig) => RandomCrop;
+    CenterCrop(CenterCropConfig) => CenterCrop;
+    RandomResizedCrop(RandomResizedCropConfig) => RandomResizedCrop;
+    RandomPerspective(PerspectiveConfig) => RandomPerspective;
+    RandomShear(ShearConfig) => RandomShear;
+    RandomTranslate(TranslateConfig) => RandomTranslate;
+    RandomRotation90(Rotation90Config) => RandomRotation90;
+    Resize(ResizeConfig) => Resize;
+    PadTo(PadToConfig) => PadTo;
+    RandomFisheye(FisheyeConfig) => RandomFisheye;
+    RandomElasticTransform(ElasticConfig) => RandomElasticTransform;
+    RandomThinPlateSpline(ThinPlateSplineConfig) => RandomThinPlateSpline;
+    ColorJitter(JitterConfig) => ColorJitter;
+    ColorJiggle(JitterConfig) => ColorJiggle;
+    Normalize(NormalizeConfig) => Normalize;
+    Denormalize(NormalizeConfig) => Denormalize;
+    RandomGrayscale(RandomGrayscaleConfig) => RandomGrayscale;
+    RandomSolarize(SolarizeConfig) => RandomSolarize;
+    RandomErasing(ErasingConfig) => RandomErasing;
+    RandomEqualize(EqualizeConfig) => RandomEqualize;
+    RandomBrightness(FactorConfig) => RandomBrightness;
+    RandomContrast(FactorConfig) => RandomContrast;
+    RandomSaturation(FactorConfig) => RandomSaturation;
+    RandomHue(FactorConfig) => RandomHue;
+    RandomGamma(GammaConfig) => RandomGamma;
+    RandomInvert(InvertConfig) => RandomInvert;
+    RandomGaussianBlur(GaussianBlurConfig) => RandomGaussianBlur;
+    RandomBoxBlur(BoxBlurConfig) => RandomBoxBlur;
+    RandomChannelShuffle(ChannelShuffleConfig) => RandomChannelShuffle;
+    RandomGaussianNoise(GaussianNoiseConfig) => RandomGaussianNoise;
+    RandomPosterize(PosterizeConfig) => RandomPosterize;
+    RandomAutoContrast(AutoContrastConfig) => RandomAutoContrast;
+    RandomChannelDropout(ChannelDropoutConfig) => RandomChannelDropout;
+    RandomRGBShift(RgbShiftConfig) => RandomRGBShift;
+    RandomSaltAndPepperNoise(SaltAndPepperConfig) => RandomSaltAndPepperNoise;
+    RandomMedianBlur(MedianBlurConfig) => RandomMedianBlur;
+    RandomMotionBlur(MotionBlurConfig) => RandomMotionBlur;
+    RandomPlanckianJitter(PlanckianConfig) => RandomPlanckianJitter;
+    RandomSharpness(SharpnessConfig) => RandomSharpness;
+    CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D;
+    RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D;
+    RandomAffine3D(Affine3DConfig) => RandomAffine3D;
+    RandomRotation3D(Rotation3DConfig) => RandomRotation3D;
+    RandomPerspective3D(Perspective3DConfig) => RandomPerspective3D;
+    RandomHorizontalFlip3D(FlipConfig) => RandomHorizontalFlip3D;
+    RandomVerticalFlip3D(FlipConfig) => RandomVerticalFlip3D;
+    RandomDepthicalFlip3D(FlipConfig) => RandomDepthicalFlip3D;
+    RandomMotionBlur3D(MotionBlur3DConfig) => RandomMotionBlur3D;
+    RandomEqualize3D(Equalize3DConfig) => RandomEqualize3D;
+    /// Inside a pipeline it mixes the labels of a [`crate::Batch`] too.
+    RandomMixUp(MixUpConfig) => RandomMixUp;
+    /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.
+    RandomCutMix(CutMixConfig) => RandomCutMix;
+    /// A container: steps in order, or a random selection of them.
+    Sequential(SequentialConfig) => Sequential;
+}
+
+/// The spec of a user's augmentation: the name its constructor is registered under and its
+/// configuration as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomSpec {
+    /// The registered name.
+    pub name: String,
+    /// Whatever the constructor reads.
+    #[serde(default)]
+    pub config: serde_json::Value,
+}
+
+/// A constructor of a user's augmentation from its JSON config.
+pub type CustomConstructor = fn(&nn::Path, &serde_json::Value) -> Result<Box<dyn Augmentation>>;
+
+fn custom_registry() -> &'static Mutex<HashMap<String, CustomConstructor>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, CustomConstructor>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Registers the constructor of a user's augmentation under `name`, so that pipelines
+/// holding [`AugSpec::Custom`] with that name rebuild from JSON. A name of the built-in
+/// registry cannot be taken.
+///
+/// # Errors
+/// [`Error::Config`] when `name` is a built-in operator's.
+pub fn register_augmentation(name: &str, constructor: CustomConstructor) -> Result<()> {
+    if AugSpec::NAMES.contains(&name) {
+        return Err(crate::checks::config(
+            "register_augmentation",
+            "name",
+            name,
+            "a name that no built-in operator has",
+        ));
+    }
+    custom_registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string(), constructor);
+    Ok(())
+}
+
+fn build_custom(path: &nn::Path, spec: &CustomSpec) -> Result<Box<dyn Augmentation>> {
+    let ctor = custom_registry()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&spec.name)
+        .copied();
+    match ctor {
+        Some(f) => f(path, &spec.config),
+        None => Err(Error::Config {
+            op: "AugSpec",
+            name: "Custom",
+            value: spec.name.clone(),
+            allowed: "a name registered with register_augmentation before building".into(),
+        }),
+    }
+}
+
+impl AugSpec {
+    /// The spec with every `same_on_batch` flag it holds (recursively, through containers)
+    /// set to `value`; specs without one are unchanged.
+    pub fn with_same_on_batch(&self, value: bool) -> AugSpec {
+        if let AugSpec::Sequential(c) = self {
+            let mut c = c.clone();
+            c.same_on_batch = Some(value);
+            c.steps = c
+                .steps
+                .iter()
+                .map(|s| s.with_same_on_batch(value))
+                .collect();
+            return AugSpec::Sequential(c);
+        }
+        let Ok(mut json) = serde_json::to_value(self) else {
+            return self.clone();
+        };
+        let cfg = match &mut json {
+            serde_json::Value::Object(m) => m.values_mut().next(),
+            _ => None,
+        };
+        let cfg = match (self, cfg) {
+            (AugSpec::Custom(_), Some(serde_json::Value::Object(c))) => c.get_mut("config"),
+            (_, c) => c,
+        };
+        match cfg {
+            Some(serde_json::Value::Object(fields)) if fields.contains_key("same_on_batch") => {
+                fields.insert("same_on_batch".into(), serde_json::Value::Bool(value));
+                serde_json::from_value(json).unwrap_or_else(|_| self.clone())
+            }
+            _ => self.clone(),
+        }
+    }
+}
