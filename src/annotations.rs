@@ -527,6 +527,23 @@ impl Working {
     pub(crate) fn has_points(&self) -> bool {
         self.outlines.is_some() || self.keypoints.is_some()
     }
+
+    /// The kind points are computed in: float64 if the image or any point set is float64.
+    pub(crate) fn point_kind(&self) -> Kind {
+        let double = [
+            Some(&self.image),
+            self.outlines.as_ref(),
+            self.keypoints.as_ref(),
+        ]
+        .iter()
+        .flatten()
+        .any(|t| t.kind() == Kind::Double);
+        if double {
+            Kind::Double
+        } else {
+            Kind::Float
+        }
+    }
 }
 
 /// What the boundary remembers to give annotations back in the caller's layout.
@@ -638,7 +655,9 @@ pub(crate) fn to_working(
                     ));
                 }
             }
-            let xyxy = bx.format.to_xyxy(&data.to_kind(kind));
+            let xyxy = bx
+                .format
+                .to_xyxy(&data.to_kind(point_kind(kind, data.kind())));
             if data.device() == Device::Cpu && n > 0 {
                 check_box_values(op, &xyxy, bx.valid.as_ref().map(add).as_ref(), bx.format)?;
             }
@@ -654,7 +673,7 @@ pub(crate) fn to_working(
                             ),
                         ));
                     }
-                    c.to_kind(kind)
+                    c.to_kind(point_kind(kind, c.kind()))
                 }
                 _ => box_corners(&xyxy),
             };
@@ -684,7 +703,7 @@ pub(crate) fn to_working(
                 bsz,
                 ps[1],
             )?;
-            Some(p.to_device(device).to_kind(kind))
+            Some(p.to_device(device).to_kind(point_kind(kind, p.kind())))
         }
     };
 
@@ -718,6 +737,15 @@ pub(crate) fn to_working(
         labels: batch.labels.as_ref().map(|l| l.shallow_clone()),
     };
     Ok((working, layout))
+}
+
+/// Points are computed in float64 when the image or the points are float64, else float32.
+fn point_kind(image: Kind, points: Kind) -> Kind {
+    if image == Kind::Double || points == Kind::Double {
+        Kind::Double
+    } else {
+        Kind::Float
+    }
 }
 
 fn check_mask_like(
@@ -913,7 +941,7 @@ fn finish_boxes(
         .lt_tensor(&zero)
         .logical_or(&lo.gt_tensor(&limits))
         .any_dim(-1, false);
-    let clipped_area = size(&clo, &chi).where_scalarother(&outside, 0.0);
+    let clipped_area = size(&clo, &chi).where_scalarother(&outside.logical_not(), 0.0);
     let visibility = (&clipped_area / area.clamp_min(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
     let mut keep: Option<Tensor> = None;
     let mut and = |t: Tensor| {

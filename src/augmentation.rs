@@ -376,7 +376,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
-            let g = self.f_geometry(&shape, params, kind, device)?;
+            let g = self.f_geometry(&shape, params, w.point_kind(), device)?;
             map_working_points(&g, w.outlines, w.keypoints, opts, self.name())?
         } else {
             (None, None)
@@ -453,7 +453,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
-            let g = self.f_geometry(input_shape, params, kind, device)?;
+            let g = self.f_geometry(input_shape, params, w.point_kind(), device)?;
             let outlines = w.outlines.map(|o| unmap_outlines(&g, &o, opts));
             let keypoints = w.keypoints.map(|k| g.unmap_points(&k));
             (outlines, keypoints)

@@ -661,6 +661,7 @@ impl Sequential {
         opts: &AnnotationOptions,
     ) -> Result<Working> {
         let (kind, device) = (w.image.kind(), w.image.device());
+        let point_kind = w.point_kind();
         let mut shape = w.image.size();
         let mut total: Option<Transform> = None;
         let mut outlines = w.outlines;
@@ -671,7 +672,7 @@ impl Sequential {
             step.check_shape(&shape)?;
             let t = step.f_transform(&shape, &sub, kind, device)?;
             if outlines.is_some() || keypoints.is_some() {
-                let g = Geometry::Matrix(t.clone());
+                let g = Geometry::Matrix(step.f_transform(&shape, &sub, point_kind, device)?);
                 (outlines, keypoints) =
                     crate::augmentation::map_working_points(&g, outlines, keypoints, opts, SEQ)?;
             }
