@@ -428,7 +428,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         input_shape: &[i64],
         opts: &AnnotationOptions,
     ) -> Result<Working> {
-        let (kind, device) = (w.image.kind(), w.image.device());
+        let device = w.image.device();
         let image = match self.f_inverse(&w.image, params, input_shape) {
             Ok(x) => x,
             // Intensity steps stay applied, as Kornia's inverse leaves them.
