@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
-use tch_dda::{Augmentation, Params};
+use tch_dda::*;
 
 /// One fixture file: its tensors and its metadata.
 pub struct Fixture {
@@ -195,4 +195,173 @@ pub fn gradcheck_scalar(f: &dyn Fn() -> Tensor, v: &Tensor) -> (f64, f64) {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The paper pipeline of the benchmarks (affine, jitter, flip, resized crop, normalize).
+pub fn paper_specs(learnable: bool) -> Vec<AugSpec> {
+    vec![
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            p: 1.0,
+            learnable,
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig {
+            learnable,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (12, 10),
+            ..Default::default()
+        }),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+    ]
+}
+
+/// Every operator of this crate, for the loops of tests/behaviour.rs; tests/registry.rs
+/// checks that it covers every name of the registry.
+pub fn all_specs() -> Vec<AugSpec> {
+    vec![
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation(RandomRotationConfig {
+            degrees: (-45.0, 45.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+        AugSpec::RandomVerticalFlip(FlipConfig::default()),
+        AugSpec::RandomCrop(RandomCropConfig {
+            size: (9, 11),
+            padding: Some(vec![2]),
+            ..Default::default()
+        }),
+        AugSpec::CenterCrop(CenterCropConfig {
+            size: (9, 11),
+            ..Default::default()
+        }),
+        AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (8, 9),
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig {
+            p: 0.5,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
+        AugSpec::ColorJiggle(JitterConfig {
+            p: 0.5,
+            ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+        }),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+        AugSpec::Denormalize(NormalizeConfig::imagenet()),
+        AugSpec::RandomGrayscale(RandomGrayscaleConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
+        AugSpec::RandomPerspective(PerspectiveConfig::default()),
+        AugSpec::RandomShear(ShearConfig {
+            shear: (-15.0, 20.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomTranslate(TranslateConfig {
+            translate_x: Some((-0.2, 0.2)),
+            ..Default::default()
+        }),
+        AugSpec::Resize(ResizeConfig {
+            size: ResizeTo::Side(12, Side::Short),
+            ..Default::default()
+        }),
+        AugSpec::PadTo(PadToConfig {
+            size: (20, 20),
+            ..Default::default()
+        }),
+        AugSpec::RandomFisheye(FisheyeConfig::default()),
+        AugSpec::RandomThinPlateSpline(ThinPlateSplineConfig::default()),
+        AugSpec::RandomElasticTransform(ElasticConfig {
+            kernel_size: (5, 5),
+            sigma: (2.0, 2.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation90(Rotation90Config {
+            times: (-3.0, 3.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomErasing(ErasingConfig::default()),
+        AugSpec::RandomEqualize(EqualizeConfig::default()),
+        AugSpec::RandomBrightness(FactorConfig::new((0.6, 1.4))),
+        AugSpec::RandomContrast(FactorConfig::new((0.5, 1.5))),
+        AugSpec::RandomSaturation(FactorConfig::new((0.2, 1.8))),
+        AugSpec::RandomHue(FactorConfig::new((-0.3, 0.4))),
+        AugSpec::RandomGamma(GammaConfig {
+            gamma: (0.5, 1.5),
+            ..Default::default()
+        }),
+        AugSpec::RandomInvert(InvertConfig::default()),
+        AugSpec::RandomGaussianBlur(GaussianBlurConfig::default()),
+        AugSpec::RandomBoxBlur(BoxBlurConfig::default()),
+        AugSpec::RandomChannelShuffle(ChannelShuffleConfig::default()),
+        AugSpec::RandomGaussianNoise(GaussianNoiseConfig {
+            std: 0.1,
+            ..Default::default()
+        }),
+        AugSpec::RandomPosterize(PosterizeConfig::default()),
+        AugSpec::RandomAutoContrast(AutoContrastConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
+        AugSpec::RandomChannelDropout(ChannelDropoutConfig::default()),
+        AugSpec::RandomPlanckianJitter(PlanckianConfig::default()),
+        AugSpec::RandomMotionBlur(MotionBlurConfig {
+            kernel_size: MotionKernelSize::Range(3, 7),
+            ..Default::default()
+        }),
+        AugSpec::RandomRGBShift(RgbShiftConfig::default()),
+        AugSpec::RandomSaltAndPepperNoise(SaltAndPepperConfig::default()),
+        AugSpec::RandomMedianBlur(MedianBlurConfig::default()),
+        AugSpec::RandomSolarize(SolarizeConfig::default()),
+        AugSpec::RandomSharpness(SharpnessConfig::default()),
+        AugSpec::Sequential(paper_specs(false).into()),
+        AugSpec::RandomMixUp(MixUpConfig::default()),
+        AugSpec::RandomCutMix(CutMixConfig {
+            num_mix: 2,
+            ..Default::default()
+        }),
+        AugSpec::RandomAffine3D(Affine3DConfig {
+            degrees: [(-20.0, 20.0); 3],
+            translate: Some((0.1, 0.1, 0.1)),
+            scale: Some(Scale3D::Isotropic((0.9, 1.1))),
+            shears: Some([(-5.0, 5.0); 6]),
+            ..Default::default()
+        }),
+        AugSpec::RandomRotation3D(Rotation3DConfig {
+            degrees: [(-30.0, 30.0); 3],
+            ..Default::default()
+        }),
+        AugSpec::RandomPerspective3D(Perspective3DConfig::default()),
+        AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
+        AugSpec::RandomVerticalFlip3D(FlipConfig::default()),
+        AugSpec::RandomDepthicalFlip3D(FlipConfig::default()),
+        AugSpec::CenterCrop3D(CenterCrop3DConfig {
+            size: [3, 9, 11],
+            ..Default::default()
+        }),
+        AugSpec::RandomCrop3D(RandomCrop3DConfig {
+            size: [3, 9, 11],
+            padding: Some([1; 6]),
+            ..Default::default()
+        }),
+        AugSpec::RandomMotionBlur3D(MotionBlur3DConfig {
+            kernel_size: MotionKernelSize::Range(3, 5),
+            ..Default::default()
+        }),
+        AugSpec::RandomEqualize3D(Equalize3DConfig::default()),
+    ]
 }
