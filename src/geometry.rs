@@ -326,6 +326,31 @@ impl Transform {
         }
     }
 
+    /// Warps `image` (B,C,H,W) (volumes (B,C,D,H,W)) by this transform into an output of
+    /// spatial size `out` ((H, W) or (D, H, W)) with `sampling`: one `grid_sampler` call,
+    /// differentiable with respect to the image and the matrix. Pixels are sampled at
+    /// `M⁻¹ p`, as every geometric augmentation of the crate warps.
+    ///
+    /// # Errors
+    /// [`Error::Geometry`] when the image's rank or batch does not fit the transform;
+    /// [`Error::Config`] for bicubic sampling of a volume; libtorch errors.
+    pub fn f_warp(&self, image: &Tensor, out: &[i64], sampling: &crate::Sampling) -> Result<Tensor> {
+        let size = image.size();
+        let d = self.dims();
+        if size.len() != d + 2 || out.len() != d || (self.batch() != 1 && self.batch() != size[0]) {
+            return Err(Error::Geometry {
+                what: "image to warp",
+                problem: format!(
+                    "has shape {size:?} (output size {out:?}); expected (B, C, {}) with B = {} and an output size of {d} numbers",
+                    if d == 3 { "D, H, W" } else { "H, W" },
+                    self.batch()
+                ),
+            });
+        }
+        crate::checks::float_kind("Transform", image.kind())?;
+        crate::warp::warp(image, self, out, sampling)
+    }
+
     /// The same transform in `kind`.
     pub fn to_kind(&self, kind: Kind) -> Transform {
         Transform {
