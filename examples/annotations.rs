@@ -22,8 +22,10 @@ use tch_dda::*;
 /// spoon; centre, spoon).
 fn annotations() -> (Vec<Tensor>, Tensor) {
     let boxes = vec![
-        Tensor::from_slice(&[76.0f32, 18., 124., 72., 59., 152., 90., 183., 155., 0., 200., 115.])
-            .view([3, 4]),
+        Tensor::from_slice(&[
+            76.0f32, 18., 124., 72., 59., 152., 90., 183., 155., 0., 200., 115.,
+        ])
+        .view([3, 4]),
         Tensor::from_slice(&[50.0f32, 64., 97., 108., 162., 80., 200., 124.]).view([2, 4]),
         Tensor::from_slice(&[39.0f32, 8., 174., 118., 124., 130., 171., 180.]).view([2, 4]),
     ];
@@ -60,10 +62,18 @@ fn box_mask(boxes: &Boxes, (h, w): (i64, i64)) -> Tensor {
 /// Draws the record on its images (CPU copies): the mask as a tint, boxes in green,
 /// keypoints in yellow.
 fn draw(batch: &Batch) -> Tensor {
-    let img = batch.image.to_device(Device::Cpu).to_kind(Kind::Float).copy();
+    let img = batch
+        .image
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .copy();
     let (h, w) = (img.size()[2], img.size()[3]);
     if let Some(m) = &batch.masks {
-        let on = m.to_device(Device::Cpu).gt(0).unsqueeze(1).to_kind(Kind::Float);
+        let on = m
+            .to_device(Device::Cpu)
+            .gt(0)
+            .unsqueeze(1)
+            .to_kind(Kind::Float);
         let tint = Tensor::from_slice(&[0.2f32, 0.4, 1.0]).view([1, 3, 1, 1]);
         let blended = &img * (1.0 - &on * 0.35) + &on * 0.35 * tint;
         img.shallow_clone().copy_(&blended);
@@ -176,7 +186,12 @@ fn main() -> Result<()> {
     println!("wrote {out}: originals, three augmented draws, the last one mapped back");
 
     // How far the round trip lands, per box corner and keypoint, over 20 draws.
-    let original = record.boxes.as_ref().expect("boxes").data.to_device(Device::Cpu);
+    let original = record
+        .boxes
+        .as_ref()
+        .expect("boxes")
+        .data
+        .to_device(Device::Cpu);
     let valid = record
         .boxes
         .as_ref()
@@ -201,7 +216,11 @@ fn main() -> Result<()> {
         };
         worst[0] = worst[0].max(err(&b.boxes.expect("boxes").data));
         worst[1] = worst[1].max(
-            (b.keypoints.expect("keypoints").points.to_device(Device::Cpu) - &points)
+            (b.keypoints
+                .expect("keypoints")
+                .points
+                .to_device(Device::Cpu)
+                - &points)
                 .abs()
                 .max()
                 .double_value(&[]),
@@ -210,9 +229,12 @@ fn main() -> Result<()> {
         worst[2] = worst[2].max(err(&kd));
         // Growth of the box: mean over valid boxes of (area back / area before) - 1.
         let area = |t: &Tensor| {
-            (t.narrow(-1, 2, 1) - t.narrow(-1, 0, 1) + 1.0) * (t.narrow(-1, 3, 1) - t.narrow(-1, 1, 1) + 1.0)
+            (t.narrow(-1, 2, 1) - t.narrow(-1, 0, 1) + 1.0)
+                * (t.narrow(-1, 3, 1) - t.narrow(-1, 1, 1) + 1.0)
         };
-        let g = (area(&kd) / area(&original) - 1.0).where_scalarother(&valid, 0.0).sum(Kind::Double)
+        let g = (area(&kd) / area(&original) - 1.0)
+            .where_scalarother(&valid, 0.0)
+            .sum(Kind::Double)
             / valid.to_kind(Kind::Double).sum(Kind::Double);
         growth += g.double_value(&[]) / 20.0;
     }

@@ -48,7 +48,11 @@ fn chain(fuse: bool) -> SequentialConfig {
 }
 
 /// Median, min and max of `f`'s time in ms over `n` runs after two warm-ups.
-fn time(device: Device, n: usize, mut f: impl FnMut() -> Result<Tensor>) -> Result<(f64, f64, f64)> {
+fn time(
+    device: Device,
+    n: usize,
+    mut f: impl FnMut() -> Result<Tensor>,
+) -> Result<(f64, f64, f64)> {
     let mut t = Vec::new();
     for i in 0..n + 2 {
         common::sync(device);
@@ -86,7 +90,10 @@ fn main() -> Result<()> {
     let (fm, flo, fhi) = time(device, 15, || Ok(fused.f_apply(&batch, &params)?))?;
     println!("time per batch of 64x3x224x224 on {device:?}, median (min-max) of 15:");
     println!("  four resamplings: {pm:.1} ms ({plo:.1}-{phi:.1})");
-    println!("  fused, one:       {fm:.1} ms ({flo:.1}-{fhi:.1})  ({:.2}x)", fm / pm);
+    println!(
+        "  fused, one:       {fm:.1} ms ({flo:.1}-{fhi:.1})  ({:.2}x)",
+        fm / pm
+    );
 
     // The reference: one float64 bicubic warp by the composed matrix.
     let t = plain.f_transform(&batch.size(), &params, Kind::Double, device)?;
@@ -100,10 +107,14 @@ fn main() -> Result<()> {
     // through an intermediate step's padding even where the composed source is inside).
     let ones = batch.ones_like();
     let full = |y: Tensor| y.narrow(1, 0, 1).ge(1.0 - 1e-6);
-    let inside = full(t.f_warp(&ones.to_kind(Kind::Double), &[224, 224], &Sampling::bilinear(false))?)
-        .logical_and(&full(plain.f_apply(&ones, &params)?))
-        .logical_and(&full(fused.f_apply(&ones, &params)?))
-        .to_kind(Kind::Double);
+    let inside = full(t.f_warp(
+        &ones.to_kind(Kind::Double),
+        &[224, 224],
+        &Sampling::bilinear(false),
+    )?)
+    .logical_and(&full(plain.f_apply(&ones, &params)?))
+    .logical_and(&full(fused.f_apply(&ones, &params)?))
+    .to_kind(Kind::Double);
     println!(
         "inside pixels: {:.1}% of the output",
         100.0 * inside.mean(Kind::Double).double_value(&[])
@@ -111,7 +122,13 @@ fn main() -> Result<()> {
     let y_plain = plain.f_apply(&batch, &params)?;
     let y_fused = fused.f_apply(&batch, &params)?;
     println!("PSNR against a float64 bicubic reference warp (inside pixels, 64 images):");
-    println!("  four resamplings: {:.2} dB", psnr(&y_plain, &reference, &inside));
-    println!("  fused, one:       {:.2} dB", psnr(&y_fused, &reference, &inside));
+    println!(
+        "  four resamplings: {:.2} dB",
+        psnr(&y_plain, &reference, &inside)
+    );
+    println!(
+        "  fused, one:       {:.2} dB",
+        psnr(&y_fused, &reference, &inside)
+    );
     Ok(())
 }

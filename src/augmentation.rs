@@ -295,7 +295,9 @@ pub trait Augmentation: std::fmt::Debug + Send {
     /// original boxes; others as the enclosure of their mapped corners.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward_batch`].
+    /// As [`Augmentation::f_forward_batch`]; [`Error::NotInvertible`] for a step whose
+    /// params give a singular matrix (checked on the CPU, where reading it costs no device
+    /// synchronisation; on a GPU the inverse has non-finite entries instead).
     fn f_inverse_batch(
         &self,
         output: &Batch,
@@ -429,6 +431,16 @@ pub trait Augmentation: std::fmt::Debug + Send {
         opts: &AnnotationOptions,
     ) -> Result<Working> {
         let device = w.image.device();
+        let g = self.f_geometry(input_shape, params, w.point_kind(), device)?;
+        if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
+            // On the CPU the check costs no device synchronisation.
+            if let Err(Error::NotInvertible { why, .. }) = t.f_checked_inverse() {
+                return Err(Error::NotInvertible {
+                    op: self.name(),
+                    why: format!("{why} (its params give no inverse)"),
+                });
+            }
+        }
         let image = match self.f_inverse(&w.image, params, input_shape) {
             Ok(x) => x,
             // Intensity steps stay applied, as Kornia's inverse leaves them.
@@ -453,7 +465,6 @@ pub trait Augmentation: std::fmt::Debug + Send {
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
-            let g = self.f_geometry(input_shape, params, w.point_kind(), device)?;
             let outlines = w.outlines.map(|o| unmap_outlines(&g, &o, opts));
             let keypoints = w.keypoints.map(|k| g.unmap_points(&k));
             (outlines, keypoints)

@@ -334,7 +334,12 @@ impl Transform {
     /// # Errors
     /// [`Error::Geometry`] when the image's rank or batch does not fit the transform;
     /// [`Error::Config`] for bicubic sampling of a volume; libtorch errors.
-    pub fn f_warp(&self, image: &Tensor, out: &[i64], sampling: &crate::Sampling) -> Result<Tensor> {
+    pub fn f_warp(
+        &self,
+        image: &Tensor,
+        out: &[i64],
+        sampling: &crate::Sampling,
+    ) -> Result<Tensor> {
         let size = image.size();
         let d = self.dims();
         if size.len() != d + 2 || out.len() != d || (self.batch() != 1 && self.batch() != size[0]) {

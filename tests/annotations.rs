@@ -826,3 +826,38 @@ fn bad_annotation_options_are_refused() {
         "AugmentationSequential: random_apply = Between(3, 1) is invalid; allowed: 0 <= lo <= hi"
     );
 }
+
+#[test]
+fn a_singular_step_has_no_inverse() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = pipeline(
+        &vs,
+        vec![
+            AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+            AugSpec::RandomAffine(RandomAffineConfig {
+                scale: Some((0.5, 1.5)),
+                p: 1.0,
+                ..Default::default()
+            }),
+        ],
+        AnnotationOptions::default(),
+    );
+    let x = image(&[2, 1, 6, 8]);
+    let b = Batch::new(x.shallow_clone()).with_keypoints(Keypoints::new(Tensor::ones(
+        [2, 1, 2],
+        (Kind::Float, Device::Cpu),
+    )));
+    tch::manual_seed(0);
+    let (out, mut p) = seq.f_forward_batch(&b).unwrap();
+    // Replayed params with a zero scale for the second sample: its matrix is singular.
+    p.insert(
+        "1.scale",
+        Tensor::from_slice(&[1.0f32, 1.0, 0.0, 0.0]).view([2, 2]),
+    );
+    let before = out.image.copy();
+    assert_eq!(
+        seq.f_inverse_batch(&out, &p, &x.size()).unwrap_err().to_string(),
+        "RandomAffine is not invertible: the matrix of sample 1 is singular (or not finite) (its params give no inverse)"
+    );
+    assert!(out.image.equal(&before));
+}

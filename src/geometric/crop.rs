@@ -270,7 +270,7 @@ impl RandomCrop {
         let start = start_of(&src, input.kind());
         let (h, w) = self.cfg.size;
         match self.cfg.cropping_mode {
-            CroppingMode::Slice => warp::crop_window(&padded, &start, &[h, w]),
+            CroppingMode::Slice => warp::crop_window(&padded, &start, &[h, w], false),
             CroppingMode::Resample => {
                 let opts = Sampling {
                     resample,

@@ -76,7 +76,7 @@ fn crop3d(
     align_corners: bool,
 ) -> Result<Tensor> {
     match mode {
-        CroppingMode::Slice => warp::crop_window(x, &-shift, &size),
+        CroppingMode::Slice => warp::crop_window(x, &-shift, &size, true),
         CroppingMode::Resample => {
             let s = Sampling {
                 resample,

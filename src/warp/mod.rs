@@ -308,8 +308,15 @@ pub(crate) fn translation(t: &Tensor) -> Tensor {
 
 /// Extracts the window of spatial size `size` ((h, w) or (d, h, w)) starting at the
 /// whole-pixel offsets `start` (B, n) in `(x, y[, z])` order from every sample of `x`, with
-/// one `gather`; pixels outside the input are zeros (what a warp gives them). Exact.
-pub(crate) fn crop_window(x: &Tensor, start: &Tensor, size: &[i64]) -> Result<Tensor> {
+/// one `gather`. Exact. With `zeros_outside`, pixels outside the input are zeros (what a warp
+/// gives them; one more pass over the output); without, the window must lie inside (an
+/// index outside is libtorch's error).
+pub(crate) fn crop_window(
+    x: &Tensor,
+    start: &Tensor,
+    size: &[i64],
+    zeros_outside: bool,
+) -> Result<Tensor> {
     let shape = x.size();
     let (b, c) = (shape[0], shape[1]);
     let src = spatial(&shape);
@@ -325,18 +332,23 @@ pub(crate) fn crop_window(x: &Tensor, start: &Tensor, size: &[i64]) -> Result<Te
         view[k + 1] = len;
         let idx = start.select(1, (n - 1 - k) as i64).view([b, 1])
             + Tensor::arange(len, (Kind::Int64, device));
-        let inside = idx.ge(0).logical_and(&idx.lt(limit)).view(view.as_slice());
-        let idx = idx.clamp(0, limit - 1).view(view.as_slice());
+        let idx = if zeros_outside {
+            let inside = idx.ge(0).logical_and(&idx.lt(limit)).view(view.as_slice());
+            ok = Some(match ok {
+                None => inside,
+                Some(o) => o.logical_and(&inside),
+            });
+            idx.clamp(0, limit - 1)
+        } else {
+            idx
+        }
+        .view(view.as_slice());
         flat = Some(match flat {
             None => idx,
             Some(f) => f * limit + idx,
         });
-        ok = Some(match ok {
-            None => inside,
-            Some(o) => o.logical_and(&inside),
-        });
     }
-    let (flat, ok) = (flat.expect("n >= 1"), ok.expect("n >= 1"));
+    let flat = flat.expect("n >= 1");
     let count: i64 = size.iter().product();
     let index = flat.reshape([b, 1, count]).expand([b, c, count], false);
     let mut out_shape = vec![b, c];
@@ -345,5 +357,8 @@ pub(crate) fn crop_window(x: &Tensor, start: &Tensor, size: &[i64]) -> Result<Te
         .reshape([b, c, src.iter().product::<i64>()])
         .f_gather(2, &index, false)?
         .view(out_shape.as_slice());
-    Ok(out.where_scalarother(&ok.unsqueeze(1), 0.0))
+    Ok(match ok {
+        Some(ok) => out.where_scalarother(&ok.unsqueeze(1), 0.0),
+        None => out,
+    })
 }
