@@ -98,3 +98,69 @@ fn readme_volume_and_mix_snippets_run() -> anyhow::Result<()> {
     opt.backward_step(&loss);
     Ok(())
 }
+
+/// The README's "Annotations, geometry and containers" snippet, at a small size.
+#[test]
+fn readme_annotations_snippet_runs() -> anyhow::Result<()> {
+    let device = Device::cuda_if_available();
+    let images = Tensor::rand([2, 3, 64, 80], (Kind::Float, device));
+    let masks = Tensor::randint(3, [2, 64, 80], (Kind::Int64, device));
+    let boxes_per_image = [
+        Tensor::from_slice(&[4.0f32, 6., 30., 40., 20., 10., 70., 50.]).view([2, 4]),
+        Tensor::from_slice(&[10.0f32, 10., 20., 20.]).view([1, 4]),
+    ];
+    let ids_per_image = [Tensor::from_slice(&[1i64, 2]), Tensor::from_slice(&[3i64])];
+    let points = Tensor::from_slice(&[12.0f32, 20., 40., 30.])
+        .view([1, 2, 2])
+        .repeat([2, 1, 1])
+        .to_device(device);
+
+    let vs = nn::VarStore::new(Device::cuda_if_available());
+    let aug = Sequential::new(
+        &(vs.root() / "det"),
+        SequentialConfig {
+            annotations: AnnotationOptions {
+                clip_boxes: true,
+                min_visibility: 0.3,
+                ..Default::default()
+            },
+            ..SequentialConfig::new(vec![
+                AugSpec::RandomAffine(RandomAffineConfig {
+                    degrees: (-20.0, 20.0),
+                    p: 1.0,
+                    ..Default::default()
+                }),
+                AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+                AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+                    size: (96, 96),
+                    ..Default::default()
+                }),
+                AugSpec::ColorJitter(JitterConfig::new(0.2, 0.2, 0.2, 0.0)),
+            ])
+        },
+    )?;
+    let batch = Batch::new(images.shallow_clone())
+        .with_masks(masks)
+        .with_boxes(
+            Boxes::from_list(&boxes_per_image, BoxFormat::Xyxy)?
+                .with_class_id_list(&ids_per_image)?,
+        )
+        .with_keypoints(Keypoints::new(points.shallow_clone()));
+    let (out, params) = aug.f_forward_batch(&batch)?;
+    let kept = out.boxes.as_ref().unwrap().to_list();
+    let back = aug.f_inverse_batch(&out, &params, &images.size())?;
+
+    assert_eq!(out.image.size(), [2, 3, 96, 96]);
+    assert_eq!(out.masks.as_ref().unwrap().size(), [2, 96, 96]);
+    assert_eq!(kept.len(), 2);
+    for k in &kept {
+        // Clipped to the output.
+        assert!(k.numel() == 0 || (k.min().double_value(&[]) >= 0.0 && k.max().double_value(&[]) <= 95.0));
+    }
+    let err = (back.keypoints.unwrap().points - &points)
+        .abs()
+        .max()
+        .double_value(&[]);
+    assert!(err < 1e-3, "keypoints back off by {err}");
+    Ok(())
+}
