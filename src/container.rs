@@ -136,13 +136,6 @@ fn is_default<T: Default + PartialEq>(t: &T) -> bool {
     *t == T::default()
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ConfigForm {
-    List(Vec<AugSpec>),
-    Object(ConfigObject),
-}
-
 impl Serialize for SequentialConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         if self.is_plain() {
@@ -162,16 +155,21 @@ impl Serialize for SequentialConfig {
 
 impl<'de> Deserialize<'de> for SequentialConfig {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Ok(match ConfigForm::deserialize(d)? {
-            ConfigForm::List(steps) => SequentialConfig::new(steps),
-            ConfigForm::Object(o) => SequentialConfig {
-                steps: o.steps,
-                random_apply: o.random_apply,
-                random_apply_weights: o.random_apply_weights,
-                same_on_batch: o.same_on_batch,
-                fuse_geometry: o.fuse_geometry,
-                annotations: o.annotations,
-            },
+        use serde::de::Error as _;
+        // Read the form first, so that a bad step gets serde's precise message.
+        let value = serde_json::Value::deserialize(d)?;
+        if value.is_array() {
+            let steps: Vec<AugSpec> = serde_json::from_value(value).map_err(D::Error::custom)?;
+            return Ok(SequentialConfig::new(steps));
+        }
+        let o: ConfigObject = serde_json::from_value(value).map_err(D::Error::custom)?;
+        Ok(SequentialConfig {
+            steps: o.steps,
+            random_apply: o.random_apply,
+            random_apply_weights: o.random_apply_weights,
+            same_on_batch: o.same_on_batch,
+            fuse_geometry: o.fuse_geometry,
+            annotations: o.annotations,
         })
     }
 }

@@ -861,3 +861,31 @@ fn a_singular_step_has_no_inverse() {
     );
     assert!(out.image.equal(&before));
 }
+
+#[test]
+fn pipeline_json_reads_both_forms_and_names_what_is_wrong() {
+    let vs = VarStore::new(Device::Cpu);
+    // The list form (every option at its default) still loads, and is still written.
+    let list = r#"[{"RandomHorizontalFlip": {"p": 0.5, "same_on_batch": false}}]"#;
+    let seq = Sequential::from_json(&(vs.root() / "a"), list).unwrap();
+    assert!(seq.to_json().unwrap().trim_start().starts_with('['));
+    // Options make it an object.
+    let obj = r#"{"steps": [{"RandomHorizontalFlip": {"p": 0.5}}], "fuse_geometry": true,
+                 "annotations": {"clip_boxes": true}}"#;
+    let seq = Sequential::from_json(&(vs.root() / "b"), obj).unwrap();
+    let cfg = seq.config();
+    assert!(cfg.fuse_geometry && cfg.annotations.clip_boxes);
+    let again = Sequential::from_json(&(vs.root() / "c"), &seq.to_json().unwrap()).unwrap();
+    assert_eq!(again.config(), cfg);
+    let err = |j: &str| {
+        Sequential::from_json(&(vs.root() / "d"), j)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        err(r#"{"steps": [], "fuse": true}"#).contains("unknown field `fuse`"),
+        "{}",
+        err(r#"{"steps": [], "fuse": true}"#)
+    );
+    assert!(err(r#"[{"RandomFlip": {}}]"#).contains("unknown variant `RandomFlip`"));
+}

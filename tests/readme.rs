@@ -155,7 +155,10 @@ fn readme_annotations_snippet_runs() -> anyhow::Result<()> {
     assert_eq!(kept.len(), 2);
     for k in &kept {
         // Clipped to the output.
-        assert!(k.numel() == 0 || (k.min().double_value(&[]) >= 0.0 && k.max().double_value(&[]) <= 95.0));
+        assert!(
+            k.numel() == 0
+                || (k.min().double_value(&[]) >= 0.0 && k.max().double_value(&[]) <= 95.0)
+        );
     }
     let err = (back.keypoints.unwrap().points - &points)
         .abs()
