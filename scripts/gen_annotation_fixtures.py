@@ -23,12 +23,13 @@ RNG protocol per case (seed = 500 + index of the case):
 import argparse
 import json
 import os
-import struct
 
 import kornia
 import kornia.augmentation as KA
 import torch
 from safetensors.torch import save_file
+
+from gen_fixtures import canonicalize  # the same sorted-header rewrite (this folder is on sys.path)
 
 T = torch.tensor
 KEYS = ["input", "mask", "bbox_xyxy", "keypoints"]
@@ -96,16 +97,6 @@ def store(tensors):
         v = v.detach().to("cpu")
         out[k] = (v.to(torch.float32) if v.dtype == torch.bool else v).clone().contiguous()
     return out
-
-
-def canonicalize(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    n = struct.unpack("<Q", blob[:8])[0]
-    header = json.dumps(json.loads(blob[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + blob[8 + n:])
 
 
 def inputs(shape, n, int_mask):

@@ -460,6 +460,14 @@ impl AnnotationOptions {
         }
     }
 
+    /// How masks are resampled: `mask_resample` and `mask_align_corners`.
+    pub fn mask_sampling(&self) -> MaskSampling {
+        MaskSampling {
+            resample: self.mask_resample,
+            align_corners: self.mask_align_corners,
+        }
+    }
+
     pub(crate) fn validate(&self, op: &'static str) -> Result<()> {
         if !(0.0..=1.0).contains(&self.min_visibility) {
             return Err(crate::checks::config(

@@ -361,20 +361,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         let (kind, device) = (w.image.kind(), w.image.device());
         let image = self.gated_apply(&w.image, params)?;
         let masks = match &w.masks {
-            Some(m) => {
-                let how = MaskSampling {
-                    resample: opts.mask_resample,
-                    align_corners: opts.mask_align_corners,
-                };
-                let out = self.apply_mask(m, params, &how)?;
-                Some(
-                    if self.probabilities() == (1.0, 1.0) || out.size() != m.size() {
-                        out
-                    } else {
-                        gate_blend(&out, m, params, self.name())?
-                    },
-                )
-            }
+            Some(m) => Some(gated_mask(self, m, params, &opts.mask_sampling(), None)?),
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
@@ -448,20 +435,13 @@ pub trait Augmentation: std::fmt::Debug + Send {
             Err(e) => return Err(e),
         };
         let masks = match &w.masks {
-            Some(m) => {
-                let how = MaskSampling {
-                    resample: opts.mask_resample,
-                    align_corners: opts.mask_align_corners,
-                };
-                let inv = self.inverse_mask(m, params, input_shape, &how)?;
-                Some(
-                    if self.probabilities() == (1.0, 1.0) || inv.size() != m.size() {
-                        inv
-                    } else {
-                        gate_blend(&inv, m, params, self.name())?
-                    },
-                )
-            }
+            Some(m) => Some(gated_mask(
+                self,
+                m,
+                params,
+                &opts.mask_sampling(),
+                Some(input_shape),
+            )?),
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
@@ -480,6 +460,25 @@ pub trait Augmentation: std::fmt::Debug + Send {
             mixed: w.mixed,
         })
     }
+}
+
+/// `aug`'s masks (its inverse's, given `input_shape`), kept as they were where the gate is
+/// off.
+pub(crate) fn gated_mask<A: Augmentation + ?Sized>(
+    aug: &A,
+    mask: &Tensor,
+    params: &Params,
+    how: &MaskSampling,
+    input_shape: Option<&[i64]>,
+) -> Result<Tensor> {
+    let out = match input_shape {
+        None => aug.apply_mask(mask, params, how)?,
+        Some(shape) => aug.inverse_mask(mask, params, shape, how)?,
+    };
+    if aug.probabilities() == (1.0, 1.0) || out.size() != mask.size() {
+        return Ok(out);
+    }
+    gate_blend(&out, mask, params, aug.name())
 }
 
 /// The sampling of masks for a step with image sampling `s`: `how`'s interpolation, the

@@ -4,7 +4,7 @@
 //! resample.
 
 use crate::annotations::{AnnotationOptions, MaskSampling, Working};
-use crate::augmentation::mask_sampling;
+use crate::augmentation::{gated_mask, mask_sampling};
 use crate::geometry::{Geometry, Transform};
 use crate::warp::{self, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -576,18 +576,21 @@ impl Augmentation for Sequential {
         Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
     }
 
+    /// Step by step (a fused run resamples masks once only on the record path,
+    /// [`Augmentation::f_forward_batch`]).
     fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
-        let mut w = Working::image_only(mask.shallow_clone());
-        w.masks = Some(mask.shallow_clone());
-        let opts = AnnotationOptions {
-            mask_resample: how.resample,
-            mask_align_corners: how.align_corners,
-            ..self.cfg.annotations.clone()
-        };
-        Ok(self
-            .apply_working(w, params, &opts)?
-            .masks
-            .expect("carried"))
+        let seq = self.sequence(params)?;
+        let mut m = mask.shallow_clone();
+        for (pos, &i) in seq.iter().enumerate() {
+            m = gated_mask(
+                &*self.steps[i],
+                &m,
+                &params.sub(&pos.to_string()),
+                how,
+                None,
+            )?;
+        }
+        Ok(m)
     }
 
     fn inverse_mask(
@@ -597,17 +600,14 @@ impl Augmentation for Sequential {
         input_shape: &[i64],
         how: &MaskSampling,
     ) -> Result<Tensor> {
-        let mut w = Working::image_only(mask.shallow_clone());
-        w.masks = Some(mask.shallow_clone());
-        let opts = AnnotationOptions {
-            mask_resample: how.resample,
-            mask_align_corners: how.align_corners,
-            ..self.cfg.annotations.clone()
-        };
-        Ok(self
-            .inverse_working(w, params, input_shape, &opts)?
-            .masks
-            .expect("carried"))
+        let seq = self.sequence(params)?;
+        let shapes = self.shapes(input_shape, &seq, params);
+        let mut m = mask.shallow_clone();
+        for (pos, &i) in seq.iter().enumerate().rev() {
+            let sub = params.sub(&pos.to_string());
+            m = gated_mask(&*self.steps[i], &m, &sub, how, Some(&shapes[pos]))?;
+        }
+        Ok(m)
     }
 
     fn apply_working(
@@ -686,10 +686,7 @@ impl Sequential {
         let image = warp::warp(&w.image, &total, out, &first)?;
         let masks = match &w.masks {
             Some(m) => {
-                let how = MaskSampling {
-                    resample: opts.mask_resample,
-                    align_corners: opts.mask_align_corners,
-                };
+                let how = opts.mask_sampling();
                 let s: Sampling = mask_sampling(Some(first.clone()), &how);
                 Some(warp::warp(m, &total, out, &s)?)
             }

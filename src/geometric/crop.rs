@@ -393,11 +393,7 @@ impl Augmentation for RandomCrop {
     }
 
     fn sampling(&self) -> Option<Sampling> {
-        Some(Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        })
+        Some(Sampling::new(self.cfg.resample, self.cfg.align_corners))
     }
 
     /// Masks are padded as the image (a per-channel fill pads them with 0, a single fill
@@ -575,11 +571,7 @@ impl Augmentation for CenterCrop {
     }
 
     fn sampling(&self) -> Option<Sampling> {
-        Some(Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        })
+        Some(Sampling::new(self.cfg.resample, self.cfg.align_corners))
     }
 
     fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {

@@ -6,6 +6,29 @@ use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::range::{gate_params, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, DenseField, Geometry, Params, Result};
+
+/// `apply_transform` and `geometry_ungated` of a dense warp from its `grid` method: the image
+/// is sampled on the grid, and the grid is the warp's [`DenseField`].
+macro_rules! dense_warp {
+    () => {
+        fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+            let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
+            warp::sample(input, &grid, &opts)
+        }
+
+        fn geometry_ungated(
+            &self,
+            shape: &[i64],
+            params: &Params,
+            kind: Kind,
+            device: Device,
+        ) -> Result<Geometry> {
+            let (grid, opts) = self.grid(shape, params, kind, device)?;
+            let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
+            Ok(Geometry::Dense(field))
+        }
+    };
+}
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -136,22 +159,7 @@ impl Augmentation for RandomFisheye {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
-        warp::sample(input, &grid, &opts)
-    }
-
-    fn geometry_ungated(
-        &self,
-        shape: &[i64],
-        params: &Params,
-        kind: Kind,
-        device: Device,
-    ) -> Result<Geometry> {
-        let (grid, opts) = self.grid(shape, params, kind, device)?;
-        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
-        Ok(Geometry::Dense(field))
-    }
+    dense_warp!();
 }
 
 /// Configuration of [`RandomElasticTransform`]; `Default` is Kornia's.
@@ -304,22 +312,7 @@ impl Augmentation for RandomElasticTransform {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
-        warp::sample(input, &grid, &opts)
-    }
-
-    fn geometry_ungated(
-        &self,
-        shape: &[i64],
-        params: &Params,
-        kind: Kind,
-        device: Device,
-    ) -> Result<Geometry> {
-        let (grid, opts) = self.grid(shape, params, kind, device)?;
-        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
-        Ok(Geometry::Dense(field))
-    }
+    dense_warp!();
 }
 
 /// Configuration of [`RandomThinPlateSpline`]; `Default` is Kornia's.
@@ -508,22 +501,7 @@ impl Augmentation for RandomThinPlateSpline {
         Ok(p)
     }
 
-    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let (grid, opts) = self.grid(&input.size(), params, input.kind(), input.device())?;
-        warp::sample(input, &grid, &opts)
-    }
-
-    fn geometry_ungated(
-        &self,
-        shape: &[i64],
-        params: &Params,
-        kind: Kind,
-        device: Device,
-    ) -> Result<Geometry> {
-        let (grid, opts) = self.grid(shape, params, kind, device)?;
-        let field = DenseField::from_grid(&grid, opts.align_corners, (shape[2], shape[3]));
-        Ok(Geometry::Dense(field))
-    }
+    dense_warp!();
 }
 
 impl_module!(RandomFisheye, RandomElasticTransform, RandomThinPlateSpline);

@@ -97,11 +97,7 @@ impl RandomPerspective {
     }
 
     fn warp_options(&self) -> Sampling {
-        Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        }
+        Sampling::new(self.cfg.resample, self.cfg.align_corners)
     }
 }
 

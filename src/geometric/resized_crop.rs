@@ -136,11 +136,7 @@ impl RandomResizedCrop {
                 warp::sample(input, &grid, &opts)
             }
             CroppingMode::Resample => {
-                let opts = Sampling {
-                    resample: how.0,
-                    align_corners: how.1,
-                    ..Default::default()
-                };
+                let opts = Sampling::new(how.0, how.1);
                 let out = warp::warp_by(self, input, params, &size, &[ho, wo], &opts, false)?;
                 // A one-pixel source axis is that pixel repeated, as in Kornia.
                 let (_, _, w, h) = box_parts(&src, input.kind());
@@ -305,11 +301,7 @@ impl Augmentation for RandomResizedCrop {
     }
 
     fn sampling(&self) -> Option<Sampling> {
-        Some(Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        })
+        Some(Sampling::new(self.cfg.resample, self.cfg.align_corners))
     }
 
     /// Masks are cropped and resized as the image, with the mask's resampling (nearest:

@@ -162,11 +162,7 @@ fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample)
             );
             let m =
                 warp::rotation_matrix(&centre, &angle.to_kind(kernel.kind()), &centre.ones_like());
-            let opts = Sampling {
-                resample: mode,
-                align_corners: true,
-                ..Default::default()
-            };
+            let opts = Sampling::new(mode, true);
             let t = crate::Transform::from_parts(m, crate::TransformClass::Affine);
             warp::warp(&kernel.unsqueeze(1), &t, &[k, k], &opts)?.squeeze_dim(1)
         }

@@ -240,11 +240,7 @@ impl Augmentation for CenterCrop3D {
     }
 
     fn sampling(&self) -> Option<Sampling> {
-        Some(Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        })
+        Some(Sampling::new(self.cfg.resample, self.cfg.align_corners))
     }
 
     fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
@@ -480,11 +476,7 @@ impl Augmentation for RandomCrop3D {
     }
 
     fn sampling(&self) -> Option<Sampling> {
-        Some(Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        })
+        Some(Sampling::new(self.cfg.resample, self.cfg.align_corners))
     }
 
     /// Masks are padded as the volume (constant padding with `fill`) and cropped alike.

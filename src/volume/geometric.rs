@@ -172,11 +172,7 @@ impl RandomAffine3D {
     }
 
     fn warp_options(&self) -> Sampling {
-        Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        }
+        Sampling::new(self.cfg.resample, self.cfg.align_corners)
     }
 }
 
@@ -349,11 +345,7 @@ impl RandomRotation3D {
     }
 
     fn warp_options(&self) -> Sampling {
-        Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        }
+        Sampling::new(self.cfg.resample, self.cfg.align_corners)
     }
 }
 
@@ -495,11 +487,7 @@ impl RandomPerspective3D {
     }
 
     fn warp_options(&self) -> Sampling {
-        Sampling {
-            resample: self.cfg.resample,
-            align_corners: self.cfg.align_corners,
-            ..Default::default()
-        }
+        Sampling::new(self.cfg.resample, self.cfg.align_corners)
     }
 }
 

@@ -134,11 +134,7 @@ fn motion_kernel3d(
                 &center.ones_like(),
             );
             let t = crate::Transform::from_parts(m, crate::TransformClass::Affine);
-            let s = Sampling {
-                resample: mode,
-                align_corners: true,
-                ..Default::default()
-            };
+            let s = Sampling::new(mode, true);
             crate::warp::warp(&kernel.unsqueeze(1), &t, &[k, k, k], &s)?.squeeze_dim(1)
         }
     };

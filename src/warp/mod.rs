@@ -68,12 +68,18 @@ pub struct Sampling {
 }
 
 impl Sampling {
-    /// Bilinear, zeros outside, with the given `align_corners`.
-    pub fn bilinear(align_corners: bool) -> Sampling {
+    /// `resample`, zeros outside, with the given `align_corners`.
+    pub fn new(resample: Resample, align_corners: bool) -> Sampling {
         Sampling {
+            resample,
             align_corners,
             ..Default::default()
         }
+    }
+
+    /// Bilinear, zeros outside, with the given `align_corners`.
+    pub fn bilinear(align_corners: bool) -> Sampling {
+        Sampling::new(Resample::Bilinear, align_corners)
     }
 
     fn grid_mode(&self, dims: usize) -> Result<i64> {
