@@ -366,7 +366,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         };
         let (outlines, keypoints) = if w.has_points() {
             let g = self.f_geometry(&shape, params, w.point_kind(), device)?;
-            map_working_points(&g, w.outlines, w.keypoints, opts, self.name())?
+            map_working_points(&g, w.outlines, w.keypoints, opts)
         } else {
             (None, None)
         };
@@ -525,8 +525,7 @@ pub(crate) fn map_working_points(
     outlines: Option<Tensor>,
     keypoints: Option<Tensor>,
     opts: &AnnotationOptions,
-    _op: &'static str,
-) -> Result<(Option<Tensor>, Option<Tensor>)> {
+) -> (Option<Tensor>, Option<Tensor>) {
     let outlines = outlines.map(|o| {
         let o = match g {
             Geometry::Dense(_) if o.size()[2] == 4 => densify_outline(&o),
@@ -544,7 +543,7 @@ pub(crate) fn map_working_points(
         }
     });
     let keypoints = keypoints.map(|k| g.map_points(&k));
-    Ok((outlines, keypoints))
+    (outlines, keypoints)
 }
 
 /// Maps outlines back through `g` (Kornia mode: the enclosure of the mapped corners).

@@ -672,7 +672,7 @@ impl Sequential {
             if outlines.is_some() || keypoints.is_some() {
                 let g = Geometry::Matrix(step.f_transform(&shape, &sub, point_kind, device)?);
                 (outlines, keypoints) =
-                    crate::augmentation::map_working_points(&g, outlines, keypoints, opts, SEQ)?;
+                    crate::augmentation::map_working_points(&g, outlines, keypoints, opts);
             }
             total = Some(match total {
                 None => t,

@@ -889,3 +889,79 @@ fn pipeline_json_reads_both_forms_and_names_what_is_wrong() {
     );
     assert!(err(r#"[{"RandomFlip": {}}]"#).contains("unknown variant `RandomFlip`"));
 }
+
+#[test]
+fn an_unbatched_record_comes_back_unbatched() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = pipeline(
+        &vs,
+        vec![AugSpec::RandomVerticalFlip(FlipConfig {
+            p: 1.0,
+            ..Default::default()
+        })],
+        AnnotationOptions {
+            flag_outside: true,
+            ..Default::default()
+        },
+    );
+    let img = image(&[3, 6, 8]);
+    let b = Batch::new(img.shallow_clone())
+        .with_masks(Tensor::zeros([6, 8], (Kind::Uint8, Device::Cpu)))
+        .with_boxes(
+            Boxes::xyxy(Tensor::from_slice(&[1.0f32, 1., 3., 2.]).view([1, 4]))
+                .with_valid(Tensor::from_slice(&[true])),
+        )
+        .with_keypoints(Keypoints::new(
+            Tensor::from_slice(&[2.0f32, 0.]).view([1, 2]),
+        ));
+    let (out, p) = seq.f_forward_batch(&b).unwrap();
+    assert_eq!(out.image.size(), [3, 6, 8]);
+    assert_eq!(out.masks.as_ref().unwrap().size(), [6, 8]);
+    assert_eq!(out.masks.as_ref().unwrap().kind(), Kind::Uint8);
+    let bx = out.boxes.as_ref().unwrap();
+    assert_eq!(f32s(&bx.data), [1., 3., 3., 4.]);
+    assert_eq!(bx.valid.as_ref().unwrap().size(), [1]);
+    let kp = out.keypoints.as_ref().unwrap();
+    assert_eq!(f32s(&kp.points), [2., 5.]);
+    assert_eq!(kp.valid.as_ref().unwrap().size(), [1]);
+    let back = seq.f_inverse_batch(&out, &p, &img.size()).unwrap();
+    assert!(back.image.equal(&img));
+    assert_eq!(f32s(&back.boxes.unwrap().data), [1., 1., 3., 2.]);
+}
+
+/// A container's `apply_mask` on its own (as an outer container would call a step's):
+/// the masks of the record path, whatever channels the image steps need.
+#[test]
+fn a_containers_masks_follow_its_steps() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let seq = pipeline(
+        &vs,
+        vec![
+            AugSpec::RandomAffine(RandomAffineConfig {
+                degrees: (-30.0, 30.0),
+                p: 0.5,
+                ..Default::default()
+            }),
+            AugSpec::Normalize(NormalizeConfig::imagenet()),
+            AugSpec::CenterCrop(CenterCropConfig {
+                size: (6, 7),
+                ..Default::default()
+            }),
+        ],
+        AnnotationOptions::default(),
+    );
+    let x = image(&[4, 3, 9, 10]);
+    let m = Tensor::randint(4, [4, 1, 9, 10], (Kind::Int64, Device::Cpu));
+    tch::manual_seed(3);
+    let (out, p) = seq
+        .f_forward_batch(&Batch::new(x.shallow_clone()).with_masks(m.shallow_clone()))
+        .unwrap();
+    let how = AnnotationOptions::default().mask_sampling();
+    let direct = seq.apply_mask(&m.to_kind(Kind::Float), &p, &how).unwrap();
+    assert!(direct
+        .to_kind(Kind::Int64)
+        .equal(out.masks.as_ref().unwrap()));
+    let back = seq.inverse_mask(&direct, &p, &x.size(), &how).unwrap();
+    assert_eq!(back.size(), [4, 1, 9, 10]);
+}
