@@ -459,6 +459,10 @@ impl Clone for DenseField {
 
 /// Coarse-search candidates for inverting a field: at most this many per sample.
 const SEARCH_CANDIDATES: i64 = 4096;
+/// At most this many (point, candidate) distances in one coarse search (64 MB in float32);
+/// beyond, fewer candidates, and below 16 of them none: Newton starts from the point itself
+/// (inverting a whole image's field, whose warps are near the identity).
+const SEARCH_PAIRS: i64 = 1 << 24;
 /// Newton iterations when inverting a field.
 const NEWTON_STEPS: usize = 10;
 /// The finite-difference step (pixels) of the Jacobian in those iterations: small, so that
@@ -572,9 +576,9 @@ impl DenseField {
     }
 
     /// Where input points (B,N,2) land in the output: the field inverted at each point,
-    /// by a coarse search over the output pixels (at most 4,096 candidates) and ten
-    /// Newton steps on the bilinear field. A point no output pixel samples lands where the
-    /// field comes closest to it.
+    /// by a coarse search over the output pixels (at most 4,096 candidates, fewer for many
+    /// points, none for a whole image's worth) and ten Newton steps on the bilinear field.
+    /// A point no output pixel samples lands where the field comes closest to it.
     pub fn map_points(&self, points: &Tensor) -> Tensor {
         let (ho, wo) = self.output_size();
         let kind = promote(points.kind(), self.source.kind());
@@ -590,21 +594,30 @@ impl DenseField {
             return points.shallow_clone();
         }
         // Coarse search on a strided grid of output pixels.
-        let stride = (((ho * wo) as f64 / SEARCH_CANDIDATES as f64).sqrt().ceil() as i64).max(1);
-        let cand = self
-            .source
-            .to_kind(kind)
-            .slice(1, 0, ho, stride)
-            .slice(2, 0, wo, stride);
-        let (hc, wc) = (cand.size()[1], cand.size()[2]);
-        let cand = cand.reshape([cand.size()[0], hc * wc, 2]);
-        let dist = (target.unsqueeze(2) - cand.unsqueeze(1))
-            .square()
-            .sum_dim_intlist([-1i64].as_slice(), false, kind);
-        let idx = dist.argmin(-1, false);
-        let iy = idx.divide_scalar_mode(wc, "floor") * stride;
-        let ix = idx.remainder(wc) * stride;
-        let mut p = Tensor::stack(&[ix, iy], -1).to_kind(kind);
+        let candidates = SEARCH_CANDIDATES.min(SEARCH_PAIRS / (b * n).max(1));
+        let mut p = if candidates < 16 {
+            let lim = |v: Tensor, len: i64| v.clamp(0.0, (len - 1) as f64);
+            Tensor::stack(
+                &[lim(target.select(-1, 0), wo), lim(target.select(-1, 1), ho)],
+                -1,
+            )
+        } else {
+            let stride = (((ho * wo) as f64 / candidates as f64).sqrt().ceil() as i64).max(1);
+            let cand = self
+                .source
+                .to_kind(kind)
+                .slice(1, 0, ho, stride)
+                .slice(2, 0, wo, stride);
+            let (hc, wc) = (cand.size()[1], cand.size()[2]);
+            let cand = cand.reshape([cand.size()[0], hc * wc, 2]);
+            let dist = (target.unsqueeze(2) - cand.unsqueeze(1))
+                .square()
+                .sum_dim_intlist([-1i64].as_slice(), false, kind);
+            let idx = dist.argmin(-1, false);
+            let iy = idx.divide_scalar_mode(wc, "floor") * stride;
+            let ix = idx.remainder(wc) * stride;
+            Tensor::stack(&[ix, iy], -1).to_kind(kind)
+        };
         // Newton on f(p) = source(p) - target, with a central-difference Jacobian.
         let h = JACOBIAN_STEP;
         let dx = crate::ops::constant(&[h, 0.0], kind, target.device()).view([1, 1, 2]);

@@ -496,3 +496,44 @@ fn a_pipeline_with_a_dense_step_composes_into_a_field() {
         .double_value(&[]);
     assert!(err < 1e-6, "composed field off the pixels by {err}");
 }
+
+/// The inverse of a dense warp warps back through the inverted field: a smooth image comes
+/// back (away from the border), and much closer than the warp had moved it.
+#[test]
+fn dense_warps_invert_images() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let opts = (Kind::Float, Device::Cpu);
+    let (h, w) = (40, 48);
+    let xs = Tensor::arange(w, opts).view([1, 1, 1, w]);
+    let ys = Tensor::arange(h, opts).view([1, 1, h, 1]);
+    let smooth = ((&xs * 0.3).sin() * (&ys * 0.25).cos() * 0.4 + 0.5).expand([2, 1, h, w], false);
+    for spec in [
+        AugSpec::RandomElasticTransform(ElasticConfig {
+            kernel_size: (9, 9),
+            sigma: (4.0, 4.0),
+            alpha: (0.4, 0.4),
+            p: 1.0,
+            ..Default::default()
+        }),
+        AugSpec::RandomThinPlateSpline(ThinPlateSplineConfig {
+            scale: 0.1,
+            p: 1.0,
+            ..Default::default()
+        }),
+    ] {
+        let aug = spec.build(&vs.root()).unwrap();
+        tch::manual_seed(12);
+        let (y, p) = aug.forward_with_params(&smooth);
+        let back = aug.inverse(&y, &p, &smooth.size());
+        let centre = |t: &Tensor| t.narrow(2, 8, h - 16).narrow(3, 8, w - 16);
+        let moved = max_abs_diff(&centre(&y), &centre(&smooth));
+        let err = max_abs_diff(&centre(&back), &centre(&smooth));
+        println!("{}: moved {moved:.3}, back within {err:.3}", aug.name());
+        assert!(
+            err < 0.05 && err < moved / 3.0,
+            "{}: inverse off by {err} (the warp moved {moved})",
+            aug.name()
+        );
+    }
+}
