@@ -216,12 +216,22 @@ CASES = [
      (6, 1, 7, 8), dict(seedcheck=True, labels=True)),
     ("cutmix_same_gate", "RandomCutMixV2", dict(same_on_batch=True, p=0.5, data_keys=["input", "class"]),
      (4, 3, 6, 6), dict(seedcheck=True, labels=True)),
+    # Issue 8: containers that draw which children apply (appended; seeds above unchanged).
+    ("sequential_random_apply_mix", "AugmentationSequential",
+     dict(steps=[("RandomHorizontalFlip", dict(p=1.0)), ("RandomMixUpV2", dict(p=1.0)),
+                 ("RandomAffine", dict(degrees=20.0, p=1.0)), ("RandomVerticalFlip", dict(p=1.0))],
+          random_apply=(1, 3)), (4, 3, 5, 6), dict(seedcheck=True)),
+    ("sequential_random_apply_all", "AugmentationSequential",
+     dict(steps=[("RandomHorizontalFlip", dict(p=0.5)), ("RandomCutMixV2", dict(p=1.0)),
+                 ("RandomRotation", dict(degrees=30.0, p=1.0))],
+          random_apply=True), (4, 3, 6, 5), dict(seedcheck=True)),
 ]
 
 
 def build(cls, kwargs):
     if cls == "AugmentationSequential":
-        return KA.AugmentationSequential(*(getattr(KA, c)(**kw) for c, kw in kwargs["steps"]))
+        options = {k: v for k, v in kwargs.items() if k != "steps"}
+        return KA.AugmentationSequential(*(getattr(KA, c)(**kw) for c, kw in kwargs["steps"]), **options)
     return getattr(KA, cls)(**kwargs)
 
 

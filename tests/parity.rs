@@ -358,6 +358,83 @@ fn sequential_parity() {
     assert_parity(&seq, "sequential", TOL);
 }
 
+/// Containers that draw which children apply (Kornia's `random_apply`), mixing steps
+/// included: the selection, the mixing step's insertion and every child's params come out
+/// of the same seed as Kornia's, and replaying them gives Kornia's output.
+#[test]
+fn random_apply_parity_and_draw() {
+    let _serial = common::serial();
+    let flip = |p: f64, v: bool| {
+        let c = FlipConfig {
+            p,
+            ..Default::default()
+        };
+        if v {
+            AugSpec::RandomVerticalFlip(c)
+        } else {
+            AugSpec::RandomHorizontalFlip(c)
+        }
+    };
+    let cases = [
+        (
+            "sequential_random_apply_mix",
+            SequentialConfig {
+                random_apply: RandomApply::Between(1, 3),
+                ..SequentialConfig::new(vec![
+                    flip(1.0, false),
+                    AugSpec::RandomMixUp(MixUpConfig {
+                        p: 1.0,
+                        ..Default::default()
+                    }),
+                    AugSpec::RandomAffine(RandomAffineConfig {
+                        degrees: (-20.0, 20.0),
+                        p: 1.0,
+                        ..Default::default()
+                    }),
+                    flip(1.0, true),
+                ])
+            },
+        ),
+        (
+            "sequential_random_apply_all",
+            SequentialConfig {
+                random_apply: RandomApply::All,
+                ..SequentialConfig::new(vec![
+                    flip(0.5, false),
+                    AugSpec::RandomCutMix(CutMixConfig {
+                        p: 1.0,
+                        ..Default::default()
+                    }),
+                    AugSpec::RandomRotation(RandomRotationConfig {
+                        degrees: (-30.0, 30.0),
+                        p: 1.0,
+                        ..Default::default()
+                    }),
+                ])
+            },
+        ),
+    ];
+    for (name, cfg) in cases {
+        let seq = Sequential::new(&vs().root(), cfg).unwrap();
+        let fx = common::fixture(name);
+        let p = common::params_with_selection(&fx);
+        let (o, g) = common::parity_with(&seq, &fx, &p);
+        println!("PARITY {name}: output {o:.3e}, grad {g:.3e}");
+        assert!(o <= TOL && g <= TOL, "{name}: {o:e} / {g:e}");
+        // The same seed: the same selection, then the same params.
+        tch::manual_seed(1000 + fx.seed());
+        let ours = seq.sample(&fx.get("input").size(), Device::Cpu).unwrap();
+        assert!(ours
+            .get("selection")
+            .unwrap()
+            .equal(p.get("selection").unwrap()));
+        for (k, v) in fx.seed_params().iter() {
+            let d = common::max_abs_diff(ours.get(k).unwrap(), v);
+            assert!(d == 0.0, "{name}: {k} differs from Kornia's draw by {d:e}");
+        }
+    }
+}
+
 #[test]
 fn solarize_parity_and_draw() {
     let _serial = common::serial();

@@ -78,14 +78,33 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         .double_value(&[])
 }
 
+/// Kornia's params of a container that drew which children apply: `param_names` (e.g.
+/// `["RandomMixUpV2_1", "RandomHorizontalFlip_0"]`) give our `selection`.
+pub fn params_with_selection(fx: &Fixture) -> Params {
+    let mut p = fx.params();
+    let names: Vec<String> =
+        serde_json::from_str(fx.meta["param_names"].as_str().unwrap()).unwrap();
+    let ids: Vec<i64> = names
+        .iter()
+        .map(|n| n.rsplit('_').next().unwrap().parse().unwrap())
+        .collect();
+    p.insert("selection", Tensor::from_slice(&ids));
+    p
+}
+
 /// Replays Kornia's params through `aug.f_apply`, compares output and input gradient.
 /// Returns (max output error, max gradient error).
 pub fn parity(aug: &dyn Augmentation, fx: &Fixture) -> (f64, f64) {
+    parity_with(aug, fx, &fx.params())
+}
+
+/// [`parity`] with the given params.
+pub fn parity_with(aug: &dyn Augmentation, fx: &Fixture, params: &Params) -> (f64, f64) {
     let input = fx.get("input");
     let before = input.copy();
     let x = input.detach().set_requires_grad(true);
     let y = aug
-        .f_apply(&x, &fx.params())
+        .f_apply(&x, params)
         .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
     assert_eq!(y.kind(), input.kind(), "{}: output dtype", fx.name);
     let out_err = max_abs_diff(&y, fx.get("output"));
@@ -93,7 +112,7 @@ pub fn parity(aug: &dyn Augmentation, fx: &Fixture) -> (f64, f64) {
     let grad_err = max_abs_diff(&x.grad(), fx.get("grad_input"));
     // Without a gradient to record, operators work in place on their own buffers: same
     // numbers, and the input must stay untouched.
-    let y_nograd = aug.f_apply(input, &fx.params()).unwrap();
+    let y_nograd = aug.f_apply(input, params).unwrap();
     let out_err = out_err.max(max_abs_diff(&y_nograd, fx.get("output")));
     assert!(input.equal(&before), "{}: input modified in place", fx.name);
     (out_err, grad_err)
