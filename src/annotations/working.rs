@@ -1,0 +1,484 @@
+//! The working form of a record inside a pipeline, and the boundary: checking a [`Batch`]
+//! against the image and converting it in, giving it back in the caller's layout with the
+//! box options applied.
+
+use super::{AnnotationOptions, Batch, BoxFormat, Boxes, Keypoints, MixedLabels};
+use crate::geometry::{box_corners, enclosure};
+use crate::{Error, Result};
+use tch::{Device, Kind, Tensor};
+
+/// The working form of a batch inside a pipeline (crate-internal; the hooks that take it are
+/// hidden). Masks are float (B,K,…) in the image's kind; boxes are outlines (B,N,P,d).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Working {
+    pub(crate) image: Tensor,
+    pub(crate) masks: Option<Tensor>,
+    pub(crate) outlines: Option<Tensor>,
+    pub(crate) keypoints: Option<Tensor>,
+    pub(crate) labels: Option<Tensor>,
+    pub(crate) mixed: Option<MixedLabels>,
+}
+
+impl Working {
+    pub(crate) fn image_only(image: Tensor) -> Working {
+        Working {
+            image,
+            masks: None,
+            outlines: None,
+            keypoints: None,
+            labels: None,
+            mixed: None,
+        }
+    }
+
+    /// Whether anything but the image is carried.
+    pub(crate) fn has_points(&self) -> bool {
+        self.outlines.is_some() || self.keypoints.is_some()
+    }
+
+    /// The kind points are computed in: float64 if the image or any point set is float64.
+    pub(crate) fn point_kind(&self) -> Kind {
+        let double = [
+            Some(&self.image),
+            self.outlines.as_ref(),
+            self.keypoints.as_ref(),
+        ]
+        .iter()
+        .flatten()
+        .any(|t| t.kind() == Kind::Double);
+        if double {
+            Kind::Double
+        } else {
+            Kind::Float
+        }
+    }
+}
+
+/// What the boundary remembers to give annotations back in the caller's layout.
+pub(crate) struct Layout {
+    unbatched: bool,
+    mask_kind: Option<Kind>,
+    mask_had_channel: bool,
+    boxes: Option<Boxes>,
+    keypoints: Option<Keypoints>,
+    labels: Option<Tensor>,
+}
+
+/// Checks `batch` against an augmentation of `dims` spatial dimensions and returns its
+/// working form. Shapes are always checked; values (box order, finiteness) where the
+/// tensors are on the CPU, since reading them elsewhere would synchronise the device.
+pub(crate) fn to_working(
+    op: &'static str,
+    batch: &Batch,
+    dims: usize,
+    outlines_given: bool,
+) -> Result<(Working, Layout)> {
+    let b = crate::checks::input(op, &batch.image, dims)?;
+    let image = b.x;
+    let shape = image.size();
+    let bsz = shape[0];
+    let spatial = &shape[2..];
+    let kind = image.kind();
+    let device = image.device();
+    let add = |t: &Tensor| {
+        if b.unbatched {
+            t.unsqueeze(0)
+        } else {
+            t.shallow_clone()
+        }
+    };
+    let err = |what: &'static str, problem: String| Error::Annotation { op, what, problem };
+
+    // Masks.
+    let (masks, mask_kind, mask_had_channel) = match &batch.masks {
+        None => (None, None, false),
+        Some(m) => {
+            let m = add(m);
+            let ms = m.size();
+            let with_channel = ms.len() == dims + 2;
+            let without = ms.len() == dims + 1;
+            let ok_rank = with_channel || without;
+            let m_spatial = if with_channel {
+                &ms[2..]
+            } else if without {
+                &ms[1..]
+            } else {
+                &ms[..0]
+            };
+            if !ok_rank || ms[0] != bsz || m_spatial != spatial {
+                let expected = if dims == 3 {
+                    format!("(B,K,D,H,W) or (B,D,H,W) with B, D, H, W = {bsz}, {spatial:?}")
+                } else {
+                    format!("(B,K,H,W) or (B,H,W) with B, H, W = {bsz}, {spatial:?}")
+                };
+                return Err(err(
+                    "mask",
+                    format!(
+                        "has shape {:?}; expected {expected} (the image is {:?})",
+                        m.size(),
+                        batch.image.size()
+                    ),
+                ));
+            }
+            let mk = m.kind();
+            let m = if with_channel { m } else { m.unsqueeze(1) };
+            (
+                Some(m.to_device(device).to_kind(kind)),
+                Some(mk),
+                with_channel,
+            )
+        }
+    };
+
+    // Boxes.
+    let outlines = match &batch.boxes {
+        None => None,
+        Some(bx) => {
+            let data = add(&bx.data);
+            let ds = data.size();
+            let w = 2 * dims as i64;
+            if ds.len() != 3 || ds[2] != w || ds[0] != bsz {
+                return Err(err(
+                    "boxes",
+                    format!(
+                        "have shape {:?}; expected (B, N, {w}) with B = {bsz} (or (N, {w}) for an unbatched image)",
+                        bx.data.size()
+                    ),
+                ));
+            }
+            let n = ds[1];
+            check_mask_like(op, "boxes.valid", bx.valid.as_ref().map(add), bsz, n)?;
+            check_mask_like(
+                op,
+                "boxes.class_ids",
+                bx.class_ids.as_ref().map(add),
+                bsz,
+                n,
+            )?;
+            if let Some(ids) = &bx.class_ids {
+                if ids.is_floating_point() || ids.kind() == Kind::Bool {
+                    return Err(err(
+                        "class_ids",
+                        format!("have kind {:?}; expected integer ids", ids.kind()),
+                    ));
+                }
+            }
+            let xyxy = bx
+                .format
+                .to_xyxy(&data.to_kind(point_kind(kind, data.kind())));
+            if data.device() == Device::Cpu && n > 0 {
+                check_box_values(op, &xyxy, bx.valid.as_ref().map(add).as_ref(), bx.format)?;
+            }
+            let corners = match (&bx.corners, outlines_given) {
+                (Some(c), true) => {
+                    let c = add(c);
+                    let cs = c.size();
+                    if cs.len() != 4 || cs[0] != bsz || cs[1] != n || cs[3] != dims as i64 {
+                        return Err(err(
+                            "boxes.corners",
+                            format!(
+                                "have shape {cs:?}; expected (B, N, P, {dims}) with B, N = {bsz}, {n}"
+                            ),
+                        ));
+                    }
+                    c.to_kind(point_kind(kind, c.kind()))
+                }
+                _ => box_corners(&xyxy),
+            };
+            Some(corners.to_device(device))
+        }
+    };
+
+    // Keypoints.
+    let keypoints = match &batch.keypoints {
+        None => None,
+        Some(kp) => {
+            let p = add(&kp.points);
+            let ps = p.size();
+            if ps.len() != 3 || ps[0] != bsz || ps[2] != dims as i64 {
+                return Err(err(
+                    "keypoints",
+                    format!(
+                        "have shape {:?}; expected (B, N, {dims}) with B = {bsz} (or (N, {dims}) for an unbatched image)",
+                        kp.points.size()
+                    ),
+                ));
+            }
+            check_mask_like(
+                op,
+                "keypoints.valid",
+                kp.valid.as_ref().map(add),
+                bsz,
+                ps[1],
+            )?;
+            Some(p.to_device(device).to_kind(point_kind(kind, p.kind())))
+        }
+    };
+
+    // Labels.
+    if let Some(l) = &batch.labels {
+        let ls = l.size();
+        if ls != [bsz] || l.is_floating_point() || l.kind() == Kind::Bool {
+            return Err(err(
+                "labels",
+                format!(
+                    "have shape {ls:?} and kind {:?}; expected ({bsz},) integer class ids",
+                    l.kind()
+                ),
+            ));
+        }
+    }
+    let working = Working {
+        image,
+        masks,
+        outlines,
+        keypoints,
+        labels: batch.labels.as_ref().map(|l| l.to_device(device)),
+        mixed: None,
+    };
+    let layout = Layout {
+        unbatched: b.unbatched,
+        mask_kind,
+        mask_had_channel,
+        boxes: batch.boxes.clone(),
+        keypoints: batch.keypoints.clone(),
+        labels: batch.labels.as_ref().map(|l| l.shallow_clone()),
+    };
+    Ok((working, layout))
+}
+
+/// Points are computed in float64 when the image or the points are float64, else float32.
+fn point_kind(image: Kind, points: Kind) -> Kind {
+    if image == Kind::Double || points == Kind::Double {
+        Kind::Double
+    } else {
+        Kind::Float
+    }
+}
+
+fn check_mask_like(
+    op: &'static str,
+    what: &'static str,
+    t: Option<Tensor>,
+    b: i64,
+    n: i64,
+) -> Result<()> {
+    if let Some(t) = t {
+        if t.size() != [b, n] {
+            return Err(Error::Annotation {
+                op,
+                what,
+                problem: format!("has shape {:?}; expected ({b}, {n})", t.size()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every (valid) box must have finite numbers and non-negative extents (xyxy: x2 ≥ x1;
+/// sizes: > 0), as Kornia requires. Reads the boxes (CPU only).
+fn check_box_values(
+    op: &'static str,
+    xyxy: &Tensor,
+    valid: Option<&Tensor>,
+    format: BoxFormat,
+) -> Result<()> {
+    let d = xyxy.size()[2] / 2;
+    let ext = xyxy.narrow(-1, d, d) - xyxy.narrow(-1, 0, d);
+    let bad_order = match format {
+        BoxFormat::Xyxy => ext.lt(0.0),
+        // Sizes must be > 0: the inclusive extent w - 1 must be > -1.
+        _ => ext.le(-1.0),
+    }
+    .any_dim(-1, false);
+    let bad_value = xyxy.isfinite().logical_not().any_dim(-1, false);
+    let bad = bad_order.logical_or(&bad_value);
+    let bad = match valid {
+        Some(v) => bad.logical_and(&v.to_device(bad.device()).to_kind(Kind::Bool)),
+        None => bad,
+    };
+    let flat = bad.reshape([-1]);
+    let idx = flat.nonzero();
+    if idx.size()[0] > 0 {
+        let i = idx.int64_value(&[0, 0]);
+        let n = xyxy.size()[1];
+        let (s, j) = (i / n, i % n);
+        let row =
+            Vec::<f64>::try_from(xyxy.get(s).get(j).to_kind(Kind::Double)).unwrap_or_default();
+        let rule = match format {
+            BoxFormat::Xyxy => "finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1",
+            _ => "finite boxes with sizes > 0",
+        };
+        return Err(Error::Annotation {
+            op,
+            what: "boxes",
+            problem: format!("box {j} of sample {s} is {row:?} (as xyxy); expected {rule}"),
+        });
+    }
+    Ok(())
+}
+
+/// Gives the working form back in the caller's layout, applying `opts` to boxes and
+/// keypoints (`finish`: clip, flag and drop, on forward outputs only).
+pub(crate) fn from_working(
+    w: Working,
+    layout: &Layout,
+    opts: &AnnotationOptions,
+    finish: bool,
+) -> Batch {
+    let drop = |t: Tensor| {
+        if layout.unbatched {
+            t.squeeze_dim(0)
+        } else {
+            t
+        }
+    };
+    let shape = w.image.size();
+    let spatial: Vec<i64> = shape[2..].to_vec();
+    let masks = w.masks.map(|m| {
+        let m = if layout.mask_had_channel {
+            m
+        } else {
+            m.squeeze_dim(1)
+        };
+        let m = match layout.mask_kind {
+            Some(k) if k != m.kind() => m.to_kind(k),
+            _ => m,
+        };
+        drop(m)
+    });
+    let boxes = match (w.outlines, &layout.boxes) {
+        (Some(outlines), Some(orig)) => {
+            let xyxy = enclosure(&outlines);
+            let (xyxy, valid, visibility) = if finish {
+                finish_boxes(&xyxy, orig.valid.as_ref(), &spatial, opts, layout.unbatched)
+            } else {
+                (xyxy, orig.valid.as_ref().map(|v| v.shallow_clone()), None)
+            };
+            let data = orig.format.from_xyxy(&xyxy).to_kind(box_kind(&orig.data));
+            Some(Boxes {
+                data: drop(data),
+                format: orig.format,
+                valid,
+                class_ids: orig.class_ids.as_ref().map(|t| t.shallow_clone()),
+                visibility: visibility.map(drop),
+                corners: Some(drop(outlines)),
+            })
+        }
+        _ => None,
+    };
+    let keypoints = match (w.keypoints, &layout.keypoints) {
+        (Some(p), Some(orig)) => {
+            let valid = if finish && opts.flag_outside {
+                let inside = inside(&p, &spatial);
+                let inside = drop(inside);
+                Some(match &orig.valid {
+                    Some(v) => v.to_device(inside.device()).logical_and(&inside),
+                    None => inside,
+                })
+            } else {
+                orig.valid.as_ref().map(|v| v.shallow_clone())
+            };
+            Some(Keypoints {
+                points: drop(p.to_kind(box_kind(&orig.points))),
+                valid,
+            })
+        }
+        _ => None,
+    };
+    Batch {
+        image: drop(w.image),
+        masks,
+        boxes,
+        keypoints,
+        labels: layout.labels.as_ref().map(|l| l.shallow_clone()),
+        mixed: w.mixed,
+    }
+}
+
+/// Boxes and keypoints come back in their own float kind; integer ones as float32, as
+/// Kornia returns them.
+fn box_kind(t: &Tensor) -> Kind {
+    if t.is_floating_point() {
+        t.kind()
+    } else {
+        Kind::Float
+    }
+}
+
+/// Whether points (B,N,d) lie in the output `[0, size-1]` on every axis.
+fn inside(points: &Tensor, spatial: &[i64]) -> Tensor {
+    let d = spatial.len();
+    let mut ok: Option<Tensor> = None;
+    for i in 0..d {
+        let size = spatial[d - 1 - i];
+        let c = points.select(-1, i as i64);
+        let o = c.ge(0.0).logical_and(&c.le((size - 1) as f64));
+        ok = Some(match ok {
+            None => o,
+            Some(a) => a.logical_and(&o),
+        });
+    }
+    ok.expect("d >= 1")
+}
+
+/// Clips, flags and drops boxes (B,N,2d) xyxy per `opts`; returns (boxes, valid,
+/// visibility). `valid` is `None` when nothing was given or flagged.
+fn finish_boxes(
+    xyxy: &Tensor,
+    valid: Option<&Tensor>,
+    spatial: &[i64],
+    opts: &AnnotationOptions,
+    unbatched: bool,
+) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    let d = spatial.len() as i64;
+    let lo = xyxy.narrow(-1, 0, d);
+    let hi = xyxy.narrow(-1, d, d);
+    let kind = xyxy.kind();
+    let device = xyxy.device();
+    // Upper limits x: W-1, y: H-1, (z: D-1).
+    let limits: Vec<f64> = spatial.iter().rev().map(|&s| (s - 1) as f64).collect();
+    let limits = crate::ops::constant(&limits, kind, device);
+    let zero = limits.zeros_like();
+    let clo = lo.maximum(&zero).minimum(&limits);
+    let chi = hi.maximum(&zero).minimum(&limits);
+    let size = |a: &Tensor, b: &Tensor| (b - a + 1.0).clamp_min(0.0).prod_dim_int(-1, false, kind);
+    let area = size(&lo, &hi);
+    // A clipped box is empty when it lies outside on some axis.
+    let outside = hi
+        .lt_tensor(&zero)
+        .logical_or(&lo.gt_tensor(&limits))
+        .any_dim(-1, false);
+    let clipped_area = size(&clo, &chi).where_scalarother(&outside.logical_not(), 0.0);
+    let visibility = (&clipped_area / area.clamp_min(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+    let mut keep: Option<Tensor> = None;
+    let mut and = |t: Tensor| {
+        keep = Some(match keep.take() {
+            None => t,
+            Some(k) => k.logical_and(&t),
+        })
+    };
+    if opts.flag_outside {
+        and(outside.logical_not());
+    }
+    if opts.min_visibility > 0.0 {
+        and(visibility.ge(opts.min_visibility - 1e-7));
+    }
+    if opts.min_area > 0.0 {
+        and(clipped_area.ge(opts.min_area));
+    }
+    let drop = |t: Tensor| if unbatched { t.squeeze_dim(0) } else { t };
+    let valid = match (valid, keep) {
+        (Some(v), Some(k)) => Some(v.to_device(device).logical_and(&drop(k))),
+        (Some(v), None) => Some(v.shallow_clone()),
+        (None, Some(k)) => Some(drop(k)),
+        (None, None) => None,
+    };
+    let out = if opts.clip_boxes {
+        Tensor::cat(&[clo, chi], -1)
+    } else {
+        xyxy.shallow_clone()
+    };
+    (out, valid, Some(visibility))
+}

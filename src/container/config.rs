@@ -1,0 +1,169 @@
+//! The configuration of a [`super::Sequential`]: which steps, how many apply per call, and
+//! how annotations are carried; JSON as a plain list of steps or an object.
+
+use crate::annotations::AnnotationOptions;
+use crate::AugSpec;
+use serde::{Deserialize, Serialize};
+
+/// How many steps a [`Sequential`] applies per call (Kornia's `random_apply`). The
+/// selection is one draw per call for the whole batch, from torch's CPU generator as
+/// Kornia draws it, recorded in the params under `selection` and replayed from there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RandomApply {
+    /// Every step, in order (Kornia's `False`); nothing is drawn.
+    #[default]
+    Off,
+    /// Every step, in a random order (Kornia's `True`).
+    All,
+    /// Exactly `k` steps drawn by weight (Kornia's int `k`; `k = 1` is `OneOf`).
+    Exactly(i64),
+    /// Between `lo` and `hi` steps, both included (Kornia's `(lo, hi)`; Albumentations'
+    /// `SomeOf`).
+    Between(i64, i64),
+    /// At least `lo` steps, up to all of them (Kornia's `(lo,)`).
+    AtLeast(i64),
+}
+
+/// Configuration of a [`Sequential`].
+///
+/// In JSON it is either a plain list of steps (every option at its default) or an object
+/// with `steps` and the options.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SequentialConfig {
+    /// The steps.
+    pub steps: Vec<AugSpec>,
+    /// How many steps apply per call.
+    pub random_apply: RandomApply,
+    /// Selection weights, one per step, >= 0 (default: all 1).
+    pub random_apply_weights: Option<Vec<f64>>,
+    /// When set, overrides every step's `same_on_batch` (nested containers included), as
+    /// Kornia's container flag.
+    pub same_on_batch: Option<bool>,
+    /// Compose consecutive matrix steps into one transform and resample the image (and
+    /// masks) once, with the first step's sampling. Off by default, so that outputs stay
+    /// equal to Kornia's; on, a chain of warps blurs once instead of once per step.
+    pub fuse_geometry: bool,
+    /// How masks, boxes and keypoints are carried.
+    pub annotations: AnnotationOptions,
+}
+
+impl SequentialConfig {
+    /// Steps in order, every option at its default.
+    pub fn new(steps: impl Into<Vec<AugSpec>>) -> SequentialConfig {
+        SequentialConfig {
+            steps: steps.into(),
+            ..Default::default()
+        }
+    }
+
+    /// One of the steps, drawn by `weights` (uniform when `None`).
+    pub fn one_of(steps: impl Into<Vec<AugSpec>>, weights: Option<Vec<f64>>) -> SequentialConfig {
+        SequentialConfig {
+            random_apply: RandomApply::Exactly(1),
+            random_apply_weights: weights,
+            ..SequentialConfig::new(steps)
+        }
+    }
+
+    /// Between `lo` and `hi` of the steps (both included), in a random order.
+    pub fn some_of(steps: impl Into<Vec<AugSpec>>, lo: i64, hi: i64) -> SequentialConfig {
+        SequentialConfig {
+            random_apply: RandomApply::Between(lo, hi),
+            ..SequentialConfig::new(steps)
+        }
+    }
+
+    fn is_plain(&self) -> bool {
+        *self == SequentialConfig::new(self.steps.clone())
+    }
+}
+
+impl From<Vec<AugSpec>> for SequentialConfig {
+    fn from(steps: Vec<AugSpec>) -> Self {
+        SequentialConfig::new(steps)
+    }
+}
+
+impl From<&[AugSpec]> for SequentialConfig {
+    fn from(steps: &[AugSpec]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+impl From<&Vec<AugSpec>> for SequentialConfig {
+    fn from(steps: &Vec<AugSpec>) -> Self {
+        SequentialConfig::new(steps.clone())
+    }
+}
+
+impl<const N: usize> From<&[AugSpec; N]> for SequentialConfig {
+    fn from(steps: &[AugSpec; N]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+impl<const N: usize> From<[AugSpec; N]> for SequentialConfig {
+    fn from(steps: [AugSpec; N]) -> Self {
+        SequentialConfig::new(steps.to_vec())
+    }
+}
+
+/// The object form of [`SequentialConfig`] in JSON.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigObject {
+    steps: Vec<AugSpec>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    random_apply: RandomApply,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    random_apply_weights: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    same_on_batch: Option<bool>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    fuse_geometry: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    annotations: AnnotationOptions,
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+impl Serialize for SequentialConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.is_plain() {
+            return self.steps.serialize(s);
+        }
+        ConfigObject {
+            steps: self.steps.clone(),
+            random_apply: self.random_apply,
+            random_apply_weights: self.random_apply_weights.clone(),
+            same_on_batch: self.same_on_batch,
+            fuse_geometry: self.fuse_geometry,
+            annotations: self.annotations.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SequentialConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        // Read the form first, so that a bad step gets serde's precise message.
+        let value = serde_json::Value::deserialize(d)?;
+        if value.is_array() {
+            let steps: Vec<AugSpec> = serde_json::from_value(value).map_err(D::Error::custom)?;
+            return Ok(SequentialConfig::new(steps));
+        }
+        let o: ConfigObject = serde_json::from_value(value).map_err(D::Error::custom)?;
+        Ok(SequentialConfig {
+            steps: o.steps,
+            random_apply: o.random_apply,
+            random_apply_weights: o.random_apply_weights,
+            same_on_batch: o.same_on_batch,
+            fuse_geometry: o.fuse_geometry,
+            annotations: o.annotations,
+        })
+    }
+}
