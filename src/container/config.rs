@@ -5,7 +5,7 @@ use crate::annotations::AnnotationOptions;
 use crate::AugSpec;
 use serde::{Deserialize, Serialize};
 
-/// How many steps a [`Sequential`] applies per call (Kornia's `random_apply`). The
+/// How many steps a [`Sequential`](super::Sequential) applies per call (Kornia's `random_apply`). The
 /// selection is one draw per call for the whole batch, from torch's CPU generator as
 /// Kornia draws it, recorded in the params under `selection` and replayed from there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -25,7 +25,7 @@ pub enum RandomApply {
     AtLeast(i64),
 }
 
-/// Configuration of a [`Sequential`].
+/// Configuration of a [`Sequential`](super::Sequential).
 ///
 /// In JSON it is either a plain list of steps (every option at its default) or an object
 /// with `steps` and the options.
