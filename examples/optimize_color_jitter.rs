@@ -37,7 +37,7 @@ fn main() -> Result<()> {
     let learner = ColorJitter::new(
         &(vs.root() / "jitter"),
         JitterConfig {
-            learnable: true,
+            learnable: Learnable::All,
             ..JitterConfig::new(0.2, 0.2, 0.2, 0.05)
         },
     )?;

@@ -20,8 +20,15 @@ use tch::{nn, Device, Kind, Tensor};
 /// (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and
 /// (B,C,D,H,W)), and honour the `p` gate) or their panicking twins.
 pub trait Augmentation: std::fmt::Debug + Send {
-    /// Kornia's class name (e.g. `"RandomAffine"`).
+    /// The type's name (e.g. `"RandomAffine"`), as in [`AugSpec::name`] and error messages.
     fn name(&self) -> &'static str;
+
+    /// The name of Kornia's class for it, where it differs from [`Augmentation::name`]
+    /// (`RandomMixUpV2`, `RandomCutMixV2`, `AugmentationSequential`, `LongestMaxSize`,
+    /// `SmallestMaxSize`).
+    fn kornia_name(&self) -> &'static str {
+        self.name()
+    }
 
     /// The number of spatial dimensions it works on: 2 for images (B,C,H,W), 3 for
     /// volumes (B,C,D,H,W). Matrices are (B, n+1, n+1).
@@ -31,6 +38,13 @@ pub trait Augmentation: std::fmt::Debug + Send {
 
     /// The configuration, as a serialisable spec that rebuilds this augmentation.
     fn spec(&self) -> AugSpec;
+
+    /// The names of its magnitude ranges: those a [`crate::Learnable`] can name, each held
+    /// as the VarStore variables `<name>_lo` and `<name>_hi` (or `<name>` for a single
+    /// value) under the augmentation's path. Empty when it has none.
+    fn range_names(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Whether the output depends on random draws. Deterministic augmentations
     /// (Normalize, CenterCrop, ...) still apply in evaluation mode under [`TrainOnly`].
@@ -319,17 +333,17 @@ pub trait Augmentation: std::fmt::Debug + Send {
 
     /// Panicking form of [`Augmentation::f_forward_with_params`].
     fn forward_with_params(&self, input: &Tensor) -> (Tensor, Params) {
-        self.f_forward_with_params(input).unwrap()
+        crate::error::or_panic(self.f_forward_with_params(input))
     }
 
     /// Panicking form of [`Augmentation::f_apply`].
     fn apply(&self, input: &Tensor, params: &Params) -> Tensor {
-        self.f_apply(input, params).unwrap()
+        crate::error::or_panic(self.f_apply(input, params))
     }
 
     /// Panicking form of [`Augmentation::f_inverse`].
     fn inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Tensor {
-        self.f_inverse(output, params, input_shape).unwrap()
+        crate::error::or_panic(self.f_inverse(output, params, input_shape))
     }
 
     /// Wraps the augmentation in a [`TrainOnly`] layer for `nn::seq_t()`.
@@ -644,7 +658,7 @@ pub struct TrainOnly<A>(pub A);
 impl<A: Augmentation> nn::ModuleT for TrainOnly<A> {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if train || !self.0.is_random() {
-            self.0.f_forward(xs).unwrap()
+            crate::error::or_panic(self.0.f_forward(xs))
         } else {
             xs.shallow_clone()
         }
@@ -656,7 +670,7 @@ macro_rules! impl_module {
     ($($t:ty),* $(,)?) => {$(
         impl tch::nn::Module for $t {
             fn forward(&self, xs: &tch::Tensor) -> tch::Tensor {
-                $crate::Augmentation::f_forward(self, xs).unwrap()
+                $crate::error::or_panic($crate::Augmentation::f_forward(self, xs))
             }
         }
     )*};

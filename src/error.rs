@@ -30,7 +30,7 @@ pub enum Error {
         shape: Vec<i64>,
     },
     /// The input tensor is not floating point.
-    #[error("{op}: expected a floating point input (float32 or float64), got {kind:?}")]
+    #[error("{op}: expected a floating point input (float32 or float64), got {kind:?}; convert it first, e.g. `x.to_kind(Kind::Float) / 255.0` for uint8 images in [0, 255]")]
     Dtype {
         /// Operation that rejected the input.
         op: &'static str,
@@ -136,3 +136,9 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The value, or a panic whose message is the error's `Display` (what the panicking forms
+/// and `Module::forward` do with an error, so that a panic reads as the typed error says).
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}

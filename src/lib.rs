@@ -66,7 +66,34 @@ pub use mix::{
     RandomCutMix, RandomMixUp,
 };
 pub use params::{GateParams, Params};
-pub use range::Range;
+pub use range::{Learnable, Range};
 pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
 pub use volume::*;
 pub use warp::{Padding, Resample, Sampling};
+
+/// The glob import for users: every type, trait and function of the crate but its
+/// `Result` and `Error` aliases, so that `use tch_dda::prelude::*;` sits next to
+/// `fn main() -> Result<(), Box<dyn std::error::Error>>` (the crate's own are
+/// `tch_dda::Result` and `tch_dda::Error`).
+pub mod prelude {
+    pub use crate::annotations::{
+        AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
+    };
+    pub use crate::augmentation::{Augmentation, TrainOnly};
+    pub use crate::container::{RandomApply, Sequential, SequentialConfig};
+    pub use crate::filter::Border;
+    pub use crate::geometric::*;
+    pub use crate::geometry::{
+        box_corners, enclosure, DenseField, Geometry, Transform, TransformClass,
+    };
+    pub use crate::intensity::*;
+    pub use crate::mix::{
+        mix_cross_entropy, soft_targets, CutMixConfig, LambdaWeight, MixAugmentation, MixUpConfig,
+        RandomCutMix, RandomMixUp,
+    };
+    pub use crate::params::{GateParams, Params};
+    pub use crate::range::{Learnable, Range};
+    pub use crate::registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
+    pub use crate::volume::*;
+    pub use crate::warp::{Padding, Resample, Sampling};
+}

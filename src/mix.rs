@@ -11,7 +11,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
-use crate::range::{gate, Range};
+use crate::range::{gate, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -90,7 +90,7 @@ pub trait MixAugmentation: Augmentation {
 
     /// Panicking form of [`MixAugmentation::f_forward_with_labels`].
     fn forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
-        self.f_forward_with_labels(input, labels).unwrap()
+        crate::error::or_panic(self.f_forward_with_labels(input, labels))
     }
 
     /// The soft-target cross-entropy of `logits` (B,K) against this augmentation's mixed
@@ -234,8 +234,9 @@ pub struct MixUpConfig {
     pub same_on_batch: bool,
     /// Probability of mixing the batch (one draw for the whole batch).
     pub p: f64,
-    /// Make `lambda_val` trainable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for MixUpConfig {
@@ -244,7 +245,7 @@ impl Default for MixUpConfig {
             lambda_val: (0.0, 1.0),
             same_on_batch: false,
             p: 1.0,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -279,7 +280,10 @@ pub struct RandomMixUp {
     lambda: Range,
 }
 
-const MIXUP: &str = "RandomMixUpV2";
+const MIXUP: &str = "RandomMixUp";
+
+/// The names of [`RandomMixUp`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_MIX_UP_RANGES: [&str; 1] = ["lambda_val"];
 
 impl RandomMixUp {
     /// Builds the augmentation; `lambda_val` lives under `path`.
@@ -287,9 +291,10 @@ impl RandomMixUp {
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: MixUpConfig) -> Result<RandomMixUp> {
+        cfg.learnable.check("RandomMixUp", &RANDOM_MIX_UP_RANGES)?;
         checks::range(MIXUP, "lambda_val", cfg.lambda_val, (0.0, 1.0))?;
         checks::probability(MIXUP, "p", cfg.p)?;
-        let lambda = Range::new(path, "lambda_val", cfg.lambda_val, cfg.learnable);
+        let lambda = Range::new(path, "lambda_val", cfg.lambda_val, &cfg.learnable);
         Ok(RandomMixUp { cfg, lambda })
     }
 
@@ -312,6 +317,10 @@ fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
 }
 
 impl Augmentation for RandomMixUp {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_MIX_UP_RANGES
+    }
+
     fn as_mix(&self) -> Option<&dyn MixAugmentation> {
         Some(self)
     }
@@ -331,6 +340,10 @@ impl Augmentation for RandomMixUp {
 
     fn name(&self) -> &'static str {
         MIXUP
+    }
+
+    fn kornia_name(&self) -> &'static str {
+        "RandomMixUpV2"
     }
 
     fn spec(&self) -> AugSpec {
@@ -450,7 +463,7 @@ pub struct RandomCutMix {
     cfg: CutMixConfig,
 }
 
-const CUTMIX: &str = "RandomCutMixV2";
+const CUTMIX: &str = "RandomCutMix";
 
 impl RandomCutMix {
     /// Builds the augmentation (it has no variables).
@@ -524,6 +537,10 @@ impl Augmentation for RandomCutMix {
 
     fn name(&self) -> &'static str {
         CUTMIX
+    }
+
+    fn kornia_name(&self) -> &'static str {
+        "RandomCutMixV2"
     }
 
     fn spec(&self) -> AugSpec {

@@ -6,7 +6,114 @@
 //! torch's RNG, so gradients reach `lo` and `hi`; every draw reads the variables as they
 //! are now, so an optimiser step is seen by the next draw.
 
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
 use tch::{nn, no_grad, Device, Kind, Tensor};
+
+/// Which of an augmentation's magnitude ranges are trainable variables: none (the
+/// default), all, or those named (the range names of the operator, as in its VarStore
+/// variables `<name>_lo` / `<name>_hi`; [`crate::Augmentation::range_names`] lists them).
+///
+/// In JSON: `false`, `true`, or a list of names (`"learnable": ["brightness", "contrast"]`).
+///
+/// # Example
+/// ```no_run
+/// use tch_dda::{JitterConfig, Learnable};
+/// let cfg = JitterConfig { learnable: Learnable::only(["brightness"]), ..JitterConfig::new(0.2, 0.3, 0.0, 0.0) };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Learnable {
+    /// Every range is a fixed buffer.
+    #[default]
+    None,
+    /// Every range is trainable.
+    All,
+    /// The named ranges are trainable, the others fixed.
+    Only(Vec<String>),
+}
+
+impl Learnable {
+    /// The named ranges only.
+    pub fn only<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Learnable {
+        Learnable::Only(names.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether the range `name` is trainable.
+    pub fn has(&self, name: &str) -> bool {
+        match self {
+            Learnable::None => false,
+            Learnable::All => true,
+            Learnable::Only(v) => v.iter().any(|n| n == name),
+        }
+    }
+
+    /// Whether any range is trainable.
+    pub fn any(&self) -> bool {
+        match self {
+            Learnable::None => false,
+            Learnable::All => true,
+            Learnable::Only(v) => !v.is_empty(),
+        }
+    }
+
+    /// Checks that every named range is one of `allowed` (the operator's range names).
+    pub(crate) fn check(&self, op: &'static str, allowed: &[&str]) -> Result<()> {
+        if let Learnable::Only(v) = self {
+            if let Some(bad) = v.iter().find(|n| !allowed.contains(&n.as_str())) {
+                return Err(Error::Config {
+                    op,
+                    name: "learnable",
+                    value: format!("{v:?}"),
+                    allowed: if allowed.is_empty() {
+                        format!("no range names ({op} has no learnable range; `{bad}` is not one)")
+                    } else {
+                        format!("names of its ranges: {}", allowed.join(", "))
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<bool> for Learnable {
+    fn from(all: bool) -> Learnable {
+        if all {
+            Learnable::All
+        } else {
+            Learnable::None
+        }
+    }
+}
+
+impl Serialize for Learnable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Learnable::None => s.serialize_bool(false),
+            Learnable::All => s.serialize_bool(true),
+            Learnable::Only(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Learnable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            All(bool),
+            Only(Vec<String>),
+        }
+        Ok(
+            match Form::deserialize(d).map_err(|_| {
+                serde::de::Error::custom("learnable: expected true, false or a list of range names")
+            })? {
+                Form::All(b) => Learnable::from(b),
+                Form::Only(v) => Learnable::Only(v),
+            },
+        )
+    }
+}
 
 /// A magnitude range `(lo, hi)` held as scalar float32 tensors in a `VarStore`.
 #[derive(Debug)]
@@ -17,8 +124,15 @@ pub struct Range {
 }
 
 impl Range {
-    /// Creates the range's two variables `<name>_lo` and `<name>_hi` under `path`.
-    pub(crate) fn new(path: &nn::Path, name: &str, (lo, hi): (f64, f64), learnable: bool) -> Range {
+    /// Creates the range's two variables `<name>_lo` and `<name>_hi` under `path`, trainable
+    /// when `learnable` names it.
+    pub(crate) fn new(
+        path: &nn::Path,
+        name: &str,
+        (lo, hi): (f64, f64),
+        learnable: &Learnable,
+    ) -> Range {
+        let learnable = learnable.has(name);
         let make =
             |suffix: &str, v: f64| scalar_var(path, &format!("{name}_{suffix}"), v, learnable);
         Range {

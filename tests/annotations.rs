@@ -436,13 +436,13 @@ fn labels_are_mixed_inside_a_pipeline() {
         )));
     assert_eq!(
         seq.f_forward_batch(&with_boxes).unwrap_err().to_string(),
-        "RandomMixUpV2: boxes and keypoints cannot go through a mixing step (each output image holds parts of two)"
+        "RandomMixUp: boxes and keypoints cannot go through a mixing step (each output image holds parts of two)"
     );
     let with_mask = Batch::new(x.shallow_clone())
         .with_masks(Tensor::zeros([6, 5, 7], (Kind::Int64, Device::Cpu)));
     assert_eq!(
         seq.f_forward_batch(&with_mask).unwrap_err().to_string(),
-        "RandomMixUpV2: mask cannot go through MixUp: it blends whole images, and a blended mask has no labels (CutMix pastes masks)"
+        "RandomMixUp: mask cannot go through MixUp: it blends whole images, and a blended mask has no labels (CutMix pastes masks)"
     );
 }
 
@@ -619,7 +619,7 @@ fn containers_record_their_draws_and_replay_them() {
     p.insert("selection", Tensor::from_slice(&[7i64]));
     assert_eq!(
         seq.f_apply(&x, &p).unwrap_err().to_string(),
-        "AugmentationSequential: parameter `selection` holds step 7; the container has 3 steps"
+        "Sequential: parameter `selection` holds step 7; the container has 3 steps"
     );
 }
 
@@ -743,7 +743,7 @@ fn records_that_do_not_fit_get_typed_errors_and_stay_untouched() {
     let copy = bad_box.copy();
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_boxes(Boxes::xyxy(bad_box.shallow_clone()))),
-        "AugmentationSequential: boxes box 1 of sample 0 is [5.0, 2.0, 3.0, 6.0] (as xyxy); expected finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1"
+        "Sequential: boxes box 1 of sample 0 is [5.0, 2.0, 3.0, 6.0] (as xyxy); expected finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1"
     );
     assert!(bad_box.equal(&copy));
     // An invalid (padding) row is not checked.
@@ -760,34 +760,35 @@ fn records_that_do_not_fit_get_typed_errors_and_stay_untouched() {
             Tensor::from_slice(&[1.0f32, 1., 0., 3.]).view([1, 1, 4]).repeat([2, 1, 1]),
             BoxFormat::Xywh
         ))),
-        "AugmentationSequential: boxes box 0 of sample 0 is [1.0, 1.0, 0.0, 3.0] (as xyxy); expected finite boxes with sizes > 0"
+        "Sequential: boxes box 0 of sample 0 is [1.0, 1.0, 0.0, 3.0] (as xyxy); expected finite boxes with sizes > 0"
     );
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_boxes(Boxes::xyxy(Tensor::zeros([3, 1, 4], (Kind::Float, Device::Cpu))))),
-        "AugmentationSequential: boxes have shape [3, 1, 4]; expected (B, N, 4) with B = 2 (or (N, 4) for an unbatched image)"
+        "Sequential: boxes have shape [3, 1, 4]; expected (B, N, 4) with B = 2 (or (N, 4) for an unbatched image)"
     );
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_keypoints(Keypoints::new(Tensor::zeros([2, 4, 3], (Kind::Float, Device::Cpu))))),
-        "AugmentationSequential: keypoints have shape [2, 4, 3]; expected (B, N, 2) with B = 2 (or (N, 2) for an unbatched image)"
+        "Sequential: keypoints have shape [2, 4, 3]; expected (B, N, 2) with B = 2 (or (N, 2) for an unbatched image)"
     );
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_masks(Tensor::zeros([2, 6, 7], (Kind::Int64, Device::Cpu)))),
-        "AugmentationSequential: mask has shape [2, 6, 7]; expected (B,K,H,W) or (B,H,W) with B, H, W = 2, [6, 8] (the image is [2, 3, 6, 8])"
+        "Sequential: mask has shape [2, 6, 7]; expected (B,K,H,W) or (B,H,W) with B, H, W = 2, [6, 8] (the image is [2, 3, 6, 8])"
     );
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_masks(Tensor::zeros([3, 1, 6, 8], (Kind::Int64, Device::Cpu)))),
-        "AugmentationSequential: mask has shape [3, 1, 6, 8]; expected (B,K,H,W) or (B,H,W) with B, H, W = 2, [6, 8] (the image is [2, 3, 6, 8])"
+        "Sequential: mask has shape [3, 1, 6, 8]; expected (B,K,H,W) or (B,H,W) with B, H, W = 2, [6, 8] (the image is [2, 3, 6, 8])"
     );
     assert_eq!(
-        msg(Batch::new(x.shallow_clone()).with_labels(Tensor::zeros([2], (Kind::Float, Device::Cpu)))),
-        "AugmentationSequential: labels have shape [2] and kind Float; expected (2,) integer class ids"
+        msg(Batch::new(x.shallow_clone())
+            .with_labels(Tensor::zeros([2], (Kind::Float, Device::Cpu)))),
+        "Sequential: labels have shape [2] and kind Float; expected (2,) integer class ids"
     );
     assert_eq!(
         msg(Batch::new(x.shallow_clone()).with_boxes(
             Boxes::xyxy(Tensor::zeros([2, 1, 4], (Kind::Float, Device::Cpu)))
                 .with_class_ids(Tensor::zeros([2, 2], (Kind::Int64, Device::Cpu)))
         )),
-        "AugmentationSequential: boxes.class_ids has shape [2, 2]; expected (2, 1)"
+        "Sequential: boxes.class_ids has shape [2, 2]; expected (2, 1)"
     );
 }
 
@@ -804,14 +805,14 @@ fn bad_annotation_options_are_refused() {
             min_visibility: 1.5,
             ..Default::default()
         }),
-        "AugmentationSequential: min_visibility = 1.5 is invalid; allowed: a fraction in [0, 1]"
+        "Sequential: min_visibility = 1.5 is invalid; allowed: a fraction in [0, 1]"
     );
     assert_eq!(
         err(AnnotationOptions {
             min_area: -1.0,
             ..Default::default()
         }),
-        "AugmentationSequential: min_area = -1 is invalid; allowed: a finite area >= 0 (pixels)"
+        "Sequential: min_area = -1 is invalid; allowed: a finite area >= 0 (pixels)"
     );
     assert_eq!(
         Sequential::new(
@@ -823,7 +824,7 @@ fn bad_annotation_options_are_refused() {
         )
         .unwrap_err()
         .to_string(),
-        "AugmentationSequential: random_apply = Between(3, 1) is invalid; allowed: 0 <= lo <= hi"
+        "Sequential: random_apply = Between(3, 1) is invalid; allowed: 0 <= lo <= hi"
     );
 }
 

@@ -142,7 +142,7 @@ fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let cfg = JitterConfig {
-        learnable: true,
+        learnable: Learnable::All,
         ..JitterConfig::new(0.2, 0.3, 0.2, 0.1)
     };
     let jitter = ColorJitter::new(&(vs.root() / "jitter"), cfg).unwrap();
@@ -378,7 +378,7 @@ fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradien
         let vs = VarStore::new(Device::Cpu);
         let cfg = SolarizeConfig {
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             straight_through,
             ..Default::default()
         };
@@ -460,7 +460,7 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
         let cfg = PosterizeConfig {
             bits: (2.0, 6.0),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             straight_through,
             ..Default::default()
         };
@@ -559,7 +559,7 @@ fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name() {
         );
         assert_eq!(
             aug.f_forward(&ints).unwrap_err().to_string(),
-            format!("{name}: expected a floating point input (float32 or float64), got Int")
+            format!("{name}: expected a floating point input (float32 or float64), got Int; convert it first, e.g. `x.to_kind(Kind::Float) / 255.0` for uint8 images in [0, 255]")
         );
     }
 }

@@ -51,7 +51,7 @@ fn bad_inputs_get_typed_errors_with_clear_messages_and_stay_unmodified() {
     let x = Tensor::zeros([2, 3, 5, 7], (Kind::Uint8, Device::Cpu));
     assert_eq!(
         msg(affine.f_forward(&x)),
-        "RandomAffine: expected a floating point input (float32 or float64), got Uint8"
+        "RandomAffine: expected a floating point input (float32 or float64), got Uint8; convert it first, e.g. `x.to_kind(Kind::Float) / 255.0` for uint8 images in [0, 255]"
     );
     let x = Tensor::zeros([2, 3, 5, 7], (Kind::Int64, Device::Cpu));
     assert!(matches!(

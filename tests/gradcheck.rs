@@ -354,7 +354,7 @@ fn learnable_range_gradients_match_finite_differences() {
     let affine = RandomAffine::new(
         &(vs.root() / "aug"),
         RandomAffineConfig {
-            learnable: true,
+            learnable: Learnable::All,
             ..affine_cfg()
         },
     )
@@ -368,7 +368,7 @@ fn learnable_range_gradients_match_finite_differences() {
         RandomRotationConfig {
             degrees: (-40.0, 40.0),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -381,7 +381,7 @@ fn learnable_range_gradients_match_finite_differences() {
         &(vs.root() / "aug"),
         PerspectiveConfig {
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -395,7 +395,7 @@ fn learnable_range_gradients_match_finite_differences() {
         SharpnessConfig {
             sharpness: (0.2, 1.5),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -410,7 +410,7 @@ fn learnable_range_gradients_match_finite_differences() {
         &(vs.root() / "aug"),
         SolarizeConfig {
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -439,7 +439,7 @@ fn learnable_range_gradients_match_finite_differences() {
     ] {
         let mut vs = root();
         let cfg = FactorConfig {
-            learnable: true,
+            learnable: Learnable::All,
             ..FactorConfig::new(range)
         };
         let path = vs.root() / "aug";
@@ -458,7 +458,7 @@ fn learnable_range_gradients_match_finite_differences() {
         GammaConfig {
             gamma: (0.5, 1.5),
             gain: (0.8, 1.2),
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -473,7 +473,7 @@ fn learnable_range_gradients_match_finite_differences() {
             kernel_size: (3, 5),
             sigma: (0.5, 2.0),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -488,7 +488,7 @@ fn learnable_range_gradients_match_finite_differences() {
             shear: (-15.0, 20.0),
             shear_y: Some((-5.0, 10.0)),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -502,7 +502,7 @@ fn learnable_range_gradients_match_finite_differences() {
             translate_x: Some((-0.2, 0.3)),
             translate_y: Some((-0.1, 0.1)),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -518,7 +518,7 @@ fn learnable_range_gradients_match_finite_differences() {
             g_shift_limit: (-0.1, 0.15),
             b_shift_limit: (-0.05, 0.1),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -535,7 +535,7 @@ fn learnable_range_gradients_match_finite_differences() {
             direction: (-0.6, 0.7),
             resample: Resample::Bilinear,
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -548,7 +548,7 @@ fn learnable_range_gradients_match_finite_differences() {
         &(vs.root() / "aug"),
         FisheyeConfig {
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -559,7 +559,7 @@ fn learnable_range_gradients_match_finite_differences() {
     for jiggle in [false, true] {
         let mut vs = root();
         let cfg = JitterConfig {
-            learnable: true,
+            learnable: Learnable::All,
             ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
         };
         let aug: Box<dyn Augmentation> = if jiggle {
@@ -671,7 +671,7 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
             scale: Some(Scale3D::Isotropic((0.8, 1.2))),
             shears: Some([(-5.0, 5.0); 6]),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -685,7 +685,7 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
         Rotation3DConfig {
             degrees: [(-30.0, 30.0); 3],
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -698,7 +698,7 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
         &(vs.root() / "aug"),
         Perspective3DConfig {
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -712,7 +712,7 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
         MotionBlur3DConfig {
             resample: Resample::Bilinear,
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -725,7 +725,7 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
         &(vs.root() / "aug"),
         MixUpConfig {
             lambda_val: (0.2, 0.7),
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )

@@ -21,7 +21,7 @@ fn readme_snippet_runs() -> anyhow::Result<()> {
                 ..Default::default()
             }),
             AugSpec::ColorJitter(JitterConfig {
-                learnable: true,
+                learnable: Learnable::All,
                 ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
             }),
             AugSpec::Normalize(NormalizeConfig::imagenet()),

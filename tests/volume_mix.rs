@@ -433,7 +433,7 @@ fn adam_learns_the_mixup_lambda_range_through_images_and_labels() {
         &(vs.root() / "mixup"),
         MixUpConfig {
             lambda_val: (0.3, 0.7),
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         },
     )
@@ -479,7 +479,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
     let mixup = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
     assert_eq!(
         mixup.f_forward(&vol).unwrap_err().to_string(),
-        "RandomMixUpV2: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [2, 1, 3, 4, 5]"
+        "RandomMixUp: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [2, 1, 3, 4, 5]"
     );
     let x = Tensor::zeros([4, 3, 5, 5], (Kind::Float, Device::Cpu));
     assert_eq!(
@@ -487,7 +487,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
             .f_forward_with_labels(&x, &labels(3))
             .unwrap_err()
             .to_string(),
-        "RandomMixUpV2: labels have shape [3]; expected (4,), one class id per sample"
+        "RandomMixUp: labels have shape [3]; expected (4,), one class id per sample"
     );
     let cutmix = RandomCutMix::new(&vs.root(), CutMixConfig::default()).unwrap();
     assert_eq!(
@@ -495,14 +495,14 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
             .f_forward_with_labels(&x, &labels(4).to_kind(Kind::Float))
             .unwrap_err()
             .to_string(),
-        "RandomCutMixV2: labels have kind Float; expected integer class ids (int64, int32, ...)"
+        "RandomCutMix: labels have kind Float; expected integer class ids (int64, int32, ...)"
     );
     assert_eq!(
         cutmix
             .f_forward_with_labels(&x, &labels(4).view([2, 2]))
             .unwrap_err()
             .to_string(),
-        "RandomCutMixV2: labels have shape [2, 2]; expected (4,), one class id per sample"
+        "RandomCutMix: labels have shape [2, 2]; expected (4,), one class id per sample"
     );
     assert_eq!(
         mix_cross_entropy(
@@ -558,7 +558,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
         )
         .unwrap_err()
         .to_string(),
-        "AugmentationSequential: steps = RandomHorizontalFlip3D (3D) after RandomHorizontalFlip (2D) is invalid; allowed: steps that all take images (2D) or all take volumes (3D)"
+        "Sequential: steps = RandomHorizontalFlip3D (3D) after RandomHorizontalFlip (2D) is invalid; allowed: steps that all take images (2D) or all take volumes (3D)"
     );
     assert_eq!(
         RandomCutMix::new(
@@ -570,7 +570,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
         )
         .unwrap_err()
         .to_string(),
-        "RandomCutMixV2: cut_size = (1.0, 1.0) is invalid; allowed: a minimum below 1 (at 1 the box is empty)"
+        "RandomCutMix: cut_size = (1.0, 1.0) is invalid; allowed: a minimum below 1 (at 1 the box is empty)"
     );
 }
 
@@ -584,12 +584,12 @@ fn volume_pipelines_round_trip_through_json_and_the_varstore() {
             scale: Some(Scale3D::PerAxis([(0.9, 1.1), (0.8, 1.0), (1.0, 1.2)])),
             shears: Some([(-4.0, 4.0); 6]),
             p: 1.0,
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         }),
         AugSpec::RandomMotionBlur3D(MotionBlur3DConfig {
             kernel_size: MotionKernelSize::Range(3, 5),
-            learnable: true,
+            learnable: Learnable::All,
             ..Default::default()
         }),
         AugSpec::RandomCrop3D(RandomCrop3DConfig {

@@ -47,7 +47,7 @@ pub struct Sequential {
     steps: Vec<Box<dyn Augmentation>>,
 }
 
-const SEQ: &str = "AugmentationSequential";
+const SEQ: &str = "Sequential";
 
 impl Sequential {
     /// Builds each step under `path / i`. `cfg` is a [`SequentialConfig`] or just the
@@ -306,6 +306,10 @@ fn hw(shape: &[i64]) -> (i64, i64) {
 impl Augmentation for Sequential {
     fn name(&self) -> &'static str {
         SEQ
+    }
+
+    fn kornia_name(&self) -> &'static str {
+        "AugmentationSequential"
     }
 
     fn spec(&self) -> AugSpec {

@@ -4,7 +4,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
 use crate::params::typed_params;
-use crate::range::{gate, Range};
+use crate::range::{gate, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -40,8 +40,9 @@ pub struct RandomAffineConfig {
     pub fill_value: Option<Vec<f64>>,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make every range a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for RandomAffineConfig {
@@ -59,7 +60,7 @@ impl Default for RandomAffineConfig {
             padding_mode: Padding::Zeros,
             fill_value: None,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -114,6 +115,17 @@ pub struct RandomAffine {
 
 const AFFINE: &str = "RandomAffine";
 
+/// The names of [`RandomAffine`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_AFFINE_RANGES: [&str; 7] = [
+    "degrees",
+    "translate_x",
+    "translate_y",
+    "scale",
+    "scale_y",
+    "shear_x",
+    "shear_y",
+];
+
 impl RandomAffine {
     /// Builds the augmentation; its ranges live under `path`.
     ///
@@ -121,6 +133,7 @@ impl RandomAffine {
     /// [`crate::Error::Config`] for NaN or reversed ranges, non-positive scales, a `p`
     /// outside [0, 1] or a non-finite fill.
     pub fn new(path: &nn::Path, cfg: RandomAffineConfig) -> Result<RandomAffine> {
+        cfg.learnable.check("RandomAffine", &RANDOM_AFFINE_RANGES)?;
         checks::range(AFFINE, "degrees", cfg.degrees, (-360.0, 360.0))?;
         if let Some((a, b)) = cfg.translate {
             if !(0.0..=1.0).contains(&a) || !(0.0..=1.0).contains(&b) {
@@ -156,7 +169,7 @@ impl RandomAffine {
         if let Some(f) = &cfg.fill_value {
             checks::finite(AFFINE, "fill_value", f)?;
         }
-        let l = cfg.learnable;
+        let l = &cfg.learnable;
         let degrees = Range::new(path, "degrees", cfg.degrees, l);
         let translate = cfg.translate.map(|(a, b)| {
             (
@@ -219,6 +232,10 @@ pub(crate) fn input_shape_tensor(shape: &[i64]) -> Tensor {
 }
 
 impl Augmentation for RandomAffine {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_AFFINE_RANGES
+    }
+
     fn name(&self) -> &'static str {
         AFFINE
     }
@@ -335,8 +352,9 @@ pub struct RandomRotationConfig {
     pub align_corners: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make `degrees` a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for RandomRotationConfig {
@@ -347,7 +365,7 @@ impl Default for RandomRotationConfig {
             same_on_batch: false,
             align_corners: true,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -375,15 +393,20 @@ pub struct RandomRotation {
 
 const ROTATION: &str = "RandomRotation";
 
+/// The names of [`RandomRotation`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_ROTATION_RANGES: [&str; 1] = ["degrees"];
+
 impl RandomRotation {
     /// Builds the augmentation; `degrees` lives under `path`.
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a NaN or reversed range or a `p` outside [0, 1].
     pub fn new(path: &nn::Path, cfg: RandomRotationConfig) -> Result<RandomRotation> {
+        cfg.learnable
+            .check("RandomRotation", &RANDOM_ROTATION_RANGES)?;
         checks::range(ROTATION, "degrees", cfg.degrees, (-360.0, 360.0))?;
         checks::probability(ROTATION, "p", cfg.p)?;
-        let degrees = Range::new(path, "degrees", cfg.degrees, cfg.learnable);
+        let degrees = Range::new(path, "degrees", cfg.degrees, &cfg.learnable);
         Ok(RandomRotation { cfg, degrees })
     }
 
@@ -398,6 +421,10 @@ impl RandomRotation {
 }
 
 impl Augmentation for RandomRotation {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_ROTATION_RANGES
+    }
+
     fn name(&self) -> &'static str {
         ROTATION
     }

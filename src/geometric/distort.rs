@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, DenseField, Geometry, Params, Result};
 
@@ -47,8 +47,9 @@ pub struct FisheyeConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make the three ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for FisheyeConfig {
@@ -59,7 +60,7 @@ impl Default for FisheyeConfig {
             gamma: (0.9, 1.1),
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -127,17 +128,23 @@ impl RandomFisheye {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: FisheyeConfig) -> Result<RandomFisheye> {
+        cfg.learnable.check("RandomFisheye", &FISHEYE_KEYS)?;
         let limits = [cfg.center_x, cfg.center_y, cfg.gamma];
         for (key, r) in FISHEYE_KEYS.into_iter().zip(limits) {
             checks::range(FISHEYE, key, r, (f64::MIN, f64::MAX))?;
         }
         checks::probability(FISHEYE, "p", cfg.p)?;
-        let ranges = [0, 1, 2].map(|i| Range::new(path, FISHEYE_KEYS[i], limits[i], cfg.learnable));
+        let ranges =
+            [0, 1, 2].map(|i| Range::new(path, FISHEYE_KEYS[i], limits[i], &cfg.learnable));
         Ok(RandomFisheye { cfg, ranges })
     }
 }
 
 impl Augmentation for RandomFisheye {
+    fn range_names(&self) -> &'static [&'static str] {
+        &FISHEYE_KEYS
+    }
+
     fn name(&self) -> &'static str {
         FISHEYE
     }

@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
-use crate::range::{gate_params, scalar_var};
+use crate::range::{gate_params, scalar_var, Learnable};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -36,8 +36,9 @@ pub struct PerspectiveConfig {
     pub p: f64,
     /// Corner sampling.
     pub sampling_method: PerspectiveSampling,
-    /// Make `distortion_scale` a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for PerspectiveConfig {
@@ -49,7 +50,7 @@ impl Default for PerspectiveConfig {
             align_corners: false,
             p: 0.5,
             sampling_method: PerspectiveSampling::Basic,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -74,6 +75,9 @@ pub struct RandomPerspective {
 
 const PERSPECTIVE: &str = "RandomPerspective";
 
+/// The names of [`RandomPerspective`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_PERSPECTIVE_RANGES: [&str; 1] = ["distortion_scale"];
+
 impl RandomPerspective {
     /// Builds the augmentation; `distortion_scale` lives under `path` (trainable when
     /// `learnable`).
@@ -82,8 +86,14 @@ impl RandomPerspective {
     /// [`crate::Error::Config`] for a `distortion_scale` outside [0, 1] or a `p` outside
     /// [0, 1].
     pub fn new(path: &nn::Path, cfg: PerspectiveConfig) -> Result<RandomPerspective> {
-        let distortion_scale =
-            distortion_scale_var(path, PERSPECTIVE, cfg.distortion_scale, cfg.learnable)?;
+        cfg.learnable
+            .check("RandomPerspective", &RANDOM_PERSPECTIVE_RANGES)?;
+        let distortion_scale = distortion_scale_var(
+            path,
+            PERSPECTIVE,
+            cfg.distortion_scale,
+            cfg.learnable.has("distortion_scale"),
+        )?;
         checks::probability(PERSPECTIVE, "p", cfg.p)?;
         Ok(RandomPerspective {
             cfg,
@@ -131,6 +141,10 @@ pub(crate) fn end_and_extent(size: i64) -> (f64, f64) {
 }
 
 impl Augmentation for RandomPerspective {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_PERSPECTIVE_RANGES
+    }
+
     fn name(&self) -> &'static str {
         PERSPECTIVE
     }

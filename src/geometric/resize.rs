@@ -164,6 +164,10 @@ impl Resize {
 
 impl Augmentation for Resize {
     fn name(&self) -> &'static str {
+        "Resize"
+    }
+
+    fn kornia_name(&self) -> &'static str {
         self.kornia
     }
 

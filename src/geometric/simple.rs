@@ -3,7 +3,7 @@
 use super::affine::center;
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,9 @@ pub struct ShearConfig {
     pub padding_mode: Padding,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make both ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for ShearConfig {
@@ -42,7 +43,7 @@ impl Default for ShearConfig {
             align_corners: false,
             padding_mode: Padding::Zeros,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -76,6 +77,9 @@ fn opts(resample: Resample, padding: Padding, align_corners: bool) -> Sampling {
     }
 }
 
+/// The names of [`RandomShear`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_SHEAR_RANGES: [&str; 2] = ["shear_x", "shear_y"];
+
 impl RandomShear {
     fn warp_options(&self) -> Sampling {
         opts(
@@ -85,6 +89,9 @@ impl RandomShear {
         )
     }
 }
+
+/// The names of [`RandomTranslate`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_TRANSLATE_RANGES: [&str; 2] = ["translate_x", "translate_y"];
 
 impl RandomTranslate {
     fn warp_options(&self) -> Sampling {
@@ -108,12 +115,13 @@ impl RandomShear {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: ShearConfig) -> Result<RandomShear> {
+        cfg.learnable.check("RandomShear", &RANDOM_SHEAR_RANGES)?;
         checks::range(SHEAR, "shear", cfg.shear, (-360.0, 360.0))?;
         let sy = cfg.shear_y.unwrap_or((0.0, 0.0));
         checks::range(SHEAR, "shear_y", sy, (-360.0, 360.0))?;
         checks::probability(SHEAR, "p", cfg.p)?;
-        let shear_x = Range::new(path, "shear_x", cfg.shear, cfg.learnable);
-        let shear_y = Range::new(path, "shear_y", sy, cfg.learnable);
+        let shear_x = Range::new(path, "shear_x", cfg.shear, &cfg.learnable);
+        let shear_y = Range::new(path, "shear_y", sy, &cfg.learnable);
         Ok(RandomShear {
             cfg,
             shear_x,
@@ -123,6 +131,10 @@ impl RandomShear {
 }
 
 impl Augmentation for RandomShear {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_SHEAR_RANGES
+    }
+
     fn name(&self) -> &'static str {
         SHEAR
     }
@@ -185,8 +197,9 @@ pub struct TranslateConfig {
     pub padding_mode: Padding,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make the ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for TranslateConfig {
@@ -199,7 +212,7 @@ impl Default for TranslateConfig {
             align_corners: false,
             padding_mode: Padding::Zeros,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -228,11 +241,13 @@ impl RandomTranslate {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: TranslateConfig) -> Result<RandomTranslate> {
+        cfg.learnable
+            .check("RandomTranslate", &RANDOM_TRANSLATE_RANGES)?;
         let range = |name: &'static str, r: Option<(f64, f64)>| -> Result<Option<Range>> {
             match r {
                 Some(r) => {
                     checks::range(TRANSLATE, name, r, (-1.0, 1.0))?;
-                    Ok(Some(Range::new(path, name, r, cfg.learnable)))
+                    Ok(Some(Range::new(path, name, r, &cfg.learnable)))
                 }
                 None => Ok(None),
             }
@@ -245,6 +260,10 @@ impl RandomTranslate {
 }
 
 impl Augmentation for RandomTranslate {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_TRANSLATE_RANGES
+    }
+
     fn name(&self) -> &'static str {
         TRANSLATE
     }
@@ -349,7 +368,7 @@ impl RandomRotation90 {
     pub fn new(path: &nn::Path, cfg: Rotation90Config) -> Result<RandomRotation90> {
         checks::range(ROT90, "times", cfg.times, (-3.0, 3.0))?;
         checks::probability(ROT90, "p", cfg.p)?;
-        let times = Range::new(path, "times", cfg.times, false);
+        let times = Range::new(path, "times", cfg.times, &Learnable::None);
         Ok(RandomRotation90 { cfg, times })
     }
 }

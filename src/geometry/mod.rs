@@ -36,7 +36,7 @@ pub enum TransformClass {
 /// device. A batch of one broadcasts against any batch.
 ///
 /// # Example
-/// ```no_run
+/// ```
 /// use tch::{Device, Kind, Tensor};
 /// use tch_dda::{Transform, TransformClass};
 /// let shift = Transform::translation(&Tensor::from_slice(&[2.0f32, -1.0]).view([1, 2]));
@@ -89,7 +89,7 @@ impl Transform {
 
     /// Panicking form of [`Transform::f_new`].
     pub fn new(matrix: Tensor, class: TransformClass) -> Transform {
-        Transform::f_new(matrix, class).unwrap()
+        crate::error::or_panic(Transform::f_new(matrix, class))
     }
 
     /// Wraps a matrix the crate built itself (shape known to be right).

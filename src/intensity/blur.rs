@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -58,8 +58,9 @@ pub struct GaussianBlurConfig {
     pub same_on_batch: bool,
     /// Probability of blurring each sample.
     pub p: f64,
-    /// Make `sigma` a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for GaussianBlurConfig {
@@ -70,7 +71,7 @@ impl Default for GaussianBlurConfig {
             border_type: Border::Reflect,
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -92,16 +93,21 @@ pub struct RandomGaussianBlur {
 
 const GAUSS: &str = "RandomGaussianBlur";
 
+/// The names of [`RandomGaussianBlur`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_GAUSSIAN_BLUR_RANGES: [&str; 1] = ["sigma"];
+
 impl RandomGaussianBlur {
     /// Builds the augmentation; `sigma` lives under `path`.
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: GaussianBlurConfig) -> Result<RandomGaussianBlur> {
+        cfg.learnable
+            .check("RandomGaussianBlur", &RANDOM_GAUSSIAN_BLUR_RANGES)?;
         check_kernel(GAUSS, cfg.kernel_size, true)?;
         checks::range(GAUSS, "sigma", cfg.sigma, (f64::MIN_POSITIVE, f64::MAX))?;
         checks::probability(GAUSS, "p", cfg.p)?;
-        let sigma = Range::new(path, "sigma", cfg.sigma, cfg.learnable);
+        let sigma = Range::new(path, "sigma", cfg.sigma, &cfg.learnable);
         Ok(RandomGaussianBlur { cfg, sigma })
     }
 
@@ -112,6 +118,10 @@ impl RandomGaussianBlur {
 }
 
 impl Augmentation for RandomGaussianBlur {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_GAUSSIAN_BLUR_RANGES
+    }
+
     fn name(&self) -> &'static str {
         GAUSS
     }

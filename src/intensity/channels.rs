@@ -2,7 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::range::{gate_params, uniform_between, Range};
+use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -154,8 +154,9 @@ pub struct RgbShiftConfig {
     pub same_on_batch: bool,
     /// Probability of shifting each sample.
     pub p: f64,
-    /// Make the three ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for RgbShiftConfig {
@@ -166,7 +167,7 @@ impl Default for RgbShiftConfig {
             b_shift_limit: (-0.5, 0.5),
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -196,6 +197,7 @@ impl RandomRGBShift {
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: RgbShiftConfig) -> Result<RandomRGBShift> {
+        cfg.learnable.check("RandomRGBShift", &SHIFT_KEYS)?;
         let limits = [cfg.r_shift_limit, cfg.g_shift_limit, cfg.b_shift_limit];
         for (name, r) in ["r_shift_limit", "g_shift_limit", "b_shift_limit"]
             .into_iter()
@@ -204,12 +206,16 @@ impl RandomRGBShift {
             checks::range(RGB_SHIFT, name, r, (f64::MIN, f64::MAX))?;
         }
         checks::probability(RGB_SHIFT, "p", cfg.p)?;
-        let ranges = [0, 1, 2].map(|i| Range::new(path, SHIFT_KEYS[i], limits[i], cfg.learnable));
+        let ranges = [0, 1, 2].map(|i| Range::new(path, SHIFT_KEYS[i], limits[i], &cfg.learnable));
         Ok(RandomRGBShift { cfg, ranges })
     }
 }
 
 impl Augmentation for RandomRGBShift {
+    fn range_names(&self) -> &'static [&'static str] {
+        &SHIFT_KEYS
+    }
+
     fn name(&self) -> &'static str {
         RGB_SHIFT
     }

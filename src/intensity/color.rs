@@ -4,7 +4,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::{constant, Ew};
 use crate::params::typed_params;
-use crate::range::{gate, Range};
+use crate::range::{gate, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
@@ -93,8 +93,9 @@ pub struct JitterConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make every range a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for JitterConfig {
@@ -106,7 +107,7 @@ impl Default for JitterConfig {
             hue: (0.0, 0.0),
             same_on_batch: false,
             p: 1.0,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -170,6 +171,9 @@ const KEYS: [&str; 4] = [
     "hue_factor",
 ];
 
+/// The names of a colour jitter's ranges (see [`crate::Learnable`]).
+const JITTER_RANGES: [&str; 4] = ["brightness", "contrast", "saturation", "hue"];
+
 impl Jitter {
     fn new(
         op: &'static str,
@@ -183,19 +187,21 @@ impl Jitter {
         checks::range(op, "saturation", cfg.saturation, (0.0, inf))?;
         checks::range(op, "hue", cfg.hue, (-0.5, 0.5))?;
         checks::probability(op, "p", cfg.p)?;
-        let l = cfg.learnable;
+        cfg.learnable.check(op, &JITTER_RANGES)?;
+        let l = &cfg.learnable;
         let ranges = [
             Range::new(path, "brightness", cfg.brightness, l),
             Range::new(path, "contrast", cfg.contrast, l),
             Range::new(path, "saturation", cfg.saturation, l),
             Range::new(path, "hue", cfg.hue, l),
         ];
-        let fixed = |r: (f64, f64), n: f64| !l && r == (n, n);
+        // A range fixed at its neutral value is skipped (and so never constrains the input).
+        let fixed = |name: &str, r: (f64, f64), n: f64| !l.has(name) && r == (n, n);
         let skip = [
-            fixed(cfg.brightness, 1.0),
-            fixed(cfg.contrast, 1.0),
-            fixed(cfg.saturation, 1.0),
-            fixed(cfg.hue, 0.0),
+            fixed("brightness", cfg.brightness, 1.0),
+            fixed("contrast", cfg.contrast, 1.0),
+            fixed("saturation", cfg.saturation, 1.0),
+            fixed("hue", cfg.hue, 0.0),
         ];
         Ok(Jitter {
             cfg,
@@ -362,6 +368,10 @@ macro_rules! jitter_type {
         }
 
         impl Augmentation for $name {
+            fn range_names(&self) -> &'static [&'static str] {
+                &JITTER_RANGES
+            }
+
             fn name(&self) -> &'static str {
                 $kornia
             }

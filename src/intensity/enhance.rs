@@ -4,7 +4,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::{constant, straight_through};
 use crate::params::typed_params;
-use crate::range::{gate, gate_params, Range};
+use crate::range::{gate, gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -22,8 +22,9 @@ pub struct SolarizeConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make both ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
     /// Straight-through estimator: the forward output is unchanged, the backward pass
     /// treats the thresholding as the identity, so the input and the threshold range get
     /// a gradient (Kornia gives the threshold none).
@@ -37,7 +38,7 @@ impl Default for SolarizeConfig {
             additions: (-0.1, 0.1),
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
             straight_through: false,
         }
     }
@@ -70,6 +71,9 @@ pub struct RandomSolarize {
 
 const SOLARIZE: &str = "RandomSolarize";
 
+/// The names of [`RandomSolarize`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_SOLARIZE_RANGES: [&str; 2] = ["thresholds", "additions"];
+
 impl RandomSolarize {
     /// Builds the augmentation; its two ranges live under `path`.
     ///
@@ -77,11 +81,13 @@ impl RandomSolarize {
     /// [`Error::Config`] for thresholds outside [0, 1], additions outside [-0.5, 0.5],
     /// NaN or reversed ranges, or a `p` outside [0, 1].
     pub fn new(path: &nn::Path, cfg: SolarizeConfig) -> Result<RandomSolarize> {
+        cfg.learnable
+            .check("RandomSolarize", &RANDOM_SOLARIZE_RANGES)?;
         checks::range(SOLARIZE, "thresholds", cfg.thresholds, (0.0, 1.0))?;
         checks::range(SOLARIZE, "additions", cfg.additions, (-0.5, 0.5))?;
         checks::probability(SOLARIZE, "p", cfg.p)?;
-        let thresholds = Range::new(path, "thresholds", cfg.thresholds, cfg.learnable);
-        let additions = Range::new(path, "additions", cfg.additions, cfg.learnable);
+        let thresholds = Range::new(path, "thresholds", cfg.thresholds, &cfg.learnable);
+        let additions = Range::new(path, "additions", cfg.additions, &cfg.learnable);
         Ok(RandomSolarize {
             cfg,
             thresholds,
@@ -101,6 +107,10 @@ impl RandomSolarize {
 }
 
 impl Augmentation for RandomSolarize {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_SOLARIZE_RANGES
+    }
+
     fn name(&self) -> &'static str {
         SOLARIZE
     }
@@ -154,8 +164,9 @@ pub struct SharpnessConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make the range a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for SharpnessConfig {
@@ -164,7 +175,7 @@ impl Default for SharpnessConfig {
             sharpness: (0.0, 0.5),
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -190,15 +201,20 @@ pub struct RandomSharpness {
 
 const SHARPNESS: &str = "RandomSharpness";
 
+/// The names of [`RandomSharpness`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_SHARPNESS_RANGES: [&str; 1] = ["sharpness"];
+
 impl RandomSharpness {
     /// Builds the augmentation; its range lives under `path`.
     ///
     /// # Errors
     /// [`Error::Config`] for a negative, NaN or reversed range, or a `p` outside [0, 1].
     pub fn new(path: &nn::Path, cfg: SharpnessConfig) -> Result<RandomSharpness> {
+        cfg.learnable
+            .check("RandomSharpness", &RANDOM_SHARPNESS_RANGES)?;
         checks::range(SHARPNESS, "sharpness", cfg.sharpness, (0.0, f64::MAX))?;
         checks::probability(SHARPNESS, "p", cfg.p)?;
-        let sharpness = Range::new(path, "sharpness", cfg.sharpness, cfg.learnable);
+        let sharpness = Range::new(path, "sharpness", cfg.sharpness, &cfg.learnable);
         Ok(RandomSharpness { cfg, sharpness })
     }
 
@@ -209,6 +225,10 @@ impl RandomSharpness {
 }
 
 impl Augmentation for RandomSharpness {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_SHARPNESS_RANGES
+    }
+
     fn name(&self) -> &'static str {
         SHARPNESS
     }

@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d, Border};
-use crate::range::{gate_params, uniform_between, Range};
+use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -39,8 +39,9 @@ pub struct MotionBlurConfig {
     pub same_on_batch: bool,
     /// Probability of blurring each sample.
     pub p: f64,
-    /// Make `angle` and `direction` trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for MotionBlurConfig {
@@ -53,7 +54,7 @@ impl Default for MotionBlurConfig {
             resample: Resample::Nearest,
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -85,18 +86,23 @@ pub struct RandomMotionBlur {
 
 const MOTION: &str = "RandomMotionBlur";
 
+/// The names of [`RandomMotionBlur`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_MOTION_BLUR_RANGES: [&str; 2] = ["angle", "direction"];
+
 impl RandomMotionBlur {
     /// Builds the augmentation; `angle` and `direction` live under `path`.
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: MotionBlurConfig) -> Result<RandomMotionBlur> {
+        cfg.learnable
+            .check("RandomMotionBlur", &RANDOM_MOTION_BLUR_RANGES)?;
         check_kernel_size(MOTION, cfg.kernel_size)?;
         checks::range(MOTION, "angle", cfg.angle, (-360.0, 360.0))?;
         checks::range(MOTION, "direction", cfg.direction, (-1.0, 1.0))?;
         checks::probability(MOTION, "p", cfg.p)?;
-        let angle = Range::new(path, "angle", cfg.angle, cfg.learnable);
-        let direction = Range::new(path, "direction", cfg.direction, cfg.learnable);
+        let angle = Range::new(path, "angle", cfg.angle, &cfg.learnable);
+        let direction = Range::new(path, "direction", cfg.direction, &cfg.learnable);
         Ok(RandomMotionBlur {
             cfg,
             angle,
@@ -227,6 +233,10 @@ pub(crate) fn nearest_taps(kernel: &Tensor, source: &[Tensor]) -> Tensor {
 }
 
 impl Augmentation for RandomMotionBlur {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_MOTION_BLUR_RANGES
+    }
+
     fn name(&self) -> &'static str {
         MOTION
     }

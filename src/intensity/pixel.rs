@@ -4,7 +4,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::straight_through;
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
@@ -211,8 +211,9 @@ pub struct PosterizeConfig {
     /// Probability of posterizing each sample.
     pub p: f64,
     /// Make `bits` a trainable variable (a gradient reaches it only with
-    /// `straight_through`).
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
     /// Straight-through estimator: forward unchanged, backward the identity to the input
     /// and to the (unrounded) bits. Kornia gives neither a gradient.
     pub straight_through: bool,
@@ -224,7 +225,7 @@ impl Default for PosterizeConfig {
             bits: (3.0, 8.0),
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
             straight_through: false,
         }
     }
@@ -249,15 +250,20 @@ pub struct RandomPosterize {
 
 const POSTERIZE: &str = "RandomPosterize";
 
+/// The names of [`RandomPosterize`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_POSTERIZE_RANGES: [&str; 1] = ["bits"];
+
 impl RandomPosterize {
     /// Builds the augmentation; `bits` lives under `path`.
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a range outside [0, 8] or a `p` outside [0, 1].
     pub fn new(path: &nn::Path, cfg: PosterizeConfig) -> Result<RandomPosterize> {
+        cfg.learnable
+            .check("RandomPosterize", &RANDOM_POSTERIZE_RANGES)?;
         checks::range(POSTERIZE, "bits", cfg.bits, (0.0, 8.0))?;
         checks::probability(POSTERIZE, "p", cfg.p)?;
-        let bits = Range::new(path, "bits", cfg.bits, cfg.learnable);
+        let bits = Range::new(path, "bits", cfg.bits, &cfg.learnable);
         Ok(RandomPosterize { cfg, bits })
     }
 
@@ -268,6 +274,10 @@ impl RandomPosterize {
 }
 
 impl Augmentation for RandomPosterize {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_POSTERIZE_RANGES
+    }
+
     fn name(&self) -> &'static str {
         POSTERIZE
     }

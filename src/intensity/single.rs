@@ -5,7 +5,7 @@ use super::color::{adjust_hue, hue_turns, jiggle_saturation};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::Ew;
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Tensor};
@@ -26,8 +26,9 @@ pub struct FactorConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make the range a trainable variable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for FactorConfig {
@@ -37,7 +38,7 @@ impl Default for FactorConfig {
             clip_output: true,
             same_on_batch: false,
             p: 1.0,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -83,7 +84,8 @@ impl OneFactor {
         };
         checks::range(op, key, cfg.range, bounds)?;
         checks::probability(op, "p", cfg.p)?;
-        let range = Range::new(path, key, cfg.range, cfg.learnable);
+        cfg.learnable.check(op, &[key])?;
+        let range = Range::new(path, key, cfg.range, &cfg.learnable);
         Ok(OneFactor { cfg, kind, range })
     }
 
@@ -163,6 +165,10 @@ macro_rules! one_factor {
         }
 
         impl Augmentation for $name {
+            fn range_names(&self) -> &'static [&'static str] {
+                &[$key]
+            }
+
             fn name(&self) -> &'static str {
                 $kornia
             }
@@ -223,8 +229,9 @@ pub struct GammaConfig {
     pub same_on_batch: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make both ranges trainable variables.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for GammaConfig {
@@ -234,7 +241,7 @@ impl Default for GammaConfig {
             gain: (1.0, 1.0),
             same_on_batch: false,
             p: 1.0,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -255,6 +262,9 @@ pub struct RandomGamma {
 
 const GAMMA: &str = "RandomGamma";
 
+/// The names of [`RandomGamma`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_GAMMA_RANGES: [&str; 2] = ["gamma", "gain"];
+
 impl RandomGamma {
     /// Builds the augmentation; its ranges live under `path`.
     ///
@@ -262,16 +272,21 @@ impl RandomGamma {
     /// [`crate::Error::Config`] for a negative, NaN or reversed range, or a `p` outside
     /// [0, 1].
     pub fn new(path: &nn::Path, cfg: GammaConfig) -> Result<RandomGamma> {
+        cfg.learnable.check("RandomGamma", &RANDOM_GAMMA_RANGES)?;
         checks::range(GAMMA, "gamma", cfg.gamma, (0.0, f64::MAX))?;
         checks::range(GAMMA, "gain", cfg.gain, (0.0, f64::MAX))?;
         checks::probability(GAMMA, "p", cfg.p)?;
-        let gamma = Range::new(path, "gamma", cfg.gamma, cfg.learnable);
-        let gain = Range::new(path, "gain", cfg.gain, cfg.learnable);
+        let gamma = Range::new(path, "gamma", cfg.gamma, &cfg.learnable);
+        let gain = Range::new(path, "gain", cfg.gain, &cfg.learnable);
         Ok(RandomGamma { cfg, gamma, gain })
     }
 }
 
 impl Augmentation for RandomGamma {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_GAMMA_RANGES
+    }
+
     fn name(&self) -> &'static str {
         GAMMA
     }

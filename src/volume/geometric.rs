@@ -6,7 +6,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::geometric::{distortion_scale_var, end_and_extent};
 use crate::ops::constant;
-use crate::range::{gate_params, scalar_var, uniform, Range};
+use crate::range::{gate_params, scalar_var, uniform, Learnable, Range};
 use crate::warp::{matrix3d, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -49,8 +49,9 @@ pub struct Affine3DConfig {
     pub align_corners: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make every range (and the translation bounds) trainable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for Affine3DConfig {
@@ -64,7 +65,7 @@ impl Default for Affine3DConfig {
             same_on_batch: false,
             align_corners: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -96,12 +97,37 @@ pub struct RandomAffine3D {
 const AFFINE3D: &str = "RandomAffine3D";
 const AXES: [&str; 3] = ["yaw", "pitch", "roll"];
 
-fn angle_ranges(path: &nn::Path, op: &'static str, r: &AngleRanges, l: bool) -> Result<[Range; 3]> {
+fn angle_ranges(
+    path: &nn::Path,
+    op: &'static str,
+    r: &AngleRanges,
+    l: &Learnable,
+) -> Result<[Range; 3]> {
     for range in r {
         checks::range(op, "degrees", *range, (-360.0, 360.0))?;
     }
     Ok([0, 1, 2].map(|i| Range::new(path, AXES[i], r[i], l)))
 }
+
+/// The names of [`RandomAffine3D`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_AFFINE3D_RANGES: [&str; 16] = [
+    "yaw",
+    "pitch",
+    "roll",
+    "translate_x",
+    "translate_y",
+    "translate_z",
+    "scale",
+    "scale_x",
+    "scale_y",
+    "scale_z",
+    "sxy",
+    "sxz",
+    "syx",
+    "syz",
+    "szx",
+    "szy",
+];
 
 impl RandomAffine3D {
     /// Builds the augmentation; its ranges live under `path`.
@@ -109,7 +135,9 @@ impl RandomAffine3D {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: Affine3DConfig) -> Result<RandomAffine3D> {
-        let l = cfg.learnable;
+        cfg.learnable
+            .check("RandomAffine3D", &RANDOM_AFFINE3D_RANGES)?;
+        let l = &cfg.learnable;
         let degrees = angle_ranges(path, AFFINE3D, &cfg.degrees, l)?;
         let translate = match cfg.translate {
             Some((a, b, c)) => {
@@ -123,7 +151,7 @@ impl RandomAffine3D {
                 }
                 let names = ["translate_x", "translate_y", "translate_z"];
                 let v = [a, b, c];
-                Some([0, 1, 2].map(|i| scalar_var(path, names[i], v[i], l)))
+                Some([0, 1, 2].map(|i| scalar_var(path, names[i], v[i], l.has(names[i]))))
             }
             None => None,
         };
@@ -177,6 +205,10 @@ impl RandomAffine3D {
 }
 
 impl Augmentation for RandomAffine3D {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_AFFINE3D_RANGES
+    }
+
     fn name(&self) -> &'static str {
         AFFINE3D
     }
@@ -290,8 +322,9 @@ pub struct Rotation3DConfig {
     pub align_corners: bool,
     /// Probability of rotating each sample.
     pub p: f64,
-    /// Make the ranges trainable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for Rotation3DConfig {
@@ -302,7 +335,7 @@ impl Default for Rotation3DConfig {
             same_on_batch: false,
             align_corners: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -333,7 +366,8 @@ impl RandomRotation3D {
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: Rotation3DConfig) -> Result<RandomRotation3D> {
-        let degrees = angle_ranges(path, ROTATION3D, &cfg.degrees, cfg.learnable)?;
+        cfg.learnable.check("RandomRotation3D", &AXES)?;
+        let degrees = angle_ranges(path, ROTATION3D, &cfg.degrees, &cfg.learnable)?;
         check_resample(ROTATION3D, cfg.resample)?;
         checks::probability(ROTATION3D, "p", cfg.p)?;
         Ok(RandomRotation3D { cfg, degrees })
@@ -359,6 +393,10 @@ pub(crate) fn voxel_center(shape: &[i64], kind: Kind, device: Device) -> Tensor 
 }
 
 impl Augmentation for RandomRotation3D {
+    fn range_names(&self) -> &'static [&'static str] {
+        &AXES
+    }
+
     fn name(&self) -> &'static str {
         ROTATION3D
     }
@@ -427,8 +465,9 @@ pub struct Perspective3DConfig {
     pub align_corners: bool,
     /// Probability of transforming each sample.
     pub p: f64,
-    /// Make `distortion_scale` trainable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for Perspective3DConfig {
@@ -439,7 +478,7 @@ impl Default for Perspective3DConfig {
             same_on_batch: false,
             align_corners: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -465,14 +504,23 @@ pub struct RandomPerspective3D {
 
 const PERSPECTIVE3D: &str = "RandomPerspective3D";
 
+/// The names of [`RandomPerspective3D`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_PERSPECTIVE3D_RANGES: [&str; 1] = ["distortion_scale"];
+
 impl RandomPerspective3D {
     /// Builds the augmentation; `distortion_scale` lives under `path`.
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: Perspective3DConfig) -> Result<RandomPerspective3D> {
-        let distortion_scale =
-            distortion_scale_var(path, PERSPECTIVE3D, cfg.distortion_scale, cfg.learnable)?;
+        cfg.learnable
+            .check("RandomPerspective3D", &RANDOM_PERSPECTIVE3D_RANGES)?;
+        let distortion_scale = distortion_scale_var(
+            path,
+            PERSPECTIVE3D,
+            cfg.distortion_scale,
+            cfg.learnable.has("distortion_scale"),
+        )?;
         check_resample(PERSPECTIVE3D, cfg.resample)?;
         checks::probability(PERSPECTIVE3D, "p", cfg.p)?;
         Ok(RandomPerspective3D {
@@ -499,6 +547,10 @@ const INWARDS: [f64; 24] = [
 ];
 
 impl Augmentation for RandomPerspective3D {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_PERSPECTIVE3D_RANGES
+    }
+
     fn name(&self) -> &'static str {
         PERSPECTIVE3D
     }

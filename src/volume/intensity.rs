@@ -9,7 +9,7 @@ use crate::intensity::equalize::equalize;
 use crate::intensity::motion::{check_kernel_size, draw_ksize, nearest_taps};
 use crate::intensity::MotionKernelSize;
 use crate::ops::straight_through;
-use crate::range::{gate_params, Range};
+use crate::range::{gate_params, Learnable, Range};
 use crate::warp::matrix3d::{self, axis_angle_to_rotation};
 use crate::warp::Resample;
 use crate::warp::Sampling;
@@ -38,8 +38,9 @@ pub struct MotionBlur3DConfig {
     pub same_on_batch: bool,
     /// Probability of blurring each sample.
     pub p: f64,
-    /// Make `angle` and `direction` trainable.
-    pub learnable: bool,
+    /// Which ranges are trainable variables: none, all, or those named (see
+    /// [`crate::Learnable`]; the names are in the README's operator table).
+    pub learnable: Learnable,
 }
 
 impl Default for MotionBlur3DConfig {
@@ -52,7 +53,7 @@ impl Default for MotionBlur3DConfig {
             resample: Resample::Nearest,
             same_on_batch: false,
             p: 0.5,
-            learnable: false,
+            learnable: Learnable::None,
         }
     }
 }
@@ -83,12 +84,18 @@ pub struct RandomMotionBlur3D {
 
 const MOTION3D: &str = "RandomMotionBlur3D";
 
+/// The names of [`RandomMotionBlur3D`]'s ranges (see [`crate::Learnable`]).
+const RANDOM_MOTION_BLUR3D_RANGES: [&str; 4] =
+    ["angle_yaw", "angle_pitch", "angle_roll", "direction"];
+
 impl RandomMotionBlur3D {
     /// Builds the augmentation; `angle` and `direction` live under `path`.
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
     pub fn new(path: &nn::Path, cfg: MotionBlur3DConfig) -> Result<RandomMotionBlur3D> {
+        cfg.learnable
+            .check("RandomMotionBlur3D", &RANDOM_MOTION_BLUR3D_RANGES)?;
         check_kernel_size(MOTION3D, cfg.kernel_size)?;
         for a in &cfg.angle {
             checks::range(MOTION3D, "angle", *a, (-360.0, 360.0))?;
@@ -97,8 +104,8 @@ impl RandomMotionBlur3D {
         super::check_resample(MOTION3D, cfg.resample)?;
         checks::probability(MOTION3D, "p", cfg.p)?;
         let names = ["angle_yaw", "angle_pitch", "angle_roll"];
-        let angle = [0, 1, 2].map(|i| Range::new(path, names[i], cfg.angle[i], cfg.learnable));
-        let direction = Range::new(path, "direction", cfg.direction, cfg.learnable);
+        let angle = [0, 1, 2].map(|i| Range::new(path, names[i], cfg.angle[i], &cfg.learnable));
+        let direction = Range::new(path, "direction", cfg.direction, &cfg.learnable);
         Ok(RandomMotionBlur3D {
             cfg,
             angle,
@@ -161,6 +168,10 @@ fn rotate3d_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
 }
 
 impl Augmentation for RandomMotionBlur3D {
+    fn range_names(&self) -> &'static [&'static str] {
+        &RANDOM_MOTION_BLUR3D_RANGES
+    }
+
     fn name(&self) -> &'static str {
         MOTION3D
     }

@@ -225,11 +225,11 @@ pub fn paper_specs(learnable: bool) -> Vec<AugSpec> {
             scale: Some((0.9, 1.1)),
             shear: Some((-10.0, 10.0)),
             p: 1.0,
-            learnable,
+            learnable: learnable.into(),
             ..Default::default()
         }),
         AugSpec::ColorJitter(JitterConfig {
-            learnable,
+            learnable: learnable.into(),
             ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
         }),
         AugSpec::RandomHorizontalFlip(FlipConfig::default()),

@@ -1,0 +1,167 @@
+//! Using the crate as a user would: learning one range at a time, error messages in panics,
+//! names, and the Kornia shorthands.
+
+mod common;
+use std::collections::BTreeSet;
+use tch::nn::{self, Module, OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+use tch_dda::prelude::*;
+
+/// `spec` with its config's `learnable` field set to `learnable` (specs without one are
+/// returned unchanged).
+fn with_learnable(spec: &AugSpec, learnable: &Learnable) -> AugSpec {
+    let mut json = serde_json::to_value(spec).unwrap();
+    if let Some(serde_json::Value::Object(cfg)) =
+        json.as_object_mut().and_then(|m| m.values_mut().next())
+    {
+        if cfg.contains_key("learnable") {
+            cfg.insert("learnable".into(), serde_json::to_value(learnable).unwrap());
+        }
+    }
+    serde_json::from_value(json).unwrap()
+}
+
+/// The range names behind the trainable variables of `vs` under `prefix`.
+fn trainable(vs: &VarStore, prefix: &str) -> BTreeSet<String> {
+    let vars = vs.variables();
+    vars.iter()
+        .filter(|(k, v)| k.starts_with(prefix) && v.requires_grad())
+        .map(|(k, _)| {
+            let k = &k[prefix.len()..];
+            k.strip_suffix("_lo")
+                .or_else(|| k.strip_suffix("_hi"))
+                .unwrap_or(k)
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn each_range_can_be_learned_on_its_own() {
+    let mut with_ranges = 0;
+    for (i, spec) in common::all_specs().iter().enumerate() {
+        let vs = VarStore::new(Device::Cpu);
+        let all = with_learnable(spec, &Learnable::All);
+        let aug = all.build(&(vs.root() / format!("a{i}"))).unwrap();
+        let names: BTreeSet<String> = aug.range_names().iter().map(|s| s.to_string()).collect();
+        let learned = trainable(&vs, &format!("a{i}."));
+        // Every trainable variable belongs to a named range.
+        assert!(
+            learned.is_subset(&names),
+            "{}: trainable {learned:?} not among its range names {names:?}",
+            spec.name()
+        );
+        if names.is_empty() {
+            continue;
+        }
+        with_ranges += 1;
+        // Each one alone: exactly its own variables become trainable.
+        for name in &learned {
+            let vs = VarStore::new(Device::Cpu);
+            let one = with_learnable(spec, &Learnable::only([name.as_str()]));
+            one.build(&(vs.root() / "b")).unwrap();
+            assert_eq!(
+                trainable(&vs, "b."),
+                BTreeSet::from([name.clone()]),
+                "{}: learning {name} alone",
+                spec.name()
+            );
+        }
+        // A name the operator does not have is refused before any variable is made.
+        let vs = VarStore::new(Device::Cpu);
+        let bad = with_learnable(spec, &Learnable::only(["nope"]));
+        let err = bad.build(&(vs.root() / "c")).unwrap_err().to_string();
+        assert!(
+            err.contains("learnable = [\"nope\"] is invalid; allowed: names of its ranges: "),
+            "{}: {err}",
+            spec.name()
+        );
+        assert!(vs.variables().is_empty(), "{}: half-built", spec.name());
+    }
+    assert!(
+        with_ranges >= 20,
+        "only {with_ranges} operators with ranges"
+    );
+}
+
+#[test]
+fn brightness_alone_learns_on_grayscale_images() {
+    let vs = VarStore::new(Device::Cpu);
+    let json = r#"[{"ColorJitter": {"brightness": [0.8, 1.2], "contrast": [0.7, 1.3],
+                   "saturation": [1.0, 1.0], "hue": [0.0, 0.0], "p": 1.0,
+                   "learnable": ["brightness"]}}]"#;
+    let seq = Sequential::from_json(&(vs.root() / "aug"), json).unwrap();
+    let gray = Tensor::rand([4, 1, 8, 8], (Kind::Float, Device::Cpu));
+    let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
+    let vars = vs.variables();
+    let before: Vec<(String, f64)> = ["aug.0.brightness_lo", "aug.0.contrast_lo"]
+        .iter()
+        .map(|k| (k.to_string(), vars[*k].double_value(&[])))
+        .collect();
+    for _ in 0..3 {
+        let y = seq.forward(&gray);
+        opt.backward_step(&(y - 0.9).square().mean(Kind::Float));
+    }
+    let after = vs.variables();
+    assert_ne!(after["aug.0.brightness_lo"].double_value(&[]), before[0].1);
+    assert_eq!(after["aug.0.contrast_lo"].double_value(&[]), before[1].1);
+    assert!(seq.to_json().unwrap().contains("\"learnable\": [\n"));
+    // A learnable hue can move away from (0, 0), so it needs RGB.
+    let hue = ColorJitter::new(
+        &vs.root(),
+        JitterConfig {
+            learnable: Learnable::only(["hue"]),
+            ..JitterConfig::new(0.2, 0.0, 0.0, 0.0)
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        hue.f_forward(&gray).unwrap_err().to_string(),
+        "ColorJitter: got 1 channels (input shape [4, 1, 8, 8]); allowed: 3 (a hue range other than (0, 0) needs RGB)"
+    );
+}
+
+#[test]
+fn panics_read_as_the_typed_error() {
+    let vs = VarStore::new(Device::Cpu);
+    let aug = RandomAffine::new(&vs.root(), RandomAffineConfig::default()).unwrap();
+    let x = Tensor::zeros([2, 3, 5, 7], (Kind::Uint8, Device::Cpu));
+    let payload =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aug.forward(&x))).unwrap_err();
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        msg,
+        "RandomAffine: expected a floating point input (float32 or float64), got Uint8; convert it first, e.g. `x.to_kind(Kind::Float) / 255.0` for uint8 images in [0, 255]"
+    );
+    let seq = nn::seq_t().add(aug.train_only());
+    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        nn::ModuleT::forward_t(&seq, &x, true)
+    }))
+    .unwrap_err();
+    assert!(payload
+        .downcast_ref::<String>()
+        .unwrap()
+        .starts_with("RandomAffine: expected a floating point input"));
+}
+
+#[test]
+fn every_operator_is_named_after_its_type() {
+    let vs = VarStore::new(Device::Cpu);
+    for spec in common::all_specs() {
+        let aug = spec.build(&vs.root()).unwrap();
+        assert_eq!(aug.name(), spec.name());
+    }
+    let mix = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    assert_eq!(
+        (mix.name(), mix.kornia_name()),
+        ("RandomMixUp", "RandomMixUpV2")
+    );
+    let longest = Resize::longest_max_size(&vs.root(), 5, Resample::Bilinear, true).unwrap();
+    assert_eq!(
+        (longest.name(), longest.kornia_name()),
+        ("Resize", "LongestMaxSize")
+    );
+}
