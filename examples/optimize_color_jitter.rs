@@ -23,7 +23,7 @@ fn main() -> Result<()> {
     let target_vs = nn::VarStore::new(device);
     let t = [1.25, 0.75, 1.4, 0.08];
     let target = ColorJitter::new(
-        &target_vs.root(),
+        target_vs.root(),
         JitterConfig {
             brightness: (t[0], t[0]),
             contrast: (t[1], t[1]),

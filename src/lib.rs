@@ -42,6 +42,7 @@ mod filter;
 pub mod geometric;
 mod geometry;
 pub mod intensity;
+mod kornia;
 pub mod mix;
 mod ops;
 mod params;

@@ -14,6 +14,7 @@ use crate::ops::constant;
 use crate::range::{gate, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Which label the `λ` column of a mixed-label tensor weighs.
@@ -290,7 +291,8 @@ impl RandomMixUp {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: MixUpConfig) -> Result<RandomMixUp> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: MixUpConfig) -> Result<RandomMixUp> {
+        let path = path.borrow();
         cfg.learnable.check("RandomMixUp", &RANDOM_MIX_UP_RANGES)?;
         checks::range(MIXUP, "lambda_val", cfg.lambda_val, (0.0, 1.0))?;
         checks::probability(MIXUP, "p", cfg.p)?;
@@ -470,7 +472,15 @@ impl RandomCutMix {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: CutMixConfig) -> Result<RandomCutMix> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: CutMixConfig) -> Result<RandomCutMix> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: CutMixConfig) -> Result<RandomCutMix> {
         if cfg.num_mix < 1 {
             return Err(checks::config(
                 CUTMIX,

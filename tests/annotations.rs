@@ -417,7 +417,7 @@ fn labels_are_mixed_inside_a_pipeline() {
     let mixed = out.mixed.unwrap();
     // The same as the mixing step on its own, given the flipped images and its params.
     let flipped = seq.steps()[0].f_apply(&x, &p.sub("0")).unwrap();
-    let mix = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    let mix = RandomMixUp::new(vs.root(), MixUpConfig::default()).unwrap();
     let (img, lab) = mix.f_apply_with_labels(&flipped, &y, &p.sub("1")).unwrap();
     assert!(out.image.equal(&img));
     assert!(mixed.labels.equal(&lab));
@@ -799,7 +799,7 @@ fn bad_annotation_options_are_refused() {
         annotations: a,
         ..SequentialConfig::new(vec![])
     };
-    let err = |a| Sequential::new(&vs.root(), cfg(a)).unwrap_err().to_string();
+    let err = |a| Sequential::new(vs.root(), cfg(a)).unwrap_err().to_string();
     assert_eq!(
         err(AnnotationOptions {
             min_visibility: 1.5,
@@ -816,7 +816,7 @@ fn bad_annotation_options_are_refused() {
     );
     assert_eq!(
         Sequential::new(
-            &vs.root(),
+            vs.root(),
             SequentialConfig {
                 random_apply: RandomApply::Between(3, 1),
                 ..SequentialConfig::new(vec![])

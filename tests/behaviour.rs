@@ -216,7 +216,7 @@ fn params_save_load_and_replay() {
     let dir = std::env::temp_dir().join(format!("tch-dda-params-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let vs = VarStore::new(Device::Cpu);
-    let seq = Sequential::new(&vs.root(), paper_specs(false)).unwrap();
+    let seq = Sequential::new(vs.root(), paper_specs(false)).unwrap();
     let x = image(&[3, 3, 16, 16]);
     let (y, params) = seq.forward_with_params(&x);
     assert!(params.keys().any(|k| k == "0.angle") && params.keys().any(|k| k == "1.order"));
@@ -294,13 +294,13 @@ fn inverse_undoes_the_geometry() {
     let vs = VarStore::new(Device::Cpu);
     let x = image(&[4, 3, 21, 25]);
     // Flips are their own inverse, exactly.
-    let flip = RandomHorizontalFlip::new(&vs.root(), FlipConfig::default()).unwrap();
+    let flip = RandomHorizontalFlip::new(vs.root(), FlipConfig::default()).unwrap();
     tch::manual_seed(4);
     let (y, p) = flip.forward_with_params(&x);
     assert!(flip.inverse(&y, &p, &x.size()).equal(&x));
     // An affine warp and its inverse: the centre comes back up to interpolation blur.
     let affine = RandomAffine::new(
-        &vs.root(),
+        vs.root(),
         RandomAffineConfig {
             degrees: (-20.0, 20.0),
             scale: Some((1.0, 1.2)),
@@ -318,7 +318,7 @@ fn inverse_undoes_the_geometry() {
     assert!(err < 0.05, "inverse error {err}");
     // A perspective warp and its inverse.
     let persp = RandomPerspective::new(
-        &vs.root(),
+        vs.root(),
         PerspectiveConfig {
             distortion_scale: 0.3,
             p: 1.0,
@@ -347,7 +347,7 @@ fn inverse_undoes_the_geometry() {
     assert!(max_abs_diff(&mapped, p.get("end_points").unwrap()) < 1e-3);
     // The matrix of a crop moves the crop's corner to the origin.
     let crop = RandomCrop::new(
-        &vs.root(),
+        vs.root(),
         RandomCropConfig {
             size: (5, 6),
             ..Default::default()
@@ -419,7 +419,7 @@ fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient() {
     for straight_through in [false, true] {
         let vs = VarStore::new(Device::Cpu);
         let eq = RandomEqualize::new(
-            &vs.root(),
+            vs.root(),
             EqualizeConfig {
                 p: 1.0,
                 straight_through,
@@ -487,9 +487,9 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
     );
     // AutoContrast: same output with and without the option.
     let vs = VarStore::new(Device::Cpu);
-    let plain = RandomAutoContrast::new(&vs.root(), AutoContrastConfig::default()).unwrap();
+    let plain = RandomAutoContrast::new(vs.root(), AutoContrastConfig::default()).unwrap();
     let st = RandomAutoContrast::new(
-        &vs.root(),
+        vs.root(),
         AutoContrastConfig {
             straight_through: true,
             ..Default::default()

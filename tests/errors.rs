@@ -349,7 +349,7 @@ fn bad_configs_get_typed_errors() {
 fn bad_params_get_typed_errors() {
     let vs = VarStore::new(Device::Cpu);
     let affine = RandomAffine::new(
-        &vs.root(),
+        vs.root(),
         RandomAffineConfig {
             degrees: (-10.0, 10.0),
             p: 1.0,

@@ -408,7 +408,7 @@ fn volume_matrices_compose_and_move_the_voxels() {
 fn an_oversized_crop_is_the_same_error_in_2d_and_3d() {
     let vs = VarStore::new(Device::Cpu);
     let crop2 = RandomCrop::new(
-        &vs.root(),
+        vs.root(),
         RandomCropConfig {
             size: (8, 8),
             ..Default::default()
@@ -416,7 +416,7 @@ fn an_oversized_crop_is_the_same_error_in_2d_and_3d() {
     )
     .unwrap();
     let crop3 = RandomCrop3D::new(
-        &vs.root(),
+        vs.root(),
         RandomCrop3DConfig {
             size: [2, 8, 8],
             ..Default::default()

@@ -15,7 +15,7 @@ fn vs() -> VarStore {
 }
 
 fn affine(cfg: RandomAffineConfig) -> RandomAffine {
-    RandomAffine::new(&vs().root(), cfg).unwrap()
+    RandomAffine::new(vs().root(), cfg).unwrap()
 }
 
 fn affine_basic() -> RandomAffine {
@@ -107,7 +107,7 @@ fn affine_same_draw_as_kornia() {
 }
 
 fn rotation(cfg: RandomRotationConfig) -> RandomRotation {
-    RandomRotation::new(&vs().root(), cfg).unwrap()
+    RandomRotation::new(vs().root(), cfg).unwrap()
 }
 
 #[test]
@@ -133,16 +133,16 @@ fn rotation_parity_and_draw() {
 #[test]
 fn flip_parity_and_draw() {
     let _serial = common::serial();
-    let h = RandomHorizontalFlip::new(&vs().root(), FlipConfig::default()).unwrap();
+    let h = RandomHorizontalFlip::new(vs().root(), FlipConfig::default()).unwrap();
     assert_parity(&h, "hflip", 0.0);
     assert_same_draw(&h, "hflip");
-    let v = RandomVerticalFlip::new(&vs().root(), FlipConfig::default()).unwrap();
+    let v = RandomVerticalFlip::new(vs().root(), FlipConfig::default()).unwrap();
     assert_parity(&v, "vflip", 0.0);
     assert_same_draw(&v, "vflip");
 }
 
 fn crop(cfg: RandomCropConfig) -> RandomCrop {
-    RandomCrop::new(&vs().root(), cfg).unwrap()
+    RandomCrop::new(vs().root(), cfg).unwrap()
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn crop_parity_and_draw() {
 #[test]
 fn center_crop_parity() {
     let _serial = common::serial();
-    let c = |cfg| CenterCrop::new(&vs().root(), cfg).unwrap();
+    let c = |cfg| CenterCrop::new(vs().root(), cfg).unwrap();
     assert_parity(
         &c(CenterCropConfig {
             size: (3, 4),
@@ -231,7 +231,7 @@ fn center_crop_parity() {
 #[test]
 fn resized_crop_parity_and_draw() {
     let _serial = common::serial();
-    let r = |cfg| RandomResizedCrop::new(&vs().root(), cfg).unwrap();
+    let r = |cfg| RandomResizedCrop::new(vs().root(), cfg).unwrap();
     let basic = r(RandomResizedCropConfig {
         size: (4, 6),
         scale: (0.3, 1.0),
@@ -277,7 +277,7 @@ fn ranges_cfg() -> JitterConfig {
 #[test]
 fn color_jitter_parity_and_draw() {
     let _serial = common::serial();
-    let j = |cfg| ColorJitter::new(&vs().root(), cfg).unwrap();
+    let j = |cfg| ColorJitter::new(vs().root(), cfg).unwrap();
     assert_parity(&j(jit_cfg()), "color_jitter", TOL);
     assert_same_draw(&j(jit_cfg()), "color_jitter");
     assert_parity(&j(jit_cfg()), "color_jitter_f64", 1e-12);
@@ -293,7 +293,7 @@ fn color_jitter_parity_and_draw() {
 #[test]
 fn color_jiggle_parity_and_draw() {
     let _serial = common::serial();
-    let j = |cfg| ColorJiggle::new(&vs().root(), cfg).unwrap();
+    let j = |cfg| ColorJiggle::new(vs().root(), cfg).unwrap();
     assert_parity(&j(jit_cfg()), "color_jiggle", TOL);
     assert_same_draw(&j(jit_cfg()), "color_jiggle");
     assert_parity(&j(ranges_cfg()), "color_jiggle_ranges", TOL);
@@ -302,10 +302,10 @@ fn color_jiggle_parity_and_draw() {
 #[test]
 fn normalize_parity() {
     let _serial = common::serial();
-    let n = Normalize::new(&vs().root(), NormalizeConfig::imagenet()).unwrap();
+    let n = Normalize::new(vs().root(), NormalizeConfig::imagenet()).unwrap();
     assert_parity(&n, "normalize", TOL);
     let s = Normalize::new(
-        &vs().root(),
+        vs().root(),
         NormalizeConfig {
             mean: vec![0.5],
             std: vec![0.25],
@@ -314,14 +314,14 @@ fn normalize_parity() {
     )
     .unwrap();
     assert_parity(&s, "normalize_scalar", TOL);
-    let d = Denormalize::new(&vs().root(), NormalizeConfig::imagenet()).unwrap();
+    let d = Denormalize::new(vs().root(), NormalizeConfig::imagenet()).unwrap();
     assert_parity(&d, "denormalize", TOL);
 }
 
 #[test]
 fn grayscale_parity_and_draw() {
     let _serial = common::serial();
-    let g = |cfg| RandomGrayscale::new(&vs().root(), cfg).unwrap();
+    let g = |cfg| RandomGrayscale::new(vs().root(), cfg).unwrap();
     assert_parity(
         &g(RandomGrayscaleConfig {
             p: 1.0,
@@ -354,7 +354,7 @@ fn sequential_parity() {
         AugSpec::ColorJitter(jit_cfg()),
         AugSpec::Normalize(NormalizeConfig::imagenet()),
     ];
-    let seq = Sequential::new(&vs().root(), &specs).unwrap();
+    let seq = Sequential::new(vs().root(), &specs).unwrap();
     assert_parity(&seq, "sequential", TOL);
 }
 
@@ -415,7 +415,7 @@ fn random_apply_parity_and_draw() {
         ),
     ];
     for (name, cfg) in cases {
-        let seq = Sequential::new(&vs().root(), cfg).unwrap();
+        let seq = Sequential::new(vs().root(), cfg).unwrap();
         let fx = common::fixture(name);
         let p = common::params_with_selection(&fx);
         let (o, g) = common::parity_with(&seq, &fx, &p);
@@ -438,7 +438,7 @@ fn random_apply_parity_and_draw() {
 #[test]
 fn solarize_parity_and_draw() {
     let _serial = common::serial();
-    let s = |cfg| RandomSolarize::new(&vs().root(), cfg).unwrap();
+    let s = |cfg| RandomSolarize::new(vs().root(), cfg).unwrap();
     let basic = s(SolarizeConfig {
         p: 1.0,
         ..Default::default()
@@ -458,7 +458,7 @@ fn solarize_parity_and_draw() {
 #[test]
 fn sharpness_parity_and_draw() {
     let _serial = common::serial();
-    let s = |cfg| RandomSharpness::new(&vs().root(), cfg).unwrap();
+    let s = |cfg| RandomSharpness::new(vs().root(), cfg).unwrap();
     let basic = s(SharpnessConfig {
         p: 1.0,
         ..Default::default()
@@ -479,7 +479,7 @@ fn sharpness_parity_and_draw() {
 #[test]
 fn perspective_parity_and_draw() {
     let _serial = common::serial();
-    let p = |cfg| RandomPerspective::new(&vs().root(), cfg).unwrap();
+    let p = |cfg| RandomPerspective::new(vs().root(), cfg).unwrap();
     let basic = p(PerspectiveConfig {
         p: 1.0,
         ..Default::default()
@@ -510,7 +510,7 @@ fn perspective_parity_and_draw() {
 #[test]
 fn erasing_parity_and_draw() {
     let _serial = common::serial();
-    let e = |cfg| RandomErasing::new(&vs().root(), cfg).unwrap();
+    let e = |cfg| RandomErasing::new(vs().root(), cfg).unwrap();
     let basic = e(ErasingConfig {
         p: 1.0,
         ..Default::default()
@@ -532,7 +532,7 @@ fn erasing_parity_and_draw() {
 #[test]
 fn equalize_parity_and_draw() {
     let _serial = common::serial();
-    let e = |cfg| RandomEqualize::new(&vs().root(), cfg).unwrap();
+    let e = |cfg| RandomEqualize::new(vs().root(), cfg).unwrap();
     // Kornia's gradient is zero wherever equalization applies (piecewise constant): the
     // fixture's zero gradient is compared like any other.
     assert_parity(
@@ -552,22 +552,22 @@ fn equalize_parity_and_draw() {
 fn one_factor_colour_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
-    let b = RandomBrightness::new(&r.root(), FactorConfig::new((0.6, 1.4))).unwrap();
+    let b = RandomBrightness::new(r.root(), FactorConfig::new((0.6, 1.4))).unwrap();
     assert_parity(&b, "brightness", TOL);
     assert_same_draw(&b, "brightness");
     let b = RandomBrightness::new(
-        &r.root(),
+        r.root(),
         FactorConfig {
             clip_output: false,
             ..FactorConfig::new((0.5, 1.8))
         },
     );
     assert_parity(&b.unwrap(), "brightness_noclip", TOL);
-    let c = RandomContrast::new(&r.root(), FactorConfig::new((0.5, 1.5))).unwrap();
+    let c = RandomContrast::new(r.root(), FactorConfig::new((0.5, 1.5))).unwrap();
     assert_parity(&c, "contrast", TOL);
     assert_same_draw(&c, "contrast");
     let c = RandomContrast::new(
-        &r.root(),
+        r.root(),
         FactorConfig {
             clip_output: false,
             p: 0.5,
@@ -577,14 +577,14 @@ fn one_factor_colour_parity_and_draw() {
     .unwrap();
     assert_parity(&c, "contrast_noclip", TOL);
     assert_same_draw(&c, "contrast_noclip");
-    let s = RandomSaturation::new(&r.root(), FactorConfig::new((0.2, 1.8))).unwrap();
+    let s = RandomSaturation::new(r.root(), FactorConfig::new((0.2, 1.8))).unwrap();
     assert_parity(&s, "saturation", TOL);
     assert_same_draw(&s, "saturation");
-    let h = RandomHue::new(&r.root(), FactorConfig::new((-0.3, 0.4))).unwrap();
+    let h = RandomHue::new(r.root(), FactorConfig::new((-0.3, 0.4))).unwrap();
     assert_parity(&h, "hue", TOL);
     assert_same_draw(&h, "hue");
     let g = RandomGamma::new(
-        &r.root(),
+        r.root(),
         GammaConfig {
             gamma: (0.5, 1.5),
             gain: (0.8, 1.2),
@@ -594,7 +594,7 @@ fn one_factor_colour_parity_and_draw() {
     .unwrap();
     assert_parity(&g, "gamma", TOL);
     assert_same_draw(&g, "gamma");
-    let i = RandomInvert::new(&r.root(), InvertConfig::default()).unwrap();
+    let i = RandomInvert::new(r.root(), InvertConfig::default()).unwrap();
     assert_parity(&i, "invert", 0.0);
     assert_same_draw(&i, "invert");
 }
@@ -604,7 +604,7 @@ fn blur_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let g = RandomGaussianBlur::new(
-        &r.root(),
+        r.root(),
         GaussianBlurConfig {
             kernel_size: (3, 5),
             sigma: (0.5, 2.0),
@@ -616,7 +616,7 @@ fn blur_parity_and_draw() {
     assert_parity(&g, "gaussian_blur", TOL);
     assert_same_draw(&g, "gaussian_blur");
     let g = RandomGaussianBlur::new(
-        &r.root(),
+        r.root(),
         GaussianBlurConfig {
             kernel_size: (5, 5),
             sigma: (0.3, 1.5),
@@ -628,7 +628,7 @@ fn blur_parity_and_draw() {
     assert_parity(&g, "gaussian_blur_replicate_gate", TOL);
     assert_same_draw(&g, "gaussian_blur_replicate_gate");
     let b = RandomBoxBlur::new(
-        &r.root(),
+        r.root(),
         BoxBlurConfig {
             kernel_size: (3, 5),
             p: 1.0,
@@ -638,7 +638,7 @@ fn blur_parity_and_draw() {
     .unwrap();
     assert_parity(&b, "box_blur", TOL);
     let b = RandomBoxBlur::new(
-        &r.root(),
+        r.root(),
         BoxBlurConfig {
             kernel_size: (4, 2),
             border_type: Border::Constant,
@@ -655,7 +655,7 @@ fn pixel_ops_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let s = RandomChannelShuffle::new(
-        &r.root(),
+        r.root(),
         ChannelShuffleConfig {
             p: 1.0,
             ..Default::default()
@@ -664,11 +664,11 @@ fn pixel_ops_parity_and_draw() {
     .unwrap();
     assert_parity(&s, "channel_shuffle", 0.0);
     assert_same_draw(&s, "channel_shuffle");
-    let s = RandomChannelShuffle::new(&r.root(), ChannelShuffleConfig::default()).unwrap();
+    let s = RandomChannelShuffle::new(r.root(), ChannelShuffleConfig::default()).unwrap();
     assert_parity(&s, "channel_shuffle_gate", 0.0);
     assert_same_draw(&s, "channel_shuffle_gate");
     let n = RandomGaussianNoise::new(
-        &r.root(),
+        r.root(),
         GaussianNoiseConfig {
             mean: 0.1,
             std: 0.2,
@@ -680,7 +680,7 @@ fn pixel_ops_parity_and_draw() {
     assert_parity(&n, "gaussian_noise", 0.0);
     assert_same_draw(&n, "gaussian_noise");
     let p = RandomPosterize::new(
-        &r.root(),
+        r.root(),
         PosterizeConfig {
             p: 1.0,
             ..Default::default()
@@ -691,7 +691,7 @@ fn pixel_ops_parity_and_draw() {
     assert_parity(&p, "posterize", 0.0);
     assert_same_draw(&p, "posterize");
     let p = RandomPosterize::new(
-        &r.root(),
+        r.root(),
         PosterizeConfig {
             bits: (0.0, 8.0),
             ..Default::default()
@@ -700,10 +700,10 @@ fn pixel_ops_parity_and_draw() {
     .unwrap();
     assert_parity(&p, "posterize_range_gate", 0.0);
     assert_same_draw(&p, "posterize_range_gate");
-    let a = RandomAutoContrast::new(&r.root(), AutoContrastConfig::default()).unwrap();
+    let a = RandomAutoContrast::new(r.root(), AutoContrastConfig::default()).unwrap();
     assert_parity(&a, "auto_contrast", TOL);
     let a = RandomAutoContrast::new(
-        &r.root(),
+        r.root(),
         AutoContrastConfig {
             clip_output: false,
             p: 0.5,
@@ -720,7 +720,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let s = RandomShear::new(
-        &r.root(),
+        r.root(),
         ShearConfig {
             shear: (-15.0, 20.0),
             p: 1.0,
@@ -731,7 +731,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     assert_parity(&s, "shear", TOL);
     assert_same_draw(&s, "shear");
     let s = RandomShear::new(
-        &r.root(),
+        r.root(),
         ShearConfig {
             shear: (-10.0, 10.0),
             shear_y: Some((-5.0, 15.0)),
@@ -743,7 +743,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     assert_parity(&s, "shear_xy_border", TOL);
     assert_same_draw(&s, "shear_xy_border");
     let t = RandomTranslate::new(
-        &r.root(),
+        r.root(),
         TranslateConfig {
             translate_x: Some((-0.2, 0.3)),
             translate_y: Some((-0.1, 0.1)),
@@ -755,7 +755,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     assert_parity(&t, "translate", TOL);
     assert_same_draw(&t, "translate");
     let t = RandomTranslate::new(
-        &r.root(),
+        r.root(),
         TranslateConfig {
             translate_y: Some((-0.3, 0.3)),
             resample: Resample::Nearest,
@@ -767,7 +767,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     assert_parity(&t, "translate_y_only", TOL);
     assert_same_draw(&t, "translate_y_only");
     let q = RandomRotation90::new(
-        &r.root(),
+        r.root(),
         Rotation90Config {
             times: (-3.0, 3.0),
             p: 1.0,
@@ -778,7 +778,7 @@ fn shear_translate_rotation90_parity_and_draw() {
     assert_parity(&q, "rotation90", TOL);
     assert_same_draw(&q, "rotation90");
     let q = RandomRotation90::new(
-        &r.root(),
+        r.root(),
         Rotation90Config {
             times: (1.0, 2.0),
             p: 1.0,
@@ -796,7 +796,7 @@ fn channel_ops_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let d = RandomChannelDropout::new(
-        &r.root(),
+        r.root(),
         ChannelDropoutConfig {
             num_drop_channels: 2,
             fill_value: 0.3,
@@ -808,7 +808,7 @@ fn channel_ops_parity_and_draw() {
     assert_parity(&d, "channel_dropout", 0.0);
     assert_same_draw(&d, "channel_dropout");
     let s = RandomRGBShift::new(
-        &r.root(),
+        r.root(),
         RgbShiftConfig {
             r_shift_limit: (-0.2, 0.2),
             g_shift_limit: (-0.1, 0.3),
@@ -821,7 +821,7 @@ fn channel_ops_parity_and_draw() {
     assert_parity(&s, "rgb_shift", TOL);
     assert_same_draw(&s, "rgb_shift");
     let n = RandomSaltAndPepperNoise::new(
-        &r.root(),
+        r.root(),
         SaltAndPepperConfig {
             amount: (0.1, 0.3),
             p: 1.0,
@@ -831,11 +831,11 @@ fn channel_ops_parity_and_draw() {
     .unwrap();
     assert_parity(&n, "salt_pepper", 0.0);
     assert_same_draw(&n, "salt_pepper");
-    let n = RandomSaltAndPepperNoise::new(&r.root(), SaltAndPepperConfig::default()).unwrap();
+    let n = RandomSaltAndPepperNoise::new(r.root(), SaltAndPepperConfig::default()).unwrap();
     assert_parity(&n, "salt_pepper_gray_gate", 0.0);
     assert_same_draw(&n, "salt_pepper_gray_gate");
     let m = RandomMedianBlur::new(
-        &r.root(),
+        r.root(),
         MedianBlurConfig {
             kernel_size: (3, 5),
             p: 1.0,
@@ -852,7 +852,7 @@ fn channel_ops_parity_and_draw() {
 fn resize_and_pad_parity() {
     let _serial = common::serial();
     let r = vs();
-    let rs = |cfg: ResizeConfig| Resize::new(&r.root(), cfg).unwrap();
+    let rs = |cfg: ResizeConfig| Resize::new(r.root(), cfg).unwrap();
     assert_parity(
         &rs(ResizeConfig {
             size: ResizeTo::Size(5, 9),
@@ -895,7 +895,7 @@ fn resize_and_pad_parity() {
     let s = Resize::smallest_max_size(&r.root(), 5, Resample::Bilinear, true).unwrap();
     assert_parity(&s, "smallest_max_size", TOL);
     let p = PadTo::new(
-        &r.root(),
+        r.root(),
         PadToConfig {
             size: (7, 9),
             pad_value: 0.4,
@@ -905,7 +905,7 @@ fn resize_and_pad_parity() {
     .unwrap();
     assert_parity(&p, "pad_to", 0.0);
     let p = PadTo::new(
-        &r.root(),
+        r.root(),
         PadToConfig {
             size: (6, 4),
             pad_mode: PadMode::Reflect,
@@ -921,7 +921,7 @@ fn motion_blur_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let m = RandomMotionBlur::new(
-        &r.root(),
+        r.root(),
         MotionBlurConfig {
             kernel_size: MotionKernelSize::Fixed(5),
             angle: (-35.0, 35.0),
@@ -934,7 +934,7 @@ fn motion_blur_parity_and_draw() {
     assert_parity(&m, "motion_blur", TOL);
     assert_same_draw(&m, "motion_blur");
     let m = RandomMotionBlur::new(
-        &r.root(),
+        r.root(),
         MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             angle: (-90.0, 90.0),
@@ -954,7 +954,7 @@ fn fisheye_and_elastic_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let f = RandomFisheye::new(
-        &r.root(),
+        r.root(),
         FisheyeConfig {
             p: 1.0,
             ..Default::default()
@@ -964,7 +964,7 @@ fn fisheye_and_elastic_parity_and_draw() {
     assert_parity(&f, "fisheye", TOL);
     assert_same_draw(&f, "fisheye");
     let e = RandomElasticTransform::new(
-        &r.root(),
+        r.root(),
         ElasticConfig {
             kernel_size: (5, 7),
             sigma: (2.0, 3.0),
@@ -977,7 +977,7 @@ fn fisheye_and_elastic_parity_and_draw() {
     assert_parity(&e, "elastic", TOL);
     assert_same_draw(&e, "elastic");
     let e = RandomElasticTransform::new(
-        &r.root(),
+        r.root(),
         ElasticConfig {
             kernel_size: (3, 3),
             sigma: (1.0, 1.0),
@@ -997,7 +997,7 @@ fn thin_plate_spline_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let t = RandomThinPlateSpline::new(
-        &r.root(),
+        r.root(),
         ThinPlateSplineConfig {
             p: 1.0,
             ..Default::default()
@@ -1007,7 +1007,7 @@ fn thin_plate_spline_parity_and_draw() {
     assert_parity(&t, "thin_plate_spline", TOL);
     assert_same_draw(&t, "thin_plate_spline");
     let t = RandomThinPlateSpline::new(
-        &r.root(),
+        r.root(),
         ThinPlateSplineConfig {
             scale: 0.3,
             align_corners: true,
@@ -1024,7 +1024,7 @@ fn planckian_parity_and_draw() {
     let _serial = common::serial();
     let r = vs();
     let p = RandomPlanckianJitter::new(
-        &r.root(),
+        r.root(),
         PlanckianConfig {
             p: 1.0,
             ..Default::default()
@@ -1034,7 +1034,7 @@ fn planckian_parity_and_draw() {
     assert_parity(&p, "planckian", TOL);
     assert_same_draw(&p, "planckian");
     let p = RandomPlanckianJitter::new(
-        &r.root(),
+        r.root(),
         PlanckianConfig {
             mode: PlanckianMode::Cied,
             select_from: Some(vec![1, 5, 10]),

@@ -127,15 +127,15 @@ fn flips3d_parity_and_draw() {
     let v = vs();
     let cfg = FlipConfig::default();
     check(
-        &RandomHorizontalFlip3D::new(&v.root(), cfg.clone()).unwrap(),
+        &RandomHorizontalFlip3D::new(v.root(), cfg.clone()).unwrap(),
         "hflip3d",
     );
     check(
-        &RandomVerticalFlip3D::new(&v.root(), cfg.clone()).unwrap(),
+        &RandomVerticalFlip3D::new(v.root(), cfg.clone()).unwrap(),
         "vflip3d",
     );
     check(
-        &RandomDepthicalFlip3D::new(&v.root(), cfg).unwrap(),
+        &RandomDepthicalFlip3D::new(v.root(), cfg).unwrap(),
         "dflip3d",
     );
 }
@@ -147,7 +147,7 @@ fn crops3d_parity_and_draw() {
         let v = vs();
         let c = |size| {
             CenterCrop3D::new(
-                &v.root(),
+                v.root(),
                 CenterCrop3DConfig {
                     size,
                     cropping_mode: mode,
@@ -159,7 +159,7 @@ fn crops3d_parity_and_draw() {
         check(&c([2, 3, 4]), "center_crop3d");
         check(&c([3, 3, 3]), "center_crop3d_odd");
         let r = RandomCrop3D::new(
-            &v.root(),
+            v.root(),
             RandomCrop3DConfig {
                 size: [2, 3, 4],
                 cropping_mode: mode,
@@ -169,7 +169,7 @@ fn crops3d_parity_and_draw() {
         .unwrap();
         check(&r, "crop3d");
         let padded = RandomCrop3D::new(
-            &v.root(),
+            v.root(),
             RandomCrop3DConfig {
                 size: [4, 5, 7],
                 padding: Some([1; 6]),
@@ -214,7 +214,7 @@ fn motion_blur3d_and_equalize3d_parity_and_draw() {
     check(&m2, "motion_blur3d_range_bilinear_reflect_gate");
     let e = |p| {
         RandomEqualize3D::new(
-            &v.root(),
+            v.root(),
             Equalize3DConfig {
                 p,
                 ..Default::default()
@@ -281,10 +281,10 @@ fn mixup_parity_labels_and_draw() {
 #[test]
 fn cutmix_parity_labels_and_draw() {
     let v = vs();
-    let c = RandomCutMix::new(&v.root(), CutMixConfig::default()).unwrap();
+    let c = RandomCutMix::new(v.root(), CutMixConfig::default()).unwrap();
     check_mix(&c, "cutmix");
     let two = RandomCutMix::new(
-        &v.root(),
+        v.root(),
         CutMixConfig {
             num_mix: 2,
             cut_size: (0.2, 0.8),
@@ -296,7 +296,7 @@ fn cutmix_parity_labels_and_draw() {
     .unwrap();
     check_mix(&two, "cutmix_two_correct");
     let gated = RandomCutMix::new(
-        &v.root(),
+        v.root(),
         CutMixConfig {
             same_on_batch: true,
             p: 0.5,

@@ -254,7 +254,7 @@ proptest! {
         let f = if vertical { Step::VFlip(1.0) } else { Step::HFlip(1.0) };
         let vs = VarStore::new(Device::Cpu);
         let (specs, _) = chain(&[f.clone(), f], (h, w));
-        let seq = Sequential::new(&vs.root(), specs).unwrap();
+        let seq = Sequential::new(vs.root(), specs).unwrap();
         let (boxes, kp) = annotations(seed, (h, w));
         let img = Tensor::rand([2, 3, h, w], (Kind::Float, Device::Cpu));
         let mask = Tensor::randint(4, [2, h, w], (Kind::Int64, Device::Cpu));

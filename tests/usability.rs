@@ -108,7 +108,7 @@ fn brightness_alone_learns_on_grayscale_images() {
     assert!(seq.to_json().unwrap().contains("\"learnable\": [\n"));
     // A learnable hue can move away from (0, 0), so it needs RGB.
     let hue = ColorJitter::new(
-        &vs.root(),
+        vs.root(),
         JitterConfig {
             learnable: Learnable::only(["hue"]),
             ..JitterConfig::new(0.2, 0.0, 0.0, 0.0)
@@ -124,7 +124,7 @@ fn brightness_alone_learns_on_grayscale_images() {
 #[test]
 fn panics_read_as_the_typed_error() {
     let vs = VarStore::new(Device::Cpu);
-    let aug = RandomAffine::new(&vs.root(), RandomAffineConfig::default()).unwrap();
+    let aug = RandomAffine::new(vs.root(), RandomAffineConfig::default()).unwrap();
     let x = Tensor::zeros([2, 3, 5, 7], (Kind::Uint8, Device::Cpu));
     let payload =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aug.forward(&x))).unwrap_err();
@@ -154,7 +154,7 @@ fn every_operator_is_named_after_its_type() {
         let aug = spec.build(&vs.root()).unwrap();
         assert_eq!(aug.name(), spec.name());
     }
-    let mix = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    let mix = RandomMixUp::new(vs.root(), MixUpConfig::default()).unwrap();
     assert_eq!(
         (mix.name(), mix.kornia_name()),
         ("RandomMixUp", "RandomMixUpV2")

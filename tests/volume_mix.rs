@@ -28,17 +28,17 @@ fn flips3d_are_their_own_inverse_and_their_matrices_move_the_corners() {
     };
     let flips: Vec<(Box<dyn Augmentation>, i64, usize)> = vec![
         (
-            Box::new(RandomHorizontalFlip3D::new(&vs.root(), cfg.clone()).unwrap()),
+            Box::new(RandomHorizontalFlip3D::new(vs.root(), cfg.clone()).unwrap()),
             4,
             0,
         ),
         (
-            Box::new(RandomVerticalFlip3D::new(&vs.root(), cfg.clone()).unwrap()),
+            Box::new(RandomVerticalFlip3D::new(vs.root(), cfg.clone()).unwrap()),
             3,
             1,
         ),
         (
-            Box::new(RandomDepthicalFlip3D::new(&vs.root(), cfg).unwrap()),
+            Box::new(RandomDepthicalFlip3D::new(vs.root(), cfg).unwrap()),
             2,
             2,
         ),
@@ -82,7 +82,7 @@ fn rotation3d_and_affine3d_inverses_bring_the_centre_back() {
         .view([1, 1, 9, 11, 13])
         .repeat([2, 1, 1, 1, 1]);
     let rot = RandomRotation3D::new(
-        &vs.root(),
+        vs.root(),
         Rotation3DConfig {
             degrees: [(-30.0, 30.0); 3],
             p: 1.0,
@@ -102,7 +102,7 @@ fn rotation3d_and_affine3d_inverses_bring_the_centre_back() {
         "rotation3d inverse {err} (moved {moved})"
     );
     let affine = RandomAffine3D::new(
-        &vs.root(),
+        vs.root(),
         Affine3DConfig {
             degrees: [(-25.0, 25.0); 3],
             translate: Some((0.1, 0.1, 0.1)),
@@ -124,7 +124,7 @@ fn rotation3d_and_affine3d_inverses_bring_the_centre_back() {
     );
     // Gated-off samples get the identity matrix.
     let gated = RandomAffine3D::new(
-        &vs.root(),
+        vs.root(),
         Affine3DConfig {
             degrees: [(-10.0, 10.0); 3],
             p: 0.5,
@@ -153,7 +153,7 @@ fn perspective3d_matrix_maps_start_corners_onto_end_corners() {
     let _s = serial();
     let vs = VarStore::new(Device::Cpu);
     let persp = RandomPerspective3D::new(
-        &vs.root(),
+        vs.root(),
         Perspective3DConfig {
             p: 1.0,
             ..Default::default()
@@ -184,7 +184,7 @@ fn crops3d_take_the_window_their_params_name_and_the_inverse_puts_it_back() {
     let vs = VarStore::new(Device::Cpu);
     let x = volume(&[3, 2, 5, 6, 7]);
     let crop = RandomCrop3D::new(
-        &vs.root(),
+        vs.root(),
         RandomCrop3DConfig {
             size: [2, 3, 4],
             ..Default::default()
@@ -226,7 +226,7 @@ fn crops3d_take_the_window_their_params_name_and_the_inverse_puts_it_back() {
         );
     }
     let centre = CenterCrop3D::new(
-        &vs.root(),
+        vs.root(),
         CenterCrop3DConfig {
             size: [3, 4, 5],
             ..Default::default()
@@ -243,7 +243,7 @@ fn crops3d_take_the_window_their_params_name_and_the_inverse_puts_it_back() {
 fn mixup_blends_with_the_permutation_its_labels_name() {
     let _s = serial();
     let vs = VarStore::new(Device::Cpu);
-    let mixup = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    let mixup = RandomMixUp::new(vs.root(), MixUpConfig::default()).unwrap();
     let x = volume(&[6, 3, 4, 5]);
     let y = labels(6);
     tch::manual_seed(8);
@@ -275,7 +275,7 @@ fn mixup_blends_with_the_permutation_its_labels_name() {
     );
     // A gated-off batch keeps its images and gets [y, y, 0].
     let off = RandomMixUp::new(
-        &vs.root(),
+        vs.root(),
         MixUpConfig {
             p: 0.0,
             ..Default::default()
@@ -300,7 +300,7 @@ fn cutmix_pastes_the_boxes_its_params_name_and_lambda_is_their_area() {
     let y = labels(5);
     for correct in [false, true] {
         let cutmix = RandomCutMix::new(
-            &vs.root(),
+            vs.root(),
             CutMixConfig {
                 use_correct_lambda: correct,
                 ..Default::default()
@@ -374,7 +374,7 @@ fn soft_target_cross_entropy_equals_the_two_label_mixup_loss_and_both_cutmix_con
     let logits = Tensor::randn([6, 10], (Kind::Double, Device::Cpu));
     let x = volume(&[6, 3, 6, 7]).to_kind(Kind::Double);
     let y = labels(6);
-    let mixup = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    let mixup = RandomMixUp::new(vs.root(), MixUpConfig::default()).unwrap();
     let (_, mixed) = mixup.forward_with_labels(&x, &y);
     let loss = mixup.f_cross_entropy(&logits, &mixed).unwrap();
     let lam = mixed.select(1, 2);
@@ -399,7 +399,7 @@ fn soft_target_cross_entropy_equals_the_two_label_mixup_loss_and_both_cutmix_con
     // The same boxes under both CutMix conventions: different λ columns, the same loss.
     let make = |correct| {
         RandomCutMix::new(
-            &vs.root(),
+            vs.root(),
             CutMixConfig {
                 num_mix: 2,
                 use_correct_lambda: correct,
@@ -459,7 +459,7 @@ fn adam_learns_the_mixup_lambda_range_through_images_and_labels() {
 #[test]
 fn bad_inputs_get_messages_that_name_what_was_given() {
     let vs = VarStore::new(Device::Cpu);
-    let affine = RandomAffine3D::new(&vs.root(), Affine3DConfig::default()).unwrap();
+    let affine = RandomAffine3D::new(vs.root(), Affine3DConfig::default()).unwrap();
     // A 2D image is not a volume; a 4-D tensor is read as one unbatched volume (C,D,H,W).
     let image = Tensor::zeros([3, 8, 8], (Kind::Float, Device::Cpu));
     assert_eq!(
@@ -468,7 +468,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
     );
     let six = Tensor::zeros([1, 2, 3, 4, 5, 6], (Kind::Float, Device::Cpu));
     assert_eq!(
-        RandomEqualize3D::new(&vs.root(), Equalize3DConfig::default())
+        RandomEqualize3D::new(vs.root(), Equalize3DConfig::default())
             .unwrap()
             .f_forward(&six)
             .unwrap_err()
@@ -476,7 +476,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
         "RandomEqualize3D: expected an input of rank 4 (C,D,H,W) or 5 (B,C,D,H,W), got shape [1, 2, 3, 4, 5, 6]"
     );
     let vol = Tensor::zeros([2, 1, 3, 4, 5], (Kind::Float, Device::Cpu));
-    let mixup = RandomMixUp::new(&vs.root(), MixUpConfig::default()).unwrap();
+    let mixup = RandomMixUp::new(vs.root(), MixUpConfig::default()).unwrap();
     assert_eq!(
         mixup.f_forward(&vol).unwrap_err().to_string(),
         "RandomMixUp: expected an input of rank 3 (C,H,W) or 4 (B,C,H,W), got shape [2, 1, 3, 4, 5]"
@@ -489,7 +489,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
             .to_string(),
         "RandomMixUp: labels have shape [3]; expected (4,), one class id per sample"
     );
-    let cutmix = RandomCutMix::new(&vs.root(), CutMixConfig::default()).unwrap();
+    let cutmix = RandomCutMix::new(vs.root(), CutMixConfig::default()).unwrap();
     assert_eq!(
         cutmix
             .f_forward_with_labels(&x, &labels(4).to_kind(Kind::Float))
@@ -525,7 +525,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
         "mix_cross_entropy: labels of shape [4, 3] do not fit logits of shape [3, 10]; expected (B, K) logits with the labels' B"
     );
     let crop = CenterCrop3D::new(
-        &vs.root(),
+        vs.root(),
         CenterCrop3DConfig {
             size: [4, 4, 4],
             ..Default::default()
@@ -538,7 +538,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
     );
     assert_eq!(
         RandomRotation3D::new(
-            &vs.root(),
+            vs.root(),
             Rotation3DConfig {
                 resample: Resample::Bicubic,
                 ..Default::default()
@@ -550,7 +550,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
     );
     assert_eq!(
         Sequential::new(
-            &vs.root(),
+            vs.root(),
             &[
                 AugSpec::RandomHorizontalFlip(FlipConfig::default()),
                 AugSpec::RandomHorizontalFlip3D(FlipConfig::default()),
@@ -562,7 +562,7 @@ fn bad_inputs_get_messages_that_name_what_was_given() {
     );
     assert_eq!(
         RandomCutMix::new(
-            &vs.root(),
+            vs.root(),
             CutMixConfig {
                 cut_size: (1.0, 1.0),
                 ..Default::default()
@@ -634,7 +634,7 @@ fn slice_and_resample_crops_agree_even_for_windows_past_the_border() {
     let x = volume(&[2, 2, 4, 5, 6]);
     let make = |mode| {
         RandomCrop3D::new(
-            &vs.root(),
+            vs.root(),
             RandomCrop3DConfig {
                 size: [3, 3, 4],
                 cropping_mode: mode,
@@ -671,7 +671,7 @@ fn equalize3d_has_zero_gradient_and_straight_through_passes_it() {
     let x = volume(&[2, 1, 8, 10, 10]).square();
     for st in [false, true] {
         let eq = RandomEqualize3D::new(
-            &vs.root(),
+            vs.root(),
             Equalize3DConfig {
                 p: 1.0,
                 straight_through: st,

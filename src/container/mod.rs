@@ -8,6 +8,7 @@ use crate::augmentation::{gated_mask, mask_sampling};
 use crate::geometry::{Geometry, Transform};
 use crate::warp::{self, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 mod config;
@@ -50,13 +51,18 @@ pub struct Sequential {
 const SEQ: &str = "Sequential";
 
 impl Sequential {
-    /// Builds each step under `path / i`. `cfg` is a [`SequentialConfig`] or just the
-    /// steps (a slice, array or `Vec` of [`AugSpec`]).
+    /// Builds each step under `path / i` (`path`: `&path` or `path / "name"`, as tch's
+    /// layers take it). `cfg` is a [`SequentialConfig`] or just the steps (a slice, array or
+    /// `Vec` of [`AugSpec`]).
     ///
     /// # Errors
     /// The first config validation error; [`Error::Config`] for bad container options or
     /// steps that mix images (2D) and volumes (3D).
-    pub fn new(path: &nn::Path, cfg: impl Into<SequentialConfig>) -> Result<Sequential> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: impl Into<SequentialConfig>,
+    ) -> Result<Sequential> {
+        let path = path.borrow();
         let mut cfg = cfg.into();
         if let Some(v) = cfg.same_on_batch {
             cfg.steps = cfg.steps.iter().map(|s| s.with_same_on_batch(v)).collect();
@@ -140,7 +146,7 @@ impl Sequential {
     ///
     /// # Errors
     /// [`crate::Error::Json`] for malformed JSON, or a config validation error.
-    pub fn from_json(path: &nn::Path, json: &str) -> Result<Sequential> {
+    pub fn from_json<'p, P: Borrow<nn::Path<'p>>>(path: P, json: &str) -> Result<Sequential> {
         let cfg: SequentialConfig = serde_json::from_str(json)?;
         Sequential::new(path, cfg)
     }

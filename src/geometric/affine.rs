@@ -8,6 +8,7 @@ use crate::range::{gate, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomAffine`]; field names follow Kornia's constructor.
@@ -43,6 +44,46 @@ pub struct RandomAffineConfig {
     /// Which ranges are trainable variables: none, all, or those named (see
     /// [`crate::Learnable`]; the names are in the README's operator table).
     pub learnable: Learnable,
+}
+
+impl RandomAffineConfig {
+    /// Kornia's `RandomAffine(degrees=d)`: rotation in `(-d, d)`, every other option
+    /// Kornia's default.
+    pub fn degrees(d: f64) -> RandomAffineConfig {
+        RandomAffineConfig {
+            degrees: (-d, d),
+            ..Default::default()
+        }
+    }
+
+    /// Kornia's `translate=(a, b)`: up to `a·W` and `b·H` pixels either way.
+    pub fn translate(self, a: f64, b: f64) -> RandomAffineConfig {
+        RandomAffineConfig {
+            translate: Some((a, b)),
+            ..self
+        }
+    }
+
+    /// Kornia's 2-value `scale=(lo, hi)`: one factor for both axes.
+    pub fn scale(self, lo: f64, hi: f64) -> RandomAffineConfig {
+        RandomAffineConfig {
+            scale: Some((lo, hi)),
+            ..self
+        }
+    }
+
+    /// Kornia's scalar `shear=s`: an x-shear in `(-s, s)` degrees.
+    pub fn shear(self, s: f64) -> RandomAffineConfig {
+        RandomAffineConfig {
+            shear: Some((-s, s)),
+            ..self
+        }
+    }
+
+    /// With probability `p` per sample.
+    pub fn p(self, p: f64) -> RandomAffineConfig {
+        RandomAffineConfig { p, ..self }
+    }
 }
 
 impl Default for RandomAffineConfig {
@@ -127,12 +168,16 @@ const RANDOM_AFFINE_RANGES: [&str; 7] = [
 ];
 
 impl RandomAffine {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] for NaN or reversed ranges, non-positive scales, a `p`
     /// outside [0, 1] or a non-finite fill.
-    pub fn new(path: &nn::Path, cfg: RandomAffineConfig) -> Result<RandomAffine> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: RandomAffineConfig,
+    ) -> Result<RandomAffine> {
+        let path = path.borrow();
         cfg.learnable.check("RandomAffine", &RANDOM_AFFINE_RANGES)?;
         checks::range(AFFINE, "degrees", cfg.degrees, (-360.0, 360.0))?;
         if let Some((a, b)) = cfg.translate {
@@ -357,6 +402,16 @@ pub struct RandomRotationConfig {
     pub learnable: Learnable,
 }
 
+impl RandomRotationConfig {
+    /// Kornia's `RandomRotation(degrees=d)`: a rotation in `(-d, d)`.
+    pub fn degrees(d: f64) -> RandomRotationConfig {
+        RandomRotationConfig {
+            degrees: (-d, d),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for RandomRotationConfig {
     fn default() -> Self {
         RandomRotationConfig {
@@ -401,7 +456,11 @@ impl RandomRotation {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a NaN or reversed range or a `p` outside [0, 1].
-    pub fn new(path: &nn::Path, cfg: RandomRotationConfig) -> Result<RandomRotation> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: RandomRotationConfig,
+    ) -> Result<RandomRotation> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomRotation", &RANDOM_ROTATION_RANGES)?;
         checks::range(ROTATION, "degrees", cfg.degrees, (-360.0, 360.0))?;

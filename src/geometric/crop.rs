@@ -14,6 +14,7 @@ use crate::range::{gate, uniform};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result, Transform};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// How a crop is extracted (Kornia's `cropping_mode`).
@@ -118,6 +119,16 @@ pub struct RandomCropConfig {
     pub cropping_mode: CroppingMode,
 }
 
+impl RandomCropConfig {
+    /// Kornia's `RandomCrop(size=(h, w))`.
+    pub fn new(size: (i64, i64)) -> RandomCropConfig {
+        RandomCropConfig {
+            size,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for RandomCropConfig {
     fn default() -> Self {
         RandomCropConfig {
@@ -154,7 +165,7 @@ pub struct RandomCrop {
 
 const CROP: &str = "RandomCrop";
 
-pub(super) fn check_crop_p(op: &'static str, p: f64) -> Result<()> {
+pub(crate) fn check_crop_p(op: &'static str, p: f64) -> Result<()> {
     if p == 1.0 {
         Ok(())
     } else {
@@ -173,7 +184,15 @@ impl RandomCrop {
     /// # Errors
     /// [`Error::Config`] for a non-positive size, a padding of other than 1, 2 or 4
     /// non-negative values, a fill of non-finite values, or `p != 1`.
-    pub fn new(_path: &nn::Path, cfg: RandomCropConfig) -> Result<RandomCrop> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: RandomCropConfig) -> Result<RandomCrop> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: RandomCropConfig) -> Result<RandomCrop> {
         checks::size(CROP, "size", cfg.size)?;
         if let Some(p) = &cfg.padding {
             if ![1, 2, 4].contains(&p.len()) || p.iter().any(|&v| v < 0) {
@@ -425,6 +444,16 @@ pub struct CenterCropConfig {
     pub cropping_mode: CroppingMode,
 }
 
+impl CenterCropConfig {
+    /// Kornia's `CenterCrop(size=(h, w))` (its int `s` is `(s, s)`).
+    pub fn new(size: (i64, i64)) -> CenterCropConfig {
+        CenterCropConfig {
+            size,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for CenterCropConfig {
     fn default() -> Self {
         CenterCropConfig {
@@ -459,7 +488,15 @@ impl CenterCrop {
     ///
     /// # Errors
     /// [`Error::Config`] for a non-positive size or `p != 1`.
-    pub fn new(_path: &nn::Path, cfg: CenterCropConfig) -> Result<CenterCrop> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: CenterCropConfig) -> Result<CenterCrop> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: CenterCropConfig) -> Result<CenterCrop> {
         checks::size(CENTER, "size", cfg.size)?;
         check_crop_p(CENTER, cfg.p)?;
         Ok(CenterCrop { cfg })

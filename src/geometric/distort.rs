@@ -6,6 +6,7 @@ use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, DenseField, Geometry, Params, Result};
+use std::borrow::Borrow;
 
 /// `apply_transform` and `geometry_ungated` of a dense warp from its `grid` method: the image
 /// is sampled on the grid, and the grid is the warp's [`DenseField`].
@@ -123,11 +124,12 @@ impl RandomFisheye {
         Ok((grid, opts))
     }
 
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: FisheyeConfig) -> Result<RandomFisheye> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: FisheyeConfig) -> Result<RandomFisheye> {
+        let path = path.borrow();
         cfg.learnable.check("RandomFisheye", &FISHEYE_KEYS)?;
         let limits = [cfg.center_x, cfg.center_y, cfg.gamma];
         for (key, r) in FISHEYE_KEYS.into_iter().zip(limits) {
@@ -265,7 +267,18 @@ impl RandomElasticTransform {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: ElasticConfig) -> Result<RandomElasticTransform> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: ElasticConfig,
+    ) -> Result<RandomElasticTransform> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ElasticConfig) -> Result<RandomElasticTransform> {
         let (kh, kw) = cfg.kernel_size;
         if kh < 1 || kw < 1 || kh % 2 == 0 || kw % 2 == 0 {
             return Err(checks::config(
@@ -438,7 +451,18 @@ impl RandomThinPlateSpline {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: ThinPlateSplineConfig,
+    ) -> Result<RandomThinPlateSpline> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
         if !(cfg.scale >= 0.0 && cfg.scale.is_finite()) {
             return Err(checks::config(
                 TPS,

@@ -10,6 +10,7 @@ use crate::{
     AugSpec, Augmentation, Geometry, MaskSampling, Params, Result, Transform, TransformClass,
 };
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of a flip; `Default` is Kornia's (`p = 0.5`).
@@ -52,7 +53,15 @@ macro_rules! flip {
             ///
             /// # Errors
             /// [`crate::Error::Config`] for a `p` outside [0, 1].
-            pub fn new(_path: &nn::Path, cfg: FlipConfig) -> Result<$name> {
+            pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: FlipConfig) -> Result<$name> {
+                $name::from_config(cfg)
+            }
+
+            /// Builds it without a VarStore: it has no variables.
+            ///
+            /// # Errors
+            /// As `new`.
+            pub fn from_config(cfg: FlipConfig) -> Result<$name> {
                 checks::probability($kornia, "p", cfg.p)?;
                 Ok($name { cfg })
             }

@@ -43,6 +43,7 @@ pub use affine::{
     AffineParams, RandomAffine, RandomAffineConfig, RandomRotation, RandomRotationConfig,
     RotationParams,
 };
+pub(crate) use crop::check_crop_p;
 pub use crop::{
     CenterCrop, CenterCropConfig, CropPadding, CropParams, CroppingMode, RandomCrop,
     RandomCropConfig,

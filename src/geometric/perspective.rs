@@ -7,6 +7,7 @@ use crate::range::{gate_params, scalar_var, Learnable};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// How the corners move (Kornia's `sampling_method`).
@@ -39,6 +40,16 @@ pub struct PerspectiveConfig {
     /// Which ranges are trainable variables: none, all, or those named (see
     /// [`crate::Learnable`]; the names are in the README's operator table).
     pub learnable: Learnable,
+}
+
+impl PerspectiveConfig {
+    /// Kornia's `RandomPerspective(distortion_scale=d)`.
+    pub fn new(distortion_scale: f64) -> PerspectiveConfig {
+        PerspectiveConfig {
+            distortion_scale,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for PerspectiveConfig {
@@ -85,7 +96,11 @@ impl RandomPerspective {
     /// # Errors
     /// [`crate::Error::Config`] for a `distortion_scale` outside [0, 1] or a `p` outside
     /// [0, 1].
-    pub fn new(path: &nn::Path, cfg: PerspectiveConfig) -> Result<RandomPerspective> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: PerspectiveConfig,
+    ) -> Result<RandomPerspective> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomPerspective", &RANDOM_PERSPECTIVE_RANGES)?;
         let distortion_scale = distortion_scale_var(

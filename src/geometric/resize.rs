@@ -8,6 +8,7 @@ use crate::ops::constant;
 use crate::warp::{Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, GateParams, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Which side a single `size` refers to (Kornia's `side`).
@@ -51,6 +52,16 @@ pub struct ResizeConfig {
     pub p: f64,
 }
 
+impl ResizeConfig {
+    /// Kornia's `Resize(size=(h, w))`.
+    pub fn new(size: (i64, i64)) -> ResizeConfig {
+        ResizeConfig {
+            size: ResizeTo::Size(size.0, size.1),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for ResizeConfig {
     fn default() -> Self {
         ResizeConfig {
@@ -86,7 +97,15 @@ impl Resize {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a non-positive size or `p != 1`.
-    pub fn new(_path: &nn::Path, cfg: ResizeConfig) -> Result<Resize> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: ResizeConfig) -> Result<Resize> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ResizeConfig) -> Result<Resize> {
         Resize::named("Resize", cfg)
     }
 
@@ -388,6 +407,16 @@ pub struct PadToConfig {
     pub crop_if_exceeds: bool,
 }
 
+impl PadToConfig {
+    /// Kornia's `PadTo(size=(h, w))`.
+    pub fn new(size: (i64, i64)) -> PadToConfig {
+        PadToConfig {
+            size,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for PadToConfig {
     fn default() -> Self {
         PadToConfig {
@@ -420,7 +449,15 @@ impl PadTo {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a non-positive size or a non-finite `pad_value`.
-    pub fn new(_path: &nn::Path, cfg: PadToConfig) -> Result<PadTo> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: PadToConfig) -> Result<PadTo> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: PadToConfig) -> Result<PadTo> {
         checks::size(PAD, "size", cfg.size)?;
         checks::finite(PAD, "pad_value", &[cfg.pad_value])?;
         Ok(PadTo { cfg })

@@ -9,6 +9,7 @@ use crate::range::{gate, uniform};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomResizedCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
@@ -31,6 +32,16 @@ pub struct RandomResizedCropConfig {
     pub p: f64,
     /// Slice (crop then resize) or resample (warp).
     pub cropping_mode: CroppingMode,
+}
+
+impl RandomResizedCropConfig {
+    /// Kornia's `RandomResizedCrop(size=(h, w))`.
+    pub fn new(size: (i64, i64)) -> RandomResizedCropConfig {
+        RandomResizedCropConfig {
+            size,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for RandomResizedCropConfig {
@@ -86,7 +97,18 @@ impl RandomResizedCrop {
     /// [`crate::Error::Config`] for a non-positive size, a scale range outside (0, ∞) or
     /// reversed, a ratio range outside (0, ∞) or reversed, `p != 1`, or
     /// `resample = Bicubic` with `cropping_mode = Slice`.
-    pub fn new(_path: &nn::Path, cfg: RandomResizedCropConfig) -> Result<RandomResizedCrop> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: RandomResizedCropConfig,
+    ) -> Result<RandomResizedCrop> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: RandomResizedCropConfig) -> Result<RandomResizedCrop> {
         checks::size(RRC, "size", cfg.size)?;
         checks::range(RRC, "scale", cfg.scale, (0.0, f64::MAX))?;
         checks::range(RRC, "ratio", cfg.ratio, (f64::MIN_POSITIVE, f64::MAX))?;

@@ -7,6 +7,7 @@ use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomShear`]; `Default` is Kornia's, with the required `shear =
@@ -31,6 +32,16 @@ pub struct ShearConfig {
     /// Which ranges are trainable variables: none, all, or those named (see
     /// [`crate::Learnable`]; the names are in the README's operator table).
     pub learnable: Learnable,
+}
+
+impl ShearConfig {
+    /// Kornia's `RandomShear(shear=s)`: an x-shear in `(-s, s)` degrees.
+    pub fn new(s: f64) -> ShearConfig {
+        ShearConfig {
+            shear: (-s, s),
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for ShearConfig {
@@ -110,11 +121,12 @@ impl RandomRotation90 {
 }
 
 impl RandomShear {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: ShearConfig) -> Result<RandomShear> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: ShearConfig) -> Result<RandomShear> {
+        let path = path.borrow();
         cfg.learnable.check("RandomShear", &RANDOM_SHEAR_RANGES)?;
         checks::range(SHEAR, "shear", cfg.shear, (-360.0, 360.0))?;
         let sy = cfg.shear_y.unwrap_or((0.0, 0.0));
@@ -236,11 +248,15 @@ pub struct RandomTranslate {
 const TRANSLATE: &str = "RandomTranslate";
 
 impl RandomTranslate {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: TranslateConfig) -> Result<RandomTranslate> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: TranslateConfig,
+    ) -> Result<RandomTranslate> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomTranslate", &RANDOM_TRANSLATE_RANGES)?;
         let range = |name: &'static str, r: Option<(f64, f64)>| -> Result<Option<Range>> {
@@ -365,7 +381,11 @@ impl RandomRotation90 {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: Rotation90Config) -> Result<RandomRotation90> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: Rotation90Config,
+    ) -> Result<RandomRotation90> {
+        let path = path.borrow();
         checks::range(ROT90, "times", cfg.times, (-3.0, 3.0))?;
         checks::probability(ROT90, "p", cfg.p)?;
         let times = Range::new(path, "times", cfg.times, &Learnable::None);

@@ -6,6 +6,7 @@ use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Tensor};
 
 /// Checks a kernel size and that the image is large enough for the border mode.
@@ -63,6 +64,17 @@ pub struct GaussianBlurConfig {
     pub learnable: Learnable,
 }
 
+impl GaussianBlurConfig {
+    /// Kornia's `RandomGaussianBlur(kernel_size=(kh, kw), sigma=(lo, hi))`.
+    pub fn new(kernel_size: (i64, i64), sigma: (f64, f64)) -> GaussianBlurConfig {
+        GaussianBlurConfig {
+            kernel_size,
+            sigma,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for GaussianBlurConfig {
     fn default() -> Self {
         GaussianBlurConfig {
@@ -101,7 +113,11 @@ impl RandomGaussianBlur {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: GaussianBlurConfig) -> Result<RandomGaussianBlur> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: GaussianBlurConfig,
+    ) -> Result<RandomGaussianBlur> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomGaussianBlur", &RANDOM_GAUSSIAN_BLUR_RANGES)?;
         check_kernel(GAUSS, cfg.kernel_size, true)?;
@@ -204,7 +220,15 @@ impl RandomBoxBlur {
     ///
     /// # Errors
     /// [`Error::Config`] for a non-positive kernel or a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: BoxBlurConfig) -> Result<RandomBoxBlur> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: BoxBlurConfig) -> Result<RandomBoxBlur> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: BoxBlurConfig) -> Result<RandomBoxBlur> {
         check_kernel(BOX, cfg.kernel_size, false)?;
         checks::probability(BOX, "p", cfg.p)?;
         Ok(RandomBoxBlur { cfg })

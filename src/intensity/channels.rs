@@ -5,6 +5,7 @@ use crate::checks;
 use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomChannelDropout`]; `Default` is Kornia's.
@@ -56,7 +57,18 @@ impl RandomChannelDropout {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: ChannelDropoutConfig) -> Result<RandomChannelDropout> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: ChannelDropoutConfig,
+    ) -> Result<RandomChannelDropout> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ChannelDropoutConfig) -> Result<RandomChannelDropout> {
         if cfg.num_drop_channels < 1 {
             return Err(checks::config(
                 DROPOUT,
@@ -192,11 +204,15 @@ const RGB_SHIFT: &str = "RandomRGBShift";
 const SHIFT_KEYS: [&str; 3] = ["r_shift", "g_shift", "b_shift"];
 
 impl RandomRGBShift {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: RgbShiftConfig) -> Result<RandomRGBShift> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: RgbShiftConfig,
+    ) -> Result<RandomRGBShift> {
+        let path = path.borrow();
         cfg.learnable.check("RandomRGBShift", &SHIFT_KEYS)?;
         let limits = [cfg.r_shift_limit, cfg.g_shift_limit, cfg.b_shift_limit];
         for (name, r) in ["r_shift_limit", "g_shift_limit", "b_shift_limit"]
@@ -303,7 +319,18 @@ impl RandomSaltAndPepperNoise {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: SaltAndPepperConfig) -> Result<RandomSaltAndPepperNoise> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: SaltAndPepperConfig,
+    ) -> Result<RandomSaltAndPepperNoise> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: SaltAndPepperConfig) -> Result<RandomSaltAndPepperNoise> {
         checks::range(SALT, "amount", cfg.amount, (0.0, 1.0))?;
         checks::range(SALT, "salt_vs_pepper", cfg.salt_vs_pepper, (0.0, 1.0))?;
         checks::probability(SALT, "p", cfg.p)?;
@@ -412,7 +439,18 @@ impl RandomMedianBlur {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: MedianBlurConfig) -> Result<RandomMedianBlur> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: MedianBlurConfig,
+    ) -> Result<RandomMedianBlur> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: MedianBlurConfig) -> Result<RandomMedianBlur> {
         let (kh, kw) = cfg.kernel_size;
         if kh < 1 || kw < 1 || kh % 2 == 0 || kw % 2 == 0 {
             return Err(checks::config(

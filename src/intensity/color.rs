@@ -7,6 +7,7 @@ use crate::params::typed_params;
 use crate::range::{gate, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::f64::consts::PI;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -352,7 +353,8 @@ macro_rules! jitter_type {
             /// # Errors
             /// [`Error::Config`] for NaN or reversed ranges, negative factors, a hue
             /// outside [-0.5, 0.5], or a `p` outside [0, 1].
-            pub fn new(path: &nn::Path, cfg: JitterConfig) -> Result<$name> {
+            pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: JitterConfig) -> Result<$name> {
+                let path = path.borrow();
                 Ok($name { inner: Jitter::new($kornia, path, cfg, $flavour)? })
             }
 

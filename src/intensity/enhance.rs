@@ -7,6 +7,7 @@ use crate::params::typed_params;
 use crate::range::{gate, gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Tensor};
 
 /// Configuration of [`RandomSolarize`]; `Default` is Kornia's (`thresholds = 0.1` read
@@ -29,6 +30,18 @@ pub struct SolarizeConfig {
     /// treats the thresholding as the identity, so the input and the threshold range get
     /// a gradient (Kornia gives the threshold none).
     pub straight_through: bool,
+}
+
+impl SolarizeConfig {
+    /// Kornia's `RandomSolarize(thresholds=t, additions=a)`: thresholds in
+    /// `(0.5 - t, 0.5 + t)` (floored at 0), additions in `(-a, a)` (floored at -0.5).
+    pub fn new(thresholds: f64, additions: f64) -> SolarizeConfig {
+        SolarizeConfig {
+            thresholds: ((0.5 - thresholds).max(0.0), 0.5 + thresholds),
+            additions: ((-additions).max(-0.5), additions),
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for SolarizeConfig {
@@ -80,7 +93,11 @@ impl RandomSolarize {
     /// # Errors
     /// [`Error::Config`] for thresholds outside [0, 1], additions outside [-0.5, 0.5],
     /// NaN or reversed ranges, or a `p` outside [0, 1].
-    pub fn new(path: &nn::Path, cfg: SolarizeConfig) -> Result<RandomSolarize> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: SolarizeConfig,
+    ) -> Result<RandomSolarize> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomSolarize", &RANDOM_SOLARIZE_RANGES)?;
         checks::range(SOLARIZE, "thresholds", cfg.thresholds, (0.0, 1.0))?;
@@ -169,6 +186,16 @@ pub struct SharpnessConfig {
     pub learnable: Learnable,
 }
 
+impl SharpnessConfig {
+    /// Kornia's `RandomSharpness(sharpness=s)`: factors in `(0, s)`.
+    pub fn new(s: f64) -> SharpnessConfig {
+        SharpnessConfig {
+            sharpness: (0.0, s),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for SharpnessConfig {
     fn default() -> Self {
         SharpnessConfig {
@@ -209,7 +236,11 @@ impl RandomSharpness {
     ///
     /// # Errors
     /// [`Error::Config`] for a negative, NaN or reversed range, or a `p` outside [0, 1].
-    pub fn new(path: &nn::Path, cfg: SharpnessConfig) -> Result<RandomSharpness> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: SharpnessConfig,
+    ) -> Result<RandomSharpness> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomSharpness", &RANDOM_SHARPNESS_RANGES)?;
         checks::range(SHARPNESS, "sharpness", cfg.sharpness, (0.0, f64::MAX))?;

@@ -6,6 +6,7 @@ use crate::ops::straight_through;
 use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomEqualize`]; `Default` is Kornia's (`p = 0.5`).
@@ -54,7 +55,18 @@ impl RandomEqualize {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: EqualizeConfig) -> Result<RandomEqualize> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: EqualizeConfig,
+    ) -> Result<RandomEqualize> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: EqualizeConfig) -> Result<RandomEqualize> {
         checks::probability(EQUALIZE, "p", cfg.p)?;
         Ok(RandomEqualize { cfg })
     }

@@ -6,6 +6,7 @@ use crate::params::typed_params;
 use crate::range::{gate, uniform, uniform_between};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomErasing`]; `Default` is Kornia's.
@@ -77,7 +78,15 @@ impl RandomErasing {
     /// # Errors
     /// [`crate::Error::Config`] for a negative, NaN or reversed scale or ratio, a value
     /// outside [0, 1], or a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: ErasingConfig) -> Result<RandomErasing> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: ErasingConfig) -> Result<RandomErasing> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ErasingConfig) -> Result<RandomErasing> {
         checks::range(ERASING, "scale", cfg.scale, (0.0, f64::MAX))?;
         checks::range(ERASING, "ratio", cfg.ratio, (0.0, f64::MAX))?;
         if !(0.0..=1.0).contains(&cfg.value) {

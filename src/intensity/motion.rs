@@ -7,6 +7,7 @@ use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// The kernel size of [`RandomMotionBlur`] (Kornia's `kernel_size`).
@@ -42,6 +43,19 @@ pub struct MotionBlurConfig {
     /// Which ranges are trainable variables: none, all, or those named (see
     /// [`crate::Learnable`]; the names are in the README's operator table).
     pub learnable: Learnable,
+}
+
+impl MotionBlurConfig {
+    /// Kornia's `RandomMotionBlur(kernel_size=k, angle=a, direction=d)`: angle in
+    /// `(-a, a)`, direction in `(-d, d)`.
+    pub fn new(kernel_size: i64, angle: f64, direction: f64) -> MotionBlurConfig {
+        MotionBlurConfig {
+            kernel_size: MotionKernelSize::Fixed(kernel_size),
+            angle: (-angle, angle),
+            direction: (-direction, direction),
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for MotionBlurConfig {
@@ -94,7 +108,11 @@ impl RandomMotionBlur {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: MotionBlurConfig) -> Result<RandomMotionBlur> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: MotionBlurConfig,
+    ) -> Result<RandomMotionBlur> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomMotionBlur", &RANDOM_MOTION_BLUR_RANGES)?;
         check_kernel_size(MOTION, cfg.kernel_size)?;

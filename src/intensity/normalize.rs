@@ -7,6 +7,7 @@ use crate::ops::{constant, Ew};
 use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Tensor};
 
 /// Configuration of [`Normalize`] and [`Denormalize`]: one value for all channels or one
@@ -109,7 +110,15 @@ macro_rules! normalize_type {
             /// # Errors
             /// [`Error::Config`] for empty or non-finite mean/std, a zero std, or a `p`
             /// outside [0, 1].
-            pub fn new(_path: &nn::Path, cfg: NormalizeConfig) -> Result<$name> {
+            pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: NormalizeConfig) -> Result<$name> {
+                $name::from_config(cfg)
+            }
+
+            /// Builds it without a VarStore: it has no variables.
+            ///
+            /// # Errors
+            /// As `new`.
+            pub fn from_config(cfg: NormalizeConfig) -> Result<$name> {
                 check_normalize($kornia, &cfg)?;
                 Ok($name { cfg })
             }
@@ -205,7 +214,18 @@ impl RandomGrayscale {
     ///
     /// # Errors
     /// [`Error::Config`] for empty or non-finite weights or a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: RandomGrayscaleConfig) -> Result<RandomGrayscale> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: RandomGrayscaleConfig,
+    ) -> Result<RandomGrayscale> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: RandomGrayscaleConfig) -> Result<RandomGrayscale> {
         if let Some(w) = &cfg.rgb_weights {
             if w.is_empty() {
                 return Err(checks::config(

@@ -7,6 +7,7 @@ use crate::ops::straight_through;
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomChannelShuffle`]; `Default` is Kornia's (`p = 0.5`).
@@ -50,7 +51,18 @@ impl RandomChannelShuffle {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: ChannelShuffleConfig) -> Result<RandomChannelShuffle> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: ChannelShuffleConfig,
+    ) -> Result<RandomChannelShuffle> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: ChannelShuffleConfig) -> Result<RandomChannelShuffle> {
         checks::probability(SHUFFLE, "p", cfg.p)?;
         Ok(RandomChannelShuffle { cfg })
     }
@@ -140,7 +152,18 @@ impl RandomGaussianNoise {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: GaussianNoiseConfig) -> Result<RandomGaussianNoise> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: GaussianNoiseConfig,
+    ) -> Result<RandomGaussianNoise> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: GaussianNoiseConfig) -> Result<RandomGaussianNoise> {
         checks::finite(NOISE, "mean", &[cfg.mean])?;
         if !(cfg.std >= 0.0 && cfg.std.is_finite()) {
             return Err(checks::config(
@@ -219,6 +242,16 @@ pub struct PosterizeConfig {
     pub straight_through: bool,
 }
 
+impl PosterizeConfig {
+    /// Kornia's `RandomPosterize(bits=b)`: bits in `(b, 8)`.
+    pub fn new(bits: f64) -> PosterizeConfig {
+        PosterizeConfig {
+            bits: (bits, 8.0),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for PosterizeConfig {
     fn default() -> Self {
         PosterizeConfig {
@@ -258,7 +291,11 @@ impl RandomPosterize {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a range outside [0, 8] or a `p` outside [0, 1].
-    pub fn new(path: &nn::Path, cfg: PosterizeConfig) -> Result<RandomPosterize> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: PosterizeConfig,
+    ) -> Result<RandomPosterize> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomPosterize", &RANDOM_POSTERIZE_RANGES)?;
         checks::range(POSTERIZE, "bits", cfg.bits, (0.0, 8.0))?;
@@ -379,7 +416,18 @@ impl RandomAutoContrast {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: AutoContrastConfig) -> Result<RandomAutoContrast> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: AutoContrastConfig,
+    ) -> Result<RandomAutoContrast> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: AutoContrastConfig) -> Result<RandomAutoContrast> {
         checks::probability(AUTOCONTRAST, "p", cfg.p)?;
         Ok(RandomAutoContrast { cfg })
     }

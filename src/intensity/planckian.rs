@@ -5,6 +5,7 @@ use crate::checks;
 use crate::range::{gate_params, uniform};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Which illuminants (Kornia's `mode`).
@@ -127,7 +128,18 @@ impl RandomPlanckianJitter {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: PlanckianConfig) -> Result<RandomPlanckianJitter> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: PlanckianConfig,
+    ) -> Result<RandomPlanckianJitter> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: PlanckianConfig) -> Result<RandomPlanckianJitter> {
         checks::probability(PLANCKIAN, "p", cfg.p)?;
         let table: &[[f32; 3]] = match cfg.mode {
             PlanckianMode::Blackbody => &BLACKBODY,

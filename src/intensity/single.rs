@@ -8,6 +8,7 @@ use crate::ops::Ew;
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Tensor};
 
 /// Configuration shared by the one-factor colour augmentations.
@@ -149,7 +150,8 @@ macro_rules! one_factor {
             /// # Errors
             /// [`crate::Error::Config`] for a NaN, reversed or out-of-domain range, or a
             /// `p` outside [0, 1].
-            pub fn new(path: &nn::Path, cfg: FactorConfig) -> Result<$name> {
+            pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: FactorConfig) -> Result<$name> {
+                let path = path.borrow();
                 Ok($name { inner: OneFactor::new($kornia, $key, path, cfg, $kind)? })
             }
 
@@ -266,12 +268,13 @@ const GAMMA: &str = "RandomGamma";
 const RANDOM_GAMMA_RANGES: [&str; 2] = ["gamma", "gain"];
 
 impl RandomGamma {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a negative, NaN or reversed range, or a `p` outside
     /// [0, 1].
-    pub fn new(path: &nn::Path, cfg: GammaConfig) -> Result<RandomGamma> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: GammaConfig) -> Result<RandomGamma> {
+        let path = path.borrow();
         cfg.learnable.check("RandomGamma", &RANDOM_GAMMA_RANGES)?;
         checks::range(GAMMA, "gamma", cfg.gamma, (0.0, f64::MAX))?;
         checks::range(GAMMA, "gain", cfg.gain, (0.0, f64::MAX))?;
@@ -355,7 +358,15 @@ impl RandomInvert {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a non-finite `max_val` or a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: InvertConfig) -> Result<RandomInvert> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: InvertConfig) -> Result<RandomInvert> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: InvertConfig) -> Result<RandomInvert> {
         checks::finite(INVERT, "max_val", &[cfg.max_val])?;
         checks::probability(INVERT, "p", cfg.p)?;
         Ok(RandomInvert { cfg })

@@ -10,6 +10,7 @@ use crate::range::gate_params;
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result, Transform};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// The eight corners (x, y, z) of boxes starting at `start` (B,3) with sizes `size` (B,3)
@@ -115,6 +116,18 @@ pub struct CenterCrop3DConfig {
     /// `Slice` (default) gathers the window exactly; `Resample` warps it with
     /// `affine_grid_generator` + `grid_sampler` as Kornia does (equal up to float rounding).
     pub cropping_mode: CroppingMode,
+    /// Must be 1, as for the 2D crops (Kornia's `p`; a crop changes the size).
+    pub p: f64,
+}
+
+impl CenterCrop3DConfig {
+    /// Kornia's `CenterCrop3D(size=(d, h, w))`.
+    pub fn new(size: [i64; 3]) -> CenterCrop3DConfig {
+        CenterCrop3DConfig {
+            size,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for CenterCrop3DConfig {
@@ -124,6 +137,7 @@ impl Default for CenterCrop3DConfig {
             align_corners: true,
             resample: Resample::Bilinear,
             cropping_mode: CroppingMode::Slice,
+            p: 1.0,
         }
     }
 }
@@ -152,9 +166,21 @@ impl CenterCrop3D {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: CenterCrop3DConfig) -> Result<CenterCrop3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: CenterCrop3DConfig,
+    ) -> Result<CenterCrop3D> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: CenterCrop3DConfig) -> Result<CenterCrop3D> {
         check_size(CENTER3D, cfg.size)?;
         check_resample(CENTER3D, cfg.resample)?;
+        crate::geometric::check_crop_p(CENTER3D, cfg.p)?;
         Ok(CenterCrop3D { cfg })
     }
 
@@ -274,6 +300,18 @@ pub struct RandomCrop3DConfig {
     pub same_on_batch: bool,
     /// `grid_sample`'s `align_corners` (Kornia: true).
     pub align_corners: bool,
+    /// Must be 1, as for the 2D crops (Kornia's `p`; a crop changes the size).
+    pub p: f64,
+}
+
+impl RandomCrop3DConfig {
+    /// Kornia's `RandomCrop3D(size=(d, h, w))`.
+    pub fn new(size: [i64; 3]) -> RandomCrop3DConfig {
+        RandomCrop3DConfig {
+            size,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for RandomCrop3DConfig {
@@ -288,6 +326,7 @@ impl Default for RandomCrop3DConfig {
             cropping_mode: CroppingMode::Slice,
             same_on_batch: false,
             align_corners: true,
+            p: 1.0,
         }
     }
 }
@@ -317,8 +356,20 @@ impl RandomCrop3D {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(_path: &nn::Path, cfg: RandomCrop3DConfig) -> Result<RandomCrop3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: RandomCrop3DConfig,
+    ) -> Result<RandomCrop3D> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: RandomCrop3DConfig) -> Result<RandomCrop3D> {
         check_size(CROP3D, cfg.size)?;
+        crate::geometric::check_crop_p(CROP3D, cfg.p)?;
         if let Some(p) = cfg.padding {
             if p.iter().any(|&v| v < 0) {
                 return Err(checks::config(

@@ -10,6 +10,7 @@ use crate::range::{gate_params, scalar_var, uniform, Learnable, Range};
 use crate::warp::{matrix3d, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Three ranges (lo, hi) in degrees, one per rotation component; Kornia's scalar `d` is
@@ -52,6 +53,16 @@ pub struct Affine3DConfig {
     /// Which ranges are trainable variables: none, all, or those named (see
     /// [`crate::Learnable`]; the names are in the README's operator table).
     pub learnable: Learnable,
+}
+
+impl Affine3DConfig {
+    /// Kornia's `RandomAffine3D(degrees=d)`: `(-d, d)` about every axis.
+    pub fn degrees(d: f64) -> Affine3DConfig {
+        Affine3DConfig {
+            degrees: [(-d, d); 3],
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for Affine3DConfig {
@@ -130,11 +141,15 @@ const RANDOM_AFFINE3D_RANGES: [&str; 16] = [
 ];
 
 impl RandomAffine3D {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: Affine3DConfig) -> Result<RandomAffine3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: Affine3DConfig,
+    ) -> Result<RandomAffine3D> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomAffine3D", &RANDOM_AFFINE3D_RANGES)?;
         let l = &cfg.learnable;
@@ -327,6 +342,16 @@ pub struct Rotation3DConfig {
     pub learnable: Learnable,
 }
 
+impl Rotation3DConfig {
+    /// Kornia's `RandomRotation3D(degrees=d)`: `(-d, d)` about every axis.
+    pub fn degrees(d: f64) -> Rotation3DConfig {
+        Rotation3DConfig {
+            degrees: [(-d, d); 3],
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for Rotation3DConfig {
     fn default() -> Self {
         Rotation3DConfig {
@@ -361,11 +386,15 @@ pub struct RandomRotation3D {
 const ROTATION3D: &str = "RandomRotation3D";
 
 impl RandomRotation3D {
-    /// Builds the augmentation; its ranges live under `path`.
+    /// Builds the augmentation; its ranges live under `path` (`&path` or `path / "name"`, as tch's layers take it).
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: Rotation3DConfig) -> Result<RandomRotation3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: Rotation3DConfig,
+    ) -> Result<RandomRotation3D> {
+        let path = path.borrow();
         cfg.learnable.check("RandomRotation3D", &AXES)?;
         let degrees = angle_ranges(path, ROTATION3D, &cfg.degrees, &cfg.learnable)?;
         check_resample(ROTATION3D, cfg.resample)?;
@@ -512,7 +541,11 @@ impl RandomPerspective3D {
     ///
     /// # Errors
     /// [`crate::Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: Perspective3DConfig) -> Result<RandomPerspective3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: Perspective3DConfig,
+    ) -> Result<RandomPerspective3D> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomPerspective3D", &RANDOM_PERSPECTIVE3D_RANGES)?;
         let distortion_scale = distortion_scale_var(

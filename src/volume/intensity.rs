@@ -15,6 +15,7 @@ use crate::warp::Resample;
 use crate::warp::Sampling;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomMotionBlur3D`]; `Default` is Kornia's, with the required
@@ -93,7 +94,11 @@ impl RandomMotionBlur3D {
     ///
     /// # Errors
     /// [`Error::Config`] as described on the type.
-    pub fn new(path: &nn::Path, cfg: MotionBlur3DConfig) -> Result<RandomMotionBlur3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: MotionBlur3DConfig,
+    ) -> Result<RandomMotionBlur3D> {
+        let path = path.borrow();
         cfg.learnable
             .check("RandomMotionBlur3D", &RANDOM_MOTION_BLUR3D_RANGES)?;
         check_kernel_size(MOTION3D, cfg.kernel_size)?;
@@ -283,7 +288,18 @@ impl RandomEqualize3D {
     ///
     /// # Errors
     /// [`Error::Config`] for a `p` outside [0, 1].
-    pub fn new(_path: &nn::Path, cfg: Equalize3DConfig) -> Result<RandomEqualize3D> {
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        _path: P,
+        cfg: Equalize3DConfig,
+    ) -> Result<RandomEqualize3D> {
+        Self::from_config(cfg)
+    }
+
+    /// Builds it without a VarStore: it has no variables.
+    ///
+    /// # Errors
+    /// As `new`.
+    pub fn from_config(cfg: Equalize3DConfig) -> Result<RandomEqualize3D> {
         checks::probability(EQUALIZE3D, "p", cfg.p)?;
         Ok(RandomEqualize3D { cfg })
     }

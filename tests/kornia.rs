@@ -1,0 +1,357 @@
+//! Coming from Kornia: every parity fixture's Kornia constructor (class and keyword
+//! arguments, as scripts/gen_fixtures.py recorded them) goes through
+//! `AugSpec::from_kornia`; the operator it builds replays Kornia's params to Kornia's
+//! output and input gradient, and draws Kornia's params after the same seed. The table of
+//! docs/KORNIA.md is generated from these translations and checked here, so it cannot
+//! drift (`UPDATE_KORNIA_DOC=1 cargo test --test kornia` rewrites it).
+
+mod common;
+use serde_json::Value;
+use std::fmt::Write;
+use tch::nn::VarStore;
+use tch::Device;
+use tch_dda::prelude::*;
+
+const TOL: f64 = 1e-5;
+const DOC: &str = "docs/KORNIA.md";
+
+/// Kornia's call as Python: `KA.RandomAffine(degrees=30, translate=(0.1, 0.2))`.
+fn python(class: &str, kwargs: &Value) -> String {
+    fn py(v: &Value) -> String {
+        match v {
+            Value::Null => "None".into(),
+            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => format!("\"{s}\""),
+            Value::Array(a) => {
+                let items: Vec<String> = a.iter().map(py).collect();
+                if a.len() == 1 {
+                    format!("({},)", items[0])
+                } else {
+                    format!("({})", items.join(", "))
+                }
+            }
+            Value::Object(o) if o.contains_key("tensor") => {
+                format!("torch.tensor({})", o["tensor"])
+            }
+            Value::Object(o) => {
+                let items: Vec<String> = o.iter().map(|(k, v)| format!("{k}={}", py(v))).collect();
+                format!("dict({})", items.join(", "))
+            }
+        }
+    }
+    let args: Vec<String> = match kwargs {
+        Value::Object(o) if o.contains_key("steps") => {
+            let steps: Vec<String> = o["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| python(s[0].as_str().unwrap(), &s[1]))
+                .collect();
+            let mut a = vec![steps.join(", ")];
+            a.extend(
+                o.iter()
+                    .filter(|(k, _)| *k != "steps")
+                    .map(|(k, v)| format!("{k}={}", py(v))),
+            );
+            a
+        }
+        Value::Object(o) => o.iter().map(|(k, v)| format!("{k}={}", py(v))).collect(),
+        _ => vec![],
+    };
+    format!("KA.{class}({})", args.join(", "))
+}
+
+/// Our spec's fields that differ from the defaults of its type, as JSON (a container's
+/// steps each so, then its own options).
+fn ours(spec: &AugSpec) -> String {
+    if let AugSpec::Sequential(c) = spec {
+        let steps: Vec<String> = c.steps.iter().map(ours).collect();
+        let mut opts = serde_json::to_value(SequentialConfig {
+            steps: vec![],
+            ..c.clone()
+        })
+        .unwrap();
+        if let Value::Object(o) = &mut opts {
+            o.remove("steps");
+        }
+        let opts = if opts.is_array() || opts == serde_json::json!({}) {
+            String::new()
+        } else {
+            format!(" {opts}")
+        };
+        return format!("Sequential [{}]{opts}", steps.join(", "));
+    }
+    let json = serde_json::to_value(spec).unwrap();
+    let (name, cfg) = json.as_object().unwrap().iter().next().unwrap();
+    let default = match spec {
+        AugSpec::Sequential(_) => Value::Null,
+        _ => {
+            // Every config is `#[serde(default)]`: `{}` is its Default (Kornia's defaults).
+            let d: AugSpec = serde_json::from_value(serde_json::json!({ name: {} })).unwrap();
+            serde_json::to_value(&d).unwrap()[name].clone()
+        }
+    };
+    let shown = match (cfg, &default) {
+        (Value::Object(c), Value::Object(d)) => {
+            let diff: serde_json::Map<String, Value> = c
+                .iter()
+                .filter(|(k, v)| d.get(*k) != Some(*v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(diff)
+        }
+        _ => cfg.clone(),
+    };
+    format!("{name} {shown}")
+}
+
+#[test]
+fn every_kornia_constructor_of_the_fixtures_translates_to_kornias_numbers() {
+    let _serial = common::serial();
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            let stem = p.file_stem()?.to_string_lossy().to_string();
+            (p.extension()? == "safetensors").then_some(stem)
+        })
+        .collect();
+    names.sort();
+    let mut rows = Vec::new();
+    for name in &names {
+        let fx = common::fixture(name);
+        let class = fx.meta["kornia_class"].as_str().unwrap();
+        let kwargs: Value = serde_json::from_str(fx.meta["kwargs"].as_str().unwrap()).unwrap();
+        let spec = AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let vs = VarStore::new(Device::Cpu);
+        let aug = spec
+            .build(&(vs.root() / "k"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let random = matches!(&spec, AugSpec::Sequential(c) if c.random_apply != RandomApply::Off);
+        let params = if random {
+            common::params_with_selection(&fx)
+        } else {
+            fx.params()
+        };
+        let (o, g) = common::parity_with(aug.as_ref(), &fx, &params);
+        assert!(o <= TOL && g <= TOL, "{name}: {o:e} / {g:e} from Kornia");
+        // The same seed draws the same params.
+        let seeded = !fx.seed_params().is_empty();
+        if seeded {
+            tch::manual_seed(1000 + fx.seed());
+            let drawn = aug.sample(&fx.get("input").size(), Device::Cpu).unwrap();
+            for (k, v) in fx.seed_params().iter() {
+                let d = common::max_abs_diff(drawn.get(k).unwrap(), v);
+                assert!(d == 0.0, "{name}: {k} drawn {d:e} away from Kornia's");
+            }
+        }
+        rows.push((
+            class.to_string(),
+            name.clone(),
+            python(class, &kwargs),
+            ours(&spec),
+            o.max(g),
+            seeded,
+        ));
+    }
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut doc = String::from(
+        "# Coming from Kornia\n\n\
+         Each row is a Kornia 0.9 constructor from the parity fixtures, and what\n\
+         `AugSpec::from_kornia(class, kwargs)` makes of it: the variant and the fields that differ\n\
+         from its defaults (which are Kornia's). Built that way, the operator replays Kornia's\n\
+         params to Kornia's output and input gradient within the error shown (float32), and, where\n\
+         the fixture records a seeded draw, draws Kornia's params bit for bit after the same seed.\n\n\
+         Generated and checked by `cargo test --test kornia` (`UPDATE_KORNIA_DOC=1` rewrites this\n\
+         file); do not edit by hand.\n\n\
+         Kornia's shorthands, as `from_kornia` reads them: a scalar range `f` is `(c - f, c + f)`\n\
+         around the neutral value `c` with its lower end floored at the domain's (`degrees=30` is\n\
+         `(-30, 30)`; `brightness=0.2` is `(0.8, 1.2)`; `contrast=1.5` is `(0, 2.5)`;\n\
+         `thresholds=0.1` is `(0.4, 0.6)`; `sharpness=0.5` is `(0, 0.5)`); `bits=b` is `(b, 8)`;\n\
+         RandomAffine's 4-value `scale` and `shear` split into x and y ranges (`scale_y`,\n\
+         `shear_y`), a scalar `shear` is x only; 3D angles and shears take one range for every axis\n\
+         or one per axis; `random_apply=k` is `RandomApply::Exactly(k)`, `(lo, hi)` is\n\
+         `Between(lo, hi)`, `(lo,)` is `AtLeast(lo)` and `True` is `All`. An argument the class\n\
+         does not take is an error that lists the ones it does.\n\n\
+         | Kornia | tch-dda (`AugSpec`, fields other than the defaults) | max error | same draw |\n\
+         |---|---|---|---|\n",
+    );
+    for (_, name, py, ours, err, seeded) in &rows {
+        writeln!(
+            doc,
+            "| `{py}` | `{ours}` | {err:.1e} | {} |",
+            if *seeded { "yes" } else { "–" }
+        )
+        .unwrap();
+        let _ = name;
+    }
+    let path = format!("{}/{DOC}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("UPDATE_KORNIA_DOC").is_ok() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == doc,
+        "{DOC} is out of date: run UPDATE_KORNIA_DOC=1 cargo test --test kornia"
+    );
+}
+
+#[test]
+fn kornias_shorthands_and_misspellings() {
+    let spec = |c: &str, k: Value| AugSpec::from_kornia(c, &k);
+    let AugSpec::RandomAffine(a) = spec(
+        "RandomAffine",
+        serde_json::json!({"degrees": 30, "scale": [0.8, 1.2, 0.9, 1.1], "shear": 10}),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(a.degrees, (-30.0, 30.0));
+    assert_eq!((a.scale, a.scale_y), (Some((0.8, 1.2)), Some((0.9, 1.1))));
+    assert_eq!((a.shear, a.shear_y), (Some((-10.0, 10.0)), None));
+    let AugSpec::ColorJitter(j) = spec(
+        "ColorJitter",
+        serde_json::json!({"brightness": 0.2, "contrast": 1.5, "hue": 0.1}),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (j.brightness, j.contrast, j.hue),
+        ((0.8, 1.2), (0.0, 2.5), (-0.1, 0.1))
+    );
+    let AugSpec::RandomSolarize(s) = spec(
+        "RandomSolarize",
+        serde_json::json!({"thresholds": 0.1, "additions": 0.1}),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert!((s.thresholds.0 - 0.4).abs() < 1e-12 && (s.thresholds.1 - 0.6).abs() < 1e-12);
+    assert_eq!(s.additions, (-0.1, 0.1));
+    let AugSpec::RandomPosterize(p) =
+        spec("RandomPosterize", serde_json::json!({"bits": 3})).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(p.bits, (3.0, 8.0));
+    assert_eq!(
+        spec("RandomAffine", serde_json::json!({"degree": [-30, 30]})).unwrap_err().to_string(),
+        "AugSpec::from_kornia: kwargs = RandomAffine(degree=...) is invalid; allowed: the arguments of RandomAffine: align_corners, degrees, fill_value, keepdim, p, padding_mode, resample, same_on_batch, scale, shear, translate"
+    );
+    assert!(spec("RandomPlasmaShadow", serde_json::json!({}))
+        .unwrap_err()
+        .to_string()
+        .starts_with("AugSpec::from_kornia: class = RandomPlasmaShadow is invalid; allowed: a Kornia class this crate has: RandomAffine, "));
+}
+
+/// The typed shorthand constructors equal the translation of Kornia's call.
+#[test]
+fn typed_shorthands_equal_kornias_call() {
+    use serde_json::json;
+    let k = |c: &str, j: Value| AugSpec::from_kornia(c, &j).unwrap();
+    let cases: Vec<(AugSpec, AugSpec)> = vec![
+        (
+            AugSpec::RandomAffine(
+                RandomAffineConfig::degrees(30.0)
+                    .translate(0.1, 0.2)
+                    .scale(0.9, 1.1)
+                    .shear(10.0)
+                    .p(1.0),
+            ),
+            k(
+                "RandomAffine",
+                json!({"degrees": 30, "translate": [0.1, 0.2], "scale": [0.9, 1.1], "shear": 10, "p": 1.0}),
+            ),
+        ),
+        (
+            AugSpec::RandomRotation(RandomRotationConfig::degrees(45.0)),
+            k("RandomRotation", json!({"degrees": 45})),
+        ),
+        (
+            AugSpec::RandomSolarize(SolarizeConfig::new(0.1, 0.1)),
+            k(
+                "RandomSolarize",
+                json!({"thresholds": 0.1, "additions": 0.1}),
+            ),
+        ),
+        (
+            AugSpec::RandomSharpness(SharpnessConfig::new(0.5)),
+            k("RandomSharpness", json!({"sharpness": 0.5})),
+        ),
+        (
+            AugSpec::RandomPosterize(PosterizeConfig::new(3.0)),
+            k("RandomPosterize", json!({"bits": 3})),
+        ),
+        (
+            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+            k(
+                "ColorJitter",
+                json!({"brightness": 0.2, "contrast": 0.3, "saturation": 0.2, "hue": 0.3}),
+            ),
+        ),
+        (
+            AugSpec::RandomCrop(RandomCropConfig::new((3, 4))),
+            k("RandomCrop", json!({"size": [3, 4]})),
+        ),
+        (
+            AugSpec::CenterCrop(CenterCropConfig::new((4, 4))),
+            k("CenterCrop", json!({"size": 4})),
+        ),
+        (
+            AugSpec::RandomResizedCrop(RandomResizedCropConfig::new((8, 9))),
+            k("RandomResizedCrop", json!({"size": [8, 9]})),
+        ),
+        (
+            AugSpec::Resize(ResizeConfig::new((5, 9))),
+            k("Resize", json!({"size": [5, 9]})),
+        ),
+        (
+            AugSpec::PadTo(PadToConfig::new((7, 9))),
+            k("PadTo", json!({"size": [7, 9]})),
+        ),
+        (
+            AugSpec::RandomShear(ShearConfig::new(15.0)),
+            k("RandomShear", json!({"shear": 15})),
+        ),
+        (
+            AugSpec::RandomGaussianBlur(GaussianBlurConfig::new((3, 5), (0.5, 2.0))),
+            k(
+                "RandomGaussianBlur",
+                json!({"kernel_size": [3, 5], "sigma": [0.5, 2.0]}),
+            ),
+        ),
+        (
+            AugSpec::RandomMotionBlur(MotionBlurConfig::new(5, 35.0, 0.5)),
+            k(
+                "RandomMotionBlur",
+                json!({"kernel_size": 5, "angle": 35.0, "direction": 0.5}),
+            ),
+        ),
+        (
+            AugSpec::RandomPerspective(PerspectiveConfig::new(0.3)),
+            k("RandomPerspective", json!({"distortion_scale": 0.3})),
+        ),
+        (
+            AugSpec::RandomRotation3D(Rotation3DConfig::degrees(30.0)),
+            k("RandomRotation3D", json!({"degrees": 30})),
+        ),
+        (
+            AugSpec::RandomAffine3D(Affine3DConfig::degrees(20.0)),
+            k("RandomAffine3D", json!({"degrees": 20})),
+        ),
+        (
+            AugSpec::CenterCrop3D(CenterCrop3DConfig::new([2, 3, 4])),
+            k("CenterCrop3D", json!({"size": [2, 3, 4]})),
+        ),
+        (
+            AugSpec::RandomCrop3D(RandomCrop3DConfig::new([2, 3, 4])),
+            k("RandomCrop3D", json!({"size": [2, 3, 4]})),
+        ),
+    ];
+    for (typed, translated) in cases {
+        assert_eq!(typed, translated, "{}", typed.name());
+    }
+}
