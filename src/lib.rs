@@ -33,6 +33,11 @@
 //! ```
 #![deny(missing_docs)]
 
+/// The README's code blocks, run as doctests so that the README compiles as written.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod annotations;
 mod augmentation;
 mod checks;
@@ -69,6 +74,8 @@ pub use mix::{
 pub use params::{GateParams, Params};
 pub use range::{Learnable, Range};
 pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
+/// serde_json, for [`AugSpec::from_kornia`]'s keyword arguments (`tch_dda::serde_json::json!`).
+pub use serde_json;
 pub use volume::*;
 pub use warp::{Padding, Resample, Sampling};
 
