@@ -1,11 +1,20 @@
 //! Finds libtorch, embeds an rpath to it so test, example and bench binaries run
 //! without `LD_LIBRARY_PATH`, and links `torch_cuda` eagerly when a CUDA build is
 //! present so that `Device::Cuda(0)` works.
+//!
+//! With `links = "tch_dda"`, it also tells dependents where libtorch is:
+//! `DEP_TCH_DDA_LIBTORCH_LIB` in their build scripts (the rpath printed by this one only
+//! reaches this crate's own binaries). Docs build without libtorch (the `doc-only`
+//! feature, or docs.rs).
 use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
     println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var_os("CARGO_FEATURE_DOC_ONLY").is_some() || std::env::var_os("DOCS_RS").is_some() {
+        return;
+    }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let libtorch = std::env::var_os("LIBTORCH")
         .map(PathBuf::from)
@@ -20,6 +29,8 @@ fn main() {
     }
     let lib = lib.canonicalize().unwrap_or(lib);
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // For dependents' build scripts: DEP_TCH_DDA_LIBTORCH_LIB.
+    println!("cargo:libtorch_lib={}", lib.display());
     if lib.join("libtorch_cuda.so").exists() && cuda_runtime_present(&lib) {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds and runs a throwaway crate that depends on tch-dda (a path dependency), the way a
+# user's crate would: outside this repository (so none of its .cargo/config.toml applies),
+# with the README's build.rs one-liner for the run-time library path, and LIBTORCH set to
+# this checkout's libtorch. It shares this repository's target dir and Cargo.lock, so it
+# compiles only itself. Passes when the binary starts and runs a pipeline.
+#
+#   bash scripts/check_dependent.sh        (./run test runs it after cargo test)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+export LIBTORCH="${LIBTORCH:-$repo/.libtorch/torch}"
+case "$LIBTORCH" in /*) ;; *) LIBTORCH="$repo/$LIBTORCH" ;; esac
+dir="$(mktemp -d "${TMPDIR:-/tmp}/tch-dda-dependent.XXXXXX")"
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir/src"
+cat > "$dir/Cargo.toml" <<EOF
+[package]
+name = "dependent"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+tch-dda = { path = "$repo" }
+tch = ">=0.24, <0.27"
+
+[workspace]
+EOF
+# The README's build.rs for dependents, as written there.
+cat > "$dir/build.rs" <<'EOF'
+fn main() {
+    // tch-dda says where libtorch is; embed it so the binary starts without LD_LIBRARY_PATH.
+    if let Ok(lib) = std::env::var("DEP_TCH_DDA_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+    }
+}
+EOF
+cat > "$dir/src/main.rs" <<'EOF'
+use tch::{nn, Device, Kind, Tensor};
+use tch_dda::prelude::*;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let aug = Sequential::new(vs.root() / "aug", [
+        AugSpec::RandomAffine(RandomAffineConfig::degrees(30.0).p(1.0)),
+        AugSpec::ColorJitter(JitterConfig { learnable: Learnable::only(["brightness"]), ..JitterConfig::new(0.2, 0.2, 0.0, 0.0) }),
+    ])?;
+    let x = Tensor::rand([2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let y = aug.f_forward(&x)?;
+    println!("dependent ok: {:?}", y.size());
+    Ok(())
+}
+EOF
+cp "$repo/Cargo.lock" "$dir/Cargo.lock"
+cd "$dir"
+out="$(CARGO_TARGET_DIR="$repo/target" cargo run --quiet --offline 2>&1)" || { echo "$out" >&2; exit 1; }
+echo "$out"
+case "$out" in *"dependent ok: [2, 3, 16, 16]"*) ;; *) echo "check_dependent: unexpected output" >&2; exit 1 ;; esac
