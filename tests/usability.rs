@@ -165,3 +165,83 @@ fn every_operator_is_named_after_its_type() {
         ("Resize", "LongestMaxSize")
     );
 }
+
+#[test]
+fn constructors_take_paths_as_tch_layers_do_and_need_none_without_variables() {
+    let vs = VarStore::new(Device::Cpu);
+    // By value, as nn::linear(vs.root() / "fc", ...), or by reference.
+    let a = RandomAffine::new(vs.root() / "affine", RandomAffineConfig::degrees(10.0)).unwrap();
+    let root = vs.root();
+    let r = RandomRotation::new(&root, RandomRotationConfig::degrees(10.0)).unwrap();
+    let seq = Sequential::new(
+        vs.root() / "seq",
+        [AugSpec::RandomHorizontalFlip(FlipConfig::default())],
+    )
+    .unwrap();
+    // No variables, no VarStore.
+    let flip = RandomHorizontalFlip::from_config(FlipConfig {
+        p: 1.0,
+        ..Default::default()
+    })
+    .unwrap();
+    let crop = CenterCrop3D::from_config(CenterCrop3DConfig::new([2, 3, 4])).unwrap();
+    let x = Tensor::rand([2, 1, 5, 6], (Kind::Float, Device::Cpu));
+    assert!(flip.forward(&x).equal(&x.flip([3])));
+    assert_eq!(
+        crop.forward(&Tensor::rand([1, 1, 4, 5, 6], (Kind::Float, Device::Cpu)))
+            .size(),
+        [1, 1, 2, 3, 4]
+    );
+    let _ = (a, r, seq);
+    // The 3D crops take Kornia's `p`, which must be 1 like the 2D crops'.
+    assert_eq!(
+        RandomCrop3D::from_config(RandomCrop3DConfig { p: 0.5, ..RandomCrop3DConfig::new([1, 1, 1]) })
+            .unwrap_err()
+            .to_string(),
+        "RandomCrop3D: p = 0.5 is invalid; allowed: 1.0 (a crop changes the size, so samples cannot pass through)"
+    );
+}
+
+/// `train_only` moves the pipeline into the layer: its JSON does not change with training
+/// (take it before), and the learned values are in the VarStore under dotted names.
+#[test]
+fn a_train_only_layers_pipeline_stays_within_reach() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(
+        vs.root() / "aug",
+        [AugSpec::ColorJitter(JitterConfig {
+            learnable: Learnable::All,
+            p: 1.0,
+            ..JitterConfig::new(0.2, 0.2, 0.2, 0.1)
+        })],
+    )
+    .unwrap();
+    let json = seq.to_json().unwrap();
+    let layer = seq.train_only();
+    assert_eq!(layer.0.to_json().unwrap(), json);
+    let model = nn::seq_t().add(layer);
+    let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
+    let x = Tensor::rand([4, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let before = vs.variables()["aug.0.brightness_hi"].double_value(&[]);
+    let y = nn::ModuleT::forward_t(&model, &x, true);
+    opt.backward_step(&(y - 1.0).square().mean(Kind::Float));
+    let after = vs.variables()["aug.0.brightness_hi"].double_value(&[]);
+    assert_ne!(before, after);
+    // Rebuilt from the JSON, with the VarStore's values loaded, it draws the same.
+    let dir = std::env::temp_dir().join(format!("tch-dda-usability-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    vs.save(dir.join("vs.safetensors")).unwrap();
+    let mut vs2 = VarStore::new(Device::Cpu);
+    let again = Sequential::from_json(vs2.root() / "aug", &json).unwrap();
+    vs2.load(dir.join("vs.safetensors")).unwrap();
+    assert_eq!(
+        vs2.variables()["aug.0.brightness_hi"].double_value(&[]),
+        after
+    );
+    tch::manual_seed(3);
+    let a = nn::ModuleT::forward_t(&model, &x, true);
+    tch::manual_seed(3);
+    let b = again.forward(&x);
+    assert!(a.equal(&b));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
