@@ -43,7 +43,7 @@ fn main() -> Result<()> {
     )?;
     let mut opt = nn::Adam::default().build(&vs, 0.01)?;
     let names = ["brightness", "contrast", "saturation", "hue"];
-    let error = |r: &[Range; 4]| -> f64 {
+    let error = |r: Vec<&Range>| -> f64 {
         r.iter()
             .zip(t)
             .map(|(r, t)| {

@@ -6,7 +6,7 @@ use crate::checks::{self, Batched};
 use crate::geometry::{Geometry, Transform};
 use crate::mix::MixAugmentation;
 use crate::warp::{self, Sampling};
-use crate::{AugSpec, Error, Params, Result};
+use crate::{AugSpec, Error, Params, Range, Result};
 use tch::{nn, Device, Kind, Tensor};
 
 /// One augmentation: sample parameters, apply them, report their geometry, and (for
@@ -46,6 +46,12 @@ pub trait Augmentation: std::fmt::Debug + Send {
         &[]
     }
 
+    /// Its magnitude ranges, fixed and learnable (a container's: all of its steps'), each
+    /// with its name, domain and `VarStore` names. Empty when it has none.
+    fn ranges(&self) -> Vec<&Range> {
+        Vec::new()
+    }
+
     /// Whether the output depends on random draws. Deterministic augmentations
     /// (Normalize, CenterCrop, ...) still apply in evaluation mode under [`TrainOnly`].
     fn is_random(&self) -> bool {
@@ -75,8 +81,27 @@ pub trait Augmentation: std::fmt::Debug + Send {
     }
 
     /// Draws the parameters for a batched input of shape `shape` in one batched call per
-    /// quantity from torch's RNG on `device`, `batch_prob` included.
+    /// quantity from torch's RNG on `device`, `batch_prob` included. `shape` must be a
+    /// valid batched shape for this augmentation: [`Augmentation::f_sample`] checks a
+    /// caller's shape first.
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params>;
+
+    /// Checks `input_shape` ((B,C,H,W) or (C,H,W); volumes (B,C,D,H,W) or (C,D,H,W): every
+    /// size at least 1, and what the augmentation needs) and draws parameters for it.
+    ///
+    /// # Errors
+    /// [`Error::Rank`], [`Error::Empty`], [`Error::Channels`] or [`Error::Size`].
+    fn f_sample(&self, input_shape: &[i64], device: Device) -> Result<Params> {
+        let shape = batched_shape(self, input_shape)?;
+        self.check_shape(&shape)?;
+        self.sample(&shape, device)
+    }
+
+    /// How deeply containers nest inside this one (0 for an operator).
+    #[doc(hidden)]
+    fn nesting_depth(&self) -> usize {
+        0
+    }
 
     /// Applies `params` to every sample of a validated batched input, ignoring the gate.
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor>;
@@ -615,6 +640,12 @@ pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
             } else {
                 "3 (C,H,W) or 4 (B,C,H,W) for input_shape"
             },
+            shape: input_shape.to_vec(),
+        });
+    }
+    if shape.iter().any(|&s| s < 1) {
+        return Err(Error::Empty {
+            op: aug.name(),
             shape: input_shape.to_vec(),
         });
     }

@@ -96,17 +96,31 @@ pub(crate) fn probability(op: &'static str, name: &'static str, p: f64) -> Resul
     }
 }
 
-/// A range (lo, hi) of finite numbers with lo <= hi inside [min, max].
+/// Whether `v` stays finite in float32, the kind ranges and params are drawn in.
+pub(crate) fn f32_finite(v: f64) -> bool {
+    v.is_finite() && (v as f32).is_finite()
+}
+
+/// Whether `v` is a positive normal float32 (a divisor or scale that does not vanish).
+pub(crate) fn f32_positive(v: f64) -> bool {
+    v.is_finite() && (v as f32) >= f32::MIN_POSITIVE
+}
+
+/// A range (lo, hi) with lo <= hi inside [min, max], finite in float32 (the kind it is
+/// drawn in); a `min` of `f64::MIN_POSITIVE` means positive in float32 (at least its
+/// smallest normal, so that it neither vanishes nor overflows what divides by it).
 pub(crate) fn range(
     op: &'static str,
     name: &'static str,
     (lo, hi): (f64, f64),
     (min, max): (f64, f64),
 ) -> Result<()> {
-    if lo.is_finite() && hi.is_finite() && lo <= hi && lo >= min && hi <= max {
+    let positive = min == f64::MIN_POSITIVE;
+    let in_f32 = f32_finite(lo) && f32_finite(hi) && (!positive || f32_positive(lo));
+    if in_f32 && lo <= hi && lo >= min && hi <= max {
         return Ok(());
     }
-    let low = if min == f64::MIN_POSITIVE {
+    let low = if positive {
         "0 < lo".to_string()
     } else {
         format!("{min} <= lo")
@@ -120,7 +134,7 @@ pub(crate) fn range(
         op,
         name,
         value: format!("({lo}, {hi})"),
-        allowed: format!("finite (lo, hi) with {low} <= hi{high}"),
+        allowed: format!("finite (lo, hi) with {low} <= hi{high}, as float32"),
     })
 }
 
@@ -138,12 +152,17 @@ pub(crate) fn size(op: &'static str, name: &'static str, (h, w): (i64, i64)) -> 
     }
 }
 
-/// Finite values (means, fills).
+/// Finite values (means, fills), as float32.
 pub(crate) fn finite(op: &'static str, name: &'static str, values: &[f64]) -> Result<()> {
-    if values.iter().all(|v| v.is_finite()) {
+    if values.iter().all(|&v| f32_finite(v)) {
         Ok(())
     } else {
-        Err(config(op, name, format!("{values:?}"), "finite numbers"))
+        Err(config(
+            op,
+            name,
+            format!("{values:?}"),
+            "finite numbers, as float32",
+        ))
     }
 }
 

@@ -61,7 +61,7 @@ pub use annotations::{
     Working,
 };
 pub use augmentation::{Augmentation, TrainOnly};
-pub use container::{RandomApply, Sequential, SequentialConfig};
+pub use container::{RandomApply, Sequential, SequentialConfig, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;

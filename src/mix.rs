@@ -227,7 +227,7 @@ pub fn mix_cross_entropy(logits: &Tensor, mixed: &Tensor, weight: LambdaWeight) 
 
 /// Configuration of [`RandomMixUp`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MixUpConfig {
     /// Range of the mixing weight λ, within [0, 1].
     pub lambda_val: (f64, f64),
@@ -296,7 +296,13 @@ impl RandomMixUp {
         cfg.learnable.check("RandomMixUp", &RANDOM_MIX_UP_RANGES)?;
         checks::range(MIXUP, "lambda_val", cfg.lambda_val, (0.0, 1.0))?;
         checks::probability(MIXUP, "p", cfg.p)?;
-        let lambda = Range::new(path, "lambda_val", cfg.lambda_val, &cfg.learnable);
+        let lambda = Range::new(
+            path,
+            "lambda_val",
+            cfg.lambda_val,
+            &cfg.learnable,
+            (0.0, 1.0),
+        );
         Ok(RandomMixUp { cfg, lambda })
     }
 
@@ -321,6 +327,10 @@ fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
 impl Augmentation for RandomMixUp {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_MIX_UP_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.lambda]
     }
 
     fn as_mix(&self) -> Option<&dyn MixAugmentation> {
@@ -412,7 +422,7 @@ impl MixAugmentation for RandomMixUp {
 
 /// Configuration of [`RandomCutMix`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CutMixConfig {
     /// How many boxes are pasted into each image.
     pub num_mix: i64,
@@ -498,7 +508,7 @@ impl RandomCutMix {
                 "a minimum below 1 (at 1 the box is empty)",
             ));
         }
-        if !(cfg.beta > 0.0 && cfg.beta.is_finite()) {
+        if !checks::f32_positive(cfg.beta) {
             return Err(checks::config(
                 CUTMIX,
                 "beta",

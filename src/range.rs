@@ -121,6 +121,10 @@ pub struct Range {
     lo: Tensor,
     hi: Tensor,
     learnable: bool,
+    domain: (f64, f64),
+    name: String,
+    var_names: (String, String),
+    single: bool,
 }
 
 impl Range {
@@ -131,6 +135,7 @@ impl Range {
         name: &str,
         (lo, hi): (f64, f64),
         learnable: &Learnable,
+        domain: (f64, f64),
     ) -> Range {
         let learnable = learnable.has(name);
         let make =
@@ -139,7 +144,51 @@ impl Range {
             lo: make("lo", lo),
             hi: make("hi", hi),
             learnable,
+            domain,
+            name: name.to_string(),
+            var_names: (
+                path.path(&format!("{name}_lo")),
+                path.path(&format!("{name}_hi")),
+            ),
+            single: false,
         }
+    }
+
+    /// A single value held as one variable `<name>` under `path` (e.g. `distortion_scale`):
+    /// `lo` and `hi` are the same tensor.
+    pub(crate) fn single(
+        path: &nn::Path,
+        name: &str,
+        v: f64,
+        learnable: bool,
+        domain: (f64, f64),
+    ) -> Range {
+        let t = scalar_var(path, name, v, learnable);
+        let full = path.path(name);
+        Range {
+            hi: t.shallow_clone(),
+            lo: t,
+            learnable,
+            domain,
+            name: name.to_string(),
+            var_names: (full.clone(), full),
+            single: true,
+        }
+    }
+
+    /// Whether it is a single value (one variable, `lo == hi`).
+    pub fn is_single(&self) -> bool {
+        self.single
+    }
+
+    /// The range's name, as in the operator's `range_names` (e.g. `"degrees"`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The full `VarStore` names of its two variables (`<path>.<name>_lo`, `_hi`).
+    pub fn var_names(&self) -> (&str, &str) {
+        (&self.var_names.0, &self.var_names.1)
     }
 
     /// The lower bound (a 0-dim float32 tensor, trainable when learnable).
@@ -157,19 +206,40 @@ impl Range {
         self.learnable
     }
 
-    /// The current bounds read back to the host (synchronises; for inspection, not for a
-    /// forward pass).
+    /// The domain the range's values must stay in (its operator's bounds).
+    pub fn domain(&self) -> (f64, f64) {
+        self.domain
+    }
+
+    /// The range as drawn from, read back to the host (synchronises; for inspection, not
+    /// for a forward pass).
     pub fn values(&self) -> (f64, f64) {
-        (self.lo.double_value(&[]), self.hi.double_value(&[]))
+        let (lo, hi) = self.effective(self.lo.device());
+        (lo.double_value(&[]), hi.double_value(&[]))
+    }
+
+    /// The bounds draws use. A learnable range is reparameterised so that training cannot
+    /// leave its domain or reverse it: `(min(lo, hi), max(lo, hi))`, clamped to the domain
+    /// (gradients pass where the clamp does not bind). A fixed range is as given (checked).
+    pub(crate) fn effective(&self, device: Device) -> (Tensor, Tensor) {
+        let lo = self.lo.to_device(device);
+        let hi = self.hi.to_device(device);
+        if !self.learnable {
+            return (lo, hi);
+        }
+        // Bounds as float32 can hold them (libtorch refuses a clamp bound that overflows).
+        let (min, max) = self.domain;
+        let (min, max) = (min.max(f32::MIN as f64), max.min(f32::MAX as f64));
+        let (a, b) = (lo.minimum(&hi), lo.maximum(&hi));
+        (a.clamp(min, max), b.clamp(min, max))
     }
 
     /// `n` draws `lo + u * (hi - lo)` (in the variables' kind, on `device`), one batched call.
     pub(crate) fn sample(&self, n: i64, same_on_batch: bool, device: Device) -> Tensor {
-        let lo = self.lo.to_device(device);
+        let (lo, hi) = self.effective(device);
         // In the variables' kind (float32 unless the VarStore was cast): a 0-dim tensor
         // would not promote the (n,) draw.
         let u = uniform(n, same_on_batch, device).to_kind(lo.kind());
-        let hi = self.hi.to_device(device);
         &lo + u * (&hi - &lo)
     }
 }

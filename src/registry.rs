@@ -43,12 +43,15 @@ use tch::nn;
 /// Generates [`AugSpec`] (one variant per row, named after the operator's type), its
 /// builder (`Type::new(path, config)`) and [`AugSpec::NAMES`].
 macro_rules! registry {
-    ($($(#[$meta:meta])* $variant:ident($cfg:ty) => $ty:ty;)*) => {
+    ($($(#[$meta:meta])* $variant:ident($cfg:ty) => $ty:ty $([$($req:ident),*])?;)*) => {
         /// A serialisable description of one augmentation: its type name and config.
         ///
         /// A pipeline's structure round-trips through JSON as these; its learnable state
-        /// lives in the `VarStore` (`vs.save` / `vs.load`).
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        /// lives in the `VarStore` (`vs.save` / `vs.load`). In JSON, a config names only the
+        /// fields it knows (a misspelt one is an error that lists them) and must give the
+        /// ones Kornia's constructor requires (`degrees` of RandomAffine, `size` of the
+        /// crops, ...); the others default to Kornia's values.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
         pub enum AugSpec {
             $(
                 $(#[$meta])*
@@ -60,9 +63,25 @@ macro_rules! registry {
             Custom(CustomSpec),
         }
 
+        /// [`AugSpec`]'s serde form, read after the required fields are checked.
+        #[derive(Deserialize)]
+        enum AugSpecRepr {
+            $($variant($cfg),)*
+            Custom(CustomSpec),
+        }
+
         impl AugSpec {
             /// The name of every operator in the registry (the variants but `Custom`).
             pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// The fields of the operator `name`'s config that JSON must give (Kornia's
+            /// required constructor arguments).
+            pub fn required_fields(name: &str) -> &'static [&'static str] {
+                match name {
+                    $(stringify!($variant) => &[$($(stringify!($req)),*)?],)*
+                    _ => &[],
+                }
+            }
 
             /// The operator's name: the variant's (for `Custom`, the registered name).
             pub fn name(&self) -> &str {
@@ -84,30 +103,53 @@ macro_rules! registry {
                 })
             }
         }
+
+        impl<'de> Deserialize<'de> for AugSpec {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                use serde::de::Error as _;
+                let value = serde_json::Value::deserialize(d)?;
+                // Unknown names and fields first (their message lists the allowed ones).
+                let repr: AugSpecRepr =
+                    serde_json::from_value(value.clone()).map_err(D::Error::custom)?;
+                if let Some((name, cfg)) = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next()) {
+                    for field in AugSpec::required_fields(name) {
+                        if !cfg.as_object().is_some_and(|c| c.contains_key(*field)) {
+                            return Err(D::Error::custom(format!(
+                                "{name}: missing field `{field}` (required, as in Kornia's constructor)"
+                            )));
+                        }
+                    }
+                }
+                Ok(match repr {
+                    $(AugSpecRepr::$variant(c) => AugSpec::$variant(c),)*
+                    AugSpecRepr::Custom(c) => AugSpec::Custom(c),
+                })
+            }
+        }
     };
 }
 
 registry! {
-    RandomAffine(RandomAffineConfig) => RandomAffine;
-    RandomRotation(RandomRotationConfig) => RandomRotation;
+    RandomAffine(RandomAffineConfig) => RandomAffine [degrees];
+    RandomRotation(RandomRotationConfig) => RandomRotation [degrees];
     RandomHorizontalFlip(FlipConfig) => RandomHorizontalFlip;
     RandomVerticalFlip(FlipConfig) => RandomVerticalFlip;
-    RandomCrop(RandomCropConfig) => RandomCrop;
-    CenterCrop(CenterCropConfig) => CenterCrop;
-    RandomResizedCrop(RandomResizedCropConfig) => RandomResizedCrop;
+    RandomCrop(RandomCropConfig) => RandomCrop [size];
+    CenterCrop(CenterCropConfig) => CenterCrop [size];
+    RandomResizedCrop(RandomResizedCropConfig) => RandomResizedCrop [size];
     RandomPerspective(PerspectiveConfig) => RandomPerspective;
-    RandomShear(ShearConfig) => RandomShear;
+    RandomShear(ShearConfig) => RandomShear [shear];
     RandomTranslate(TranslateConfig) => RandomTranslate;
-    RandomRotation90(Rotation90Config) => RandomRotation90;
-    Resize(ResizeConfig) => Resize;
-    PadTo(PadToConfig) => PadTo;
-    RandomFisheye(FisheyeConfig) => RandomFisheye;
+    RandomRotation90(Rotation90Config) => RandomRotation90 [times];
+    Resize(ResizeConfig) => Resize [size];
+    PadTo(PadToConfig) => PadTo [size];
+    RandomFisheye(FisheyeConfig) => RandomFisheye [center_x, center_y, gamma];
     RandomElasticTransform(ElasticConfig) => RandomElasticTransform;
     RandomThinPlateSpline(ThinPlateSplineConfig) => RandomThinPlateSpline;
     ColorJitter(JitterConfig) => ColorJitter;
     ColorJiggle(JitterConfig) => ColorJiggle;
-    Normalize(NormalizeConfig) => Normalize;
-    Denormalize(NormalizeConfig) => Denormalize;
+    Normalize(NormalizeConfig) => Normalize [mean, std];
+    Denormalize(NormalizeConfig) => Denormalize [mean, std];
     RandomGrayscale(RandomGrayscaleConfig) => RandomGrayscale;
     RandomSolarize(SolarizeConfig) => RandomSolarize;
     RandomErasing(ErasingConfig) => RandomErasing;
@@ -118,7 +160,7 @@ registry! {
     RandomHue(FactorConfig) => RandomHue;
     RandomGamma(GammaConfig) => RandomGamma;
     RandomInvert(InvertConfig) => RandomInvert;
-    RandomGaussianBlur(GaussianBlurConfig) => RandomGaussianBlur;
+    RandomGaussianBlur(GaussianBlurConfig) => RandomGaussianBlur [kernel_size, sigma];
     RandomBoxBlur(BoxBlurConfig) => RandomBoxBlur;
     RandomChannelShuffle(ChannelShuffleConfig) => RandomChannelShuffle;
     RandomGaussianNoise(GaussianNoiseConfig) => RandomGaussianNoise;
@@ -128,18 +170,18 @@ registry! {
     RandomRGBShift(RgbShiftConfig) => RandomRGBShift;
     RandomSaltAndPepperNoise(SaltAndPepperConfig) => RandomSaltAndPepperNoise;
     RandomMedianBlur(MedianBlurConfig) => RandomMedianBlur;
-    RandomMotionBlur(MotionBlurConfig) => RandomMotionBlur;
+    RandomMotionBlur(MotionBlurConfig) => RandomMotionBlur [kernel_size, angle, direction];
     RandomPlanckianJitter(PlanckianConfig) => RandomPlanckianJitter;
     RandomSharpness(SharpnessConfig) => RandomSharpness;
-    CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D;
-    RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D;
-    RandomAffine3D(Affine3DConfig) => RandomAffine3D;
-    RandomRotation3D(Rotation3DConfig) => RandomRotation3D;
+    CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D [size];
+    RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D [size];
+    RandomAffine3D(Affine3DConfig) => RandomAffine3D [degrees];
+    RandomRotation3D(Rotation3DConfig) => RandomRotation3D [degrees];
     RandomPerspective3D(Perspective3DConfig) => RandomPerspective3D;
     RandomHorizontalFlip3D(FlipConfig) => RandomHorizontalFlip3D;
     RandomVerticalFlip3D(FlipConfig) => RandomVerticalFlip3D;
     RandomDepthicalFlip3D(FlipConfig) => RandomDepthicalFlip3D;
-    RandomMotionBlur3D(MotionBlur3DConfig) => RandomMotionBlur3D;
+    RandomMotionBlur3D(MotionBlur3DConfig) => RandomMotionBlur3D [kernel_size, angle, direction];
     RandomEqualize3D(Equalize3DConfig) => RandomEqualize3D;
     /// Inside a pipeline it mixes the labels of a [`crate::Batch`] too.
     RandomMixUp(MixUpConfig) => RandomMixUp;

@@ -115,7 +115,7 @@ fn bad_configs_get_typed_errors() {
     let r = vs.root();
     assert_eq!(
         msg(RandomAffine::new(&r, RandomAffineConfig { degrees: (f64::NAN, 10.0), ..Default::default() })),
-        "RandomAffine: degrees = (NaN, 10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
+        "RandomAffine: degrees = (NaN, 10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360, as float32"
     );
     assert_eq!(
         msg(RandomAffine::new(&r, RandomAffineConfig { translate: Some((f64::NAN, 0.1)), ..Default::default() })),
@@ -136,7 +136,7 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(RandomRotation::new(&r, RandomRotationConfig { degrees: (10.0, -10.0), ..Default::default() })),
-        "RandomRotation: degrees = (10, -10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360"
+        "RandomRotation: degrees = (10, -10) is invalid; allowed: finite (lo, hi) with -360 <= lo <= hi <= 360, as float32"
     );
     assert_eq!(
         msg(RandomHorizontalFlip::new(
@@ -150,15 +150,15 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(ColorJitter::new(&r, JitterConfig { hue: (-0.7, 0.2), ..Default::default() })),
-        "ColorJitter: hue = (-0.7, 0.2) is invalid; allowed: finite (lo, hi) with -0.5 <= lo <= hi <= 0.5"
+        "ColorJitter: hue = (-0.7, 0.2) is invalid; allowed: finite (lo, hi) with -0.5 <= lo <= hi <= 0.5, as float32"
     );
     assert_eq!(
         msg(ColorJiggle::new(&r, JitterConfig { brightness: (-0.5, 1.0), ..Default::default() })),
-        "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
+        "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi, as float32"
     );
     assert_eq!(
         msg(RandomBrightness::new(&r, FactorConfig::new((0.5, 2.5)))),
-        "RandomBrightness: brightness_factor = (0.5, 2.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 2"
+        "RandomBrightness: brightness_factor = (0.5, 2.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 2, as float32"
     );
     let sat = RandomSaturation::new(&r, FactorConfig::new((0.5, 1.5))).unwrap();
     assert_eq!(
@@ -189,15 +189,15 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(RandomPosterize::new(&r, PosterizeConfig { bits: (3.0, 9.0), ..Default::default() })),
-        "RandomPosterize: bits = (3, 9) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 8"
+        "RandomPosterize: bits = (3, 9) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 8, as float32"
     );
     assert_eq!(
         msg(RandomTranslate::new(&r, TranslateConfig { translate_x: Some((-1.5, 0.5)), ..Default::default() })),
-        "RandomTranslate: translate_x = (-1.5, 0.5) is invalid; allowed: finite (lo, hi) with -1 <= lo <= hi <= 1"
+        "RandomTranslate: translate_x = (-1.5, 0.5) is invalid; allowed: finite (lo, hi) with -1 <= lo <= hi <= 1, as float32"
     );
     assert_eq!(
         msg(RandomRotation90::new(&r, Rotation90Config { times: (0.0, 4.0), ..Default::default() })),
-        "RandomRotation90: times = (0, 4) is invalid; allowed: finite (lo, hi) with -3 <= lo <= hi <= 3"
+        "RandomRotation90: times = (0, 4) is invalid; allowed: finite (lo, hi) with -3 <= lo <= hi <= 3, as float32"
     );
     let drop = RandomChannelDropout::new(
         &r,
@@ -261,7 +261,7 @@ fn bad_configs_get_typed_errors() {
                 ..Default::default()
             }
         )),
-        "RandomElasticTransform: sigma = (0.0, 1.0) is invalid; allowed: positive finite numbers"
+        "RandomElasticTransform: sigma = (0.0, 1.0) is invalid; allowed: positive finite numbers (as float32)"
     );
     assert_eq!(
         msg(RandomThinPlateSpline::new(
@@ -302,11 +302,11 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(RandomSolarize::new(&r, SolarizeConfig { thresholds: (0.5, 1.2), ..Default::default() })),
-        "RandomSolarize: thresholds = (0.5, 1.2) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1"
+        "RandomSolarize: thresholds = (0.5, 1.2) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1, as float32"
     );
     assert_eq!(
         msg(RandomSharpness::new(&r, SharpnessConfig { sharpness: (-0.1, 0.5), ..Default::default() })),
-        "RandomSharpness: sharpness = (-0.1, 0.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi"
+        "RandomSharpness: sharpness = (-0.1, 0.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi, as float32"
     );
     assert_eq!(
         msg(RandomCrop::new(
@@ -331,7 +331,7 @@ fn bad_configs_get_typed_errors() {
                 p: 1.0
             }
         )),
-        "Normalize: std = [0.0] is invalid; allowed: non-zero values"
+        "Normalize: std = [0.0] is invalid; allowed: non-zero values whose magnitude is at least float32's smallest normal (1.2e-38)"
     );
     assert_eq!(
         msg(RandomResizedCrop::new(
@@ -341,7 +341,7 @@ fn bad_configs_get_typed_errors() {
                 ..Default::default()
             }
         )),
-        "RandomResizedCrop: ratio = (2, 1) is invalid; allowed: finite (lo, hi) with 0 < lo <= hi"
+        "RandomResizedCrop: ratio = (2, 1) is invalid; allowed: finite (lo, hi) with 0 < lo <= hi, as float32"
     );
 }
 

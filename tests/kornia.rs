@@ -87,8 +87,13 @@ fn ours(spec: &AugSpec) -> String {
     let default = match spec {
         AugSpec::Sequential(_) => Value::Null,
         _ => {
-            // Every config is `#[serde(default)]`: `{}` is its Default (Kornia's defaults).
-            let d: AugSpec = serde_json::from_value(serde_json::json!({ name: {} })).unwrap();
+            // Every config is `#[serde(default)]`: `{}` plus the required fields is its
+            // Default (Kornia's defaults).
+            let required: serde_json::Map<String, Value> = AugSpec::required_fields(name)
+                .iter()
+                .map(|f| (f.to_string(), cfg[*f].clone()))
+                .collect();
+            let d: AugSpec = serde_json::from_value(serde_json::json!({ name: required })).unwrap();
             serde_json::to_value(&d).unwrap()[name].clone()
         }
     };
@@ -96,7 +101,9 @@ fn ours(spec: &AugSpec) -> String {
         (Value::Object(c), Value::Object(d)) => {
             let diff: serde_json::Map<String, Value> = c
                 .iter()
-                .filter(|(k, v)| d.get(*k) != Some(*v))
+                .filter(|(k, v)| {
+                    AugSpec::required_fields(name).contains(&k.as_str()) || d.get(*k) != Some(*v)
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             Value::Object(diff)

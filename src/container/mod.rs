@@ -7,7 +7,7 @@ use crate::annotations::{AnnotationOptions, MaskSampling, Working};
 use crate::augmentation::{gated_mask, mask_sampling};
 use crate::geometry::{Geometry, Transform};
 use crate::warp::{self, Sampling};
-use crate::{AugSpec, Augmentation, Error, Params, Result};
+use crate::{AugSpec, Augmentation, Error, Params, Range, Result};
 use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -50,6 +50,36 @@ pub struct Sequential {
 
 const SEQ: &str = "Sequential";
 
+/// How deeply containers may nest (each level is a call frame in every forward pass).
+pub const MAX_NESTING: usize = 32;
+
+/// The nesting depth of containers in `steps`, found without recursion.
+fn spec_depth(steps: &[AugSpec]) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&[AugSpec], usize)> = vec![(steps, 1)];
+    while let Some((level, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if depth > MAX_NESTING {
+            break;
+        }
+        for s in level {
+            if let AugSpec::Sequential(c) = s {
+                stack.push((&c.steps, depth + 1));
+            }
+        }
+    }
+    deepest
+}
+
+fn nesting_error(depth: usize) -> Error {
+    crate::checks::config(
+        SEQ,
+        "steps",
+        format!("containers nested {depth} deep"),
+        format!("at most {MAX_NESTING} nested containers"),
+    )
+}
+
 impl Sequential {
     /// Builds each step under `path / i` (`path`: `&path` or `path / "name"`, as tch's
     /// layers take it). `cfg` is a [`SequentialConfig`] or just the steps (a slice, array or
@@ -64,6 +94,10 @@ impl Sequential {
     ) -> Result<Sequential> {
         let path = path.borrow();
         let mut cfg = cfg.into();
+        let depth = spec_depth(&cfg.steps);
+        if depth > MAX_NESTING {
+            return Err(nesting_error(depth));
+        }
         if let Some(v) = cfg.same_on_batch {
             cfg.steps = cfg.steps.iter().map(|s| s.with_same_on_batch(v)).collect();
         }
@@ -86,6 +120,10 @@ impl Sequential {
         steps: Vec<Box<dyn Augmentation>>,
         cfg: SequentialConfig,
     ) -> Result<Sequential> {
+        let depth = 1 + steps.iter().map(|s| s.nesting_depth()).max().unwrap_or(0);
+        if depth > MAX_NESTING {
+            return Err(nesting_error(depth));
+        }
         let cfg = SequentialConfig {
             steps: steps.iter().map(|s| s.spec()).collect(),
             ..cfg
@@ -318,6 +356,19 @@ impl Augmentation for Sequential {
         "AugmentationSequential"
     }
 
+    fn nesting_depth(&self) -> usize {
+        1 + self
+            .steps
+            .iter()
+            .map(|s| s.nesting_depth())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.steps.iter().flat_map(|s| s.ranges()).collect()
+    }
+
     fn spec(&self) -> AugSpec {
         AugSpec::Sequential(self.config())
     }
@@ -385,6 +436,12 @@ impl Augmentation for Sequential {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        if self.sequence(params)?.is_empty() {
+            // No step: a copy, so that writing into the output never writes into the input.
+            let mut out = input.f_empty_like()?;
+            out.f_copy_(input)?;
+            return Ok(out);
+        }
         let w = Working::image_only(input.shallow_clone());
         Ok(self.apply_working(w, params, &self.cfg.annotations)?.image)
     }

@@ -15,7 +15,7 @@ use tch::{nn, Device, Kind, Tensor};
 ///
 /// `Default` is Kornia's defaults, with the required `degrees` set to `(0, 0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomAffineConfig {
     /// Rotation range in degrees, `(lo, hi)`; Kornia's scalar `d` is `(-d, d)`.
     pub degrees: (f64, f64),
@@ -215,23 +215,37 @@ impl RandomAffine {
             checks::finite(AFFINE, "fill_value", f)?;
         }
         let l = &cfg.learnable;
-        let degrees = Range::new(path, "degrees", cfg.degrees, l);
+        let degrees = Range::new(path, "degrees", cfg.degrees, l, (-360.0, 360.0));
         let translate = cfg.translate.map(|(a, b)| {
             (
-                Range::new(path, "translate_x", (-a, a), l),
-                Range::new(path, "translate_y", (-b, b), l),
+                Range::new(path, "translate_x", (-a, a), l, (-1.0, 1.0)),
+                Range::new(path, "translate_y", (-b, b), l, (-1.0, 1.0)),
             )
         });
         let scale = cfg.scale.map(|s| {
             (
-                Range::new(path, "scale", s, l),
-                cfg.scale_y.map(|sy| Range::new(path, "scale_y", sy, l)),
+                Range::new(path, "scale", s, l, (f32::MIN_POSITIVE as f64, f64::MAX)),
+                cfg.scale_y.map(|sy| {
+                    Range::new(path, "scale_y", sy, l, (f32::MIN_POSITIVE as f64, f64::MAX))
+                }),
             )
         });
         let shear = (cfg.shear.is_some() || cfg.shear_y.is_some()).then(|| {
             (
-                Range::new(path, "shear_x", cfg.shear.unwrap_or((0.0, 0.0)), l),
-                Range::new(path, "shear_y", cfg.shear_y.unwrap_or((0.0, 0.0)), l),
+                Range::new(
+                    path,
+                    "shear_x",
+                    cfg.shear.unwrap_or((0.0, 0.0)),
+                    l,
+                    (-360.0, 360.0),
+                ),
+                Range::new(
+                    path,
+                    "shear_y",
+                    cfg.shear_y.unwrap_or((0.0, 0.0)),
+                    l,
+                    (-360.0, 360.0),
+                ),
             )
         });
         Ok(RandomAffine {
@@ -279,6 +293,21 @@ pub(crate) fn input_shape_tensor(shape: &[i64]) -> Tensor {
 impl Augmentation for RandomAffine {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_AFFINE_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        let mut v = vec![&self.degrees];
+        if let Some((x, y)) = &self.translate {
+            v.extend([x, y]);
+        }
+        if let Some((s, sy)) = &self.scale {
+            v.push(s);
+            v.extend(sy);
+        }
+        if let Some((x, y)) = &self.shear {
+            v.extend([x, y]);
+        }
+        v
     }
 
     fn name(&self) -> &'static str {
@@ -385,7 +414,7 @@ impl Augmentation for RandomAffine {
 
 /// Configuration of [`RandomRotation`]; `Default` is Kornia's, with `degrees = (0, 0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomRotationConfig {
     /// Rotation range in degrees (positive turns counter-clockwise on screen).
     pub degrees: (f64, f64),
@@ -465,7 +494,13 @@ impl RandomRotation {
             .check("RandomRotation", &RANDOM_ROTATION_RANGES)?;
         checks::range(ROTATION, "degrees", cfg.degrees, (-360.0, 360.0))?;
         checks::probability(ROTATION, "p", cfg.p)?;
-        let degrees = Range::new(path, "degrees", cfg.degrees, &cfg.learnable);
+        let degrees = Range::new(
+            path,
+            "degrees",
+            cfg.degrees,
+            &cfg.learnable,
+            (-360.0, 360.0),
+        );
         Ok(RandomRotation { cfg, degrees })
     }
 
@@ -482,6 +517,10 @@ impl RandomRotation {
 impl Augmentation for RandomRotation {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_ROTATION_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.degrees]
     }
 
     fn name(&self) -> &'static str {

@@ -93,7 +93,7 @@ fn start_of(src: &Tensor, kind: Kind) -> Tensor {
 
 /// Configuration of [`RandomCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomCropConfig {
     /// Output (height, width).
     pub size: (i64, i64),
@@ -430,7 +430,7 @@ impl Augmentation for RandomCrop {
 
 /// Configuration of [`CenterCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CenterCropConfig {
     /// Output (height, width).
     pub size: (i64, i64),

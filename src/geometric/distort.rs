@@ -36,7 +36,7 @@ use tch::{nn, Device, Kind, Tensor};
 /// Configuration of [`RandomFisheye`]; `Default` is Kornia's, with the required ranges
 /// center (-0.3, 0.3) and gamma (0.9, 1.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FisheyeConfig {
     /// Range of the x centre in normalised coordinates [-1, 1].
     pub center_x: (f64, f64),
@@ -136,8 +136,15 @@ impl RandomFisheye {
             checks::range(FISHEYE, key, r, (f64::MIN, f64::MAX))?;
         }
         checks::probability(FISHEYE, "p", cfg.p)?;
-        let ranges =
-            [0, 1, 2].map(|i| Range::new(path, FISHEYE_KEYS[i], limits[i], &cfg.learnable));
+        let ranges = [0, 1, 2].map(|i| {
+            Range::new(
+                path,
+                FISHEYE_KEYS[i],
+                limits[i],
+                &cfg.learnable,
+                (f64::MIN, f64::MAX),
+            )
+        });
         Ok(RandomFisheye { cfg, ranges })
     }
 }
@@ -145,6 +152,10 @@ impl RandomFisheye {
 impl Augmentation for RandomFisheye {
     fn range_names(&self) -> &'static [&'static str] {
         &FISHEYE_KEYS
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.ranges.iter().collect()
     }
 
     fn name(&self) -> &'static str {
@@ -173,7 +184,7 @@ impl Augmentation for RandomFisheye {
 
 /// Configuration of [`RandomElasticTransform`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ElasticConfig {
     /// Gaussian kernel (height, width) smoothing the noise, odd.
     pub kernel_size: (i64, i64),
@@ -288,16 +299,12 @@ impl RandomElasticTransform {
                 "odd sizes >= 1",
             ));
         }
-        if !(cfg.sigma.0 > 0.0
-            && cfg.sigma.1 > 0.0
-            && cfg.sigma.0.is_finite()
-            && cfg.sigma.1.is_finite())
-        {
+        if !(checks::f32_positive(cfg.sigma.0) && checks::f32_positive(cfg.sigma.1)) {
             return Err(checks::config(
                 ELASTIC,
                 "sigma",
                 format!("{:?}", cfg.sigma),
-                "positive finite numbers",
+                "positive finite numbers (as float32)",
             ));
         }
         checks::finite(ELASTIC, "alpha", &[cfg.alpha.0, cfg.alpha.1])?;
@@ -337,7 +344,7 @@ impl Augmentation for RandomElasticTransform {
 
 /// Configuration of [`RandomThinPlateSpline`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ThinPlateSplineConfig {
     /// Control points move by up to this much (normalised coordinates), >= 0.
     pub scale: f64,
@@ -463,7 +470,7 @@ impl RandomThinPlateSpline {
     /// # Errors
     /// As `new`.
     pub fn from_config(cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
-        if !(cfg.scale >= 0.0 && cfg.scale.is_finite()) {
+        if !(cfg.scale >= 0.0 && checks::f32_finite(cfg.scale)) {
             return Err(checks::config(
                 TPS,
                 "scale",

@@ -15,7 +15,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of a flip; `Default` is Kornia's (`p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FlipConfig {
     /// Probability of flipping each sample.
     pub p: f64,

@@ -3,7 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::ops::constant;
-use crate::range::{gate_params, scalar_var, Learnable};
+use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ pub enum PerspectiveSampling {
 
 /// Configuration of [`RandomPerspective`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PerspectiveConfig {
     /// How far corners may move, as a fraction of half the width/height, in [0, 1].
     pub distortion_scale: f64,
@@ -81,7 +81,7 @@ impl Default for PerspectiveConfig {
 #[derive(Debug)]
 pub struct RandomPerspective {
     cfg: PerspectiveConfig,
-    distortion_scale: Tensor,
+    distortion_scale: Range,
 }
 
 const PERSPECTIVE: &str = "RandomPerspective";
@@ -118,7 +118,7 @@ impl RandomPerspective {
 
     /// The distortion scale (a 0-dim float32 tensor, trainable when learnable).
     pub fn distortion_scale(&self) -> &Tensor {
-        &self.distortion_scale
+        self.distortion_scale.lo()
     }
 
     fn warp_options(&self) -> Sampling {
@@ -133,7 +133,7 @@ pub(crate) fn distortion_scale_var(
     op: &'static str,
     value: f64,
     learnable: bool,
-) -> Result<Tensor> {
+) -> Result<Range> {
     if !(0.0..=1.0).contains(&value) {
         return Err(checks::config(
             op,
@@ -142,7 +142,13 @@ pub(crate) fn distortion_scale_var(
             "a number in [0, 1]",
         ));
     }
-    Ok(scalar_var(path, "distortion_scale", value, learnable))
+    Ok(Range::single(
+        path,
+        "distortion_scale",
+        value,
+        learnable,
+        (0.0, 1.0),
+    ))
 }
 
 /// Kornia's last source coordinate and corner-offset extent of an axis: a one-pixel axis
@@ -158,6 +164,10 @@ pub(crate) fn end_and_extent(size: i64) -> (f64, f64) {
 impl Augmentation for RandomPerspective {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_PERSPECTIVE_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.distortion_scale]
     }
 
     fn name(&self) -> &'static str {
@@ -177,7 +187,7 @@ impl Augmentation for RandomPerspective {
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let (x_end, x_ext) = end_and_extent(shape[3]);
         let (y_end, y_ext) = end_and_extent(shape[2]);
-        let kind = self.distortion_scale.kind();
+        let kind = self.distortion_scale.lo().kind();
         let start = constant(
             &[0.0, 0.0, x_end, 0.0, x_end, y_end, 0.0, y_end],
             kind,
@@ -185,7 +195,8 @@ impl Augmentation for RandomPerspective {
         )
         .view([1, 4, 2])
         .expand([b, 4, 2], false);
-        let d = self.distortion_scale.to_device(device);
+        // Kept in its domain [0, 1] while it trains.
+        let d = self.distortion_scale.effective(device).0;
         let factor = Tensor::stack(&[&d * x_ext / 2.0, &d * y_ext / 2.0], 0).view([1, 1, 2]);
         let u = if same {
             Tensor::rand([1, 4, 2], (Kind::Float, device)).repeat([b, 1, 1])

@@ -38,7 +38,7 @@ pub enum ResizeTo {
 
 /// Configuration of [`Resize`]; `Default` is Kornia's, with the required size 1×1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResizeConfig {
     /// The target size.
     pub size: ResizeTo,
@@ -395,7 +395,7 @@ pub enum PadMode {
 
 /// Configuration of [`PadTo`]; `Default` is Kornia's, with the required size 1×1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PadToConfig {
     /// Output (height, width).
     pub size: (i64, i64),

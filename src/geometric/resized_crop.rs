@@ -14,7 +14,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomResizedCrop`]; `Default` is Kornia's, with `size = (1, 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomResizedCropConfig {
     /// Output (height, width).
     pub size: (i64, i64),

@@ -13,7 +13,7 @@ use tch::{nn, Device, Kind, Tensor};
 /// Configuration of [`RandomShear`]; `Default` is Kornia's, with the required `shear =
 /// (0, 0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ShearConfig {
     /// x shear range in degrees.
     pub shear: (f64, f64),
@@ -132,8 +132,8 @@ impl RandomShear {
         let sy = cfg.shear_y.unwrap_or((0.0, 0.0));
         checks::range(SHEAR, "shear_y", sy, (-360.0, 360.0))?;
         checks::probability(SHEAR, "p", cfg.p)?;
-        let shear_x = Range::new(path, "shear_x", cfg.shear, &cfg.learnable);
-        let shear_y = Range::new(path, "shear_y", sy, &cfg.learnable);
+        let shear_x = Range::new(path, "shear_x", cfg.shear, &cfg.learnable, (-360.0, 360.0));
+        let shear_y = Range::new(path, "shear_y", sy, &cfg.learnable, (-360.0, 360.0));
         Ok(RandomShear {
             cfg,
             shear_x,
@@ -145,6 +145,10 @@ impl RandomShear {
 impl Augmentation for RandomShear {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_SHEAR_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.shear_x, &self.shear_y]
     }
 
     fn name(&self) -> &'static str {
@@ -193,7 +197,7 @@ impl Augmentation for RandomShear {
 
 /// Configuration of [`RandomTranslate`]; `Default` is Kornia's (no translation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TranslateConfig {
     /// x translation range as a fraction of the width, within [-1, 1].
     pub translate_x: Option<(f64, f64)>,
@@ -263,7 +267,7 @@ impl RandomTranslate {
             match r {
                 Some(r) => {
                     checks::range(TRANSLATE, name, r, (-1.0, 1.0))?;
-                    Ok(Some(Range::new(path, name, r, &cfg.learnable)))
+                    Ok(Some(Range::new(path, name, r, &cfg.learnable, (-1.0, 1.0))))
                 }
                 None => Ok(None),
             }
@@ -278,6 +282,10 @@ impl RandomTranslate {
 impl Augmentation for RandomTranslate {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_TRANSLATE_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.x.iter().chain(self.y.iter()).collect()
     }
 
     fn name(&self) -> &'static str {
@@ -332,7 +340,7 @@ impl Augmentation for RandomTranslate {
 /// Configuration of [`RandomRotation90`]; `Default` is Kornia's, with the required
 /// `times = (0, 0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rotation90Config {
     /// Range of the number of quarter turns, within [-3, 3] (drawn, then rounded).
     pub times: (f64, f64),
@@ -388,12 +396,16 @@ impl RandomRotation90 {
         let path = path.borrow();
         checks::range(ROT90, "times", cfg.times, (-3.0, 3.0))?;
         checks::probability(ROT90, "p", cfg.p)?;
-        let times = Range::new(path, "times", cfg.times, &Learnable::None);
+        let times = Range::new(path, "times", cfg.times, &Learnable::None, (-3.0, 3.0));
         Ok(RandomRotation90 { cfg, times })
     }
 }
 
 impl Augmentation for RandomRotation90 {
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.times]
+    }
+
     fn name(&self) -> &'static str {
         ROT90
     }

@@ -47,7 +47,7 @@ fn check_fits(op: &'static str, (kh, kw): (i64, i64), border: Border, shape: &[i
 /// Configuration of [`RandomGaussianBlur`]; `Default` is Kornia's, with the required
 /// `kernel_size = (3, 3)` and `sigma = (0.1, 2.0)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GaussianBlurConfig {
     /// Kernel (height, width), odd.
     pub kernel_size: (i64, i64),
@@ -123,7 +123,13 @@ impl RandomGaussianBlur {
         check_kernel(GAUSS, cfg.kernel_size, true)?;
         checks::range(GAUSS, "sigma", cfg.sigma, (f64::MIN_POSITIVE, f64::MAX))?;
         checks::probability(GAUSS, "p", cfg.p)?;
-        let sigma = Range::new(path, "sigma", cfg.sigma, &cfg.learnable);
+        let sigma = Range::new(
+            path,
+            "sigma",
+            cfg.sigma,
+            &cfg.learnable,
+            (f32::MIN_POSITIVE as f64, f64::MAX),
+        );
         Ok(RandomGaussianBlur { cfg, sigma })
     }
 
@@ -136,6 +142,10 @@ impl RandomGaussianBlur {
 impl Augmentation for RandomGaussianBlur {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_GAUSSIAN_BLUR_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.sigma]
     }
 
     fn name(&self) -> &'static str {
@@ -177,7 +187,7 @@ impl Augmentation for RandomGaussianBlur {
 
 /// Configuration of [`RandomBoxBlur`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BoxBlurConfig {
     /// Kernel (height, width), >= 1.
     pub kernel_size: (i64, i64),

@@ -10,7 +10,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomChannelDropout`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ChannelDropoutConfig {
     /// How many channels to fill, >= 1 and at most the channel count.
     pub num_drop_channels: i64,
@@ -154,7 +154,7 @@ impl Augmentation for RandomChannelDropout {
 
 /// Configuration of [`RandomRGBShift`]; `Default` is Kornia's (each shift in (-0.5, 0.5)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RgbShiftConfig {
     /// Range of the red shift.
     pub r_shift_limit: (f64, f64),
@@ -222,7 +222,15 @@ impl RandomRGBShift {
             checks::range(RGB_SHIFT, name, r, (f64::MIN, f64::MAX))?;
         }
         checks::probability(RGB_SHIFT, "p", cfg.p)?;
-        let ranges = [0, 1, 2].map(|i| Range::new(path, SHIFT_KEYS[i], limits[i], &cfg.learnable));
+        let ranges = [0, 1, 2].map(|i| {
+            Range::new(
+                path,
+                SHIFT_KEYS[i],
+                limits[i],
+                &cfg.learnable,
+                (f64::MIN, f64::MAX),
+            )
+        });
         Ok(RandomRGBShift { cfg, ranges })
     }
 }
@@ -230,6 +238,10 @@ impl RandomRGBShift {
 impl Augmentation for RandomRGBShift {
     fn range_names(&self) -> &'static [&'static str] {
         &SHIFT_KEYS
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.ranges.iter().collect()
     }
 
     fn name(&self) -> &'static str {
@@ -273,7 +285,7 @@ impl Augmentation for RandomRGBShift {
 
 /// Configuration of [`RandomSaltAndPepperNoise`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SaltAndPepperConfig {
     /// Range of the fraction of noisy pixels, within [0, 1].
     pub amount: (f64, f64),
@@ -398,7 +410,7 @@ impl Augmentation for RandomSaltAndPepperNoise {
 
 /// Configuration of [`RandomMedianBlur`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MedianBlurConfig {
     /// Window (height, width), odd.
     pub kernel_size: (i64, i64),

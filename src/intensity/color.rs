@@ -80,7 +80,7 @@ pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
 /// here; its scalar hue `h` is `(-h, h)` with |h| <= 0.5. Use [`JitterConfig::new`] for the
 /// scalar form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JitterConfig {
     /// Brightness factor range (neutral 1).
     pub brightness: (f64, f64),
@@ -191,10 +191,10 @@ impl Jitter {
         cfg.learnable.check(op, &JITTER_RANGES)?;
         let l = &cfg.learnable;
         let ranges = [
-            Range::new(path, "brightness", cfg.brightness, l),
-            Range::new(path, "contrast", cfg.contrast, l),
-            Range::new(path, "saturation", cfg.saturation, l),
-            Range::new(path, "hue", cfg.hue, l),
+            Range::new(path, "brightness", cfg.brightness, l, (0.0, inf)),
+            Range::new(path, "contrast", cfg.contrast, l, (0.0, inf)),
+            Range::new(path, "saturation", cfg.saturation, l, (0.0, inf)),
+            Range::new(path, "hue", cfg.hue, l, (-0.5, 0.5)),
         ];
         // A range fixed at its neutral value is skipped (and so never constrains the input).
         let fixed = |name: &str, r: (f64, f64), n: f64| !l.has(name) && r == (n, n);
@@ -363,15 +363,15 @@ macro_rules! jitter_type {
                 &self.inner.cfg
             }
 
-            /// The ranges: brightness, contrast, saturation, hue.
-            pub fn ranges(&self) -> &[Range; 4] {
-                &self.inner.ranges
-            }
         }
 
         impl Augmentation for $name {
             fn range_names(&self) -> &'static [&'static str] {
                 &JITTER_RANGES
+            }
+
+            fn ranges(&self) -> Vec<&Range> {
+                self.inner.ranges.iter().collect()
             }
 
             fn name(&self) -> &'static str {

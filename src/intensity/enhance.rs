@@ -13,7 +13,7 @@ use tch::{nn, Device, Tensor};
 /// Configuration of [`RandomSolarize`]; `Default` is Kornia's (`thresholds = 0.1` read
 /// as (0.4, 0.6), `additions = 0.1` as (-0.1, 0.1), `p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SolarizeConfig {
     /// Threshold range within [0, 1]: pixels at or above it are inverted.
     pub thresholds: (f64, f64),
@@ -103,8 +103,20 @@ impl RandomSolarize {
         checks::range(SOLARIZE, "thresholds", cfg.thresholds, (0.0, 1.0))?;
         checks::range(SOLARIZE, "additions", cfg.additions, (-0.5, 0.5))?;
         checks::probability(SOLARIZE, "p", cfg.p)?;
-        let thresholds = Range::new(path, "thresholds", cfg.thresholds, &cfg.learnable);
-        let additions = Range::new(path, "additions", cfg.additions, &cfg.learnable);
+        let thresholds = Range::new(
+            path,
+            "thresholds",
+            cfg.thresholds,
+            &cfg.learnable,
+            (0.0, 1.0),
+        );
+        let additions = Range::new(
+            path,
+            "additions",
+            cfg.additions,
+            &cfg.learnable,
+            (-0.5, 0.5),
+        );
         Ok(RandomSolarize {
             cfg,
             thresholds,
@@ -126,6 +138,10 @@ impl RandomSolarize {
 impl Augmentation for RandomSolarize {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_SOLARIZE_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.thresholds, &self.additions]
     }
 
     fn name(&self) -> &'static str {
@@ -172,7 +188,7 @@ impl Augmentation for RandomSolarize {
 /// Configuration of [`RandomSharpness`]; `Default` is Kornia's (`sharpness = 0.5` read as
 /// (0, 0.5), `p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SharpnessConfig {
     /// Range of the sharpness factor, >= 0 (0: the smoothed image, 1: unchanged, > 1:
     /// sharper).
@@ -245,7 +261,13 @@ impl RandomSharpness {
             .check("RandomSharpness", &RANDOM_SHARPNESS_RANGES)?;
         checks::range(SHARPNESS, "sharpness", cfg.sharpness, (0.0, f64::MAX))?;
         checks::probability(SHARPNESS, "p", cfg.p)?;
-        let sharpness = Range::new(path, "sharpness", cfg.sharpness, &cfg.learnable);
+        let sharpness = Range::new(
+            path,
+            "sharpness",
+            cfg.sharpness,
+            &cfg.learnable,
+            (0.0, f64::MAX),
+        );
         Ok(RandomSharpness { cfg, sharpness })
     }
 
@@ -258,6 +280,10 @@ impl RandomSharpness {
 impl Augmentation for RandomSharpness {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_SHARPNESS_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.sharpness]
     }
 
     fn name(&self) -> &'static str {

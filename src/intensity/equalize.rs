@@ -11,7 +11,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomEqualize`]; `Default` is Kornia's (`p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EqualizeConfig {
     /// One gate shared by the whole batch.
     pub same_on_batch: bool,
@@ -73,12 +73,19 @@ impl RandomEqualize {
 }
 
 /// Equalizes every (sample, channel) of a (B,C,...) image or volume in [0, 1].
+///
+/// Values outside [0, 1] are counted in the end bins (below 0 in bin 0, above 1 and +inf in
+/// bin 255); a NaN is counted in bin 0 and stays NaN in the output. So any input has a
+/// histogram, and a NaN changes only its own (sample, channel).
 pub(crate) fn equalize(x: &Tensor) -> Tensor {
     let size = x.size();
     let (kind, device) = (x.kind(), x.device());
     let n = size[0] * size[1];
     let scaled = x.reshape([n, -1]) * 255.0;
-    let index = scaled.to_kind(Kind::Int64);
+    let index = scaled
+        .nan_to_num(0.0, 255.0, 0.0)
+        .clamp(0.0, 255.0)
+        .to_kind(Kind::Int64);
     let histo = Tensor::zeros([n, 256], (kind, device)).scatter_add(1, &index, &scaled.ones_like());
     let total = histo.sum_dim_intlist([1i64].as_slice(), false, kind);
     let bins = Tensor::arange(256, (Kind::Int64, device)).view([1, 256]);
@@ -92,9 +99,10 @@ pub(crate) fn equalize(x: &Tensor) -> Tensor {
         1,
     )
     .clamp(0.0, 255.0);
-    let out = lut
-        .gather(1, &index, false)
-        .where_self(&step.ne(0.0), &scaled);
+    let out = lut.gather(1, &index, false).where_self(
+        &step.ne(0.0).logical_and(&scaled.isnan().logical_not()),
+        &scaled,
+    );
     (out / 255.0).reshape(size.as_slice())
 }
 

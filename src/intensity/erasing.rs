@@ -11,7 +11,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomErasing`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ErasingConfig {
     /// Range of the erased area as a fraction of the image area.
     pub scale: (f64, f64),

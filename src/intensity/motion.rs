@@ -23,7 +23,7 @@ pub enum MotionKernelSize {
 /// Configuration of [`RandomMotionBlur`]; `Default` is Kornia's, with the required
 /// `kernel_size = 3`, `angle = (-45, 45)`, `direction = (-1, 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MotionBlurConfig {
     /// The kernel size.
     pub kernel_size: MotionKernelSize,
@@ -119,8 +119,14 @@ impl RandomMotionBlur {
         checks::range(MOTION, "angle", cfg.angle, (-360.0, 360.0))?;
         checks::range(MOTION, "direction", cfg.direction, (-1.0, 1.0))?;
         checks::probability(MOTION, "p", cfg.p)?;
-        let angle = Range::new(path, "angle", cfg.angle, &cfg.learnable);
-        let direction = Range::new(path, "direction", cfg.direction, &cfg.learnable);
+        let angle = Range::new(path, "angle", cfg.angle, &cfg.learnable, (-360.0, 360.0));
+        let direction = Range::new(
+            path,
+            "direction",
+            cfg.direction,
+            &cfg.learnable,
+            (-1.0, 1.0),
+        );
         Ok(RandomMotionBlur {
             cfg,
             angle,
@@ -253,6 +259,10 @@ pub(crate) fn nearest_taps(kernel: &Tensor, source: &[Tensor]) -> Tensor {
 impl Augmentation for RandomMotionBlur {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_MOTION_BLUR_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.angle, &self.direction]
     }
 
     fn name(&self) -> &'static str {

@@ -13,7 +13,7 @@ use tch::{nn, Device, Tensor};
 /// Configuration of [`Normalize`] and [`Denormalize`]: one value for all channels or one
 /// per channel. `Default` is mean 0, std 1, `p = 1` (Kornia's `p`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NormalizeConfig {
     /// Per-channel mean (or one value).
     pub mean: Vec<f64>,
@@ -56,12 +56,12 @@ fn check_normalize(op: &'static str, cfg: &NormalizeConfig) -> Result<()> {
     }
     checks::finite(op, "mean", &cfg.mean)?;
     checks::finite(op, "std", &cfg.std)?;
-    if cfg.std.contains(&0.0) {
+    if cfg.std.iter().any(|&s| !checks::f32_positive(s.abs())) {
         return Err(checks::config(
             op,
             "std",
             format!("{:?}", cfg.std),
-            "non-zero values",
+            "non-zero values whose magnitude is at least float32's smallest normal (1.2e-38)",
         ));
     }
     checks::probability(op, "p", cfg.p)
@@ -172,7 +172,7 @@ normalize_type!(
 
 /// Configuration of [`RandomGrayscale`]; `Default` is Kornia's (`p = 0.1`, BT.601 weights).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomGrayscaleConfig {
     /// Weights of R, G, B (or one per channel for other channel counts); `None` for
     /// BT.601 (0.299, 0.587, 0.114), or 1/C each when C != 3.

@@ -12,7 +12,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 /// Configuration of [`RandomChannelShuffle`]; `Default` is Kornia's (`p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ChannelShuffleConfig {
     /// One permutation shared by the whole batch.
     pub same_on_batch: bool,
@@ -106,7 +106,7 @@ impl Augmentation for RandomChannelShuffle {
 
 /// Configuration of [`RandomGaussianNoise`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GaussianNoiseConfig {
     /// Mean of the noise.
     pub mean: f64,
@@ -165,7 +165,7 @@ impl RandomGaussianNoise {
     /// As `new`.
     pub fn from_config(cfg: GaussianNoiseConfig) -> Result<RandomGaussianNoise> {
         checks::finite(NOISE, "mean", &[cfg.mean])?;
-        if !(cfg.std >= 0.0 && cfg.std.is_finite()) {
+        if !(cfg.std >= 0.0 && checks::f32_finite(cfg.std)) {
             return Err(checks::config(
                 NOISE,
                 "std",
@@ -225,7 +225,7 @@ impl Augmentation for RandomGaussianNoise {
 /// Configuration of [`RandomPosterize`]; `Default` is Kornia's (`bits = 3` read as
 /// (3, 8), `p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PosterizeConfig {
     /// Range of the number of bits kept, within [0, 8] (drawn, then rounded).
     pub bits: (f64, f64),
@@ -300,7 +300,7 @@ impl RandomPosterize {
             .check("RandomPosterize", &RANDOM_POSTERIZE_RANGES)?;
         checks::range(POSTERIZE, "bits", cfg.bits, (0.0, 8.0))?;
         checks::probability(POSTERIZE, "p", cfg.p)?;
-        let bits = Range::new(path, "bits", cfg.bits, &cfg.learnable);
+        let bits = Range::new(path, "bits", cfg.bits, &cfg.learnable, (0.0, 8.0));
         Ok(RandomPosterize { cfg, bits })
     }
 
@@ -313,6 +313,10 @@ impl RandomPosterize {
 impl Augmentation for RandomPosterize {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_POSTERIZE_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.bits]
     }
 
     fn name(&self) -> &'static str {
@@ -373,7 +377,7 @@ impl Augmentation for RandomPosterize {
 
 /// Configuration of [`RandomAutoContrast`]; `Default` is Kornia's (`p = 1`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AutoContrastConfig {
     /// Clamp the output to [0, 1].
     pub clip_output: bool,

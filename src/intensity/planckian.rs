@@ -80,7 +80,7 @@ const CIED: [[f32; 3]; 23] = [
 
 /// Configuration of [`RandomPlanckianJitter`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanckianConfig {
     /// The illuminant table.
     pub mode: PlanckianMode,

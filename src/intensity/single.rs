@@ -16,7 +16,7 @@ use tch::{nn, Device, Tensor};
 /// `Default` is neutral (Kornia's defaults: factor range (1, 1), or (0, 0) for hue; `p =
 /// 1`; `clip_output = true`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FactorConfig {
     /// The factor range (Kornia's `brightness`, `contrast`, `saturation` or `hue`).
     pub range: (f64, f64),
@@ -86,7 +86,7 @@ impl OneFactor {
         checks::range(op, key, cfg.range, bounds)?;
         checks::probability(op, "p", cfg.p)?;
         cfg.learnable.check(op, &[key])?;
-        let range = Range::new(path, key, cfg.range, &cfg.learnable);
+        let range = Range::new(path, key, cfg.range, &cfg.learnable, bounds);
         Ok(OneFactor { cfg, kind, range })
     }
 
@@ -171,6 +171,10 @@ macro_rules! one_factor {
                 &[$key]
             }
 
+            fn ranges(&self) -> Vec<&Range> {
+                vec![&self.inner.range]
+            }
+
             fn name(&self) -> &'static str {
                 $kornia
             }
@@ -221,7 +225,7 @@ one_factor!(
 
 /// Configuration of [`RandomGamma`]; `Default` is Kornia's (neutral, `p = 1`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GammaConfig {
     /// Range of the exponent, >= 0.
     pub gamma: (f64, f64),
@@ -279,8 +283,8 @@ impl RandomGamma {
         checks::range(GAMMA, "gamma", cfg.gamma, (0.0, f64::MAX))?;
         checks::range(GAMMA, "gain", cfg.gain, (0.0, f64::MAX))?;
         checks::probability(GAMMA, "p", cfg.p)?;
-        let gamma = Range::new(path, "gamma", cfg.gamma, &cfg.learnable);
-        let gain = Range::new(path, "gain", cfg.gain, &cfg.learnable);
+        let gamma = Range::new(path, "gamma", cfg.gamma, &cfg.learnable, (0.0, f64::MAX));
+        let gain = Range::new(path, "gain", cfg.gain, &cfg.learnable, (0.0, f64::MAX));
         Ok(RandomGamma { cfg, gamma, gain })
     }
 }
@@ -288,6 +292,10 @@ impl RandomGamma {
 impl Augmentation for RandomGamma {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_GAMMA_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.gamma, &self.gain]
     }
 
     fn name(&self) -> &'static str {
@@ -319,7 +327,7 @@ impl Augmentation for RandomGamma {
 
 /// Configuration of [`RandomInvert`]; `Default` is Kornia's (`max_val = 1`, `p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct InvertConfig {
     /// The value inverted about: `out = max_val - x`.
     pub max_val: f64,

@@ -104,7 +104,7 @@ fn check_size(op: &'static str, size: [i64; 3]) -> Result<()> {
 
 /// Configuration of [`CenterCrop3D`]; `Default` is Kornia's with `size = [1, 1, 1]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CenterCrop3DConfig {
     /// Output size (D, H, W).
     pub size: [i64; 3],
@@ -277,7 +277,7 @@ impl Augmentation for CenterCrop3D {
 
 /// Configuration of [`RandomCrop3D`]; `Default` is Kornia's with `size = [1, 1, 1]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RandomCrop3DConfig {
     /// Output size (D, H, W).
     pub size: [i64; 3],

@@ -6,7 +6,7 @@ use crate::augmentation::impl_module;
 use crate::checks;
 use crate::geometric::{distortion_scale_var, end_and_extent};
 use crate::ops::constant;
-use crate::range::{gate_params, scalar_var, uniform, Learnable, Range};
+use crate::range::{gate_params, uniform, Learnable, Range};
 use crate::warp::{matrix3d, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ pub enum Scale3D {
 /// Configuration of [`RandomAffine3D`]; field names follow Kornia's constructor.
 /// `Default` is Kornia's defaults, with the required `degrees` set to zeros.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Affine3DConfig {
     /// Ranges of the rotation's axis-angle components (yaw, pitch, roll) in degrees, within
     /// [-360, 360].
@@ -100,7 +100,7 @@ const SHEARS: [&str; 6] = ["sxy", "sxz", "syx", "syz", "szx", "szy"];
 pub struct RandomAffine3D {
     cfg: Affine3DConfig,
     degrees: [Range; 3],
-    translate: Option<[Tensor; 3]>,
+    translate: Option<[Range; 3]>,
     scale: Option<Vec<Range>>,
     shears: Option<Vec<Range>>,
 }
@@ -117,7 +117,7 @@ fn angle_ranges(
     for range in r {
         checks::range(op, "degrees", *range, (-360.0, 360.0))?;
     }
-    Ok([0, 1, 2].map(|i| Range::new(path, AXES[i], r[i], l)))
+    Ok([0, 1, 2].map(|i| Range::new(path, AXES[i], r[i], l, (-360.0, 360.0))))
 }
 
 /// The names of [`RandomAffine3D`]'s ranges (see [`crate::Learnable`]).
@@ -166,7 +166,10 @@ impl RandomAffine3D {
                 }
                 let names = ["translate_x", "translate_y", "translate_z"];
                 let v = [a, b, c];
-                Some([0, 1, 2].map(|i| scalar_var(path, names[i], v[i], l.has(names[i]))))
+                Some(
+                    [0, 1, 2]
+                        .map(|i| Range::single(path, names[i], v[i], l.has(names[i]), (0.0, 1.0))),
+                )
             }
             None => None,
         };
@@ -174,14 +177,26 @@ impl RandomAffine3D {
         let scale = match &cfg.scale {
             Some(Scale3D::Isotropic(s)) => {
                 checks::range(AFFINE3D, "scale", *s, positive)?;
-                Some(vec![Range::new(path, "scale", *s, l)])
+                Some(vec![Range::new(
+                    path,
+                    "scale",
+                    *s,
+                    l,
+                    (f32::MIN_POSITIVE as f64, f64::MAX),
+                )])
             }
             Some(Scale3D::PerAxis(s)) => {
                 let names = ["scale_x", "scale_y", "scale_z"];
                 let mut v = Vec::new();
                 for (i, r) in s.iter().enumerate() {
                     checks::range(AFFINE3D, "scale", *r, positive)?;
-                    v.push(Range::new(path, names[i], *r, l));
+                    v.push(Range::new(
+                        path,
+                        names[i],
+                        *r,
+                        l,
+                        (f32::MIN_POSITIVE as f64, f64::MAX),
+                    ));
                 }
                 Some(v)
             }
@@ -192,7 +207,7 @@ impl RandomAffine3D {
                 let mut v = Vec::new();
                 for (i, r) in s.iter().enumerate() {
                     checks::range(AFFINE3D, "shears", *r, (-360.0, 360.0))?;
-                    v.push(Range::new(path, SHEARS[i], *r, l));
+                    v.push(Range::new(path, SHEARS[i], *r, l, (-360.0, 360.0)));
                 }
                 Some(v)
             }
@@ -222,6 +237,15 @@ impl RandomAffine3D {
 impl Augmentation for RandomAffine3D {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_AFFINE3D_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.degrees
+            .iter()
+            .chain(self.translate.iter().flatten())
+            .chain(self.scale.iter().flatten())
+            .chain(self.shears.iter().flatten())
+            .collect()
     }
 
     fn name(&self) -> &'static str {
@@ -264,7 +288,8 @@ impl Augmentation for RandomAffine3D {
                 let sizes = [shape[4], shape[3], shape[2]];
                 let cols: Vec<Tensor> = (0..3)
                     .map(|i| {
-                        let max = t[i].to_device(device) * sizes[i] as f64;
+                        // Kept in [0, 1] while it trains.
+                        let max = t[i].effective(device).0 * sizes[i] as f64;
                         // In the variable's kind: a 0-dim tensor would not promote the draw.
                         (uniform(b, same, device).to_kind(max.kind()) - 0.5) * max * 2.0
                     })
@@ -325,7 +350,7 @@ impl Augmentation for RandomAffine3D {
 
 /// Configuration of [`RandomRotation3D`]; `Default` is Kornia's, with zero `degrees`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rotation3DConfig {
     /// Ranges of the axis-angle components (yaw, pitch, roll) in degrees, within [-360, 360].
     pub degrees: AngleRanges,
@@ -426,6 +451,10 @@ impl Augmentation for RandomRotation3D {
         &AXES
     }
 
+    fn ranges(&self) -> Vec<&Range> {
+        self.degrees.iter().collect()
+    }
+
     fn name(&self) -> &'static str {
         ROTATION3D
     }
@@ -482,7 +511,7 @@ impl Augmentation for RandomRotation3D {
 
 /// Configuration of [`RandomPerspective3D`]; `Default` is Kornia's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Perspective3DConfig {
     /// How far each corner may move, as a fraction of half the side, in [0, 1].
     pub distortion_scale: f64,
@@ -528,7 +557,7 @@ impl Default for Perspective3DConfig {
 #[derive(Debug)]
 pub struct RandomPerspective3D {
     cfg: Perspective3DConfig,
-    distortion_scale: Tensor,
+    distortion_scale: Range,
 }
 
 const PERSPECTIVE3D: &str = "RandomPerspective3D";
@@ -564,7 +593,7 @@ impl RandomPerspective3D {
 
     /// The distortion scale (a 0-dim float32 tensor, trainable when learnable).
     pub fn distortion_scale(&self) -> &Tensor {
-        &self.distortion_scale
+        self.distortion_scale.lo()
     }
 
     fn warp_options(&self) -> Sampling {
@@ -582,6 +611,10 @@ const INWARDS: [f64; 24] = [
 impl Augmentation for RandomPerspective3D {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_PERSPECTIVE3D_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        vec![&self.distortion_scale]
     }
 
     fn name(&self) -> &'static str {
@@ -614,7 +647,8 @@ impl Augmentation for RandomPerspective3D {
         let start = constant(&start, Kind::Float, device)
             .view([1, 8, 3])
             .expand([b, 8, 3], false);
-        let ds = self.distortion_scale.to_device(device);
+        // Kept in its domain [0, 1] while it trains (the identity for a valid fixed value).
+        let ds = self.distortion_scale.effective(device).0;
         let factor = Tensor::stack(&[&ds * (xx / 2.0), &ds * (yx / 2.0), &ds * (zx / 2.0)], 0)
             .view([1, 1, 3]);
         let rand = if same {

@@ -21,7 +21,7 @@ use tch::{nn, Device, Kind, Tensor};
 /// Configuration of [`RandomMotionBlur3D`]; `Default` is Kornia's, with the required
 /// `kernel_size = 3`, `angle = [(-45, 45); 3]`, `direction = (-1, 1)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MotionBlur3DConfig {
     /// The kernel size (one odd size, or a range drawn once per batch).
     pub kernel_size: MotionKernelSize,
@@ -109,8 +109,22 @@ impl RandomMotionBlur3D {
         super::check_resample(MOTION3D, cfg.resample)?;
         checks::probability(MOTION3D, "p", cfg.p)?;
         let names = ["angle_yaw", "angle_pitch", "angle_roll"];
-        let angle = [0, 1, 2].map(|i| Range::new(path, names[i], cfg.angle[i], &cfg.learnable));
-        let direction = Range::new(path, "direction", cfg.direction, &cfg.learnable);
+        let angle = [0, 1, 2].map(|i| {
+            Range::new(
+                path,
+                names[i],
+                cfg.angle[i],
+                &cfg.learnable,
+                (-360.0, 360.0),
+            )
+        });
+        let direction = Range::new(
+            path,
+            "direction",
+            cfg.direction,
+            &cfg.learnable,
+            (-1.0, 1.0),
+        );
         Ok(RandomMotionBlur3D {
             cfg,
             angle,
@@ -175,6 +189,10 @@ fn rotate3d_nearest(kernel: &Tensor, angle: &Tensor) -> Tensor {
 impl Augmentation for RandomMotionBlur3D {
     fn range_names(&self) -> &'static [&'static str] {
         &RANDOM_MOTION_BLUR3D_RANGES
+    }
+
+    fn ranges(&self) -> Vec<&Range> {
+        self.angle.iter().chain([&self.direction]).collect()
     }
 
     fn name(&self) -> &'static str {
@@ -246,7 +264,7 @@ impl Augmentation for RandomMotionBlur3D {
 
 /// Configuration of [`RandomEqualize3D`]; `Default` is Kornia's (`p = 0.5`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Equalize3DConfig {
     /// One gate shared by the whole batch.
     pub same_on_batch: bool,

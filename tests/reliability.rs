@@ -1,0 +1,346 @@
+//! Reliability under hostile input: each test is one finding of the reliability review (a
+//! panic, a silently wrong value, state that disagrees with itself) and fails on the code
+//! before the fix.
+
+mod common;
+
+use tch::nn::{self, OptimizerConfig, VarStore};
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+fn img(shape: &[i64]) -> Tensor {
+    Tensor::rand(shape, (Kind::Float, Device::Cpu))
+}
+
+fn err<T: std::fmt::Debug>(r: Result<T>) -> Error {
+    r.expect_err("expected an error")
+}
+
+/// A NaN pixel used to index past the histogram and panic, for every sample of the batch
+/// (the whole batch is transformed before the gate). Now a NaN stays NaN in its own
+/// (sample, channel), and nothing else changes.
+#[test]
+fn a_nan_pixel_through_equalize_stays_in_its_own_sample() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = EqualizeConfig {
+        p: 1.0,
+        ..Default::default()
+    };
+    let eq = RandomEqualize::new(vs.root(), cfg).unwrap();
+    let x = img(&[3, 3, 16, 16]);
+    let clean = eq.f_forward(&x).unwrap();
+    let bad = x.copy();
+    let _ = bad.get(1).get(2).get(5).get(7).fill_(f64::NAN);
+    let _ = bad.get(2).get(0).get(0).get(0).fill_(f64::INFINITY);
+    let before = bad.copy();
+    let out = eq.f_forward(&bad).unwrap();
+    assert!(
+        bad.isnan().equal(&before.isnan())
+            && bad
+                .nan_to_num(0.0, None, None)
+                .equal(&before.nan_to_num(0.0, None, None)),
+        "the input was modified"
+    );
+    // Sample 0 and the untouched channels of sample 1 are exactly as without the NaN.
+    assert!(out.get(0).equal(&clean.get(0)));
+    assert!(out
+        .get(1)
+        .narrow(0, 0, 2)
+        .equal(&clean.get(1).narrow(0, 0, 2)));
+    let nan_channel = out.get(1).get(2);
+    assert_eq!(nan_channel.isnan().sum(Kind::Int64).int64_value(&[]), 1);
+    assert!(nan_channel.get(5).get(7).isnan().int64_value(&[]) == 1);
+    // +inf is clamped to 1 like any value above 1: finite output.
+    assert!(out.get(2).isfinite().all().int64_value(&[]) == 1);
+
+    // With p = 0.5 the batch is still transformed before the gate: no panic either.
+    let half = RandomEqualize::new(vs.root() / "h", EqualizeConfig::default()).unwrap();
+    let out = half.f_forward(&bad).unwrap();
+    assert_eq!(out.isnan().sum(Kind::Int64).int64_value(&[]), 1);
+
+    let cfg3 = Equalize3DConfig {
+        p: 1.0,
+        ..Default::default()
+    };
+    let eq3 = RandomEqualize3D::new(vs.root() / "v", cfg3).unwrap();
+    let vol = img(&[2, 1, 4, 8, 8]);
+    let clean = eq3.f_forward(&vol).unwrap();
+    let _ = vol.get(0).get(0).get(1).get(2).get(3).fill_(f64::NAN);
+    let out = eq3.f_forward(&vol).unwrap();
+    assert!(out.get(1).equal(&clean.get(1)));
+    assert_eq!(out.isnan().sum(Kind::Int64).int64_value(&[]), 1);
+}
+
+/// An empty shape, or a (C,H,W) shape read as a batch, used to panic or give the wrong
+/// batch; the public `sample` took any shape. Shapes are now checked first.
+#[test]
+fn shapes_are_checked_before_any_indexing() {
+    let vs = VarStore::new(Device::Cpu);
+    let flip = RandomHorizontalFlip::new(
+        vs.root(),
+        FlipConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let crop = CenterCrop::new(vs.root(), CenterCropConfig::new((4, 4))).unwrap();
+    for aug in [&flip as &dyn Augmentation, &crop] {
+        for shape in [&[][..], &[3], &[0, 3, 8, 8], &[2, 3, -1, 8], &[2, 3, 8, 0]] {
+            let params = aug.f_sample(&[2, 3, 8, 8], Device::Cpu).unwrap();
+            let e = err(aug.f_transform_matrix(shape, &params, Kind::Float, Device::Cpu));
+            assert!(
+                matches!(e, Error::Rank { .. } | Error::Empty { .. }),
+                "{shape:?}: {e}"
+            );
+            let e = err(aug.f_sample(shape, Device::Cpu));
+            assert!(
+                matches!(e, Error::Rank { .. } | Error::Empty { .. }),
+                "{shape:?}: {e}"
+            );
+        }
+        // An unbatched (C,H,W) shape is one sample, not a batch of C.
+        let params = aug.f_sample(&[3, 8, 8], Device::Cpu).unwrap();
+        let m = aug
+            .f_transform_matrix(&[3, 8, 8], &params, Kind::Float, Device::Cpu)
+            .unwrap();
+        assert_eq!(m.size(), [1, 3, 3]);
+    }
+    // A crop larger than the shape is a typed error from f_sample too.
+    assert!(matches!(
+        err(crop.f_sample(&[1, 3, 2, 2], Device::Cpu)),
+        Error::Size { .. }
+    ));
+}
+
+/// Values a float32 cannot hold passed the f64 checks and gave all-NaN or all-inf output.
+#[test]
+fn ranges_are_checked_as_the_float32_they_are_used_in() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    let affine = |scale: (f64, f64)| {
+        RandomAffine::new(&r, RandomAffineConfig::degrees(0.0).scale(scale.0, scale.1)).map(|_| ())
+    };
+    for scale in [(1e-300, 1e-300), (1.0, 1e39), (1e-46, 1.0)] {
+        let e = err(affine(scale));
+        assert!(matches!(e, Error::Config { .. }), "{scale:?}: {e}");
+        assert!(e.to_string().contains("as float32"), "{e}");
+    }
+    affine((1e-3, 1e3)).unwrap();
+    let normalize = |std: f64| {
+        Normalize::new(
+            &r,
+            NormalizeConfig {
+                mean: vec![0.0],
+                std: vec![std],
+                p: 1.0,
+            },
+        )
+        .map(|_| ())
+    };
+    assert!(matches!(err(normalize(1e-45)), Error::Config { .. }));
+    assert!(matches!(err(normalize(1e39)), Error::Config { .. }));
+    normalize(1e-3).unwrap();
+    let blur = |sigma: f64| {
+        RandomGaussianBlur::new(
+            &r,
+            GaussianBlurConfig {
+                kernel_size: (3, 3),
+                sigma: (sigma, sigma),
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+    };
+    assert!(matches!(err(blur(1e-300)), Error::Config { .. }));
+    blur(0.1).unwrap();
+    let jitter = ColorJitter::new(
+        &r,
+        JitterConfig {
+            contrast: (1.0, 1e39),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(err(jitter), Error::Config { .. }));
+}
+
+/// A misspelled key was ignored (an affine with angles all 0) and a missing required field
+/// fell back to a default (a 1×1 crop).
+#[test]
+fn json_refuses_unknown_keys_and_requires_kornias_required_fields() {
+    let vs = VarStore::new(Device::Cpu);
+    let e = err(Sequential::from_json(
+        vs.root(),
+        r#"[{"RandomAffine":{"degree":[-30,30]}}]"#,
+    ))
+    .to_string();
+    assert!(e.contains("unknown field `degree`"), "{e}");
+    assert!(
+        e.contains("`degrees`") && e.contains("`translate`"),
+        "lists the allowed: {e}"
+    );
+    let e = err(Sequential::from_json(vs.root(), r#"[{"RandomCrop":{}}]"#)).to_string();
+    assert!(e.contains("missing field `size`"), "{e}");
+    let e = err(Sequential::from_json(vs.root(), r#"[{"RandomAffine":{}}]"#)).to_string();
+    assert!(e.contains("missing field `degrees`"), "{e}");
+    let e = err(Sequential::from_json(
+        vs.root(),
+        r#"{"steps":[],"fuse":true}"#,
+    ))
+    .to_string();
+    assert!(e.contains("unknown field `fuse`"), "{e}");
+    // Every operator's required fields are named, and a spec with them round-trips.
+    let mut with_required = 0;
+    for name in AugSpec::NAMES {
+        if let Some(field) = AugSpec::required_fields(name).first() {
+            let e = err(Sequential::from_json(
+                vs.root(),
+                &format!(r#"[{{"{name}":{{}}}}]"#),
+            ));
+            assert!(
+                e.to_string().contains(&format!("missing field `{field}`")),
+                "{name}: {e}"
+            );
+            with_required += 1;
+        }
+    }
+    assert!(with_required > 10, "{with_required}");
+    let seq = Sequential::from_json(
+        vs.root() / "ok",
+        r#"[{"RandomCrop":{"size":[4,4]}},{"RandomAffine":{"degrees":[-30,30]}}]"#,
+    )
+    .unwrap();
+    let again = Sequential::from_json(vs.root() / "again", &seq.to_json().unwrap()).unwrap();
+    assert_eq!(again.to_json().unwrap(), seq.to_json().unwrap());
+}
+
+/// 2,000 levels of nesting overflowed the stack (and 1,000 took 16 s to build). Depth is
+/// now bounded by `MAX_NESTING`, and the bound is checked without recursion.
+#[test]
+fn nesting_is_bounded_and_checked_without_recursion() {
+    let vs = VarStore::new(Device::Cpu);
+    let start = std::time::Instant::now();
+    // Built from Rust steps.
+    let mut seq = Sequential::from_steps(vec![], SequentialConfig::default()).unwrap();
+    let mut refused_at = None;
+    for level in 2..=2000 {
+        match Sequential::from_steps(vec![Box::new(seq)], SequentialConfig::default()) {
+            Ok(s) => seq = s,
+            Err(e) => {
+                assert!(
+                    e.to_string().contains(&format!("at most {MAX_NESTING}")),
+                    "{e}"
+                );
+                refused_at = Some(level);
+                break;
+            }
+        }
+    }
+    assert_eq!(refused_at, Some(MAX_NESTING + 1));
+    // Built from a spec 2,000 deep.
+    let mut spec = AugSpec::Sequential(SequentialConfig::default());
+    for _ in 0..2000 {
+        spec = AugSpec::Sequential(SequentialConfig::new(vec![spec]));
+    }
+    let e = err(Sequential::new(vs.root(), vec![spec]));
+    assert!(e.to_string().contains("nested"), "{e}");
+    // From JSON 2,000 deep.
+    let json = format!(
+        "{}[]{}",
+        "[{\"Sequential\":".repeat(2000),
+        "}]".repeat(2000)
+    );
+    assert!(Sequential::from_json(vs.root(), &json).is_err());
+    assert!(
+        start.elapsed().as_secs_f64() < 5.0,
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+/// An empty pipeline returned the input's own storage: writing to the output wrote to the
+/// input.
+#[test]
+fn an_empty_pipeline_returns_a_copy() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(vs.root(), Vec::<AugSpec>::new()).unwrap();
+    let x = img(&[2, 3, 4, 4]);
+    let before = x.copy();
+    let mut y = seq.f_forward(&x).unwrap();
+    assert!(y.equal(&x));
+    let _ = y.fill_(7.0);
+    assert!(x.equal(&before), "writing to the output changed the input");
+}
+
+/// After 3,000 Adam steps learned ranges had left their domain (contrast (-0.06, 0.08),
+/// shear_y with lo > hi). A learnable range is now reparameterised: the draws use
+/// (min(lo, hi), max(lo, hi)) clamped to the domain, whatever the optimiser does.
+#[test]
+fn learned_ranges_stay_in_their_domain_under_adam() {
+    let _serial = common::serial();
+    tch::manual_seed(3);
+    let vs = VarStore::new(Device::Cpu);
+    let jitter = ColorJitter::new(
+        vs.root(),
+        JitterConfig {
+            contrast: (0.05, 0.3),
+            brightness: (0.9, 1.1),
+            learnable: Learnable::All,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
+    let x = img(&[8, 3, 8, 8]);
+    let mut raw_left = false;
+    for _ in 0..300 {
+        // Pushes contrast towards 0 and below, brightness down.
+        let out = jitter.f_forward(&x).unwrap();
+        let loss = out.var(false) + out.mean(Kind::Float);
+        opt.backward_step(&loss);
+        let raw: Vec<f64> = vs
+            .variables()
+            .iter()
+            .filter(|(k, _)| k.contains("contrast"))
+            .map(|(_, v)| v.double_value(&[]))
+            .collect();
+        raw_left |= raw.iter().any(|&v| v < 0.0);
+        for r in jitter.ranges() {
+            let (lo, hi) = r.values();
+            let (min, max) = r.domain();
+            assert!(min <= lo && lo <= hi && hi <= max, "{r:?}: ({lo}, {hi})");
+        }
+    }
+    assert!(
+        raw_left,
+        "the test must drive a raw variable out of the domain"
+    );
+    let out = jitter.f_forward(&x).unwrap();
+    assert!(out.isfinite().all().int64_value(&[]) == 1);
+
+    // A raw variable set past the other bound: the draws still see lo <= hi.
+    let affine = RandomAffine::new(
+        vs.root() / "a",
+        RandomAffineConfig {
+            shear: Some((-5.0, 5.0)),
+            shear_y: Some((-5.0, 5.0)),
+            learnable: Learnable::All,
+            ..RandomAffineConfig::degrees(0.0)
+        },
+    )
+    .unwrap();
+    tch::no_grad(|| {
+        for (k, mut v) in vs.variables() {
+            if k.ends_with("shear_y_lo") {
+                let _ = v.fill_(20.0);
+            }
+        }
+    });
+    let r = affine
+        .ranges()
+        .into_iter()
+        .find(|r| r.name() == "shear_y")
+        .unwrap();
+    assert_eq!(r.values(), (5.0, 20.0));
+}
