@@ -52,6 +52,27 @@ pub trait Augmentation: std::fmt::Debug + Send {
         Vec::new()
     }
 
+    /// Saves the state of its ranges (fixed and learnable) to `file` (safetensors for a
+    /// `.safetensors` extension, else tch's format), under their `VarStore` names.
+    ///
+    /// # Errors
+    /// [`Error::Torch`] or [`Error::Io`] when the file cannot be written.
+    fn f_save_state(&self, file: &std::path::Path) -> Result<()> {
+        crate::state::save_state(self, file)
+    }
+
+    /// Loads state saved by [`Augmentation::f_save_state`] (or a
+    /// [`crate::Sequential::f_save`] file) into its ranges: checked first (every range
+    /// variable present, nothing else, floating point scalars, finite, fixed ranges equal to
+    /// the file's), then all copied; on `Err` nothing has changed.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the first mismatch; [`Error::Torch`] or [`Error::Io`] for a
+    /// file that cannot be read.
+    fn f_load_state(&self, file: &std::path::Path) -> Result<()> {
+        crate::state::load_state(self, file)
+    }
+
     /// Whether the output depends on random draws. Deterministic augmentations
     /// (Normalize, CenterCrop, ...) still apply in evaluation mode under [`TrainOnly`].
     fn is_random(&self) -> bool {

@@ -123,6 +123,15 @@ pub enum Error {
         /// What is wrong, and what is expected.
         problem: String,
     },
+    /// A state file does not fit what it is loaded into (names, shapes, dtypes, values);
+    /// nothing was changed.
+    #[error("{file}: {problem}; nothing was loaded")]
+    State {
+        /// The file.
+        file: String,
+        /// What does not fit, and what was expected.
+        problem: String,
+    },
     /// A pipeline description (JSON) could not be read or written.
     #[error("pipeline JSON: {0}")]
     Json(#[from] serde_json::Error),

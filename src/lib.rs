@@ -53,6 +53,7 @@ mod ops;
 mod params;
 mod range;
 mod registry;
+mod state;
 pub mod volume;
 mod warp;
 
@@ -76,6 +77,7 @@ pub use range::{Learnable, Range};
 pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
 /// serde_json, for [`AugSpec::from_kornia`]'s keyword arguments (`tch_dda::serde_json::json!`).
 pub use serde_json;
+pub use state::{load_var_store, STRUCTURE_KEY};
 pub use volume::*;
 pub use warp::{Padding, Resample, Sampling};
 

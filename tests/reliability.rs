@@ -344,3 +344,218 @@ fn learned_ranges_stay_in_their_domain_under_adam() {
         .unwrap();
     assert_eq!(r.values(), (5.0, 20.0));
 }
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tch_dda_reliability_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn snapshot(vs: &VarStore) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, t)| (k, t.copy()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn unchanged(vs: &VarStore, before: &[(String, Tensor)]) -> bool {
+    let now = snapshot(vs);
+    now.len() == before.len()
+        && now
+            .iter()
+            .zip(before)
+            .all(|((k, a), (l, b))| k == l && a.equal(b))
+}
+
+const LEARNED: &str = r#"[
+    {"RandomAffine": {"degrees": [-30, 30], "scale": [0.8, 1.2], "learnable": true}},
+    {"ColorJitter": {"brightness": [0.8, 1.2], "contrast": [0.7, 1.3], "learnable": true}},
+    {"RandomGaussianBlur": {"kernel_size": [3, 3], "sigma": [0.1, 2.0], "learnable": true}}
+]"#;
+
+/// A failed `vs.load` into a pipeline of another shape had already overwritten some of its
+/// variables. `load_var_store` checks everything first and changes nothing on `Err`.
+#[test]
+fn a_failed_load_changes_nothing() {
+    let file = tmp("other_shape.safetensors");
+    let saved = VarStore::new(Device::Cpu);
+    let _a = Sequential::from_json(saved.root() / "aug", LEARNED).unwrap();
+    saved.save(&file).unwrap();
+
+    // Same names for the first two steps, but the third is another operator.
+    let mut vs = VarStore::new(Device::Cpu);
+    let b = Sequential::from_json(
+        vs.root() / "aug",
+        r#"[
+            {"RandomAffine": {"degrees": [-10, 10], "scale": [0.9, 1.1], "learnable": true}},
+            {"ColorJitter": {"brightness": [0.9, 1.1], "contrast": [0.9, 1.1], "learnable": true}},
+            {"RandomSharpness": {"sharpness": [0.0, 0.5], "learnable": true}}
+        ]"#,
+    )
+    .unwrap();
+    let before = snapshot(&vs);
+    let e = err(load_var_store(&mut vs, &file, &[&b]));
+    assert!(matches!(e, Error::State { .. }), "{e}");
+    assert!(e.to_string().contains("sharpness"), "{e}");
+    assert!(unchanged(&vs, &before), "a failed load changed variables");
+
+    // The same shape loads, all of it.
+    let mut vs2 = VarStore::new(Device::Cpu);
+    let c = Sequential::from_json(vs2.root() / "aug", LEARNED).unwrap();
+    load_var_store(&mut vs2, &file, &[&c]).unwrap();
+    assert!(unchanged(&vs2, &snapshot(&saved)));
+}
+
+/// An integer variable in the file panicked inside tch's load; a NaN bound loaded silently
+/// and gave NaN output.
+#[test]
+fn loads_refuse_integer_and_non_finite_values() {
+    let saved = VarStore::new(Device::Cpu);
+    let aug = Sequential::from_json(saved.root() / "aug", LEARNED).unwrap();
+    let file = tmp("good.safetensors");
+    aug.f_save_state(&file).unwrap();
+    let entries = Tensor::read_safetensors(&file).unwrap();
+    let write_with = |name: &str, replace: &str, value: Tensor| {
+        let f = tmp(name);
+        let named: Vec<(String, Tensor)> = entries
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if k.ends_with(replace) {
+                        value.shallow_clone()
+                    } else {
+                        v.shallow_clone()
+                    },
+                )
+            })
+            .collect();
+        Tensor::write_safetensors(&named, &f).unwrap();
+        f
+    };
+    let int_file = write_with("int.safetensors", "brightness_hi", Tensor::from(2i64));
+    let nan_file = write_with("nan.safetensors", "brightness_hi", Tensor::from(f32::NAN));
+    let big_file = write_with("big.safetensors", "sigma_hi", Tensor::from(1e300f64));
+    let shape_file = write_with(
+        "shape.safetensors",
+        "degrees_lo",
+        Tensor::zeros([2], (Kind::Float, Device::Cpu)),
+    );
+
+    let mut vs = VarStore::new(Device::Cpu);
+    let target = Sequential::from_json(vs.root() / "aug", LEARNED).unwrap();
+    let before = snapshot(&vs);
+    for (f, says) in [
+        (&int_file, "Int64"),
+        (&nan_file, "not a finite float32"),
+        (&big_file, "not a finite float32"),
+        (&shape_file, "shape [2]"),
+    ] {
+        let e = err(target.f_load_state(f)).to_string();
+        assert!(e.contains(says), "{f:?}: {e}");
+        let e = err(load_var_store(&mut vs, f, &[&target])).to_string();
+        assert!(e.contains(says) || e.contains("Int64"), "{f:?}: {e}");
+        assert!(unchanged(&vs, &before));
+    }
+    target.f_load_state(&file).unwrap();
+}
+
+/// A learnable pipeline's file loaded into a fixed-range pipeline with degrees (-5, 5):
+/// angles were then drawn in [-30, 30] while `to_json` still said (-5, 5). Such a file is
+/// now refused.
+#[test]
+fn a_file_that_contradicts_a_fixed_spec_is_refused() {
+    let learned = VarStore::new(Device::Cpu);
+    let a = Sequential::from_json(
+        learned.root() / "aug",
+        r#"[{"RandomAffine": {"degrees": [-30, 30], "learnable": true}}]"#,
+    )
+    .unwrap();
+    let file = tmp("learned_degrees.ot");
+    learned.save(&file).unwrap();
+    let state_file = tmp("learned_degrees_state.safetensors");
+    a.f_save_state(&state_file).unwrap();
+
+    let mut vs = VarStore::new(Device::Cpu);
+    let fixed = Sequential::from_json(
+        vs.root() / "aug",
+        r#"[{"RandomAffine": {"degrees": [-5, 5]}}]"#,
+    )
+    .unwrap();
+    let before = snapshot(&vs);
+    let e = err(load_var_store(&mut vs, &file, &[&fixed])).to_string();
+    assert!(
+        e.contains("fixed at (-5, 5)") && e.contains("(-30, 30)"),
+        "{e}"
+    );
+    let e = err(fixed.f_load_state(&state_file)).to_string();
+    assert!(e.contains("fixed at (-5, 5)"), "{e}");
+    assert!(unchanged(&vs, &before));
+    assert!(fixed.to_json().unwrap().contains("-5"));
+    // With equal fixed values the file loads.
+    let same = VarStore::new(Device::Cpu);
+    let fixed30 = Sequential::from_json(
+        same.root() / "x",
+        r#"[{"RandomAffine": {"degrees": [-30, 30]}}]"#,
+    )
+    .unwrap();
+    let file30 = tmp("fixed30.safetensors");
+    fixed30.f_save_state(&file30).unwrap();
+    fixed30.f_load_state(&file30).unwrap();
+}
+
+/// One call saves structure plus learned state, one call rebuilds it under any path; a bad
+/// file adds nothing to the VarStore.
+#[test]
+fn structure_and_state_save_and_load_in_one_call() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let aug = Sequential::from_json(vs.root() / "train", LEARNED).unwrap();
+    let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
+    let x = img(&[4, 3, 16, 16]);
+    for _ in 0..5 {
+        let loss = aug.f_forward(&x).unwrap().mean(Kind::Float);
+        opt.backward_step(&loss);
+    }
+    let file = tmp("pipeline.safetensors");
+    aug.f_save(&file).unwrap();
+
+    let other = VarStore::new(Device::Cpu);
+    let back = Sequential::f_load(other.root() / "somewhere" / "else", &file).unwrap();
+    assert_eq!(back.to_json().unwrap(), aug.to_json().unwrap());
+    let (a, b) = (aug.ranges(), back.ranges());
+    assert_eq!(a.len(), b.len());
+    let fresh_vs = VarStore::new(Device::Cpu);
+    let fresh = Sequential::from_json(fresh_vs.root(), LEARNED).unwrap();
+    let trained = a
+        .iter()
+        .zip(fresh.ranges())
+        .filter(|(r, f)| r.values() != f.values())
+        .count();
+    for (r, s) in a.iter().zip(&b) {
+        assert_eq!(r.values(), s.values(), "{}", r.name());
+    }
+    assert!(trained > 0);
+    tch::manual_seed(11);
+    let y1 = aug.f_forward(&x).unwrap();
+    tch::manual_seed(11);
+    let y2 = back.f_forward(&x).unwrap();
+    assert!(y1.equal(&y2));
+
+    // A file of state alone, or a tampered one, is refused and adds no variable.
+    let state_only = tmp("state_only.safetensors");
+    aug.f_save_state(&state_only).unwrap();
+    let empty = VarStore::new(Device::Cpu);
+    let e = err(Sequential::f_load(empty.root(), &state_only)).to_string();
+    assert!(e.contains("not written by Sequential::f_save"), "{e}");
+    let mut entries = Tensor::read_safetensors(&file).unwrap();
+    entries.retain(|(k, _)| !k.ends_with(".3.hi"));
+    let tampered = tmp("tampered.safetensors");
+    Tensor::write_safetensors(&entries, &tampered).unwrap();
+    let e = err(Sequential::f_load(empty.root(), &tampered)).to_string();
+    assert!(e.contains("lacks"), "{e}");
+    assert_eq!(empty.len(), 0, "a failed load added variables");
+}

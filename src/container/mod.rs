@@ -189,6 +189,32 @@ impl Sequential {
         Sequential::new(path, cfg)
     }
 
+    /// Saves structure and state in one file (safetensors for a `.safetensors` extension,
+    /// else tch's format): the JSON of [`Sequential::to_json`] and every range's current
+    /// values (learned ones included), by position so that [`Sequential::f_load`] can
+    /// rebuild it under any path.
+    ///
+    /// # Errors
+    /// [`crate::Error::Torch`] or [`crate::Error::Io`] when the file cannot be written.
+    pub fn f_save(&self, file: impl AsRef<std::path::Path>) -> Result<()> {
+        crate::state::save_pipeline(self, file.as_ref())
+    }
+
+    /// Rebuilds a pipeline saved by [`Sequential::f_save`] under `path`, with its ranges'
+    /// saved values. The file is checked in full first (structure, every range present,
+    /// nothing else, floating point, finite, fixed ranges equal to the structure's); on
+    /// `Err` no variable has been added to `path`'s `VarStore`.
+    ///
+    /// # Errors
+    /// [`crate::Error::State`], [`crate::Error::Json`] or a config error for a bad file;
+    /// [`crate::Error::Torch`] or [`crate::Error::Io`] for one that cannot be read.
+    pub fn f_load<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        file: impl AsRef<std::path::Path>,
+    ) -> Result<Sequential> {
+        crate::state::load_pipeline(path.borrow(), file.as_ref())
+    }
+
     /// The pipeline's structure as JSON: a list of [`AugSpec`], or an object with `steps`
     /// when an option is set.
     ///
