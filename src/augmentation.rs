@@ -227,10 +227,13 @@ pub trait Augmentation: std::fmt::Debug + Send {
     ///
     /// # Errors
     /// As [`Augmentation::f_forward_with_params`], plus [`Error::Params`] for a map that
-    /// lacks a key or has the wrong batch size.
+    /// lacks a key, has the wrong shape or (on the CPU) a non-finite value, and
+    /// [`Error::NonFinite`] when (on the CPU) the params turn a finite sample non-finite.
     fn f_apply(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let b = batched(self, input)?;
+        params.check_finite(self.name())?;
         let out = self.gated_apply(&b.x, params)?;
+        check_replay_output(self.name(), &b.x, &out)?;
         Ok(b.restore(out))
     }
 
@@ -249,6 +252,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
         device: Device,
     ) -> Result<Geometry> {
         let shape = batched_shape(self, input_shape)?;
+        params.check_finite(self.name())?;
         let g = self.geometry_ungated(&shape, params, kind, device)?;
         if self.probabilities() == (1.0, 1.0) || matches!(g, Geometry::None) {
             return Ok(g);
@@ -311,6 +315,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
     fn f_inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Result<Tensor> {
         let b = checks::input(self.name(), output, self.spatial_dims())?;
         let shape = batched_shape(self, input_shape)?;
+        params.check_finite(self.name())?;
         let inv = self.inverse_transform(&b.x, params, &shape)?;
         let out = if self.probabilities() == (1.0, 1.0) || inv.size() != b.x.size() {
             inv
@@ -345,7 +350,10 @@ pub trait Augmentation: std::fmt::Debug + Send {
         let opts = self.annotation_options();
         let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
+        params.check_finite(self.name())?;
+        let input = w.image.shallow_clone();
         let w = self.apply_working(w, params, &opts)?;
+        check_replay_output(self.name(), &input, &w.image)?;
         Ok(annotations::from_working(w, &layout, &opts, true))
     }
 
@@ -366,6 +374,7 @@ pub trait Augmentation: std::fmt::Debug + Send {
     ) -> Result<Batch> {
         let opts = self.annotation_options();
         let shape = batched_shape(self, input_shape)?;
+        params.check_finite(self.name())?;
         let (w, layout) = annotations::to_working(self.name(), output, self.spatial_dims(), true)?;
         let w = self.inverse_working(w, params, &shape, &opts)?;
         Ok(annotations::from_working(w, &layout, &opts, false))
@@ -643,6 +652,28 @@ fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched>
 }
 
 /// `input_shape` with a batch dimension, after checking its rank.
+/// On the CPU, refuses a replay whose output is non-finite for a finite input (nothing is
+/// read back from a GPU). A non-finite input is not checked: mixing carries its NaN into
+/// other samples on purpose.
+pub(crate) fn check_replay_output(op: &'static str, input: &Tensor, output: &Tensor) -> Result<()> {
+    if input.device() != Device::Cpu
+        || output.dim() == 0
+        || !bool::try_from(input.isfinite().all()).unwrap_or(false)
+    {
+        return Ok(());
+    }
+    let bad = output
+        .isfinite()
+        .flatten(1, -1)
+        .all_dim(1, false)
+        .logical_not();
+    if !bool::try_from(bad.any()).unwrap_or(false) {
+        return Ok(());
+    }
+    let samples = Vec::<i64>::try_from(bad.nonzero().view([-1])).unwrap_or_default();
+    Err(Error::NonFinite { op, samples })
+}
+
 pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
     aug: &A,
     input_shape: &[i64],

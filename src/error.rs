@@ -123,6 +123,17 @@ pub enum Error {
         /// What is wrong, and what is expected.
         problem: String,
     },
+    /// Replayed params turn a finite input into a non-finite output (a zero scale, a
+    /// singular matrix, a factor that overflows); checked for inputs on the CPU.
+    #[error(
+        "{op}: the replayed params give a non-finite output for the finite sample(s) {samples:?}"
+    )]
+    NonFinite {
+        /// The operation.
+        op: &'static str,
+        /// The batch indices of the samples.
+        samples: Vec<i64>,
+    },
     /// A state file does not fit what it is loaded into (names, shapes, dtypes, values);
     /// nothing was changed.
     #[error("{file}: {problem}; nothing was loaded")]

@@ -54,8 +54,10 @@ pub trait MixAugmentation: Augmentation {
         let b = checks::input(self.name(), input, 2)?;
         check_labels(self.name(), labels, b.x.size()[0])?;
         let params = self.sample(&b.x.size(), b.x.device())?;
-        let (x, y) = self.f_apply_with_labels(input, labels, &params)?;
-        Ok((x, y, params))
+        let x = b.restore(self.gated_apply(&b.x, &params)?);
+        let labels = labels.to_device(input.device());
+        let mixed = gated_mixed_labels(self.as_dyn_mix(), &labels, &params, input.kind())?;
+        Ok((x, mixed.labels, params))
     }
 
     /// [`MixAugmentation::f_forward_with_labels_and_params`] without the params.

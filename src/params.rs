@@ -124,6 +124,28 @@ impl Params {
             .view([-1, 1, 1, 1]))
     }
 
+    /// Checks replayed params: every floating point tensor on the CPU is finite (NaN and
+    /// ±inf are refused). On a GPU nothing is read back (that would stall the device).
+    pub(crate) fn check_finite(&self, op: &'static str) -> Result<()> {
+        let mut keys: Vec<&String> = self.map.keys().collect();
+        keys.sort();
+        for key in keys {
+            let t = &self.map[key];
+            if t.device() == tch::Device::Cpu
+                && t.is_floating_point()
+                && t.numel() > 0
+                && !bool::try_from(t.isfinite().all()).unwrap_or(false)
+            {
+                return Err(Error::Params {
+                    op,
+                    key: key.clone(),
+                    problem: "has non-finite values (NaN or ±inf)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Every tensor moved to `device` (no-op for tensors already there).
     pub fn to_device(&self, device: Device) -> Params {
         Params {

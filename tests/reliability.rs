@@ -559,3 +559,165 @@ fn structure_and_state_save_and_load_in_one_call() {
     assert!(e.contains("lacks"), "{e}");
     assert_eq!(empty.len(), 0, "a failed load added variables");
 }
+
+/// Replayed params were never checked: a zero scale or an infinite brightness factor gave
+/// non-finite output.
+#[test]
+fn replayed_params_are_checked_for_shape_and_finiteness() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let affine = RandomAffine::new(
+        vs.root(),
+        RandomAffineConfig::degrees(10.0).scale(0.9, 1.1).p(1.0),
+    )
+    .unwrap();
+    let x = img(&[3, 3, 8, 8]);
+    let (_, params) = affine.f_forward_with_params(&x).unwrap();
+    let with = |key: &str, value: Tensor| {
+        let mut p = Params::new();
+        for (k, v) in params.iter() {
+            p.insert(
+                k,
+                if k == key {
+                    value.shallow_clone()
+                } else {
+                    v.shallow_clone()
+                },
+            );
+        }
+        p
+    };
+    let scale = params.get("scale").unwrap();
+    let e = err(affine.f_apply(&x, &with("scale", scale.zeros_like())));
+    assert!(
+        matches!(&e, Error::NonFinite { samples, .. } if samples == &[0, 1, 2]),
+        "{e}"
+    );
+    let mut nan_angle = params.get("angle").unwrap().copy();
+    let _ = nan_angle.get(1).fill_(f64::NAN);
+    let e = err(affine.f_apply(&x, &with("angle", nan_angle.shallow_clone())));
+    assert!(
+        matches!(&e, Error::Params { key, .. } if key == "angle"),
+        "{e}"
+    );
+    let e = err(affine.f_transform_matrix(
+        &[3, 3, 8, 8],
+        &with("angle", nan_angle),
+        Kind::Float,
+        Device::Cpu,
+    ));
+    assert!(
+        matches!(&e, Error::Params { key, .. } if key == "angle"),
+        "{e}"
+    );
+    let e = err(affine.f_apply(
+        &x,
+        &with("angle", Tensor::zeros([2], (Kind::Float, Device::Cpu))),
+    ));
+    assert!(
+        matches!(&e, Error::Params { key, .. } if key == "angle"),
+        "{e}"
+    );
+    affine.f_apply(&x, &params).unwrap();
+
+    let bright = RandomBrightness::new(vs.root(), FactorConfig::new((0.8, 1.2))).unwrap();
+    let (_, params) = bright.f_forward_with_params(&x).unwrap();
+    let mut inf = Params::new();
+    for (k, v) in params.iter() {
+        inf.insert(
+            k,
+            if k == "brightness_factor" {
+                v.full_like(f64::INFINITY)
+            } else {
+                v.shallow_clone()
+            },
+        );
+    }
+    assert!(params.get("brightness_factor").is_some());
+    assert!(matches!(
+        err(bright.f_apply(&x, &inf)),
+        Error::Params { .. }
+    ));
+
+    // Mixing carries a NaN sample into others on purpose: that is not refused.
+    let mix = RandomMixUp::new(
+        vs.root(),
+        MixUpConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let bad = x.copy();
+    let _ = bad.get(0).fill_(f64::NAN);
+    let labels = Tensor::from_slice(&[0i64, 1, 2]);
+    let (_, _, p) = mix.f_forward_with_labels_and_params(&bad, &labels).unwrap();
+    mix.f_apply_with_labels(&bad, &labels, &p).unwrap();
+}
+
+/// A failed allocation inside a warp panicked (RandomResizedCrop to 60000², RandomAffine on
+/// an expanded 60000² input) where Resize, PadTo and RandomCrop returned `Err`. The sizes
+/// here are past any machine's memory, so the first output-sized allocation fails at once.
+#[test]
+fn sizes_that_do_not_fit_in_memory_are_errors_not_panics() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    let huge = 200_000;
+    let x = img(&[1, 3, 16, 16]);
+    let expanded =
+        Tensor::rand([1, 3, 1, 1], (Kind::Float, Device::Cpu)).expand([1, 3, huge, huge], false);
+    let cases: Vec<(Box<dyn Augmentation>, &Tensor)> = vec![
+        (
+            Box::new(
+                RandomResizedCrop::new(&r, RandomResizedCropConfig::new((huge, huge))).unwrap(),
+            ),
+            &x,
+        ),
+        (
+            Box::new(RandomAffine::new(&r, RandomAffineConfig::degrees(10.0).p(1.0)).unwrap()),
+            &expanded,
+        ),
+        (
+            Box::new(
+                RandomPerspective::new(
+                    &r,
+                    PerspectiveConfig {
+                        p: 1.0,
+                        ..Default::default()
+                    },
+                )
+                .unwrap(),
+            ),
+            &expanded,
+        ),
+        (
+            Box::new(Resize::new(&r, ResizeConfig::new((huge, huge))).unwrap()),
+            &x,
+        ),
+        (
+            Box::new(CenterCrop::new(&r, CenterCropConfig::new((huge - 1, huge - 1))).unwrap()),
+            &expanded,
+        ),
+        (
+            Box::new(RandomRotation::new(&r, RandomRotationConfig::degrees(30.0)).unwrap()),
+            &expanded,
+        ),
+    ];
+    for (aug, input) in cases {
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aug.f_forward(input)));
+        match got {
+            Ok(Err(Error::Torch(_))) => {}
+            // A centre crop of an expanded input is a view: nothing to allocate.
+            Ok(Ok(t)) if aug.name() == "CenterCrop" => {
+                assert_eq!(t.size(), [1, 3, huge - 1, huge - 1])
+            }
+            Ok(other) => panic!(
+                "{}: expected a libtorch allocation error, got {:?}",
+                aug.name(),
+                other.map(|t| t.size())
+            ),
+            Err(_) => panic!("{}: panicked", aug.name()),
+        }
+    }
+}

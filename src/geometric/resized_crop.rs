@@ -148,7 +148,7 @@ impl RandomResizedCrop {
                 };
                 let gx = norm(xs, wi).view([b, 1, wo]).expand([b, ho, wo], false);
                 let gy = norm(ys, hi).view([b, ho, 1]).expand([b, ho, wo], false);
-                let grid = Tensor::stack(&[gx, gy], -1);
+                let grid = Tensor::f_stack(&[gx, gy], -1)?;
                 let opts = Sampling {
                     resample: how.0,
                     padding: Padding::Border,
@@ -164,8 +164,14 @@ impl RandomResizedCrop {
                 let (_, _, w, h) = box_parts(&src, input.kind());
                 let one_x = w.le(1.0).view([b, 1, 1, 1]);
                 let one_y = h.le(1.0).view([b, 1, 1, 1]);
-                let out = out.narrow(3, 0, 1).expand_as(&out).where_self(&one_x, &out);
-                Ok(out.narrow(2, 0, 1).expand_as(&out).where_self(&one_y, &out))
+                let out = out
+                    .narrow(3, 0, 1)
+                    .expand_as(&out)
+                    .f_where_self(&one_x, &out)?;
+                Ok(out
+                    .narrow(2, 0, 1)
+                    .expand_as(&out)
+                    .f_where_self(&one_y, &out)?)
             }
         }
     }

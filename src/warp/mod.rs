@@ -177,7 +177,7 @@ pub(crate) fn warp(src: &Tensor, t: &Transform, out: &[i64], s: &Sampling) -> Re
     } else {
         s.align_corners
     };
-    let grid = normalized_grid(&a, out, base_aligned, projective, kind, device);
+    let grid = normalized_grid(&a, out, base_aligned, projective, kind, device)?;
     let grid = if grid.size()[0] == 1 && b > 1 {
         let mut shape = grid.size();
         shape[0] = b;
@@ -198,7 +198,9 @@ fn normalized_grid(
     projective: bool,
     kind: Kind,
     device: Device,
-) -> Tensor {
+) -> Result<Tensor> {
+    // Output-sized tensors are made with `f_` ops: a size a user asks for that does not fit
+    // in memory is an `Err`, not a panic.
     let n = out.len();
     let count: i64 = out.iter().product();
     // Coordinates x, y, (z) of every output pixel, in the row-major order of `out`.
@@ -212,25 +214,28 @@ fn normalized_grid(
                 .expand(out, false),
         );
     }
-    coords.push(Tensor::ones(out, (kind, device)));
-    let base = Tensor::stack(&coords, -1).view([1, count, n as i64 + 1]);
+    coords.push(Tensor::f_ones(out, (kind, device))?);
+    let base = Tensor::f_stack(&coords, -1)?.view([1, count, n as i64 + 1]);
     let b = a.size()[0];
     let mut shape = vec![b];
     shape.extend_from_slice(out);
     shape.push(n as i64);
-    if projective {
-        let warped = base.matmul(&a.transpose(-2, -1));
+    Ok(if projective {
+        let warped = base.f_matmul(&a.transpose(-2, -1))?;
         let last = warped.narrow(-1, n as i64, 1);
-        let ok = last.abs().gt(1e-8);
+        let ok = last.f_abs()?.f_gt(1e-8)?;
         let scale = last
-            .where_self(&ok, &last.ones_like())
-            .reciprocal()
-            .where_self(&ok, &last.ones_like());
-        (warped.narrow(-1, 0, n as i64) * scale).view(shape.as_slice())
-    } else {
-        base.matmul(&a.narrow(-2, 0, n as i64).transpose(-2, -1))
+            .f_where_self(&ok, &last.f_ones_like()?)?
+            .f_reciprocal()?
+            .f_where_self(&ok, &last.f_ones_like()?)?;
+        warped
+            .narrow(-1, 0, n as i64)
+            .f_mul(&scale)?
             .view(shape.as_slice())
-    }
+    } else {
+        base.f_matmul(&a.narrow(-2, 0, n as i64).transpose(-2, -1))?
+            .view(shape.as_slice())
+    })
 }
 
 /// `grid_sampler` with Kornia's padding modes (`Fill` warps a ones mask as well).
@@ -243,7 +248,7 @@ pub(crate) fn sample(src: &Tensor, grid: &Tensor, s: &Sampling) -> Result<Tensor
             let out = src.f_grid_sampler(grid, mode, 0, s.align_corners)?;
             let mut ones_shape = size.clone();
             ones_shape[1] = 1;
-            let ones = Tensor::ones(ones_shape.as_slice(), (src.kind(), src.device()));
+            let ones = Tensor::f_ones(ones_shape.as_slice(), (src.kind(), src.device()))?;
             let mask = ones.f_grid_sampler(grid, mode, 0, s.align_corners)?;
             let c = size[1];
             let fill = s.fill.clone().unwrap_or_else(|| vec![0.0; c as usize]);
@@ -255,7 +260,7 @@ pub(crate) fn sample(src: &Tensor, grid: &Tensor, s: &Sampling) -> Result<Tensor
             let mut view = vec![1i64; size.len()];
             view[1] = -1;
             let fill = constant(&fill, src.kind(), src.device()).view(view.as_slice());
-            Ok(out + (1.0 - mask) * fill)
+            Ok(out.f_add(&mask.f_neg()?.f_add_scalar(1.0)?.f_mul(&fill)?)?)
         }
         p => {
             let pad = match p {
@@ -342,7 +347,7 @@ pub(crate) fn crop_window(
             let inside = idx.ge(0).logical_and(&idx.lt(limit)).view(view.as_slice());
             ok = Some(match ok {
                 None => inside,
-                Some(o) => o.logical_and(&inside),
+                Some(o) => o.f_logical_and(&inside)?,
             });
             idx.clamp(0, limit - 1)
         } else {
@@ -351,7 +356,7 @@ pub(crate) fn crop_window(
         .view(view.as_slice());
         flat = Some(match flat {
             None => idx,
-            Some(f) => f * limit + idx,
+            Some(f) => f.f_mul_scalar(limit)?.f_add(&idx)?,
         });
     }
     let flat = flat.expect("n >= 1");
@@ -360,11 +365,11 @@ pub(crate) fn crop_window(
     let mut out_shape = vec![b, c];
     out_shape.extend_from_slice(size);
     let out = x
-        .reshape([b, c, src.iter().product::<i64>()])
+        .f_reshape([b, c, src.iter().product::<i64>()])?
         .f_gather(2, &index, false)?
         .view(out_shape.as_slice());
     Ok(match ok {
-        Some(ok) => out.where_scalarother(&ok.unsqueeze(1), 0.0),
+        Some(ok) => out.f_where_scalarother(&ok.unsqueeze(1), 0.0)?,
         None => out,
     })
 }
