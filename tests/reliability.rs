@@ -593,7 +593,7 @@ fn replayed_params_are_checked_for_shape_and_finiteness() {
         matches!(&e, Error::NonFinite { samples, .. } if samples == &[0, 1, 2]),
         "{e}"
     );
-    let mut nan_angle = params.get("angle").unwrap().copy();
+    let nan_angle = params.get("angle").unwrap().copy();
     let _ = nan_angle.get(1).fill_(f64::NAN);
     let e = err(affine.f_apply(&x, &with("angle", nan_angle.shallow_clone())));
     assert!(
@@ -618,7 +618,7 @@ fn replayed_params_are_checked_for_shape_and_finiteness() {
         matches!(&e, Error::Params { key, .. } if key == "angle"),
         "{e}"
     );
-    affine.f_apply(&x, &params).unwrap();
+    let _ = affine.f_apply(&x, &params).unwrap();
 
     let bright = RandomBrightness::new(vs.root(), FactorConfig::new((0.8, 1.2))).unwrap();
     let (_, params) = bright.f_forward_with_params(&x).unwrap();
@@ -652,7 +652,7 @@ fn replayed_params_are_checked_for_shape_and_finiteness() {
     let _ = bad.get(0).fill_(f64::NAN);
     let labels = Tensor::from_slice(&[0i64, 1, 2]);
     let (_, _, p) = mix.f_forward_with_labels_and_params(&bad, &labels).unwrap();
-    mix.f_apply_with_labels(&bad, &labels, &p).unwrap();
+    let _ = mix.f_apply_with_labels(&bad, &labels, &p).unwrap();
 }
 
 /// A failed allocation inside a warp panicked (RandomResizedCrop to 60000², RandomAffine on
