@@ -35,6 +35,29 @@ fn main() {
     if lib.join("libtorch_cuda.so").exists() && cuda_runtime_present(&lib) {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
     }
+    compile_generator_shim(&libtorch);
+}
+
+/// Compiles `csrc/generator.cpp` (draws from a generator of the caller's own: tch's C API
+/// takes none) against libtorch's headers, with the flags torch-sys uses for its own C++.
+fn compile_generator_shim(libtorch: &Path) {
+    println!("cargo:rerun-if-changed=csrc/generator.cpp");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let include = std::env::var_os("LIBTORCH_INCLUDE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| libtorch.to_path_buf())
+        .join("include");
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/generator.cpp")
+        .include(&include)
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .flag_if_supported("-Wno-unused-parameter")
+        .warnings(false)
+        .compile("tch_dda_generator");
 }
 
 /// The CPU install of the PyPI wheel ships `libtorch_cuda.so` without the CUDA

@@ -19,7 +19,7 @@ use tch::{nn, Device, Kind, Tensor};
 /// and inverses then follow from the geometry. Callers use the provided `f_*` methods
 /// (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and
 /// (B,C,D,H,W)), and honour the `p` gate) or their panicking twins.
-pub trait Augmentation: std::fmt::Debug + Send {
+pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// The type's name (e.g. `"RandomAffine"`), as in [`AugSpec::name`] and error messages.
     fn name(&self) -> &'static str;
 

@@ -134,6 +134,10 @@ pub enum Error {
         /// The batch indices of the samples.
         samples: Vec<i64>,
     },
+    /// A [`crate::Generator`] could not draw (a device other than the CPU or CUDA, CUDA
+    /// without its libraries, or a state libtorch refuses).
+    #[error("generator: {0}")]
+    Rng(String),
     /// A state file does not fit what it is loaded into (names, shapes, dtypes, values);
     /// nothing was changed.
     #[error("{file}: {problem}; nothing was loaded")]

@@ -53,6 +53,7 @@ mod ops;
 mod params;
 mod range;
 mod registry;
+mod rng;
 mod state;
 pub mod volume;
 mod warp;
@@ -75,6 +76,7 @@ pub use mix::{
 pub use params::{GateParams, Params};
 pub use range::{Learnable, Range};
 pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
+pub use rng::Generator;
 /// serde_json, for [`AugSpec::from_kornia`]'s keyword arguments (`tch_dda::serde_json::json!`).
 pub use serde_json;
 pub use state::{load_var_store, STRUCTURE_KEY};

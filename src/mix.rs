@@ -318,7 +318,7 @@ impl RandomMixUp {
 /// ones, but drawn, so the RNG stream matches Kornia's.
 fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
     let m = if same_on_batch { 1 } else { n };
-    let ones = Tensor::ones([m], (Kind::Float, device)).bernoulli();
+    let ones = crate::rng::bernoulli(&Tensor::ones([m], (Kind::Float, device)));
     if same_on_batch {
         ones.repeat([n])
     } else {
@@ -373,7 +373,7 @@ impl Augmentation for RandomMixUp {
         let mut p = Params::new();
         p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
         let ones = ones_drawn(b, same, device);
-        let pairs = Tensor::randperm(b, (Kind::Int64, device));
+        let pairs = crate::rng::randperm(b, (Kind::Int64, device));
         let lambdas = self.lambda.sample(b, same, device) * ones;
         p.insert("mixup_pairs", pairs);
         p.insert("mixup_lambdas", lambdas);
@@ -581,12 +581,10 @@ impl Augmentation for RandomCutMix {
         p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
         let n = b * m;
         let ones = ones_drawn(n, same, device);
-        let pairs = Tensor::rand([m, b], opts).argsort(1, false);
+        let pairs = crate::rng::rand(&[m, b], opts).argsort(1, false);
         // Beta(β, β) through Dirichlet([β, β]), as torch.distributions.Beta draws it.
         let beta = |k: i64| {
-            Tensor::full([k, 2], self.cfg.beta, opts)
-                .internal_sample_dirichlet()
-                .select(-1, 0)
+            crate::rng::sample_dirichlet(&Tensor::full([k, 2], self.cfg.beta, opts)).select(-1, 0)
         };
         let lam = if same {
             beta(m).repeat_interleave_self_int(b, 0, None)
@@ -600,9 +598,9 @@ impl Augmentation for RandomCutMix {
         let cut_w: Tensor = (&rate * w).floor();
         let start = || {
             if same {
-                Tensor::rand([m], opts).repeat_interleave_self_int(b, 0, None)
+                crate::rng::rand(&[m], opts).repeat_interleave_self_int(b, 0, None)
             } else {
-                Tensor::rand([n], opts)
+                crate::rng::rand(&[n], opts)
             }
         };
         let (xs, ys) = (start(), start());

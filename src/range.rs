@@ -8,7 +8,7 @@
 
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, no_grad, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// Which of an augmentation's magnitude ranges are trainable variables: none (the
 /// default), all, or those named (the range names of the operator, as in its VarStore
@@ -126,6 +126,16 @@ pub struct Range {
     var_names: (String, String),
     single: bool,
 }
+
+// SAFETY: a `Range` only reads its two tensors after construction (`to_device`,
+// `minimum`, `clamp`, arithmetic: new tensors, never an in-place write), and libtorch's
+// tensor handles are safe to read from several threads at once (atomic reference counts;
+// autograd records the leaf's use under its own locks). Writes to the variables go through
+// the `VarStore`'s own handles (an optimiser step, a load), which tch already lets another
+// thread own (`Tensor: Send`); synchronising those with forward passes is the caller's
+// concern, as with any tch model. So sharing a pipeline for concurrent forward passes adds
+// no data race.
+unsafe impl Sync for Range {}
 
 impl Range {
     /// Creates the range's two variables `<name>_lo` and `<name>_hi` under `path`, trainable
@@ -247,9 +257,9 @@ impl Range {
 /// `n` draws of U(0, 1) in float32 on `device`; with `same_on_batch` one draw repeated.
 pub(crate) fn uniform(n: i64, same_on_batch: bool, device: Device) -> Tensor {
     if same_on_batch {
-        Tensor::rand([1], (Kind::Float, device)).repeat([n])
+        crate::rng::rand(&[1], (Kind::Float, device)).repeat([n])
     } else {
-        Tensor::rand([n], (Kind::Float, device))
+        crate::rng::rand(&[n], (Kind::Float, device))
     }
 }
 
@@ -263,19 +273,23 @@ pub(crate) fn gate(n: i64, p: f64, p_batch: f64, same_on_batch: bool, device: De
     } else if p_batch <= 0.0 {
         Some(Tensor::zeros([1], opts))
     } else {
-        Some(Tensor::rand([1], opts).lt(p_batch).to_kind(Kind::Float))
+        Some(
+            crate::rng::rand(&[1], opts)
+                .lt(p_batch)
+                .to_kind(Kind::Float),
+        )
     };
     let elem = if p >= 1.0 {
         Tensor::ones([n], opts)
     } else if p <= 0.0 {
         Tensor::zeros([n], opts)
     } else if same_on_batch {
-        Tensor::rand([1], opts)
+        crate::rng::rand(&[1], opts)
             .lt(p)
             .to_kind(Kind::Float)
             .expand([n], false)
     } else {
-        Tensor::rand([n], opts).lt(p).to_kind(Kind::Float)
+        crate::rng::rand(&[n], opts).lt(p).to_kind(Kind::Float)
     };
     match batch {
         Some(b) => b * elem,
@@ -316,7 +330,9 @@ pub(crate) fn scalar_var(path: &nn::Path, name: &str, v: f64, learnable: bool) -
         path.var_copy(name, &init)
     } else {
         let t = path.zeros_no_train(name, &[]);
-        no_grad(|| t.shallow_clone().copy_(&init));
+        // A guard, not `tch::no_grad(..)`: grad mode comes back even if this unwinds.
+        let _guard = tch::no_grad_guard();
+        t.shallow_clone().copy_(&init);
         t
     }
 }

@@ -109,8 +109,18 @@ macro_rules! registry {
                 use serde::de::Error as _;
                 let value = serde_json::Value::deserialize(d)?;
                 // Unknown names and fields first (their message lists the allowed ones).
-                let repr: AugSpecRepr =
-                    serde_json::from_value(value.clone()).map_err(D::Error::custom)?;
+                let name = value
+                    .as_object()
+                    .filter(|m| m.len() == 1)
+                    .and_then(|m| m.keys().next().cloned());
+                let repr: AugSpecRepr = serde_json::from_value(value.clone()).map_err(|e| {
+                    match &name {
+                        Some(n) if AugSpec::NAMES.contains(&n.as_str()) => {
+                            D::Error::custom(format!("{n}: {e}"))
+                        }
+                        _ => D::Error::custom(e),
+                    }
+                })?;
                 if let Some((name, cfg)) = value.as_object().filter(|m| m.len() == 1).and_then(|m| m.iter().next()) {
                     for field in AugSpec::required_fields(name) {
                         if !cfg.as_object().is_some_and(|c| c.contains_key(*field)) {

@@ -293,7 +293,7 @@ impl Sequential {
             RandomApply::AtLeast(a) => (a, n + 1),
         };
         let cpu = (Kind::Int64, Device::Cpu);
-        let count = Tensor::randint_low(lo, hi, [1], cpu).int64_value(&[0]);
+        let count = crate::rng::randint(lo, hi, &[1], cpu).int64_value(&[0]);
         let weights: Vec<f32> = match &self.cfg.random_apply_weights {
             Some(w) => w.iter().map(|&v| v as f32).collect(),
             None => vec![1.0; self.steps.len()],
@@ -312,24 +312,23 @@ impl Sequential {
             Vec::new()
         } else {
             let replacement = count as f64 > total || count > nonzero + mix_place;
-            let picked = Tensor::from_slice(&w).multinomial(count, replacement);
+            let picked = crate::rng::multinomial(&Tensor::from_slice(&w), count, replacement);
             Vec::<i64>::try_from(picked).unwrap_or_default()
         };
         if count > 0 && !mix.is_empty() {
-            let u = Tensor::rand([1], (Kind::Float, Device::Cpu)).double_value(&[0]);
+            let u = crate::rng::rand(&[1], (Kind::Float, Device::Cpu)).double_value(&[0]);
             if u < (mix.len() + idx.len()) as f64 / n as f64 {
                 let mut mask = vec![0.0f32; self.steps.len()];
                 for &i in &mix {
                     mask[i] = 1.0;
                 }
-                let m = Tensor::from_slice(&mask)
-                    .multinomial(1, false)
-                    .int64_value(&[0]);
+                let m =
+                    crate::rng::multinomial(&Tensor::from_slice(&mask), 1, false).int64_value(&[0]);
                 match idx.last_mut() {
                     Some(last) => *last = m,
                     None => idx.push(m),
                 }
-                let perm = Tensor::randperm(idx.len() as i64, cpu);
+                let perm = crate::rng::randperm(idx.len() as i64, cpu);
                 let perm = Vec::<i64>::try_from(perm).unwrap_or_default();
                 idx = perm.iter().map(|&p| idx[p as usize]).collect();
             }

@@ -331,9 +331,9 @@ impl Augmentation for RandomElasticTransform {
         let same = self.cfg.same_on_batch;
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let noise = if same {
-            Tensor::rand([1, 2, h, w], (Kind::Float, device)).expand([b, 2, h, w], false)
+            crate::rng::rand(&[1, 2, h, w], (Kind::Float, device)).expand([b, 2, h, w], false)
         } else {
-            Tensor::rand([b, 2, h, w], (Kind::Float, device))
+            crate::rng::rand(&[b, 2, h, w], (Kind::Float, device))
         };
         p.insert("noise", noise * 2.0 - 1.0);
         Ok(p)
@@ -528,9 +528,9 @@ impl Augmentation for RandomThinPlateSpline {
         } else {
             let s = self.cfg.scale as f32 as f64;
             let u = if same {
-                Tensor::rand([1, 5, 2], opts).expand([b, 5, 2], false)
+                crate::rng::rand(&[1, 5, 2], opts).expand([b, 5, 2], false)
             } else {
-                Tensor::rand([b, 5, 2], opts)
+                crate::rng::rand(&[b, 5, 2], opts)
             };
             u * (2.0 * s) - s
         };

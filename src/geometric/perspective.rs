@@ -199,9 +199,9 @@ impl Augmentation for RandomPerspective {
         let d = self.distortion_scale.effective(device).0;
         let factor = Tensor::stack(&[&d * x_ext / 2.0, &d * y_ext / 2.0], 0).view([1, 1, 2]);
         let u = if same {
-            Tensor::rand([1, 4, 2], (Kind::Float, device)).repeat([b, 1, 1])
+            crate::rng::rand(&[1, 4, 2], (Kind::Float, device)).repeat([b, 1, 1])
         } else {
-            Tensor::rand([b, 4, 2], (Kind::Float, device))
+            crate::rng::rand(&[b, 4, 2], (Kind::Float, device))
         }
         .to_kind(kind);
         let offset = match self.cfg.sampling_method {

@@ -249,9 +249,9 @@ impl Augmentation for RandomResizedCrop {
         let batch_prob = gate(b, 1.0, self.cfg.p, same, device);
         let rand10 = || {
             if same {
-                Tensor::rand([1, 10], opts).repeat([b, 1])
+                crate::rng::rand(&[1, 10], opts).repeat([b, 1])
             } else {
-                Tensor::rand([b, 10], opts)
+                crate::rng::rand(&[b, 10], opts)
             }
         };
         let (s0, s1) = (self.cfg.scale.0 as f32, self.cfg.scale.1 as f32);

@@ -122,9 +122,9 @@ impl Augmentation for RandomChannelDropout {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let scores = if same {
-            Tensor::rand([1, c], (Kind::Float, device)).repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device)).repeat([b, 1])
         } else {
-            Tensor::rand([b, c], (Kind::Float, device))
+            crate::rng::rand(&[b, c], (Kind::Float, device))
         };
         p.insert(
             "batch_idx",
@@ -376,9 +376,9 @@ impl Augmentation for RandomSaltAndPepperNoise {
         let salt_share = between(self.cfg.salt_vs_pepper);
         let field = || {
             if same {
-                Tensor::rand([1, 1, h, w], (Kind::Float, device)).repeat([b, 1, 1, 1])
+                crate::rng::rand(&[1, 1, h, w], (Kind::Float, device)).repeat([b, 1, 1, 1])
             } else {
-                Tensor::rand([b, 1, h, w], (Kind::Float, device))
+                crate::rng::rand(&[b, 1, h, w], (Kind::Float, device))
             }
         };
         let noise = field()

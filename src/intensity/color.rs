@@ -234,7 +234,7 @@ impl Jitter {
         let contrast_factor = self.ranges[1].sample(b, same, device);
         let hue_factor = self.ranges[3].sample(b, same, device);
         let saturation_factor = self.ranges[2].sample(b, same, device);
-        let order = Tensor::randperm(4, (Kind::Int64, Device::Cpu));
+        let order = crate::rng::randperm(4, (Kind::Int64, Device::Cpu));
         let mut p: Params = JitterParams {
             brightness_factor,
             contrast_factor,

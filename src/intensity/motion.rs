@@ -283,7 +283,7 @@ impl Augmentation for RandomMotionBlur {
         let angle = self.angle.sample(b, same, device);
         let direction = self.direction.sample(b, same, device);
         let ksize = draw_ksize(self.cfg.kernel_size, b, same);
-        let idx = Tensor::randint(b, [1], (Kind::Int64, Device::Cpu));
+        let idx = crate::rng::randint(0, b, &[1], (Kind::Int64, Device::Cpu));
         p.insert("ksize_factor", ksize);
         p.insert("angle_factor", angle);
         p.insert("direction_factor", direction);

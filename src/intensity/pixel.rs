@@ -85,9 +85,9 @@ impl Augmentation for RandomChannelShuffle {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let scores = if same {
-            Tensor::rand([1, c], (Kind::Float, device)).repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device)).repeat([b, 1])
         } else {
-            Tensor::rand([b, c], (Kind::Float, device))
+            crate::rng::rand(&[b, c], (Kind::Float, device))
         };
         p.insert("channels", scores.argsort(1, false));
         Ok(p)
@@ -195,7 +195,7 @@ impl Augmentation for RandomGaussianNoise {
         let same = self.cfg.same_on_batch;
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let n = if same { 1 } else { shape[0] };
-        let noise = Tensor::randn([n, shape[1], shape[2], shape[3]], (Kind::Float, device))
+        let noise = crate::rng::randn(&[n, shape[1], shape[2], shape[3]], (Kind::Float, device))
             * self.cfg.std
             + self.cfg.mean;
         p.insert("gaussian_noise", noise);

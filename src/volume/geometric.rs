@@ -652,9 +652,9 @@ impl Augmentation for RandomPerspective3D {
         let factor = Tensor::stack(&[&ds * (xx / 2.0), &ds * (yx / 2.0), &ds * (zx / 2.0)], 0)
             .view([1, 1, 3]);
         let rand = if same {
-            Tensor::rand([1, 8, 3], (Kind::Float, device)).repeat([b, 1, 1])
+            crate::rng::rand(&[1, 8, 3], (Kind::Float, device)).repeat([b, 1, 1])
         } else {
-            Tensor::rand([b, 8, 3], (Kind::Float, device))
+            crate::rng::rand(&[b, 8, 3], (Kind::Float, device))
         };
         let inwards = constant(&INWARDS, Kind::Float, device).view([1, 8, 3]);
         let end = &start + factor * rand * inwards;
