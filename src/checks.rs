@@ -103,7 +103,7 @@ pub(crate) fn f32_finite(v: f64) -> bool {
 
 /// Whether `v` is a positive normal float32 (a divisor or scale that does not vanish).
 pub(crate) fn f32_positive(v: f64) -> bool {
-    v.is_finite() && (v as f32) >= f32::MIN_POSITIVE
+    f32_finite(v) && (v as f32) >= f32::MIN_POSITIVE
 }
 
 /// A range (lo, hi) with lo <= hi inside [min, max], finite in float32 (the kind it is

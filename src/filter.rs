@@ -1,7 +1,7 @@
 //! Batched 2D and 3D filtering with border modes, shared by the blurs: one grouped convolution for
 //! the whole batch (2D or 3D), whether the kernel is shared or per sample.
 
-use crate::Result;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
@@ -42,25 +42,45 @@ impl Border {
 
 /// Cross-correlates every channel of `x` (B,C,H,W) with `kernel` (K,kh,kw), K = 1 (shared)
 /// or B (one per sample), "same" output size.
-pub(crate) fn filter2d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
-    filter(x, kernel, border)
+pub(crate) fn filter2d(
+    op: &'static str,
+    x: &Tensor,
+    kernel: &Tensor,
+    border: Border,
+) -> Result<Tensor> {
+    filter(op, x, kernel, border)
 }
 
 /// Cross-correlates every channel of `x` (B,C,D,H,W) with `kernel` (K,kd,kh,kw), K = 1
 /// (shared) or B (one per sample), "same" output size.
-pub(crate) fn filter3d(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
-    filter(x, kernel, border)
+pub(crate) fn filter3d(
+    op: &'static str,
+    x: &Tensor,
+    kernel: &Tensor,
+    border: Border,
+) -> Result<Tensor> {
+    filter(op, x, kernel, border)
 }
 
 /// `x` (B,C,*spatial) cross-correlated with `kernel` (K,*k), K = 1 or B: one grouped
 /// convolution (2D or 3D) for the whole batch, after padding each axis by Kornia's split,
 /// (k - 1) // 2 before and the rest after.
-fn filter(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
+fn filter(op: &'static str, x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
     let size = x.size();
     let c = size[1];
     let ks = kernel.size();
     let (k, taps) = (ks[0], &ks[1..]);
     let n = taps.len();
+    // A reflection cannot reach further than the input is long.
+    if border == Border::Reflect && taps.iter().zip(&size[2..]).any(|(&t, &s)| t / 2 >= s) {
+        return Err(Error::Size {
+            op,
+            what: "kernel size",
+            size: taps.to_vec(),
+            input: size[2..].to_vec(),
+            allowed: "with border_type reflect, kernel_size // 2 below each side of the input (or another border_type)",
+        });
+    }
     // torch's pad order: last axis first, before then after.
     let pad: Vec<i64> = taps
         .iter()
@@ -97,13 +117,14 @@ fn filter(x: &Tensor, kernel: &Tensor, border: Border) -> Result<Tensor> {
 
 /// `filter2d` with a row kernel `kx` (K,kw), then a column kernel `ky` (K,kh).
 pub(crate) fn filter2d_separable(
+    op: &'static str,
     x: &Tensor,
     kx: &Tensor,
     ky: &Tensor,
     border: Border,
 ) -> Result<Tensor> {
-    let along_x = filter2d(x, &kx.unsqueeze(1), border)?;
-    filter2d(&along_x, &ky.unsqueeze(2), border)
+    let along_x = filter2d(op, x, &kx.unsqueeze(1), border)?;
+    filter2d(op, &along_x, &ky.unsqueeze(2), border)
 }
 
 /// Kornia's 1D Gaussian kernels (B,k) for standard deviations `sigma` (B,1): centred on

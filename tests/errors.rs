@@ -271,7 +271,7 @@ fn bad_configs_get_typed_errors() {
                 ..Default::default()
             }
         )),
-        "RandomThinPlateSpline: scale = -0.1 is invalid; allowed: a finite number >= 0"
+        "RandomThinPlateSpline: scale = -0.1 is invalid; allowed: a number in [0, 1000]"
     );
     assert_eq!(
         msg(RandomPlanckianJitter::new(

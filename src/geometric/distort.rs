@@ -84,6 +84,10 @@ pub struct RandomFisheye {
 
 const FISHEYE: &str = "RandomFisheye";
 const FISHEYE_KEYS: [&str; 3] = ["center_x", "center_y", "gamma"];
+/// The ranges' domains: a centre within 10 image half-sizes and a gamma in [0, 30] keep
+/// `d^gamma` (d the distance to the centre, at most about 15.6) finite in float32; a
+/// negative gamma is infinite at the centre (Kornia's output is NaN there).
+const FISHEYE_DOMAINS: [(f64, f64); 3] = [(-10.0, 10.0), (-10.0, 10.0), (0.0, 30.0)];
 
 impl RandomFisheye {
     /// The sampling grid (B,H,W,2) and the sampler's options for an input of `size`.
@@ -132,8 +136,8 @@ impl RandomFisheye {
         let path = path.borrow();
         cfg.learnable.check("RandomFisheye", &FISHEYE_KEYS)?;
         let limits = [cfg.center_x, cfg.center_y, cfg.gamma];
-        for (key, r) in FISHEYE_KEYS.into_iter().zip(limits) {
-            checks::range(FISHEYE, key, r, (f64::MIN, f64::MAX))?;
+        for ((key, r), domain) in FISHEYE_KEYS.into_iter().zip(limits).zip(FISHEYE_DOMAINS) {
+            checks::range(FISHEYE, key, r, domain)?;
         }
         checks::probability(FISHEYE, "p", cfg.p)?;
         let ranges = [0, 1, 2].map(|i| {
@@ -142,7 +146,7 @@ impl RandomFisheye {
                 FISHEYE_KEYS[i],
                 limits[i],
                 &cfg.learnable,
-                (f64::MIN, f64::MAX),
+                FISHEYE_DOMAINS[i],
             )
         });
         Ok(RandomFisheye { cfg, ranges })
@@ -256,8 +260,9 @@ impl RandomElasticTransform {
         let (sy, sx) = self.cfg.sigma;
         let kx = gaussian_kernel1d(kw, &Tensor::full([1, 1], sx, (kind, device)));
         let ky = gaussian_kernel1d(kh, &Tensor::full([1, 1], sy, (kind, device)));
-        let smooth =
-            |c: i64| filter2d_separable(&noise.narrow(1, c, 1), &kx, &ky, Border::Constant);
+        let smooth = |c: i64| {
+            filter2d_separable(ELASTIC, &noise.narrow(1, c, 1), &kx, &ky, Border::Constant)
+        };
         let disp_x = smooth(0)? * self.cfg.alpha.0;
         let disp_y = smooth(1)? * self.cfg.alpha.1;
         let disp = Tensor::cat(&[disp_x, disp_y], 1).permute([0, 2, 3, 1]);
@@ -346,7 +351,8 @@ impl Augmentation for RandomElasticTransform {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThinPlateSplineConfig {
-    /// Control points move by up to this much (normalised coordinates), >= 0.
+    /// Control points move by up to this much (normalised coordinates), in [0, 1000]
+    /// (beyond, the spline's kernel overflows float32; past 2 the image has left the frame).
     pub scale: f64,
     /// `grid_sample`'s `align_corners` (Kornia: false).
     pub align_corners: bool,
@@ -470,12 +476,12 @@ impl RandomThinPlateSpline {
     /// # Errors
     /// As `new`.
     pub fn from_config(cfg: ThinPlateSplineConfig) -> Result<RandomThinPlateSpline> {
-        if !(cfg.scale >= 0.0 && checks::f32_finite(cfg.scale)) {
+        if !(0.0..=1000.0).contains(&cfg.scale) {
             return Err(checks::config(
                 TPS,
                 "scale",
                 cfg.scale,
-                "a finite number >= 0",
+                "a number in [0, 1000]",
             ));
         }
         checks::probability(TPS, "p", cfg.p)?;

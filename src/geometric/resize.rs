@@ -369,7 +369,7 @@ fn resize(
         let opts = (x.kind(), x.device());
         let kernel_x = gaussian_kernel1d(kx, &Tensor::full([1, 1], sx, opts));
         let kernel_y = gaussian_kernel1d(ky, &Tensor::full([1, 1], sy, opts));
-        filter2d_separable(x, &kernel_x, &kernel_y, Border::Reflect)?
+        filter2d_separable("Resize", x, &kernel_x, &kernel_y, Border::Reflect)?
     } else {
         x.shallow_clone()
     };

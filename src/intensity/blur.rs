@@ -181,7 +181,7 @@ impl Augmentation for RandomGaussianBlur {
         let (kh, kw) = self.cfg.kernel_size;
         let kx = gaussian_kernel1d(kw, &sigma);
         let ky = gaussian_kernel1d(kh, &sigma);
-        filter2d_separable(input, &kx, &ky, self.cfg.border_type)
+        filter2d_separable(self.name(), input, &kx, &ky, self.cfg.border_type)
     }
 }
 
@@ -272,7 +272,7 @@ impl Augmentation for RandomBoxBlur {
         let opts = (input.kind(), input.device());
         let kx = Tensor::full([1, kw], 1.0 / kw as f64, opts);
         let ky = Tensor::full([1, kh], 1.0 / kh as f64, opts);
-        filter2d_separable(input, &kx, &ky, self.cfg.border_type)
+        filter2d_separable(self.name(), input, &kx, &ky, self.cfg.border_type)
     }
 }
 

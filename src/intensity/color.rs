@@ -260,7 +260,7 @@ impl Jitter {
             };
             factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
         }
-        let order = params.require(op, "order")?;
+        let order = params.shaped(op, "order", &[4])?;
         // `order` is a (4,) tensor on the CPU (Kornia draws it there); reading it does not
         // wait for the GPU. A replayed map moved to the GPU is read back once.
         let order: Vec<i64> = Vec::try_from(&order.to_device(Device::Cpu).to_kind(Kind::Int64))?;

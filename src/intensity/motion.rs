@@ -326,7 +326,7 @@ impl Augmentation for RandomMotionBlur {
             &get("direction_factor")?,
             self.cfg.resample,
         )?;
-        filter2d(input, &kernel, self.cfg.border_type)
+        filter2d(self.name(), input, &kernel, self.cfg.border_type)
     }
 }
 

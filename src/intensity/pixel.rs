@@ -164,13 +164,23 @@ impl RandomGaussianNoise {
     /// # Errors
     /// As `new`.
     pub fn from_config(cfg: GaussianNoiseConfig) -> Result<RandomGaussianNoise> {
-        checks::finite(NOISE, "mean", &[cfg.mean])?;
-        if !(cfg.std >= 0.0 && checks::f32_finite(cfg.std)) {
+        // float32 normal draws stay within 6 standard deviations, so `mean + 6 std` is what
+        // must stay finite (with room for the image it is added to).
+        const BOUND: f64 = 1e37;
+        if !(-BOUND..=BOUND).contains(&cfg.mean) {
+            return Err(checks::config(
+                NOISE,
+                "mean",
+                cfg.mean,
+                "a number in [-1e37, 1e37]",
+            ));
+        }
+        if !(0.0..=BOUND).contains(&cfg.std) {
             return Err(checks::config(
                 NOISE,
                 "std",
                 cfg.std,
-                "a finite number >= 0",
+                "a number in [0, 1e37]",
             ));
         }
         checks::probability(NOISE, "p", cfg.p)?;

@@ -258,7 +258,7 @@ impl Augmentation for RandomMotionBlur3D {
             &get("direction_factor", &[b])?,
             self.cfg.resample,
         )?;
-        filter3d(input, &kernel, self.cfg.border_type)
+        filter3d(self.name(), input, &kernel, self.cfg.border_type)
     }
 }
 

@@ -1,0 +1,445 @@
+//! A fuzz test: random configs (mutated JSON of every operator, alone and in pipelines),
+//! random shapes, dtypes, layouts and values, and corrupted params, through every `f_`
+//! entry point. It asserts: no panic, only typed errors (a libtorch error only for an
+//! allocation that does not fit), a finite output for a finite input, a replay equal to
+//! the forward pass, and the input untouched.
+//!
+//! `./run test` runs a short fixed-seed run. A long run with a time budget:
+//! `FUZZ_SECONDS=600 FUZZ_SEED=7 cargo test --release --test fuzz -- --nocapture`
+//! (`scripts/fuzz.sh` does this).
+
+mod common;
+
+use serde_json::Value;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+/// splitmix64: the fuzzer's own stream (torch's generator draws the augmentations').
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+    fn pick<T: Clone>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())].clone()
+    }
+}
+
+const HOSTILE_NUMBERS: [f64; 16] = [
+    0.0, -1.0, 1.0, 0.5, 2.0, 7.0, -7.0, 100.0, 1e-300, 1e300, 1e39, -1e39, 3.4e38, 1e-45, 0.999,
+    -0.5,
+];
+
+/// Replaces, removes or adds one leaf of `v` (a spec's JSON), or leaves it.
+fn mutate(v: &mut Value, rng: &mut Rng, depth: usize) {
+    match v {
+        Value::Object(map) if !map.is_empty() => {
+            let r = rng.below(10);
+            if r == 0 && depth > 0 {
+                let k = map.keys().nth(rng.below(map.len())).unwrap().clone();
+                map.remove(&k);
+            } else if r == 1 && depth > 0 {
+                map.insert("not_a_field".into(), Value::from(1));
+            } else {
+                let k = map.keys().nth(rng.below(map.len())).unwrap().clone();
+                mutate(map.get_mut(&k).unwrap(), rng, depth + 1);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let r = rng.below(8);
+            if r == 0 {
+                a.pop();
+            } else if r == 1 {
+                let last = a.last().unwrap().clone();
+                a.push(last);
+            } else {
+                let i = rng.below(a.len());
+                mutate(&mut a[i], rng, depth + 1);
+            }
+        }
+        Value::Number(_) => {
+            *v = if rng.chance(0.2) {
+                Value::from(rng.below(40) as i64 - 5)
+            } else {
+                serde_json::Number::from_f64(rng.pick(&HOSTILE_NUMBERS))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            };
+        }
+        Value::Bool(b) => *b = !*b,
+        Value::Null => *v = Value::from(rng.pick(&HOSTILE_NUMBERS)),
+        Value::String(s) => {
+            *s = rng
+                .pick(&[
+                    "nearest", "bilinear", "bicubic", "zeros", "reflect", "x", "",
+                ])
+                .into();
+        }
+        _ => {}
+    }
+}
+
+fn spatial_dims(spec: &AugSpec) -> usize {
+    let n = spec.name();
+    if n.ends_with("3D") {
+        3
+    } else {
+        2
+    }
+}
+
+/// A random pipeline or single operator, as JSON (mutated or not).
+fn random_spec(rng: &mut Rng, specs: &[AugSpec]) -> (String, usize) {
+    let dims3 = rng.chance(0.2);
+    let pool: Vec<&AugSpec> = specs
+        .iter()
+        .filter(|s| (spatial_dims(s) == 3) == dims3)
+        .collect();
+    let n = if rng.chance(0.5) { 1 } else { 2 + rng.below(3) };
+    let steps: Vec<Value> = (0..n)
+        .map(|_| serde_json::to_value(rng.pick(&pool)).unwrap())
+        .collect();
+    let mut json = if n == 1 && rng.chance(0.6) {
+        Value::Array(steps)
+    } else {
+        let mut obj = serde_json::json!({ "steps": steps });
+        if rng.chance(0.4) {
+            obj["random_apply"] = rng.pick(&[
+                serde_json::json!("all"),
+                serde_json::json!({"exactly": 1}),
+                serde_json::json!({"between": [1, 2]}),
+                serde_json::json!({"at_least": 1}),
+            ]);
+        }
+        if rng.chance(0.2) {
+            obj["same_on_batch"] = Value::Bool(true);
+        }
+        if rng.chance(0.2) {
+            obj["fuse_geometry"] = Value::Bool(true);
+        }
+        obj
+    };
+    for _ in 0..rng.below(3) {
+        mutate(&mut json, rng, 0);
+    }
+    (json.to_string(), if dims3 { 3 } else { 2 })
+}
+
+fn random_input(rng: &mut Rng, dims: usize) -> Tensor {
+    let mut rank = 2 + dims;
+    if rng.chance(0.1) {
+        rank = rng.pick(&[1, 2, 3, 4, 5, 6]);
+    } else if rng.chance(0.2) {
+        rank -= 1; // unbatched
+    }
+    let shape: Vec<i64> = (0..rank)
+        .map(|i| {
+            if rng.chance(0.02) {
+                0
+            } else if i + 1 < rank.saturating_sub(dims - 1) {
+                rng.pick(&[1, 2, 3, 4])
+            } else {
+                rng.pick(&[1, 2, 3, 5, 8, 13, 24])
+            }
+        })
+        .collect();
+    let kind = match rng.below(20) {
+        0..=14 => Kind::Float,
+        15 | 16 => Kind::Double,
+        17 => Kind::Half,
+        18 => Kind::Uint8,
+        _ => Kind::Int64,
+    };
+    let x = Tensor::rand(shape.as_slice(), (Kind::Float, Device::Cpu));
+    let x = match rng.below(20) {
+        0 => x.f_mul_scalar(1e30).unwrap(),
+        1 => x.f_sub_scalar(0.5).unwrap(),
+        2 if x.numel() > 0 => {
+            let flat = x.view([-1]);
+            let _ = flat.narrow(0, 0, 1).fill_(f64::NAN);
+            x
+        }
+        3 if x.numel() > 0 => {
+            let flat = x.view([-1]);
+            let _ = flat.narrow(0, x.numel() as i64 - 1, 1).fill_(f64::INFINITY);
+            x
+        }
+        _ => x,
+    };
+    let x = if kind == Kind::Float {
+        x
+    } else {
+        (x * 255.0).to_kind(kind)
+    };
+    let x = match rng.below(10) {
+        // Non-contiguous with the same shape.
+        0 if rank >= 2 => x.transpose(-1, -2).contiguous().transpose(-1, -2),
+        // An expanded batch.
+        1 if rank >= 1 && shape[0] > 0 => x.narrow(0, 0, 1).expand(shape.as_slice(), false),
+        _ => x,
+    };
+    if rng.chance(0.1) && x.is_floating_point() {
+        x.detach().set_requires_grad(true)
+    } else {
+        x
+    }
+}
+
+fn same_values(a: &Tensor, b: &Tensor) -> bool {
+    a.size() == b.size()
+        && a.kind() == b.kind()
+        && (!a.is_floating_point()
+            || a.isnan().equal(&b.isnan())
+                && a.nan_to_num(0.0, None, None)
+                    .equal(&b.nan_to_num(0.0, None, None)))
+        && (a.is_floating_point() || a.equal(b))
+}
+
+fn all_finite(t: &Tensor) -> bool {
+    !t.is_floating_point() || t.numel() == 0 || bool::try_from(t.isfinite().all()).unwrap()
+}
+
+/// An error the fuzzer accepts: any typed error, but a libtorch error only when memory ran
+/// out (the crate validates everything else before calling libtorch).
+fn typed(e: &Error) -> bool {
+    match e {
+        Error::Torch(t) => t.to_string().contains("allocate"),
+        _ => true,
+    }
+}
+
+/// The first line of an error (libtorch appends its C++ backtrace).
+fn short(e: &Error) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}
+
+/// A copy of `params` with one entry corrupted.
+fn corrupt(params: &Params, rng: &mut Rng) -> Params {
+    let keys: Vec<String> = params.keys().map(String::from).collect();
+    let mut out = Params::new();
+    if keys.is_empty() {
+        return out;
+    }
+    let victim = rng.pick(&keys);
+    for (k, v) in params.iter() {
+        if k != victim {
+            out.insert(k, v.shallow_clone());
+            continue;
+        }
+        match rng.below(5) {
+            0 => {}
+            1 if v.is_floating_point() => out.insert(k, v.full_like(f64::NAN)),
+            2 if v.dim() > 0 && v.size()[0] > 0 => out.insert(k, v.narrow(0, 0, v.size()[0] - 1)),
+            3 => out.insert(k, v.unsqueeze(0)),
+            _ => out.insert(k, v.to_kind(Kind::Int64)),
+        }
+    }
+    out
+}
+
+struct Case {
+    json: String,
+    shape: Vec<i64>,
+    kind: Kind,
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {:?} {:?}", self.json, self.shape, self.kind)
+    }
+}
+
+/// Runs one case; returns a failure message, or `None` when every property held.
+fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<String> {
+    let (json, dims) = random_spec(rng, specs);
+    let x = random_input(rng, dims);
+    let case = Case {
+        json: json.clone(),
+        shape: x.size(),
+        kind: x.kind(),
+    };
+    let before = x.detach().copy();
+    let vs = VarStore::new(Device::Cpu);
+    let got = catch_unwind(AssertUnwindSafe(|| Sequential::from_json(vs.root(), &json)));
+    let seq = match got {
+        Err(_) => return Some(format!("from_json panicked: {case}")),
+        Ok(Err(e)) if !typed(&e) => {
+            return Some(format!("from_json: untyped {}: {case}", short(&e)))
+        }
+        Ok(Err(_)) => {
+            stats.refused_configs += 1;
+            return None;
+        }
+        Ok(Ok(seq)) => seq,
+    };
+    stats.built += 1;
+    let fwd = catch_unwind(AssertUnwindSafe(|| seq.f_forward_with_params(&x)));
+    let (out, params) = match fwd {
+        Err(_) => return Some(format!("f_forward panicked: {case}")),
+        Ok(Err(e)) if !typed(&e) => {
+            return Some(format!("f_forward: untyped {}: {case}", short(&e)))
+        }
+        Ok(Err(_)) => {
+            stats.refused_inputs += 1;
+            return None;
+        }
+        Ok(Ok(v)) => v,
+    };
+    stats.ran += 1;
+    if !same_values(&x.detach(), &before) {
+        return Some(format!("the input was modified: {case}"));
+    }
+    if x.is_floating_point() && all_finite(&before) && !all_finite(&out) {
+        return Some(format!("non-finite output for a finite input: {case}"));
+    }
+    // The replay is the forward pass.
+    match catch_unwind(AssertUnwindSafe(|| seq.f_apply(&x, &params))) {
+        Err(_) => return Some(format!("f_apply panicked: {case}")),
+        Ok(Err(e)) => {
+            // A finite input replays; a non-finite one may be refused (NonFinite is only
+            // raised for finite inputs, so any error here is a failure).
+            return Some(format!(
+                "replay of its own params failed: {}: {case}",
+                short(&e)
+            ));
+        }
+        Ok(Ok(again)) => {
+            if !same_values(&again.detach(), &out.detach()) {
+                return Some(format!("the replay differs from the forward pass: {case}"));
+            }
+        }
+    }
+    // Corrupted params: an error or a result, never a panic, never NaN from finite input.
+    let bad = corrupt(&params, rng);
+    match catch_unwind(AssertUnwindSafe(|| seq.f_apply(&x, &bad))) {
+        Err(_) => return Some(format!("f_apply of corrupted params panicked: {case}")),
+        Ok(Err(e)) if !typed(&e) => {
+            return Some(format!(
+                "f_apply of corrupted params: untyped {}: {case}",
+                short(&e)
+            ))
+        }
+        Ok(Err(_)) => stats.refused_params += 1,
+        Ok(Ok(y)) => {
+            if x.is_floating_point() && all_finite(&before) && !all_finite(&y) {
+                return Some(format!("corrupted params gave non-finite output: {case}"));
+            }
+        }
+    }
+    // The geometry of random shapes, and the inverse.
+    let shape = random_input(rng, dims).size();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        seq.f_transform_matrix(&shape, &params, Kind::Float, Device::Cpu)
+            .map(|_| ())
+    }));
+    match r {
+        Err(_) => return Some(format!("f_transform_matrix({shape:?}) panicked: {case}")),
+        Ok(Err(e)) if !typed(&e) => {
+            return Some(format!(
+                "f_transform_matrix({shape:?}): untyped {}: {case}",
+                short(&e)
+            ))
+        }
+        _ => {}
+    }
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        seq.f_inverse(&out, &params, &x.size()).map(|_| ())
+    }));
+    match r {
+        Err(_) => return Some(format!("f_inverse panicked: {case}")),
+        Ok(Err(e)) if !typed(&e) => {
+            return Some(format!("f_inverse: untyped {}: {case}", short(&e)))
+        }
+        _ => {}
+    }
+    // A record with a mask of random shape and random boxes.
+    if dims == 2 && x.dim() >= 3 {
+        let mask_shape = random_input(rng, 2).size();
+        let mask = Tensor::rand(mask_shape.as_slice(), (Kind::Float, Device::Cpu)).gt(0.5);
+        let b = if x.dim() == 4 { x.size()[0] } else { 1 };
+        let n = rng.below(4) as i64;
+        let boxes = Tensor::rand([b.max(0), n, 4], (Kind::Float, Device::Cpu)) * 30.0 - 5.0;
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            let batch = Batch::new(x.shallow_clone())
+                .with_masks(mask.shallow_clone())
+                .with_boxes(Boxes::xyxy(boxes.shallow_clone()));
+            seq.f_forward_batch(&batch).map(|_| ())
+        }));
+        match r {
+            Err(_) => {
+                return Some(format!(
+                    "f_forward_batch (mask {mask_shape:?}, {n} boxes) panicked: {case}"
+                ))
+            }
+            Ok(Err(e)) if !typed(&e) => {
+                return Some(format!("f_forward_batch: untyped {}: {case}", short(&e)))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[derive(Default, Debug)]
+struct Stats {
+    built: usize,
+    refused_configs: usize,
+    ran: usize,
+    refused_inputs: usize,
+    refused_params: usize,
+}
+
+#[test]
+fn fuzz_every_operator_and_pipeline() {
+    let _serial = common::serial();
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("FUZZ_SEED").unwrap_or(20261128);
+    let cases = env("FUZZ_CASES").unwrap_or(2000);
+    let seconds = env("FUZZ_SECONDS");
+    let mut rng = Rng(seed);
+    tch::manual_seed(seed as i64);
+    let specs = common::all_specs();
+    let start = std::time::Instant::now();
+    let mut stats = Stats::default();
+    let mut failures = Vec::new();
+    let mut done = 0u64;
+    loop {
+        let more = match seconds {
+            Some(s) => start.elapsed().as_secs() < s,
+            None => done < cases,
+        };
+        if !more {
+            break;
+        }
+        if let Some(f) = run_case(&mut rng, &specs, &mut stats) {
+            failures.push(f);
+        }
+        done += 1;
+    }
+    println!(
+        "fuzz: seed {seed}, {done} cases in {:.1} s: {stats:?}, {} failures",
+        start.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    // Every kind of case must actually occur.
+    assert!(stats.ran > 0 && stats.refused_configs > 0 && stats.refused_inputs > 0);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
