@@ -96,6 +96,23 @@ pub(crate) fn probability(op: &'static str, name: &'static str, p: f64) -> Resul
     }
 }
 
+/// The largest magnitude of an otherwise unbounded range (a factor, a shift, a blur
+/// sigma): times an image value of magnitude up to 1e3 it stays finite in float32.
+pub(crate) const MAGNITUDE: f64 = 1e30;
+
+/// The domain of a scale factor (affine scale, 2D and 3D): its inverse and the sampling
+/// grid stay finite.
+pub(crate) const SCALE_DOMAIN: (f64, f64) = (1e-4, 1e4);
+
+/// A bound as written in messages (exponent notation for large ones).
+fn bound(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Whether `v` stays finite in float32, the kind ranges and params are drawn in.
 pub(crate) fn f32_finite(v: f64) -> bool {
     v.is_finite() && (v as f32).is_finite()
@@ -123,12 +140,12 @@ pub(crate) fn range(
     let low = if positive {
         "0 < lo".to_string()
     } else {
-        format!("{min} <= lo")
+        format!("{} <= lo", bound(min))
     };
     let high = if max == f64::MAX {
         String::new()
     } else {
-        format!(" <= {max}")
+        format!(" <= {}", bound(max))
     };
     Err(Error::Config {
         op,

@@ -123,8 +123,9 @@ pub enum Error {
         /// What is wrong, and what is expected.
         problem: String,
     },
-    /// Replayed params turn a finite input into a non-finite output (a zero scale, a
-    /// singular matrix, a factor that overflows); checked for inputs on the CPU.
+    /// Replayed params turn a finite input of image magnitude (|x| <= 1e3) into a
+    /// non-finite output (a zero scale, a singular matrix, a factor that overflows);
+    /// checked for inputs on the CPU.
     #[error(
         "{op}: the replayed params give a non-finite output for the finite sample(s) {samples:?}"
     )]

@@ -106,6 +106,8 @@ pub mod prelude {
     pub use crate::params::{GateParams, Params};
     pub use crate::range::{Learnable, Range};
     pub use crate::registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
+    pub use crate::rng::Generator;
+    pub use crate::state::load_var_store;
     pub use crate::volume::*;
     pub use crate::warp::{Padding, Resample, Sampling};
 }

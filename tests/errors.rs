@@ -154,7 +154,7 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(ColorJiggle::new(&r, JitterConfig { brightness: (-0.5, 1.0), ..Default::default() })),
-        "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi, as float32"
+        "ColorJiggle: brightness = (-0.5, 1) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1e30, as float32"
     );
     assert_eq!(
         msg(RandomBrightness::new(&r, FactorConfig::new((0.5, 2.5)))),
@@ -306,7 +306,7 @@ fn bad_configs_get_typed_errors() {
     );
     assert_eq!(
         msg(RandomSharpness::new(&r, SharpnessConfig { sharpness: (-0.1, 0.5), ..Default::default() })),
-        "RandomSharpness: sharpness = (-0.1, 0.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi, as float32"
+        "RandomSharpness: sharpness = (-0.1, 0.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1e30, as float32"
     );
     assert_eq!(
         msg(RandomCrop::new(

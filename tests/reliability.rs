@@ -76,6 +76,7 @@ fn a_nan_pixel_through_equalize_stays_in_its_own_sample() {
 /// batch; the public `sample` took any shape. Shapes are now checked first.
 #[test]
 fn shapes_are_checked_before_any_indexing() {
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let flip = RandomHorizontalFlip::new(
         vs.root(),
@@ -853,6 +854,7 @@ fn grad_enabled() -> bool {
 /// was.
 #[test]
 fn a_caught_panic_under_no_grad_guard_leaves_grad_mode_on() {
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let crop = Sequential::from_json(vs.root(), r#"[{"RandomCrop":{"size":[64,64]}}]"#).unwrap();
     let small = Tensor::zeros([1, 3, 8, 8], (Kind::Float, Device::Cpu));

@@ -191,10 +191,10 @@ impl RandomAffine {
             }
         }
         if let Some(s) = cfg.scale {
-            checks::range(AFFINE, "scale", s, (f64::MIN_POSITIVE, f64::MAX))?;
+            checks::range(AFFINE, "scale", s, checks::SCALE_DOMAIN)?;
         }
         if let Some(s) = cfg.scale_y {
-            checks::range(AFFINE, "scale_y", s, (f64::MIN_POSITIVE, f64::MAX))?;
+            checks::range(AFFINE, "scale_y", s, checks::SCALE_DOMAIN)?;
             if cfg.scale.is_none() {
                 return Err(checks::config(
                     AFFINE,
@@ -224,10 +224,9 @@ impl RandomAffine {
         });
         let scale = cfg.scale.map(|s| {
             (
-                Range::new(path, "scale", s, l, (f32::MIN_POSITIVE as f64, f64::MAX)),
-                cfg.scale_y.map(|sy| {
-                    Range::new(path, "scale_y", sy, l, (f32::MIN_POSITIVE as f64, f64::MAX))
-                }),
+                Range::new(path, "scale", s, l, checks::SCALE_DOMAIN),
+                cfg.scale_y
+                    .map(|sy| Range::new(path, "scale_y", sy, l, checks::SCALE_DOMAIN)),
             )
         });
         let shear = (cfg.shear.is_some() || cfg.shear_y.is_some()).then(|| {

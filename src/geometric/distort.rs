@@ -233,7 +233,7 @@ impl Default for ElasticConfig {
 /// Input (B,C,H,W) or (C,H,W), float32 or float64; output the same shape.
 ///
 /// # Errors
-/// `new` fails on an even kernel, a non-positive sigma, non-finite alpha or a bad `p`;
+/// `new` fails on an even kernel, a non-positive sigma, an alpha outside [-1000, 1000] or a bad `p`;
 /// `f_*` forms on a bad input.
 #[derive(Debug)]
 pub struct RandomElasticTransform {
@@ -312,7 +312,14 @@ impl RandomElasticTransform {
                 "positive finite numbers (as float32)",
             ));
         }
-        checks::finite(ELASTIC, "alpha", &[cfg.alpha.0, cfg.alpha.1])?;
+        if !(cfg.alpha.0.abs() <= 1e3 && cfg.alpha.1.abs() <= 1e3) {
+            return Err(checks::config(
+                ELASTIC,
+                "alpha",
+                format!("{:?}", cfg.alpha),
+                "numbers in [-1000, 1000] (displacements in normalised coordinates)",
+            ));
+        }
         checks::probability(ELASTIC, "p", cfg.p)?;
         Ok(RandomElasticTransform { cfg })
     }

@@ -128,7 +128,7 @@ impl RandomGaussianBlur {
             "sigma",
             cfg.sigma,
             &cfg.learnable,
-            (f32::MIN_POSITIVE as f64, f64::MAX),
+            (f32::MIN_POSITIVE as f64, checks::MAGNITUDE),
         );
         Ok(RandomGaussianBlur { cfg, sigma })
     }

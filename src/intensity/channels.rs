@@ -219,7 +219,7 @@ impl RandomRGBShift {
             .into_iter()
             .zip(limits)
         {
-            checks::range(RGB_SHIFT, name, r, (f64::MIN, f64::MAX))?;
+            checks::range(RGB_SHIFT, name, r, (-checks::MAGNITUDE, checks::MAGNITUDE))?;
         }
         checks::probability(RGB_SHIFT, "p", cfg.p)?;
         let ranges = [0, 1, 2].map(|i| {
@@ -228,7 +228,7 @@ impl RandomRGBShift {
                 SHIFT_KEYS[i],
                 limits[i],
                 &cfg.learnable,
-                (f64::MIN, f64::MAX),
+                (-checks::MAGNITUDE, checks::MAGNITUDE),
             )
         });
         Ok(RandomRGBShift { cfg, ranges })

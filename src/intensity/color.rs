@@ -182,7 +182,7 @@ impl Jitter {
         cfg: JitterConfig,
         flavour: Flavour,
     ) -> Result<Jitter> {
-        let inf = f64::MAX;
+        let inf = checks::MAGNITUDE;
         checks::range(op, "brightness", cfg.brightness, (0.0, inf))?;
         checks::range(op, "contrast", cfg.contrast, (0.0, inf))?;
         checks::range(op, "saturation", cfg.saturation, (0.0, inf))?;

@@ -259,14 +259,19 @@ impl RandomSharpness {
         let path = path.borrow();
         cfg.learnable
             .check("RandomSharpness", &RANDOM_SHARPNESS_RANGES)?;
-        checks::range(SHARPNESS, "sharpness", cfg.sharpness, (0.0, f64::MAX))?;
+        checks::range(
+            SHARPNESS,
+            "sharpness",
+            cfg.sharpness,
+            (0.0, checks::MAGNITUDE),
+        )?;
         checks::probability(SHARPNESS, "p", cfg.p)?;
         let sharpness = Range::new(
             path,
             "sharpness",
             cfg.sharpness,
             &cfg.learnable,
-            (0.0, f64::MAX),
+            (0.0, checks::MAGNITUDE),
         );
         Ok(RandomSharpness { cfg, sharpness })
     }

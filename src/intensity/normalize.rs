@@ -64,6 +64,28 @@ fn check_normalize(op: &'static str, cfg: &NormalizeConfig) -> Result<()> {
             "non-zero values whose magnitude is at least float32's smallest normal (1.2e-38)",
         ));
     }
+    // Image values up to 1e3 in magnitude must stay finite in float32 (below 1e38).
+    let max = |v: &[f64]| v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let min = |v: &[f64]| v.iter().fold(f64::INFINITY, |m, x| m.min(x.abs()));
+    let (reach, allowed) = if op == "Denormalize" {
+        (
+            1e3 * max(&cfg.std) + max(&cfg.mean),
+            "1e3 * max|std| + max|mean| <= 1e38 (values up to 1e3 stay finite in float32)",
+        )
+    } else {
+        (
+            (max(&cfg.mean) + 1e3) / min(&cfg.std),
+            "(max|mean| + 1e3) / min|std| <= 1e38 (values up to 1e3 stay finite in float32)",
+        )
+    };
+    if reach > 1e38 {
+        return Err(checks::config(
+            op,
+            "mean/std",
+            format!("{:?}/{:?}", cfg.mean, cfg.std),
+            allowed,
+        ));
+    }
     checks::probability(op, "p", cfg.p)
 }
 

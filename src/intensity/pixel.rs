@@ -356,9 +356,11 @@ impl Augmentation for RandomPosterize {
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let b = input.size()[0];
         let kind = input.kind();
+        // Replayed bits outside [0, 8] are read as the nearest end (no shift past a byte).
         let bits = params
             .shaped(POSTERIZE, "bits_factor", &[b])?
             .to_device(input.device())
+            .clamp(0, 8)
             .view([-1, 1, 1, 1]);
         let x = input.clamp(0.0, 1.0);
         let shift = 8 - bits.to_kind(Kind::Int);
@@ -373,8 +375,9 @@ impl Augmentation for RandomPosterize {
         }
         let out = straight_through(out, &x);
         Ok(match params.get("bits_raw") {
-            Some(raw) => {
-                let raw = raw
+            Some(_) => {
+                let raw = params
+                    .shaped(POSTERIZE, "bits_raw", &[b])?
                     .to_device(input.device())
                     .to_kind(kind)
                     .view([-1, 1, 1, 1]);

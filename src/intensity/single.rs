@@ -80,7 +80,7 @@ impl OneFactor {
     ) -> Result<OneFactor> {
         let bounds = match kind {
             Kind1::Brightness => (0.0, 2.0),
-            Kind1::Contrast | Kind1::Saturation => (0.0, f64::MAX),
+            Kind1::Contrast | Kind1::Saturation => (0.0, checks::MAGNITUDE),
             Kind1::Hue => (-0.5, 0.5),
         };
         checks::range(op, key, cfg.range, bounds)?;
@@ -280,11 +280,23 @@ impl RandomGamma {
     pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: GammaConfig) -> Result<RandomGamma> {
         let path = path.borrow();
         cfg.learnable.check("RandomGamma", &RANDOM_GAMMA_RANGES)?;
-        checks::range(GAMMA, "gamma", cfg.gamma, (0.0, f64::MAX))?;
-        checks::range(GAMMA, "gain", cfg.gain, (0.0, f64::MAX))?;
+        checks::range(GAMMA, "gamma", cfg.gamma, (0.0, checks::MAGNITUDE))?;
+        checks::range(GAMMA, "gain", cfg.gain, (0.0, checks::MAGNITUDE))?;
         checks::probability(GAMMA, "p", cfg.p)?;
-        let gamma = Range::new(path, "gamma", cfg.gamma, &cfg.learnable, (0.0, f64::MAX));
-        let gain = Range::new(path, "gain", cfg.gain, &cfg.learnable, (0.0, f64::MAX));
+        let gamma = Range::new(
+            path,
+            "gamma",
+            cfg.gamma,
+            &cfg.learnable,
+            (0.0, checks::MAGNITUDE),
+        );
+        let gain = Range::new(
+            path,
+            "gain",
+            cfg.gain,
+            &cfg.learnable,
+            (0.0, checks::MAGNITUDE),
+        );
         Ok(RandomGamma { cfg, gamma, gain })
     }
 }

@@ -477,7 +477,28 @@ impl Augmentation for RandomCrop3D {
             self.cfg.size,
             &self.padded_shape(shape),
             "at most the (padded) input size; set pad_if_needed or padding",
-        )
+        )?;
+        if self.cfg.padding_mode == CropPadding::Reflect {
+            // Each reflection (padding, then pad_if_needed) must be shorter than the axis
+            // it reflects, as it is then.
+            let mut s = shape.to_vec();
+            for p in self.padding_steps(shape) {
+                let (pw, ph, pd) = (p[0].max(p[1]), p[2].max(p[3]), p[4].max(p[5]));
+                if pd >= s[2] || ph >= s[3] || pw >= s[4] {
+                    return Err(Error::Size {
+                        op: CROP3D,
+                        what: "reflect padding",
+                        size: vec![pd, ph, pw],
+                        input: s[2..].to_vec(),
+                        allowed: "reflect padding smaller than the input on each axis",
+                    });
+                }
+                s[4] += p[0] + p[1];
+                s[3] += p[2] + p[3];
+                s[2] += p[4] + p[5];
+            }
+        }
+        Ok(())
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {

@@ -173,30 +173,18 @@ impl RandomAffine3D {
             }
             None => None,
         };
-        let positive = (f64::MIN_POSITIVE, f64::MAX);
+        let positive = checks::SCALE_DOMAIN;
         let scale = match &cfg.scale {
             Some(Scale3D::Isotropic(s)) => {
                 checks::range(AFFINE3D, "scale", *s, positive)?;
-                Some(vec![Range::new(
-                    path,
-                    "scale",
-                    *s,
-                    l,
-                    (f32::MIN_POSITIVE as f64, f64::MAX),
-                )])
+                Some(vec![Range::new(path, "scale", *s, l, checks::SCALE_DOMAIN)])
             }
             Some(Scale3D::PerAxis(s)) => {
                 let names = ["scale_x", "scale_y", "scale_z"];
                 let mut v = Vec::new();
                 for (i, r) in s.iter().enumerate() {
                     checks::range(AFFINE3D, "scale", *r, positive)?;
-                    v.push(Range::new(
-                        path,
-                        names[i],
-                        *r,
-                        l,
-                        (f32::MIN_POSITIVE as f64, f64::MAX),
-                    ));
+                    v.push(Range::new(path, names[i], *r, l, checks::SCALE_DOMAIN));
                 }
                 Some(v)
             }
