@@ -870,3 +870,33 @@ fn a_caught_panic_under_no_grad_guard_leaves_grad_mode_on() {
     assert!(matches!(crop.f_forward(&small), Err(Error::Size { .. })));
     assert!(!grad_enabled());
 }
+
+/// Files that are not what they claim: loaders return errors, never panic, and change
+/// nothing.
+#[test]
+fn garbage_files_are_errors() {
+    let garbage = tmp("garbage.safetensors");
+    std::fs::write(
+        &garbage,
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":1}not a tensor",
+    )
+    .unwrap();
+    let truncated = tmp("truncated.ot");
+    std::fs::write(&truncated, b"PK\x03\x04").unwrap();
+    let missing = tmp("does_not_exist.safetensors");
+    let mut vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::from_json(vs.root() / "aug", LEARNED).unwrap();
+    let before = snapshot(&vs);
+    for f in [&garbage, &truncated, &missing] {
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert!(Params::load(f, Device::Cpu).is_err());
+            assert!(seq.f_load_state(f).is_err());
+            let other = VarStore::new(Device::Cpu);
+            assert!(Sequential::f_load(other.root(), f).is_err());
+            assert_eq!(other.len(), 0);
+        }));
+        assert!(caught.is_ok(), "{f:?}: a loader panicked");
+        assert!(load_var_store(&mut vs, f, &[&seq]).is_err());
+        assert!(unchanged(&vs, &before));
+    }
+}
