@@ -1,23 +1,5 @@
-//! Random streams of one's own: a [`Generator`] that the draws of every augmentation use
-//! while it is in scope on the current thread, instead of torch's process-wide generator.
-//!
-//! # Why a generator of one's own, and how
-//! torch's default generators are shared by the whole process: two threads that each seed
-//! and run their own pipeline interleave their draws, so neither reproduces its
-//! single-thread output. tch's C API takes no generator, so the crate compiles a small C++
-//! shim (`csrc/generator.cpp`, against the same libtorch headers torch-sys uses) that
-//! creates `at::Generator`s and calls ATen's generator-taking factories (`rand`, `randn`,
-//! `randint`, `randperm`, `bernoulli`, `multinomial`, `_sample_dirichlet`). This was chosen
-//! over a counter-based generator written with tensor ops because the draws stay libtorch's
-//! own kernels: a `Generator::new(s)` gives exactly the draws that `tch::manual_seed(s)`
-//! gives the global generator, so Kornia seed-level parity carries over, every distribution
-//! (Beta through Dirichlet included) is available, and CUDA draws use the device's Philox
-//! generator without a host round trip.
-//!
-//! A `Generator` holds one `at::Generator` per device it has drawn on (the CPU one always:
-//! Kornia draws some choices on the CPU), each seeded with the same seed, as
-//! `torch.manual_seed` seeds every device. Outside any scope the global generator is used,
-//! exactly as before.
+//! Random draws: from the [`Generator`] in scope on this thread, or from torch's global
+//! generator when none is.
 
 use crate::{Error, Result};
 use std::cell::{Cell, RefCell};
@@ -128,7 +110,27 @@ impl Drop for Handle {
     }
 }
 
-/// A random stream of one's own (see the [module docs](self)).
+/// A random stream of one's own: every draw of the crate made inside
+/// [`Generator::f_scope`] on this thread comes from it, not from torch's process-wide
+/// generator.
+///
+/// # Why a generator of one's own, and how
+/// torch's default generators are shared by the whole process: two threads that each seed
+/// and run their own pipeline interleave their draws, so neither reproduces its
+/// single-thread output. tch's C API takes no generator, so the crate compiles a small C++
+/// shim (`csrc/generator.cpp`, against the same libtorch headers torch-sys uses) that
+/// creates `at::Generator`s and calls ATen's generator-taking factories (`rand`, `randn`,
+/// `randint`, `randperm`, `bernoulli`, `multinomial`, `_sample_dirichlet`). This was chosen
+/// over a counter-based generator written with tensor ops because the draws stay libtorch's
+/// own kernels: a `Generator::new(s)` gives exactly the draws that `tch::manual_seed(s)`
+/// gives the global generator, so Kornia seed-level parity carries over, every distribution
+/// (Beta through Dirichlet included) is available, and CUDA draws use the device's Philox
+/// generator without a host round trip.
+///
+/// A `Generator` holds one `at::Generator` per device it has drawn on (Kornia draws some
+/// choices on the CPU, so usually the CPU's too), each seeded with the same seed, as
+/// `torch.manual_seed` seeds every device. Outside any scope the global generator is used,
+/// exactly as before. CUDA generators have not yet been run on a GPU.
 ///
 /// ```
 /// use tch::{nn::{Module, VarStore}, Device, Kind, Tensor};

@@ -63,6 +63,19 @@ fn a_nan_pixel_through_equalize_stays_in_its_own_sample() {
         p: 1.0,
         ..Default::default()
     };
+    // Posterize keeps a NaN as NaN (its byte conversion is undefined).
+    let post = RandomPosterize::new(
+        vs.root() / "p",
+        PosterizeConfig {
+            p: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let out = post.f_forward(&bad).unwrap();
+    assert!(out.get(1).get(2).get(5).get(7).isnan().int64_value(&[]) == 1);
+    assert_eq!(out.isnan().sum(Kind::Int64).int64_value(&[]), 1);
+
     let eq3 = RandomEqualize3D::new(vs.root() / "v", cfg3).unwrap();
     let vol = img(&[2, 1, 4, 8, 8]);
     let clean = eq3.f_forward(&vol).unwrap();

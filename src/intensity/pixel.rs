@@ -369,7 +369,8 @@ impl Augmentation for RandomPosterize {
         let right = bytes(&x) / scale.to_kind(kind) / 255.0;
         let left = (bytes(&right) * &scale).to_kind(kind) / 255.0;
         let out = left.where_self(&bits.ne(0), &x.zeros_like());
-        let out = x.where_self(&bits.eq(8), &out);
+        // A NaN stays NaN (its byte conversion is undefined); ±inf were clamped above.
+        let out = x.where_self(&bits.eq(8).logical_or(&x.isnan()), &out);
         if !self.cfg.straight_through {
             return Ok(out);
         }
