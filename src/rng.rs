@@ -310,30 +310,42 @@ fn draw(
     }
 }
 
-/// `Tensor::rand(size, opts)` from the generator in scope.
-pub(crate) fn rand(size: &[i64], (kind, device): (Kind, Device)) -> Tensor {
+/// The shim's sized factories (`dda_rand`, `dda_randn`).
+type SizedDraw = unsafe extern "C" fn(
+    *mut c_void,
+    *const i64,
+    usize,
+    c_int,
+    c_int,
+    *mut *mut c_char,
+) -> *mut c_void;
+
+/// A sized draw from the generator in scope (`shim`) or the global one (`global`).
+fn sized(
+    size: &[i64],
+    (kind, device): (Kind, Device),
+    shim: SizedDraw,
+    global: impl FnOnce() -> Tensor,
+) -> Tensor {
     draw(
         device,
         |g, err| {
             let (dt, dev) = (dtype_code(kind)?, device_code(device)?);
             // SAFETY: `size` outlives the call.
-            Ok(unsafe { dda_rand(g, size.as_ptr(), size.len(), dt, dev, err) })
+            Ok(unsafe { shim(g, size.as_ptr(), size.len(), dt, dev, err) })
         },
-        || Tensor::rand(size, (kind, device)),
+        global,
     )
 }
 
+/// `Tensor::rand(size, opts)` from the generator in scope.
+pub(crate) fn rand(size: &[i64], opts: (Kind, Device)) -> Tensor {
+    sized(size, opts, dda_rand, || Tensor::rand(size, opts))
+}
+
 /// `Tensor::randn(size, opts)` from the generator in scope.
-pub(crate) fn randn(size: &[i64], (kind, device): (Kind, Device)) -> Tensor {
-    draw(
-        device,
-        |g, err| {
-            let (dt, dev) = (dtype_code(kind)?, device_code(device)?);
-            // SAFETY: `size` outlives the call.
-            Ok(unsafe { dda_randn(g, size.as_ptr(), size.len(), dt, dev, err) })
-        },
-        || Tensor::randn(size, (kind, device)),
-    )
+pub(crate) fn randn(size: &[i64], opts: (Kind, Device)) -> Tensor {
+    sized(size, opts, dda_randn, || Tensor::randn(size, opts))
 }
 
 /// `Tensor::randint_low(low, high, size, opts)` from the generator in scope.
