@@ -19,6 +19,14 @@ use tch::{nn, Device, Kind, Tensor};
 /// and inverses then follow from the geometry. Callers use the provided `f_*` methods
 /// (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and
 /// (B,C,D,H,W)), and honour the `p` gate) or their panicking twins.
+///
+/// # Threads
+/// Augmentations are `Send + Sync`: a pipeline can move to another thread, or be shared
+/// behind an `Arc` for concurrent forward passes, which only read its ranges (an optimiser
+/// step or a load running at the same time is the caller's to synchronise, as for any tch
+/// model). A user's type that holds tensors keeps them in a [`Range`] or behind a lock.
+/// Draws come from torch's process-wide generator, or from a [`crate::Generator`] in scope
+/// on the calling thread.
 pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// The type's name (e.g. `"RandomAffine"`), as in [`AugSpec::name`] and error messages.
     fn name(&self) -> &'static str;
