@@ -24,7 +24,8 @@ use tch::{nn, Device, Kind, Tensor};
 /// Augmentations are `Send + Sync`: a pipeline can move to another thread, or be shared
 /// behind an `Arc` for concurrent forward passes, which only read its ranges (an optimiser
 /// step or a load running at the same time is the caller's to synchronise, as for any tch
-/// model). A user's type that holds tensors keeps them in a [`Range`] or behind a lock.
+/// model). A user's type that holds a tensor (which tch makes `Send` but not `Sync`) keeps
+/// it behind a `std::sync::Mutex`, or as plain data turned into a tensor per call.
 /// Draws come from torch's process-wide generator, or from a [`crate::Generator`] in scope
 /// on the calling thread.
 pub trait Augmentation: std::fmt::Debug + Send + Sync {
