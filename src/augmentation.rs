@@ -261,14 +261,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         kind: Kind,
         device: Device,
     ) -> Result<Geometry> {
-        let shape = batched_shape(self, input_shape)?;
         params.check_finite(self.name())?;
-        let g = self.geometry_ungated(&shape, params, kind, device)?;
-        if self.probabilities() == (1.0, 1.0) || matches!(g, Geometry::None) {
-            return Ok(g);
-        }
-        let on = params.shaped(self.name(), "batch_prob", &shape[..1])?;
-        Ok(g.gated(on))
+        gated_geometry(self, input_shape, params, kind, device)
     }
 
     /// The geometry as a matrix: the identity for intensity augmentations, the (gated)
@@ -283,19 +277,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         kind: Kind,
         device: Device,
     ) -> Result<Transform> {
-        match self.f_geometry(input_shape, params, kind, device)? {
-            Geometry::None => {
-                let shape = batched_shape(self, input_shape)?;
-                Ok(Transform::identity(
-                    shape[0],
-                    self.spatial_dims(),
-                    kind,
-                    device,
-                ))
-            }
-            Geometry::Matrix(t) => Ok(t),
-            Geometry::Dense(_) => Err(Error::NotAMatrix { op: self.name() }),
-        }
+        params.check_finite(self.name())?;
+        gated_transform(self, input_shape, params, kind, device)
     }
 
     /// The (B,3,3) (volumes: (B,4,4)) matrix mapping input pixels to output pixels; the
@@ -444,7 +427,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
             None => None,
         };
         let (outlines, keypoints) = if w.has_points() {
-            let g = self.f_geometry(&shape, params, w.point_kind(), device)?;
+            let g = gated_geometry(self, &shape, params, w.point_kind(), device)?;
             map_working_points(&g, w.outlines, w.keypoints, opts)
         } else {
             (None, None)
@@ -497,7 +480,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         opts: &AnnotationOptions,
     ) -> Result<Working> {
         let device = w.image.device();
-        let g = self.f_geometry(input_shape, params, w.point_kind(), device)?;
+        let g = gated_geometry(self, input_shape, params, w.point_kind(), device)?;
         if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
             // On the CPU the check costs no device synchronisation.
             if let Err(Error::NotInvertible { why, .. }) = t.f_checked_inverse() {
@@ -662,6 +645,48 @@ fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched>
 }
 
 /// `input_shape` with a batch dimension, after checking its rank.
+/// [`Augmentation::f_geometry`] without its check of the params' values: for the crate's
+/// own callers, whose params were just drawn or were checked at the public entry point.
+pub(crate) fn gated_geometry<A: Augmentation + ?Sized>(
+    aug: &A,
+    input_shape: &[i64],
+    params: &Params,
+    kind: Kind,
+    device: Device,
+) -> Result<Geometry> {
+    let shape = batched_shape(aug, input_shape)?;
+    let g = aug.geometry_ungated(&shape, params, kind, device)?;
+    if aug.probabilities() == (1.0, 1.0) || matches!(g, Geometry::None) {
+        return Ok(g);
+    }
+    let on = params.shaped(aug.name(), "batch_prob", &shape[..1])?;
+    Ok(g.gated(on))
+}
+
+/// [`Augmentation::f_transform`] without its check of the params' values (as
+/// [`gated_geometry`]).
+pub(crate) fn gated_transform<A: Augmentation + ?Sized>(
+    aug: &A,
+    input_shape: &[i64],
+    params: &Params,
+    kind: Kind,
+    device: Device,
+) -> Result<Transform> {
+    match gated_geometry(aug, input_shape, params, kind, device)? {
+        Geometry::None => {
+            let shape = batched_shape(aug, input_shape)?;
+            Ok(Transform::identity(
+                shape[0],
+                aug.spatial_dims(),
+                kind,
+                device,
+            ))
+        }
+        Geometry::Matrix(t) => Ok(t),
+        Geometry::Dense(_) => Err(Error::NotAMatrix { op: aug.name() }),
+    }
+}
+
 /// On the CPU, refuses a replay whose output is non-finite for a finite input of image
 /// magnitude (|x| <= 1e3; nothing is read back from a GPU). Other inputs are not checked: a
 /// NaN is carried into other samples by mixing on purpose, and a finite 1e30 times a valid

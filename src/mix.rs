@@ -54,10 +54,10 @@ pub trait MixAugmentation: Augmentation {
         let b = checks::input(self.name(), input, 2)?;
         check_labels(self.name(), labels, b.x.size()[0])?;
         let params = self.sample(&b.x.size(), b.x.device())?;
+        // The replay's mixing without its checks: these params were just drawn.
         let x = b.restore(self.gated_apply(&b.x, &params)?);
-        let labels = labels.to_device(input.device());
-        let mixed = gated_mixed_labels(self.as_dyn_mix(), &labels, &params, input.kind())?;
-        Ok((x, mixed.labels, params))
+        let y = mixed_labels(self.as_dyn_mix(), labels, input, &params)?;
+        Ok((x, y, params))
     }
 
     /// [`MixAugmentation::f_forward_with_labels_and_params`] without the params.
@@ -82,9 +82,7 @@ pub trait MixAugmentation: Augmentation {
         let batch = checks::input(self.name(), input, 2)?.x.size()[0];
         check_labels(self.name(), labels, batch)?;
         let x = self.f_apply(input, params)?;
-        let labels = labels.to_device(input.device());
-        let mixed = gated_mixed_labels(self.as_dyn_mix(), &labels, params, input.kind())?;
-        Ok((x, mixed.labels))
+        Ok((x, mixed_labels(self.as_dyn_mix(), labels, input, params)?))
     }
 
     /// `self` as a trait object.
@@ -104,6 +102,17 @@ pub trait MixAugmentation: Augmentation {
     fn f_cross_entropy(&self, logits: &Tensor, mixed_labels: &Tensor) -> Result<Tensor> {
         mix_cross_entropy(logits, mixed_labels, self.lambda_weight())
     }
+}
+
+/// The labels `params` give `labels` (moved to the input's device), in the input's kind.
+fn mixed_labels(
+    aug: &dyn MixAugmentation,
+    labels: &Tensor,
+    input: &Tensor,
+    params: &Params,
+) -> Result<Tensor> {
+    let labels = labels.to_device(input.device());
+    Ok(gated_mixed_labels(aug, &labels, params, input.kind())?.labels)
 }
 
 /// The mixed labels of `labels` (B,) (checked), with the batch gate applied: a gated-off

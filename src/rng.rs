@@ -204,7 +204,8 @@ impl Generator {
     /// # Errors
     /// [`Error::Rng`] when a draw inside `f` could not use this generator (a device other
     /// than the CPU or CUDA, or CUDA without its libraries); `f`'s result is then
-    /// discarded (its draws came from the global generator instead).
+    /// discarded (placeholders stood in for those draws; the global generator is not
+    /// drawn from).
     pub fn f_scope<R>(&mut self, f: impl FnOnce() -> R) -> Result<R> {
         let previous = CURRENT.with(|c| c.replace(self as *const Generator));
         let out = {
@@ -287,12 +288,14 @@ impl Generator {
 }
 
 /// Draws with the generator in scope (`own`), or with the global generator (`global`)
-/// when none is; a failed draw is recorded for the scope to report and replaced by the
-/// global draw, so that the computation finishes and its result is discarded.
+/// when none is. A failed draw is recorded for the scope to report and replaced by
+/// `placeholder` (valid values of the right shape, drawn from no generator: the global
+/// stream stays untouched), so that the computation finishes; its result is discarded.
 fn draw(
     device: Device,
     own: impl FnOnce(*mut c_void, *mut *mut c_char) -> Result<*mut c_void>,
     global: impl FnOnce() -> Tensor,
+    placeholder: impl FnOnce() -> Tensor,
 ) -> Tensor {
     let current = CURRENT.with(|c| c.get());
     if current.is_null() {
@@ -305,7 +308,7 @@ fn draw(
         Ok(t) => t,
         Err(e) => {
             gen.error.borrow_mut().get_or_insert(e);
-            global()
+            placeholder()
         }
     }
 }
@@ -335,6 +338,7 @@ fn sized(
             Ok(unsafe { shim(g, size.as_ptr(), size.len(), dt, dev, err) })
         },
         global,
+        || Tensor::zeros(size, (kind, device)),
     )
 }
 
@@ -358,6 +362,7 @@ pub(crate) fn randint(low: i64, high: i64, size: &[i64], (kind, device): (Kind, 
             Ok(unsafe { dda_randint(g, low, high, size.as_ptr(), size.len(), dt, dev, err) })
         },
         || Tensor::randint_low(low, high, size, (kind, device)),
+        || Tensor::full(size, low, (kind, device)),
     )
 }
 
@@ -370,6 +375,7 @@ pub(crate) fn randperm(n: i64, (kind, device): (Kind, Device)) -> Tensor {
             Ok(unsafe { dda_randperm(g, n, dt, dev, err) })
         },
         || Tensor::randperm(n, (kind, device)),
+        || Tensor::arange(n, (kind, device)),
     )
 }
 
@@ -380,6 +386,7 @@ pub(crate) fn bernoulli(p: &Tensor) -> Tensor {
         // SAFETY: the shim reads `p` and keeps no reference.
         |g, err| Ok(unsafe { dda_bernoulli(g, p.as_ptr() as *mut c_void, err) }),
         || p.bernoulli(),
+        || p.zeros_like(),
     )
 }
 
@@ -390,6 +397,7 @@ pub(crate) fn sample_dirichlet(alpha: &Tensor) -> Tensor {
         // SAFETY: the shim reads `alpha` and keeps no reference.
         |g, err| Ok(unsafe { dda_sample_dirichlet(g, alpha.as_ptr() as *mut c_void, err) }),
         || alpha.internal_sample_dirichlet(),
+        || alpha / alpha.sum_dim_intlist(-1, true, None),
     )
 }
 
@@ -410,5 +418,37 @@ pub(crate) fn multinomial(probs: &Tensor, n: i64, replacement: bool) -> Tensor {
             })
         },
         || probs.multinomial(n, replacement),
+        || {
+            let mut size = probs.size();
+            *size.last_mut().unwrap_or(&mut 0) = n;
+            Tensor::zeros(size.as_slice(), (Kind::Int64, probs.device()))
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A draw the generator cannot make (a kind the shim has no code for) makes the scope
+    /// an `Err`, and the stand-in draws leave the global stream where it was.
+    #[test]
+    fn a_failed_draw_is_the_scopes_error_and_leaves_the_global_stream() {
+        tch::manual_seed(4);
+        let expected = Tensor::rand([3], (Kind::Float, Device::Cpu));
+        tch::manual_seed(4);
+        let mut g = Generator::new(1);
+        let r = g.f_scope(|| {
+            let ok = rand(&[2], (Kind::Float, Device::Cpu));
+            let bad = rand(&[2], (Kind::ComplexFloat, Device::Cpu));
+            (ok.size(), bad.size())
+        });
+        assert!(
+            matches!(r, Err(Error::Rng(ref m)) if m.contains("ComplexFloat")),
+            "{r:?}"
+        );
+        assert!(Tensor::rand([3], (Kind::Float, Device::Cpu)).equal(&expected));
+        // The error was taken: the next scope is clean.
+        assert!(g.f_scope(|| rand(&[1], (Kind::Float, Device::Cpu))).is_ok());
+    }
 }

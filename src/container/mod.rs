@@ -4,7 +4,7 @@
 //! resample.
 
 use crate::annotations::{AnnotationOptions, MaskSampling, Working};
-use crate::augmentation::{gated_mask, mask_sampling};
+use crate::augmentation::{gated_geometry, gated_mask, gated_transform, mask_sampling};
 use crate::geometry::{Geometry, Transform};
 use crate::warp::{self, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Range, Result};
@@ -483,7 +483,7 @@ impl Augmentation for Sequential {
         let mut total = Geometry::None;
         for (pos, &i) in seq.iter().enumerate() {
             let sub = params.sub(&pos.to_string());
-            let g = self.steps[i].f_geometry(&shapes[pos], &sub, kind, device)?;
+            let g = gated_geometry(self.steps[i].as_ref(), &shapes[pos], &sub, kind, device)?;
             total = total.then(&g, hw(shape), hw(&shapes[pos + 1]));
         }
         if matches!(total, Geometry::None) {
@@ -600,9 +600,15 @@ impl Sequential {
             let step = &self.steps[i];
             let sub = params.sub(&pos.to_string());
             step.check_shape(&shape)?;
-            let t = step.f_transform(&shape, &sub, kind, device)?;
+            let t = gated_transform(step.as_ref(), &shape, &sub, kind, device)?;
             if outlines.is_some() || keypoints.is_some() {
-                let g = Geometry::Matrix(step.f_transform(&shape, &sub, point_kind, device)?);
+                let g = Geometry::Matrix(gated_transform(
+                    step.as_ref(),
+                    &shape,
+                    &sub,
+                    point_kind,
+                    device,
+                )?);
                 (outlines, keypoints) =
                     crate::augmentation::map_working_points(&g, outlines, keypoints, opts);
             }
