@@ -15,6 +15,8 @@
 //!   perspective, flips, crops, motion blur, equalize) with 4×4 matrices;
 //! - [`RandomMixUp`] and [`RandomCutMix`] mix labels with images ([`MixAugmentation`]), and
 //!   [`mix_cross_entropy`] turns their label tensors into a loss.
+//! - the auto-augment presets ([`AutoAugment`], [`RandAugment`], [`TrivialAugment`]) equal
+//!   Kornia's, and [`auto::search`] is Faster AutoAugment's differentiable policy search.
 //!
 //! ```no_run
 //! use tch::{nn, nn::Module, Device, Kind, Tensor};
@@ -40,6 +42,7 @@ pub struct ReadmeDoctests;
 
 mod annotations;
 mod augmentation;
+pub mod auto;
 mod checks;
 mod container;
 mod error;
@@ -63,6 +66,10 @@ pub use annotations::{
     Working,
 };
 pub use augmentation::{Augmentation, TrainOnly};
+pub use auto::{
+    AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
+    RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
+};
 pub use container::{RandomApply, Sequential, SequentialConfig, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;
@@ -92,6 +99,10 @@ pub mod prelude {
         AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
     };
     pub use crate::augmentation::{Augmentation, TrainOnly};
+    pub use crate::auto::{
+        AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
+        RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
+    };
     pub use crate::container::{RandomApply, Sequential, SequentialConfig};
     pub use crate::filter::Border;
     pub use crate::geometric::*;

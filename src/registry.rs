@@ -6,6 +6,10 @@
 //! and through JSON once its constructor is registered ([`register_augmentation`]); its
 //! spec is then [`AugSpec::Custom`].
 
+use crate::auto::{
+    AutoAugment, AutoAugmentConfig, RandAugment, RandAugmentConfig, TrivialAugment,
+    TrivialAugmentConfig,
+};
 use crate::container::{Sequential, SequentialConfig};
 use crate::geometric::{
     CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, PadTo, PadToConfig,
@@ -193,6 +197,12 @@ registry! {
     RandomDepthicalFlip3D(FlipConfig) => RandomDepthicalFlip3D;
     RandomMotionBlur3D(MotionBlur3DConfig) => RandomMotionBlur3D [kernel_size, angle, direction];
     RandomEqualize3D(Equalize3DConfig) => RandomEqualize3D;
+    /// Kornia's `kornia.augmentation.auto.AutoAugment`.
+    AutoAugment(AutoAugmentConfig) => AutoAugment;
+    /// Kornia's `kornia.augmentation.auto.RandAugment`.
+    RandAugment(RandAugmentConfig) => RandAugment [n, m];
+    /// Kornia's `kornia.augmentation.auto.TrivialAugment`.
+    TrivialAugment(TrivialAugmentConfig) => TrivialAugment;
     /// Inside a pipeline it mixes the labels of a [`crate::Batch`] too.
     RandomMixUp(MixUpConfig) => RandomMixUp;
     /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.

@@ -306,6 +306,46 @@ fn input_gradients_match_finite_differences() {
         check_input(spec.build(&(&r / i.to_string())).unwrap().as_ref(), shape);
     }
 
+    // The presets, with their differentiable operations (the tables also hold equalize,
+    // posterize and solarize, piecewise constant; see above).
+    use PolicyOp::*;
+    let presets = [
+        AugSpec::AutoAugment(AutoAugmentConfig {
+            policy: AutoPolicy::Custom(vec![
+                vec![
+                    PolicyEntry(Rotate, 1.0, Some(3)),
+                    PolicyEntry(Color, 0.5, Some(4)),
+                ],
+                vec![
+                    PolicyEntry(ShearX, 0.7, Some(2)),
+                    PolicyEntry(Contrast, 1.0, Some(6)),
+                ],
+            ]),
+        }),
+        AugSpec::RandAugment(RandAugmentConfig {
+            policy: Some(vec![
+                OpRange(Brightness, 0.1, 1.9),
+                OpRange(Color, 0.1, 1.9),
+                OpRange(Rotate, -30.0, 30.0),
+                OpRange(TranslateX, -0.1, 0.1),
+                OpRange(Sharpness, 0.1, 1.9),
+            ]),
+            ..RandAugmentConfig::new(3, 10.0)
+        }),
+        AugSpec::TrivialAugment(TrivialAugmentConfig {
+            policy: Some(vec![
+                OpRange(ShearY, -0.3, 0.3),
+                OpRange(Contrast, 0.1, 1.9),
+            ]),
+        }),
+    ];
+    for (i, spec) in presets.iter().enumerate() {
+        check_input(
+            spec.build(&(&r / format!("preset{i}"))).unwrap().as_ref(),
+            &[3, 3, 4, 5],
+        );
+    }
+
     // RandomEqualize and RandomPosterize are piecewise constant (a step at every bin edge),
     // so finite differences do not apply; their zero gradients, and the straight-through
     // identities, are tested in behaviour.rs.

@@ -90,24 +90,35 @@ fn parity_fixtures_cover_every_operator_and_every_fixture_is_replayed() {
         include_str!("parity.rs"),
         include_str!("parity_volume_mix.rs"),
         include_str!("annotations_parity.rs"),
+        include_str!("auto_presets.rs"),
     ]
     .concat();
     let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut covered = BTreeSet::new();
     let mut unused = Vec::new();
-    for sub in ["", "annotations/"] {
+    for sub in ["", "annotations/", "auto/"] {
         for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|e| e != "safetensors") {
                 continue;
             }
             let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-            if !tests.contains(&format!("\"{stem}\"")) {
+            if !tests.contains(&format!("\"{stem}\""))
+                && !tests.contains(&format!("\"{sub}{stem}\""))
+            {
                 unused.push(format!("{sub}{stem}"));
             }
             let fx = common::fixture(&format!("{sub}{stem}"));
             if let Some(class) = fx.meta.get("kornia_class").and_then(|v| v.as_str()) {
                 covered.insert(ours(class).to_string());
+            }
+            if let Some(cases) = fx.meta.get("cases").and_then(|v| v.as_str()) {
+                let cases: Vec<serde_json::Value> = serde_json::from_str(cases).unwrap();
+                for case in cases {
+                    if let Some(preset) = case["preset"].as_str() {
+                        covered.insert(preset.to_string());
+                    }
+                }
             }
             if let Some(steps) = fx.meta.get("steps").and_then(|v| v.as_str()) {
                 covered.insert("Sequential".to_string());

@@ -30,7 +30,7 @@ macro_rules! warp_same_size {
 }
 pub(crate) use warp_same_size;
 
-mod affine;
+pub(crate) mod affine;
 mod crop;
 mod distort;
 mod flip;

@@ -348,6 +348,9 @@ pub fn all_specs() -> Vec<AugSpec> {
         AugSpec::RandomSolarize(SolarizeConfig::default()),
         AugSpec::RandomSharpness(SharpnessConfig::default()),
         AugSpec::Sequential(paper_specs(false).into()),
+        AugSpec::AutoAugment(AutoAugmentConfig::default()),
+        AugSpec::RandAugment(RandAugmentConfig::new(3, 12.0)),
+        AugSpec::TrivialAugment(TrivialAugmentConfig::default()),
         AugSpec::RandomMixUp(MixUpConfig::default()),
         AugSpec::RandomCutMix(CutMixConfig {
             num_mix: 2,

@@ -1,0 +1,1235 @@
+//! Auto-augment presets, equal to Kornia 0.9's `kornia.augmentation.auto`: [`AutoAugment`]
+//! (its ImageNet, CIFAR-10 and SVHN policies, or a custom one), [`RandAugment`] and
+//! [`TrivialAugment`]; and [`search`], Faster AutoAugment's differentiable policy.
+//!
+//! A preset is a table of sub-policies, each a short list of operations ([`PolicyOp`]) built
+//! on the crate's operators (`rotate` is [`crate::RandomRotation`], `color` is
+//! [`crate::RandomSaturation`], ...). One call chooses its sub-policies for the whole batch
+//! (Kornia's draw on torch's CPU generator); the gates and magnitudes of their operations are
+//! drawn per sample, batched, on the input's device. The params hold the choice under
+//! `choice` (the table indices, int64, in the order applied) and the `pos`-th chosen
+//! sub-policy's `j`-th operation's params (Kornia's keys) under `"{pos}.{j}."`: they replay,
+//! and masks, boxes and keypoints follow the geometric operations.
+
+pub mod search;
+
+use crate::annotations::{AnnotationOptions, MaskSampling, Working};
+use crate::augmentation::{gated_geometry, impl_module};
+use crate::checks;
+use crate::container::{Sequential, SequentialConfig};
+use crate::geometry::Geometry;
+use crate::range::Range;
+use crate::{
+    AugSpec, Augmentation, AutoContrastConfig, EqualizeConfig, Error, FactorConfig, InvertConfig,
+    Params, PosterizeConfig, RandomAutoContrast, RandomBrightness, RandomContrast, RandomEqualize,
+    RandomInvert, RandomPosterize, RandomRotation, RandomRotationConfig, RandomSaturation,
+    RandomSharpness, RandomShear, RandomSolarize, RandomTranslate, Result, SharpnessConfig,
+    ShearConfig, SolarizeConfig, TranslateConfig,
+};
+use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+use tch::{nn, Device, Kind, Tensor};
+
+/// One operation of a policy, by Kornia's name (`"auto_contrast"`, `"shear_x"`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyOp {
+    /// Per-channel `(x - min) / (max - min)` ([`crate::RandomAutoContrast`]); no magnitude.
+    AutoContrast,
+    /// Histogram equalization ([`crate::RandomEqualize`]); no magnitude.
+    Equalize,
+    /// `1 - x` ([`crate::RandomInvert`]); no magnitude.
+    Invert,
+    /// Rotation in degrees, counter-clockwise ([`crate::RandomRotation`], corners aligned).
+    Rotate,
+    /// Bits kept ([`crate::RandomPosterize`]), truncated to an integer.
+    Posterize,
+    /// Threshold in [0, 1] ([`crate::RandomSolarize`] with no addition).
+    Solarize,
+    /// Value added before a U(0, 1) threshold ([`crate::RandomSolarize`]).
+    SolarizeAdd,
+    /// HSV saturation factor ([`crate::RandomSaturation`]); Kornia's `Saturate`.
+    Color,
+    /// Multiplicative contrast factor ([`crate::RandomContrast`]).
+    Contrast,
+    /// Additive brightness factor, `x + (f - 1)` ([`crate::RandomBrightness`]).
+    Brightness,
+    /// Sharpness factor ([`crate::RandomSharpness`]).
+    Sharpness,
+    /// Horizontal shear; the magnitude is a fraction, times 180 gives degrees
+    /// ([`crate::RandomShear`], corners aligned).
+    ShearX,
+    /// Vertical shear, as `shear_x`.
+    ShearY,
+    /// Horizontal translation; the magnitude is a fraction of the width, applied in pixels
+    /// ([`crate::RandomTranslate`], corners aligned).
+    TranslateX,
+    /// Vertical translation, a fraction of the height.
+    TranslateY,
+}
+
+impl PolicyOp {
+    /// Every operation, in [`RandAugment`]'s default order.
+    pub const ALL: [PolicyOp; 15] = [
+        PolicyOp::AutoContrast,
+        PolicyOp::Equalize,
+        PolicyOp::Invert,
+        PolicyOp::Rotate,
+        PolicyOp::Posterize,
+        PolicyOp::Solarize,
+        PolicyOp::SolarizeAdd,
+        PolicyOp::Color,
+        PolicyOp::Contrast,
+        PolicyOp::Brightness,
+        PolicyOp::Sharpness,
+        PolicyOp::ShearX,
+        PolicyOp::ShearY,
+        PolicyOp::TranslateX,
+        PolicyOp::TranslateY,
+    ];
+
+    /// Kornia's name (`"shear_x"`), as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyOp::AutoContrast => "auto_contrast",
+            PolicyOp::Equalize => "equalize",
+            PolicyOp::Invert => "invert",
+            PolicyOp::Rotate => "rotate",
+            PolicyOp::Posterize => "posterize",
+            PolicyOp::Solarize => "solarize",
+            PolicyOp::SolarizeAdd => "solarize_add",
+            PolicyOp::Color => "color",
+            PolicyOp::Contrast => "contrast",
+            PolicyOp::Brightness => "brightness",
+            PolicyOp::Sharpness => "sharpness",
+            PolicyOp::ShearX => "shear_x",
+            PolicyOp::ShearY => "shear_y",
+            PolicyOp::TranslateX => "translate_x",
+            PolicyOp::TranslateY => "translate_y",
+        }
+    }
+
+    /// The name of Kornia's operation class (`"ShearX"`, `"Saturate"` for `color`).
+    pub fn kornia_class(self) -> &'static str {
+        match self {
+            PolicyOp::AutoContrast => "AutoContrast",
+            PolicyOp::Equalize => "Equalize",
+            PolicyOp::Invert => "Invert",
+            PolicyOp::Rotate => "Rotate",
+            PolicyOp::Posterize => "Posterize",
+            PolicyOp::Solarize => "Solarize",
+            PolicyOp::SolarizeAdd => "SolarizeAdd",
+            PolicyOp::Color => "Saturate",
+            PolicyOp::Contrast => "Contrast",
+            PolicyOp::Brightness => "Brightness",
+            PolicyOp::Sharpness => "Sharpness",
+            PolicyOp::ShearX => "ShearX",
+            PolicyOp::ShearY => "ShearY",
+            PolicyOp::TranslateX => "TranslateX",
+            PolicyOp::TranslateY => "TranslateY",
+        }
+    }
+
+    /// Whether it has a magnitude (all but `auto_contrast`, `equalize` and `invert`).
+    pub fn has_magnitude(self) -> bool {
+        self.factor_key().is_some()
+    }
+
+    /// Whether [`RandAugment`] and [`TrivialAugment`] give it a random sign (rotations,
+    /// shears, translations): its range is then `(-max, max)`.
+    pub fn is_symmetric(self) -> bool {
+        matches!(
+            self,
+            PolicyOp::Rotate
+                | PolicyOp::ShearX
+                | PolicyOp::ShearY
+                | PolicyOp::TranslateX
+                | PolicyOp::TranslateY
+        )
+    }
+
+    /// Whether it moves pixels (rotations, shears, translations).
+    pub fn is_geometric(self) -> bool {
+        self.is_symmetric()
+    }
+
+    /// The params key of its magnitude (Kornia's `_factor_name`).
+    pub(crate) fn factor_key(self) -> Option<&'static str> {
+        match self {
+            PolicyOp::AutoContrast | PolicyOp::Equalize | PolicyOp::Invert => None,
+            PolicyOp::Rotate => Some("degrees"),
+            PolicyOp::Posterize => Some("bits_factor"),
+            PolicyOp::Solarize => Some("thresholds"),
+            PolicyOp::SolarizeAdd => Some("additions"),
+            PolicyOp::Color => Some("saturation_factor"),
+            PolicyOp::Contrast => Some("contrast_factor"),
+            PolicyOp::Brightness => Some("brightness_factor"),
+            PolicyOp::Sharpness => Some("sharpness"),
+            PolicyOp::ShearX => Some("shear_x"),
+            PolicyOp::ShearY => Some("shear_y"),
+            PolicyOp::TranslateX => Some("translate_x"),
+            PolicyOp::TranslateY => Some("translate_y"),
+        }
+    }
+
+    /// AutoAugment's magnitude scale: 11 points, bin `m` is `[s[m], s[m+1]]` (Kornia's
+    /// `linspace`, in float32); `None` without a magnitude.
+    fn scale(self) -> Option<(f64, f64)> {
+        match self {
+            PolicyOp::Rotate => Some((-30.0, 30.0)),
+            PolicyOp::ShearX | PolicyOp::ShearY => Some((-0.3, 0.3)),
+            PolicyOp::TranslateX | PolicyOp::TranslateY => Some((-0.5, 0.5)),
+            PolicyOp::Solarize => Some((0.0, 1.0)),
+            PolicyOp::Posterize => Some((4.0, 8.0)),
+            PolicyOp::Color | PolicyOp::Contrast | PolicyOp::Brightness | PolicyOp::Sharpness => {
+                Some((0.1, 1.9))
+            }
+            _ => None,
+        }
+    }
+
+    /// The crate's operator for it, with gate probability `p` and magnitude range `range`
+    /// (in the units drawn, before the map), under `path`.
+    pub(crate) fn operator(
+        self,
+        path: &nn::Path,
+        p: f64,
+        range: (f64, f64),
+    ) -> Result<Box<dyn Augmentation>> {
+        self.operator_with(path, p, range, false)
+    }
+
+    /// As [`PolicyOp::operator`]; `straight_through` for the piecewise-constant operators
+    /// (solarize, posterize, equalize, auto-contrast) that have the option.
+    pub(crate) fn operator_with(
+        self,
+        path: &nn::Path,
+        p: f64,
+        range: (f64, f64),
+        straight_through: bool,
+    ) -> Result<Box<dyn Augmentation>> {
+        let st = straight_through;
+        let factor = |range| FactorConfig {
+            range,
+            p,
+            ..Default::default()
+        };
+        Ok(match self {
+            PolicyOp::AutoContrast => Box::new(RandomAutoContrast::new(
+                path,
+                AutoContrastConfig {
+                    p,
+                    straight_through: st,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Equalize => Box::new(RandomEqualize::new(
+                path,
+                EqualizeConfig {
+                    p,
+                    straight_through: st,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Invert => Box::new(RandomInvert::new(
+                path,
+                InvertConfig {
+                    p,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Rotate => Box::new(RandomRotation::new(
+                path,
+                RandomRotationConfig {
+                    degrees: range,
+                    p,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Posterize => Box::new(RandomPosterize::new(
+                path,
+                PosterizeConfig {
+                    bits: range,
+                    p,
+                    straight_through: st,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Solarize => Box::new(RandomSolarize::new(
+                path,
+                SolarizeConfig {
+                    thresholds: range,
+                    additions: (0.0, 0.0),
+                    p,
+                    straight_through: st,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::SolarizeAdd => Box::new(RandomSolarize::new(
+                path,
+                SolarizeConfig {
+                    thresholds: (0.0, 1.0),
+                    additions: range,
+                    p,
+                    straight_through: st,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::Color => Box::new(RandomSaturation::new(path, factor(range))?),
+            PolicyOp::Contrast => Box::new(RandomContrast::new(path, factor(range))?),
+            PolicyOp::Brightness => Box::new(RandomBrightness::new(path, factor(range))?),
+            PolicyOp::Sharpness => Box::new(RandomSharpness::new(
+                path,
+                SharpnessConfig {
+                    sharpness: range,
+                    p,
+                    ..Default::default()
+                },
+            )?),
+            PolicyOp::ShearX | PolicyOp::ShearY => {
+                let (x, y) = if self == PolicyOp::ShearX {
+                    (range, None)
+                } else {
+                    ((0.0, 0.0), Some(range))
+                };
+                Box::new(RandomShear::new(
+                    path,
+                    ShearConfig {
+                        shear: x,
+                        shear_y: y,
+                        align_corners: true,
+                        p,
+                        ..Default::default()
+                    },
+                )?)
+            }
+            PolicyOp::TranslateX | PolicyOp::TranslateY => {
+                let (x, y) = if self == PolicyOp::TranslateX {
+                    (Some(range), None)
+                } else {
+                    (None, Some(range))
+                };
+                Box::new(RandomTranslate::new(
+                    path,
+                    TranslateConfig {
+                        translate_x: x,
+                        translate_y: y,
+                        align_corners: true,
+                        p,
+                        ..Default::default()
+                    },
+                )?)
+            }
+        })
+    }
+}
+
+/// RandAugment's fixed magnitude: `t = m / 30` over the range `(lo, lo + diff)`, reversed
+/// for posterize.
+#[derive(Debug, Clone, Copy)]
+struct FixedMagnitude {
+    t: f64,
+    lo: f64,
+    diff: f64,
+}
+
+/// One operation of a preset: the crate's operator, whose draw is then mapped as Kornia's
+/// `OperationBase` does (RandAugment's fixed magnitude, shear times 180, posterize truncated,
+/// a random sign for symmetric operations).
+#[derive(Debug)]
+struct PolicyStep {
+    op: PolicyOp,
+    inner: Box<dyn Augmentation>,
+    sign: bool,
+    fixed: Option<FixedMagnitude>,
+}
+
+impl PolicyStep {
+    fn new(
+        path: &nn::Path,
+        op: PolicyOp,
+        p: f64,
+        range: (f64, f64),
+        sign: bool,
+        fixed: Option<f64>,
+    ) -> Result<PolicyStep> {
+        let inner = op.operator(path, p, range)?;
+        // Kornia's range as the generator holds it (float32), and its width.
+        let (lo, hi) = (range.0 as f32, range.1 as f32);
+        let fixed = fixed.map(|t| FixedMagnitude {
+            t,
+            lo: lo as f64,
+            diff: (hi - lo) as f64,
+        });
+        Ok(PolicyStep {
+            op,
+            inner,
+            sign,
+            fixed,
+        })
+    }
+}
+
+impl Augmentation for PolicyStep {
+    fn name(&self) -> &'static str {
+        self.op.kornia_class()
+    }
+
+    fn spec(&self) -> AugSpec {
+        self.inner.spec()
+    }
+
+    fn probabilities(&self) -> (f64, f64) {
+        self.inner.probabilities()
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        self.inner.check_shape(shape)
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        // The operator draws first (gate, then its generator), as Kornia's.
+        let mut params = self.inner.sample(shape, device)?;
+        let Some(key) = self.op.factor_key() else {
+            return Ok(params);
+        };
+        let b = shape[0];
+        let drawn = params.require(self.name(), key)?.shallow_clone();
+        let mut v = match self.fixed {
+            None => drawn,
+            Some(f) => {
+                let t = Tensor::full([b], f.t, (Kind::Float, Device::Cpu));
+                let t = if self.op == PolicyOp::Posterize {
+                    1.0 - t
+                } else {
+                    t
+                };
+                let mut mag = t * f.diff + f.lo;
+                match self.op {
+                    PolicyOp::TranslateX => mag *= shape[3] as f64,
+                    PolicyOp::TranslateY => mag *= shape[2] as f64,
+                    _ => {}
+                }
+                drawn.zeros_like().to_kind(Kind::Float) + mag.to_device(device)
+            }
+        };
+        v = match self.op {
+            PolicyOp::ShearX | PolicyOp::ShearY => v * 180.0,
+            PolicyOp::Posterize => v.to_kind(Kind::Int64),
+            _ => v,
+        };
+        if self.sign {
+            let up = crate::rng::rand(&[b], (Kind::Float, device)).gt(0.5);
+            let one = Tensor::ones([b], (v.kind(), device));
+            v = &v * one.where_self(&up, &(-&one));
+        }
+        params.insert(key, v);
+        Ok(params)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        self.inner.apply_transform(input, params)
+    }
+
+    fn geometry_ungated(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        self.inner.geometry_ungated(shape, params, kind, device)
+    }
+
+    fn sampling(&self) -> Option<crate::Sampling> {
+        self.inner.sampling()
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        self.inner.inverse_transform(output, params, input_shape)
+    }
+
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        self.inner.apply_mask(mask, params, how)
+    }
+
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+        how: &MaskSampling,
+    ) -> Result<Tensor> {
+        self.inner.inverse_mask(mask, params, input_shape, how)
+    }
+}
+
+/// How a preset chooses its sub-policies.
+#[derive(Debug, Clone, Copy)]
+enum Choose {
+    /// One, uniformly (Kornia's `Categorical(...).sample((1,))`).
+    One,
+    /// `n` distinct ones, in the order drawn (`randperm(len)[:n]`).
+    Distinct(usize),
+}
+
+/// The machinery shared by the presets: the sub-policies and how they are chosen.
+#[derive(Debug)]
+struct Policy {
+    name: &'static str,
+    subs: Vec<Sequential>,
+    choose: Choose,
+}
+
+impl Policy {
+    fn new(name: &'static str, subs: Vec<Vec<PolicyStep>>, choose: Choose) -> Result<Policy> {
+        let subs = subs
+            .into_iter()
+            .map(|steps| {
+                let steps = steps
+                    .into_iter()
+                    .map(|s| Box::new(s) as Box<dyn Augmentation>)
+                    .collect();
+                Sequential::from_steps(steps, SequentialConfig::default())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Policy { name, subs, choose })
+    }
+
+    /// The choice for one call, drawn on torch's CPU generator (as Kornia's).
+    fn draw_choice(&self) -> Tensor {
+        let k = self.subs.len() as i64;
+        match self.choose {
+            Choose::One => {
+                let probs = Tensor::full([k], 1.0 / k as f64, (Kind::Float, Device::Cpu));
+                crate::rng::multinomial(&probs, 1, true)
+            }
+            Choose::Distinct(n) => {
+                crate::rng::randperm(k, (Kind::Int64, Device::Cpu)).narrow(0, 0, n as i64)
+            }
+        }
+    }
+
+    /// The chosen table indices recorded in `params`, checked.
+    fn chosen(&self, params: &Params) -> Result<Vec<usize>> {
+        let t = params.require(self.name, "choice")?;
+        let bad = |problem: String| Error::Params {
+            op: self.name,
+            key: "choice".into(),
+            problem,
+        };
+        if t.dim() != 1 || t.is_floating_point() {
+            return Err(bad(format!(
+                "must be a 1-D integer tensor; got {:?} {:?}",
+                t.kind(),
+                t.size()
+            )));
+        }
+        let v = Vec::<i64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+        let want = match self.choose {
+            Choose::One => 1,
+            Choose::Distinct(n) => n,
+        };
+        if v.len() != want {
+            return Err(bad(format!("holds {} indices; expected {want}", v.len())));
+        }
+        v.iter()
+            .map(|&i| {
+                if i >= 0 && (i as usize) < self.subs.len() {
+                    Ok(i as usize)
+                } else {
+                    Err(bad(format!(
+                        "holds {i}; the policy has {} sub-policies",
+                        self.subs.len()
+                    )))
+                }
+            })
+            .collect()
+    }
+
+    fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        self.subs.iter().try_for_each(|s| s.check_shape(shape))
+    }
+
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let choice = self.draw_choice();
+        let mut params = Params::new();
+        let chosen = Vec::<i64>::try_from(&choice)?;
+        params.insert("choice", choice);
+        for (pos, &i) in chosen.iter().enumerate() {
+            let p = self.subs[i as usize].sample(shape, device)?;
+            params.extend_prefixed(&pos.to_string(), &p);
+        }
+        Ok(params)
+    }
+
+    fn apply_working(
+        &self,
+        mut w: Working,
+        params: &Params,
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
+            w = self.subs[i].apply_working(w, &params.sub(&pos.to_string()), opts)?;
+        }
+        Ok(w)
+    }
+
+    fn inverse_working(
+        &self,
+        mut w: Working,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        let chosen = self.chosen(params)?;
+        for (pos, &i) in chosen.iter().enumerate().rev() {
+            let sub = params.sub(&pos.to_string());
+            w = self.subs[i].inverse_working(w, &sub, input_shape, opts)?;
+        }
+        Ok(w)
+    }
+
+    fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let w = Working::image_only(input.shallow_clone());
+        Ok(self
+            .apply_working(w, params, &AnnotationOptions::default())?
+            .image)
+    }
+
+    fn geometry(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let hw = (shape[2], shape[3]);
+        let mut total = Geometry::None;
+        for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
+            let sub = params.sub(&pos.to_string());
+            let g = gated_geometry(&self.subs[i], shape, &sub, kind, device)?;
+            total = total.then(&g, hw, hw);
+        }
+        Ok(total)
+    }
+
+    fn inverse_transform(
+        &self,
+        output: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+    ) -> Result<Tensor> {
+        let w = Working::image_only(output.shallow_clone());
+        let opts = AnnotationOptions::default();
+        Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
+    }
+
+    fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        let mut m = mask.shallow_clone();
+        for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
+            m = self.subs[i].apply_mask(&m, &params.sub(&pos.to_string()), how)?;
+        }
+        Ok(m)
+    }
+
+    fn inverse_mask(
+        &self,
+        mask: &Tensor,
+        params: &Params,
+        input_shape: &[i64],
+        how: &MaskSampling,
+    ) -> Result<Tensor> {
+        let chosen = self.chosen(params)?;
+        let mut m = mask.shallow_clone();
+        for (pos, &i) in chosen.iter().enumerate().rev() {
+            let sub = params.sub(&pos.to_string());
+            m = self.subs[i].inverse_mask(&m, &sub, input_shape, how)?;
+        }
+        Ok(m)
+    }
+}
+
+/// The `Augmentation` methods every preset forwards to its [`Policy`].
+macro_rules! policy_augmentation {
+    ($name:ident) => {
+        impl Augmentation for $name {
+            fn name(&self) -> &'static str {
+                stringify!($name)
+            }
+
+            fn spec(&self) -> AugSpec {
+                AugSpec::$name(self.cfg.clone())
+            }
+
+            fn nesting_depth(&self) -> usize {
+                1
+            }
+
+            fn check_shape(&self, shape: &[i64]) -> Result<()> {
+                self.policy.check_shape(shape)
+            }
+
+            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+                self.policy.sample(shape, device)
+            }
+
+            fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+                self.policy.apply_transform(input, params)
+            }
+
+            fn geometry_ungated(
+                &self,
+                shape: &[i64],
+                params: &Params,
+                kind: Kind,
+                device: Device,
+            ) -> Result<Geometry> {
+                self.policy.geometry(shape, params, kind, device)
+            }
+
+            fn inverse_transform(
+                &self,
+                output: &Tensor,
+                params: &Params,
+                input_shape: &[i64],
+            ) -> Result<Tensor> {
+                self.policy.inverse_transform(output, params, input_shape)
+            }
+
+            fn apply_mask(
+                &self,
+                mask: &Tensor,
+                params: &Params,
+                how: &MaskSampling,
+            ) -> Result<Tensor> {
+                self.policy.apply_mask(mask, params, how)
+            }
+
+            fn inverse_mask(
+                &self,
+                mask: &Tensor,
+                params: &Params,
+                input_shape: &[i64],
+                how: &MaskSampling,
+            ) -> Result<Tensor> {
+                self.policy.inverse_mask(mask, params, input_shape, how)
+            }
+
+            fn apply_working(
+                &self,
+                w: Working,
+                params: &Params,
+                opts: &AnnotationOptions,
+            ) -> Result<Working> {
+                self.policy.apply_working(w, params, opts)
+            }
+
+            fn inverse_working(
+                &self,
+                w: Working,
+                params: &Params,
+                input_shape: &[i64],
+                opts: &AnnotationOptions,
+            ) -> Result<Working> {
+                self.policy.inverse_working(w, params, input_shape, opts)
+            }
+
+            fn ranges(&self) -> Vec<&Range> {
+                Vec::new()
+            }
+        }
+
+        impl_module!($name);
+    };
+}
+
+/// One entry of an AutoAugment sub-policy: the operation, its probability and its magnitude
+/// bin (0..=9; `None` for the operations without a magnitude). In JSON, Kornia's tuple:
+/// `["rotate", 0.6, 9]`, `["equalize", 0.8, null]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEntry(pub PolicyOp, pub f64, pub Option<u32>);
+
+/// One candidate of [`RandAugment`] and [`TrivialAugment`]: the operation and its magnitude
+/// range `(lo, hi)` (`(-max, max)` for the symmetric ones). In JSON, `["rotate", -30, 30]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OpRange(pub PolicyOp, pub f64, pub f64);
+
+/// AutoAugment's built-in policies (Cubuk et al.), as Kornia's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NamedPolicy {
+    /// The ImageNet policy (25 sub-policies).
+    Imagenet,
+    /// The CIFAR-10 policy (25 sub-policies).
+    Cifar10,
+    /// The SVHN policy (25 sub-policies).
+    Svhn,
+}
+
+/// Which policy an [`AutoAugment`] draws from: a named one (JSON `"imagenet"`), or a list of
+/// sub-policies of [`PolicyEntry`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AutoPolicy {
+    /// One of the built-in tables.
+    Named(NamedPolicy),
+    /// A custom table: sub-policies, each a non-empty list of entries.
+    Custom(Vec<Vec<PolicyEntry>>),
+}
+
+/// Configuration of [`AutoAugment`]; `Default` is Kornia's (the ImageNet policy).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoAugmentConfig {
+    /// The policy.
+    pub policy: AutoPolicy,
+}
+
+impl Default for AutoAugmentConfig {
+    fn default() -> Self {
+        AutoAugmentConfig {
+            policy: AutoPolicy::Named(NamedPolicy::Imagenet),
+        }
+    }
+}
+
+impl AutoAugmentConfig {
+    /// A built-in policy.
+    pub fn named(policy: NamedPolicy) -> AutoAugmentConfig {
+        AutoAugmentConfig {
+            policy: AutoPolicy::Named(policy),
+        }
+    }
+}
+
+use PolicyOp::{
+    AutoContrast as AC, Brightness as BRI, Color as COL, Contrast as CON, Equalize as EQ,
+    Invert as INV, Posterize as POST, Rotate as ROT, Sharpness as SHP, ShearX as SHX,
+    ShearY as SHY, Solarize as SOL, TranslateX as TX, TranslateY as TY,
+};
+
+/// A table row: two (op, p, bin) entries; bin 0 for the operations without a magnitude.
+type Row = [(PolicyOp, f64, u32); 2];
+
+const IMAGENET: [Row; 25] = [
+    [(POST, 0.4, 8), (ROT, 0.6, 9)],
+    [(SOL, 0.6, 5), (AC, 0.6, 0)],
+    [(EQ, 0.8, 0), (EQ, 0.6, 0)],
+    [(POST, 0.6, 7), (POST, 0.6, 6)],
+    [(EQ, 0.4, 0), (SOL, 0.2, 4)],
+    [(EQ, 0.4, 0), (ROT, 0.8, 8)],
+    [(SOL, 0.6, 3), (EQ, 0.6, 0)],
+    [(POST, 0.8, 5), (EQ, 1.0, 0)],
+    [(ROT, 0.2, 3), (SOL, 0.6, 8)],
+    [(EQ, 0.6, 0), (POST, 0.4, 6)],
+    [(ROT, 0.8, 8), (COL, 0.4, 0)],
+    [(ROT, 0.4, 9), (EQ, 0.6, 0)],
+    [(EQ, 0.0, 0), (EQ, 0.8, 0)],
+    [(INV, 0.6, 0), (EQ, 1.0, 0)],
+    [(COL, 0.6, 4), (CON, 1.0, 8)],
+    [(ROT, 0.8, 8), (COL, 1.0, 2)],
+    [(COL, 0.8, 8), (SOL, 0.8, 7)],
+    [(SHP, 0.4, 7), (INV, 0.6, 0)],
+    [(SHX, 0.6, 5), (EQ, 1.0, 0)],
+    [(COL, 0.4, 0), (EQ, 0.6, 0)],
+    [(EQ, 0.4, 0), (SOL, 0.2, 4)],
+    [(SOL, 0.6, 5), (AC, 0.6, 0)],
+    [(INV, 0.6, 0), (EQ, 1.0, 0)],
+    [(COL, 0.6, 4), (CON, 1.0, 8)],
+    [(EQ, 0.8, 0), (EQ, 0.6, 0)],
+];
+
+const CIFAR10: [Row; 25] = [
+    [(INV, 0.1, 0), (CON, 0.2, 6)],
+    [(ROT, 0.7, 2), (TX, 0.3, 9)],
+    [(SHP, 0.8, 1), (SHP, 0.9, 3)],
+    [(SHY, 0.5, 8), (TY, 0.7, 9)],
+    [(AC, 0.5, 0), (EQ, 0.9, 0)],
+    [(SHY, 0.2, 7), (POST, 0.3, 7)],
+    [(COL, 0.4, 3), (BRI, 0.6, 7)],
+    [(SHP, 0.3, 9), (BRI, 0.7, 9)],
+    [(EQ, 0.6, 0), (EQ, 0.5, 0)],
+    [(CON, 0.6, 7), (SHP, 0.6, 5)],
+    [(COL, 0.7, 7), (TX, 0.5, 8)],
+    [(EQ, 0.3, 0), (AC, 0.4, 0)],
+    [(TY, 0.4, 3), (SHP, 0.2, 6)],
+    [(BRI, 0.9, 6), (COL, 0.2, 8)],
+    [(SOL, 0.5, 2), (INV, 0.0, 0)],
+    [(EQ, 0.2, 0), (AC, 0.6, 0)],
+    [(EQ, 0.2, 0), (EQ, 0.6, 0)],
+    [(COL, 0.9, 9), (EQ, 0.6, 0)],
+    [(AC, 0.8, 0), (SOL, 0.2, 8)],
+    [(BRI, 0.1, 3), (COL, 0.7, 0)],
+    [(SOL, 0.4, 5), (AC, 0.9, 0)],
+    [(TY, 0.9, 9), (TY, 0.7, 9)],
+    [(AC, 0.9, 0), (SOL, 0.8, 3)],
+    [(EQ, 0.8, 0), (INV, 0.1, 0)],
+    [(TY, 0.7, 9), (AC, 0.9, 0)],
+];
+
+const SVHN: [Row; 25] = [
+    [(SHX, 0.9, 4), (INV, 0.2, 0)],
+    [(SHY, 0.9, 8), (INV, 0.7, 0)],
+    [(EQ, 0.6, 0), (SOL, 0.6, 6)],
+    [(INV, 0.9, 0), (EQ, 0.6, 0)],
+    [(EQ, 0.6, 0), (ROT, 0.9, 3)],
+    [(SHX, 0.9, 4), (AC, 0.8, 0)],
+    [(SHY, 0.9, 8), (INV, 0.4, 0)],
+    [(SHY, 0.9, 5), (SOL, 0.2, 6)],
+    [(INV, 0.9, 0), (AC, 0.8, 0)],
+    [(EQ, 0.6, 0), (ROT, 0.9, 3)],
+    [(SHX, 0.9, 4), (SOL, 0.3, 3)],
+    [(SHY, 0.8, 8), (INV, 0.7, 0)],
+    [(EQ, 0.9, 0), (TY, 0.6, 6)],
+    [(INV, 0.9, 0), (EQ, 0.6, 0)],
+    [(CON, 0.3, 3), (ROT, 0.8, 4)],
+    [(INV, 0.8, 0), (TY, 0.0, 2)],
+    [(SHY, 0.7, 6), (SOL, 0.4, 8)],
+    [(INV, 0.6, 0), (ROT, 0.8, 4)],
+    [(SHY, 0.3, 7), (TX, 0.9, 3)],
+    [(SHX, 0.1, 6), (INV, 0.6, 0)],
+    [(SOL, 0.7, 2), (TY, 0.6, 7)],
+    [(SHY, 0.8, 4), (INV, 0.8, 0)],
+    [(SHX, 0.7, 9), (TY, 0.8, 3)],
+    [(SHY, 0.8, 5), (AC, 0.7, 0)],
+    [(SHX, 0.7, 2), (INV, 0.1, 0)],
+];
+
+impl NamedPolicy {
+    /// The table, as entries.
+    pub fn table(self) -> Vec<Vec<PolicyEntry>> {
+        let rows: &[Row] = match self {
+            NamedPolicy::Imagenet => &IMAGENET,
+            NamedPolicy::Cifar10 => &CIFAR10,
+            NamedPolicy::Svhn => &SVHN,
+        };
+        rows.iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&(op, p, m)| PolicyEntry(op, p, op.has_magnitude().then_some(m)))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl AutoPolicy {
+    /// The sub-policies.
+    pub fn table(&self) -> Vec<Vec<PolicyEntry>> {
+        match self {
+            AutoPolicy::Named(n) => n.table(),
+            AutoPolicy::Custom(t) => t.clone(),
+        }
+    }
+}
+
+/// `torch.linspace(lo, hi, 11)` in float32, read back: AutoAugment's bin edges.
+fn bin_edges((lo, hi): (f64, f64)) -> Vec<f64> {
+    let t = Tensor::linspace(lo, hi, 11, (Kind::Float, Device::Cpu));
+    Vec::<f32>::try_from(t)
+        .unwrap_or_default()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// AutoAugment (Cubuk et al., 2019), equal to Kornia's `AutoAugment`: one sub-policy per
+/// call, chosen uniformly; each entry `(op, p, m)` applies per sample with probability `p`
+/// and a magnitude drawn uniformly in bin `m` of the operation's scale (no random sign:
+/// the bin sets the direction).
+///
+/// # Shapes
+/// Input (B,3,H,W) or (3,H,W) (the ImageNet and CIFAR-10 policies hold `color`, which needs
+/// RGB), float32 or float64 in [0, 1]; output the same shape.
+///
+/// # Errors
+/// `new` fails on an empty policy or sub-policy, a `p` outside [0, 1] or a magnitude bin
+/// outside 0..=9 where the operation has one.
+#[derive(Debug)]
+pub struct AutoAugment {
+    cfg: AutoAugmentConfig,
+    policy: Policy,
+}
+
+const AUTO: &str = "AutoAugment";
+
+impl AutoAugment {
+    /// Builds the preset (it has no variables; `path` names its operators).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: AutoAugmentConfig,
+    ) -> Result<AutoAugment> {
+        let path = path.borrow();
+        let table = cfg.policy.table();
+        if table.is_empty() || table.iter().any(|s| s.is_empty()) {
+            return Err(checks::config(
+                AUTO,
+                "policy",
+                format!(
+                    "{} sub-policies (sizes {:?})",
+                    table.len(),
+                    table.iter().map(Vec::len).collect::<Vec<_>>()
+                ),
+                "at least one sub-policy, each with at least one entry",
+            ));
+        }
+        let mut subs = Vec::new();
+        for (i, sub) in table.iter().enumerate() {
+            let mut steps = Vec::new();
+            for (j, &PolicyEntry(op, p, m)) in sub.iter().enumerate() {
+                checks::probability(AUTO, "p", p)?;
+                let range = match op.scale() {
+                    None => (0.0, 0.0),
+                    Some(scale) => match m {
+                        Some(m) if m <= 9 => {
+                            let edges = bin_edges(scale);
+                            (edges[m as usize], edges[m as usize + 1])
+                        }
+                        _ => {
+                            return Err(checks::config(
+                                AUTO,
+                                "magnitude",
+                                format!("{m:?} for `{}`", op.name()),
+                                "a magnitude bin in 0..=9",
+                            ))
+                        }
+                    },
+                };
+                let path = path / i.to_string() / j.to_string();
+                steps.push(PolicyStep::new(&path, op, p, range, false, None)?);
+            }
+            subs.push(steps);
+        }
+        Ok(AutoAugment {
+            policy: Policy::new(AUTO, subs, Choose::One)?,
+            cfg,
+        })
+    }
+}
+
+policy_augmentation!(AutoAugment);
+
+/// RandAugment's and TrivialAugment's candidates: one operation each, with p = 1.
+fn candidates(
+    op_name: &'static str,
+    path: &nn::Path,
+    list: &[OpRange],
+    fixed: Option<f64>,
+) -> Result<Vec<Vec<PolicyStep>>> {
+    if list.is_empty() {
+        return Err(checks::config(
+            op_name,
+            "policy",
+            "[]",
+            "at least one operation",
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, &OpRange(op, lo, hi))| {
+            let range = if op.is_symmetric() {
+                if lo != -hi || hi.is_nan() || hi < 0.0 {
+                    return Err(checks::config(
+                        op_name,
+                        "policy",
+                        format!("`{}` on ({lo}, {hi})", op.name()),
+                        "a symmetric range (-max, max) with max >= 0 for rotations, shears and translations",
+                    ));
+                }
+                (0.0, hi)
+            } else if op.has_magnitude() {
+                (lo, hi)
+            } else {
+                (0.0, 0.0)
+            };
+            let path = path / i.to_string();
+            Ok(vec![PolicyStep::new(
+                &path,
+                op,
+                1.0,
+                range,
+                op.is_symmetric(),
+                if op.has_magnitude() { fixed } else { None },
+            )?])
+        })
+        .collect()
+}
+
+/// RandAugment's default candidates (Kornia's table).
+pub fn rand_augment_policy() -> Vec<OpRange> {
+    use PolicyOp::*;
+    vec![
+        OpRange(AutoContrast, 0.0, 1.0),
+        OpRange(Equalize, 0.0, 1.0),
+        OpRange(Invert, 0.0, 1.0),
+        OpRange(Rotate, -30.0, 30.0),
+        OpRange(Posterize, 4.0, 8.0),
+        OpRange(Solarize, 0.0, 1.0),
+        OpRange(SolarizeAdd, 0.0, 0.43),
+        OpRange(Color, 0.1, 1.9),
+        OpRange(Contrast, 0.1, 1.9),
+        OpRange(Brightness, 0.1, 1.9),
+        OpRange(Sharpness, 0.1, 1.9),
+        OpRange(ShearX, -0.3, 0.3),
+        OpRange(ShearY, -0.3, 0.3),
+        OpRange(TranslateX, -0.1, 0.1),
+        OpRange(TranslateY, -0.1, 0.1),
+    ]
+}
+
+/// TrivialAugment's default candidates (Kornia's table).
+pub fn trivial_augment_policy() -> Vec<OpRange> {
+    use PolicyOp::*;
+    vec![
+        OpRange(AutoContrast, 0.0, 1.0),
+        OpRange(Equalize, 0.0, 1.0),
+        OpRange(Rotate, -30.0, 30.0),
+        OpRange(Posterize, 0.0, 4.0),
+        OpRange(Solarize, 0.0, 1.0),
+        OpRange(Contrast, 0.1, 1.9),
+        OpRange(Brightness, 0.1, 1.9),
+        OpRange(Sharpness, 0.1, 1.9),
+        OpRange(ShearX, -0.3, 0.3),
+        OpRange(ShearY, -0.3, 0.3),
+        OpRange(TranslateX, -0.5, 0.5),
+        OpRange(TranslateY, -0.5, 0.5),
+    ]
+}
+
+/// Configuration of [`RandAugment`]. `n` and `m` have no default in Kornia: JSON must give
+/// them; `Default` is `n = 2, m = 9` for Rust code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RandAugmentConfig {
+    /// How many distinct candidates apply per call, in [1, number of candidates].
+    pub n: usize,
+    /// The magnitude, in (0, 30): every operation applies at `lo + (hi - lo) * m / 30` of
+    /// its range (posterize reversed; symmetric operations on `(0, max)` with a random sign).
+    pub m: f64,
+    /// The candidates (`None`: Kornia's 15, [`rand_augment_policy`]).
+    pub policy: Option<Vec<OpRange>>,
+}
+
+impl Default for RandAugmentConfig {
+    fn default() -> Self {
+        RandAugmentConfig {
+            n: 2,
+            m: 9.0,
+            policy: None,
+        }
+    }
+}
+
+impl RandAugmentConfig {
+    /// `n` operations at magnitude `m`, over Kornia's candidates.
+    pub fn new(n: usize, m: f64) -> RandAugmentConfig {
+        RandAugmentConfig { n, m, policy: None }
+    }
+}
+
+/// RandAugment (Cubuk et al., 2020), equal to Kornia's `RandAugment(n, m)`: `n` distinct
+/// candidates per call, in the order drawn, each applied to every sample at the fixed
+/// magnitude `m` (a per-sample random sign for rotations, shears and translations).
+///
+/// # Shapes
+/// Input (B,3,H,W) or (3,H,W) with the default candidates (`color` needs RGB), float32 or
+/// float64 in [0, 1]; output the same shape.
+///
+/// # Errors
+/// `new` fails on `n` outside [1, candidates], `m` outside (0, 30), or a candidate range
+/// its operator refuses (a symmetric operation needs `(-max, max)`).
+#[derive(Debug)]
+pub struct RandAugment {
+    cfg: RandAugmentConfig,
+    policy: Policy,
+}
+
+const RAND: &str = "RandAugment";
+
+impl RandAugment {
+    /// Builds the preset (it has no variables; `path` names its operators).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: RandAugmentConfig,
+    ) -> Result<RandAugment> {
+        let path = path.borrow();
+        if !(cfg.m > 0.0 && cfg.m < 30.0) {
+            return Err(checks::config(RAND, "m", cfg.m, "a magnitude in (0, 30)"));
+        }
+        let list = cfg.policy.clone().unwrap_or_else(rand_augment_policy);
+        if cfg.n < 1 || cfg.n > list.len() {
+            return Err(checks::config(
+                RAND,
+                "n",
+                cfg.n,
+                format!("1..={} (the number of candidates)", list.len()),
+            ));
+        }
+        let t = (cfg.m / 30.0) as f32 as f64;
+        let subs = candidates(RAND, path, &list, Some(t))?;
+        Ok(RandAugment {
+            policy: Policy::new(RAND, subs, Choose::Distinct(cfg.n))?,
+            cfg,
+        })
+    }
+}
+
+policy_augmentation!(RandAugment);
+
+/// Configuration of [`TrivialAugment`]; `Default` is Kornia's (its 12 candidates).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrivialAugmentConfig {
+    /// The candidates (`None`: Kornia's 12, [`trivial_augment_policy`]).
+    pub policy: Option<Vec<OpRange>>,
+}
+
+/// TrivialAugment (Müller and Hutter, 2021), equal to Kornia's `TrivialAugment`: one
+/// candidate per call, chosen uniformly, applied to every sample with a magnitude drawn per
+/// sample over its range (symmetric operations: `U(0, max)` with a random sign).
+///
+/// # Shapes
+/// Input (B,C,H,W) or (C,H,W), float32 or float64 in [0, 1]; output the same shape.
+///
+/// # Errors
+/// `new` fails on an empty list or a candidate range its operator refuses.
+#[derive(Debug)]
+pub struct TrivialAugment {
+    cfg: TrivialAugmentConfig,
+    policy: Policy,
+}
+
+const TRIVIAL: &str = "TrivialAugment";
+
+impl TrivialAugment {
+    /// Builds the preset (it has no variables; `path` names its operators).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as described on the type.
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(
+        path: P,
+        cfg: TrivialAugmentConfig,
+    ) -> Result<TrivialAugment> {
+        let path = path.borrow();
+        let list = cfg.policy.clone().unwrap_or_else(trivial_augment_policy);
+        let subs = candidates(TRIVIAL, path, &list, None)?;
+        Ok(TrivialAugment {
+            policy: Policy::new(TRIVIAL, subs, Choose::One)?,
+            cfg,
+        })
+    }
+}
+
+policy_augmentation!(TrivialAugment);

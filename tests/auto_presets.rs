@@ -1,0 +1,289 @@
+//! The auto-augment presets against Kornia 0.9 (tests/fixtures/auto/presets.safetensors, from
+//! scripts/gen_auto_fixtures.py): Kornia's choices and params replayed, and the same seed
+//! giving the same batch.
+
+mod common;
+
+use common::{fixture, max_abs_diff, serial};
+use tch::{nn, Device, Kind, Tensor};
+use tch_dda::*;
+
+struct Case {
+    preset: String,
+    kwargs: serde_json::Value,
+    image: Tensor,
+    out: Tensor,
+    choice: Tensor,
+    params: Params,
+}
+
+fn cases() -> Vec<Case> {
+    let fx = fixture("auto/presets");
+    let meta: Vec<serde_json::Value> =
+        serde_json::from_str(fx.meta["cases"].as_str().unwrap()).unwrap();
+    meta.iter()
+        .enumerate()
+        .map(|(k, m)| {
+            let mut params = Params::new();
+            let prefix = format!("c{k}.param.");
+            for (key, v) in &fx.tensors {
+                if let Some(rest) = key.strip_prefix(&prefix) {
+                    params.insert(rest, v.shallow_clone());
+                }
+            }
+            let choice = fx.get(&format!("c{k}.choice")).shallow_clone();
+            params.insert("choice", choice.shallow_clone());
+            Case {
+                preset: m["preset"].as_str().unwrap().to_string(),
+                kwargs: m["kwargs"].clone(),
+                image: fx.get(&format!("c{k}.image")).shallow_clone(),
+                out: fx.get(&format!("c{k}.out")).shallow_clone(),
+                choice,
+                params,
+            }
+        })
+        .collect()
+}
+
+/// The preset of a case, built through its JSON spec (as a user's pipeline file would).
+fn build(case: &Case) -> Box<dyn Augmentation> {
+    let spec: AugSpec =
+        serde_json::from_value(serde_json::json!({ case.preset.clone(): case.kwargs.clone() }))
+            .unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    spec.build(&vs.root()).unwrap()
+}
+
+#[test]
+fn kornia_choices_and_params_replay_to_kornia_outputs() {
+    let cases = cases();
+    assert_eq!(cases.len(), 70);
+    let mut worst: std::collections::BTreeMap<String, f64> = Default::default();
+    for (k, case) in cases.iter().enumerate() {
+        let aug = build(case);
+        let out = aug.f_apply(&case.image, &case.params).unwrap();
+        let err = max_abs_diff(&out, &case.out);
+        assert!(
+            err < 1e-5,
+            "case {k} ({} {}): output differs by {err}",
+            case.preset,
+            case.kwargs
+        );
+        let w = worst.entry(case.preset.clone()).or_insert(0.0);
+        *w = w.max(err);
+    }
+    eprintln!("max replay error per preset: {worst:?}");
+}
+
+#[test]
+fn the_same_seed_gives_kornias_choice_params_and_batch() {
+    let _g = serial();
+    let mut same_choice = 0;
+    for (k, case) in cases().iter().enumerate() {
+        let aug = build(case);
+        tch::manual_seed(1700 + k as i64);
+        let (out, params) = aug.f_forward_with_params(&case.image).unwrap();
+        let choice = params.get("choice").unwrap();
+        assert_eq!(
+            Vec::<i64>::try_from(choice).unwrap(),
+            Vec::<i64>::try_from(&case.choice).unwrap(),
+            "case {k}: choice"
+        );
+        same_choice += 1;
+        for (key, kornia) in case.params.iter() {
+            let ours = params
+                .get(key)
+                .unwrap_or_else(|| panic!("case {k}: no param {key}"));
+            let err = max_abs_diff(ours, kornia);
+            assert!(err < 1e-4, "case {k}: param {key} differs by {err}");
+        }
+        let err = max_abs_diff(&out, &case.out);
+        assert!(
+            err < 1e-5,
+            "case {k} ({}): output differs by {err}",
+            case.preset
+        );
+    }
+    assert_eq!(same_choice, 70);
+}
+
+#[test]
+fn every_table_entry_is_kornias() {
+    // Spot checks of the tables against shared/KORNIA_REFERENCE_2.md §2.2 (the replays above
+    // cover the entries the draws chose).
+    let t = NamedPolicy::Imagenet.table();
+    assert_eq!(t.len(), 25);
+    assert_eq!(
+        t[0],
+        vec![
+            PolicyEntry(PolicyOp::Posterize, 0.4, Some(8)),
+            PolicyEntry(PolicyOp::Rotate, 0.6, Some(9))
+        ]
+    );
+    assert_eq!(t[12][0], PolicyEntry(PolicyOp::Equalize, 0.0, None));
+    let c = NamedPolicy::Cifar10.table();
+    assert_eq!(
+        c[21],
+        vec![
+            PolicyEntry(PolicyOp::TranslateY, 0.9, Some(9)),
+            PolicyEntry(PolicyOp::TranslateY, 0.7, Some(9))
+        ]
+    );
+    let s = NamedPolicy::Svhn.table();
+    assert_eq!(s[15][1], PolicyEntry(PolicyOp::TranslateY, 0.0, Some(2)));
+    assert_eq!(s.iter().flatten().count(), 50);
+}
+
+#[test]
+fn rotate_bin_9_turns_counter_clockwise_by_24_to_30_degrees() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = AutoAugmentConfig {
+        policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Rotate, 1.0, Some(9))]]),
+    };
+    let aug = AutoAugment::new(vs.root(), cfg).unwrap();
+    tch::manual_seed(3);
+    let params = aug.f_sample(&[64, 3, 8, 8], Device::Cpu).unwrap();
+    let d = params.get("0.0.degrees").unwrap();
+    let (lo, hi) = (d.min().double_value(&[]), d.max().double_value(&[]));
+    assert!(lo >= 24.0 && hi <= 30.0 && hi - lo > 3.0, "{lo}..{hi}");
+}
+
+#[test]
+fn rand_augment_magnitudes_follow_m() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    // n = 15: every candidate once.
+    let aug = RandAugment::new(vs.root(), RandAugmentConfig::new(15, 7.0)).unwrap();
+    tch::manual_seed(11);
+    let params = aug.f_sample(&[32, 3, 8, 10], Device::Cpu).unwrap();
+    let choice = Vec::<i64>::try_from(params.get("choice").unwrap()).unwrap();
+    let mut sorted = choice.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..15).collect::<Vec<i64>>());
+    let pos = |op: usize| choice.iter().position(|&c| c == op as i64).unwrap();
+    let get = |op: usize, key: &str| {
+        params
+            .get(&format!("{}.0.{key}", pos(op)))
+            .unwrap()
+            .shallow_clone()
+    };
+    // rotate: ±7 degrees, both signs present.
+    let r = get(3, "degrees");
+    assert!(
+        max_abs_diff(
+            &r.abs(),
+            &Tensor::full([32], 7.0, (Kind::Float, Device::Cpu))
+        ) < 1e-5
+    );
+    assert!(r.min().double_value(&[]) < 0.0 && r.max().double_value(&[]) > 0.0);
+    // posterize runs reversed: 8 - 4 * 7/30 = 7.07 -> 7 bits.
+    assert_eq!(get(4, "bits_factor").min().int64_value(&[]), 7);
+    // shear: 0.3 * 7/30 * 180 = 12.6 degrees.
+    assert!((get(11, "shear_x").abs().max().double_value(&[]) - 12.6).abs() < 1e-4);
+    // translate: 0.1 * 7/30 * W = 0.2333 px for W = 10.
+    assert!((get(13, "translate_x").abs().max().double_value(&[]) - 7.0 / 30.0).abs() < 1e-5);
+    // brightness: 0.1 + 1.8 * 7/30 = 0.52.
+    assert!(
+        (get(9, "brightness_factor")
+            .mean(Kind::Double)
+            .double_value(&[])
+            - 0.52)
+            .abs()
+            < 1e-6
+    );
+}
+
+#[test]
+fn keypoints_and_boxes_follow_the_chosen_geometry_and_come_back() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let aug = RandAugment::new(vs.root(), RandAugmentConfig::new(15, 12.0)).unwrap();
+    tch::manual_seed(5);
+    let image = Tensor::rand([4, 3, 20, 24], (Kind::Float, Device::Cpu));
+    let kp = Tensor::rand([4, 5, 2], (Kind::Float, Device::Cpu)) * 14.0 + 4.0;
+    let batch =
+        Batch::new(image.shallow_clone()).with_keypoints(Keypoints::new(kp.shallow_clone()));
+    let (out, params) = aug.f_forward_batch(&batch).unwrap();
+    // The output keypoints are those of the composed geometric operations.
+    let g = aug
+        .f_geometry(&[4, 3, 20, 24], &params, Kind::Float, Device::Cpu)
+        .unwrap();
+    let mapped = g.map_points(&kp);
+    let out_kp = &out.keypoints.as_ref().unwrap().points;
+    assert!(max_abs_diff(out_kp, &mapped) < 1e-4);
+    assert!(
+        max_abs_diff(out_kp, &kp) > 0.5,
+        "the rotations, shears and translations moved them"
+    );
+    let back = aug.f_inverse_batch(&out, &params, &[4, 3, 20, 24]).unwrap();
+    let err = max_abs_diff(&back.keypoints.as_ref().unwrap().points, &kp);
+    assert!(err < 1e-3, "round trip {err}");
+}
+
+#[test]
+fn presets_save_as_json_and_replay_the_same_batch() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let specs = vec![
+        AugSpec::AutoAugment(AutoAugmentConfig::named(NamedPolicy::Cifar10)),
+        AugSpec::RandAugment(RandAugmentConfig::new(2, 9.0)),
+        AugSpec::TrivialAugment(TrivialAugmentConfig::default()),
+    ];
+    let seq = Sequential::new(vs.root(), specs).unwrap();
+    let json = seq.to_json().unwrap();
+    let again = Sequential::from_json(vs.root() / "again", &json).unwrap();
+    assert_eq!(again.to_json().unwrap(), json);
+    let x = Tensor::rand([6, 3, 12, 12], (Kind::Float, Device::Cpu));
+    tch::manual_seed(9);
+    let (a, params) = seq.f_forward_with_params(&x).unwrap();
+    tch::manual_seed(9);
+    let b = again.f_forward(&x).unwrap();
+    assert_eq!(max_abs_diff(&a, &b), 0.0);
+    assert_eq!(max_abs_diff(&again.f_apply(&x, &params).unwrap(), &a), 0.0);
+    // Kornia's custom-policy JSON form.
+    let custom: AugSpec = serde_json::from_str(
+        r#"{"AutoAugment": {"policy": [[["rotate", 0.5, 3], ["equalize", 0.8, null]], [["invert", 1.0, null]]]}}"#,
+    )
+    .unwrap();
+    custom.build(&vs.root()).unwrap();
+}
+
+#[test]
+fn bad_configs_are_refused_with_the_field_named() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let err = |r: Result<Box<dyn Augmentation>>| r.unwrap_err().to_string();
+    let build = |spec: AugSpec| spec.build(&vs.root());
+    assert!(err(build(AugSpec::RandAugment(RandAugmentConfig::new(2, 30.0)))).contains("m = 30"));
+    assert!(err(build(AugSpec::RandAugment(RandAugmentConfig::new(0, 9.0)))).contains("n = 0"));
+    assert!(err(build(AugSpec::RandAugment(RandAugmentConfig::new(16, 9.0)))).contains("1..=15"));
+    let bad_bin = AutoAugmentConfig {
+        policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Rotate, 0.5, Some(10))]]),
+    };
+    assert!(err(build(AugSpec::AutoAugment(bad_bin))).contains("magnitude"));
+    let bad_p = AutoAugmentConfig {
+        policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Invert, 1.5, None)]]),
+    };
+    assert!(err(build(AugSpec::AutoAugment(bad_p))).contains("p = 1.5"));
+    let empty = AutoAugmentConfig {
+        policy: AutoPolicy::Custom(vec![vec![]]),
+    };
+    assert!(err(build(AugSpec::AutoAugment(empty))).contains("policy"));
+    let asym = TrivialAugmentConfig {
+        policy: Some(vec![OpRange(PolicyOp::Rotate, -10.0, 30.0)]),
+    };
+    assert!(err(build(AugSpec::TrivialAugment(asym))).contains("symmetric"));
+    // JSON: RandAugment's n and m are required, as in Kornia.
+    let e = serde_json::from_str::<AugSpec>(r#"{"RandAugment": {"n": 2}}"#).unwrap_err();
+    assert!(e.to_string().contains('m'), "{e}");
+    // A replayed choice outside the table.
+    let aug = TrivialAugment::new(vs.root(), TrivialAugmentConfig::default()).unwrap();
+    let x = Tensor::rand([2, 3, 8, 8], (Kind::Float, Device::Cpu));
+    let mut p = aug.f_sample(&[2, 3, 8, 8], Device::Cpu).unwrap();
+    p.insert("choice", Tensor::from_slice(&[12i64]));
+    assert!(aug
+        .f_apply(&x, &p)
+        .unwrap_err()
+        .to_string()
+        .contains("choice"));
+}
