@@ -5,6 +5,7 @@
 //!
 //! `cargo run --release --example soak -- [steps=10000] [batch=16] [side=64]`
 
+mod common;
 use anyhow::{bail, Result};
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig};
@@ -63,11 +64,14 @@ fn main() -> Result<()> {
     let mut samples = Vec::new();
     println!("{steps} steps, batch {batch}x3x{side}x{side}");
     println!("{:>7} {:>9} {:>9}", "step", "RSS MiB", "seconds");
+    let bar = common::progress(steps as u64, "soak");
+    let mut losses = Vec::new();
     for step in 1..=steps {
         let out = rng.f_scope(|| pipeline.f_forward(&x))??;
         // Pull the output towards mid-grey: gradients reach every learnable range.
         let loss = (out - 0.5).square().mean(Kind::Float);
         opt.backward_step(&loss);
+        bar.inc(1);
         if step % 1000 == 0 {
             pipeline.f_save(&file)?;
             let other = nn::VarStore::new(Device::Cpu);
@@ -79,12 +83,37 @@ fn main() -> Result<()> {
         if step % 500 == 0 || step == steps {
             let rss = rss_mib();
             samples.push((step, rss));
-            println!(
-                "{step:>7} {rss:>9.1} {:>9.1}",
-                start.elapsed().as_secs_f64()
-            );
+            losses.push((step as f64, loss.double_value(&[])));
+            let secs = start.elapsed().as_secs_f64();
+            bar.suspend(|| println!("{step:>7} {rss:>9.1} {secs:>9.1}"));
         }
     }
+    bar.finish_and_clear();
+    let plot = concat!(env!("CARGO_MANIFEST_DIR"), "/out/soak.png");
+    common::plot_panels(
+        plot,
+        &[
+            common::Panel {
+                title: "resident memory".into(),
+                x_label: "step".into(),
+                y_label: "RSS (MiB)".into(),
+                curves: vec![common::Curve {
+                    label: "RSS".into(),
+                    points: samples.iter().map(|&(s, r)| (s as f64, r)).collect(),
+                }],
+            },
+            common::Panel {
+                title: "loss".into(),
+                x_label: "step".into(),
+                y_label: "loss".into(),
+                curves: vec![common::Curve {
+                    label: "loss".into(),
+                    points: losses,
+                }],
+            },
+        ],
+    )?;
+    println!("wrote {plot}");
     let _ = std::fs::remove_file(&file);
     // Warm-up: allocator pools and libtorch caches fill during the first 1,000 steps.
     let after_warmup = samples

@@ -11,7 +11,8 @@ One file, ``tests/fixtures/auto/presets.safetensors``; for each case ``c<k>`` it
   c<k>.out                      Kornia's output, drawn after manual_seed(1700 + k)
   c<k>.choice                   the table indices of the applied sub-policies (int64, in order)
   c<k>.param.<pos>.<j>.<key>    the params of the j-th op of the pos-th applied sub-policy
-The metadata's ``cases`` (json) lists each case's preset and arguments.
+The metadata's ``cases`` (json) lists each case's preset and its arguments in tch-dda's JSON,
+and ``tables`` (json) Kornia's three AutoAugment tables.
 """
 import json
 import os
@@ -19,6 +20,8 @@ import os
 import kornia
 import torch
 from kornia.augmentation.auto import AutoAugment, RandAugment, TrivialAugment
+from kornia.augmentation.auto.autoaugment.autoaugment import cifar10_policy, imagenet_policy, svhn_policy
+from kornia.augmentation.auto.trivial_augment.trivial_augment import default_policy as trivial_policy
 from safetensors.torch import save_file
 
 from gen_fixtures import canonicalize  # the same sorted-header rewrite (this folder is on sys.path)
@@ -29,7 +32,22 @@ CASES = (
     + [("TrivialAugment", {}, (4, 3, 8, 10)) for _ in range(16)]
     # Odd sizes: the translations scale with W and H, the shears with the centre.
     + [("RandAugment", dict(n=15, m=7), (3, 3, 9, 13)), ("TrivialAugment", {}, (5, 3, 11, 7))]
+    # Every sub-policy of the three tables, alone (a one-entry custom policy), and every
+    # TrivialAugment candidate alone.
+    + [("AutoAugment", dict(policy=[sub]), (4, 3, 6, 7))
+       for table in (imagenet_policy, cifar10_policy, svhn_policy) for sub in table]
+    + [("TrivialAugment", dict(policy=[cand]), (4, 3, 6, 7)) for cand in trivial_policy]
 )
+
+
+def ours(name, kwargs):
+    """The case's arguments in tch-dda's JSON: the same, but TrivialAugment's and
+    RandAugment's candidates are a flat list of (op, lo, hi)."""
+    if name in ("TrivialAugment", "RandAugment") and "policy" in kwargs:
+        return dict(kwargs, policy=[list(sub[0]) for sub in kwargs["policy"]])
+    if "policy" in kwargs and not isinstance(kwargs["policy"], str):
+        return dict(kwargs, policy=[[list(e) for e in sub] for sub in kwargs["policy"]])
+    return kwargs
 
 PRESETS = dict(AutoAugment=AutoAugment, RandAugment=RandAugment, TrivialAugment=TrivialAugment)
 
@@ -53,10 +71,13 @@ def main():
         tensors[f"c{k}.image"] = image
         tensors[f"c{k}.out"] = out.contiguous()
         tensors[f"c{k}.choice"] = torch.tensor(choice, dtype=torch.int64)
-        cases.append(dict(preset=name, kwargs=kwargs, shape=list(shape)))
+        cases.append(dict(preset=name, kwargs=ours(name, kwargs), shape=list(shape)))
     os.makedirs("tests/fixtures/auto", exist_ok=True)
     path = "tests/fixtures/auto/presets.safetensors"
-    meta = dict(cases=json.dumps(cases), torch=torch.__version__, kornia=kornia.__version__)
+    tables = dict(imagenet=imagenet_policy, cifar10=cifar10_policy, svhn=svhn_policy)
+    tables = {k: [[list(e) for e in sub] for sub in t] for k, t in tables.items()}
+    meta = dict(cases=json.dumps(cases), tables=json.dumps(tables), torch=torch.__version__,
+                kornia=kornia.__version__)
     save_file(tensors, path, metadata=meta)
     canonicalize(path)
     print(f"{len(cases)} cases -> {path}")

@@ -419,25 +419,51 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         params: &Params,
         opts: &AnnotationOptions,
     ) -> Result<Working> {
-        let shape = w.image.size();
-        let (kind, device) = (w.image.kind(), w.image.device());
-        let image = self.gated_apply(&w.image, params)?;
-        let masks = match &w.masks {
-            Some(m) => Some(gated_mask(self, m, params, &opts.mask_sampling(), None)?),
-            None => None,
-        };
-        let (outlines, keypoints) = if w.has_points() {
-            let g = gated_geometry(self, &shape, params, w.point_kind(), device)?;
-            map_working_points(&g, w.outlines, w.keypoints, opts)
-        } else {
-            (None, None)
-        };
-        let (labels, mixed) = match self.as_mix() {
+        step_apply_working(self, w, params, opts)
+    }
+
+    /// The inverse of one step on the working form (containers override it).
+    #[doc(hidden)]
+    fn inverse_working(
+        &self,
+        w: Working,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Working> {
+        step_inverse_working(self, w, params, input_shape, opts)
+    }
+}
+
+/// [`Augmentation::apply_working`]'s default: the image through the gated step, masks
+/// through its gated mask path, points through its gated geometry, labels through a mixing
+/// step.
+pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
+    aug: &A,
+    w: Working,
+    params: &Params,
+    opts: &AnnotationOptions,
+) -> Result<Working> {
+    let shape = w.image.size();
+    let (kind, device) = (w.image.kind(), w.image.device());
+    let image = aug.gated_apply(&w.image, params)?;
+    let masks = match &w.masks {
+        Some(m) => Some(gated_mask(aug, m, params, &opts.mask_sampling(), None)?),
+        None => None,
+    };
+    let (outlines, keypoints) = if w.has_points() {
+        let g = gated_geometry(aug, &shape, params, w.point_kind(), device)?;
+        map_working_points(&g, w.outlines, w.keypoints, opts)
+    } else {
+        (None, None)
+    };
+    let (labels, mixed) =
+        match aug.as_mix() {
             None => (w.labels, w.mixed),
             Some(mix) => {
                 if outlines.is_some() || keypoints.is_some() {
                     return Err(Error::Annotation {
-                        op: self.name(),
+                        op: aug.name(),
                         what: "boxes and keypoints",
                         problem:
                             "cannot go through a mixing step (each output image holds parts of two)"
@@ -446,7 +472,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
                 }
                 match (&w.labels, &w.mixed) {
                     (_, Some(_)) => return Err(Error::Annotation {
-                        op: self.name(),
+                        op: aug.name(),
                         what: "labels",
                         problem:
                             "were already mixed by an earlier step; one mixing step per pipeline"
@@ -460,68 +486,67 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
                 }
             }
         };
-        Ok(Working {
-            image,
-            masks,
-            outlines,
-            keypoints,
-            labels,
-            mixed,
-        })
-    }
+    Ok(Working {
+        image,
+        masks,
+        outlines,
+        keypoints,
+        labels,
+        mixed,
+    })
+}
 
-    /// The inverse of one step on the working form (containers override it).
-    #[doc(hidden)]
-    fn inverse_working(
-        &self,
-        w: Working,
-        params: &Params,
-        input_shape: &[i64],
-        opts: &AnnotationOptions,
-    ) -> Result<Working> {
-        let device = w.image.device();
-        let g = gated_geometry(self, input_shape, params, w.point_kind(), device)?;
-        if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
-            // On the CPU the check costs no device synchronisation.
-            if let Err(Error::NotInvertible { why, .. }) = t.f_checked_inverse() {
-                return Err(Error::NotInvertible {
-                    op: self.name(),
-                    why: format!("{why} (its params give no inverse)"),
-                });
-            }
+/// [`Augmentation::inverse_working`]'s default: the image and masks warped back (intensity
+/// steps stay applied), points mapped back through the gated geometry.
+pub(crate) fn step_inverse_working<A: Augmentation + ?Sized>(
+    aug: &A,
+    w: Working,
+    params: &Params,
+    input_shape: &[i64],
+    opts: &AnnotationOptions,
+) -> Result<Working> {
+    let device = w.image.device();
+    let g = gated_geometry(aug, input_shape, params, w.point_kind(), device)?;
+    if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
+        // On the CPU the check costs no device synchronisation.
+        if let Err(Error::NotInvertible { why, .. }) = t.f_checked_inverse() {
+            return Err(Error::NotInvertible {
+                op: aug.name(),
+                why: format!("{why} (its params give no inverse)"),
+            });
         }
-        let image = match self.f_inverse(&w.image, params, input_shape) {
-            Ok(x) => x,
-            // Intensity steps stay applied, as Kornia's inverse leaves them.
-            Err(Error::NotInvertible { .. }) => w.image.shallow_clone(),
-            Err(e) => return Err(e),
-        };
-        let masks = match &w.masks {
-            Some(m) => Some(gated_mask(
-                self,
-                m,
-                params,
-                &opts.mask_sampling(),
-                Some(input_shape),
-            )?),
-            None => None,
-        };
-        let (outlines, keypoints) = if w.has_points() {
-            let outlines = w.outlines.map(|o| unmap_outlines(&g, &o, opts));
-            let keypoints = w.keypoints.map(|k| g.unmap_points(&k));
-            (outlines, keypoints)
-        } else {
-            (None, None)
-        };
-        Ok(Working {
-            image,
-            masks,
-            outlines,
-            keypoints,
-            labels: w.labels,
-            mixed: w.mixed,
-        })
     }
+    let image = match aug.f_inverse(&w.image, params, input_shape) {
+        Ok(x) => x,
+        // Intensity steps stay applied, as Kornia's inverse leaves them.
+        Err(Error::NotInvertible { .. }) => w.image.shallow_clone(),
+        Err(e) => return Err(e),
+    };
+    let masks = match &w.masks {
+        Some(m) => Some(gated_mask(
+            aug,
+            m,
+            params,
+            &opts.mask_sampling(),
+            Some(input_shape),
+        )?),
+        None => None,
+    };
+    let (outlines, keypoints) = if w.has_points() {
+        let outlines = w.outlines.map(|o| unmap_outlines(&g, &o, opts));
+        let keypoints = w.keypoints.map(|k| g.unmap_points(&k));
+        (outlines, keypoints)
+    } else {
+        (None, None)
+    };
+    Ok(Working {
+        image,
+        masks,
+        outlines,
+        keypoints,
+        labels: w.labels,
+        mixed: w.mixed,
+    })
 }
 
 /// `aug`'s masks (its inverse's, given `input_shape`), kept as they were where the gate is

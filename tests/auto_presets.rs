@@ -57,7 +57,7 @@ fn build(case: &Case) -> Box<dyn Augmentation> {
 #[test]
 fn kornia_choices_and_params_replay_to_kornia_outputs() {
     let cases = cases();
-    assert_eq!(cases.len(), 70);
+    assert_eq!(cases.len(), 157);
     let mut worst: std::collections::BTreeMap<String, f64> = Default::default();
     for (k, case) in cases.iter().enumerate() {
         let aug = build(case);
@@ -104,34 +104,32 @@ fn the_same_seed_gives_kornias_choice_params_and_batch() {
             case.preset
         );
     }
-    assert_eq!(same_choice, 70);
+    assert_eq!(same_choice, 157);
 }
 
 #[test]
 fn every_table_entry_is_kornias() {
-    // Spot checks of the tables against shared/KORNIA_REFERENCE_2.md §2.2 (the replays above
-    // cover the entries the draws chose).
-    let t = NamedPolicy::Imagenet.table();
-    assert_eq!(t.len(), 25);
-    assert_eq!(
-        t[0],
-        vec![
-            PolicyEntry(PolicyOp::Posterize, 0.4, Some(8)),
-            PolicyEntry(PolicyOp::Rotate, 0.6, Some(9))
-        ]
-    );
-    assert_eq!(t[12][0], PolicyEntry(PolicyOp::Equalize, 0.0, None));
-    let c = NamedPolicy::Cifar10.table();
-    assert_eq!(
-        c[21],
-        vec![
-            PolicyEntry(PolicyOp::TranslateY, 0.9, Some(9)),
-            PolicyEntry(PolicyOp::TranslateY, 0.7, Some(9))
-        ]
-    );
-    let s = NamedPolicy::Svhn.table();
-    assert_eq!(s[15][1], PolicyEntry(PolicyOp::TranslateY, 0.0, Some(2)));
-    assert_eq!(s.iter().flatten().count(), 50);
+    // Kornia's three AutoAugment tables, as the fixture script read them from Kornia.
+    let fx = fixture("auto/presets");
+    let tables: serde_json::Value =
+        serde_json::from_str(fx.meta["tables"].as_str().unwrap()).unwrap();
+    for (name, policy) in [
+        ("imagenet", NamedPolicy::Imagenet),
+        ("cifar10", NamedPolicy::Cifar10),
+        ("svhn", NamedPolicy::Svhn),
+    ] {
+        let kornia: Vec<Vec<PolicyEntry>> = serde_json::from_value(tables[name].clone()).unwrap();
+        assert_eq!(kornia.len(), 25);
+        assert_eq!(policy.table(), kornia, "{name}");
+    }
+    // Every sub-policy of every table was replayed alone above.
+    let fx_cases: Vec<serde_json::Value> =
+        serde_json::from_str(fx.meta["cases"].as_str().unwrap()).unwrap();
+    let alone = fx_cases
+        .iter()
+        .filter(|c| c["preset"] == "AutoAugment" && c["kwargs"]["policy"].is_array())
+        .count();
+    assert_eq!(alone, 75);
 }
 
 #[test]
@@ -140,6 +138,7 @@ fn rotate_bin_9_turns_counter_clockwise_by_24_to_30_degrees() {
     let vs = nn::VarStore::new(Device::Cpu);
     let cfg = AutoAugmentConfig {
         policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Rotate, 1.0, Some(9))]]),
+        ..Default::default()
     };
     let aug = AutoAugment::new(vs.root(), cfg).unwrap();
     tch::manual_seed(3);
@@ -259,18 +258,22 @@ fn bad_configs_are_refused_with_the_field_named() {
     assert!(err(build(AugSpec::RandAugment(RandAugmentConfig::new(16, 9.0)))).contains("1..=15"));
     let bad_bin = AutoAugmentConfig {
         policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Rotate, 0.5, Some(10))]]),
+        ..Default::default()
     };
     assert!(err(build(AugSpec::AutoAugment(bad_bin))).contains("magnitude"));
     let bad_p = AutoAugmentConfig {
         policy: AutoPolicy::Custom(vec![vec![PolicyEntry(PolicyOp::Invert, 1.5, None)]]),
+        ..Default::default()
     };
     assert!(err(build(AugSpec::AutoAugment(bad_p))).contains("p = 1.5"));
     let empty = AutoAugmentConfig {
         policy: AutoPolicy::Custom(vec![vec![]]),
+        ..Default::default()
     };
     assert!(err(build(AugSpec::AutoAugment(empty))).contains("policy"));
     let asym = TrivialAugmentConfig {
         policy: Some(vec![OpRange(PolicyOp::Rotate, -10.0, 30.0)]),
+        ..Default::default()
     };
     assert!(err(build(AugSpec::TrivialAugment(asym))).contains("symmetric"));
     // JSON: RandAugment's n and m are required, as in Kornia.
@@ -286,4 +289,138 @@ fn bad_configs_are_refused_with_the_field_named() {
         .unwrap_err()
         .to_string()
         .contains("choice"));
+}
+
+/// Per-sample mode: the rows that chose sub-policy (or candidates) `ks` equal the per-call
+/// preset replaying `ks` with the same params.
+fn per_call_params(params: &Params, ks: &[i64]) -> Params {
+    let mut p = Params::new();
+    p.insert("choice", Tensor::from_slice(ks));
+    for (pos, k) in ks.iter().enumerate() {
+        p.extend_prefixed(&pos.to_string(), &params.sub(&k.to_string()));
+    }
+    p
+}
+
+#[test]
+fn per_sample_choices_mix_sub_policies_and_each_row_is_its_own_sub_policy() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let shape = [48i64, 3, 10, 12];
+    tch::manual_seed(21);
+    let x = Tensor::rand(shape, (Kind::Float, Device::Cpu));
+    for (spec, n) in [
+        (
+            AugSpec::AutoAugment(AutoAugmentConfig {
+                per_sample: true,
+                ..AutoAugmentConfig::named(NamedPolicy::Svhn)
+            }),
+            1usize,
+        ),
+        (
+            AugSpec::RandAugment(RandAugmentConfig {
+                per_sample: true,
+                ..RandAugmentConfig::new(2, 11.0)
+            }),
+            2,
+        ),
+        (
+            AugSpec::TrivialAugment(TrivialAugmentConfig {
+                per_sample: true,
+                ..Default::default()
+            }),
+            1,
+        ),
+    ] {
+        let per_sample = spec.build(&(vs.root() / "ps")).unwrap();
+        let mut per_call_spec = serde_json::to_value(&spec).unwrap();
+        let cfg = per_call_spec
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .next()
+            .unwrap();
+        cfg["per_sample"] = serde_json::Value::Bool(false);
+        let per_call: AugSpec = serde_json::from_value(per_call_spec).unwrap();
+        let per_call = per_call.build(&(vs.root() / "pc")).unwrap();
+
+        let (out, params) = per_sample.f_forward_with_params(&x).unwrap();
+        let choice = params.get("choice").unwrap();
+        assert_eq!(choice.size(), [48, n as i64]);
+        let rows: Vec<Vec<i64>> = (0..48)
+            .map(|b| Vec::<i64>::try_from(choice.get(b)).unwrap())
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = rows.iter().cloned().collect();
+        assert!(
+            distinct.len() > 5,
+            "{}: {} distinct choices",
+            per_sample.name(),
+            distinct.len()
+        );
+        for ks in &distinct {
+            let expect = per_call.f_apply(&x, &per_call_params(&params, ks)).unwrap();
+            for (b, row) in rows.iter().enumerate() {
+                if row == ks {
+                    let err = max_abs_diff(&out.get(b as i64), &expect.get(b as i64));
+                    assert_eq!(err, 0.0, "{}: row {b} ({ks:?})", per_sample.name());
+                }
+            }
+        }
+        // Replay and the same seed.
+        assert_eq!(
+            max_abs_diff(&per_sample.f_apply(&x, &params).unwrap(), &out),
+            0.0
+        );
+        // Geometry: each row's matrix is its own choice's.
+        let g = per_sample
+            .f_transform_matrix(&shape, &params, Kind::Float, Device::Cpu)
+            .unwrap();
+        for ks in distinct.iter().take(4) {
+            let expect = per_call
+                .f_transform_matrix(
+                    &shape,
+                    &per_call_params(&params, ks),
+                    Kind::Float,
+                    Device::Cpu,
+                )
+                .unwrap();
+            for (b, row) in rows.iter().enumerate() {
+                if row == ks {
+                    let e = expect.get(if expect.size()[0] == 1 { 0 } else { b as i64 });
+                    assert!(max_abs_diff(&g.get(b as i64), &e) < 1e-6);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn per_sample_keypoints_go_through_and_come_back() {
+    let _g = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = RandAugmentConfig {
+        per_sample: true,
+        ..RandAugmentConfig::new(3, 12.0)
+    };
+    let aug = RandAugment::new(vs.root(), cfg).unwrap();
+    tch::manual_seed(8);
+    let image = Tensor::rand([16, 3, 20, 24], (Kind::Float, Device::Cpu));
+    let kp = Tensor::rand([16, 5, 2], (Kind::Float, Device::Cpu)) * 14.0 + 4.0;
+    let batch = Batch::new(image).with_keypoints(Keypoints::new(kp.shallow_clone()));
+    let (out, params) = aug.f_forward_batch(&batch).unwrap();
+    let out_kp = &out.keypoints.as_ref().unwrap().points;
+    assert!(max_abs_diff(out_kp, &kp) > 0.5);
+    let back = aug
+        .f_inverse_batch(&out, &params, &[16, 3, 20, 24])
+        .unwrap();
+    let err = max_abs_diff(&back.keypoints.as_ref().unwrap().points, &kp);
+    assert!(err < 1e-3, "round trip {err}");
+    // A choice of the wrong shape is refused.
+    let mut bad = params.clone();
+    bad.insert("choice", Tensor::zeros([16], (Kind::Int64, Device::Cpu)));
+    let e = aug.f_apply(
+        &Tensor::rand([16, 3, 20, 24], (Kind::Float, Device::Cpu)),
+        &bad,
+    );
+    assert!(e.unwrap_err().to_string().contains("choice"));
 }

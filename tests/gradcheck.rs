@@ -321,6 +321,8 @@ fn input_gradients_match_finite_differences() {
                     PolicyEntry(Contrast, 1.0, Some(6)),
                 ],
             ]),
+            // Each sample its own sub-policy: the gradient goes through the selection.
+            per_sample: true,
         }),
         AugSpec::RandAugment(RandAugmentConfig {
             policy: Some(vec![
@@ -337,6 +339,7 @@ fn input_gradients_match_finite_differences() {
                 OpRange(ShearY, -0.3, 0.3),
                 OpRange(Contrast, 0.1, 1.9),
             ]),
+            ..Default::default()
         }),
     ];
     for (i, spec) in presets.iter().enumerate() {

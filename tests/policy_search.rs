@@ -243,6 +243,23 @@ fn bad_search_configs_and_inputs_are_refused() {
     })
     .contains("rotate"));
     let policy = DifferentiablePolicy::new(vs.root(), d).unwrap();
+    // Tiny and odd images, NaN pixels: an output or a typed error, never a panic.
+    for shape in [[2, 3, 1, 1], [1, 3, 2, 5], [3, 3, 7, 3]] {
+        let x = Tensor::rand(shape, (Kind::Float, Device::Cpu));
+        // (Operators that need a larger image refuse it with their typed error.)
+        for y in [policy.f_relaxed(&x), policy.f_sampled(&x)]
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(y.size(), x.size());
+        }
+    }
+    let nan = Tensor::full([2, 3, 8, 8], f64::NAN, (Kind::Float, Device::Cpu));
+    assert_eq!(policy.f_sampled(&nan).unwrap().size(), nan.size());
+    // A found policy with a bad temperature is refused.
+    let mut found = policy.found();
+    found.temperature = f64::NAN;
+    assert!(policy.f_load_found(&found).is_err());
     let gray = Tensor::rand([2, 1, 8, 8], (Kind::Float, Device::Cpu));
     assert!(policy.f_relaxed(&gray).is_err(), "colour needs RGB");
     let ints = Tensor::zeros([2, 3, 8, 8], (Kind::Uint8, Device::Cpu));

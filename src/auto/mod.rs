@@ -10,14 +10,22 @@
 //! `choice` (the table indices, int64, in the order applied) and the `pos`-th chosen
 //! sub-policy's `j`-th operation's params (Kornia's keys) under `"{pos}.{j}."`: they replay,
 //! and masks, boxes and keypoints follow the geometric operations.
+//!
+//! With `per_sample: true` (ours; Kornia has no such mode) every sample draws its own
+//! sub-policies, on the input's device in one batched call, so a batch mixes them and nothing
+//! is read back to the host. `choice` is then (B, n) and every sub-policy's params are drawn
+//! for the whole batch under its table index (`"{k}.{j}."`). Each sub-policy is applied to the
+//! batch and each sample keeps its own: on the CPU only the chosen sub-policies run; on a GPU
+//! all of them do (AutoAugment: 25 sub-policies of 2 operations), which is the price of not
+//! synchronising.
 
 pub mod search;
 
 use crate::annotations::{AnnotationOptions, MaskSampling, Working};
-use crate::augmentation::{gated_geometry, impl_module};
+use crate::augmentation::{gated_geometry, gated_transform, impl_module};
 use crate::checks;
 use crate::container::{Sequential, SequentialConfig};
-use crate::geometry::Geometry;
+use crate::geometry::{Geometry, Transform, TransformClass};
 use crate::range::Range;
 use crate::{
     AugSpec, Augmentation, AutoContrastConfig, EqualizeConfig, Error, FactorConfig, InvertConfig,
@@ -484,10 +492,17 @@ struct Policy {
     name: &'static str,
     subs: Vec<Sequential>,
     choose: Choose,
+    /// One choice per sample, drawn on the input's device (ours; Kornia: one per call).
+    per_sample: bool,
 }
 
 impl Policy {
-    fn new(name: &'static str, subs: Vec<Vec<PolicyStep>>, choose: Choose) -> Result<Policy> {
+    fn new(
+        name: &'static str,
+        subs: Vec<Vec<PolicyStep>>,
+        choose: Choose,
+        per_sample: bool,
+    ) -> Result<Policy> {
         let subs = subs
             .into_iter()
             .map(|steps| {
@@ -498,7 +513,108 @@ impl Policy {
                 Sequential::from_steps(steps, SequentialConfig::default())
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Policy { name, subs, choose })
+        Ok(Policy {
+            name,
+            subs,
+            choose,
+            per_sample,
+        })
+    }
+
+    /// How many sub-policies apply per call (per sample).
+    fn count(&self) -> usize {
+        match self.choose {
+            Choose::One => 1,
+            Choose::Distinct(n) => n,
+        }
+    }
+
+    /// Per-sample mode: the choice (B, n) on `device`, one row per sample, drawn in one
+    /// batched call (uniform; `n` distinct by sorting uniform keys).
+    fn draw_per_sample(&self, b: i64, device: Device) -> Tensor {
+        let k = self.subs.len() as i64;
+        match self.choose {
+            Choose::One => crate::rng::randint(0, k, &[b, 1], (Kind::Int64, device)),
+            Choose::Distinct(n) => crate::rng::rand(&[b, k], (Kind::Float, device))
+                .argsort(1, false)
+                .narrow(1, 0, n as i64),
+        }
+    }
+
+    /// Per-sample mode: the recorded choice (B, n), checked (its values on the CPU only,
+    /// where reading them costs no device synchronisation; elsewhere a sample whose index
+    /// is out of range matches no sub-policy and passes unchanged); and, on the CPU, which
+    /// sub-policies any sample chose (the others are skipped).
+    fn per_sample_choice(&self, params: &Params, b: i64) -> Result<(Tensor, Vec<bool>)> {
+        let n = self.count() as i64;
+        let t = params.require(self.name, "choice")?;
+        let bad = |problem: String| Error::Params {
+            op: self.name,
+            key: "choice".into(),
+            problem,
+        };
+        if t.size() != [b, n] || t.is_floating_point() {
+            return Err(bad(format!(
+                "must be a (B, n) = ({b}, {n}) integer tensor; got {:?} {:?}",
+                t.kind(),
+                t.size()
+            )));
+        }
+        let k = self.subs.len() as i64;
+        let mut used = vec![true; self.subs.len()];
+        if t.device() == Device::Cpu {
+            let v = Vec::<i64>::try_from(t.to_kind(Kind::Int64).reshape([-1]))?;
+            if let Some(i) = v.iter().find(|&&i| i < 0 || i >= k) {
+                return Err(bad(format!("holds {i}; the policy has {k} sub-policies")));
+            }
+            used = (0..k).map(|i| v.contains(&i)).collect();
+        }
+        Ok((t.shallow_clone(), used))
+    }
+
+    /// Per-sample mode: `f(sub_k, x, params_k)` for every sub-policy, each sample keeping
+    /// its chosen one's, position by position (reversed for an inverse).
+    fn select(
+        &self,
+        x: &Tensor,
+        params: &Params,
+        reverse: bool,
+        f: impl Fn(&Sequential, &Tensor, &Params) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let b = x.size()[0];
+        let (choice, used) = self.per_sample_choice(params, b)?;
+        let choice = choice.to_device(x.device());
+        let mut positions: Vec<i64> = (0..self.count() as i64).collect();
+        if reverse {
+            positions.reverse();
+        }
+        let mut x = x.shallow_clone();
+        for s in positions {
+            let col = choice.select(1, s);
+            let mut out = x.shallow_clone();
+            for (k, sub) in self.subs.iter().enumerate() {
+                if !used[k] {
+                    continue;
+                }
+                let y = f(sub, &x, &params.sub(&k.to_string()))?;
+                if y.size() != out.size() {
+                    let spatial = |t: &Tensor| t.size()[2..].to_vec();
+                    return Err(Error::Size {
+                        op: self.name,
+                        what: "input shape",
+                        size: spatial(&y),
+                        input: spatial(&out),
+                        allowed: "a preset keeps the size, so an inverse's input shape has the output's height and width",
+                    });
+                }
+                let mut shape = vec![-1i64];
+                shape.resize(y.dim(), 1);
+                let sel = col.eq(k as i64).view(shape.as_slice());
+                out = y.where_self(&sel, &out);
+            }
+            x = out;
+        }
+        Ok(x)
     }
 
     /// The choice for one call, drawn on torch's CPU generator (as Kornia's).
@@ -557,8 +673,16 @@ impl Policy {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let choice = self.draw_choice();
         let mut params = Params::new();
+        if self.per_sample {
+            params.insert("choice", self.draw_per_sample(shape[0], device));
+            // Every sub-policy draws for the whole batch, under its table index.
+            for (k, sub) in self.subs.iter().enumerate() {
+                params.extend_prefixed(&k.to_string(), &sub.sample(shape, device)?);
+            }
+            return Ok(params);
+        }
+        let choice = self.draw_choice();
         let chosen = Vec::<i64>::try_from(&choice)?;
         params.insert("choice", choice);
         for (pos, &i) in chosen.iter().enumerate() {
@@ -596,6 +720,9 @@ impl Policy {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        if self.per_sample {
+            return self.select(input, params, false, |sub, x, p| sub.apply_transform(x, p));
+        }
         let w = Working::image_only(input.shallow_clone());
         Ok(self
             .apply_working(w, params, &AnnotationOptions::default())?
@@ -609,6 +736,9 @@ impl Policy {
         kind: Kind,
         device: Device,
     ) -> Result<Geometry> {
+        if self.per_sample {
+            return self.geometry_per_sample(shape, params, kind, device);
+        }
         let hw = (shape[2], shape[3]);
         let mut total = Geometry::None;
         for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
@@ -625,12 +755,51 @@ impl Policy {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
+        if self.per_sample {
+            return self.select(output, params, true, |sub, x, p| {
+                sub.inverse_transform(x, p, input_shape)
+            });
+        }
         let w = Working::image_only(output.shallow_clone());
         let opts = AnnotationOptions::default();
         Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
     }
 
+    /// Per-sample mode: each sample's product of its chosen sub-policies' gated matrices.
+    fn geometry_per_sample(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        kind: Kind,
+        device: Device,
+    ) -> Result<Geometry> {
+        let b = shape[0];
+        let (choice, used) = self.per_sample_choice(params, b)?;
+        let choice = choice.to_device(device);
+        let mut total = Transform::identity(b, 2, kind, device);
+        for s in 0..self.count() as i64 {
+            let col = choice.select(1, s).view([-1, 1, 1]);
+            let mut m = Tensor::eye(3, (kind, device)).expand([b, 3, 3], true);
+            for (k, sub) in self.subs.iter().enumerate() {
+                if !used[k] {
+                    continue;
+                }
+                let p = params.sub(&k.to_string());
+                let t = gated_transform(sub, shape, &p, kind, device)?;
+                m = t
+                    .matrix()
+                    .expand([b, 3, 3], false)
+                    .where_self(&col.eq(k as i64), &m);
+            }
+            total = total.then(&Transform::from_parts(m, TransformClass::Affine));
+        }
+        Ok(Geometry::Matrix(total))
+    }
+
     fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
+        if self.per_sample {
+            return self.select(mask, params, false, |sub, m, p| sub.apply_mask(m, p, how));
+        }
         let mut m = mask.shallow_clone();
         for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
             m = self.subs[i].apply_mask(&m, &params.sub(&pos.to_string()), how)?;
@@ -645,6 +814,11 @@ impl Policy {
         input_shape: &[i64],
         how: &MaskSampling,
     ) -> Result<Tensor> {
+        if self.per_sample {
+            return self.select(mask, params, true, |sub, m, p| {
+                sub.inverse_mask(m, p, input_shape, how)
+            });
+        }
         let chosen = self.chosen(params)?;
         let mut m = mask.shallow_clone();
         for (pos, &i) in chosen.iter().enumerate().rev() {
@@ -727,6 +901,9 @@ macro_rules! policy_augmentation {
                 params: &Params,
                 opts: &AnnotationOptions,
             ) -> Result<Working> {
+                if self.policy.per_sample {
+                    return crate::augmentation::step_apply_working(self, w, params, opts);
+                }
                 self.policy.apply_working(w, params, opts)
             }
 
@@ -737,6 +914,15 @@ macro_rules! policy_augmentation {
                 input_shape: &[i64],
                 opts: &AnnotationOptions,
             ) -> Result<Working> {
+                if self.policy.per_sample {
+                    return crate::augmentation::step_inverse_working(
+                        self,
+                        w,
+                        params,
+                        input_shape,
+                        opts,
+                    );
+                }
                 self.policy.inverse_working(w, params, input_shape, opts)
             }
 
@@ -789,12 +975,15 @@ pub enum AutoPolicy {
 pub struct AutoAugmentConfig {
     /// The policy.
     pub policy: AutoPolicy,
+    /// One sub-policy per sample instead of one per call (see the module docs; not Kornia's).
+    pub per_sample: bool,
 }
 
 impl Default for AutoAugmentConfig {
     fn default() -> Self {
         AutoAugmentConfig {
             policy: AutoPolicy::Named(NamedPolicy::Imagenet),
+            per_sample: false,
         }
     }
 }
@@ -804,6 +993,7 @@ impl AutoAugmentConfig {
     pub fn named(policy: NamedPolicy) -> AutoAugmentConfig {
         AutoAugmentConfig {
             policy: AutoPolicy::Named(policy),
+            per_sample: false,
         }
     }
 }
@@ -1010,7 +1200,7 @@ impl AutoAugment {
             subs.push(steps);
         }
         Ok(AutoAugment {
-            policy: Policy::new(AUTO, subs, Choose::One)?,
+            policy: Policy::new(AUTO, subs, Choose::One, cfg.per_sample)?,
             cfg,
         })
     }
@@ -1117,22 +1307,25 @@ pub struct RandAugmentConfig {
     pub m: f64,
     /// The candidates (`None`: Kornia's 15, [`rand_augment_policy`]).
     pub policy: Option<Vec<OpRange>>,
+    /// `n` candidates per sample instead of per call (see the module docs; not Kornia's).
+    pub per_sample: bool,
 }
 
 impl Default for RandAugmentConfig {
     fn default() -> Self {
-        RandAugmentConfig {
-            n: 2,
-            m: 9.0,
-            policy: None,
-        }
+        RandAugmentConfig::new(2, 9.0)
     }
 }
 
 impl RandAugmentConfig {
     /// `n` operations at magnitude `m`, over Kornia's candidates.
     pub fn new(n: usize, m: f64) -> RandAugmentConfig {
-        RandAugmentConfig { n, m, policy: None }
+        RandAugmentConfig {
+            n,
+            m,
+            policy: None,
+            per_sample: false,
+        }
     }
 }
 
@@ -1180,7 +1373,7 @@ impl RandAugment {
         let t = (cfg.m / 30.0) as f32 as f64;
         let subs = candidates(RAND, path, &list, Some(t))?;
         Ok(RandAugment {
-            policy: Policy::new(RAND, subs, Choose::Distinct(cfg.n))?,
+            policy: Policy::new(RAND, subs, Choose::Distinct(cfg.n), cfg.per_sample)?,
             cfg,
         })
     }
@@ -1194,6 +1387,8 @@ policy_augmentation!(RandAugment);
 pub struct TrivialAugmentConfig {
     /// The candidates (`None`: Kornia's 12, [`trivial_augment_policy`]).
     pub policy: Option<Vec<OpRange>>,
+    /// One candidate per sample instead of per call (see the module docs; not Kornia's).
+    pub per_sample: bool,
 }
 
 /// TrivialAugment (Müller and Hutter, 2021), equal to Kornia's `TrivialAugment`: one
@@ -1226,7 +1421,7 @@ impl TrivialAugment {
         let list = cfg.policy.clone().unwrap_or_else(trivial_augment_policy);
         let subs = candidates(TRIVIAL, path, &list, None)?;
         Ok(TrivialAugment {
-            policy: Policy::new(TRIVIAL, subs, Choose::One)?,
+            policy: Policy::new(TRIVIAL, subs, Choose::One, cfg.per_sample)?,
             cfg,
         })
     }

@@ -477,6 +477,9 @@ impl DifferentiablePolicy {
                 format!("{k} sub-policies of {s} stages, each stage with every operation once, weights in (0, 1], probabilities and magnitudes in [0, 1]"),
             )
         };
+        if !(found.temperature > 0.0 && checks::f32_positive(found.temperature)) {
+            return Err(bad(format!("temperature {}", found.temperature)));
+        }
         if found.sub_policies.len() != k || found.sub_policies.iter().any(|sp| sp.len() != s) {
             return Err(bad(format!(
                 "the found policy is not {k} sub-policies of {s} stages"

@@ -350,6 +350,10 @@ pub fn all_specs() -> Vec<AugSpec> {
         AugSpec::Sequential(paper_specs(false).into()),
         AugSpec::AutoAugment(AutoAugmentConfig::default()),
         AugSpec::RandAugment(RandAugmentConfig::new(3, 12.0)),
+        AugSpec::RandAugment(RandAugmentConfig {
+            per_sample: true,
+            ..RandAugmentConfig::new(2, 20.0)
+        }),
         AugSpec::TrivialAugment(TrivialAugmentConfig::default()),
         AugSpec::RandomMixUp(MixUpConfig::default()),
         AugSpec::RandomCutMix(CutMixConfig {
