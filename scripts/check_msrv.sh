@@ -3,7 +3,10 @@
 # rust-version (clippy's incompatible_msrv lint checks the crate's own use of std against it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo metadata --offline --format-version 1 | python3 -c '
+# The host's dependency graph: other platforms' packages (plotters' wasm ones) are never
+# downloaded, and --offline cannot resolve them.
+host=$(rustc -vV | sed -n 's/^host: //p')
+cargo metadata --offline --format-version 1 --filter-platform "$host" | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
 ids = {p["id"]: p for p in m["packages"]}
