@@ -406,7 +406,9 @@ impl Augmentation for PolicyStep {
         let mut v = match self.fixed {
             None => drawn,
             Some(f) => {
-                let t = Tensor::full([b], f.t, (Kind::Float, Device::Cpu));
+                // Kornia computes this on the CPU; float32 arithmetic gives the same values
+                // on the input's device, with no host-to-device copy.
+                let t = Tensor::full([b], f.t, (Kind::Float, device));
                 let t = if self.op == PolicyOp::Posterize {
                     1.0 - t
                 } else {
@@ -418,7 +420,7 @@ impl Augmentation for PolicyStep {
                     PolicyOp::TranslateY => mag *= shape[2] as f64,
                     _ => {}
                 }
-                drawn.zeros_like().to_kind(Kind::Float) + mag.to_device(device)
+                drawn.zeros_like().to_kind(Kind::Float) + mag
             }
         };
         v = match self.op {
