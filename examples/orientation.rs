@@ -12,7 +12,7 @@
 //! (assets/coffee.png) is `|φ(rotated) - φ(upright) - θ|`, in degrees, wrapped to [0, 180].
 //! The angles are drawn over the whole circle, after a curriculum that starts at ±36°.
 //!
-//! `cargo run --release --example orientation [-- --steps 2000]`
+//! `cargo run --release --example orientation [-- --steps 2000 --seed 0]`
 //!
 //! Writes out/orientation/curves.png (loss and held-out error) and out/orientation/patches.png
 //! (held-out patches; rows: the upright and the rotated patch each de-rotated by its
@@ -161,15 +161,22 @@ fn disk() -> Tensor {
 }
 
 fn main() -> Result<()> {
-    let mut steps = 2000i64;
+    let (mut steps, mut seed) = (2000i64, 0i64);
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, v] = argv.as_slice() {
-        anyhow::ensure!(flag == "--steps", "usage: orientation [--steps N]");
-        steps = v.parse().context("--steps takes a whole number")?;
+    for pair in argv.chunks(2) {
+        let v: i64 = match pair {
+            [_, v] => v.parse().context("options take a whole number")?,
+            _ => anyhow::bail!("usage: orientation [--steps N] [--seed S]"),
+        };
+        match pair[0].as_str() {
+            "--steps" => steps = v,
+            "--seed" => seed = v,
+            o => anyhow::bail!("unknown option {o}; usage: orientation [--steps N] [--seed S]"),
+        }
     }
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/out/orientation");
     std::fs::create_dir_all(out)?;
-    tch::manual_seed(0);
+    tch::manual_seed(seed);
     let photos = photos()?;
     let warp = Warp::new()?;
     let mask = disk();

@@ -10,7 +10,7 @@
 //! augmented half from the other, real half. The policy is trained to fool the critic while
 //! keeping the images classifiable (the paper's objective), the critic to tell them apart.
 //!
-//! `cargo run --release --example policy_search [-- --epochs 100 --seeds 5 --search-epochs 40]`
+//! `cargo run --release --example policy_search [-- --epochs 100 --seeds 5 --search-epochs 40 --search-seed 0]`
 //!
 //! Writes out/policy_search/found_policy.json and out/policy_search/curves.png.
 
@@ -84,6 +84,7 @@ struct Args {
     epochs: i64,
     seeds: i64,
     search_epochs: i64,
+    search_seed: i64,
 }
 
 fn args() -> Result<Args> {
@@ -91,6 +92,7 @@ fn args() -> Result<Args> {
         epochs: 100,
         seeds: 5,
         search_epochs: 40,
+        search_seed: 0,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -103,7 +105,10 @@ fn args() -> Result<Args> {
             "--epochs" => a.epochs = v,
             "--seeds" => a.seeds = v,
             "--search-epochs" => a.search_epochs = v,
-            o => anyhow::bail!("unknown option {o}; use --epochs, --seeds, --search-epochs"),
+            "--search-seed" => a.search_seed = v,
+            o => anyhow::bail!(
+                "unknown option {o}; use --epochs, --seeds, --search-epochs, --search-seed"
+            ),
         }
     }
     Ok(a)
@@ -284,7 +289,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(out)?;
 
     // 1. The search.
-    tch::manual_seed(0);
+    tch::manual_seed(args.search_seed);
     let vs = nn::VarStore::new(Device::Cpu);
     let policy = DifferentiablePolicy::new(vs.root() / "policy", search_config())?;
     let t0 = std::time::Instant::now();

@@ -82,6 +82,13 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         crate::state::load_state(self, file)
     }
 
+    /// Whether a uint8 input (decoded images, 0..=255) is accepted and read as `x / 255` in
+    /// float32, converted in one pass before the first step (true for [`crate::Sequential`];
+    /// operators refuse integer inputs with [`Error::Dtype`]). The output is float32.
+    fn accepts_uint8(&self) -> bool {
+        false
+    }
+
     /// Whether the output depends on random draws. Deterministic augmentations
     /// (Normalize, CenterCrop, ...) still apply in evaluation mode under [`TrainOnly`].
     fn is_random(&self) -> bool {
@@ -328,6 +335,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// through a step (boxes or keypoints through a mixing step, masks through MixUp).
     fn f_forward_batch(&self, batch: &Batch) -> Result<(Batch, Params)> {
         let opts = self.annotation_options();
+        let batch = &float_batch(self, batch)?;
         let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
         let params = self.sample(&w.image.size(), w.image.device())?;
@@ -341,6 +349,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// As [`Augmentation::f_forward_batch`], plus [`Error::Params`].
     fn f_apply_batch(&self, batch: &Batch, params: &Params) -> Result<Batch> {
         let opts = self.annotation_options();
+        let batch = &float_batch(self, batch)?;
         let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
         params.check_finite(self.name())?;
@@ -664,8 +673,24 @@ fn densify_outline(o: &Tensor) -> Tensor {
 
 /// Validates an image input and the augmentation's shape constraints.
 fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched> {
-    let b = checks::input(aug.name(), input, aug.spatial_dims())?;
+    let b = checks::input(aug.name(), &as_float(aug, input)?, aug.spatial_dims())?;
     aug.check_shape(&b.x.size())?;
+    Ok(b)
+}
+
+/// A uint8 input as float32 `x / 255` (one pass) where `aug` accepts it; else `input`.
+fn as_float<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Tensor> {
+    if input.kind() == Kind::Uint8 && aug.accepts_uint8() {
+        Ok(input.f_div_scalar(255.0)?)
+    } else {
+        Ok(input.shallow_clone())
+    }
+}
+
+/// A record whose uint8 image `aug` accepts, with the image as float32 `x / 255`.
+fn float_batch<A: Augmentation + ?Sized>(aug: &A, batch: &Batch) -> Result<Batch> {
+    let mut b = batch.clone();
+    b.image = as_float(aug, &batch.image)?;
     Ok(b)
 }
 

@@ -250,6 +250,7 @@ fn presets_save_as_json_and_replay_the_same_batch() {
 
 #[test]
 fn bad_configs_are_refused_with_the_field_named() {
+    let _g = serial();
     let vs = nn::VarStore::new(Device::Cpu);
     let err = |r: Result<Box<dyn Augmentation>>| r.unwrap_err().to_string();
     let build = |spec: AugSpec| spec.build(&vs.root());

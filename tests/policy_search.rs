@@ -215,6 +215,7 @@ fn the_gradient_penalty_of_a_linear_critic_is_its_norm_minus_one_squared() {
 
 #[test]
 fn bad_search_configs_and_inputs_are_refused() {
+    let _g = serial();
     let vs = nn::VarStore::new(Device::Cpu);
     let bad = |cfg: SearchConfig| {
         DifferentiablePolicy::new(vs.root(), cfg)

@@ -244,3 +244,42 @@ fn a_train_only_layers_pipeline_stays_within_reach() {
     assert!(a.equal(&b));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_pipeline_takes_uint8_images_as_decoded() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(vs.root(), common::paper_specs(false)).unwrap();
+    let bytes = Tensor::arange(4 * 3 * 20 * 24, (Kind::Int64, Device::Cpu))
+        .remainder(251)
+        .to_kind(Kind::Uint8)
+        .view([4, 3, 20, 24]);
+    let before = bytes.copy();
+    let floats = bytes.to_kind(Kind::Float) / 255.0;
+    // Generators of their own: other tests of this binary draw from the global one.
+    let (from_bytes, params) = Generator::new(9)
+        .scope(|| seq.f_forward_with_params(&bytes))
+        .unwrap();
+    let from_floats = Generator::new(9).scope(|| seq.f_forward(&floats)).unwrap();
+    assert_eq!(from_bytes.kind(), Kind::Float);
+    assert_eq!(common::max_abs_diff(&from_bytes, &from_floats), 0.0);
+    assert_eq!(
+        common::max_abs_diff(&seq.f_apply(&bytes, &params).unwrap(), &from_bytes),
+        0.0
+    );
+    // Unbatched, and inside a record.
+    assert!(
+        seq.f_apply(&bytes.get(0), &params).is_err(),
+        "params are for 4"
+    );
+    let (rec, _) = seq
+        .f_forward_batch(&Batch::new(bytes.shallow_clone()))
+        .unwrap();
+    assert_eq!(rec.image.kind(), Kind::Float);
+    // The input is untouched; an operator on its own still asks for floats.
+    assert!(bytes.equal(&before));
+    let affine = RandomAffine::new(vs.root() / "a", RandomAffineConfig::default()).unwrap();
+    assert!(matches!(
+        affine.f_forward(&bytes),
+        Err(tch_dda::Error::Dtype { .. })
+    ));
+}

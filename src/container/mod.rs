@@ -402,6 +402,10 @@ impl Augmentation for Sequential {
         self.steps.first().map_or(2, |s| s.spatial_dims())
     }
 
+    fn accepts_uint8(&self) -> bool {
+        true
+    }
+
     fn is_random(&self) -> bool {
         self.cfg.random_apply != RandomApply::Off || self.steps.iter().any(|s| s.is_random())
     }
