@@ -1,0 +1,242 @@
+//! The paper pipeline against the libtorch floor, forward and forward + backward, at the four
+//! shapes of issue 11, in one run: the ratio that says how far the crate is from plain
+//! libtorch.
+//!
+//! The pipeline: RandomAffine(30°, translate 0.1, scale 0.9–1.1, shear 10) + ColorJitter(0.2,
+//! 0.3, 0.2, 0.3) + Normalize(ImageNet), all p = 1, float32. The floor is what no
+//! augmentation library can go below with libtorch ops: one `affine_grid` + `grid_sample`
+//! with per-sample matrices, one `x·a + b` clamp pass (a lower bound for the colour steps: no
+//! saturation, no hue) and the normalisation. Forward runs without a graph; forward +
+//! backward takes an input that requires grad and calls `backward` on the output's sum.
+//!
+//! Each shape is timed in `--rounds` rounds (default 3); a round times the floor and the
+//! pipeline alternately, several calls each, and keeps each one's median. The table gives
+//! the median over rounds and the spread of the ratio over the rounds.
+//!
+//! `cargo run --release --example floor [-- --rounds 3]`
+//!
+//! Writes out/floor.md and out/floor.png.
+
+mod common;
+use anyhow::{Context, Result};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+use tch_dda::*;
+
+const SHAPES: [[i64; 4]; 4] = [
+    [512, 3, 32, 32],
+    [64, 3, 224, 224],
+    [16, 3, 512, 512],
+    [1, 3, 224, 224],
+];
+
+fn pipeline(vs: &nn::VarStore) -> Result<Sequential> {
+    Ok(Sequential::new(
+        vs.root() / "paper",
+        [
+            AugSpec::RandomAffine(RandomAffineConfig {
+                degrees: (-30.0, 30.0),
+                translate: Some((0.1, 0.1)),
+                scale: Some((0.9, 1.1)),
+                shear: Some((-10.0, 10.0)),
+                p: 1.0,
+                ..Default::default()
+            }),
+            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+            AugSpec::Normalize(NormalizeConfig::imagenet()),
+        ],
+    )?)
+}
+
+/// The floor's per-call work, drawing its own per-sample values as a pipeline would.
+fn floor(x: &Tensor) -> Tensor {
+    let s = x.size();
+    let (b, device) = (s[0], x.device());
+    let opts = (Kind::Float, device);
+    let angle = (Tensor::rand([b], opts) * 2.0 - 1.0) * (30f64.to_radians());
+    let scale = Tensor::rand([b], opts) * 0.2 + 0.9;
+    let (cos, sin) = (angle.cos() * &scale, angle.sin() * &scale);
+    let t = (Tensor::rand([b, 2], opts) * 2.0 - 1.0) * 0.2;
+    let theta = Tensor::stack(
+        &[
+            cos.shallow_clone(),
+            -&sin,
+            t.select(1, 0),
+            sin,
+            cos,
+            t.select(1, 1),
+        ],
+        1,
+    )
+    .view([b, 2, 3]);
+    let grid = Tensor::affine_grid_generator(&theta, s.as_slice(), false);
+    let y = Tensor::grid_sampler(x, &grid, 0, 0, false);
+    let a = Tensor::rand([b, 1, 1, 1], opts) * 0.6 + 0.7;
+    let c = Tensor::rand([b, 1, 1, 1], opts) * 0.4 - 0.2;
+    let y = (y * a + c).clamp(0.0, 1.0);
+    let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406])
+        .to_device(device)
+        .view([1, 3, 1, 1]);
+    let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225])
+        .to_device(device)
+        .view([1, 3, 1, 1]);
+    (y - mean) / std
+}
+
+/// The median time of `calls` calls of `f`, in ms (a warm-up call first).
+fn median_ms(calls: usize, f: &dyn Fn()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..calls)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+struct Row {
+    shape: [i64; 4],
+    backward: bool,
+    floor: Vec<f64>,
+    ours: Vec<f64>,
+}
+
+impl Row {
+    fn ratios(&self) -> Vec<f64> {
+        self.ours
+            .iter()
+            .zip(&self.floor)
+            .map(|(o, f)| o / f)
+            .collect()
+    }
+}
+
+fn med(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn range(v: &[f64]) -> (f64, f64) {
+    v.iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)))
+}
+
+fn main() -> Result<()> {
+    let mut rounds = 3usize;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, v] = argv.as_slice() {
+        anyhow::ensure!(flag == "--rounds", "usage: floor [--rounds N]");
+        rounds = v.parse().context("--rounds takes a whole number")?;
+    }
+    anyhow::ensure!(rounds >= 1, "--rounds must be at least 1");
+    let device = Device::Cpu;
+    let vs = nn::VarStore::new(device);
+    let seq = pipeline(&vs)?;
+    let mut rows = Vec::new();
+    let total = (SHAPES.len() * 2 * rounds) as u64;
+    let bar = common::progress(total, "floor");
+    for shape in SHAPES {
+        let x = Tensor::rand(shape, (Kind::Float, device));
+        let pixels = (shape[0] * shape[2] * shape[3]) as f64;
+        // About 2 s per shape and mode.
+        let calls = ((3e7 / pixels) as usize).clamp(3, 200);
+        for backward in [false, true] {
+            let mut row = Row {
+                shape,
+                backward,
+                floor: Vec::new(),
+                ours: Vec::new(),
+            };
+            for _ in 0..rounds {
+                let run = |f: &dyn Fn(&Tensor) -> Tensor| {
+                    if backward {
+                        let xg = x.detach().set_requires_grad(true);
+                        f(&xg).sum(Kind::Float).backward();
+                    } else {
+                        let _g = tch::no_grad_guard();
+                        let _ = f(&x);
+                    }
+                };
+                let f_floor = || run(&floor);
+                let f_ours = || run(&|x: &Tensor| seq.f_forward(x).expect("paper pipeline"));
+                row.floor.push(median_ms(calls, &f_floor));
+                row.ours.push(median_ms(calls, &f_ours));
+                bar.inc(1);
+            }
+            rows.push(row);
+        }
+    }
+    bar.finish_and_clear();
+
+    let mut md = String::from(
+        "| shape | pass | floor ms | tch-dda ms | ratio (median) | ratio (min–max over rounds) |\n|---|---|---|---|---|---|\n",
+    );
+    for r in &rows {
+        let [b, _, h, w] = r.shape;
+        let ratios = r.ratios();
+        let (lo, hi) = range(&ratios);
+        let side = if h == w {
+            format!("{h}²")
+        } else {
+            format!("{h}×{w}")
+        };
+        md += &format!(
+            "| {b}×{side} | {} | {:.2} | {:.2} | {:.2} | {lo:.2}–{hi:.2} |\n",
+            if r.backward {
+                "forward + backward"
+            } else {
+                "forward"
+            },
+            med(&r.floor),
+            med(&r.ours),
+            med(&ratios),
+        );
+    }
+    println!(
+        "{rounds} rounds, {} threads\n\n{md}",
+        tch::get_num_threads()
+    );
+    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/out");
+    std::fs::create_dir_all(out)?;
+    std::fs::write(format!("{out}/floor.md"), &md)?;
+    let curve = |backward: bool, pick: &dyn Fn(&Row) -> f64| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter(|r| r.backward == backward)
+            .enumerate()
+            .map(|(i, r)| ((i + 1) as f64, pick(r)))
+            .collect()
+    };
+    let panel = |backward: bool| common::Panel {
+        title: format!(
+            "tch-dda / floor, {}",
+            if backward {
+                "forward + backward"
+            } else {
+                "forward"
+            }
+        ),
+        x_label: "shape (1: 512x32², 2: 64x224², 3: 16x512², 4: 1x224²)".into(),
+        y_label: "time ratio".into(),
+        curves: vec![
+            common::Curve {
+                label: "median".into(),
+                points: curve(backward, &|r| med(&r.ratios())),
+            },
+            common::Curve {
+                label: "min".into(),
+                points: curve(backward, &|r| range(&r.ratios()).0),
+            },
+            common::Curve {
+                label: "max".into(),
+                points: curve(backward, &|r| range(&r.ratios()).1),
+            },
+        ],
+    };
+    common::plot_panels(&format!("{out}/floor.png"), &[panel(false), panel(true)])?;
+    println!("wrote {out}/floor.md and {out}/floor.png");
+    Ok(())
+}
