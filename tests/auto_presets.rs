@@ -240,6 +240,22 @@ fn presets_save_as_json_and_replay_the_same_batch() {
     let b = again.f_forward(&x).unwrap();
     assert_eq!(max_abs_diff(&a, &b), 0.0);
     assert_eq!(max_abs_diff(&again.f_apply(&x, &params).unwrap(), &a), 0.0);
+    // Structure and state in one file, rebuilt under another path.
+    let file = std::env::temp_dir().join(format!(
+        "tch_dda_presets_{}.safetensors",
+        std::process::id()
+    ));
+    seq.f_save(&file).unwrap();
+    let other = nn::VarStore::new(Device::Cpu);
+    let loaded = Sequential::f_load(other.root() / "p", &file).unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(loaded.ranges().len(), seq.ranges().len());
+    assert!(
+        !seq.ranges().is_empty(),
+        "the presets' operators have ranges"
+    );
+    tch::manual_seed(9);
+    assert_eq!(max_abs_diff(&loaded.f_forward(&x).unwrap(), &a), 0.0);
     // Kornia's custom-policy JSON form.
     let custom: AugSpec = serde_json::from_str(
         r#"{"AutoAugment": {"policy": [[["rotate", 0.5, 3], ["equalize", 0.8, null]], [["invert", 1.0, null]]]}}"#,

@@ -391,6 +391,10 @@ impl Augmentation for PolicyStep {
         self.inner.probabilities()
     }
 
+    fn ranges(&self) -> Vec<&Range> {
+        self.inner.ranges()
+    }
+
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
         self.inner.check_shape(shape)
     }
@@ -928,8 +932,9 @@ macro_rules! policy_augmentation {
                 self.policy.inverse_working(w, params, input_shape, opts)
             }
 
+            /// Its operators' ranges (fixed: the tables' magnitude ranges).
             fn ranges(&self) -> Vec<&Range> {
-                Vec::new()
+                self.policy.subs.iter().flat_map(|s| s.ranges()).collect()
             }
         }
 

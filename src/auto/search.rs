@@ -176,7 +176,7 @@ pub struct FoundOp {
 /// Faster AutoAugment's differentiable policy (see the module docs). Its variables
 /// (`weights`, `probabilities`, `magnitudes`, each (K, S, O)) live under the path given to
 /// [`DifferentiablePolicy::new`], so `nn::Adam` optimises them and the `VarStore` saves
-/// them.
+/// them (with its operators' fixed ranges, non-trainable, under `ops`).
 ///
 /// # Shapes
 /// Input (B,3,H,W) with the default operations (`color` needs RGB), float32 or float64 in
