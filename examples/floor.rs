@@ -13,9 +13,10 @@
 //! pipeline alternately, several calls each, and keeps each one's median. The table gives
 //! the median over rounds and the spread of the ratio over the rounds.
 //!
-//! `cargo run --release --example floor [-- --rounds 3]`
+//! `cargo run --release --example floor [-- --rounds 3] [--tuned]`
 //!
-//! Writes out/floor.md and out/floor.png.
+//! `--tuned` calls [`tune_cpu_allocator`] first (both sides benefit). Writes out/floor.md and
+//! out/floor.png (`--tuned`: out/floor_tuned.*).
 
 mod common;
 use anyhow::{Context, Result};
@@ -126,13 +127,28 @@ fn range(v: &[f64]) -> (f64, f64) {
 }
 
 fn main() -> Result<()> {
-    let mut rounds = 3usize;
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, v] = argv.as_slice() {
-        anyhow::ensure!(flag == "--rounds", "usage: floor [--rounds N]");
-        rounds = v.parse().context("--rounds takes a whole number")?;
+    let (mut rounds, mut tuned) = (3usize, false);
+    let mut argv = std::env::args().skip(1);
+    while let Some(flag) = argv.next() {
+        match flag.as_str() {
+            "--rounds" => {
+                rounds = argv
+                    .next()
+                    .context("--rounds takes a value")?
+                    .parse()
+                    .context("--rounds takes a whole number")?
+            }
+            "--tuned" => tuned = true,
+            o => anyhow::bail!("unknown option {o}; usage: floor [--rounds N] [--tuned]"),
+        }
     }
     anyhow::ensure!(rounds >= 1, "--rounds must be at least 1");
+    if tuned {
+        anyhow::ensure!(
+            tune_cpu_allocator(),
+            "--tuned needs glibc (tune_cpu_allocator did nothing here)"
+        );
+    }
     let device = Device::Cpu;
     let vs = nn::VarStore::new(device);
     let seq = pipeline(&vs)?;
@@ -202,7 +218,8 @@ fn main() -> Result<()> {
     );
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/out");
     std::fs::create_dir_all(out)?;
-    std::fs::write(format!("{out}/floor.md"), &md)?;
+    let name = if tuned { "floor_tuned" } else { "floor" };
+    std::fs::write(format!("{out}/{name}.md"), &md)?;
     let curve = |backward: bool, pick: &dyn Fn(&Row) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
             .filter(|r| r.backward == backward)
@@ -236,7 +253,7 @@ fn main() -> Result<()> {
             },
         ],
     };
-    common::plot_panels(&format!("{out}/floor.png"), &[panel(false), panel(true)])?;
-    println!("wrote {out}/floor.md and {out}/floor.png");
+    common::plot_panels(&format!("{out}/{name}.png"), &[panel(false), panel(true)])?;
+    println!("wrote {out}/{name}.md and {out}/{name}.png");
     Ok(())
 }

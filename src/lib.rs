@@ -40,6 +40,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod alloc;
 mod annotations;
 mod augmentation;
 pub mod auto;
@@ -61,6 +62,7 @@ mod state;
 pub mod volume;
 mod warp;
 
+pub use alloc::tune_cpu_allocator;
 pub use annotations::{
     AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
     Working,
@@ -95,6 +97,7 @@ pub use warp::{Padding, Resample, Sampling};
 /// `fn main() -> Result<(), Box<dyn std::error::Error>>` (the crate's own are
 /// `tch_dda::Result` and `tch_dda::Error`).
 pub mod prelude {
+    pub use crate::alloc::tune_cpu_allocator;
     pub use crate::annotations::{
         AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
     };
