@@ -6,6 +6,7 @@
 //! Every fixture of the parity suite is rebuilt through it (tests/kornia.rs), and
 //! docs/KORNIA.md is generated from those translations, so the table cannot drift.
 
+use crate::auto::{AutoAugmentConfig, OpRange, RandAugmentConfig, TrivialAugmentConfig};
 use crate::container::{RandomApply, SequentialConfig};
 use crate::geometric::{
     CenterCropConfig, CropPadding, CroppingMode, ElasticConfig, FisheyeConfig, FlipConfig, PadMode,
@@ -251,6 +252,23 @@ fn flip(kw: &Kwargs) -> Result<FlipConfig> {
     let mut c = FlipConfig::default();
     common!(kw, c);
     Ok(c)
+}
+
+/// RandAugment's and TrivialAugment's `policy`: Kornia's sub-policies of one `(op, lo, hi)`
+/// each, as the flat candidate list of [`RandAugmentConfig::policy`].
+fn candidate_list(kw: &Kwargs) -> Result<Option<Vec<OpRange>>> {
+    let Some(p) = kw.get("policy") else {
+        return Ok(None);
+    };
+    let subs: Vec<Vec<OpRange>> = serde_json::from_value(p.clone())
+        .map_err(|_| kw.err("policy", "sub-policies of one [op, low, high] each"))?;
+    subs.into_iter()
+        .map(|s| match s.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(kw.err("policy", "sub-policies of one [op, low, high] each")),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// An optional `(lo, hi)` range.
@@ -753,6 +771,37 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             let _ = kw.get("data_keys");
             common!(kw, c);
             AugSpec::RandomCutMix(c)
+        }
+        "AutoAugment" => {
+            let mut c = AutoAugmentConfig::default();
+            if let Some(p) = kw.get("policy") {
+                c.policy = serde_json::from_value(p.clone()).map_err(|_| {
+                    kw.err(
+                        "policy",
+                        "\"imagenet\", \"cifar10\", \"svhn\" or sub-policies of [op, p, magnitude bin]",
+                    )
+                })?;
+            }
+            let _ = kw.get("transformation_matrix_mode");
+            AugSpec::AutoAugment(c)
+        }
+        "RandAugment" => {
+            let count = |key| match kw.num(key)? {
+                Some(v) if v.fract() == 0.0 && v >= 0.0 => Ok(v),
+                _ => Err(kw.err(key, "a whole number (required)")),
+            };
+            let mut c = RandAugmentConfig::new(count("n")? as usize, count("m")?);
+            c.policy = candidate_list(kw)?;
+            let _ = kw.get("transformation_matrix_mode");
+            AugSpec::RandAugment(c)
+        }
+        "TrivialAugment" => {
+            let c = TrivialAugmentConfig {
+                policy: candidate_list(kw)?,
+                ..Default::default()
+            };
+            let _ = kw.get("transformation_matrix_mode");
+            AugSpec::TrivialAugment(c)
         }
         "AugmentationSequential" | "Sequential" => {
             let mut c = SequentialConfig::default();

@@ -441,3 +441,38 @@ fn per_sample_keypoints_go_through_and_come_back() {
     );
     assert!(e.unwrap_err().to_string().contains("choice"));
 }
+
+#[test]
+fn kornias_constructor_calls_translate() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    use serde_json::json;
+    let ra = AugSpec::from_kornia("RandAugment", &json!({"n": 2, "m": 9})).unwrap();
+    assert_eq!(ra, AugSpec::RandAugment(RandAugmentConfig::new(2, 9.0)));
+    let custom = AugSpec::from_kornia(
+        "TrivialAugment",
+        &json!({"policy": [[["rotate", -30.0, 30.0]], [["equalize", 0, 1]]]}),
+    )
+    .unwrap();
+    assert_eq!(
+        custom,
+        AugSpec::TrivialAugment(TrivialAugmentConfig {
+            policy: Some(vec![
+                OpRange(PolicyOp::Rotate, -30.0, 30.0),
+                OpRange(PolicyOp::Equalize, 0.0, 1.0)
+            ]),
+            ..Default::default()
+        })
+    );
+    custom.build(&vs.root()).unwrap();
+    let aa = AugSpec::from_kornia("AutoAugment", &json!({"policy": "svhn"})).unwrap();
+    assert_eq!(
+        aa,
+        AugSpec::AutoAugment(AutoAugmentConfig::named(NamedPolicy::Svhn))
+    );
+    // Kornia's errors: m missing, a candidate of two operations, an unknown argument.
+    assert!(AugSpec::from_kornia("RandAugment", &json!({"n": 2})).is_err());
+    let two = json!({"policy": [[["rotate", -30.0, 30.0], ["equalize", 0, 1]]]});
+    assert!(AugSpec::from_kornia("TrivialAugment", &two).is_err());
+    let e = AugSpec::from_kornia("AutoAugment", &json!({"polcy": "svhn"})).unwrap_err();
+    assert!(e.to_string().contains("polcy"), "{e}");
+}
