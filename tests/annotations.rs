@@ -966,3 +966,22 @@ fn a_containers_masks_follow_its_steps() {
     let back = seq.inverse_mask(&direct, &p, &x.size(), &how).unwrap();
     assert_eq!(back.size(), [4, 1, 9, 10]);
 }
+
+#[test]
+fn a_mask_without_channels_is_refused() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(
+        vs.root(),
+        [AugSpec::Resize(ResizeConfig {
+            size: ResizeTo::Side(12, Side::Short),
+            ..Default::default()
+        })],
+    )
+    .unwrap();
+    let image = Tensor::rand([2, 3, 24, 8], (Kind::Float, Device::Cpu));
+    let batch =
+        Batch::new(image).with_masks(Tensor::zeros([2, 0, 24, 8], (Kind::Float, Device::Cpu)));
+    let e = seq.f_forward_batch(&batch).unwrap_err();
+    assert!(matches!(e, Error::Annotation { what: "mask", .. }), "{e}");
+    assert!(e.to_string().contains("K = 0"), "{e}");
+}

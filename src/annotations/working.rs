@@ -106,6 +106,14 @@ pub(crate) fn to_working(
             } else {
                 &ms[..0]
             };
+            if with_channel && ms[1] == 0 {
+                return Err(err(
+                    "mask",
+                    format!(
+                        "has shape {ms:?}: no channels (K = 0); give at least one, or no masks"
+                    ),
+                ));
+            }
             if !ok_rank || ms[0] != bsz || m_spatial != spatial {
                 let expected = if dims == 3 {
                     format!("(B,K,D,H,W) or (B,D,H,W) with B, D, H, W = {bsz}, {spatial:?}")
