@@ -52,6 +52,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ])?;
     let x = Tensor::rand([2, 3, 16, 16], (Kind::Float, Device::Cpu));
     let y = aug.f_forward(&x)?;
+    // A preset and Kornia's custom-policy JSON, as the README writes them.
+    let ra = RandAugment::new(vs.root() / "ra", RandAugmentConfig::new(2, 9.0))?;
+    let y = ra.f_forward(&y.clamp(0.0, 1.0))?;
+    let custom: AugSpec = tch_dda::serde_json::from_str(
+        r#"{"AutoAugment": {"policy": [[["rotate", 0.6, 9], ["equalize", 0.8, null]]]}}"#,
+    )?;
+    let y = custom.build(&vs.root())?.f_forward(&y)?;
     println!("dependent ok: {:?}", y.size());
     Ok(())
 }

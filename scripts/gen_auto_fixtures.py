@@ -9,6 +9,7 @@ Run from the repository root (scripts/gen_fixtures.sh sets up the interpreter):
 One file, ``tests/fixtures/auto/presets.safetensors``; for each case ``c<k>`` it holds:
   c<k>.image                    the input (B,3,H,W), drawn after manual_seed(700 + k)
   c<k>.out                      Kornia's output, drawn after manual_seed(1700 + k)
+  c<k>.upstream, c<k>.grad      a fixed upstream gradient and Kornia's input gradient for it
   c<k>.choice                   the table indices of the applied sub-policies (int64, in order)
   c<k>.param.<pos>.<j>.<key>    the params of the j-th op of the pos-th applied sub-policy
 The metadata's ``cases`` (json) lists each case's preset and its arguments in tch-dda's JSON,
@@ -58,8 +59,16 @@ def main():
         torch.manual_seed(700 + k)
         image = torch.rand(shape)
         aug = PRESETS[name](**kwargs)
+        image.requires_grad_(True)
         torch.manual_seed(1700 + k)
         out = aug(image)
+        # The input gradient for a fixed upstream gradient, drawn after Kornia's draws.
+        upstream = torch.rand(out.shape)
+        out.backward(upstream)
+        tensors[f"c{k}.upstream"] = upstream
+        tensors[f"c{k}.grad"] = image.grad.contiguous()
+        image = image.detach()
+        out = out.detach()
         choice = []
         for pos, item in enumerate(aug._params):
             choice.append(int(item.name.rsplit("_", 1)[1]))

@@ -13,6 +13,8 @@ struct Case {
     kwargs: serde_json::Value,
     image: Tensor,
     out: Tensor,
+    upstream: Tensor,
+    grad: Tensor,
     choice: Tensor,
     params: Params,
 }
@@ -38,6 +40,8 @@ fn cases() -> Vec<Case> {
                 kwargs: m["kwargs"].clone(),
                 image: fx.get(&format!("c{k}.image")).shallow_clone(),
                 out: fx.get(&format!("c{k}.out")).shallow_clone(),
+                upstream: fx.get(&format!("c{k}.upstream")).shallow_clone(),
+                grad: fx.get(&format!("c{k}.grad")).shallow_clone(),
                 choice,
                 params,
             }
@@ -58,10 +62,11 @@ fn build(case: &Case) -> Box<dyn Augmentation> {
 fn kornia_choices_and_params_replay_to_kornia_outputs() {
     let cases = cases();
     assert_eq!(cases.len(), 157);
-    let mut worst: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut worst: std::collections::BTreeMap<String, (f64, f64)> = Default::default();
     for (k, case) in cases.iter().enumerate() {
         let aug = build(case);
-        let out = aug.f_apply(&case.image, &case.params).unwrap();
+        let x = case.image.detach().set_requires_grad(true);
+        let out = aug.f_apply(&x, &case.params).unwrap();
         let err = max_abs_diff(&out, &case.out);
         assert!(
             err < 1e-5,
@@ -69,10 +74,18 @@ fn kornia_choices_and_params_replay_to_kornia_outputs() {
             case.preset,
             case.kwargs
         );
-        let w = worst.entry(case.preset.clone()).or_insert(0.0);
-        *w = w.max(err);
+        (&out * &case.upstream).sum(out.kind()).backward();
+        let gerr = max_abs_diff(&x.grad(), &case.grad);
+        assert!(
+            gerr < 1e-4,
+            "case {k} ({} {}): input gradient differs by {gerr}",
+            case.preset,
+            case.kwargs
+        );
+        let w = worst.entry(case.preset.clone()).or_insert((0.0, 0.0));
+        *w = (w.0.max(err), w.1.max(gerr));
     }
-    eprintln!("max replay error per preset: {worst:?}");
+    eprintln!("max replay error (output, input gradient) per preset: {worst:?}");
 }
 
 #[test]
