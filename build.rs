@@ -39,9 +39,11 @@ fn main() {
 }
 
 /// Compiles `csrc/generator.cpp` (draws from a generator of the caller's own: tch's C API
-/// takes none) against libtorch's headers, with the flags torch-sys uses for its own C++.
+/// takes none) and `csrc/kernels.cpp` (fused CPU kernels with their autograd nodes) against
+/// libtorch's headers, with the flags torch-sys uses for its own C++.
 fn compile_generator_shim(libtorch: &Path) {
     println!("cargo:rerun-if-changed=csrc/generator.cpp");
+    println!("cargo:rerun-if-changed=csrc/kernels.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let include = std::env::var_os("LIBTORCH_INCLUDE")
         .map(PathBuf::from)
@@ -51,10 +53,18 @@ fn compile_generator_shim(libtorch: &Path) {
     cc::Build::new()
         .cpp(true)
         .file("csrc/generator.cpp")
+        .file("csrc/kernels.cpp")
         .include(&include)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
+        // The kernels' loops are written for the vectoriser: `omp simd` without OpenMP's
+        // runtime, and -O3 in every profile (tests run the same code at the same speed).
+        // -fno-trapping-math lets it if-convert (no FP exception flags are read; values
+        // are unchanged).
+        .flag_if_supported("-fopenmp-simd")
+        .flag_if_supported("-fno-trapping-math")
+        .opt_level(3)
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(false)
         .compile("tch_dda_generator");

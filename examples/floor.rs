@@ -3,7 +3,9 @@
 //! libtorch.
 //!
 //! The pipeline: RandomAffine(30°, translate 0.1, scale 0.9–1.1, shear 10) + ColorJitter(0.2,
-//! 0.3, 0.2, 0.3) + Normalize(ImageNet), all p = 1, float32. The floor is what no
+//! 0.3, 0.2, 0.3) + Normalize(ImageNet), all p = 1, float32, in the exact mode (the default,
+//! equal to Kornia) and in the fast mode (`SequentialConfig::fast`: the colour steps and the
+//! normalisation fused into one pass). The floor is what no
 //! augmentation library can go below with libtorch ops: one `affine_grid` + `grid_sample`
 //! with per-sample matrices, one `x·a + b` clamp pass (a lower bound for the colour steps: no
 //! saturation, no hue) and the normalisation. Forward runs without a graph; forward +
@@ -31,21 +33,27 @@ const SHAPES: [[i64; 4]; 4] = [
     [1, 3, 224, 224],
 ];
 
-fn pipeline(vs: &nn::VarStore) -> Result<Sequential> {
+fn pipeline(vs: &nn::VarStore, fast: bool) -> Result<Sequential> {
+    let steps = vec![
+        AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-30.0, 30.0),
+            translate: Some((0.1, 0.1)),
+            scale: Some((0.9, 1.1)),
+            shear: Some((-10.0, 10.0)),
+            p: 1.0,
+            ..Default::default()
+        }),
+        AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
+        AugSpec::Normalize(NormalizeConfig::imagenet()),
+    ];
+    let cfg = if fast {
+        SequentialConfig::fast(steps)
+    } else {
+        SequentialConfig::new(steps)
+    };
     Ok(Sequential::new(
-        vs.root() / "paper",
-        [
-            AugSpec::RandomAffine(RandomAffineConfig {
-                degrees: (-30.0, 30.0),
-                translate: Some((0.1, 0.1)),
-                scale: Some((0.9, 1.1)),
-                shear: Some((-10.0, 10.0)),
-                p: 1.0,
-                ..Default::default()
-            }),
-            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
-            AugSpec::Normalize(NormalizeConfig::imagenet()),
-        ],
+        vs.root() / if fast { "fast" } else { "exact" },
+        cfg,
     )?)
 }
 
@@ -103,16 +111,21 @@ struct Row {
     backward: bool,
     floor: Vec<f64>,
     ours: Vec<f64>,
+    fast: Vec<f64>,
 }
 
 impl Row {
     fn ratios(&self) -> Vec<f64> {
-        self.ours
-            .iter()
-            .zip(&self.floor)
-            .map(|(o, f)| o / f)
-            .collect()
+        ratios(&self.ours, &self.floor)
     }
+
+    fn fast_ratios(&self) -> Vec<f64> {
+        ratios(&self.fast, &self.floor)
+    }
+}
+
+fn ratios(a: &[f64], floor: &[f64]) -> Vec<f64> {
+    a.iter().zip(floor).map(|(o, f)| o / f).collect()
 }
 
 fn med(v: &[f64]) -> f64 {
@@ -151,7 +164,8 @@ fn main() -> Result<()> {
     }
     let device = Device::Cpu;
     let vs = nn::VarStore::new(device);
-    let seq = pipeline(&vs)?;
+    let seq = pipeline(&vs, false)?;
+    let fast = pipeline(&vs, true)?;
     let mut rows = Vec::new();
     let total = (SHAPES.len() * 2 * rounds) as u64;
     let bar = common::progress(total, "floor");
@@ -166,6 +180,7 @@ fn main() -> Result<()> {
                 backward,
                 floor: Vec::new(),
                 ours: Vec::new(),
+                fast: Vec::new(),
             };
             for _ in 0..rounds {
                 let run = |f: &dyn Fn(&Tensor) -> Tensor| {
@@ -179,8 +194,10 @@ fn main() -> Result<()> {
                 };
                 let f_floor = || run(&floor);
                 let f_ours = || run(&|x: &Tensor| seq.f_forward(x).expect("paper pipeline"));
+                let f_fast = || run(&|x: &Tensor| fast.f_forward(x).expect("fast pipeline"));
                 row.floor.push(median_ms(calls, &f_floor));
                 row.ours.push(median_ms(calls, &f_ours));
+                row.fast.push(median_ms(calls, &f_fast));
                 bar.inc(1);
             }
             rows.push(row);
@@ -189,19 +206,21 @@ fn main() -> Result<()> {
     bar.finish_and_clear();
 
     let mut md = String::from(
-        "| shape | pass | floor ms | tch-dda ms | ratio (median) | ratio (min–max over rounds) |\n|---|---|---|---|---|---|\n",
+        "| shape | pass | floor ms | exact ms | exact / floor (median, min–max) | fast ms | fast / floor (median, min–max) |\n|---|---|---|---|---|---|---|\n",
     );
     for r in &rows {
         let [b, _, h, w] = r.shape;
         let ratios = r.ratios();
         let (lo, hi) = range(&ratios);
+        let fast = r.fast_ratios();
+        let (flo, fhi) = range(&fast);
         let side = if h == w {
             format!("{h}²")
         } else {
             format!("{h}×{w}")
         };
         md += &format!(
-            "| {b}×{side} | {} | {:.2} | {:.2} | {:.2} | {lo:.2}–{hi:.2} |\n",
+            "| {b}×{side} | {} | {:.2} | {:.2} | {:.2} ({lo:.2}–{hi:.2}) | {:.2} | {:.2} ({flo:.2}–{fhi:.2}) |\n",
             if r.backward {
                 "forward + backward"
             } else {
@@ -210,6 +229,8 @@ fn main() -> Result<()> {
             med(&r.floor),
             med(&r.ours),
             med(&ratios),
+            med(&r.fast),
+            med(&fast),
         );
     }
     println!(
@@ -240,16 +261,20 @@ fn main() -> Result<()> {
         y_label: "time ratio".into(),
         curves: vec![
             common::Curve {
-                label: "median".into(),
+                label: "exact (median)".into(),
                 points: curve(backward, &|r| med(&r.ratios())),
             },
             common::Curve {
-                label: "min".into(),
-                points: curve(backward, &|r| range(&r.ratios()).0),
+                label: "exact (max)".into(),
+                points: curve(backward, &|r| range(&r.ratios()).1),
             },
             common::Curve {
-                label: "max".into(),
-                points: curve(backward, &|r| range(&r.ratios()).1),
+                label: "fast (median)".into(),
+                points: curve(backward, &|r| med(&r.fast_ratios())),
+            },
+            common::Curve {
+                label: "fast (max)".into(),
+                points: curve(backward, &|r| range(&r.fast_ratios()).1),
             },
         ],
     };

@@ -164,6 +164,30 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         None
     }
 
+    /// Whether the step has a fast-mode colour map ([`Augmentation::color_map`]); a pipeline
+    /// with `fuse_color` then folds it and its colour neighbours into one pass.
+    fn fuses_color(&self) -> bool {
+        false
+    }
+
+    /// The fast mode's form of a colour step: a per-sample affine map of the channels and a
+    /// clamp, ungated, for an input of shape `shape` (an approximation where the step is
+    /// not affine; each step documents its own). Called only when
+    /// [`Augmentation::fuses_color`] is true.
+    #[doc(hidden)]
+    fn color_map(
+        &self,
+        _shape: &[i64],
+        _params: &Params,
+        _stats: &crate::container::ColorStats<'_>,
+    ) -> Result<crate::container::ColorMap> {
+        Err(Error::Params {
+            op: self.name(),
+            key: "color_map".into(),
+            problem: "asked of a step that has no colour map".into(),
+        })
+    }
+
     /// Maps an output back to the input geometry (`input_shape` is batched), for every
     /// sample, ignoring the gate. The default warps back with the inverse matrix (with
     /// [`Augmentation::sampling`], as Kornia's inverse) or the inverted dense field;
@@ -414,7 +438,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     #[doc(hidden)]
     fn gated_apply(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
         let out = self.apply_transform(x, params)?;
-        if self.probabilities() == (1.0, 1.0) {
+        if !gated_apply_needed(self) {
             return Ok(out);
         }
         gate_blend(&out, x, params, self.name())
@@ -793,6 +817,11 @@ pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
 }
 
 /// Where `batch_prob` is set, `transformed`; elsewhere `original`, bit for bit.
+/// Whether a step may leave samples untransformed (a gate other than p = 1).
+pub(crate) fn gated_apply_needed<A: Augmentation + ?Sized>(aug: &A) -> bool {
+    aug.probabilities() != (1.0, 1.0)
+}
+
 pub(crate) fn gate_blend(
     transformed: &Tensor,
     original: &Tensor,

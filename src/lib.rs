@@ -51,6 +51,7 @@ mod filter;
 pub mod geometric;
 mod geometry;
 pub mod intensity;
+mod kernels;
 mod kornia;
 pub mod mix;
 mod ops;
@@ -72,6 +73,8 @@ pub use auto::{
     AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
     RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
 };
+#[doc(hidden)]
+pub use container::{ColorMap, ColorStats};
 pub use container::{RandomApply, Sequential, SequentialConfig, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;

@@ -62,7 +62,7 @@ extern "C" {
 }
 
 /// The shim's error string as a `String` (freed here).
-fn take_error(err: *mut c_char) -> String {
+pub(crate) fn take_error(err: *mut c_char) -> String {
     if err.is_null() {
         return "unknown libtorch error".into();
     }

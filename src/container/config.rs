@@ -44,6 +44,12 @@ pub struct SequentialConfig {
     /// masks) once, with the first step's sampling. Off by default, so that outputs stay
     /// equal to Kornia's; on, a chain of warps blurs once instead of once per step.
     pub fuse_geometry: bool,
+    /// Fast mode for colour: fold each run of consecutive colour steps (ColorJitter,
+    /// Normalize, Denormalize, RandomGrayscale) into one per-sample affine map of the
+    /// channels and one clamp, applied in one pass. Off by default: it drops the clamps
+    /// between colour steps and rotates hue about the gray axis instead of in HSV (the
+    /// README gives the deviation from Kornia); the result stays differentiable.
+    pub fuse_color: bool,
     /// How masks, boxes and keypoints are carried.
     pub annotations: AnnotationOptions,
 }
@@ -62,6 +68,16 @@ impl SequentialConfig {
         SequentialConfig {
             random_apply: RandomApply::Exactly(1),
             random_apply_weights: weights,
+            ..SequentialConfig::new(steps)
+        }
+    }
+
+    /// Steps in order in the fast mode: consecutive warps fused into one
+    /// (`fuse_geometry`) and consecutive colour steps into one pass (`fuse_color`).
+    pub fn fast(steps: impl Into<Vec<AugSpec>>) -> SequentialConfig {
+        SequentialConfig {
+            fuse_geometry: true,
+            fuse_color: true,
             ..SequentialConfig::new(steps)
         }
     }
@@ -123,6 +139,8 @@ struct ConfigObject {
     #[serde(default, skip_serializing_if = "is_default")]
     fuse_geometry: bool,
     #[serde(default, skip_serializing_if = "is_default")]
+    fuse_color: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
     annotations: AnnotationOptions,
 }
 
@@ -141,6 +159,7 @@ impl Serialize for SequentialConfig {
             random_apply_weights: self.random_apply_weights.clone(),
             same_on_batch: self.same_on_batch,
             fuse_geometry: self.fuse_geometry,
+            fuse_color: self.fuse_color,
             annotations: self.annotations.clone(),
         }
         .serialize(s)
@@ -163,6 +182,7 @@ impl<'de> Deserialize<'de> for SequentialConfig {
             random_apply_weights: o.random_apply_weights,
             same_on_batch: o.same_on_batch,
             fuse_geometry: o.fuse_geometry,
+            fuse_color: o.fuse_color,
             annotations: o.annotations,
         })
     }

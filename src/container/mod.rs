@@ -11,8 +11,10 @@ use crate::{AugSpec, Augmentation, Error, Params, Range, Result};
 use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
+mod color;
 mod config;
 
+pub use color::{ColorMap, ColorStats};
 pub use config::{RandomApply, SequentialConfig};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's
@@ -347,23 +349,55 @@ impl Sequential {
         out
     }
 
-    /// The maximal runs `[start, end)` of `seq` positions that fuse into one warp.
-    fn fused_runs(&self, seq: &[usize]) -> Vec<(usize, usize)> {
+    /// The runs of `seq` positions: single steps, and the maximal runs `[start, end)` that
+    /// fuse into one warp (`fuse_geometry`) or one colour pass (`fuse_color`).
+    fn runs(&self, seq: &[usize]) -> Vec<Run> {
         let mut runs = Vec::new();
         let mut pos = 0;
-        while pos < seq.len() {
+        let run_of = |pos: usize, pred: &dyn Fn(&dyn Augmentation) -> bool| {
             let mut end = pos;
-            if self.cfg.fuse_geometry {
-                while end < seq.len() && self.steps[seq[end]].sampling().is_some() {
-                    end += 1;
-                }
+            while end < seq.len() && pred(self.steps[seq[end]].as_ref()) {
+                end += 1;
             }
-            let end = end.max(pos + 1);
-            runs.push((pos, end));
-            pos = end;
+            end
+        };
+        while pos < seq.len() {
+            let warps = if self.cfg.fuse_geometry {
+                run_of(pos, &|s| s.sampling().is_some())
+            } else {
+                pos
+            };
+            let colours = if self.cfg.fuse_color {
+                run_of(pos, &|s| s.fuses_color())
+            } else {
+                pos
+            };
+            let run = if warps > pos + 1 {
+                Run::Warp(pos, warps)
+            } else if colours > pos {
+                Run::Color(pos, colours)
+            } else {
+                Run::Single(pos)
+            };
+            pos = match run {
+                Run::Warp(_, end) | Run::Color(_, end) => end,
+                Run::Single(p) => p + 1,
+            };
+            runs.push(run);
         }
         runs
     }
+}
+
+/// A run of a pipeline's applied steps (positions in the sequence).
+#[derive(Debug, Clone, Copy)]
+enum Run {
+    /// One step on its own.
+    Single(usize),
+    /// `[start, end)`: one warp by the product of the matrices.
+    Warp(usize, usize),
+    /// `[start, end)`: one fused colour pass.
+    Color(usize, usize),
 }
 
 /// Spatial (H, W) of a shape (the last two sizes).
@@ -553,14 +587,24 @@ impl Augmentation for Sequential {
         opts: &AnnotationOptions,
     ) -> Result<Working> {
         let seq = self.sequence(params)?;
-        for (start, end) in self.fused_runs(&seq) {
-            if end - start == 1 {
-                let step = &self.steps[seq[start]];
-                step.check_shape(&w.image.size())?;
-                w = step.apply_working(w, &params.sub(&start.to_string()), opts)?;
-                continue;
+        for run in self.runs(&seq) {
+            match run {
+                Run::Single(pos) => {
+                    let step = &self.steps[seq[pos]];
+                    step.check_shape(&w.image.size())?;
+                    w = step.apply_working(w, &params.sub(&pos.to_string()), opts)?;
+                }
+                Run::Warp(start, end) => {
+                    w = self.apply_fused(w, &seq, start, end, params, opts)?;
+                }
+                Run::Color(start, end) => {
+                    // Colour steps leave masks, boxes, keypoints and labels as they are.
+                    let steps: Vec<(&dyn Augmentation, Params)> = (start..end)
+                        .map(|pos| (self.steps[seq[pos]].as_ref(), params.sub(&pos.to_string())))
+                        .collect();
+                    w.image = color::apply_color_run(&steps, w.image)?;
+                }
             }
-            w = self.apply_fused(w, &seq, start, end, params, opts)?;
         }
         Ok(w)
     }

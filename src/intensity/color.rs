@@ -40,7 +40,18 @@ pub(crate) fn hue_turns(f: &Tensor, kind: tch::Kind) -> Tensor {
 /// K), 0, 1)`. That is the same piecewise-linear function as Kornia's `p, q, t` table (`w`
 /// is 1 for `p`, `f` for `q`, `1 - f` for `t`, 0 for `v`), continuous across sextants, in
 /// about a third of the passes.
+///
+/// On the CPU the fused kernel ([`crate::kernels::hue_rotate`]) computes the same
+/// arithmetic in one pass (and its gradient in one more); elsewhere the composition runs.
 pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
+    match crate::kernels::hue_rotate(&x, turns) {
+        Some(out) => out,
+        None => adjust_hue_composed(x, turns, ew),
+    }
+}
+
+/// [`adjust_hue`] as a composition of libtorch ops (any device).
+pub(crate) fn adjust_hue_composed(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
     let (kind, device) = (x.kind(), x.device());
     let v = x.amax([1], true);
     let delta = &v - x.amin([1], true);
@@ -248,18 +259,73 @@ impl Jitter {
         p
     }
 
-    fn apply(&self, op: &'static str, x: &Tensor, params: &Params) -> Result<Tensor> {
-        let b = x.size()[0];
+    /// The fast mode's map (torchvision's flavour only): brightness `f·x`, contrast
+    /// `f·x + (1-f)·mean(gray)` with the mean of the image it receives, saturation
+    /// `f·x + (1-f)·gray`, hue a rotation about the gray axis, composed in the drawn order;
+    /// no clamp on the input or between steps, one clamp to [0, 1] at the end.
+    fn fast_map(
+        &self,
+        op: &'static str,
+        shape: &[i64],
+        params: &Params,
+        stats: &crate::ColorStats<'_>,
+    ) -> Result<crate::ColorMap> {
+        let (b, c) = (shape[0], shape[1]);
+        let mean_in = stats.mean();
+        let (kind, device) = (mean_in.kind(), mean_in.device());
         let mut factors = Vec::with_capacity(4);
         for key in KEYS {
-            let f = params.shaped(op, key, &[b])?.to_device(x.device());
-            let f = if key == "hue_factor" {
-                hue_turns(&f, x.kind())
-            } else {
-                f
-            };
-            factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
+            let f = params.shaped(op, key, &[b])?.to_device(device);
+            factors.push(f.to_kind(kind));
         }
+        let order = self.order(op, params)?;
+        let eye = Tensor::eye(c, (kind, device)).expand([b, c, c], false);
+        let luma = if c == 3 {
+            constant(&LUMA, kind, device)
+        } else {
+            Tensor::ones([c], (kind, device)) / c as f64
+        };
+        // (C, C): every channel replaced by the gray value.
+        let to_gray = luma.view([1, c]).expand([c, c], false);
+        let mut matrix = eye.shallow_clone();
+        let mut bias = Tensor::zeros([b, c], (kind, device));
+        for idx in order {
+            let idx = idx as usize;
+            if self.skip[idx] {
+                continue;
+            }
+            let f = factors[idx].view([b, 1, 1]);
+            let (m, shift) = match idx {
+                0 => (&f * &eye, None),
+                1 => {
+                    // The gray mean of the image entering this step.
+                    let mean_now = matrix.matmul(&mean_in.unsqueeze(-1)).squeeze_dim(-1) + &bias;
+                    let gray = (mean_now * &luma).sum_dim_intlist([1i64].as_slice(), true, kind);
+                    (&f * &eye, Some((1.0 - factors[idx].view([b, 1])) * gray))
+                }
+                2 if c == 3 => (&f * &eye + (1.0 - &f) * &to_gray, None),
+                2 => continue,
+                _ => (gray_axis_rotation(&hue_turns(&factors[idx], kind)), None),
+            };
+            matrix = m.matmul(&matrix);
+            bias = m.matmul(&bias.unsqueeze(-1)).squeeze_dim(-1);
+            if let Some(shift) = shift {
+                bias += shift;
+            }
+        }
+        Ok(crate::ColorMap {
+            matrix,
+            bias,
+            bounds: Some((
+                Tensor::zeros([b, c], (kind, device)),
+                Tensor::ones([b, c], (kind, device)),
+            )),
+            diagonal: false,
+        })
+    }
+
+    /// The drawn order of the four steps, checked to be a permutation.
+    fn order(&self, op: &'static str, params: &Params) -> Result<Vec<i64>> {
         let order = params.shaped(op, "order", &[4])?;
         // `order` is a (4,) tensor on the CPU (Kornia draws it there); reading it does not
         // wait for the GPU. A replayed map moved to the GPU is read back once.
@@ -273,6 +339,22 @@ impl Jitter {
                 problem: format!("is {order:?}; expected a permutation of 0..4"),
             });
         }
+        Ok(order)
+    }
+
+    fn apply(&self, op: &'static str, x: &Tensor, params: &Params) -> Result<Tensor> {
+        let b = x.size()[0];
+        let mut factors = Vec::with_capacity(4);
+        for key in KEYS {
+            let f = params.shaped(op, key, &[b])?.to_device(x.device());
+            let f = if key == "hue_factor" {
+                hue_turns(&f, x.kind())
+            } else {
+                f
+            };
+            factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
+        }
+        let order = self.order(op, params)?;
         let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
         let mut out = x.clamp(0.0, 1.0);
         for idx in order {
@@ -310,6 +392,21 @@ impl Jitter {
         // values and gradients) and is skipped.
         Ok(out)
     }
+}
+
+/// The fast mode's hue: a rotation by `turns` (B,) of a turn about the gray axis (1,1,1)/√3,
+/// as (B,3,3) matrices. It equals the HSV rotation for the primaries at multiples of a
+/// third of a turn and keeps every pixel's mean; elsewhere it deviates from it (the README
+/// gives the figure).
+pub(crate) fn gray_axis_rotation(turns: &Tensor) -> Tensor {
+    let (kind, device) = (turns.kind(), turns.device());
+    let angle = turns * (2.0 * PI);
+    let (cos, sin) = (angle.cos().view([-1, 1, 1]), angle.sin().view([-1, 1, 1]));
+    let eye = Tensor::eye(3, (kind, device)).unsqueeze(0);
+    let s3 = 1.0 / 3f64.sqrt();
+    let cross = constant(&[0.0, -s3, s3, s3, 0.0, -s3, -s3, s3, 0.0], kind, device).view([1, 3, 3]);
+    let ones = Tensor::full([1, 3, 3], 1.0 / 3.0, (kind, device));
+    &cos * &eye + &sin * cross + (1.0 - &cos) * ones
 }
 
 /// Kornia's `adjust_saturation` on RGB: scales HSV saturation in closed form,
@@ -397,6 +494,19 @@ macro_rules! jitter_type {
             fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
                 self.inner.apply($kornia, input, params)
             }
+
+            fn fuses_color(&self) -> bool {
+                self.inner.flavour == Flavour::Jitter
+            }
+
+            fn color_map(
+                &self,
+                shape: &[i64],
+                params: &Params,
+                stats: &crate::ColorStats<'_>,
+            ) -> Result<crate::ColorMap> {
+                self.inner.fast_map($kornia, shape, params, stats)
+            }
         }
 
         impl_module!($name);
@@ -415,3 +525,78 @@ jitter_type!(
     /// hue rotated by `2π·f`.
     ColorJiggle, "ColorJiggle", Flavour::Jiggle
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image with the ties the kernel must treat as libtorch does: gray pixels, two
+    /// channels at the maximum or the minimum, zeros, and a random rest.
+    fn image(kind: Kind) -> Tensor {
+        let x = hash(4 * 3 * 9 * 11, 0.0, kind).view([4, 3, 9, 11]);
+        let q = (&x * 4.0).round() / 4.0; // many exact ties
+        let x = Tensor::cat(&[x.narrow(2, 0, 5), q.narrow(2, 5, 4)], 2);
+        let _ = x.narrow(3, 0, 1).fill_(0.5); // gray column
+        let _ = x.narrow(3, 1, 1).fill_(0.0); // black column
+        x
+    }
+
+    /// `n` values in [0, 1) that look random (a sine hash), without the global generator.
+    fn hash(n: i64, offset: f64, kind: Kind) -> Tensor {
+        let i = Tensor::arange(n, (Kind::Double, Device::Cpu)) + offset;
+        let s = (i * 12.9898).sin() * 43758.5453;
+        (&s - s.floor()).to_kind(kind)
+    }
+
+    #[test]
+    fn the_hue_kernel_equals_the_composition_in_values_and_gradients() {
+        for kind in [Kind::Float, Kind::Double] {
+            let x0 = image(kind);
+            let t0 = Tensor::from_slice(&[-0.45f64, -0.1, 0.2, 0.5]).to_kind(kind);
+            let up = hash(x0.numel() as i64, 0.5, kind).view_as(&x0) - 0.5; // upstream gradient
+            let run = |fused: bool| {
+                let x = x0.detach().set_requires_grad(true);
+                let t = t0.detach().set_requires_grad(true);
+                let out = if fused {
+                    crate::kernels::hue_rotate(&x, &t).expect("the kernel takes this input")
+                } else {
+                    adjust_hue_composed(x.shallow_clone(), &t, Ew::for_inputs(&[&x, &t]))
+                };
+                (&out * &up).sum(kind).backward();
+                (out.detach(), x.grad(), t.grad())
+            };
+            let (o1, gx1, gt1) = run(true);
+            let (o2, gx2, gt2) = run(false);
+            // Same float operations in the same order: equal values.
+            let d = (&o1 - &o2).abs().max().double_value(&[]);
+            assert!(d == 0.0, "{kind:?}: values differ by {d}");
+            let dx = (&gx1 - &gx2).abs().max().double_value(&[]);
+            assert!(dx <= 1e-4, "{kind:?}: image gradients differ by {dx}");
+            let dt = (&gt1 - &gt2).abs().max().double_value(&[]);
+            let scale = gt2.abs().max().double_value(&[]).max(1.0);
+            assert!(
+                dt <= 1e-4 * scale,
+                "{kind:?}: turn gradients differ by {dt}"
+            );
+            assert!(gx1.abs().sum(Kind::Double).double_value(&[]) > 1.0);
+        }
+    }
+
+    #[test]
+    fn the_hue_kernel_leaves_the_input_and_refuses_what_it_does_not_take() {
+        let x = image(Kind::Float);
+        let before = x.copy();
+        let t = Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4]);
+        let _ = crate::kernels::hue_rotate(&x, &t).unwrap();
+        assert!(x.equal(&before));
+        // Not contiguous: taken after a copy.
+        let xt = x.transpose(2, 3);
+        let a = crate::kernels::hue_rotate(&xt, &t).unwrap();
+        let b = adjust_hue_composed(xt.copy(), &t, Ew::for_inputs(&[]));
+        assert!(a.allclose(&b, 1e-6, 1e-6, false));
+        // Integer images, one channel or a mismatched turns: the composition's business.
+        assert!(crate::kernels::hue_rotate(&x.to_kind(Kind::Uint8), &t).is_none());
+        assert!(crate::kernels::hue_rotate(&x.narrow(1, 0, 1), &t).is_none());
+        assert!(crate::kernels::hue_rotate(&x, &t.narrow(0, 0, 1)).is_none());
+    }
+}

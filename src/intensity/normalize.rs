@@ -151,6 +151,36 @@ macro_rules! normalize_type {
                 $kornia
             }
 
+            fn fuses_color(&self) -> bool {
+                true
+            }
+
+            /// Exact: a per-channel scale and shift, no clamp.
+            fn color_map(
+                &self,
+                shape: &[i64],
+                _params: &Params,
+                stats: &crate::ColorStats<'_>,
+            ) -> Result<crate::ColorMap> {
+                let like = stats.like();
+                let (b, c) = (shape[0], shape[1]);
+                let ones = Tensor::ones([b, c], (like.kind(), like.device()));
+                let mean = &ones * per_channel(&self.cfg.mean, like).view([1, -1]);
+                let std = &ones * per_channel(&self.cfg.std, like).view([1, -1]);
+                // Normalize: x/std - mean/std; Denormalize: x·std + mean.
+                let (scale, shift) = if $kornia == "Normalize" {
+                    (std.reciprocal(), -(mean / &std))
+                } else {
+                    (std, mean)
+                };
+                Ok(crate::ColorMap {
+                    matrix: scale.diag_embed(0, -2, -1),
+                    bias: shift,
+                    bounds: None,
+                    diagonal: true,
+                })
+            }
+
             fn spec(&self) -> AugSpec {
                 AugSpec::$name(self.cfg.clone())
             }
@@ -316,6 +346,33 @@ impl Augmentation for RandomGrayscale {
             }
         };
         Ok(gray.repeat([1, c, 1, 1]))
+    }
+
+    fn fuses_color(&self) -> bool {
+        true
+    }
+
+    /// Exact: every channel replaced by the weighted sum, no clamp.
+    fn color_map(
+        &self,
+        shape: &[i64],
+        _params: &Params,
+        stats: &crate::ColorStats<'_>,
+    ) -> Result<crate::ColorMap> {
+        let like = stats.like();
+        let (b, c) = (shape[0], shape[1]);
+        let w = match &self.cfg.rgb_weights {
+            Some(w) => w.clone(),
+            None if c == 3 => LUMA.to_vec(),
+            None => vec![1.0 / c as f64; c as usize],
+        };
+        let w = constant(&w, like.kind(), like.device());
+        Ok(crate::ColorMap {
+            matrix: w.view([1, 1, c]).expand([b, c, c], false),
+            bias: Tensor::zeros([b, c], (like.kind(), like.device())),
+            bounds: None,
+            diagonal: false,
+        })
     }
 }
 
