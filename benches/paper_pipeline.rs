@@ -1,8 +1,13 @@
 //! The paper's pipeline: RandomAffine(30, translate 0.1, scale 0.9-1.1, shear 10) +
-//! ColorJitter(0.2, 0.3, 0.2, 0.3) + Normalize(ImageNet), all p = 1, float32, forward
-//! only (no graph: inputs do not require grad), on the CPU and on CUDA when available.
-//! Then a volume pipeline and MixUp + CutMix (see `VOLUMES` and `bench_volumes_and_mix`).
-//! scripts/bench_kornia.sh times Kornia 0.9 on the same shapes.
+//! ColorJitter(0.2, 0.3, 0.2, 0.3) + Normalize(ImageNet), all p = 1, float32, at four
+//! shapes: in the exact mode (equal to Kornia), in the fast mode (`SequentialConfig::fast`)
+//! and the libtorch floor (examples/common/floor.rs), each forward (no graph) and forward +
+//! backward (an input that requires grad, `backward` on the output's sum); on the CPU and on
+//! CUDA when available. Then a volume pipeline and MixUp + CutMix (forward).
+//! `scripts/bench_all.sh` runs it with the peers and writes the comparison.
+
+#[path = "../examples/common/floor.rs"]
+mod floor;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::time::{Duration, Instant};
@@ -16,53 +21,46 @@ const SHAPES: [(&str, [i64; 4]); 4] = [
     ("b1_224x224", [1, 3, 224, 224]),
 ];
 
-fn pipeline(vs: &nn::VarStore) -> Sequential {
-    Sequential::new(
-        &(vs.root() / "paper"),
-        &[
-            AugSpec::RandomAffine(RandomAffineConfig {
-                degrees: (-30.0, 30.0),
-                translate: Some((0.1, 0.1)),
-                scale: Some((0.9, 1.1)),
-                shear: Some((-10.0, 10.0)),
-                p: 1.0,
-                ..Default::default()
-            }),
-            AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
-            AugSpec::Normalize(NormalizeConfig::imagenet()),
-        ],
-    )
-    .expect("valid pipeline")
+/// One call of `f` on `x`: without a graph, or with one and its backward.
+fn run(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, backward: bool) {
+    if backward {
+        let xg = x.detach().set_requires_grad(true);
+        f(&xg).sum(Kind::Float).backward();
+    } else {
+        let _g = tch::no_grad_guard();
+        drop(f(x));
+    }
 }
 
 fn bench_device(c: &mut Criterion, device: Device, group_name: &str) {
     let vs = nn::VarStore::new(device);
-    let seq = pipeline(&vs);
+    let exact = Sequential::new(vs.root() / "exact", floor::paper_config(false)).expect("exact");
+    let fast = Sequential::new(vs.root() / "fast", floor::paper_config(true)).expect("fast");
     let mut group = c.benchmark_group(group_name);
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5));
+        .measurement_time(Duration::from_secs(3));
+    let runs: [(&str, &dyn Fn(&Tensor) -> Tensor); 3] = [
+        ("exact", &|x| exact.f_forward(x).expect("forward")),
+        ("fast", &|x| fast.f_forward(x).expect("forward")),
+        ("floor", &floor::floor),
+    ];
     for (id, shape) in SHAPES {
         let x = Tensor::rand(shape, (Kind::Float, device));
-        group.bench_with_input(BenchmarkId::from_parameter(id), &x, |b, x| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    if let Device::Cuda(i) = device {
-                        tch::Cuda::synchronize(i as i64);
-                    }
-                    let t = Instant::now();
-                    let y = seq.f_forward(x).expect("forward");
-                    if let Device::Cuda(i) = device {
-                        tch::Cuda::synchronize(i as i64);
-                    }
-                    total += t.elapsed();
-                    drop(y);
-                }
-                total
-            })
-        });
+        for backward in [false, true] {
+            for (name, f) in runs {
+                let pass = if backward {
+                    "forward+backward"
+                } else {
+                    "forward"
+                };
+                let id = BenchmarkId::new(format!("{name} {pass}"), id);
+                group.bench_with_input(id, &x, |b, x| {
+                    b.iter_custom(|iters| time_it(device, iters, &|| run(f, x, backward)))
+                });
+            }
+        }
     }
     group.finish();
 }

@@ -21,7 +21,10 @@
 //! out/floor.png (`--tuned`: out/floor_tuned.*).
 
 mod common;
+#[path = "common/floor.rs"]
+mod floor;
 use anyhow::{Context, Result};
+use floor::floor;
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 use tch_dda::*;
@@ -34,62 +37,11 @@ const SHAPES: [[i64; 4]; 4] = [
 ];
 
 fn pipeline(vs: &nn::VarStore, fast: bool) -> Result<Sequential> {
-    let steps = vec![
-        AugSpec::RandomAffine(RandomAffineConfig {
-            degrees: (-30.0, 30.0),
-            translate: Some((0.1, 0.1)),
-            scale: Some((0.9, 1.1)),
-            shear: Some((-10.0, 10.0)),
-            p: 1.0,
-            ..Default::default()
-        }),
-        AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3)),
-        AugSpec::Normalize(NormalizeConfig::imagenet()),
-    ];
-    let cfg = if fast {
-        SequentialConfig::fast(steps)
-    } else {
-        SequentialConfig::new(steps)
-    };
+    let name = if fast { "fast" } else { "exact" };
     Ok(Sequential::new(
-        vs.root() / if fast { "fast" } else { "exact" },
-        cfg,
+        vs.root() / name,
+        floor::paper_config(fast),
     )?)
-}
-
-/// The floor's per-call work, drawing its own per-sample values as a pipeline would.
-fn floor(x: &Tensor) -> Tensor {
-    let s = x.size();
-    let (b, device) = (s[0], x.device());
-    let opts = (Kind::Float, device);
-    let angle = (Tensor::rand([b], opts) * 2.0 - 1.0) * (30f64.to_radians());
-    let scale = Tensor::rand([b], opts) * 0.2 + 0.9;
-    let (cos, sin) = (angle.cos() * &scale, angle.sin() * &scale);
-    let t = (Tensor::rand([b, 2], opts) * 2.0 - 1.0) * 0.2;
-    let theta = Tensor::stack(
-        &[
-            cos.shallow_clone(),
-            -&sin,
-            t.select(1, 0),
-            sin,
-            cos,
-            t.select(1, 1),
-        ],
-        1,
-    )
-    .view([b, 2, 3]);
-    let grid = Tensor::affine_grid_generator(&theta, s.as_slice(), false);
-    let y = Tensor::grid_sampler(x, &grid, 0, 0, false);
-    let a = Tensor::rand([b, 1, 1, 1], opts) * 0.6 + 0.7;
-    let c = Tensor::rand([b, 1, 1, 1], opts) * 0.4 - 0.2;
-    let y = (y * a + c).clamp(0.0, 1.0);
-    let mean = Tensor::from_slice(&[0.485f32, 0.456, 0.406])
-        .to_device(device)
-        .view([1, 3, 1, 1]);
-    let std = Tensor::from_slice(&[0.229f32, 0.224, 0.225])
-        .to_device(device)
-        .view([1, 3, 1, 1]);
-    (y - mean) / std
 }
 
 /// The median time of `calls` calls of `f`, in ms (a warm-up call first).

@@ -1,0 +1,90 @@
+//! One operator per family (benches/families.json, read with `AugSpec::from_kornia` from
+//! Kornia's constructor call), at the file's shape (64×3×224×224 float32), forward (no
+//! graph) and forward + backward (an input that requires grad, `backward` on the output's
+//! sum). scripts/bench_peers.py times Kornia on the same calls; scripts/bench_all.sh runs
+//! both and writes the per-operator table.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::time::{Duration, Instant};
+use tch::{nn, Device, Kind, Tensor};
+use tch_dda::*;
+
+fn families() -> (Vec<i64>, Vec<(String, AugSpec)>) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/families.json");
+    let text = std::fs::read_to_string(path).expect("benches/families.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let shape = doc["shape"]
+        .as_array()
+        .expect("shape")
+        .iter()
+        .map(|v| v.as_i64().expect("an integer size"))
+        .collect();
+    let list = doc["families"]
+        .as_array()
+        .expect("families")
+        .iter()
+        .map(|f| {
+            let class = f["class"].as_str().expect("class");
+            let spec = AugSpec::from_kornia(class, &f["kwargs"])
+                .unwrap_or_else(|e| panic!("{class}: {e}"));
+            (f["family"].as_str().expect("family").to_string(), spec)
+        })
+        .collect();
+    (shape, list)
+}
+
+fn bench(c: &mut Criterion) {
+    let device = Device::Cpu;
+    let (shape, list) = families();
+    let vs = nn::VarStore::new(device);
+    tch::manual_seed(0);
+    let x = Tensor::rand(shape.as_slice(), (Kind::Float, device));
+    let mut group = c.benchmark_group("family");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (family, spec) in list {
+        let aug = spec
+            .build(&(vs.root() / family.replace(' ', "_")))
+            .expect("builds");
+        for backward in [false, true] {
+            let pass = if backward {
+                "forward+backward"
+            } else {
+                "forward"
+            };
+            if backward {
+                // Only where the output has a gradient.
+                let xg = x.detach().set_requires_grad(true);
+                if !aug.f_forward(&xg).expect("forward").requires_grad() {
+                    continue;
+                }
+            }
+            group.bench_with_input(BenchmarkId::new(pass, &family), &x, |b, x| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        if backward {
+                            let xg = x.detach().set_requires_grad(true);
+                            aug.f_forward(&xg)
+                                .expect("forward")
+                                .sum(Kind::Float)
+                                .backward();
+                        } else {
+                            let _g = tch::no_grad_guard();
+                            drop(aug.f_forward(x).expect("forward"));
+                        }
+                        total += t.elapsed();
+                    }
+                    total
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(families_group, bench);
+criterion_main!(families_group);
