@@ -41,8 +41,8 @@ void set_error(char **err, const char *what) {
 
 // One pixel's hue rotation: the intermediate values both passes need.
 template <typename T> struct HuePixel {
-  T v, mn, delta, dd, vs, diff, h;
-  int arg;
+  // `arg`: the first channel holding the maximum (0, 1 or 2), as a float.
+  T v, mn, delta, dd, vs, diff, h, arg;
   T kk[3];
 };
 
@@ -62,10 +62,9 @@ template <typename T> inline HuePixel<T> hue_pixel(T r, T g, T b, T turns) {
   p.dd = p.delta + (p.delta == T(0) ? T(1) : T(0));
   // The first channel holding the maximum: r, then g, then b.
   const bool r_max = r == p.v, g_max = g == p.v;
-  p.arg = r_max ? 0 : (g_max ? 1 : 2);
+  p.arg = r_max ? T(0) : (g_max ? T(1) : T(2));
   p.diff = r_max ? g - b : (g_max ? b - r : r - g);
-  const T a = r_max ? T(0) : (g_max ? T(1) : T(2));
-  p.h = (p.diff + a * T(2) * p.dd) / p.dd;
+  p.h = (p.diff + p.arg * T(2) * p.dd) / p.dd;
   T t = p.h / T(6) + turns;
   T h6 = (t - floor_small(t)) * T(6);
   const T n[3] = {T(5), T(3), T(1)};
@@ -147,18 +146,16 @@ void hue_forward_loop(char **data, const int64_t *strides, int64_t size0, int64_
   }
 }
 
-// One pixel's backward: the image gradient `d` and the turns gradient, from the upstream
-// gradient `g` of the three outputs.
+// One pixel's backward: the image gradient (d0, d1, d2) and the turns gradient (returned),
+// from the upstream gradient (g0, g1, g2) of the three outputs.
 template <typename T>
-inline T hue_pixel_backward(const T c[3], const T g[3], T turn, T d[3]) {
-  auto p = hue_pixel<T>(c[0], c[1], c[2], turn);
+inline T hue_pixel_backward(T r, T g, T b, T g0, T g1, T g2, T turn, T &d0, T &d1, T &d2) {
+  auto p = hue_pixel<T>(r, g, b, turn);
   // out_k = clamp(|kk_k|, 1, 2)·vs + (v - 2·vs)
-  T g_v = g[0] + g[1] + g[2];
-  T g_vs = T(0), g_h6 = T(0);
-  for (int k = 0; k < 3; ++k) {
-    g_vs += g[k] * (clamp12(p.kk[k]) - T(2));
-    g_h6 += g[k] * p.vs * dclamp12(p.kk[k]);
-  }
+  T g_v = g0 + g1 + g2;
+  const T g_vs = g0 * (clamp12(p.kk[0]) - T(2)) + g1 * (clamp12(p.kk[1]) - T(2)) +
+                 g2 * (clamp12(p.kk[2]) - T(2));
+  const T g_h6 = (g0 * dclamp12(p.kk[0]) + g1 * dclamp12(p.kk[1]) + g2 * dclamp12(p.kk[2])) * p.vs;
   // h6 = frac(h/6 + turns)·6: d/dturns = 6, d/dh = 1.
   const T g_h = g_h6;
   // h = (diff + 2·arg·dd) / dd
@@ -172,14 +169,17 @@ inline T hue_pixel_backward(const T c[3], const T g[3], T turn, T d[3]) {
   g_v += g_delta;
   const T g_mn = -g_delta;
   // amax and amin share their gradient between tied channels.
-  const T n_max = T(c[0] == p.v) + T(c[1] == p.v) + T(c[2] == p.v);
-  const T n_min = T(c[0] == p.mn) + T(c[1] == p.mn) + T(c[2] == p.mn);
-  // diff = next - previous channel of the maximum's channel.
-  const int next = p.arg == 2 ? 0 : p.arg + 1, prev = p.arg == 0 ? 2 : p.arg - 1;
-  for (int k = 0; k < 3; ++k) {
-    d[k] = (c[k] == p.v ? g_v / n_max : T(0)) + (c[k] == p.mn ? g_mn / n_min : T(0)) +
-           (k == next ? g_diff : T(0)) - (k == prev ? g_diff : T(0));
-  }
+  const T n_max = T(r == p.v) + T(g == p.v) + T(b == p.v);
+  const T n_min = T(r == p.mn) + T(g == p.mn) + T(b == p.mn);
+  const T share_v = g_v / n_max, share_mn = g_mn / n_min;
+  // diff = next - previous channel of the maximum's channel: g - b, b - r or r - g.
+  const bool a0 = p.arg == T(0), a1 = p.arg == T(1), a2 = p.arg == T(2);
+  d0 = (r == p.v ? share_v : T(0)) + (r == p.mn ? share_mn : T(0)) +
+       (a2 ? g_diff : (a1 ? -g_diff : T(0)));
+  d1 = (g == p.v ? share_v : T(0)) + (g == p.mn ? share_mn : T(0)) +
+       (a0 ? g_diff : (a2 ? -g_diff : T(0)));
+  d2 = (b == p.v ? share_v : T(0)) + (b == p.mn ? share_mn : T(0)) +
+       (a1 ? g_diff : (a0 ? -g_diff : T(0)));
   return g_h6 * T(6);
 }
 
@@ -211,13 +211,11 @@ void hue_backward_loop(char **data, const int64_t *strides, int64_t size0, int64
       const T *r = in[0], *gg = in[1], *b = in[2], *g0 = in[4], *g1 = in[5], *g2 = in[6];
 #pragma omp simd
       for (int64_t i = 0; i < size0; ++i) {
-        const T c[3] = {r[i], gg[i], b[i]};
-        const T g[3] = {g0[i], g1[i], g2[i]};
-        T d[3];
-        o3[i] = hue_pixel_backward<T>(c, g, turn, d);
-        o0[i] = d[0];
-        o1[i] = d[1];
-        o2[i] = d[2];
+        T d0, d1, d2;
+        o3[i] = hue_pixel_backward<T>(r[i], gg[i], b[i], g0[i], g1[i], g2[i], turn, d0, d1, d2);
+        o0[i] = d0;
+        o1[i] = d1;
+        o2[i] = d2;
       }
       for (int j = 0; j < n; ++j) {
         ptr[j] += strides[n + j];
@@ -225,15 +223,15 @@ void hue_backward_loop(char **data, const int64_t *strides, int64_t size0, int64
       continue;
     }
     for (int64_t i = 0; i < size0; ++i) {
-      const T c[3] = {at_<T>(ptr[4], strides[4], i), at_<T>(ptr[5], strides[5], i),
-                      at_<T>(ptr[6], strides[6], i)};
-      const T g[3] = {at_<T>(ptr[8], strides[8], i), at_<T>(ptr[9], strides[9], i),
-                      at_<T>(ptr[10], strides[10], i)};
-      T d[3];
-      const T dt = hue_pixel_backward<T>(c, g, at_<T>(ptr[7], strides[7], i), d);
-      for (int k = 0; k < 3; ++k) {
-        out_<T>(ptr[k], strides[k], i) = d[k];
-      }
+      T d0, d1, d2;
+      const T dt = hue_pixel_backward<T>(
+          at_<T>(ptr[4], strides[4], i), at_<T>(ptr[5], strides[5], i),
+          at_<T>(ptr[6], strides[6], i), at_<T>(ptr[8], strides[8], i),
+          at_<T>(ptr[9], strides[9], i), at_<T>(ptr[10], strides[10], i),
+          at_<T>(ptr[7], strides[7], i), d0, d1, d2);
+      out_<T>(ptr[0], strides[0], i) = d0;
+      out_<T>(ptr[1], strides[1], i) = d1;
+      out_<T>(ptr[2], strides[2], i) = d2;
       out_<T>(ptr[3], strides[3], i) = dt;
     }
     for (int j = 0; j < n; ++j) {
