@@ -12,6 +12,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
     println!("cargo:rerun-if-changed=build.rs");
+    // `tch_dda_cuda`: libtorch has CUDA; the per-device tests then run on CUDA too.
+    println!("cargo:rustc-check-cfg=cfg(tch_dda_cuda)");
     if std::env::var_os("CARGO_FEATURE_DOC_ONLY").is_some() || std::env::var_os("DOCS_RS").is_some()
     {
         return;
@@ -34,6 +36,7 @@ fn main() {
     println!("cargo:libtorch_lib={}", lib.display());
     if lib.join("libtorch_cuda.so").exists() && cuda_runtime_present(&lib) {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+        println!("cargo:rustc-cfg=tch_dda_cuda");
     }
     compile_generator_shim(&libtorch);
 }

@@ -21,6 +21,9 @@ const SHAPES: [(&str, [i64; 4]); 4] = [
     ("b1_224x224", [1, 3, 224, 224]),
 ];
 
+/// A pipeline's forward.
+type Pass<'a> = dyn Fn(&Tensor) -> Tensor + 'a;
+
 /// One call of `f` on `x`: without a graph, or with one and its backward.
 fn run(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, backward: bool) {
     if backward {
@@ -41,7 +44,7 @@ fn bench_device(c: &mut Criterion, device: Device, group_name: &str) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let runs: [(&str, &dyn Fn(&Tensor) -> Tensor); 3] = [
+    let runs: [(&str, &Pass<'_>); 3] = [
         ("exact", &|x| exact.f_forward(x).expect("forward")),
         ("fast", &|x| fast.f_forward(x).expect("forward")),
         ("floor", &floor::floor),

@@ -1,15 +1,19 @@
 //! Reproducibility, the p gate, learnable ranges under Adam, save/load, JSON pipelines,
 //! tch's Module/ModuleT integration, replay, (C,H,W) inputs and inverses.
 
+//!
+//! Every test runs once per device (`common::per_device!`): on the CPU, and on CUDA when
+//! libtorch was built with it.
+
 mod common;
 use common::{all_specs, max_abs_diff, paper_specs};
 use tch::nn::{self, Module, ModuleT, OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
 use tch_dda::*;
 
-fn image(shape: &[i64]) -> Tensor {
+fn image(shape: &[i64], device: Device) -> Tensor {
     tch::manual_seed(42);
-    Tensor::rand(shape, (Kind::Float, Device::Cpu))
+    Tensor::rand(shape, (Kind::Float, device))
 }
 
 /// `img` for 2D operators; for volumetric ones, `img` repeated along a new depth axis of 5
@@ -25,11 +29,10 @@ fn fit(aug: &dyn Augmentation, img: &Tensor) -> Tensor {
     (img.unsqueeze(d) * 0.5 + ramp.view(view.as_slice())).clamp(0.0, 1.0)
 }
 
-#[test]
-fn same_seed_gives_bit_identical_output_and_replay_reproduces_it() {
+fn same_seed_gives_bit_identical_output_and_replay_reproduces_it(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
-    let img = image(&[4, 3, 13, 17]);
+    let vs = VarStore::new(device);
+    let img = image(&[4, 3, 13, 17], device);
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
         let x = fit(&*aug, &img);
@@ -48,18 +51,17 @@ fn same_seed_gives_bit_identical_output_and_replay_reproduces_it() {
             aug.name()
         );
         // Replaying params (after other draws) gives the same output.
-        let _ = Tensor::rand([100], (Kind::Float, Device::Cpu));
+        let _ = Tensor::rand([100], (Kind::Float, device));
         let r = aug.f_apply(&x, &params).unwrap();
         assert!(a.equal(&r), "{}: replay differs", aug.name());
     }
 }
 
-#[test]
-fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch() {
+fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(device);
     for kind in [Kind::Float, Kind::Double] {
-        let img = image(&[2, 3, 17, 23]).to_kind(kind);
+        let img = image(&[2, 3, 17, 23], device).to_kind(kind);
         for (i, spec) in all_specs().into_iter().enumerate() {
             let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
             let x = fit(&*aug, &img);
@@ -75,11 +77,10 @@ fn every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch() {
     }
 }
 
-#[test]
-fn gated_off_samples_are_bit_identical_to_the_input() {
+fn gated_off_samples_are_bit_identical_to_the_input(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
-    let x = image(&[16, 3, 9, 11]);
+    let vs = VarStore::new(device);
+    let x = image(&[16, 3, 9, 11], device);
     for spec in [
         AugSpec::RandomAffine(RandomAffineConfig {
             degrees: (-30.0, 30.0),
@@ -116,11 +117,10 @@ fn gated_off_samples_are_bit_identical_to_the_input() {
     }
 }
 
-#[test]
-fn unbatched_input_is_accepted_and_returned_unbatched() {
+fn unbatched_input_is_accepted_and_returned_unbatched(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
-    let img = image(&[3, 13, 17]);
+    let vs = VarStore::new(device);
+    let img = image(&[3, 13, 17], device);
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
         let x = fit(&*aug, &img);
@@ -137,10 +137,9 @@ fn unbatched_input_is_accepted_and_returned_unbatched() {
     }
 }
 
-#[test]
-fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
+fn adam_moves_learnable_ranges_and_the_next_draw_uses_them(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(device);
     let cfg = JitterConfig {
         learnable: Learnable::All,
         ..JitterConfig::new(0.2, 0.3, 0.2, 0.1)
@@ -148,9 +147,9 @@ fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     let jitter = ColorJitter::new(&(vs.root() / "jitter"), cfg).unwrap();
     let before: Vec<(f64, f64)> = jitter.ranges().iter().map(|r| r.values()).collect();
     tch::manual_seed(0);
-    let before_draw = jitter.sample(&[8, 3, 4, 4], Device::Cpu).unwrap();
+    let before_draw = jitter.sample(&[8, 3, 4, 4], device).unwrap();
     let mut opt = nn::Adam::default().build(&vs, 0.05).unwrap();
-    let x = image(&[8, 3, 6, 6]);
+    let x = image(&[8, 3, 6, 6], device);
     // Push the mean brightness of the output up.
     let loss = -jitter.forward(&x).mean(Kind::Float);
     opt.backward_step(&loss);
@@ -164,7 +163,7 @@ fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     }
     // Same seed, new values: the draw is lo' + u (hi' - lo') with the same u.
     tch::manual_seed(0);
-    let after_draw = jitter.sample(&[8, 3, 4, 4], Device::Cpu).unwrap();
+    let after_draw = jitter.sample(&[8, 3, 4, 4], device).unwrap();
     let (lo, hi) = before[0];
     let (lo2, hi2) = after[0];
     let u = (before_draw.get("brightness_factor").unwrap() - lo) / (hi - lo);
@@ -173,14 +172,13 @@ fn adam_moves_learnable_ranges_and_the_next_draw_uses_them() {
     assert!(d < 1e-5, "next draw does not use the updated range: {d}");
 }
 
-#[test]
-fn varstore_and_json_round_trip_rebuild_the_same_pipeline() {
+fn varstore_and_json_round_trip_rebuild_the_same_pipeline(device: Device) {
     let _serial = common::serial();
     let dir = std::env::temp_dir().join(format!("tch-dda-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let x = image(&[4, 3, 16, 16]);
+    let x = image(&[4, 3, 16, 16], device);
 
-    let mut vs = VarStore::new(Device::Cpu);
+    let mut vs = VarStore::new(device);
     let seq = Sequential::new(&(vs.root() / "aug"), paper_specs(true)).unwrap();
     // Train a little so the state differs from the config.
     let mut opt = nn::Adam::default().build(&vs, 0.1).unwrap();
@@ -193,7 +191,7 @@ fn varstore_and_json_round_trip_rebuild_the_same_pipeline() {
     tch::manual_seed(3);
     let expected = seq.forward(&x);
 
-    let mut vs2 = VarStore::new(Device::Cpu);
+    let mut vs2 = VarStore::new(device);
     let json = std::fs::read_to_string(dir.join("aug.json")).unwrap();
     let seq2 = Sequential::from_json(&(vs2.root() / "aug"), &json).unwrap();
     assert_eq!(seq2.specs(), seq.specs());
@@ -210,18 +208,17 @@ fn varstore_and_json_round_trip_rebuild_the_same_pipeline() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn params_save_load_and_replay() {
+fn params_save_load_and_replay(device: Device) {
     let _serial = common::serial();
     let dir = std::env::temp_dir().join(format!("tch-dda-params-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(device);
     let seq = Sequential::new(vs.root(), paper_specs(false)).unwrap();
-    let x = image(&[3, 3, 16, 16]);
+    let x = image(&[3, 3, 16, 16], device);
     let (y, params) = seq.forward_with_params(&x);
     assert!(params.keys().any(|k| k == "0.angle") && params.keys().any(|k| k == "1.order"));
     params.save(dir.join("p.safetensors")).unwrap();
-    let loaded = Params::load(dir.join("p.safetensors"), Device::Cpu).unwrap();
+    let loaded = Params::load(dir.join("p.safetensors"), device).unwrap();
     assert_eq!(loaded.len(), params.len());
     assert!(seq.apply(&x, &loaded).equal(&y));
     let typed = AffineParams::try_from(&loaded.sub("0")).unwrap();
@@ -241,10 +238,9 @@ fn params_save_load_and_replay() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval() {
+fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(device);
     let root = vs.root();
     let affine = RandomAffine::new(
         &(&root / "affine"),
@@ -257,7 +253,7 @@ fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval()
     .unwrap();
     let conv = nn::conv2d(&root / "conv", 3, 4, 3, Default::default());
     let model = nn::seq().add(affine).add(conv);
-    let x = image(&[2, 3, 10, 10]);
+    let x = image(&[2, 3, 10, 10], device);
     assert_eq!(model.forward(&x).size(), [2, 4, 8, 8]);
 
     let jitter = ColorJitter::new(&(&root / "jitter"), JitterConfig::new(0.5, 0.5, 0.5, 0.2))
@@ -288,11 +284,10 @@ fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval()
     assert!(!train.equal(&expected), "train: jitter must apply");
 }
 
-#[test]
-fn inverse_undoes_the_geometry() {
+fn inverse_undoes_the_geometry(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
-    let x = image(&[4, 3, 21, 25]);
+    let vs = VarStore::new(device);
+    let x = image(&[4, 3, 21, 25], device);
     // Flips are their own inverse, exactly.
     let flip = RandomHorizontalFlip::new(vs.root(), FlipConfig::default()).unwrap();
     tch::manual_seed(4);
@@ -338,7 +333,7 @@ fn inverse_undoes_the_geometry() {
     );
     // The matrix maps the start corners onto the end corners.
     let m = persp
-        .f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu)
+        .f_transform_matrix(&x.size(), &p, Kind::Float, device)
         .unwrap();
     let start = p.get("start_points").unwrap();
     let ones = start.ones_like().narrow(2, 0, 1);
@@ -356,7 +351,7 @@ fn inverse_undoes_the_geometry() {
     .unwrap();
     let (_, p) = crop.forward_with_params(&x);
     let m = crop
-        .f_transform_matrix(&x.size(), &p, Kind::Float, Device::Cpu)
+        .f_transform_matrix(&x.size(), &p, Kind::Float, device)
         .unwrap();
     let corner = p.get("src").unwrap().select(1, 0);
     let moved = m
@@ -368,14 +363,13 @@ fn inverse_undoes_the_geometry() {
     assert!(moved.abs().max().double_value(&[]) < 1e-6);
 }
 
-#[test]
-fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradient() {
+fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradient(device: Device) {
     let _serial = common::serial();
-    let x = image(&[4, 3, 8, 8]);
+    let x = image(&[4, 3, 8, 8], device);
     let mut grads = Vec::new();
     let mut outs = Vec::new();
     for straight_through in [false, true] {
-        let vs = VarStore::new(Device::Cpu);
+        let vs = VarStore::new(device);
         let cfg = SolarizeConfig {
             p: 1.0,
             learnable: Learnable::All,
@@ -408,16 +402,15 @@ fn solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradien
     );
 }
 
-#[test]
-fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient() {
+fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient(device: Device) {
     let _serial = common::serial();
     // 32x32 pixels: every channel has a non-zero step (a channel with step 0 is passed
     // through unchanged, with its identity gradient, as in Kornia).
-    let x = image(&[2, 3, 32, 32]);
+    let x = image(&[2, 3, 32, 32], device);
     let mut grads = Vec::new();
     let mut outs = Vec::new();
     for straight_through in [false, true] {
-        let vs = VarStore::new(Device::Cpu);
+        let vs = VarStore::new(device);
         let eq = RandomEqualize::new(
             vs.root(),
             EqualizeConfig {
@@ -447,16 +440,15 @@ fn equalize_straight_through_keeps_the_forward_and_passes_the_gradient() {
     );
 }
 
-#[test]
-fn posterize_and_autocontrast_straight_through_keep_the_forward() {
+fn posterize_and_autocontrast_straight_through_keep_the_forward(device: Device) {
     let _serial = common::serial();
-    let x = image(&[4, 3, 8, 8]);
+    let x = image(&[4, 3, 8, 8], device);
     // Posterize: without the option, no gradient to the input (bits < 8) or to the bits;
     // with it, both get one and the output is unchanged.
     let mut outs = Vec::new();
     let mut grads = Vec::new();
     for straight_through in [false, true] {
-        let vs = VarStore::new(Device::Cpu);
+        let vs = VarStore::new(device);
         let cfg = PosterizeConfig {
             bits: (2.0, 6.0),
             p: 1.0,
@@ -486,7 +478,7 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
         grads[1]
     );
     // AutoContrast: same output with and without the option.
-    let vs = VarStore::new(Device::Cpu);
+    let vs = VarStore::new(device);
     let plain = RandomAutoContrast::new(vs.root(), AutoContrastConfig::default()).unwrap();
     let st = RandomAutoContrast::new(
         vs.root(),
@@ -506,11 +498,10 @@ fn posterize_and_autocontrast_straight_through_keep_the_forward() {
     );
 }
 
-#[test]
-fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical() {
+fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical(device: Device) {
     let _serial = common::serial();
-    let vs = VarStore::new(Device::Cpu);
-    let img = image(&[16, 3, 13, 17]);
+    let vs = VarStore::new(device);
+    let img = image(&[16, 3, 13, 17], device);
     let mut checked = 0;
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
@@ -540,11 +531,10 @@ fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical() {
     assert!(checked >= 30, "only {checked} operators were gated");
 }
 
-#[test]
-fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name() {
-    let vs = VarStore::new(Device::Cpu);
-    let flat = Tensor::zeros([5, 7], (Kind::Float, Device::Cpu));
-    let ints = Tensor::zeros([2, 3, 5, 7], (Kind::Int, Device::Cpu));
+fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name(device: Device) {
+    let vs = VarStore::new(device);
+    let flat = Tensor::zeros([5, 7], (Kind::Float, device));
+    let ints = Tensor::zeros([2, 3, 5, 7], (Kind::Int, device));
     for (i, spec) in all_specs().into_iter().enumerate() {
         let aug = spec.build(&(vs.root() / i.to_string())).unwrap();
         let name = aug.name();
@@ -563,3 +553,20 @@ fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name() {
         );
     }
 }
+
+common::per_device!(
+    same_seed_gives_bit_identical_output_and_replay_reproduces_it,
+    every_operator_runs_in_float32_and_float64_on_a_3_channel_17x23_batch,
+    gated_off_samples_are_bit_identical_to_the_input,
+    unbatched_input_is_accepted_and_returned_unbatched,
+    adam_moves_learnable_ranges_and_the_next_draw_uses_them,
+    varstore_and_json_round_trip_rebuild_the_same_pipeline,
+    params_save_load_and_replay,
+    augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval,
+    inverse_undoes_the_geometry,
+    solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradient,
+    equalize_straight_through_keeps_the_forward_and_passes_the_gradient,
+    posterize_and_autocontrast_straight_through_keep_the_forward,
+    for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical,
+    every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name,
+);

@@ -134,8 +134,11 @@ pub fn batch_u8(images: &[Image<u8, 3>], seed: u64) -> Result<Tensor> {
     Ok(to_batch(&out?))
 }
 
+/// A batch as HWC images: float32 in [0, 1], and uint8 as decoded.
+pub type Images = (Vec<Image<f32, 3>>, Vec<Image<u8, 3>>);
+
 /// A (B,3,H,W) float tensor in [0, 1] as HWC images: float32, and uint8 (rounded x·255).
-pub fn from_batch(x: &Tensor) -> Result<(Vec<Image<f32, 3>>, Vec<Image<u8, 3>>)> {
+pub fn from_batch(x: &Tensor) -> Result<Images> {
     let s = x.size();
     let size = ImageSize {
         width: s[3] as usize,

@@ -4,8 +4,9 @@
 //!
 //! Matrices are (B, n+1, n+1) in pixel (voxel) coordinates with centres on integers,
 //! mapping input (source) pixels to output (destination) pixels, as in Kornia. A warp
-//! samples the source at `M⁻¹ p` with one `grid_sampler` call; its grid is one batched
-//! matmul in `grid_sampler`'s layout (no `affine_grid_generator`).
+//! samples the source at `M⁻¹ p` with one `grid_sampler` call; an affine grid is a
+//! broadcast sum in `grid_sampler`'s layout (one pass; no `affine_grid_generator`), a
+//! projective one a batched matmul.
 
 pub(crate) mod matrix2d;
 pub(crate) mod matrix3d;
@@ -188,9 +189,11 @@ pub(crate) fn warp(src: &Tensor, t: &Transform, out: &[i64], s: &Sampling) -> Re
     sample(src, &grid, s)
 }
 
-/// The sampling grid (B, *out, n) of `a` (B, n+1, n+1: normalised dst → normalised src):
-/// `[p, 1] · Aᵀ` for every output pixel `p`, one batched matmul; projective grids are
-/// divided by their last coordinate (not where |w| ≤ 1e-8, as Kornia).
+/// The sampling grid (B, *out, n) of `a` (B, n+1, n+1: normalised dst → normalised src).
+/// Affine: a broadcast sum, `a[:, :n, n] + Σ_axis a[:, :n, axis]·coord_axis`, whose last
+/// addition is the one pass that writes the grid. Projective: `[p, 1] · Aᵀ` for every output
+/// pixel `p`, one batched matmul, divided by the last coordinate (not where |w| ≤ 1e-8, as
+/// Kornia).
 fn normalized_grid(
     a: &Tensor,
     out: &[i64],
@@ -202,6 +205,28 @@ fn normalized_grid(
     // Output-sized tensors are made with `f_` ops: a size a user asks for that does not fit
     // in memory is an `Err`, not a panic.
     let n = out.len();
+    let b = a.size()[0];
+    let mut shape = vec![b];
+    shape.extend_from_slice(out);
+    shape.push(n as i64);
+    if !projective {
+        // (B, 1, …, 1, n) views of A's columns: the translation, then one per axis.
+        let mut col_view = vec![b];
+        col_view.extend(std::iter::repeat_n(1i64, n));
+        col_view.push(n as i64);
+        let rows = a.narrow(-2, 0, n as i64);
+        let column = |j: usize| rows.select(-1, j as i64).view(col_view.as_slice());
+        let mut grid = column(n);
+        // Axis k of the output (0 = depth or height) carries coordinate n-1-k; the widest
+        // axis last, so that only the last addition is output-sized.
+        for (k, &len) in out.iter().enumerate() {
+            let mut view = vec![1i64; n + 2];
+            view[k + 1] = len;
+            let coords = base_coords(len, aligned, kind, device).view(view.as_slice());
+            grid = grid.f_add(&coords.f_mul(&column(n - 1 - k))?)?;
+        }
+        return Ok(grid);
+    }
     let count: i64 = out.iter().product();
     // Coordinates x, y, (z) of every output pixel, in the row-major order of `out`.
     let mut coords: Vec<Tensor> = Vec::with_capacity(n + 1);
@@ -216,26 +241,17 @@ fn normalized_grid(
     }
     coords.push(Tensor::f_ones(out, (kind, device))?);
     let base = Tensor::f_stack(&coords, -1)?.view([1, count, n as i64 + 1]);
-    let b = a.size()[0];
-    let mut shape = vec![b];
-    shape.extend_from_slice(out);
-    shape.push(n as i64);
-    Ok(if projective {
-        let warped = base.f_matmul(&a.transpose(-2, -1))?;
-        let last = warped.narrow(-1, n as i64, 1);
-        let ok = last.f_abs()?.f_gt(1e-8)?;
-        let scale = last
-            .f_where_self(&ok, &last.f_ones_like()?)?
-            .f_reciprocal()?
-            .f_where_self(&ok, &last.f_ones_like()?)?;
-        warped
-            .narrow(-1, 0, n as i64)
-            .f_mul(&scale)?
-            .view(shape.as_slice())
-    } else {
-        base.f_matmul(&a.narrow(-2, 0, n as i64).transpose(-2, -1))?
-            .view(shape.as_slice())
-    })
+    let warped = base.f_matmul(&a.transpose(-2, -1))?;
+    let last = warped.narrow(-1, n as i64, 1);
+    let ok = last.f_abs()?.f_gt(1e-8)?;
+    let scale = last
+        .f_where_self(&ok, &last.f_ones_like()?)?
+        .f_reciprocal()?
+        .f_where_self(&ok, &last.f_ones_like()?)?;
+    Ok(warped
+        .narrow(-1, 0, n as i64)
+        .f_mul(&scale)?
+        .view(shape.as_slice()))
 }
 
 /// `grid_sampler` with Kornia's padding modes (`Fill` warps a ones mask as well).

@@ -391,3 +391,33 @@ pub fn all_specs() -> Vec<AugSpec> {
         AugSpec::RandomEqualize3D(Equalize3DConfig::default()),
     ]
 }
+
+/// One test per device for each `fn name(device: Device)` (candle's per-device test macro):
+/// `name::cpu`, and `name::cuda` when libtorch was built with CUDA (build.rs then sets the
+/// `tch_dda_cuda` cfg). On such a build a machine that shows no GPU fails `name::cuda`
+/// rather than skipping it silently.
+#[allow(unused_macros)]
+macro_rules! per_device {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn cpu() {
+                    super::$name(tch::Device::Cpu)
+                }
+
+                #[cfg(tch_dda_cuda)]
+                #[test]
+                fn cuda() {
+                    assert!(
+                        tch::Cuda::is_available(),
+                        "libtorch was built with CUDA but sees no device"
+                    );
+                    super::$name(tch::Device::Cuda(0))
+                }
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use per_device;
