@@ -47,6 +47,7 @@ fn main() {
 fn compile_generator_shim(libtorch: &Path) {
     println!("cargo:rerun-if-changed=csrc/generator.cpp");
     println!("cargo:rerun-if-changed=csrc/kernels.cpp");
+    println!("cargo:rerun-if-changed=csrc/error.h");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let include = std::env::var_os("LIBTORCH_INCLUDE")
         .map(PathBuf::from)

@@ -17,6 +17,8 @@
 #include <ATen/ops/randn.h>
 #include <ATen/ops/randperm.h>
 
+#include "error.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -25,17 +27,7 @@
 
 namespace {
 
-void set_error(char **err, const char *what) {
-  if (err == nullptr) {
-    return;
-  }
-  size_t n = std::strlen(what);
-  char *copy = static_cast<char *>(std::malloc(n + 1));
-  if (copy != nullptr) {
-    std::memcpy(copy, what, n + 1);
-  }
-  *err = copy;
-}
+using dda::set_error;
 
 // device < 0: the CPU; otherwise the CUDA device of that index.
 at::Device device_of(int device) {

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include "error.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -27,17 +29,7 @@
 
 namespace {
 
-void set_error(char **err, const char *what) {
-  if (err == nullptr) {
-    return;
-  }
-  size_t n = std::strlen(what);
-  char *copy = static_cast<char *>(std::malloc(n + 1));
-  if (copy != nullptr) {
-    std::memcpy(copy, what, n + 1);
-  }
-  *err = copy;
-}
+using dda::set_error;
 
 // One pixel's hue rotation: the intermediate values both passes need.
 template <typename T> struct HuePixel {

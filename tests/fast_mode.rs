@@ -3,6 +3,8 @@
 //! it approximates, gates, bounds carried through Normalize, gradients, JSON, annotations.
 
 mod common;
+#[path = "../examples/common/mod.rs"]
+mod examples;
 use tch::{nn, Device, Kind, Tensor};
 use tch_dda::*;
 
@@ -26,25 +28,9 @@ fn both(steps: &[AugSpec], x: &Tensor, seed: i64) -> (Tensor, Tensor) {
     (a, b)
 }
 
-/// Photos from assets/, 64×64, as a (3,3,64,64) batch in [0, 1].
+/// The three photos of assets/ (centre squares), 64×64, as a (3,3,64,64) batch in [0, 1].
 fn photos() -> Tensor {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");
-    let imgs: Vec<Tensor> = ["astronaut.png", "chelsea.png", "coffee.png"]
-        .iter()
-        .map(|f| {
-            let img = image::open(format!("{dir}/{f}")).unwrap().to_rgb8();
-            let (w, h) = img.dimensions();
-            let t = Tensor::from_slice(img.as_raw())
-                .view([h as i64, w as i64, 3])
-                .permute([2, 0, 1])
-                .to_kind(Kind::Float)
-                / 255.0;
-            t.unsqueeze(0)
-                .upsample_bilinear2d([64, 64], false, None, None)
-                .clamp(0.0, 1.0)
-        })
-        .collect();
-    Tensor::cat(&imgs, 0)
+    examples::load_photos(64, Device::Cpu).unwrap()
 }
 
 fn jitter(b: f64, c: f64, s: f64, h: f64) -> AugSpec {

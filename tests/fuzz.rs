@@ -135,6 +135,9 @@ fn random_spec(rng: &mut Rng, specs: &[AugSpec]) -> (String, usize, bool) {
         if rng.chance(0.2) {
             obj["fuse_geometry"] = Value::Bool(true);
         }
+        if rng.chance(0.2) {
+            obj["fuse_color"] = Value::Bool(true);
+        }
         obj
     };
     let mutations = rng.below(3);
