@@ -284,6 +284,152 @@ std::vector<at::Tensor> hue_backward(const at::Tensor &x, const at::Tensor &turn
   return {gx, dturns};
 }
 
+// ColorJitter's steps (torchvision's flavour) without a graph, fused: each row of pixels is
+// read once, goes through the listed steps in cache, and is written once. Steps: 0
+// brightness `clamp(x·f)`, 1 contrast `clamp(x·f + shift)`, 2 saturation
+// `clamp(x·f + (1-f)·gray)`, 3 hue, 4 the input clamp. Every step does the float operations
+// of its libtorch composition, in its order.
+enum JitterStep { kBrightness = 0, kContrast = 1, kSaturation = 2, kHue = 3, kClamp = 4 };
+
+template <typename T> inline T clamp01(T v) { return std::min(std::max(v, T(0)), T(1)); }
+
+// Operands: out r, g, b; in r, g, b; per-sample brightness, contrast, shift, saturation,
+// 1 - saturation, turns (expanded planes).
+template <typename T> struct JitterLoop {
+  const int *steps;
+  int n_steps;
+  T luma[3];
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    constexpr int n = 12;
+    char *ptr[n];
+    for (int j = 0; j < n; ++j) {
+      ptr[j] = data[j];
+    }
+    const int64_t e = sizeof(T);
+    bool contiguous = true;
+    for (int j = 0; j < 6; ++j) {
+      contiguous = contiguous && strides[j] == e;
+    }
+    for (int j = 6; j < n; ++j) {
+      contiguous = contiguous && strides[j] == 0;
+    }
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      if (contiguous) {
+        row(reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
+            reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
+            reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
+            ptr + 6, size0);
+      } else {
+        for (int64_t i = 0; i < size0; ++i) {
+          char *one[12];
+          for (int j = 0; j < n; ++j) {
+            one[j] = ptr[j] + i * strides[j];
+          }
+          T r = *reinterpret_cast<T *>(one[3]), g = *reinterpret_cast<T *>(one[4]),
+            b = *reinterpret_cast<T *>(one[5]);
+          T *o0 = reinterpret_cast<T *>(one[0]), *o1 = reinterpret_cast<T *>(one[1]),
+            *o2 = reinterpret_cast<T *>(one[2]);
+          *o0 = r;
+          *o1 = g;
+          *o2 = b;
+          row(o0, o1, o2, o0, o1, o2, one + 6, 1);
+        }
+      }
+      for (int j = 0; j < n; ++j) {
+        ptr[j] += strides[n + j];
+      }
+    }
+  }
+
+  // One row of `len` pixels of one sample: in → out, then every step in place.
+  void row(T *r, T *g, T *b, const T *ir, const T *ig, const T *ib, char **scalars,
+           int64_t len) const {
+    const T fb = *reinterpret_cast<const T *>(scalars[0]);
+    const T fc = *reinterpret_cast<const T *>(scalars[1]);
+    const T shift = *reinterpret_cast<const T *>(scalars[2]);
+    const T fs = *reinterpret_cast<const T *>(scalars[3]);
+    const T fs1 = *reinterpret_cast<const T *>(scalars[4]);
+    const T turn = *reinterpret_cast<const T *>(scalars[5]);
+    if (r != ir) {
+      std::copy(ir, ir + len, r);
+      std::copy(ig, ig + len, g);
+      std::copy(ib, ib + len, b);
+    }
+    const T w0 = luma[0], w1 = luma[1], w2 = luma[2];
+    for (int k = 0; k < n_steps; ++k) {
+      switch (steps[k]) {
+      case kClamp:
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) {
+          r[i] = clamp01(r[i]);
+          g[i] = clamp01(g[i]);
+          b[i] = clamp01(b[i]);
+        }
+        break;
+      case kBrightness:
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) {
+          r[i] = clamp01(r[i] * fb);
+          g[i] = clamp01(g[i] * fb);
+          b[i] = clamp01(b[i] * fb);
+        }
+        break;
+      case kContrast:
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) {
+          r[i] = clamp01(r[i] * fc + shift);
+          g[i] = clamp01(g[i] * fc + shift);
+          b[i] = clamp01(b[i] * fc + shift);
+        }
+        break;
+      case kSaturation:
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) {
+          const T gray = fs1 * (r[i] * w0 + g[i] * w1 + b[i] * w2);
+          r[i] = clamp01(r[i] * fs + gray);
+          g[i] = clamp01(g[i] * fs + gray);
+          b[i] = clamp01(b[i] * fs + gray);
+        }
+        break;
+      default:
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) {
+          auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
+          const T base = p.v - p.vs * T(2);
+          r[i] = clamp12(p.kk[0]) * p.vs + base;
+          g[i] = clamp12(p.kk[1]) * p.vs + base;
+          b[i] = clamp12(p.kk[2]) * p.vs + base;
+        }
+        break;
+      }
+    }
+  }
+};
+
+// `steps` on `x` into `out` (which may be `x` itself); `scalars` is (B,6): brightness,
+// contrast, shift, saturation, 1 - saturation, turns.
+void jitter_steps(const at::Tensor &x, const at::Tensor &out, const at::Tensor &scalars,
+                  const int *steps, int n_steps) {
+  const auto o0 = plane(out, 0), o1 = plane(out, 1), o2 = plane(out, 2);
+  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
+  std::vector<at::Tensor> s;
+  for (int64_t j = 0; j < 6; ++j) {
+    s.push_back(scalars.select(1, j).view({-1, 1, 1, 1}).expand_as(r));
+  }
+  auto config = at::TensorIteratorConfig();
+  config.add_output(o0).add_output(o1).add_output(o2);
+  config.add_const_input(r).add_const_input(g).add_const_input(b);
+  for (const auto &t : s) {
+    config.add_const_input(t);
+  }
+  auto iter = config.resize_outputs(false).build();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_steps", [&] {
+    JitterLoop<scalar_t> loop{steps, n_steps, {scalar_t(0.299), scalar_t(0.587), scalar_t(0.114)}};
+    iter.for_each(loop);
+  });
+}
+
 struct HueRotate : public torch::autograd::Function<HueRotate> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
                             const at::Tensor &turns) {
@@ -318,6 +464,22 @@ void *dda_hue_rotate(void *x, void *turns, char **err) {
     set_error(err, "unknown C++ exception");
   }
   return nullptr;
+}
+
+// ColorJitter's `steps` (see `jitter_steps`) on a contiguous (B,3,H,W) float CPU image `x`
+// into `out` (same shape and dtype; may be `x`), without a graph. Returns 0 on success.
+int dda_jitter_steps(void *x, void *out, void *scalars, const int *steps, int n_steps,
+                     char **err) {
+  try {
+    jitter_steps(*static_cast<at::Tensor *>(x), *static_cast<at::Tensor *>(out),
+                 *static_cast<at::Tensor *>(scalars), steps, n_steps);
+    return 0;
+  } catch (const std::exception &e) {
+    set_error(err, e.what());
+  } catch (...) {
+    set_error(err, "unknown C++ exception");
+  }
+  return 1;
 }
 
 } // extern "C"

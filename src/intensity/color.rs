@@ -342,6 +342,66 @@ impl Jitter {
         Ok(order)
     }
 
+    /// Without a graph, on a CPU RGB image: the steps by the fused kernel
+    /// ([`crate::kernels::jitter_steps`]), one pass before contrast's mean and one after it,
+    /// with the float operations of the composition below (bit for bit but for
+    /// saturation's gray, which libtorch's `addcmul` rounds once less: within one float32
+    /// rounding). `None` when the kernel does not take the input.
+    fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Result<Option<Tensor>> {
+        use crate::kernels::{jitter_steps, JitterStep};
+        let size = x.size();
+        if size.len() != 4 || size[1] != 3 {
+            return Ok(None);
+        }
+        let flat = |t: &Tensor| t.reshape([-1]);
+        let one_minus_s = 1f64 - &factors[2];
+        let scalars = |shift: &Tensor| {
+            Tensor::stack(
+                &[
+                    flat(&factors[0]),
+                    flat(&factors[1]),
+                    flat(shift),
+                    flat(&factors[2]),
+                    flat(&one_minus_s),
+                    flat(&factors[3]),
+                ],
+                1,
+            )
+        };
+        let out = Tensor::f_empty(size.as_slice(), (x.kind(), x.device()))?;
+        let mut source = x.shallow_clone();
+        let mut shift = factors[1].zeros_like();
+        let mut steps = vec![JitterStep::Clamp];
+        for &idx in order {
+            let idx = idx as usize;
+            if self.skip[idx] {
+                continue;
+            }
+            let step = match idx {
+                0 => JitterStep::Brightness,
+                1 => JitterStep::Contrast,
+                2 => JitterStep::Saturation,
+                _ => JitterStep::Hue,
+            };
+            if step == JitterStep::Contrast {
+                // Contrast needs the gray mean of what it receives: apply what comes before.
+                if !jitter_steps(&source, &out, &scalars(&shift), &steps) {
+                    return Ok(None);
+                }
+                source = out.shallow_clone();
+                steps.clear();
+                let mean =
+                    rgb_to_gray(&out, LUMA).mean_dim([-2i64, -1].as_slice(), true, out.kind());
+                shift = mean * (1f64 - &factors[1]);
+            }
+            steps.push(step);
+        }
+        if !steps.is_empty() && !jitter_steps(&source, &out, &scalars(&shift), &steps) {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
     fn apply(&self, op: &'static str, x: &Tensor, params: &Params) -> Result<Tensor> {
         let b = x.size()[0];
         let mut factors = Vec::with_capacity(4);
@@ -356,6 +416,11 @@ impl Jitter {
         }
         let order = self.order(op, params)?;
         let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
+        if ew.in_place() && self.flavour == Flavour::Jitter {
+            if let Some(out) = self.fused(x, &factors, &order)? {
+                return Ok(out);
+            }
+        }
         let mut out = x.clamp(0.0, 1.0);
         for idx in order {
             let idx = idx as usize;
@@ -579,6 +644,55 @@ mod tests {
                 "{kind:?}: turn gradients differ by {dt}"
             );
             assert!(gx1.abs().sum(Kind::Double).double_value(&[]) > 1.0);
+        }
+    }
+
+    #[test]
+    fn the_fused_jitter_equals_the_composition_for_every_order() {
+        use crate::{AugSpec, JitterConfig};
+        let vs = nn::VarStore::new(Device::Cpu);
+        for kind in [Kind::Float, Kind::Double] {
+            // Values outside [0, 1] too: the input clamp is a step.
+            let x = (image(kind) * 1.4 - 0.2).contiguous();
+            let b = x.size()[0];
+            for (i, cfg) in [
+                JitterConfig::new(0.4, 0.5, 0.6, 0.3),
+                JitterConfig::new(0.0, 0.5, 0.0, 0.3),
+                JitterConfig::new(0.4, 0.0, 0.6, 0.0),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let aug = AugSpec::ColorJitter(cfg)
+                    .build(&(vs.root() / format!("j{i}")))
+                    .unwrap();
+                for perm in [[0i64, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
+                    let mut p = crate::Params::new();
+                    for (k, key) in KEYS.iter().enumerate() {
+                        let v = hash(b, 0.1 * k as f64 + 0.05, Kind::Double);
+                        let v = if k == 3 { v - 0.5 } else { v * 1.5 + 0.25 };
+                        p.insert(*key, v.to_kind(Kind::Float));
+                    }
+                    p.insert("order", Tensor::from_slice(&perm));
+                    p.insert("batch_prob", Tensor::ones([b], (Kind::Float, Device::Cpu)));
+                    let fused = {
+                        let _g = tch::no_grad_guard();
+                        aug.f_apply(&x, &p).unwrap()
+                    };
+                    let composed = aug
+                        .f_apply(&x.detach().set_requires_grad(true), &p)
+                        .unwrap();
+                    let d = (&fused - composed.detach()).abs().max().double_value(&[]);
+                    // Bit for bit, but for saturation's gray, where libtorch's `addcmul`
+                    // fuses a multiply-add (one rounding fewer) and the kernel does not.
+                    let tol = match (i, kind) {
+                        (1, _) => 0.0,
+                        (_, Kind::Float) => 1e-6,
+                        _ => 1e-14,
+                    };
+                    assert!(d <= tol, "{kind:?} config {i} order {perm:?}: {d}");
+                }
+            }
         }
     }
 
