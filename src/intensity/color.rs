@@ -350,7 +350,7 @@ impl Jitter {
     fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Result<Option<Tensor>> {
         use crate::kernels::{jitter_steps, JitterStep};
         let size = x.size();
-        if size.len() != 4 || size[1] != 3 {
+        if x.device() != Device::Cpu || size.len() != 4 || size[1] != 3 {
             return Ok(None);
         }
         let flat = |t: &Tensor| t.reshape([-1]);
