@@ -3,8 +3,11 @@
 // shims (generator.cpp, kernels.cpp).
 #pragma once
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 namespace dda {
 
@@ -18,6 +21,31 @@ inline void set_error(char **err, const char *what) {
     std::memcpy(copy, what, n + 1);
   }
   *err = copy;
+}
+
+// `new at::Tensor(f())`, or null with the exception's message in `*err`.
+template <typename F> at::Tensor *guarded(char **err, F f) {
+  try {
+    return new at::Tensor(f());
+  } catch (const std::exception &e) {
+    set_error(err, e.what());
+  } catch (...) {
+    set_error(err, "unknown C++ exception");
+  }
+  return nullptr;
+}
+
+// 0 after `f()`, or 1 with the exception's message in `*err`.
+template <typename F> int guarded_status(char **err, F f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception &e) {
+    set_error(err, e.what());
+  } catch (...) {
+    set_error(err, "unknown C++ exception");
+  }
+  return 1;
 }
 
 } // namespace dda

@@ -43,16 +43,7 @@ at::TensorOptions options(int dtype, int device) {
       .device(device_of(device));
 }
 
-template <typename F> at::Tensor *guarded(char **err, F f) {
-  try {
-    return new at::Tensor(f());
-  } catch (const std::exception &e) {
-    set_error(err, e.what());
-  } catch (...) {
-    set_error(err, "unknown C++ exception");
-  }
-  return nullptr;
-}
+using dda::guarded;
 
 at::Generator &gen_of(void *g) { return *static_cast<at::Generator *>(g); }
 
@@ -96,16 +87,10 @@ void *dda_generator_get_state(void *g, char **err) {
 
 // Restores a state from `dda_generator_get_state`; returns 0 on success.
 int dda_generator_set_state(void *g, void *state, char **err) {
-  try {
+  return dda::guarded_status(err, [&] {
     std::lock_guard<std::mutex> lock(gen_of(g).mutex());
     gen_of(g).set_state(*static_cast<at::Tensor *>(state));
-    return 0;
-  } catch (const std::exception &e) {
-    set_error(err, e.what());
-  } catch (...) {
-    set_error(err, "unknown C++ exception");
-  }
-  return 1;
+  });
 }
 
 void *dda_rand(void *g, const int64_t *size, size_t ndim, int dtype, int device,

@@ -29,7 +29,6 @@
 
 namespace {
 
-using dda::set_error;
 
 // One pixel's hue rotation: the intermediate values both passes need.
 template <typename T> struct HuePixel {
@@ -451,35 +450,24 @@ extern "C" {
 // The hue of a contiguous (B,3,H,W) float32/float64 CPU image in [0, 1] rotated by `turns`
 // (B,) of a turn, same dtype; a graph node when either requires a gradient.
 void *dda_hue_rotate(void *x, void *turns, char **err) {
-  try {
+  return dda::guarded(err, [&] {
     const at::Tensor &xt = *static_cast<at::Tensor *>(x);
     const at::Tensor &tt = *static_cast<at::Tensor *>(turns);
     if (xt.requires_grad() || tt.requires_grad()) {
-      return new at::Tensor(HueRotate::apply(xt, tt));
+      return HueRotate::apply(xt, tt);
     }
-    return new at::Tensor(hue_forward(xt, tt));
-  } catch (const std::exception &e) {
-    set_error(err, e.what());
-  } catch (...) {
-    set_error(err, "unknown C++ exception");
-  }
-  return nullptr;
+    return hue_forward(xt, tt);
+  });
 }
 
 // ColorJitter's `steps` (see `jitter_steps`) on a contiguous (B,3,H,W) float CPU image `x`
 // into `out` (same shape and dtype; may be `x`), without a graph. Returns 0 on success.
 int dda_jitter_steps(void *x, void *out, void *scalars, const int *steps, int n_steps,
                      char **err) {
-  try {
+  return dda::guarded_status(err, [&] {
     jitter_steps(*static_cast<at::Tensor *>(x), *static_cast<at::Tensor *>(out),
                  *static_cast<at::Tensor *>(scalars), steps, n_steps);
-    return 0;
-  } catch (const std::exception &e) {
-    set_error(err, e.what());
-  } catch (...) {
-    set_error(err, "unknown C++ exception");
-  }
-  return 1;
+  });
 }
 
 } // extern "C"
