@@ -302,3 +302,52 @@ fn fast_mode_gradients_match_finite_differences() {
     let err = common::gradcheck(&|x| fast.f_apply(x, &params).unwrap(), &x);
     assert!(err < 1e-6, "input gradient off by {err:e}");
 }
+
+#[test]
+fn fast_mode_is_reproducible_and_refuses_bad_input_with_typed_errors() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let seq = Sequential::new(
+        vs.root() / "fast",
+        SequentialConfig::fast(vec![
+            jitter(0.2, 0.3, 0.2, 0.3),
+            AugSpec::Normalize(NormalizeConfig::imagenet()),
+        ]),
+    )
+    .unwrap();
+    let x = photos();
+    let _g = common::serial();
+    tch::manual_seed(21);
+    let (a, params) = seq.f_forward_with_params(&x).unwrap();
+    tch::manual_seed(21);
+    assert!(
+        seq.f_forward(&x).unwrap().equal(&a),
+        "same seed, same output"
+    );
+    let _ = Tensor::rand([10], (Kind::Float, Device::Cpu));
+    assert!(seq.f_apply(&x, &params).unwrap().equal(&a), "replay");
+    tch::manual_seed(22);
+    assert!(
+        !seq.f_forward(&x).unwrap().equal(&a),
+        "another seed, another output"
+    );
+    // Two channels: ColorJitter's check names the op and leaves the input as it was.
+    let two = x.narrow(1, 0, 2).copy();
+    let before = two.copy();
+    let err = seq.f_forward(&two).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Channels {
+                op: "ColorJitter",
+                got: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(two.equal(&before));
+    // A wrong type for the option in JSON is a typed error naming it.
+    let bad = r#"{"steps": [{"Normalize": {}}], "fuse_color": "yes"}"#;
+    let err = serde_json::from_str::<SequentialConfig>(bad).unwrap_err();
+    assert!(err.to_string().contains("expected a boolean"), "{err}");
+}

@@ -112,26 +112,29 @@ pub fn draws(n: usize, size: ImageSize, seed: u64) -> Vec<Draw> {
         .collect()
 }
 
-/// The float32 batch through the pipeline, images in parallel with rayon.
-pub fn batch_f32(images: &[Image<f32, 3>], seed: u64) -> Result<Tensor> {
+/// A batch through `one` (the pipeline for one image), images in parallel with rayon.
+fn batch<T: Sync>(
+    images: &[Image<T, 3>],
+    seed: u64,
+    one: fn(&Image<T, 3>, &Draw) -> Result<Image<f32, 3>>,
+) -> Result<Tensor> {
     let d = draws(images.len(), images[0].size(), seed);
     let out: Result<Vec<_>> = images
         .par_iter()
         .zip(d.par_iter())
-        .map(|(img, d)| paper_f32(img, d))
+        .map(|(img, d)| one(img, d))
         .collect();
     Ok(to_batch(&out?))
 }
 
+/// The float32 batch through the pipeline, images in parallel with rayon.
+pub fn batch_f32(images: &[Image<f32, 3>], seed: u64) -> Result<Tensor> {
+    batch(images, seed, paper_f32)
+}
+
 /// The uint8 batch through the pipeline, images in parallel with rayon.
 pub fn batch_u8(images: &[Image<u8, 3>], seed: u64) -> Result<Tensor> {
-    let d = draws(images.len(), images[0].size(), seed);
-    let out: Result<Vec<_>> = images
-        .par_iter()
-        .zip(d.par_iter())
-        .map(|(img, d)| paper_u8(img, d))
-        .collect();
-    Ok(to_batch(&out?))
+    batch(images, seed, paper_u8)
 }
 
 /// A batch as HWC images: float32 in [0, 1], and uint8 as decoded.

@@ -64,8 +64,6 @@ struct Acc {
     matrix: Tensor,
     bias: Tensor,
     bounds: Option<(Tensor, Tensor)>,
-    /// Whether any step was folded in since the last application.
-    pending: bool,
 }
 
 impl Acc {
@@ -74,7 +72,6 @@ impl Acc {
             matrix: Tensor::eye(c, (kind, device)).expand([b, c, c], false),
             bias: Tensor::zeros([b, c], (kind, device)),
             bounds: None,
-            pending: false,
         }
     }
 
@@ -138,7 +135,6 @@ impl Acc {
                 z.clamp_tensor(Some(&lo), Some(&hi)),
             )),
         };
-        self.pending = true;
     }
 }
 
@@ -183,8 +179,6 @@ pub(crate) fn apply_color_run(
         };
         acc.then(map, on.as_ref());
     }
-    if acc.pending {
-        x = acc.apply(&x)?;
-    }
-    Ok(x)
+    // A run holds at least one step, so there is always something to apply.
+    acc.apply(&x)
 }

@@ -25,6 +25,16 @@ pub(crate) fn rgb_to_gray(x: &Tensor, w: [f64; 3]) -> Tensor {
         .unsqueeze(1)
 }
 
+/// Contrast's mean of a (B,C,H,W) image, (B,1,1,1): of its BT.601 gray for RGB, of its one
+/// channel otherwise.
+fn gray_mean(x: &Tensor) -> Tensor {
+    if x.size()[1] == 3 {
+        rgb_to_gray(x, LUMA).mean_dim([-2i64, -1].as_slice(), true, x.kind())
+    } else {
+        x.mean_dim([-3i64, -2, -1].as_slice(), true, x.kind())
+    }
+}
+
 /// A hue factor in turns (B,), cast to `kind` the way Kornia does: multiplied by 2π in the
 /// params' dtype first, so float64 images round as Kornia's do.
 pub(crate) fn hue_turns(f: &Tensor, kind: tch::Kind) -> Tensor {
@@ -390,13 +400,12 @@ impl Jitter {
                 }
                 source = out.shallow_clone();
                 steps.clear();
-                let mean =
-                    rgb_to_gray(&out, LUMA).mean_dim([-2i64, -1].as_slice(), true, out.kind());
-                shift = mean * (1f64 - &factors[1]);
+                shift = gray_mean(&out) * (1f64 - &factors[1]);
             }
             steps.push(step);
         }
-        if !steps.is_empty() && !jitter_steps(&source, &out, &scalars(&shift), &steps) {
+        // `steps` holds at least the contrast step or the input clamp.
+        if !jitter_steps(&source, &out, &scalars(&shift), &steps) {
             return Ok(None);
         }
         Ok(Some(out))
@@ -433,11 +442,7 @@ impl Jitter {
                 (Flavour::Jitter, 0) => ew.clamp(ew.mul(out, f), 0.0, 1.0),
                 (Flavour::Jitter, 1) => {
                     // x·f + mean(gray)·(1 - f)
-                    let mean = if rgb {
-                        rgb_to_gray(&out, LUMA).mean_dim([-2i64, -1].as_slice(), true, out.kind())
-                    } else {
-                        out.mean_dim([-3i64, -2, -1].as_slice(), true, out.kind())
-                    };
+                    let mean = gray_mean(&out);
                     let shift = mean * (1f64 - f);
                     ew.clamp(ew.add(ew.mul(out, f), &shift), 0.0, 1.0)
                 }
