@@ -43,35 +43,71 @@ fn main() {
 
 /// Compiles `csrc/generator.cpp` (draws from a generator of the caller's own: tch's C API
 /// takes none) and `csrc/kernels.cpp` (fused CPU kernels with their autograd nodes) against
-/// libtorch's headers, with the flags torch-sys uses for its own C++.
+/// libtorch's headers, with the flags torch-sys uses for its own C++, and the kernels' row
+/// loops (`csrc/rows_isa.cpp`) once per instruction set: the baseline, and AVX2 on x86-64
+/// (picked at run time when the CPU has it).
 fn compile_generator_shim(libtorch: &Path) {
-    println!("cargo:rerun-if-changed=csrc/generator.cpp");
-    println!("cargo:rerun-if-changed=csrc/kernels.cpp");
-    println!("cargo:rerun-if-changed=csrc/error.h");
+    for file in [
+        "generator.cpp",
+        "kernels.cpp",
+        "error.h",
+        "rows.h",
+        "rows_isa.cpp",
+    ] {
+        println!("cargo:rerun-if-changed=csrc/{file}");
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let include = std::env::var_os("LIBTORCH_INCLUDE")
         .map(PathBuf::from)
         .unwrap_or_else(|| libtorch.to_path_buf())
         .join("include");
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
-    cc::Build::new()
-        .cpp(true)
+    let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+    let mut shim = cc::Build::new();
+    shim.cpp(true)
         .file("csrc/generator.cpp")
         .file("csrc/kernels.cpp")
         .include(&include)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
-        // The kernels' loops are written for the vectoriser: `omp simd` without OpenMP's
-        // runtime, and -O3 in every profile (tests run the same code at the same speed).
-        // -fno-trapping-math lets it if-convert (no FP exception flags are read; values
-        // are unchanged).
-        .flag_if_supported("-fopenmp-simd")
-        .flag_if_supported("-fno-trapping-math")
+        // The strided fallbacks use rows.h's arithmetic too: no contraction there either.
+        .flag("-ffp-contract=off")
         .opt_level(3)
         .flag_if_supported("-Wno-unused-parameter")
-        .warnings(false)
-        .compile("tch_dda_generator");
+        .warnings(false);
+    if x86_64 {
+        shim.define("DDA_HAVE_AVX2", None);
+    }
+    // Dependents first: the row loops' archives after the shim's.
+    shim.compile("tch_dda_generator");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    let mut sets = vec![("base", vec![])];
+    if x86_64 {
+        sets.push(("avx2", vec!["-mavx2"]));
+    }
+    for (isa, flags) in sets {
+        let mut rows = cc::Build::new();
+        rows.cpp(true)
+            .file("csrc/rows_isa.cpp")
+            .out_dir(out.join(isa))
+            .flag("-std=c++17")
+            .define("DDA_ISA", isa)
+            // Written for the vectoriser: `omp simd` without OpenMP's runtime, and -O3 in
+            // every profile (tests run the same code at the same speed). -fno-trapping-math
+            // lets it if-convert (no FP exception flags are read; values are unchanged); no
+            // contraction into fused multiply-adds, so every instruction set (and every
+            // compiler's default) gives the same values as libtorch's separate operations.
+            .flag_if_supported("-fopenmp-simd")
+            .flag_if_supported("-fno-trapping-math")
+            .flag("-ffp-contract=off")
+            .opt_level(3)
+            .warnings(false);
+        for flag in flags {
+            rows.flag(flag);
+        }
+        rows.compile(&format!("tch_dda_rows_{isa}"));
+    }
 }
 
 /// The CPU install of the PyPI wheel ships `libtorch_cuda.so` without the CUDA

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include "error.h"
+#include "rows.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -29,61 +30,32 @@
 
 namespace {
 
+// The row loops, for the widest instruction set this CPU runs (rows.h). Picked once;
+// ATEN_CPU_CAPABILITY=default (libtorch's own switch) keeps the baseline.
+extern "C" const DdaRows *dda_rows_base();
+#ifdef DDA_HAVE_AVX2
+extern "C" const DdaRows *dda_rows_avx2();
+#endif
 
-// One pixel's hue rotation: the intermediate values both passes need.
-template <typename T> struct HuePixel {
-  // `arg`: the first channel holding the maximum (0, 1 or 2), as a float.
-  T v, mn, delta, dd, vs, diff, h, arg;
-  T kk[3];
-};
-
-// floor(t), exact for |t| < 2^53 (here |t| < 3), without a libm call.
-template <typename T> inline T floor_small(T t) {
-  T f = static_cast<T>(static_cast<int32_t>(t));
-  return f > t ? f - T(1) : f;
+const DdaRows &rows() {
+  static const DdaRows *const table = [] {
+#ifdef DDA_HAVE_AVX2
+    const char *cap = std::getenv("ATEN_CPU_CAPABILITY");
+    const bool baseline = cap != nullptr && std::strcmp(cap, "default") == 0;
+    __builtin_cpu_init();
+    if (!baseline && __builtin_cpu_supports("avx2")) {
+      return dda_rows_avx2();
+    }
+#endif
+    return dda_rows_base();
+  }();
+  return *table;
 }
 
-// The composition's arithmetic, step by step (see adjust_hue in color.rs).
-template <typename T> inline HuePixel<T> hue_pixel(T r, T g, T b, T turns) {
-  HuePixel<T> p;
-  p.v = std::max(r, std::max(g, b));
-  p.mn = std::min(r, std::min(g, b));
-  p.delta = p.v - p.mn;
-  p.vs = p.v * (p.delta / (p.v + static_cast<T>(1e-8)));
-  p.dd = p.delta + (p.delta == T(0) ? T(1) : T(0));
-  // The first channel holding the maximum: r, then g, then b.
-  const bool r_max = r == p.v, g_max = g == p.v;
-  p.arg = r_max ? T(0) : (g_max ? T(1) : T(2));
-  p.diff = r_max ? g - b : (g_max ? b - r : r - g);
-  p.h = (p.diff + p.arg * T(2) * p.dd) / p.dd;
-  T t = p.h / T(6) + turns;
-  T h6 = (t - floor_small(t)) * T(6);
-  const T n[3] = {T(5), T(3), T(1)};
-  for (int k = 0; k < 3; ++k) {
-    // remainder(n + h6, 6): n + h6 lies in [0, 12), where it is one exact subtraction.
-    T a = n[k] + h6;
-    p.kk[k] = (a >= T(6) ? a - T(6) : a) - T(2);
-  }
-  return p;
-}
+template <typename T> const DdaRowTable<T> &row_table();
+template <> const DdaRowTable<float> &row_table<float>() { return rows().f; }
+template <> const DdaRowTable<double> &row_table<double>() { return rows().d; }
 
-template <typename T> inline T clamp12(T k) {
-  T a = k < T(0) ? -k : k;
-  return std::min(std::max(a, T(1)), T(2));
-}
-
-// d clamp(|k|, 1, 2) / dk as libtorch's abs and clamp backward give it.
-template <typename T> inline T dclamp12(T k) {
-  T a = k < T(0) ? -k : k;
-  T sign = k > T(0) ? T(1) : (k < T(0) ? T(-1) : T(0));
-  return (a >= T(1) && a <= T(2)) ? sign : T(0);
-}
-
-// The loops run under `TensorIterator::for_each`, which libtorch parallelises over its
-// own thread pool. Operands are the three channel planes (B,1,H,W) of each image, and the
-// per-sample turns expanded to a plane (stride 0 along the pixels). `data[i]` and
-// `strides[i]` (bytes, inner dimension; `strides[n + i]` outer) follow the order in which
-// the operands were added: outputs first.
 template <typename T> inline T at_(char *base, int64_t stride, int64_t i) {
   return *reinterpret_cast<T *>(base + i * stride);
 }
@@ -107,27 +79,17 @@ void hue_forward_loop(char **data, const int64_t *strides, int64_t size0, int64_
   }
   for (int64_t outer = 0; outer < size1; ++outer) {
     if (contiguous) {
-      T *o0 = reinterpret_cast<T *>(ptr[0]), *o1 = reinterpret_cast<T *>(ptr[1]),
-        *o2 = reinterpret_cast<T *>(ptr[2]);
-      const T *r = reinterpret_cast<const T *>(ptr[3]),
-              *g = reinterpret_cast<const T *>(ptr[4]),
-              *b = reinterpret_cast<const T *>(ptr[5]);
-      const T turn = *reinterpret_cast<const T *>(ptr[6]);
-#pragma omp simd
-      for (int64_t i = 0; i < size0; ++i) {
-        auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
-        const T base = p.v - p.vs * T(2);
-        o0[i] = clamp12(p.kk[0]) * p.vs + base;
-        o1[i] = clamp12(p.kk[1]) * p.vs + base;
-        o2[i] = clamp12(p.kk[2]) * p.vs + base;
-      }
+      row_table<T>().hue_forward(
+          reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
+          reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
+          reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
+          *reinterpret_cast<const T *>(ptr[6]), size0);
     } else {
       for (int64_t i = 0; i < size0; ++i) {
         auto p = hue_pixel<T>(at_<T>(ptr[3], strides[3], i), at_<T>(ptr[4], strides[4], i),
                               at_<T>(ptr[5], strides[5], i), at_<T>(ptr[6], strides[6], i));
-        const T base = p.v - p.vs * T(2);
         for (int k = 0; k < 3; ++k) {
-          out_<T>(ptr[k], strides[k], i) = clamp12(p.kk[k]) * p.vs + base;
+          out_<T>(ptr[k], strides[k], i) = hue_out(p, k);
         }
       }
     }
@@ -135,43 +97,6 @@ void hue_forward_loop(char **data, const int64_t *strides, int64_t size0, int64_
       ptr[j] += strides[n + j];
     }
   }
-}
-
-// One pixel's backward: the image gradient (d0, d1, d2) and the turns gradient (returned),
-// from the upstream gradient (g0, g1, g2) of the three outputs.
-template <typename T>
-inline T hue_pixel_backward(T r, T g, T b, T g0, T g1, T g2, T turn, T &d0, T &d1, T &d2) {
-  auto p = hue_pixel<T>(r, g, b, turn);
-  // out_k = clamp(|kk_k|, 1, 2)·vs + (v - 2·vs)
-  T g_v = g0 + g1 + g2;
-  const T g_vs = g0 * (clamp12(p.kk[0]) - T(2)) + g1 * (clamp12(p.kk[1]) - T(2)) +
-                 g2 * (clamp12(p.kk[2]) - T(2));
-  const T g_h6 = (g0 * dclamp12(p.kk[0]) + g1 * dclamp12(p.kk[1]) + g2 * dclamp12(p.kk[2])) * p.vs;
-  // h6 = frac(h/6 + turns)·6: d/dturns = 6, d/dh = 1.
-  const T g_h = g_h6;
-  // h = (diff + 2·arg·dd) / dd
-  const T g_diff = g_h / p.dd;
-  T g_delta = -g_h * p.diff / (p.dd * p.dd);
-  // vs = v·(delta / (v + eps))
-  const T ve = p.v + static_cast<T>(1e-8);
-  g_delta += g_vs * (p.v / ve);
-  g_v += g_vs * (p.delta / ve - p.v * p.delta / (ve * ve));
-  // delta = v - min
-  g_v += g_delta;
-  const T g_mn = -g_delta;
-  // amax and amin share their gradient between tied channels.
-  const T n_max = T(r == p.v) + T(g == p.v) + T(b == p.v);
-  const T n_min = T(r == p.mn) + T(g == p.mn) + T(b == p.mn);
-  const T share_v = g_v / n_max, share_mn = g_mn / n_min;
-  // diff = next - previous channel of the maximum's channel: g - b, b - r or r - g.
-  const bool a0 = p.arg == T(0), a1 = p.arg == T(1), a2 = p.arg == T(2);
-  d0 = (r == p.v ? share_v : T(0)) + (r == p.mn ? share_mn : T(0)) +
-       (a2 ? g_diff : (a1 ? -g_diff : T(0)));
-  d1 = (g == p.v ? share_v : T(0)) + (g == p.mn ? share_mn : T(0)) +
-       (a0 ? g_diff : (a2 ? -g_diff : T(0)));
-  d2 = (b == p.v ? share_v : T(0)) + (b == p.mn ? share_mn : T(0)) +
-       (a1 ? g_diff : (a0 ? -g_diff : T(0)));
-  return g_h6 * T(6);
 }
 
 // Backward: operands d_r, d_g, d_b, d_turns (per pixel), r, g, b, turns, g_r, g_g, g_b.
@@ -197,17 +122,8 @@ void hue_backward_loop(char **data, const int64_t *strides, int64_t size0, int64
       for (int j = 0; j < 7; ++j) {
         in[j] = reinterpret_cast<const T *>(ptr[4 + j]);
       }
-      const T turn = in[3][0];
-      T *o0 = o[0], *o1 = o[1], *o2 = o[2], *o3 = o[3];
-      const T *r = in[0], *gg = in[1], *b = in[2], *g0 = in[4], *g1 = in[5], *g2 = in[6];
-#pragma omp simd
-      for (int64_t i = 0; i < size0; ++i) {
-        T d0, d1, d2;
-        o3[i] = hue_pixel_backward<T>(r[i], gg[i], b[i], g0[i], g1[i], g2[i], turn, d0, d1, d2);
-        o0[i] = d0;
-        o1[i] = d1;
-        o2[i] = d2;
-      }
+      row_table<T>().hue_backward(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[4], in[5],
+                                  in[6], in[3][0], size0);
       for (int j = 0; j < n; ++j) {
         ptr[j] += strides[n + j];
       }
@@ -288,16 +204,11 @@ std::vector<at::Tensor> hue_backward(const at::Tensor &x, const at::Tensor &turn
 // brightness `clamp(x·f)`, 1 contrast `clamp(x·f + shift)`, 2 saturation
 // `clamp(x·f + (1-f)·gray)`, 3 hue, 4 the input clamp. Every step does the float operations
 // of its libtorch composition, in its order.
-enum JitterStep { kBrightness = 0, kContrast = 1, kSaturation = 2, kHue = 3, kClamp = 4 };
-
-template <typename T> inline T clamp01(T v) { return std::min(std::max(v, T(0)), T(1)); }
-
 // Operands: out r, g, b; in r, g, b; per-sample brightness, contrast, shift, saturation,
 // 1 - saturation, turns (expanded planes).
 template <typename T> struct JitterLoop {
   const int *steps;
   int n_steps;
-  T luma[3];
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
     constexpr int n = 12;
@@ -344,65 +255,18 @@ template <typename T> struct JitterLoop {
   // One row of `len` pixels of one sample: in → out, then every step in place.
   void row(T *r, T *g, T *b, const T *ir, const T *ig, const T *ib, char **scalars,
            int64_t len) const {
-    const T fb = *reinterpret_cast<const T *>(scalars[0]);
-    const T fc = *reinterpret_cast<const T *>(scalars[1]);
-    const T shift = *reinterpret_cast<const T *>(scalars[2]);
-    const T fs = *reinterpret_cast<const T *>(scalars[3]);
-    const T fs1 = *reinterpret_cast<const T *>(scalars[4]);
-    const T turn = *reinterpret_cast<const T *>(scalars[5]);
+    const T s[6] = {*reinterpret_cast<const T *>(scalars[0]),
+                    *reinterpret_cast<const T *>(scalars[1]),
+                    *reinterpret_cast<const T *>(scalars[2]),
+                    *reinterpret_cast<const T *>(scalars[3]),
+                    *reinterpret_cast<const T *>(scalars[4]),
+                    *reinterpret_cast<const T *>(scalars[5])};
     if (r != ir) {
-      std::copy(ir, ir + len, r);
-      std::copy(ig, ig + len, g);
-      std::copy(ib, ib + len, b);
+      std::memcpy(r, ir, len * sizeof(T));
+      std::memcpy(g, ig, len * sizeof(T));
+      std::memcpy(b, ib, len * sizeof(T));
     }
-    const T w0 = luma[0], w1 = luma[1], w2 = luma[2];
-    for (int k = 0; k < n_steps; ++k) {
-      switch (steps[k]) {
-      case kClamp:
-#pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-          r[i] = clamp01(r[i]);
-          g[i] = clamp01(g[i]);
-          b[i] = clamp01(b[i]);
-        }
-        break;
-      case kBrightness:
-#pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-          r[i] = clamp01(r[i] * fb);
-          g[i] = clamp01(g[i] * fb);
-          b[i] = clamp01(b[i] * fb);
-        }
-        break;
-      case kContrast:
-#pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-          r[i] = clamp01(r[i] * fc + shift);
-          g[i] = clamp01(g[i] * fc + shift);
-          b[i] = clamp01(b[i] * fc + shift);
-        }
-        break;
-      case kSaturation:
-#pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-          const T gray = fs1 * (r[i] * w0 + g[i] * w1 + b[i] * w2);
-          r[i] = clamp01(r[i] * fs + gray);
-          g[i] = clamp01(g[i] * fs + gray);
-          b[i] = clamp01(b[i] * fs + gray);
-        }
-        break;
-      default:
-#pragma omp simd
-        for (int64_t i = 0; i < len; ++i) {
-          auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
-          const T base = p.v - p.vs * T(2);
-          r[i] = clamp12(p.kk[0]) * p.vs + base;
-          g[i] = clamp12(p.kk[1]) * p.vs + base;
-          b[i] = clamp12(p.kk[2]) * p.vs + base;
-        }
-        break;
-      }
-    }
+    row_table<T>().jitter(r, g, b, s, steps, n_steps, len);
   }
 };
 
@@ -424,9 +288,113 @@ void jitter_steps(const at::Tensor &x, const at::Tensor &out, const at::Tensor &
   }
   auto iter = config.resize_outputs(false).build();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_steps", [&] {
-    JitterLoop<scalar_t> loop{steps, n_steps, {scalar_t(0.299), scalar_t(0.587), scalar_t(0.114)}};
+    JitterLoop<scalar_t> loop{steps, n_steps};
     iter.for_each(loop);
   });
+}
+
+// The fast mode's colour map (rows.h `color_map_row`) of a contiguous (B,3,…) image into
+// `out`. Operands: out r, g, b; in r, g, b; the sample's index (int64, constant along the
+// pixels), which picks its row of `params` (B,18).
+template <typename T> struct ColorMapLoop {
+  const T *params;
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    constexpr int n = 7;
+    char *ptr[n];
+    for (int j = 0; j < n; ++j) {
+      ptr[j] = data[j];
+    }
+    const int64_t e = sizeof(T);
+    bool contiguous = strides[6] == 0;
+    for (int j = 0; j < 6; ++j) {
+      contiguous = contiguous && strides[j] == e;
+    }
+    const auto &table = row_table<T>();
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      if (contiguous) {
+        table.color_map(reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
+                        reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
+                        reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
+                        params + 18 * *reinterpret_cast<const int64_t *>(ptr[6]), size0);
+      } else {
+        for (int64_t i = 0; i < size0; ++i) {
+          table.color_map(&out_<T>(ptr[0], strides[0], i), &out_<T>(ptr[1], strides[1], i),
+                          &out_<T>(ptr[2], strides[2], i), &out_<T>(ptr[3], strides[3], i),
+                          &out_<T>(ptr[4], strides[4], i), &out_<T>(ptr[5], strides[5], i),
+                          params + 18 * at_<int64_t>(ptr[6], strides[6], i), 1);
+        }
+      }
+      for (int j = 0; j < n; ++j) {
+        ptr[j] += strides[n + j];
+      }
+    }
+  }
+};
+
+at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
+  const int64_t b = x.size(0);
+  const auto flat = x.view({b, 3, -1});
+  auto out = at::empty_like(x);
+  const auto oflat = out.view({b, 3, -1});
+  const auto o0 = plane(oflat, 0), o1 = plane(oflat, 1), o2 = plane(oflat, 2);
+  const auto r = plane(flat, 0), g = plane(flat, 1), bl = plane(flat, 2);
+  const auto index = at::arange(b, x.options().dtype(at::kLong)).view({-1, 1, 1}).expand_as(r);
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(o0)
+                  .add_output(o1)
+                  .add_output(o2)
+                  .add_const_input(r)
+                  .add_const_input(g)
+                  .add_const_input(bl)
+                  .add_const_input(index)
+                  .check_all_same_dtype(false)
+                  .resize_outputs(false)
+                  .build();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_color_map", [&] {
+    ColorMapLoop<scalar_t> loop{params.data_ptr<scalar_t>()};
+    iter.for_each(loop);
+  });
+  return out;
+}
+
+// An outer sum `out[r, w, :] = p[r, :] + q[r / rows, w, :]`: `p` (R, n), `q` (B, W, n) with
+// R = B·rows, both contiguous; `out` (R, W, n). The one output-sized pass of an affine
+// sampling grid. A nullary TensorIterator over `out` seen as one run of elements splits the
+// work between libtorch's threads; each chunk finds its rows from its offset.
+template <typename T> struct OuterAddLoop {
+  const T *base, *p, *q;
+  int64_t rows, width;
+  int n;
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    const auto &table = row_table<T>();
+    const int64_t len = width * n;
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      const T *first = reinterpret_cast<const T *>(data[0] + outer * strides[1]);
+      int64_t k = first - base;
+      const int64_t end = k + size0;
+      while (k < end) {
+        const int64_t row = k / len, start = row * len;
+        const int64_t stop = std::min(end, start + len);
+        T *o = const_cast<T *>(base) + start;
+        table.outer_add(o, p + row * n, q + (row / rows) * len, n, k - start, stop - start);
+        k = stop;
+      }
+    }
+  }
+};
+
+at::Tensor outer_add(const at::Tensor &p, const at::Tensor &q) {
+  const int64_t r = p.size(0), n = p.size(1), b = q.size(0), w = q.size(1);
+  auto out = at::empty({r, w, n}, p.options());
+  auto iter = at::TensorIterator::nullary_op(out);
+  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "dda_outer_add", [&] {
+    OuterAddLoop<scalar_t> loop{out.data_ptr<scalar_t>(), p.data_ptr<scalar_t>(),
+                                q.data_ptr<scalar_t>(), r / b, w, static_cast<int>(n)};
+    iter.for_each(loop);
+  });
+  return out;
 }
 
 struct HueRotate : public torch::autograd::Function<HueRotate> {
@@ -469,5 +437,25 @@ int dda_jitter_steps(void *x, void *out, void *scalars, const int *steps, int n_
                  *static_cast<at::Tensor *>(scalars), steps, n_steps);
   });
 }
+
+// The fast mode's colour map of a contiguous (B,3,…) float CPU image `x` without a graph:
+// per sample, out_c = clamp(Σ_k M[c][k]·x_k + bias_c, lo_c, hi_c), with `params` (B,18)
+// contiguous, x's dtype: M (row-major), bias, lo, hi. A new tensor, or null with `err`.
+void *dda_color_map(void *x, void *params, char **err) {
+  return dda::guarded(err, [&] {
+    return color_map(*static_cast<at::Tensor *>(x), *static_cast<at::Tensor *>(params));
+  });
+}
+
+// The outer sum of `outer_add` for contiguous float CPU tensors `p` (R, n) and `q` (B, W, n),
+// R a multiple of B, without a graph. A new (R, W, n) tensor, or null with `err`.
+void *dda_outer_add(void *p, void *q, char **err) {
+  return dda::guarded(err, [&] {
+    return outer_add(*static_cast<at::Tensor *>(p), *static_cast<at::Tensor *>(q));
+  });
+}
+
+// The instruction set of the row loops in use ("base", "avx2").
+const char *dda_cpu_kernels_isa() { return rows().isa; }
 
 } // extern "C"

@@ -16,6 +16,18 @@ extern "C" {
         n_steps: c_int,
         err: *mut *mut c_char,
     ) -> c_int;
+    fn dda_color_map(x: *mut c_void, params: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
+    fn dda_outer_add(p: *mut c_void, q: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
+    fn dda_cpu_kernels_isa() -> *const c_char;
+}
+
+/// The instruction set the fused CPU kernels run with: `"avx2"` where the CPU has it (x86-64),
+/// else `"base"`; `ATEN_CPU_CAPABILITY=default` in the environment (libtorch's own switch,
+/// read once) keeps the baseline. Every set gives the same values.
+pub fn cpu_kernels_isa() -> &'static str {
+    // SAFETY: the shim returns a pointer to a static NUL-terminated string.
+    let s = unsafe { std::ffi::CStr::from_ptr(dda_cpu_kernels_isa()) };
+    s.to_str().unwrap_or("base")
 }
 
 /// ColorJitter's steps for [`jitter_steps`]: the codes of `csrc/kernels.cpp`.
@@ -114,4 +126,192 @@ pub(crate) fn jitter_steps(
         return false;
     }
     true
+}
+
+/// The fast mode's colour map without a graph, by the fused kernel: per sample `b` and pixel,
+/// `y_c = clamp(Σ_k M[b,c,k]·x_k + bias[b,c], lo[b,c], hi[b,c])` for a (B,3,…) image `x`,
+/// with `matrix` (B,3,3), `bias`, `lo`, `hi` (B,3). `None` when the kernel does not take
+/// this input (the caller composes libtorch ops instead).
+pub(crate) fn color_map(
+    x: &Tensor,
+    matrix: &Tensor,
+    bias: &Tensor,
+    bounds: (&Tensor, &Tensor),
+) -> Option<Tensor> {
+    let size = x.size();
+    let b = size[0];
+    if !eligible(x)
+        || size.len() < 3
+        || size[1] != 3
+        || matrix.size() != [b, 3, 3]
+        || [bias, bounds.0, bounds.1]
+            .iter()
+            .any(|t| t.size() != [b, 3])
+    {
+        return None;
+    }
+    let x = x.contiguous();
+    let kind = x.kind();
+    let params = Tensor::cat(
+        &[
+            matrix.reshape([b, 9]).to_kind(kind),
+            bias.to_kind(kind),
+            bounds.0.to_kind(kind),
+            bounds.1.to_kind(kind),
+        ],
+        1,
+    )
+    .to_device(Device::Cpu)
+    .contiguous();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: both pointers are live `torch::Tensor`s for the call; the shim returns a `new
+    // at::Tensor` that tch takes ownership of, or null with an error string.
+    let out = unsafe {
+        dda_color_map(
+            x.as_ptr() as *mut c_void,
+            params.as_ptr() as *mut c_void,
+            &mut err,
+        )
+    };
+    if out.is_null() {
+        let _ = crate::rng::take_error(err);
+        return None;
+    }
+    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
+    Some(unsafe { Tensor::from_ptr(out.cast()) })
+}
+
+/// The outer sum `out[r, w, :] = p[r, :] + q[r / rows, w, :]` of `p` (R, n) and `q` (B, W, n),
+/// R a multiple of B (`rows` = R / B), by the fused kernel: the one output-sized pass of an
+/// affine sampling grid, the same values as the broadcast `add`. `None` when the kernel does
+/// not take these inputs (a graph to record, another device, another kind).
+pub(crate) fn outer_add(p: &Tensor, q: &Tensor) -> Option<Tensor> {
+    let (ps, qs) = (p.size(), q.size());
+    if !eligible(p)
+        || !eligible(q)
+        || p.kind() != q.kind()
+        || p.requires_grad()
+        || q.requires_grad()
+        || ps.len() != 2
+        || qs.len() != 3
+        || ps[1] != qs[2]
+        || ps[0] % qs[0] != 0
+    {
+        return None;
+    }
+    let (p, q) = (p.contiguous(), q.contiguous());
+    let mut err = std::ptr::null_mut();
+    // SAFETY: both pointers are live `torch::Tensor`s for the call; the shim returns a `new
+    // at::Tensor` that tch takes ownership of, or null with an error string.
+    let out = unsafe {
+        dda_outer_add(
+            p.as_ptr() as *mut c_void,
+            q.as_ptr() as *mut c_void,
+            &mut err,
+        )
+    };
+    if out.is_null() {
+        let _ = crate::rng::take_error(err);
+        return None;
+    }
+    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
+    Some(unsafe { Tensor::from_ptr(out.cast()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_run_with_the_widest_instruction_set_the_cpu_has() {
+        let baseline = std::env::var("ATEN_CPU_CAPABILITY").as_deref() == Ok("default");
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = false;
+        let want = if avx2 && !baseline { "avx2" } else { "base" };
+        assert_eq!(cpu_kernels_isa(), want);
+    }
+
+    /// The outer sum of the affine grid equals libtorch's broadcast add bit for bit, for 2D
+    /// and 3D coordinates, at sizes whose split between threads falls inside a pixel.
+    #[test]
+    fn the_kernel_outer_sum_equals_the_broadcast_add() {
+        for kind in [Kind::Float, Kind::Double] {
+            for (b, rows, w, n) in [
+                (1, 1, 1, 2),
+                (3, 37, 129, 2),
+                (2, 7 * 11, 257, 3),
+                (1, 224, 224, 2),
+                // Odd halves: two threads split the work inside a pixel.
+                (1, 1, 16401, 2),
+                (1, 3667, 3, 3),
+            ] {
+                let opts = (kind, Device::Cpu);
+                let p = Tensor::randn([b * rows, n], opts);
+                let q = Tensor::randn([b, w, n], opts);
+                let want =
+                    (p.view([b, rows, 1, n]) + q.view([b, 1, w, n])).reshape([b * rows, w, n]);
+                let got = outer_add(&p, &q).expect("the kernel takes this input");
+                assert!(got.equal(&want), "{kind:?} b={b} rows={rows} w={w} n={n}");
+            }
+        }
+        // What it does not take: a graph to record, mismatched shapes, another kind.
+        let p = Tensor::randn([4, 2], (Kind::Float, Device::Cpu));
+        let q = Tensor::randn([2, 3, 2], (Kind::Float, Device::Cpu));
+        assert!(outer_add(&p.set_requires_grad(true), &q).is_none());
+        assert!(outer_add(&p, &q.narrow(2, 0, 1)).is_none());
+        assert!(outer_add(&p.narrow(0, 0, 3), &q).is_none());
+        assert!(outer_add(&p.to_kind(Kind::Half), &q).is_none());
+    }
+
+    /// The fused colour map equals the batched matmul and clamp it replaces, within one
+    /// rounding (the matmul's own order of additions), clamps to infinite bounds included;
+    /// a NaN stays a NaN, as with libtorch's clamp.
+    #[test]
+    fn the_kernel_colour_map_equals_the_matmul_and_clamp() {
+        for (kind, tol) in [(Kind::Float, 1e-5), (Kind::Double, 1e-12)] {
+            for shape in [vec![4i64, 3, 17, 19], vec![2, 3, 5, 6, 7]] {
+                let opts = (kind, Device::Cpu);
+                let b = shape[0];
+                let x = Tensor::rand(shape.as_slice(), opts) * 2.0 - 0.5;
+                let matrix = Tensor::randn([b, 3, 3], opts);
+                let bias = Tensor::randn([b, 3], opts);
+                let lo = Tensor::rand([b, 3], opts) - 1.0;
+                let hi = Tensor::rand([b, 3], opts) + 0.5;
+                // Sample 0 unbounded (a gated step's bounds).
+                let _ = lo.get(0).fill_(f64::NEG_INFINITY);
+                let _ = hi.get(0).fill_(f64::INFINITY);
+                let mut view = vec![1i64; shape.len()];
+                view[0] = b;
+                view[1] = 3;
+                let want = bias
+                    .unsqueeze(-1)
+                    .baddbmm(&matrix, &x.reshape([b, 3, -1]), 1, 1)
+                    .view(shape.as_slice())
+                    .clamp_tensor(
+                        Some(&lo.view(view.as_slice())),
+                        Some(&hi.view(view.as_slice())),
+                    );
+                let got =
+                    color_map(&x, &matrix, &bias, (&lo, &hi)).expect("the kernel takes this input");
+                assert_eq!(got.size(), shape);
+                let err = (&got - &want).abs().max().double_value(&[]);
+                assert!(err <= tol, "{kind:?} {shape:?}: {err}");
+                // A non-contiguous input is read as it is laid out.
+                let xt = x.transpose(-1, -2);
+                let got_t = color_map(&xt, &matrix, &bias, (&lo, &hi)).unwrap();
+                assert!(got_t.equal(&got.transpose(-1, -2).contiguous()));
+            }
+        }
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::full([1, 3, 2, 2], f64::NAN, opts);
+        let m = Tensor::eye(3, opts).unsqueeze(0);
+        let z = Tensor::zeros([1, 3], opts);
+        let one = Tensor::ones([1, 3], opts);
+        let y = color_map(&x, &m, &z, (&z, &one)).unwrap();
+        assert!(bool::try_from(y.isnan().all()).unwrap());
+        assert!(color_map(&x.narrow(1, 0, 2), &m, &z, (&z, &one)).is_none());
+        assert!(color_map(&x, &m.narrow(1, 0, 2), &z, (&z, &one)).is_none());
+    }
 }

@@ -216,16 +216,33 @@ fn normalized_grid(
         col_view.push(n as i64);
         let rows = a.narrow(-2, 0, n as i64);
         let column = |j: usize| rows.select(-1, j as i64).view(col_view.as_slice());
-        let mut grid = column(n);
+        let term = |k: usize| -> Result<Tensor> {
+            let mut view = vec![1i64; n + 2];
+            view[k + 1] = out[k];
+            let coords = base_coords(out[k], aligned, kind, device).view(view.as_slice());
+            Ok(coords.f_mul(&column(n - 1 - k))?)
+        };
         // Axis k of the output (0 = depth or height) carries coordinate n-1-k; the widest
         // axis last, so that only the last addition is output-sized.
-        for (k, &len) in out.iter().enumerate() {
-            let mut view = vec![1i64; n + 2];
-            view[k + 1] = len;
-            let coords = base_coords(len, aligned, kind, device).view(view.as_slice());
-            grid = grid.f_add(&coords.f_mul(&column(n - 1 - k))?)?;
+        let mut rows = column(n);
+        for k in 0..n - 1 {
+            rows = rows.f_add(&term(k)?)?;
         }
-        return Ok(grid);
+        let last = term(n - 1)?;
+        // On the CPU the last addition is a fused outer sum (a broadcast `add` there walks
+        // its inner axis of n coordinates at a time); the same values.
+        let width = out[n - 1];
+        let mut row_shape = shape.clone();
+        row_shape[n] = 1;
+        let flat_rows = rows
+            .f_expand(row_shape.as_slice(), false)?
+            .f_reshape([-1, n as i64])?;
+        if let Some(grid) =
+            crate::kernels::outer_add(&flat_rows, &last.f_reshape([b, width, n as i64])?)
+        {
+            return Ok(grid.view(shape.as_slice()));
+        }
+        return Ok(rows.f_add(&last)?);
     }
     let count: i64 = out.iter().product();
     // Coordinates x, y, (z) of every output pixel, in the row-major order of `out`.

@@ -1,0 +1,284 @@
+// The per-pixel arithmetic of the fused kernels and their contiguous row loops, with no
+// libtorch (or standard library) code in them: `rows_isa.cpp` compiles them once per
+// instruction set (baseline, AVX2), and `kernels.cpp` picks the widest one the CPU has at
+// first use (`dda_rows`). Everything here has internal linkage, so no inline function of a
+// wider instruction set can stand in for a baseline one at link time.
+//
+// Every float operation is the libtorch composition's, in its order and in the image's dtype
+// (no contraction into fused multiply-adds: the kernels are compiled with
+// -ffp-contract=off), so the results do not depend on the instruction set.
+
+#pragma once
+
+#include <cstdint>
+
+// One table of row loops for one dtype. Pointers are to contiguous rows of `len` pixels.
+template <typename T> struct DdaRowTable {
+  // Hue rotation: out (o0, o1, o2) from (r, g, b) by `turn` of a turn.
+  void (*hue_forward)(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, T turn,
+                      int64_t len);
+  // Its backward: image gradient (d0, d1, d2) and the per-pixel turns gradient dt from the
+  // upstream gradient (g0, g1, g2).
+  void (*hue_backward)(T *d0, T *d1, T *d2, T *dt, const T *r, const T *g, const T *b,
+                       const T *g0, const T *g1, const T *g2, T turn, int64_t len);
+  // ColorJitter's `steps` in place on (r, g, b); `scalars`: brightness, contrast, shift,
+  // saturation, 1 - saturation, turns.
+  void (*jitter)(T *r, T *g, T *b, const T *scalars, const int *steps, int n_steps,
+                 int64_t len);
+  // The fast mode's colour map: out_c = clamp(Σ_k m[c][k]·in_k + bias_c, lo_c, hi_c);
+  // `p` holds m (row-major 3×3), bias (3), lo (3), hi (3).
+  void (*color_map)(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, const T *p,
+                    int64_t len);
+  // One row of an outer sum (an affine sampling grid): elements [c0, c1) of a row of pixels
+  // of `n` coordinates, o[c] = p[c mod n] + q[c].
+  void (*outer_add)(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1);
+};
+
+// Both dtypes' tables, and the instruction set they were compiled for.
+struct DdaRows {
+  DdaRowTable<float> f;
+  DdaRowTable<double> d;
+  const char *isa;
+};
+
+namespace {
+
+// std::max / std::min's semantics (a NaN first argument is kept), without <algorithm>.
+template <typename T> inline T mx(T a, T b) { return a < b ? b : a; }
+template <typename T> inline T mn(T a, T b) { return b < a ? b : a; }
+
+// One pixel's hue rotation: the intermediate values both passes need.
+template <typename T> struct HuePixel {
+  // `arg`: the first channel holding the maximum (0, 1 or 2), as a float.
+  T v, mn, delta, dd, vs, diff, h, arg;
+  T kk[3];
+};
+
+// floor(t), exact for |t| < 2^53 (here |t| < 3), without a libm call.
+template <typename T> inline T floor_small(T t) {
+  T f = static_cast<T>(static_cast<int32_t>(t));
+  return f > t ? f - T(1) : f;
+}
+
+// The composition's arithmetic, step by step (see adjust_hue in color.rs).
+template <typename T> inline HuePixel<T> hue_pixel(T r, T g, T b, T turns) {
+  HuePixel<T> p;
+  p.v = mx(r, mx(g, b));
+  p.mn = mn(r, mn(g, b));
+  p.delta = p.v - p.mn;
+  p.vs = p.v * (p.delta / (p.v + static_cast<T>(1e-8)));
+  p.dd = p.delta + (p.delta == T(0) ? T(1) : T(0));
+  // The first channel holding the maximum: r, then g, then b.
+  const bool r_max = r == p.v, g_max = g == p.v;
+  p.arg = r_max ? T(0) : (g_max ? T(1) : T(2));
+  p.diff = r_max ? g - b : (g_max ? b - r : r - g);
+  p.h = (p.diff + p.arg * T(2) * p.dd) / p.dd;
+  T t = p.h / T(6) + turns;
+  T h6 = (t - floor_small(t)) * T(6);
+  const T n[3] = {T(5), T(3), T(1)};
+  for (int k = 0; k < 3; ++k) {
+    // remainder(n + h6, 6): n + h6 lies in [0, 12), where it is one exact subtraction.
+    T a = n[k] + h6;
+    p.kk[k] = (a >= T(6) ? a - T(6) : a) - T(2);
+  }
+  return p;
+}
+
+template <typename T> inline T clamp12(T k) {
+  T a = k < T(0) ? -k : k;
+  return mn(mx(a, T(1)), T(2));
+}
+
+// d clamp(|k|, 1, 2) / dk as libtorch's abs and clamp backward give it.
+template <typename T> inline T dclamp12(T k) {
+  T a = k < T(0) ? -k : k;
+  T sign = k > T(0) ? T(1) : (k < T(0) ? T(-1) : T(0));
+  return (a >= T(1) && a <= T(2)) ? sign : T(0);
+}
+
+template <typename T> inline T clamp01(T v) { return mn(mx(v, T(0)), T(1)); }
+
+// One pixel's backward: the image gradient (d0, d1, d2) and the turns gradient (returned),
+// from the upstream gradient (g0, g1, g2) of the three outputs.
+template <typename T>
+inline T hue_pixel_backward(T r, T g, T b, T g0, T g1, T g2, T turn, T &d0, T &d1, T &d2) {
+  auto p = hue_pixel<T>(r, g, b, turn);
+  // out_k = clamp(|kk_k|, 1, 2)·vs + (v - 2·vs)
+  T g_v = g0 + g1 + g2;
+  const T g_vs = g0 * (clamp12(p.kk[0]) - T(2)) + g1 * (clamp12(p.kk[1]) - T(2)) +
+                 g2 * (clamp12(p.kk[2]) - T(2));
+  const T g_h6 = (g0 * dclamp12(p.kk[0]) + g1 * dclamp12(p.kk[1]) + g2 * dclamp12(p.kk[2])) * p.vs;
+  // h6 = frac(h/6 + turns)·6: d/dturns = 6, d/dh = 1.
+  const T g_h = g_h6;
+  // h = (diff + 2·arg·dd) / dd
+  const T g_diff = g_h / p.dd;
+  T g_delta = -g_h * p.diff / (p.dd * p.dd);
+  // vs = v·(delta / (v + eps))
+  const T ve = p.v + static_cast<T>(1e-8);
+  g_delta += g_vs * (p.v / ve);
+  g_v += g_vs * (p.delta / ve - p.v * p.delta / (ve * ve));
+  // delta = v - min
+  g_v += g_delta;
+  const T g_mn = -g_delta;
+  // amax and amin share their gradient between tied channels.
+  const T n_max = T(r == p.v) + T(g == p.v) + T(b == p.v);
+  const T n_min = T(r == p.mn) + T(g == p.mn) + T(b == p.mn);
+  const T share_v = g_v / n_max, share_mn = g_mn / n_min;
+  // diff = next - previous channel of the maximum's channel: g - b, b - r or r - g.
+  const bool a0 = p.arg == T(0), a1 = p.arg == T(1), a2 = p.arg == T(2);
+  d0 = (r == p.v ? share_v : T(0)) + (r == p.mn ? share_mn : T(0)) +
+       (a2 ? g_diff : (a1 ? -g_diff : T(0)));
+  d1 = (g == p.v ? share_v : T(0)) + (g == p.mn ? share_mn : T(0)) +
+       (a0 ? g_diff : (a2 ? -g_diff : T(0)));
+  d2 = (b == p.v ? share_v : T(0)) + (b == p.mn ? share_mn : T(0)) +
+       (a1 ? g_diff : (a0 ? -g_diff : T(0)));
+  return g_h6 * T(6);
+}
+
+// The hue rotation's output for one pixel, channel k.
+template <typename T> inline T hue_out(const HuePixel<T> &p, int k) {
+  return clamp12(p.kk[k]) * p.vs + (p.v - p.vs * T(2));
+}
+
+template <typename T>
+void hue_forward_row(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, T turn,
+                     int64_t len) {
+#pragma omp simd
+  for (int64_t i = 0; i < len; ++i) {
+    auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
+    o0[i] = hue_out(p, 0);
+    o1[i] = hue_out(p, 1);
+    o2[i] = hue_out(p, 2);
+  }
+}
+
+template <typename T>
+void hue_backward_row(T *d0, T *d1, T *d2, T *dt, const T *r, const T *g, const T *b,
+                      const T *g0, const T *g1, const T *g2, T turn, int64_t len) {
+#pragma omp simd
+  for (int64_t i = 0; i < len; ++i) {
+    T a0, a1, a2;
+    dt[i] = hue_pixel_backward<T>(r[i], g[i], b[i], g0[i], g1[i], g2[i], turn, a0, a1, a2);
+    d0[i] = a0;
+    d1[i] = a1;
+    d2[i] = a2;
+  }
+}
+
+// ColorJitter's step codes (see `jitter_steps` in kernels.cpp).
+enum JitterStep { kBrightness = 0, kContrast = 1, kSaturation = 2, kHue = 3, kClamp = 4 };
+
+template <typename T>
+void jitter_row(T *r, T *g, T *b, const T *scalars, const int *steps, int n_steps,
+                int64_t len) {
+  const T fb = scalars[0], fc = scalars[1], shift = scalars[2], fs = scalars[3],
+          fs1 = scalars[4], turn = scalars[5];
+  // Rec. 601 luma, as rgb_to_grayscale.
+  const T w0 = T(0.299), w1 = T(0.587), w2 = T(0.114);
+  for (int k = 0; k < n_steps; ++k) {
+    switch (steps[k]) {
+    case kClamp:
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        r[i] = clamp01(r[i]);
+        g[i] = clamp01(g[i]);
+        b[i] = clamp01(b[i]);
+      }
+      break;
+    case kBrightness:
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        r[i] = clamp01(r[i] * fb);
+        g[i] = clamp01(g[i] * fb);
+        b[i] = clamp01(b[i] * fb);
+      }
+      break;
+    case kContrast:
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        r[i] = clamp01(r[i] * fc + shift);
+        g[i] = clamp01(g[i] * fc + shift);
+        b[i] = clamp01(b[i] * fc + shift);
+      }
+      break;
+    case kSaturation:
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        const T gray = fs1 * (r[i] * w0 + g[i] * w1 + b[i] * w2);
+        r[i] = clamp01(r[i] * fs + gray);
+        g[i] = clamp01(g[i] * fs + gray);
+        b[i] = clamp01(b[i] * fs + gray);
+      }
+      break;
+    default:
+#pragma omp simd
+      for (int64_t i = 0; i < len; ++i) {
+        auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
+        r[i] = hue_out(p, 0);
+        g[i] = hue_out(p, 1);
+        b[i] = hue_out(p, 2);
+      }
+      break;
+    }
+  }
+}
+
+// clamp(v, lo, hi) as libtorch's clamp: a NaN stays NaN.
+template <typename T> inline T clamp_to(T v, T lo, T hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+template <typename T>
+void color_map_row(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, const T *p,
+                   int64_t len) {
+  const T m00 = p[0], m01 = p[1], m02 = p[2], m10 = p[3], m11 = p[4], m12 = p[5], m20 = p[6],
+          m21 = p[7], m22 = p[8];
+  const T b0 = p[9], b1 = p[10], b2 = p[11];
+  const T l0 = p[12], l1 = p[13], l2 = p[14], h0 = p[15], h1 = p[16], h2 = p[17];
+#pragma omp simd
+  for (int64_t i = 0; i < len; ++i) {
+    const T x0 = r[i], x1 = g[i], x2 = b[i];
+    o0[i] = clamp_to(m00 * x0 + m01 * x1 + m02 * x2 + b0, l0, h0);
+    o1[i] = clamp_to(m10 * x0 + m11 * x1 + m12 * x2 + b1, l1, h1);
+    o2[i] = clamp_to(m20 * x0 + m21 * x1 + m22 * x2 + b2, l2, h2);
+  }
+}
+
+template <typename T>
+void outer_add_row(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1) {
+  int64_t c = c0;
+  for (; c < c1 && c % n != 0; ++c) {
+    o[c] = p[c % n] + q[c];
+  }
+  // Whole pixels from here.
+  const int64_t pixels = (c1 - c) / n;
+  T *oo = o + c;
+  const T *qq = q + c;
+  if (n == 2) {
+    const T p0 = p[0], p1 = p[1];
+#pragma omp simd
+    for (int64_t j = 0; j < pixels; ++j) {
+      oo[2 * j] = p0 + qq[2 * j];
+      oo[2 * j + 1] = p1 + qq[2 * j + 1];
+    }
+  } else if (n == 3) {
+    const T p0 = p[0], p1 = p[1], p2 = p[2];
+#pragma omp simd
+    for (int64_t j = 0; j < pixels; ++j) {
+      oo[3 * j] = p0 + qq[3 * j];
+      oo[3 * j + 1] = p1 + qq[3 * j + 1];
+      oo[3 * j + 2] = p2 + qq[3 * j + 2];
+    }
+  } else {
+    for (int64_t j = 0; j < pixels; ++j) {
+      for (int k = 0; k < n; ++k) {
+        oo[n * j + k] = p[k] + qq[n * j + k];
+      }
+    }
+  }
+  for (c += pixels * n; c < c1; ++c) {
+    o[c] = p[c % n] + q[c];
+  }
+}
+
+} // namespace
