@@ -26,6 +26,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -55,6 +58,16 @@ const DdaRows &rows() {
 template <typename T> const DdaRowTable<T> &row_table();
 template <> const DdaRowTable<float> &row_table<float>() { return rows().f; }
 template <> const DdaRowTable<double> &row_table<double>() { return rows().d; }
+
+// The graph nodes' backward passes are raw kernels: their results carry no graph of their
+// own. A backward asked to build one (`create_graph`, for a gradient of a gradient) fails
+// with what to do instead, rather than giving a second derivative with this node's share
+// missing.
+void once_differentiable(const char *what) {
+  TORCH_CHECK(!at::GradMode::is_enabled(), "tch-dda: the fused CPU kernel of ", what,
+              " is differentiable once; for a gradient of a gradient (create_graph), call "
+              "tch_dda::set_fused_cpu_kernels(false) before the forward pass");
+}
 
 template <typename T> inline T at_(char *base, int64_t stride, int64_t i) {
   return *reinterpret_cast<T *>(base + i * stride);
@@ -293,6 +306,225 @@ void jitter_steps(const at::Tensor &x, const at::Tensor &out, const at::Tensor &
   });
 }
 
+// The scalars of `jitter_steps` (B,6) from the factors (B,4: brightness, contrast,
+// saturation, turns) and contrast's shift (B,).
+at::Tensor jitter_scalars(const at::Tensor &f, const at::Tensor &shift) {
+  const auto fs = f.select(1, 2);
+  return at::stack({f.select(1, 0), f.select(1, 1), shift, fs, at::rsub(fs, 1), f.select(1, 3)},
+                   1);
+}
+
+// Contrast's mean (B,) of a (B,3,H,W) image: its BT.601 gray's, with the operations of
+// `gray_mean` in color.rs (so the same values).
+at::Tensor gray_mean(const at::Tensor &x) {
+  const auto c = x.unbind(1);
+  const auto w1 = at::scalar_tensor(0.587, x.options());
+  const auto w2 = at::scalar_tensor(0.114, x.options());
+  return c[0].mul(0.299).addcmul(c[1], w1).addcmul(c[2], w2).mean({-2, -1}, false, x.scalar_type());
+}
+
+int contrast_at(const std::vector<int> &steps) {
+  for (size_t k = 0; k < steps.size(); ++k) {
+    if (steps[k] == kContrast) {
+      return static_cast<int>(k);
+    }
+  }
+  return static_cast<int>(steps.size());
+}
+
+// ColorJitter (torchvision's flavour): `steps` (the input clamp first) on a contiguous
+// (B,3,H,W) image with factors (B,4), one pass before contrast's mean and one after it.
+// Returns the image and contrast's mean (B,) (zeros without a contrast step).
+std::pair<at::Tensor, at::Tensor> jitter_forward(const at::Tensor &x, const at::Tensor &f,
+                                                 const std::vector<int> &steps) {
+  TORCH_CHECK(!steps.empty() && steps.size() <= 5 && steps[0] == kClamp,
+              "the steps are the input clamp then at most four others");
+  auto out = at::empty_like(x);
+  const int n = static_cast<int>(steps.size()), c = contrast_at(steps);
+  auto zero = at::zeros({x.size(0)}, x.options());
+  jitter_steps(x, out, jitter_scalars(f, zero), steps.data(), c);
+  if (c == n) {
+    return {out, zero};
+  }
+  auto m = gray_mean(out);
+  jitter_steps(out, out, jitter_scalars(f, m.mul(at::rsub(f.select(1, 1), 1))), steps.data() + c, n - c);
+  return {out, m};
+}
+
+// Pixels per block of the backward: the inputs of every step and the gradient stay in L1.
+constexpr int64_t kBlock = 256;
+
+// One backward pass: per block of pixels, the steps [0, end) recomputed from the input,
+// then the gradient taken back through steps end-1 … begin. Operands: out d_r, d_g, d_b;
+// in r, g, b, the upstream gradient (three planes; may be the output itself), the sample's
+// index (int64). `extra` (B,3), when set, is added to the upstream gradient. The pixels'
+// sums of the factor gradients are kept per call (keyed by where it starts, so that they
+// are added in the same order whatever the threads).
+template <typename T> struct JitterBackwardLoop {
+  const int *steps;
+  int begin, end;
+  const T *scalars;
+  const double *extra;
+  int64_t batch;
+  std::mutex *mu;
+  std::map<const char *, std::vector<double>> *partials;
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    constexpr int n = 10;
+    char *ptr[n];
+    for (int j = 0; j < n; ++j) {
+      ptr[j] = data[j];
+    }
+    std::vector<double> local(static_cast<size_t>(batch) * 5, 0.0);
+    const auto &table = row_table<T>();
+    T z[6][3][kBlock];
+    T g[3][kBlock];
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      int64_t i = 0;
+      while (i < size0) {
+        const int64_t b = at_<int64_t>(ptr[9], strides[9], i);
+        int64_t len = 1;
+        while (i + len < size0 && len < kBlock && at_<int64_t>(ptr[9], strides[9], i + len) == b) {
+          ++len;
+        }
+        const T *sc = scalars + 6 * b;
+        for (int k = 0; k < 3; ++k) {
+          const T add = extra != nullptr ? static_cast<T>(extra[3 * b + k]) : T(0);
+          for (int64_t j = 0; j < len; ++j) {
+            z[0][k][j] = at_<T>(ptr[3 + k], strides[3 + k], i + j);
+            g[k][j] = at_<T>(ptr[6 + k], strides[6 + k], i + j) + add;
+          }
+        }
+        for (int s = 0; s < end; ++s) {
+          for (int k = 0; k < 3; ++k) {
+            std::memcpy(z[s + 1][k], z[s][k], len * sizeof(T));
+          }
+          table.jitter(z[s + 1][0], z[s + 1][1], z[s + 1][2], sc, steps + s, 1, len);
+        }
+        for (int s = end - 1; s >= begin; --s) {
+          table.jitter_backward(steps[s], z[s][0], z[s][1], z[s][2], g[0], g[1], g[2], sc, len,
+                                &local[5 * b]);
+        }
+        for (int k = 0; k < 3; ++k) {
+          for (int64_t j = 0; j < len; ++j) {
+            out_<T>(ptr[k], strides[k], i + j) = g[k][j];
+          }
+        }
+        i += len;
+      }
+      for (int j = 0; j < n; ++j) {
+        ptr[j] += strides[n + j];
+      }
+    }
+    std::lock_guard<std::mutex> lock(*mu);
+    (*partials)[data[0]] = std::move(local);
+  }
+};
+
+// One backward pass (see JitterBackwardLoop) into `gx`; adds the factor sums to `acc` (B,5).
+void jitter_backward_pass(const at::Tensor &x, const at::Tensor &up, const at::Tensor &gx,
+                          const at::Tensor &scalars, const std::vector<int> &steps, int begin,
+                          int end, const double *extra, std::vector<double> &acc) {
+  const int64_t batch = x.size(0);
+  const auto d0 = plane(gx, 0), d1 = plane(gx, 1), d2 = plane(gx, 2);
+  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
+  const auto u0 = plane(up, 0), u1 = plane(up, 1), u2 = plane(up, 2);
+  const auto index =
+      at::arange(batch, x.options().dtype(at::kLong)).view({-1, 1, 1, 1}).expand_as(r);
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(d0)
+                  .add_output(d1)
+                  .add_output(d2)
+                  .add_const_input(r)
+                  .add_const_input(g)
+                  .add_const_input(b)
+                  .add_const_input(u0)
+                  .add_const_input(u1)
+                  .add_const_input(u2)
+                  .add_const_input(index)
+                  .check_all_same_dtype(false)
+                  .resize_outputs(false)
+                  .build();
+  std::mutex mu;
+  std::map<const char *, std::vector<double>> partials;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_backward", [&] {
+    JitterBackwardLoop<scalar_t> loop{steps.data(), begin,   end, scalars.data_ptr<scalar_t>(),
+                                      extra,        batch,   &mu, &partials};
+    iter.for_each(loop);
+  });
+  for (const auto &kv : partials) {
+    for (size_t k = 0; k < acc.size(); ++k) {
+      acc[k] += kv.second[k];
+    }
+  }
+}
+
+// The gradients of `jitter_forward` with respect to the image and the factors (B,4), from
+// the output's gradient. Without contrast, one pass; with it, a pass back to contrast's
+// input, the share of contrast's mean (a per-sample constant per channel: its gradient over
+// the H·W pixels, times the luma weight), and a pass back to the input.
+std::pair<at::Tensor, at::Tensor> jitter_backward(const at::Tensor &x, const at::Tensor &f,
+                                                  const at::Tensor &m,
+                                                  const std::vector<int> &steps,
+                                                  const at::Tensor &grad_out) {
+  const int64_t batch = x.size(0), pixels = x.size(2) * x.size(3);
+  const auto g = grad_out.to(x.scalar_type()).contiguous();
+  const auto fc = f.select(1, 1);
+  const auto scalars = jitter_scalars(f, m.mul(at::rsub(fc, 1))).contiguous();
+  auto gx = at::empty_like(x);
+  std::vector<double> acc(static_cast<size_t>(batch) * 5, 0.0);
+  const int n = static_cast<int>(steps.size()), c = contrast_at(steps);
+  if (c == n) {
+    jitter_backward_pass(x, g, gx, scalars, steps, 0, n, nullptr, acc);
+  } else {
+    jitter_backward_pass(x, g, gx, scalars, steps, c, n, nullptr, acc);
+    // shift = (1 - fc)·m, m = Σ (0.299 r + 0.587 g + 0.114 b) / (H·W).
+    const auto fcd = fc.to(at::kDouble).contiguous(), md = m.to(at::kDouble).contiguous();
+    const double *fcp = fcd.data_ptr<double>(), *mp = md.data_ptr<double>();
+    const double luma[3] = {0.299, 0.587, 0.114};
+    std::vector<double> extra(static_cast<size_t>(batch) * 3);
+    for (int64_t b = 0; b < batch; ++b) {
+      const double g_shift = acc[5 * b + 4];
+      acc[5 * b + 1] -= mp[b] * g_shift;
+      const double g_m = (1 - fcp[b]) * g_shift;
+      for (int k = 0; k < 3; ++k) {
+        extra[3 * b + k] = g_m * luma[k] / static_cast<double>(pixels);
+      }
+    }
+    jitter_backward_pass(x, gx, gx, scalars, steps, 0, c, extra.data(), acc);
+  }
+  auto gf = at::empty({batch, 4}, f.options().dtype(at::kDouble));
+  double *gp = gf.data_ptr<double>();
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int k = 0; k < 4; ++k) {
+      gp[4 * b + k] = acc[5 * b + k];
+    }
+  }
+  return {gx, gf.to(f.scalar_type())};
+}
+
+// ColorJitter as a graph node: the image and the factors (B,4) get their gradients.
+struct JitterFn : public torch::autograd::Function<JitterFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
+                            const at::Tensor &f, std::vector<int64_t> steps) {
+    const std::vector<int> s(steps.begin(), steps.end());
+    auto result = jitter_forward(x, f, s);
+    ctx->save_for_backward({x, f, result.second});
+    ctx->saved_data["steps"] = steps;
+    return result.first;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    once_differentiable("ColorJitter");
+    const auto saved = ctx->get_saved_variables();
+    const auto steps = ctx->saved_data["steps"].toIntVector();
+    const std::vector<int> s(steps.begin(), steps.end());
+    auto result = jitter_backward(saved[0], saved[1], saved[2], s, grads[0]);
+    return {result.first, result.second, at::Tensor()};
+  }
+};
+
 // The fast mode's colour map (rows.h `color_map_row`) of a contiguous (B,3,…) image into
 // `out`. Operands: out r, g, b; in r, g, b; the sample's index (int64, constant along the
 // pixels), which picks its row of `params` (B,18).
@@ -406,6 +638,7 @@ struct HueRotate : public torch::autograd::Function<HueRotate> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
                                                  torch::autograd::variable_list grads) {
+    once_differentiable("hue");
     auto saved = ctx->get_saved_variables();
     return hue_backward(saved[0], saved[1], grads[0]);
   }
@@ -428,13 +661,19 @@ void *dda_hue_rotate(void *x, void *turns, char **err) {
   });
 }
 
-// ColorJitter's `steps` (see `jitter_steps`) on a contiguous (B,3,H,W) float CPU image `x`
-// into `out` (same shape and dtype; may be `x`), without a graph. Returns 0 on success.
-int dda_jitter_steps(void *x, void *out, void *scalars, const int *steps, int n_steps,
-                     char **err) {
-  return dda::guarded_status(err, [&] {
-    jitter_steps(*static_cast<at::Tensor *>(x), *static_cast<at::Tensor *>(out),
-                 *static_cast<at::Tensor *>(scalars), steps, n_steps);
+// ColorJitter (torchvision's flavour) on a contiguous (B,3,H,W) float CPU image `x` in [0, 1]
+// or not (the input clamp is the first step), with `factors` (B,4) of x's dtype: brightness,
+// contrast, saturation, hue turns; `steps` are the `JitterStep` codes, the input clamp
+// first. A graph node when either requires a gradient (and grad mode is on). A new tensor,
+// or null with `err`.
+void *dda_jitter(void *x, void *factors, const int *steps, int n_steps, char **err) {
+  return dda::guarded(err, [&] {
+    const at::Tensor &xt = *static_cast<at::Tensor *>(x);
+    const at::Tensor &ft = *static_cast<at::Tensor *>(factors);
+    if (at::GradMode::is_enabled() && (xt.requires_grad() || ft.requires_grad())) {
+      return JitterFn::apply(xt, ft, std::vector<int64_t>(steps, steps + n_steps));
+    }
+    return jitter_forward(xt, ft, std::vector<int>(steps, steps + n_steps)).first;
   });
 }
 

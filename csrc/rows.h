@@ -29,6 +29,12 @@ template <typename T> struct DdaRowTable {
   // `p` holds m (row-major 3×3), bias (3), lo (3), hi (3).
   void (*color_map)(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, const T *p,
                     int64_t len);
+  // One ColorJitter step's backward (a `JitterStep` code) over `len` pixels: `z` the step's
+  // input, `g` the gradient of its output, replaced in place by the gradient of its input;
+  // `acc` gains the pixels' sums of the gradients of brightness, contrast, saturation, the
+  // turns and contrast's shift (in that order).
+  void (*jitter_backward)(int step, const T *z0, const T *z1, const T *z2, T *g0, T *g1, T *g2,
+                          const T *scalars, int64_t len, double *acc);
   // One row of an outer sum (an affine sampling grid): elements [c0, c1) of a row of pixels
   // of `n` coordinates, o[c] = p[c mod n] + q[c].
   void (*outer_add)(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1);
@@ -220,6 +226,95 @@ void jitter_row(T *r, T *g, T *b, const T *scalars, const int *steps, int n_step
       }
       break;
     }
+  }
+}
+
+// 1 where clamp(a, 0, 1) passes its gradient on (libtorch's clamp backward: the closed
+// interval), else 0.
+template <typename T> inline bool inside01(T a) { return a >= T(0) && a <= T(1); }
+
+template <typename T>
+void jitter_backward_row(int step, const T *z0, const T *z1, const T *z2, T *g0, T *g1, T *g2,
+                         const T *scalars, int64_t len, double *acc) {
+  const T fb = scalars[0], fc = scalars[1], shift = scalars[2], fs = scalars[3],
+          fs1 = scalars[4], turn = scalars[5];
+  const T w0 = T(0.299), w1 = T(0.587), w2 = T(0.114);
+  switch (step) {
+  case kClamp:
+#pragma omp simd
+    for (int64_t i = 0; i < len; ++i) {
+      g0[i] = inside01(z0[i]) ? g0[i] : T(0);
+      g1[i] = inside01(z1[i]) ? g1[i] : T(0);
+      g2[i] = inside01(z2[i]) ? g2[i] : T(0);
+    }
+    break;
+  case kBrightness: {
+    // y = clamp(z·f)
+    T sf = T(0);
+#pragma omp simd reduction(+ : sf)
+    for (int64_t i = 0; i < len; ++i) {
+      const T a0 = inside01(z0[i] * fb) ? g0[i] : T(0);
+      const T a1 = inside01(z1[i] * fb) ? g1[i] : T(0);
+      const T a2 = inside01(z2[i] * fb) ? g2[i] : T(0);
+      sf += a0 * z0[i] + a1 * z1[i] + a2 * z2[i];
+      g0[i] = a0 * fb;
+      g1[i] = a1 * fb;
+      g2[i] = a2 * fb;
+    }
+    acc[0] += sf;
+    break;
+  }
+  case kContrast: {
+    // y = clamp(z·f + shift); the shift's own gradient (through the mean) is the caller's.
+    T sf = T(0), ss = T(0);
+#pragma omp simd reduction(+ : sf, ss)
+    for (int64_t i = 0; i < len; ++i) {
+      const T a0 = inside01(z0[i] * fc + shift) ? g0[i] : T(0);
+      const T a1 = inside01(z1[i] * fc + shift) ? g1[i] : T(0);
+      const T a2 = inside01(z2[i] * fc + shift) ? g2[i] : T(0);
+      sf += a0 * z0[i] + a1 * z1[i] + a2 * z2[i];
+      ss += a0 + a1 + a2;
+      g0[i] = a0 * fc;
+      g1[i] = a1 * fc;
+      g2[i] = a2 * fc;
+    }
+    acc[1] += sf;
+    acc[4] += ss;
+    break;
+  }
+  case kSaturation: {
+    // y = clamp(z·f + (1-f)·gray(z))
+    T sf = T(0);
+#pragma omp simd reduction(+ : sf)
+    for (int64_t i = 0; i < len; ++i) {
+      const T y = z0[i] * w0 + z1[i] * w1 + z2[i] * w2;
+      const T gray = fs1 * y;
+      const T a0 = inside01(z0[i] * fs + gray) ? g0[i] : T(0);
+      const T a1 = inside01(z1[i] * fs + gray) ? g1[i] : T(0);
+      const T a2 = inside01(z2[i] * fs + gray) ? g2[i] : T(0);
+      const T sa = a0 + a1 + a2;
+      sf += a0 * z0[i] + a1 * z1[i] + a2 * z2[i] - sa * y;
+      const T t = fs1 * sa;
+      g0[i] = a0 * fs + w0 * t;
+      g1[i] = a1 * fs + w1 * t;
+      g2[i] = a2 * fs + w2 * t;
+    }
+    acc[2] += sf;
+    break;
+  }
+  default: {
+    T st = T(0);
+#pragma omp simd reduction(+ : st)
+    for (int64_t i = 0; i < len; ++i) {
+      T d0, d1, d2;
+      st += hue_pixel_backward<T>(z0[i], z1[i], z2[i], g0[i], g1[i], g2[i], turn, d0, d1, d2);
+      g0[i] = d0;
+      g1[i] = d1;
+      g2[i] = d2;
+    }
+    acc[3] += st;
+    break;
+  }
   }
 }
 

@@ -4,18 +4,18 @@
 //! and float64 CPU tensors, and every other input (CUDA above all) keeps the composition.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 
 extern "C" {
     fn dda_hue_rotate(x: *mut c_void, turns: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
-    fn dda_jitter_steps(
+    fn dda_jitter(
         x: *mut c_void,
-        out: *mut c_void,
-        scalars: *mut c_void,
+        factors: *mut c_void,
         steps: *const c_int,
         n_steps: c_int,
         err: *mut *mut c_char,
-    ) -> c_int;
+    ) -> *mut c_void;
     fn dda_color_map(x: *mut c_void, params: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_outer_add(p: *mut c_void, q: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_cpu_kernels_isa() -> *const c_char;
@@ -30,7 +30,7 @@ pub fn cpu_kernels_isa() -> &'static str {
     s.to_str().unwrap_or("base")
 }
 
-/// ColorJitter's steps for [`jitter_steps`]: the codes of `csrc/kernels.cpp`.
+/// ColorJitter's steps for [`jitter`]: the codes of `csrc/rows.h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub(crate) enum JitterStep {
@@ -46,9 +46,31 @@ pub(crate) enum JitterStep {
     Clamp = 4,
 }
 
-/// Whether the fused kernels may take `x`: a non-empty float32/float64 CPU tensor.
+static FUSED: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fused CPU kernels on (the default) or off, process-wide; returns the previous
+/// setting. Off, every step composes libtorch ops, as on other devices: within one float32
+/// rounding of the kernels' values, slower, and differentiable any number of times. The
+/// kernels' graph nodes are differentiable once: a backward pass with `create_graph` (a
+/// gradient of a gradient, as a gradient penalty through augmentations takes) fails with an
+/// error that names this switch. Set it before the forward pass whose graph is differentiated
+/// twice.
+pub fn set_fused_cpu_kernels(on: bool) -> bool {
+    FUSED.swap(on, Ordering::Relaxed)
+}
+
+/// Whether the fused CPU kernels are on (see [`set_fused_cpu_kernels`]).
+pub fn fused_cpu_kernels() -> bool {
+    FUSED.load(Ordering::Relaxed)
+}
+
+/// Whether the fused kernels may take `x`: a non-empty float32/float64 CPU tensor, with the
+/// kernels on.
 fn eligible(x: &Tensor) -> bool {
-    x.device() == Device::Cpu && matches!(x.kind(), Kind::Float | Kind::Double) && x.numel() > 0
+    fused_cpu_kernels()
+        && x.device() == Device::Cpu
+        && matches!(x.kind(), Kind::Float | Kind::Double)
+        && x.numel() > 0
 }
 
 /// The hue of a (B,3,H,W) image rotated by `turns` (B,) of a turn, by the fused kernel; `None`
@@ -79,53 +101,47 @@ pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
     Some(unsafe { Tensor::from_ptr(out.cast()) })
 }
 
-/// ColorJitter's `steps` (torchvision's flavour), without a graph, on a (B,3,H,W) image `x`
-/// into `out` (a contiguous tensor of the same shape and kind; it may be `x` itself, then in
-/// place), one pass over the image whatever the number of steps. `scalars` is (B,6):
-/// brightness, contrast, contrast's shift, saturation, 1 - saturation, hue turns. `false`
-/// when the kernel does not take this input (the caller composes libtorch ops instead).
-pub(crate) fn jitter_steps(
-    x: &Tensor,
-    out: &Tensor,
-    scalars: &Tensor,
-    steps: &[JitterStep],
-) -> bool {
+/// ColorJitter (torchvision's flavour) on a (B,3,H,W) image by the fused kernel: `steps` (the
+/// input clamp first, then the drawn steps) with `factors` (B,4): brightness, contrast,
+/// saturation, hue turns. One pass before contrast's mean and one after it; with a graph to
+/// record, one graph node whose backward gives the gradients of the image and the factors
+/// in two passes. `None` when the kernel does not take this input (the caller composes
+/// libtorch ops instead).
+pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Option<Tensor> {
     let size = x.size();
     if !eligible(x)
         || size.len() != 4
         || size[1] != 3
-        || out.size() != size
-        || out.kind() != x.kind()
-        || out.device() != Device::Cpu
-        || !out.is_contiguous()
-        || scalars.size() != [size[0], 6]
+        || factors.size() != [size[0], 4]
+        || steps.first() != Some(&JitterStep::Clamp)
+        || steps.len() > 5
     {
-        return false;
+        return None;
     }
     let x = x.contiguous();
-    let scalars = scalars
+    let factors = factors
         .to_kind(x.kind())
         .to_device(Device::Cpu)
         .contiguous();
     let codes: Vec<c_int> = steps.iter().map(|&s| s as c_int).collect();
     let mut err = std::ptr::null_mut();
     // SAFETY: live `torch::Tensor`s and a slice for the duration of the call; the shim
-    // writes only into `out` and reports failure with an error string.
-    let rc = unsafe {
-        dda_jitter_steps(
+    // returns a `new at::Tensor` that tch takes ownership of, or null with an error string.
+    let out = unsafe {
+        dda_jitter(
             x.as_ptr() as *mut c_void,
-            out.as_ptr() as *mut c_void,
-            scalars.as_ptr() as *mut c_void,
+            factors.as_ptr() as *mut c_void,
             codes.as_ptr(),
             codes.len() as c_int,
             &mut err,
         )
     };
-    if rc != 0 {
+    if out.is_null() {
         let _ = crate::rng::take_error(err);
-        return false;
+        return None;
     }
-    true
+    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
+    Some(unsafe { Tensor::from_ptr(out.cast()) })
 }
 
 /// The fast mode's colour map without a graph, by the fused kernel: per sample `b` and pixel,

@@ -22,11 +22,6 @@ impl Ew {
         }
     }
 
-    /// Whether the steps work in place (no input requires a gradient).
-    pub fn in_place(self) -> bool {
-        self.inplace
-    }
-
     /// `t * o`.
     pub fn mul(self, mut t: Tensor, o: &Tensor) -> Tensor {
         if self.inplace {

@@ -779,3 +779,42 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
     vs.set_kind(Kind::Double);
     check_ranges("RandomMixUp", &vs, &mixup, &[4, 2, 3, 4]);
 }
+
+/// A gradient of a gradient (a backward pass with `create_graph`, as a gradient penalty
+/// through augmentations takes): the fused CPU kernels' nodes refuse it with an error that
+/// names the switch; with the kernels off, the composition's second derivative matches
+/// finite differences of the first.
+#[test]
+fn a_gradient_of_a_gradient_names_the_switch_and_matches_with_the_kernels_off() {
+    let _serial = common::serial();
+    let vs = root();
+    let aug = ColorJitter::new(vs.root(), JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap();
+    let x = input(&[2, 3, 3, 4]);
+    tch::manual_seed(11);
+    let params = aug.sample(&x.size(), Device::Cpu).unwrap();
+    let w = Tensor::rand(x.size(), (Kind::Double, Device::Cpu));
+    // x ↦ ∂/∂x Σ aug(x)·w, with a graph when x requires a gradient.
+    let grad = |x: &Tensor| -> std::result::Result<Tensor, tch::TchError> {
+        let create = x.requires_grad();
+        let leaf = if create {
+            x.shallow_clone()
+        } else {
+            x.detach().set_requires_grad(true)
+        };
+        let y = aug.f_apply(&leaf, &params).unwrap();
+        let mut g = Tensor::f_run_backward(&[(y * &w).sum(Kind::Double)], &[&leaf], true, create)?;
+        Ok(g.remove(0))
+    };
+    assert!(fused_cpu_kernels());
+    let err = grad(&x.copy().set_requires_grad(true))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("set_fused_cpu_kernels(false)"), "{err}");
+
+    let was = set_fused_cpu_kernels(false);
+    let result = std::panic::catch_unwind(|| gradcheck(&|x| grad(x).unwrap(), &x));
+    set_fused_cpu_kernels(was);
+    let err = result.unwrap();
+    println!("GRADGRADCHECK ColorJitter: {err:.2e}");
+    assert!(err < TOL, "second derivative off by {err:e}");
+}

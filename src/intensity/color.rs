@@ -352,63 +352,30 @@ impl Jitter {
         Ok(order)
     }
 
-    /// Without a graph, on a CPU RGB image: the steps by the fused kernel
-    /// ([`crate::kernels::jitter_steps`]), one pass before contrast's mean and one after it,
-    /// with the float operations of the composition below (bit for bit but for
-    /// saturation's gray, which libtorch's `addcmul` rounds once less: within one float32
-    /// rounding). `None` when the kernel does not take the input.
-    fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Result<Option<Tensor>> {
-        use crate::kernels::{jitter_steps, JitterStep};
-        let size = x.size();
-        if x.device() != Device::Cpu || size.len() != 4 || size[1] != 3 {
-            return Ok(None);
+    /// On a CPU RGB image: the steps by the fused kernel ([`crate::kernels::jitter`]), one
+    /// pass before contrast's mean and one after it, with the float operations of the
+    /// composition below (bit for bit but for saturation's gray, which libtorch's `addcmul`
+    /// rounds once less: within one float32 rounding); with a graph, one node whose
+    /// backward is two passes. `None` when the kernel does not take the input.
+    fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Option<Tensor> {
+        use crate::kernels::{jitter, JitterStep};
+        if x.device() != Device::Cpu {
+            return None;
         }
-        let flat = |t: &Tensor| t.reshape([-1]);
-        let one_minus_s = 1f64 - &factors[2];
-        let scalars = |shift: &Tensor| {
-            Tensor::stack(
-                &[
-                    flat(&factors[0]),
-                    flat(&factors[1]),
-                    flat(shift),
-                    flat(&factors[2]),
-                    flat(&one_minus_s),
-                    flat(&factors[3]),
-                ],
-                1,
-            )
-        };
-        let out = Tensor::f_empty(size.as_slice(), (x.kind(), x.device()))?;
-        let mut source = x.shallow_clone();
-        let mut shift = factors[1].zeros_like();
         let mut steps = vec![JitterStep::Clamp];
         for &idx in order {
             let idx = idx as usize;
-            if self.skip[idx] {
-                continue;
+            if !self.skip[idx] {
+                steps.push(match idx {
+                    0 => JitterStep::Brightness,
+                    1 => JitterStep::Contrast,
+                    2 => JitterStep::Saturation,
+                    _ => JitterStep::Hue,
+                });
             }
-            let step = match idx {
-                0 => JitterStep::Brightness,
-                1 => JitterStep::Contrast,
-                2 => JitterStep::Saturation,
-                _ => JitterStep::Hue,
-            };
-            if step == JitterStep::Contrast {
-                // Contrast needs the gray mean of what it receives: apply what comes before.
-                if !jitter_steps(&source, &out, &scalars(&shift), &steps) {
-                    return Ok(None);
-                }
-                source = out.shallow_clone();
-                steps.clear();
-                shift = gray_mean(&out) * (1f64 - &factors[1]);
-            }
-            steps.push(step);
         }
-        // `steps` holds at least the contrast step or the input clamp.
-        if !jitter_steps(&source, &out, &scalars(&shift), &steps) {
-            return Ok(None);
-        }
-        Ok(Some(out))
+        let flat: Vec<Tensor> = factors.iter().map(|f| f.reshape([-1])).collect();
+        jitter(x, &Tensor::stack(&flat, 1), &steps)
     }
 
     fn apply(&self, op: &'static str, x: &Tensor, params: &Params) -> Result<Tensor> {
@@ -424,14 +391,20 @@ impl Jitter {
             factors.push(f.to_kind(x.kind()).view([-1, 1, 1, 1]));
         }
         let order = self.order(op, params)?;
-        let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
-        if ew.in_place() && self.flavour == Flavour::Jitter {
-            if let Some(out) = self.fused(x, &factors, &order)? {
+        if self.flavour == Flavour::Jitter {
+            if let Some(out) = self.fused(x, &factors, &order) {
                 return Ok(out);
             }
         }
+        Ok(self.composed(x, &factors, &order))
+    }
+
+    /// The steps as a composition of libtorch ops (any device, either flavour); `factors`
+    /// (B,1,1,1) each, the hue in turns.
+    fn composed(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Tensor {
+        let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
         let mut out = x.clamp(0.0, 1.0);
-        for idx in order {
+        for &idx in order {
             let idx = idx as usize;
             if self.skip[idx] {
                 continue;
@@ -460,7 +433,7 @@ impl Jitter {
         }
         // Every step keeps values in [0, 1], so Kornia's final clamp is the identity (for
         // values and gradients) and is skipped.
-        Ok(out)
+        out
     }
 }
 
@@ -652,14 +625,17 @@ mod tests {
         }
     }
 
+    /// The fused ColorJitter (no graph, and as a graph node) against the composition, for
+    /// every order of the steps: the values, and the gradients of the image and of the four
+    /// factors (contrast's through its mean too).
     #[test]
     fn the_fused_jitter_equals_the_composition_for_every_order() {
-        use crate::{AugSpec, JitterConfig};
         let vs = nn::VarStore::new(Device::Cpu);
         for kind in [Kind::Float, Kind::Double] {
             // Values outside [0, 1] too: the input clamp is a step.
-            let x = (image(kind) * 1.4 - 0.2).contiguous();
-            let b = x.size()[0];
+            let x0 = (image(kind) * 1.4 - 0.2).contiguous();
+            let b = x0.size()[0];
+            let up = hash(x0.numel() as i64, 0.25, kind).view_as(&x0) - 0.5;
             for (i, cfg) in [
                 JitterConfig::new(0.4, 0.5, 0.6, 0.3),
                 JitterConfig::new(0.0, 0.5, 0.0, 0.3),
@@ -668,26 +644,59 @@ mod tests {
             .into_iter()
             .enumerate()
             {
-                let aug = AugSpec::ColorJitter(cfg)
-                    .build(&(vs.root() / format!("j{i}")))
-                    .unwrap();
+                let jitter = Jitter::new(
+                    "ColorJitter",
+                    &(vs.root() / format!("j{i}")),
+                    cfg,
+                    Flavour::Jitter,
+                )
+                .unwrap();
                 for perm in [[0i64, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1]] {
-                    let mut p = crate::Params::new();
-                    for (k, key) in KEYS.iter().enumerate() {
-                        let v = hash(b, 0.1 * k as f64 + 0.05, Kind::Double);
-                        let v = if k == 3 { v - 0.5 } else { v * 1.5 + 0.25 };
-                        p.insert(*key, v.to_kind(Kind::Float));
-                    }
-                    p.insert("order", Tensor::from_slice(&perm));
-                    p.insert("batch_prob", Tensor::ones([b], (Kind::Float, Device::Cpu)));
+                    let factors0: Vec<Tensor> = (0..4)
+                        .map(|k| {
+                            let v = hash(b, 0.1 * k as f64 + 0.05, Kind::Double);
+                            let v = if k == 3 { v - 0.5 } else { v * 1.5 + 0.25 };
+                            v.to_kind(kind).view([-1, 1, 1, 1])
+                        })
+                        .collect();
                     let fused = {
                         let _g = tch::no_grad_guard();
-                        aug.f_apply(&x, &p).unwrap()
+                        jitter
+                            .fused(&x0, &factors0, &perm)
+                            .expect("the kernel takes this")
                     };
-                    let composed = aug
-                        .f_apply(&x.detach().set_requires_grad(true), &p)
-                        .unwrap();
-                    let d = (&fused - composed.detach()).abs().max().double_value(&[]);
+                    let run = |fuse: bool| {
+                        let x = x0.detach().set_requires_grad(true);
+                        let f: Vec<Tensor> = factors0
+                            .iter()
+                            .map(|f| f.detach().set_requires_grad(true))
+                            .collect();
+                        let out = if fuse {
+                            jitter.fused(&x, &f, &perm).expect("the kernel takes this")
+                        } else {
+                            jitter.composed(&x, &f, &perm)
+                        };
+                        (&out * &up).sum(kind).backward();
+                        // A skipped step's factor has no gradient (zero) in the composition.
+                        let grads: Vec<Tensor> = f
+                            .iter()
+                            .map(|f| {
+                                let g = f.grad();
+                                if g.defined() {
+                                    g
+                                } else {
+                                    f.zeros_like()
+                                }
+                            })
+                            .collect();
+                        (out.detach(), x.grad(), Tensor::cat(&grads, 1))
+                    };
+                    let (o1, gx1, gf1) = run(true);
+                    let (o2, gx2, gf2) = run(false);
+                    let what = format!("{kind:?} config {i} order {perm:?}");
+                    // The graph node's forward is the kernel's.
+                    assert!(o1.equal(&fused), "{what}");
+                    let d = (&fused - &o2).abs().max().double_value(&[]);
                     // Bit for bit, but for saturation's gray, where libtorch's `addcmul`
                     // fuses a multiply-add (one rounding fewer) and the kernel does not.
                     let tol = match (i, kind) {
@@ -695,7 +704,19 @@ mod tests {
                         (_, Kind::Float) => 1e-6,
                         _ => 1e-14,
                     };
-                    assert!(d <= tol, "{kind:?} config {i} order {perm:?}: {d}");
+                    assert!(d <= tol, "{what}: values differ by {d}");
+                    let close = |a: &Tensor, e: &Tensor, name: &str| {
+                        let scale = e.abs().max().double_value(&[]).max(1.0);
+                        let tol = if kind == Kind::Float { 1e-4 } else { 1e-10 };
+                        let d = (a - e).abs().max().double_value(&[]);
+                        assert!(d <= tol * scale, "{what}: {name} gradients differ by {d}");
+                    };
+                    close(&gx1, &gx2, "image");
+                    close(&gf1, &gf2, "factor");
+                    assert!(
+                        gx1.abs().sum(Kind::Double).double_value(&[]) > 1.0,
+                        "{what}"
+                    );
                 }
             }
         }
