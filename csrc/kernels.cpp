@@ -503,6 +503,32 @@ std::pair<at::Tensor, at::Tensor> jitter_backward(const at::Tensor &x, const at:
   return {gx, gf.to(f.scalar_type())};
 }
 
+// Inverses of a contiguous batch of 3×3 matrices by the adjugate, with the float operations
+// of `inverse3x3` in geometry/mod.rs in their order (so the same values), without a graph.
+template <typename T> void inverse3x3_loop(const T *m, T *out, int64_t count) {
+  for (int64_t k = 0; k < count; ++k) {
+    const T *p = m + 9 * k;
+    const T a = p[0], b = p[1], c = p[2], d = p[3], e = p[4], f = p[5], g = p[6], h = p[7],
+            i = p[8];
+    const T adj[9] = {e * i - f * h, c * h - b * i, b * f - c * e,
+                      f * g - d * i, a * i - c * g, c * d - a * f,
+                      d * h - e * g, b * g - a * h, a * e - b * d};
+    const T det = a * adj[0] + b * adj[3] + c * adj[6];
+    T *o = out + 9 * k;
+    for (int j = 0; j < 9; ++j) {
+      o[j] = adj[j] / det;
+    }
+  }
+}
+
+at::Tensor inverse3x3(const at::Tensor &m) {
+  auto out = at::empty_like(m);
+  AT_DISPATCH_FLOATING_TYPES(m.scalar_type(), "dda_inverse3x3", [&] {
+    inverse3x3_loop<scalar_t>(m.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), m.numel() / 9);
+  });
+  return out;
+}
+
 // ColorJitter as a graph node: the image and the factors (B,4) get their gradients.
 struct JitterFn : public torch::autograd::Function<JitterFn> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
@@ -692,6 +718,12 @@ void *dda_outer_add(void *p, void *q, char **err) {
   return dda::guarded(err, [&] {
     return outer_add(*static_cast<at::Tensor *>(p), *static_cast<at::Tensor *>(q));
   });
+}
+
+// Inverses of a contiguous float CPU batch (…,3,3) of matrices (see `inverse3x3`), without
+// a graph. A new tensor, or null with `err`.
+void *dda_inverse3x3(void *m, char **err) {
+  return dda::guarded(err, [&] { return inverse3x3(*static_cast<at::Tensor *>(m)); });
 }
 
 // The instruction set of the row loops in use ("base", "avx2").

@@ -11,10 +11,20 @@
 #      torchvision v2 (batch and per image) and Albumentations (uint8 and float32, per image);
 #   5. bench_report: docs/bench/report.md (the tables) and docs/bench/report.png (the plot).
 # About 20 minutes on 2 cores. Arguments are passed to bench_peers.py (e.g. --runs 10).
+#
+# Every process (Rust and Python) runs with glibc's allocator set as tch_dda::tune_cpu_allocator
+# sets it (large blocks kept in the heap, the heap kept at its size): otherwise whether an
+# image-sized tensor costs page faults depends on what the process allocated before, which
+# differs between the Rust and the Python processes and from one benchmark to the next, and a
+# comparison measures that instead of the operators. TCH_DDA_BENCH_ALLOCATOR=default keeps
+# glibc's defaults instead. (examples/floor times the paper pipeline both ways.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${LIBTORCH:-}" ]; then
   bash scripts/install_libtorch.sh >/dev/null
+fi
+if [ "${TCH_DDA_BENCH_ALLOCATOR:-tuned}" != default ]; then
+  export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824
 fi
 # Stale results of benchmarks renamed or removed since would reach the report.
 rm -rf target/criterion/paper_pipeline target/criterion/family target/criterion/peers

@@ -18,6 +18,7 @@ extern "C" {
     ) -> *mut c_void;
     fn dda_color_map(x: *mut c_void, params: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_outer_add(p: *mut c_void, q: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
+    fn dda_inverse3x3(m: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_cpu_kernels_isa() -> *const c_char;
 }
 
@@ -234,9 +235,47 @@ pub(crate) fn outer_add(p: &Tensor, q: &Tensor) -> Option<Tensor> {
     Some(unsafe { Tensor::from_ptr(out.cast()) })
 }
 
+/// Inverses of a batch (…,3,3) of matrices by the adjugate, in one call: the float operations
+/// of [`crate::geometry::inverse3x3`]'s composition (about fifty small ops), so the same
+/// values. `None` when the kernel does not take `m` (a graph to record, another device or
+/// kind, another shape).
+pub(crate) fn inverse3x3(m: &Tensor) -> Option<Tensor> {
+    let size = m.size();
+    if !eligible(m) || m.requires_grad() || size.len() < 2 || size[size.len() - 2..] != [3, 3] {
+        return None;
+    }
+    let m = m.contiguous();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: a live `torch::Tensor` for the call; the shim returns a `new at::Tensor` that
+    // tch takes ownership of, or null with an error string.
+    let out = unsafe { dda_inverse3x3(m.as_ptr() as *mut c_void, &mut err) };
+    if out.is_null() {
+        let _ = crate::rng::take_error(err);
+        return None;
+    }
+    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
+    Some(unsafe { Tensor::from_ptr(out.cast()) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 3×3 inverse equals the composition bit for bit, batched and not.
+    #[test]
+    fn the_kernel_inverse_equals_the_composition() {
+        for kind in [Kind::Float, Kind::Double] {
+            for shape in [vec![3i64, 3], vec![5, 3, 3], vec![2, 4, 3, 3]] {
+                let m = Tensor::randn(shape.as_slice(), (kind, Device::Cpu));
+                let got = inverse3x3(&m).expect("the kernel takes this input");
+                let want = crate::geometry::inverse3x3_composed(&m);
+                assert!(got.equal(&want), "{kind:?} {shape:?}");
+            }
+        }
+        let m = Tensor::randn([2, 3, 3], (Kind::Float, Device::Cpu));
+        assert!(inverse3x3(&m.set_requires_grad(true)).is_none());
+        assert!(inverse3x3(&m.narrow(2, 0, 2)).is_none());
+    }
 
     #[test]
     fn the_kernels_run_with_the_widest_instruction_set_the_cpu_has() {

@@ -379,8 +379,14 @@ fn promote(a: Kind, b: Kind) -> Kind {
 }
 
 /// Closed-form inverse of a batch of 3×3 matrices (no pivoting, no error check, so no
-/// host synchronisation).
+/// host synchronisation): on the CPU without a graph, one kernel call
+/// ([`crate::kernels::inverse3x3`], the same values).
 pub(crate) fn inverse3x3(m: &Tensor) -> Tensor {
+    crate::kernels::inverse3x3(m).unwrap_or_else(|| inverse3x3_composed(m))
+}
+
+/// [`inverse3x3`] as a composition of libtorch ops (any device, differentiable).
+pub(crate) fn inverse3x3_composed(m: &Tensor) -> Tensor {
     let g = |i: i64, j: i64| m.select(-2, i).select(-1, j);
     let (a, b, c) = (g(0, 0), g(0, 1), g(0, 2));
     let (d, e, f) = (g(1, 0), g(1, 1), g(1, 2));

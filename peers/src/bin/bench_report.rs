@@ -381,6 +381,17 @@ fn plot(table: &Table, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The allocator regime of this run, as scripts/bench_all.sh set it.
+fn allocator() -> String {
+    match std::env::var("GLIBC_TUNABLES") {
+        Ok(t) if t.contains("mmap_threshold") => format!(
+            "glibc with `GLIBC_TUNABLES={t}` in every process (large blocks kept in the heap, \
+             as `tune_cpu_allocator` sets it)"
+        ),
+        _ => "glibc's defaults".to_string(),
+    }
+}
+
 fn main() -> Result<()> {
     let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let mut py = repo.join("out/bench/python.json");
@@ -409,7 +420,7 @@ fn main() -> Result<()> {
         "Measured by `bash scripts/bench_all.sh` on {} CPU cores ({} torch threads), float32, CPU. \
          Each cell: the median in ms per batch, with criterion's 95% interval of the median \
          (Rust) or the min–max over the runs (Python) in brackets. Python: torch {}, Kornia {}, \
-         torchvision {}, Albumentations {}, OpenCV {}.\n",
+         torchvision {}, Albumentations {}, OpenCV {}. Allocator: {}.\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         doc["threads"],
         v["torch"].as_str().unwrap_or("?"),
@@ -417,6 +428,7 @@ fn main() -> Result<()> {
         v["torchvision"].as_str().unwrap_or("?"),
         v["albumentations"].as_str().unwrap_or("?"),
         v["opencv"].as_str().unwrap_or("?"),
+        allocator(),
     )?;
     md += "### The paper pipeline, forward (ms per batch)\n\n";
     md += &paper_table(&table, "forward", &FORWARD_PEERS);
