@@ -1,17 +1,24 @@
-// Fused CPU kernels for the steps whose libtorch composition is many passes over the image.
+// Fused CPU kernels for the steps whose libtorch composition is many passes over the image,
+// or many small ops. The per-pixel loops live in rows.h (compiled once per instruction set);
+// here are the drivers: libtorch's TensorIterator splits each pass between its threads.
 //
-// `dda_hue_rotate(x, turns)`: the hue rotation of `src/intensity/color.rs` (`adjust_hue`),
-// one pass forward and one pass backward instead of about twenty-five of each. It is a
-// `torch::autograd::Function`: the result carries a graph node whose backward gives the
-// gradients with respect to the image and to the per-sample turns, with the subgradients
-// libtorch's own ops give the composition (amax/amin share the gradient between tied
-// channels; clamp passes it on its closed interval; abs has sign 0 at 0). Every float
-// operation is the composition's, in its order and in the image's dtype, so the forward
-// values equal the composition's.
+// - `dda_hue_rotate(x, turns)`: the hue rotation of `src/intensity/color.rs` (`adjust_hue`),
+//   one pass forward and one pass backward instead of about twenty-five of each. It is a
+//   `torch::autograd::Function`: the result carries a graph node whose backward gives the
+//   gradients with respect to the image and to the per-sample turns, with the subgradients
+//   libtorch's own ops give the composition (amax/amin share the gradient between tied
+//   channels; clamp passes it on its closed interval; abs has sign 0 at 0).
+// - `dda_jitter(x, factors, steps)`: ColorJitter (torchvision's flavour), one pass before
+//   contrast's mean and one after; with a gradient to take, a graph node whose backward is
+//   two passes (image and factor gradients, contrast's mean included).
+// - `dda_color_map`, `dda_grid`, `dda_inverse3x3`: the fast mode's colour map, the
+//   sampling grid's output-sized pass and the warps' 3×3 inverses, where there is no graph.
 //
-// Only contiguous float32/float64 CPU tensors come here; other devices keep the
-// composition (the Rust side decides). Exceptions are reported through `err`, as in
-// generator.cpp.
+// Every float operation is the composition's, in its order and in the image's dtype, so
+// the values equal the composition's (saturation's gray, the colour map's sums and the
+// projective grid's aside: within one rounding). The graph nodes are differentiable once (`once_differentiable`).
+// Only float32/float64 CPU tensors come here; other devices keep the composition (the Rust
+// side decides). Exceptions are reported through `err`, as in generator.cpp.
 
 #include <ATen/Dispatch.h>
 #include <ATen/TensorIterator.h>
@@ -616,17 +623,23 @@ at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
   return out;
 }
 
-// An outer sum `out[r, w, :] = p[r, :] + q[r / rows, w, :]`: `p` (R, n), `q` (B, W, n) with
-// R = B·rows, both contiguous; `out` (R, W, n). The one output-sized pass of an affine
-// sampling grid. A nullary TensorIterator over `out` seen as one run of elements splits the
-// work between libtorch's threads; each chunk finds its rows from its offset.
-template <typename T> struct OuterAddLoop {
+// A sampling grid from its two parts (p: the terms of every output axis but the last, per
+// row of pixels; q: the last axis's term, per sample and pixel), in the one output-sized pass.
+// Affine: `out[r, w, :] = p[r, :] + q[r / rows, w, :]`, with `p` (R, n) and `q` (B, W, n).
+// Projective: `p` (R, n+1) and `q` (B, W, n+1) hold the homogeneous coordinates, and each
+// pixel's n coordinates are divided by its last (see rows.h `project_add_row`). R = B·rows,
+// both contiguous; `out` (R, W, n). A nullary TensorIterator over `out` seen as one run of
+// elements splits the work between libtorch's threads; each chunk finds its rows from its
+// offset.
+template <typename T> struct GridLoop {
   const T *base, *p, *q;
   int64_t rows, width;
   int n;
+  bool projective;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
     const auto &table = row_table<T>();
+    const int m = projective ? n + 1 : n;
     const int64_t len = width * n;
     for (int64_t outer = 0; outer < size1; ++outer) {
       const T *first = reinterpret_cast<const T *>(data[0] + outer * strides[1]);
@@ -636,20 +649,28 @@ template <typename T> struct OuterAddLoop {
         const int64_t row = k / len, start = row * len;
         const int64_t stop = std::min(end, start + len);
         T *o = const_cast<T *>(base) + start;
-        table.outer_add(o, p + row * n, q + (row / rows) * len, n, k - start, stop - start);
+        const T *pr = p + row * m, *qs = q + (row / rows) * width * m;
+        if (projective) {
+          table.project_add(o, pr, qs, n, k - start, stop - start);
+        } else {
+          table.outer_add(o, pr, qs, n, k - start, stop - start);
+        }
         k = stop;
       }
     }
   }
 };
 
-at::Tensor outer_add(const at::Tensor &p, const at::Tensor &q) {
-  const int64_t r = p.size(0), n = p.size(1), b = q.size(0), w = q.size(1);
+at::Tensor grid_from_parts(const at::Tensor &p, const at::Tensor &q, bool projective) {
+  const int64_t r = p.size(0), m = p.size(1), b = q.size(0), w = q.size(1);
+  const int64_t n = projective ? m - 1 : m;
   auto out = at::empty({r, w, n}, p.options());
   auto iter = at::TensorIterator::nullary_op(out);
-  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "dda_outer_add", [&] {
-    OuterAddLoop<scalar_t> loop{out.data_ptr<scalar_t>(), p.data_ptr<scalar_t>(),
-                                q.data_ptr<scalar_t>(), r / b, w, static_cast<int>(n)};
+  AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "dda_grid", [&] {
+    GridLoop<scalar_t> loop{out.data_ptr<scalar_t>(), p.data_ptr<scalar_t>(),
+                            q.data_ptr<scalar_t>(),   r / b,
+                            w,                        static_cast<int>(n),
+                            projective};
     iter.for_each(loop);
   });
   return out;
@@ -712,11 +733,13 @@ void *dda_color_map(void *x, void *params, char **err) {
   });
 }
 
-// The outer sum of `outer_add` for contiguous float CPU tensors `p` (R, n) and `q` (B, W, n),
-// R a multiple of B, without a graph. A new (R, W, n) tensor, or null with `err`.
-void *dda_outer_add(void *p, void *q, char **err) {
+// A sampling grid from its parts (see `grid_from_parts`) for contiguous float CPU tensors `p`
+// (R, m) and `q` (B, W, m), R a multiple of B, without a graph: affine (m = n) or projective
+// (m = n + 1). A new (R, W, n) tensor, or null with `err`.
+void *dda_grid(void *p, void *q, int projective, char **err) {
   return dda::guarded(err, [&] {
-    return outer_add(*static_cast<at::Tensor *>(p), *static_cast<at::Tensor *>(q));
+    return grid_from_parts(*static_cast<at::Tensor *>(p), *static_cast<at::Tensor *>(q),
+                           projective != 0);
   });
 }
 

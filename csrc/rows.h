@@ -38,6 +38,11 @@ template <typename T> struct DdaRowTable {
   // One row of an outer sum (an affine sampling grid): elements [c0, c1) of a row of pixels
   // of `n` coordinates, o[c] = p[c mod n] + q[c].
   void (*outer_add)(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1);
+  // One row of a projective sampling grid: elements [c0, c1) of a row of pixels of `n`
+  // coordinates, o[c] = (p[r] + q[j(n+1) + r])·s_j for pixel j = c / n and r = c mod n, where
+  // s_j is the reciprocal of the pixel's last homogeneous coordinate p[n] + q[j(n+1) + n]
+  // (1 where its magnitude is at most 1e-8).
+  void (*project_add)(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1);
 };
 
 // Both dtypes' tables, and the instruction set they were compiled for.
@@ -373,6 +378,43 @@ void outer_add_row(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1) 
   }
   for (c += pixels * n; c < c1; ++c) {
     o[c] = p[c % n] + q[c];
+  }
+}
+
+// 1/w, or 1 where |w| <= 1e-8 (the projective warp's rule).
+template <typename T> inline T projective_scale(T w) {
+  const T a = w < T(0) ? -w : w;
+  return a > static_cast<T>(1e-8) ? T(1) / w : T(1);
+}
+
+template <typename T>
+void project_add_row(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1) {
+  const int m = n + 1;
+  int64_t c = c0;
+  for (; c < c1 && c % n != 0; ++c) {
+    const int64_t j = c / n;
+    o[c] = (p[c % n] + q[j * m + c % n]) * projective_scale(p[n] + q[j * m + n]);
+  }
+  const int64_t first = c / n, pixels = (c1 - c) / n;
+  if (n == 2) {
+    const T p0 = p[0], p1 = p[1], p2 = p[2];
+#pragma omp simd
+    for (int64_t j = first; j < first + pixels; ++j) {
+      const T s = projective_scale(p2 + q[3 * j + 2]);
+      o[2 * j] = (p0 + q[3 * j]) * s;
+      o[2 * j + 1] = (p1 + q[3 * j + 1]) * s;
+    }
+  } else {
+    for (int64_t j = first; j < first + pixels; ++j) {
+      const T s = projective_scale(p[n] + q[j * m + n]);
+      for (int r = 0; r < n; ++r) {
+        o[j * n + r] = (p[r] + q[j * m + r]) * s;
+      }
+    }
+  }
+  for (c += pixels * n; c < c1; ++c) {
+    const int64_t j = c / n;
+    o[c] = (p[c % n] + q[j * m + c % n]) * projective_scale(p[n] + q[j * m + n]);
   }
 }
 

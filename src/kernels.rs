@@ -1,7 +1,10 @@
-//! Fused CPU kernels (`csrc/kernels.cpp`) for the steps whose libtorch composition is many
-//! passes over the image. Each kernel computes what the composition computes, in the same
-//! float operations, and carries its own autograd node; it is used for contiguous float32
-//! and float64 CPU tensors, and every other input (CUDA above all) keeps the composition.
+//! Fused CPU kernels (`csrc/kernels.cpp`, their row loops in `csrc/rows.h`) for the steps
+//! whose libtorch composition is many passes over the image, or many small ops. Each kernel
+//! computes what the composition computes, in the same float operations (bit for bit, or
+//! within one rounding where the doc says so); the hue and ColorJitter kernels carry their
+//! own autograd node, the others run only where there is no graph to record. They take
+//! float32 and float64 CPU tensors (made contiguous); every other input (CUDA above all)
+//! keeps the composition, and [`set_fused_cpu_kernels`] turns them off.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +20,12 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> *mut c_void;
     fn dda_color_map(x: *mut c_void, params: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
-    fn dda_outer_add(p: *mut c_void, q: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
+    fn dda_grid(
+        p: *mut c_void,
+        q: *mut c_void,
+        projective: c_int,
+        err: *mut *mut c_char,
+    ) -> *mut c_void;
     fn dda_inverse3x3(m: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_cpu_kernels_isa() -> *const c_char;
 }
@@ -198,20 +206,29 @@ pub(crate) fn color_map(
     Some(unsafe { Tensor::from_ptr(out.cast()) })
 }
 
-/// The outer sum `out[r, w, :] = p[r, :] + q[r / rows, w, :]` of `p` (R, n) and `q` (B, W, n),
-/// R a multiple of B (`rows` = R / B), by the fused kernel: the one output-sized pass of an
-/// affine sampling grid, the same values as the broadcast `add`. `None` when the kernel does
-/// not take these inputs (a graph to record, another device, another kind).
-pub(crate) fn outer_add(p: &Tensor, q: &Tensor) -> Option<Tensor> {
+/// Whether the kernels that run without a graph take `t`: a float CPU tensor that does not
+/// require a gradient, with the kernels on.
+pub(crate) fn takes(t: &Tensor) -> bool {
+    eligible(t) && !t.requires_grad()
+}
+
+/// A sampling grid from its two parts, by the fused kernel: `p` (R, m) the terms of every
+/// output axis but the last, per row of pixels; `q` (B, W, m) the last axis's term, per
+/// sample and pixel; R a multiple of B. Affine (`m` = n coordinates):
+/// `out[r, w, :] = p[r, :] + q[r / (R/B), w, :]`, the same values as the broadcast `add`.
+/// Projective (`m` = n + 1,
+/// homogeneous): that sum's first n coordinates times the reciprocal of its last (1 where
+/// its magnitude is at most 1e-8). Returns (R, W, n); `None` when the kernel does not take
+/// these inputs (a graph to record, another device, another kind).
+pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
     let (ps, qs) = (p.size(), q.size());
-    if !eligible(p)
-        || !eligible(q)
+    if !takes(p)
+        || !takes(q)
         || p.kind() != q.kind()
-        || p.requires_grad()
-        || q.requires_grad()
         || ps.len() != 2
         || qs.len() != 3
         || ps[1] != qs[2]
+        || ps[1] < if projective { 2 } else { 1 }
         || ps[0] % qs[0] != 0
     {
         return None;
@@ -221,9 +238,10 @@ pub(crate) fn outer_add(p: &Tensor, q: &Tensor) -> Option<Tensor> {
     // SAFETY: both pointers are live `torch::Tensor`s for the call; the shim returns a `new
     // at::Tensor` that tch takes ownership of, or null with an error string.
     let out = unsafe {
-        dda_outer_add(
+        dda_grid(
             p.as_ptr() as *mut c_void,
             q.as_ptr() as *mut c_void,
+            c_int::from(projective),
             &mut err,
         )
     };
@@ -288,10 +306,11 @@ mod tests {
         assert_eq!(cpu_kernels_isa(), want);
     }
 
-    /// The outer sum of the affine grid equals libtorch's broadcast add bit for bit, for 2D
+    /// The grid's output-sized pass equals its libtorch composition bit for bit: the
+    /// broadcast add (affine), then the division by the last coordinate (projective), for 2D
     /// and 3D coordinates, at sizes whose split between threads falls inside a pixel.
     #[test]
-    fn the_kernel_outer_sum_equals_the_broadcast_add() {
+    fn the_kernel_grid_equals_the_broadcast_composition() {
         for kind in [Kind::Float, Kind::Double] {
             for (b, rows, w, n) in [
                 (1, 1, 1, 2),
@@ -303,21 +322,43 @@ mod tests {
                 (1, 3667, 3, 3),
             ] {
                 let opts = (kind, Device::Cpu);
-                let p = Tensor::randn([b * rows, n], opts);
-                let q = Tensor::randn([b, w, n], opts);
-                let want =
-                    (p.view([b, rows, 1, n]) + q.view([b, 1, w, n])).reshape([b * rows, w, n]);
-                let got = outer_add(&p, &q).expect("the kernel takes this input");
-                assert!(got.equal(&want), "{kind:?} b={b} rows={rows} w={w} n={n}");
+                for projective in [false, true] {
+                    let m = if projective { n + 1 } else { n };
+                    let p = Tensor::randn([b * rows, m], opts);
+                    let q = Tensor::randn([b, w, m], opts);
+                    if projective {
+                        // Each sample's first pixel at w = 0 exactly.
+                        let w0 = p.view([b, rows, m]).narrow(1, 0, 1).select(2, n);
+                        q.narrow(1, 0, 1).select(2, n).copy_(&-w0);
+                    }
+                    let sum =
+                        (p.view([b, rows, 1, m]) + q.view([b, 1, w, m])).reshape([b * rows, w, m]);
+                    let want = if projective {
+                        let last = sum.narrow(-1, n, 1);
+                        let ok = last.abs().gt(1e-8);
+                        let scale = last
+                            .where_self(&ok, &last.ones_like())
+                            .reciprocal()
+                            .where_self(&ok, &last.ones_like());
+                        sum.narrow(-1, 0, n) * scale
+                    } else {
+                        sum
+                    };
+                    let got = grid(&p, &q, projective).expect("the kernel takes this input");
+                    assert!(
+                        got.equal(&want),
+                        "{kind:?} b={b} rows={rows} w={w} n={n} projective={projective}"
+                    );
+                }
             }
         }
         // What it does not take: a graph to record, mismatched shapes, another kind.
         let p = Tensor::randn([4, 2], (Kind::Float, Device::Cpu));
         let q = Tensor::randn([2, 3, 2], (Kind::Float, Device::Cpu));
-        assert!(outer_add(&p.set_requires_grad(true), &q).is_none());
-        assert!(outer_add(&p, &q.narrow(2, 0, 1)).is_none());
-        assert!(outer_add(&p.narrow(0, 0, 3), &q).is_none());
-        assert!(outer_add(&p.to_kind(Kind::Half), &q).is_none());
+        assert!(grid(&p.set_requires_grad(true), &q, false).is_none());
+        assert!(grid(&p, &q.narrow(2, 0, 1), false).is_none());
+        assert!(grid(&p.narrow(0, 0, 3), &q, false).is_none());
+        assert!(grid(&p.to_kind(Kind::Half), &q, false).is_none());
     }
 
     /// The fused colour map equals the batched matmul and clamp it replaces, within one

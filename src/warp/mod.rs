@@ -192,8 +192,9 @@ pub(crate) fn warp(src: &Tensor, t: &Transform, out: &[i64], s: &Sampling) -> Re
 /// The sampling grid (B, *out, n) of `a` (B, n+1, n+1: normalised dst → normalised src).
 /// Affine: a broadcast sum, `a[:, :n, n] + Σ_axis a[:, :n, axis]·coord_axis`, whose last
 /// addition is the one pass that writes the grid. Projective: `[p, 1] · Aᵀ` for every output
-/// pixel `p`, one batched matmul, divided by the last coordinate (not where |w| ≤ 1e-8, as
-/// Kornia).
+/// pixel `p`, divided by the last coordinate (not where |w| ≤ 1e-8, as Kornia): on the CPU
+/// without a graph, the same broadcast sum over all n+1 rows with the division in its one
+/// pass (within float rounding of the matmul); elsewhere one batched matmul.
 fn normalized_grid(
     a: &Tensor,
     out: &[i64],
@@ -209,12 +210,18 @@ fn normalized_grid(
     let mut shape = vec![b];
     shape.extend_from_slice(out);
     shape.push(n as i64);
-    if !projective {
-        // (B, 1, …, 1, n) views of A's columns: the translation, then one per axis.
+    // On the CPU without a graph, and for any affine grid: the grid from two parts, the terms
+    // of every axis but the last (per row of pixels) and the last axis's term (per pixel),
+    // joined in one output-sized pass. Projective grids carry the homogeneous coordinate and
+    // are divided by it in that pass.
+    if !projective || crate::kernels::takes(a) {
+        // Rows of A the grid needs: n, and the last too when projective.
+        let m = if projective { n + 1 } else { n } as i64;
+        // (B, 1, …, 1, m) views of A's columns: the translation, then one per axis.
         let mut col_view = vec![b];
         col_view.extend(std::iter::repeat_n(1i64, n));
-        col_view.push(n as i64);
-        let rows = a.narrow(-2, 0, n as i64);
+        col_view.push(m);
+        let rows = a.narrow(-2, 0, m);
         let column = |j: usize| rows.select(-1, j as i64).view(col_view.as_slice());
         let term = |k: usize| -> Result<Tensor> {
             let mut view = vec![1i64; n + 2];
@@ -223,26 +230,29 @@ fn normalized_grid(
             Ok(coords.f_mul(&column(n - 1 - k))?)
         };
         // Axis k of the output (0 = depth or height) carries coordinate n-1-k; the widest
-        // axis last, so that only the last addition is output-sized.
-        let mut rows = column(n);
+        // axis last, so that only the last addition is output-sized. (B, …, 1, m): every
+        // term but the last axis's.
+        let mut partial = column(n);
         for k in 0..n - 1 {
-            rows = rows.f_add(&term(k)?)?;
+            partial = partial.f_add(&term(k)?)?;
         }
         let last = term(n - 1)?;
-        // On the CPU the last addition is a fused outer sum (a broadcast `add` there walks
-        // its inner axis of n coordinates at a time); the same values.
         let width = out[n - 1];
         let mut row_shape = shape.clone();
         row_shape[n] = 1;
-        let flat_rows = rows
+        row_shape[n + 1] = m;
+        let flat_rows = partial
             .f_expand(row_shape.as_slice(), false)?
-            .f_reshape([-1, n as i64])?;
-        if let Some(grid) =
-            crate::kernels::outer_add(&flat_rows, &last.f_reshape([b, width, n as i64])?)
-        {
+            .f_reshape([-1, m])?;
+        // (A broadcast `add` walks its inner axis of n coordinates at a time; the kernel
+        // gives the same values.)
+        let fused = crate::kernels::grid(&flat_rows, &last.f_reshape([b, width, m])?, projective);
+        if let Some(grid) = fused {
             return Ok(grid.view(shape.as_slice()));
         }
-        return Ok(rows.f_add(&last)?);
+        if !projective {
+            return Ok(partial.f_add(&last)?);
+        }
     }
     let count: i64 = out.iter().product();
     // Coordinates x, y, (z) of every output pixel, in the row-major order of `out`.
