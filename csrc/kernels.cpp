@@ -33,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -84,27 +85,43 @@ template <typename T> inline T &out_(char *base, int64_t stride, int64_t i) {
   return *reinterpret_cast<T *>(base + i * stride);
 }
 
+// A TensorIterator loop's N operand pointers for one call, moved on row by row, and whether
+// its rows can go to the contiguous row loops: every operand contiguous along the inner
+// dimension (`elem` bytes apart) but the ones listed in `per_sample`, constant along it.
+template <int N> struct Operands {
+  char *ptr[N];
+  bool contiguous = true;
+
+  Operands(char **data, const int64_t *strides, int64_t elem,
+           std::initializer_list<int> per_sample) {
+    for (int j = 0; j < N; ++j) {
+      ptr[j] = data[j];
+      const bool constant =
+          std::find(per_sample.begin(), per_sample.end(), j) != per_sample.end();
+      contiguous = contiguous && strides[j] == (constant ? 0 : elem);
+    }
+  }
+
+  template <typename T> T *row(int j) const { return reinterpret_cast<T *>(ptr[j]); }
+
+  void next(const int64_t *strides) {
+    for (int j = 0; j < N; ++j) {
+      ptr[j] += strides[N + j];
+    }
+  }
+};
+
 // Forward: operands out_r, out_g, out_b, r, g, b, turns.
 template <typename T>
 void hue_forward_loop(char **data, const int64_t *strides, int64_t size0, int64_t size1) {
-  constexpr int n = 7;
-  char *ptr[n];
-  for (int j = 0; j < n; ++j) {
-    ptr[j] = data[j];
-  }
-  const int64_t e = sizeof(T);
-  bool contiguous = strides[6] == 0;
-  for (int j = 0; j < 6; ++j) {
-    contiguous = contiguous && strides[j] == e;
-  }
+  Operands<7> op(data, strides, sizeof(T), {6});
   for (int64_t outer = 0; outer < size1; ++outer) {
-    if (contiguous) {
-      row_table<T>().hue_forward(
-          reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
-          reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
-          reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
-          *reinterpret_cast<const T *>(ptr[6]), size0);
+    if (op.contiguous) {
+      row_table<T>().hue_forward(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<const T>(3),
+                                 op.row<const T>(4), op.row<const T>(5), *op.row<const T>(6),
+                                 size0);
     } else {
+      char **ptr = op.ptr;
       for (int64_t i = 0; i < size0; ++i) {
         auto p = hue_pixel<T>(at_<T>(ptr[3], strides[3], i), at_<T>(ptr[4], strides[4], i),
                               at_<T>(ptr[5], strides[5], i), at_<T>(ptr[6], strides[6], i));
@@ -113,77 +130,68 @@ void hue_forward_loop(char **data, const int64_t *strides, int64_t size0, int64_
         }
       }
     }
-    for (int j = 0; j < n; ++j) {
-      ptr[j] += strides[n + j];
-    }
+    op.next(strides);
   }
 }
 
 // Backward: operands d_r, d_g, d_b, d_turns (per pixel), r, g, b, turns, g_r, g_g, g_b.
 template <typename T>
 void hue_backward_loop(char **data, const int64_t *strides, int64_t size0, int64_t size1) {
-  constexpr int n = 11;
-  char *ptr[n];
-  for (int j = 0; j < n; ++j) {
-    ptr[j] = data[j];
-  }
-  const int64_t e = sizeof(T);
-  bool contiguous = strides[7] == 0;
-  for (int j = 0; j < n; ++j) {
-    contiguous = contiguous && (j == 7 || strides[j] == e);
-  }
+  Operands<11> op(data, strides, sizeof(T), {7});
   for (int64_t outer = 0; outer < size1; ++outer) {
-    if (contiguous) {
-      T *o[4];
-      const T *in[7];
-      for (int j = 0; j < 4; ++j) {
-        o[j] = reinterpret_cast<T *>(ptr[j]);
+    if (op.contiguous) {
+      row_table<T>().hue_backward(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<T>(3),
+                                  op.row<const T>(4), op.row<const T>(5), op.row<const T>(6),
+                                  op.row<const T>(8), op.row<const T>(9), op.row<const T>(10),
+                                  *op.row<const T>(7), size0);
+    } else {
+      char **ptr = op.ptr;
+      for (int64_t i = 0; i < size0; ++i) {
+        T d0, d1, d2;
+        const T dt = hue_pixel_backward<T>(
+            at_<T>(ptr[4], strides[4], i), at_<T>(ptr[5], strides[5], i),
+            at_<T>(ptr[6], strides[6], i), at_<T>(ptr[8], strides[8], i),
+            at_<T>(ptr[9], strides[9], i), at_<T>(ptr[10], strides[10], i),
+            at_<T>(ptr[7], strides[7], i), d0, d1, d2);
+        out_<T>(ptr[0], strides[0], i) = d0;
+        out_<T>(ptr[1], strides[1], i) = d1;
+        out_<T>(ptr[2], strides[2], i) = d2;
+        out_<T>(ptr[3], strides[3], i) = dt;
       }
-      for (int j = 0; j < 7; ++j) {
-        in[j] = reinterpret_cast<const T *>(ptr[4 + j]);
-      }
-      row_table<T>().hue_backward(o[0], o[1], o[2], o[3], in[0], in[1], in[2], in[4], in[5],
-                                  in[6], in[3][0], size0);
-      for (int j = 0; j < n; ++j) {
-        ptr[j] += strides[n + j];
-      }
-      continue;
     }
-    for (int64_t i = 0; i < size0; ++i) {
-      T d0, d1, d2;
-      const T dt = hue_pixel_backward<T>(
-          at_<T>(ptr[4], strides[4], i), at_<T>(ptr[5], strides[5], i),
-          at_<T>(ptr[6], strides[6], i), at_<T>(ptr[8], strides[8], i),
-          at_<T>(ptr[9], strides[9], i), at_<T>(ptr[10], strides[10], i),
-          at_<T>(ptr[7], strides[7], i), d0, d1, d2);
-      out_<T>(ptr[0], strides[0], i) = d0;
-      out_<T>(ptr[1], strides[1], i) = d1;
-      out_<T>(ptr[2], strides[2], i) = d2;
-      out_<T>(ptr[3], strides[3], i) = dt;
-    }
-    for (int j = 0; j < n; ++j) {
-      ptr[j] += strides[n + j];
-    }
+    op.next(strides);
   }
 }
 
 at::Tensor plane(const at::Tensor &x, int64_t k) { return x.narrow(1, k, 1); }
 
+// The three channel planes of an image.
+std::vector<at::Tensor> planes(const at::Tensor &x) { return {plane(x, 0), plane(x, 1), plane(x, 2)}; }
+
+// A TensorIterator over `outputs` then `inputs` (held by the iterator, so temporaries may be
+// passed), the outputs' sizes kept and dtypes left to the loop.
+at::TensorIterator iterate(const std::vector<at::Tensor> &outputs,
+                           const std::vector<at::Tensor> &inputs) {
+  at::TensorIteratorConfig config;
+  for (const auto &t : outputs) {
+    config.add_owned_output(t);
+  }
+  for (const auto &t : inputs) {
+    config.add_owned_const_input(t);
+  }
+  return config.check_all_same_dtype(false).resize_outputs(false).build();
+}
+
+// `a` then `b`.
+std::vector<at::Tensor> cat(std::vector<at::Tensor> a, const std::vector<at::Tensor> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 at::Tensor hue_forward(const at::Tensor &x, const at::Tensor &turns) {
   auto out = at::empty_like(x);
-  const auto o0 = plane(out, 0), o1 = plane(out, 1), o2 = plane(out, 2);
-  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
-  const auto t = turns.view({-1, 1, 1, 1}).expand_as(r);
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(o0)
-                  .add_output(o1)
-                  .add_output(o2)
-                  .add_const_input(r)
-                  .add_const_input(g)
-                  .add_const_input(b)
-                  .add_const_input(t)
-                  .resize_outputs(false)
-                  .build();
+  const auto t = turns.view({-1, 1, 1, 1}).expand_as(plane(x, 0));
+  auto iter = iterate(planes(out), cat(planes(x), {t}));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_hue_rotate",
                              [&] { iter.for_each(hue_forward_loop<scalar_t>); });
   return out;
@@ -194,24 +202,8 @@ std::vector<at::Tensor> hue_backward(const at::Tensor &x, const at::Tensor &turn
                                      const at::Tensor &grad_out) {
   auto gx = at::empty_like(x);
   auto gt = at::empty_like(plane(x, 0));
-  const auto d0 = plane(gx, 0), d1 = plane(gx, 1), d2 = plane(gx, 2);
-  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
-  const auto t = turns.view({-1, 1, 1, 1}).expand_as(r);
-  const auto g0 = plane(grad_out, 0), g1 = plane(grad_out, 1), g2 = plane(grad_out, 2);
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(d0)
-                  .add_output(d1)
-                  .add_output(d2)
-                  .add_output(gt)
-                  .add_const_input(r)
-                  .add_const_input(g)
-                  .add_const_input(b)
-                  .add_const_input(t)
-                  .add_const_input(g0)
-                  .add_const_input(g1)
-                  .add_const_input(g2)
-                  .resize_outputs(false)
-                  .build();
+  const auto t = turns.view({-1, 1, 1, 1}).expand_as(gt);
+  auto iter = iterate(cat(planes(gx), {gt}), cat(cat(planes(x), {t}), planes(grad_out)));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_hue_rotate_backward",
                              [&] { iter.for_each(hue_backward_loop<scalar_t>); });
   // The turns gradient: each sample's pixels summed, in float64.
@@ -232,29 +224,16 @@ template <typename T> struct JitterLoop {
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
     constexpr int n = 12;
-    char *ptr[n];
-    for (int j = 0; j < n; ++j) {
-      ptr[j] = data[j];
-    }
-    const int64_t e = sizeof(T);
-    bool contiguous = true;
-    for (int j = 0; j < 6; ++j) {
-      contiguous = contiguous && strides[j] == e;
-    }
-    for (int j = 6; j < n; ++j) {
-      contiguous = contiguous && strides[j] == 0;
-    }
+    Operands<n> op(data, strides, sizeof(T), {6, 7, 8, 9, 10, 11});
     for (int64_t outer = 0; outer < size1; ++outer) {
-      if (contiguous) {
-        row(reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
-            reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
-            reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
-            ptr + 6, size0);
+      if (op.contiguous) {
+        row(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<const T>(3), op.row<const T>(4),
+            op.row<const T>(5), op.ptr + 6, size0);
       } else {
         for (int64_t i = 0; i < size0; ++i) {
-          char *one[12];
+          char *one[n];
           for (int j = 0; j < n; ++j) {
-            one[j] = ptr[j] + i * strides[j];
+            one[j] = op.ptr[j] + i * strides[j];
           }
           T r = *reinterpret_cast<T *>(one[3]), g = *reinterpret_cast<T *>(one[4]),
             b = *reinterpret_cast<T *>(one[5]);
@@ -266,9 +245,7 @@ template <typename T> struct JitterLoop {
           row(o0, o1, o2, o0, o1, o2, one + 6, 1);
         }
       }
-      for (int j = 0; j < n; ++j) {
-        ptr[j] += strides[n + j];
-      }
+      op.next(strides);
     }
   }
 
@@ -294,19 +271,11 @@ template <typename T> struct JitterLoop {
 // contrast, shift, saturation, 1 - saturation, turns.
 void jitter_steps(const at::Tensor &x, const at::Tensor &out, const at::Tensor &scalars,
                   const int *steps, int n_steps) {
-  const auto o0 = plane(out, 0), o1 = plane(out, 1), o2 = plane(out, 2);
-  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
-  std::vector<at::Tensor> s;
+  std::vector<at::Tensor> inputs = planes(x);
   for (int64_t j = 0; j < 6; ++j) {
-    s.push_back(scalars.select(1, j).view({-1, 1, 1, 1}).expand_as(r));
+    inputs.push_back(scalars.select(1, j).view({-1, 1, 1, 1}).expand_as(inputs[0]));
   }
-  auto config = at::TensorIteratorConfig();
-  config.add_output(o0).add_output(o1).add_output(o2);
-  config.add_const_input(r).add_const_input(g).add_const_input(b);
-  for (const auto &t : s) {
-    config.add_const_input(t);
-  }
-  auto iter = config.resize_outputs(false).build();
+  auto iter = iterate(planes(out), inputs);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_steps", [&] {
     JitterLoop<scalar_t> loop{steps, n_steps};
     iter.for_each(loop);
@@ -377,11 +346,8 @@ template <typename T> struct JitterBackwardLoop {
   std::map<const char *, std::vector<double>> *partials;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
-    constexpr int n = 10;
-    char *ptr[n];
-    for (int j = 0; j < n; ++j) {
-      ptr[j] = data[j];
-    }
+    Operands<10> op(data, strides, sizeof(T), {9});
+    char **ptr = op.ptr;
     std::vector<double> local(static_cast<size_t>(batch) * 5, 0.0);
     const auto &table = row_table<T>();
     T z[6][3][kBlock];
@@ -419,9 +385,7 @@ template <typename T> struct JitterBackwardLoop {
         }
         i += len;
       }
-      for (int j = 0; j < n; ++j) {
-        ptr[j] += strides[n + j];
-      }
+      op.next(strides);
     }
     std::lock_guard<std::mutex> lock(*mu);
     (*partials)[data[0]] = std::move(local);
@@ -433,25 +397,9 @@ void jitter_backward_pass(const at::Tensor &x, const at::Tensor &up, const at::T
                           const at::Tensor &scalars, const std::vector<int> &steps, int begin,
                           int end, const double *extra, std::vector<double> &acc) {
   const int64_t batch = x.size(0);
-  const auto d0 = plane(gx, 0), d1 = plane(gx, 1), d2 = plane(gx, 2);
-  const auto r = plane(x, 0), g = plane(x, 1), b = plane(x, 2);
-  const auto u0 = plane(up, 0), u1 = plane(up, 1), u2 = plane(up, 2);
   const auto index =
-      at::arange(batch, x.options().dtype(at::kLong)).view({-1, 1, 1, 1}).expand_as(r);
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(d0)
-                  .add_output(d1)
-                  .add_output(d2)
-                  .add_const_input(r)
-                  .add_const_input(g)
-                  .add_const_input(b)
-                  .add_const_input(u0)
-                  .add_const_input(u1)
-                  .add_const_input(u2)
-                  .add_const_input(index)
-                  .check_all_same_dtype(false)
-                  .resize_outputs(false)
-                  .build();
+      at::arange(batch, x.options().dtype(at::kLong)).view({-1, 1, 1, 1}).expand_as(plane(x, 0));
+  auto iter = iterate(planes(gx), cat(cat(planes(x), planes(up)), {index}));
   std::mutex mu;
   std::map<const char *, std::vector<double>> partials;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_backward", [&] {
@@ -565,24 +513,15 @@ template <typename T> struct ColorMapLoop {
   const T *params;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
-    constexpr int n = 7;
-    char *ptr[n];
-    for (int j = 0; j < n; ++j) {
-      ptr[j] = data[j];
-    }
-    const int64_t e = sizeof(T);
-    bool contiguous = strides[6] == 0;
-    for (int j = 0; j < 6; ++j) {
-      contiguous = contiguous && strides[j] == e;
-    }
+    Operands<7> op(data, strides, sizeof(T), {6});
     const auto &table = row_table<T>();
     for (int64_t outer = 0; outer < size1; ++outer) {
-      if (contiguous) {
-        table.color_map(reinterpret_cast<T *>(ptr[0]), reinterpret_cast<T *>(ptr[1]),
-                        reinterpret_cast<T *>(ptr[2]), reinterpret_cast<const T *>(ptr[3]),
-                        reinterpret_cast<const T *>(ptr[4]), reinterpret_cast<const T *>(ptr[5]),
-                        params + 18 * *reinterpret_cast<const int64_t *>(ptr[6]), size0);
+      if (op.contiguous) {
+        table.color_map(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<const T>(3),
+                        op.row<const T>(4), op.row<const T>(5),
+                        params + 18 * *op.row<const int64_t>(6), size0);
       } else {
+        char **ptr = op.ptr;
         for (int64_t i = 0; i < size0; ++i) {
           table.color_map(&out_<T>(ptr[0], strides[0], i), &out_<T>(ptr[1], strides[1], i),
                           &out_<T>(ptr[2], strides[2], i), &out_<T>(ptr[3], strides[3], i),
@@ -590,9 +529,7 @@ template <typename T> struct ColorMapLoop {
                           params + 18 * at_<int64_t>(ptr[6], strides[6], i), 1);
         }
       }
-      for (int j = 0; j < n; ++j) {
-        ptr[j] += strides[n + j];
-      }
+      op.next(strides);
     }
   }
 };
@@ -602,20 +539,9 @@ at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
   const auto flat = x.view({b, 3, -1});
   auto out = at::empty_like(x);
   const auto oflat = out.view({b, 3, -1});
-  const auto o0 = plane(oflat, 0), o1 = plane(oflat, 1), o2 = plane(oflat, 2);
-  const auto r = plane(flat, 0), g = plane(flat, 1), bl = plane(flat, 2);
-  const auto index = at::arange(b, x.options().dtype(at::kLong)).view({-1, 1, 1}).expand_as(r);
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(o0)
-                  .add_output(o1)
-                  .add_output(o2)
-                  .add_const_input(r)
-                  .add_const_input(g)
-                  .add_const_input(bl)
-                  .add_const_input(index)
-                  .check_all_same_dtype(false)
-                  .resize_outputs(false)
-                  .build();
+  const auto index =
+      at::arange(b, x.options().dtype(at::kLong)).view({-1, 1, 1}).expand_as(plane(flat, 0));
+  auto iter = iterate(planes(oflat), cat(planes(flat), {index}));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_color_map", [&] {
     ColorMapLoop<scalar_t> loop{params.data_ptr<scalar_t>()};
     iter.for_each(loop);

@@ -222,13 +222,8 @@ void jitter_row(T *r, T *g, T *b, const T *scalars, const int *steps, int n_step
       }
       break;
     default:
-#pragma omp simd
-      for (int64_t i = 0; i < len; ++i) {
-        auto p = hue_pixel<T>(r[i], g[i], b[i], turn);
-        r[i] = hue_out(p, 0);
-        g[i] = hue_out(p, 1);
-        b[i] = hue_out(p, 2);
-      }
+      // In place: each pixel is read before it is written.
+      hue_forward_row(r, g, b, r, g, b, turn, len);
       break;
     }
   }

@@ -73,6 +73,18 @@ pub fn fused_cpu_kernels() -> bool {
     FUSED.load(Ordering::Relaxed)
 }
 
+/// The tensor a shim returned (a `new at::Tensor`, owned by tch from here), or `None` where
+/// it returned null: the caller composes libtorch ops instead (the same values), so the
+/// shim's error is dropped.
+fn owned(out: *mut c_void, err: *mut c_char) -> Option<Tensor> {
+    if out.is_null() {
+        let _ = crate::rng::take_error(err);
+        return None;
+    }
+    // SAFETY: a non-null result of a shim is a `new at::Tensor`; tch takes ownership.
+    Some(unsafe { Tensor::from_ptr(out.cast()) })
+}
+
 /// Whether the fused kernels may take `x`: a non-empty float32/float64 CPU tensor, with the
 /// kernels on.
 fn eligible(x: &Tensor) -> bool {
@@ -101,13 +113,7 @@ pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
             &mut err,
         )
     };
-    if out.is_null() {
-        // Not expected for these inputs; the composition gives the same values.
-        let _ = crate::rng::take_error(err);
-        return None;
-    }
-    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    owned(out, err)
 }
 
 /// ColorJitter (torchvision's flavour) on a (B,3,H,W) image by the fused kernel: `steps` (the
@@ -145,12 +151,7 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
             &mut err,
         )
     };
-    if out.is_null() {
-        let _ = crate::rng::take_error(err);
-        return None;
-    }
-    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    owned(out, err)
 }
 
 /// The fast mode's colour map without a graph, by the fused kernel: per sample `b` and pixel,
@@ -198,12 +199,7 @@ pub(crate) fn color_map(
             &mut err,
         )
     };
-    if out.is_null() {
-        let _ = crate::rng::take_error(err);
-        return None;
-    }
-    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    owned(out, err)
 }
 
 /// Whether the kernels that run without a graph take `t`: a float CPU tensor that does not
@@ -245,12 +241,7 @@ pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
             &mut err,
         )
     };
-    if out.is_null() {
-        let _ = crate::rng::take_error(err);
-        return None;
-    }
-    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    owned(out, err)
 }
 
 /// Inverses of a batch (…,3,3) of matrices by the adjugate, in one call: the float operations
@@ -267,12 +258,7 @@ pub(crate) fn inverse3x3(m: &Tensor) -> Option<Tensor> {
     // SAFETY: a live `torch::Tensor` for the call; the shim returns a `new at::Tensor` that
     // tch takes ownership of, or null with an error string.
     let out = unsafe { dda_inverse3x3(m.as_ptr() as *mut c_void, &mut err) };
-    if out.is_null() {
-        let _ = crate::rng::take_error(err);
-        return None;
-    }
-    // SAFETY: a `new at::Tensor` from the shim; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    owned(out, err)
 }
 
 #[cfg(test)]
