@@ -25,7 +25,6 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
-#include <cmath>
 #include "error.h"
 #include "rows.h"
 
@@ -188,6 +187,14 @@ std::vector<at::Tensor> cat(std::vector<at::Tensor> a, const std::vector<at::Ten
   return a;
 }
 
+// Each element's sample: an int64 tensor shaped like `plane` (B,1,…), constant along the
+// pixels, for the loops that read one row of per-sample scalars.
+at::Tensor sample_index(const at::Tensor &plane) {
+  std::vector<int64_t> shape(plane.dim(), 1);
+  shape[0] = -1;
+  return at::arange(plane.size(0), plane.options().dtype(at::kLong)).view(shape).expand_as(plane);
+}
+
 at::Tensor hue_forward(const at::Tensor &x, const at::Tensor &turns) {
   auto out = at::empty_like(x);
   const auto t = turns.view({-1, 1, 1, 1}).expand_as(plane(x, 0));
@@ -216,54 +223,39 @@ std::vector<at::Tensor> hue_backward(const at::Tensor &x, const at::Tensor &turn
 // brightness `clamp(x·f)`, 1 contrast `clamp(x·f + shift)`, 2 saturation
 // `clamp(x·f + (1-f)·gray)`, 3 hue, 4 the input clamp. Every step does the float operations
 // of its libtorch composition, in its order.
-// Operands: out r, g, b; in r, g, b; per-sample brightness, contrast, shift, saturation,
-// 1 - saturation, turns (expanded planes).
+// Operands: out r, g, b; in r, g, b; the sample's index, which picks its row of `scalars`
+// (B,6: brightness, contrast, shift, saturation, 1 - saturation, turns).
 template <typename T> struct JitterLoop {
   const int *steps;
   int n_steps;
+  const T *scalars;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
-    constexpr int n = 12;
-    Operands<n> op(data, strides, sizeof(T), {6, 7, 8, 9, 10, 11});
+    Operands<7> op(data, strides, sizeof(T), {6});
+    const auto &table = row_table<T>();
     for (int64_t outer = 0; outer < size1; ++outer) {
       if (op.contiguous) {
-        row(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<const T>(3), op.row<const T>(4),
-            op.row<const T>(5), op.ptr + 6, size0);
+        T *r = op.row<T>(0), *g = op.row<T>(1), *b = op.row<T>(2);
+        if (r != op.row<T>(3)) {
+          std::memcpy(r, op.row<const T>(3), size0 * sizeof(T));
+          std::memcpy(g, op.row<const T>(4), size0 * sizeof(T));
+          std::memcpy(b, op.row<const T>(5), size0 * sizeof(T));
+        }
+        table.jitter(r, g, b, scalars + 6 * *op.row<const int64_t>(6), steps, n_steps, size0);
       } else {
+        char **ptr = op.ptr;
         for (int64_t i = 0; i < size0; ++i) {
-          char *one[n];
-          for (int j = 0; j < n; ++j) {
-            one[j] = op.ptr[j] + i * strides[j];
+          T *o[3];
+          for (int k = 0; k < 3; ++k) {
+            o[k] = &out_<T>(ptr[k], strides[k], i);
+            *o[k] = at_<T>(ptr[3 + k], strides[3 + k], i);
           }
-          T r = *reinterpret_cast<T *>(one[3]), g = *reinterpret_cast<T *>(one[4]),
-            b = *reinterpret_cast<T *>(one[5]);
-          T *o0 = reinterpret_cast<T *>(one[0]), *o1 = reinterpret_cast<T *>(one[1]),
-            *o2 = reinterpret_cast<T *>(one[2]);
-          *o0 = r;
-          *o1 = g;
-          *o2 = b;
-          row(o0, o1, o2, o0, o1, o2, one + 6, 1);
+          table.jitter(o[0], o[1], o[2], scalars + 6 * at_<int64_t>(ptr[6], strides[6], i),
+                       steps, n_steps, 1);
         }
       }
       op.next(strides);
     }
-  }
-
-  // One row of `len` pixels of one sample: in → out, then every step in place.
-  void row(T *r, T *g, T *b, const T *ir, const T *ig, const T *ib, char **scalars,
-           int64_t len) const {
-    const T s[6] = {*reinterpret_cast<const T *>(scalars[0]),
-                    *reinterpret_cast<const T *>(scalars[1]),
-                    *reinterpret_cast<const T *>(scalars[2]),
-                    *reinterpret_cast<const T *>(scalars[3]),
-                    *reinterpret_cast<const T *>(scalars[4]),
-                    *reinterpret_cast<const T *>(scalars[5])};
-    if (r != ir) {
-      std::memcpy(r, ir, len * sizeof(T));
-      std::memcpy(g, ig, len * sizeof(T));
-      std::memcpy(b, ib, len * sizeof(T));
-    }
-    row_table<T>().jitter(r, g, b, s, steps, n_steps, len);
   }
 };
 
@@ -271,13 +263,10 @@ template <typename T> struct JitterLoop {
 // contrast, shift, saturation, 1 - saturation, turns.
 void jitter_steps(const at::Tensor &x, const at::Tensor &out, const at::Tensor &scalars,
                   const int *steps, int n_steps) {
-  std::vector<at::Tensor> inputs = planes(x);
-  for (int64_t j = 0; j < 6; ++j) {
-    inputs.push_back(scalars.select(1, j).view({-1, 1, 1, 1}).expand_as(inputs[0]));
-  }
-  auto iter = iterate(planes(out), inputs);
+  const auto sc = scalars.contiguous();
+  auto iter = iterate(planes(out), cat(planes(x), {sample_index(plane(x, 0))}));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_steps", [&] {
-    JitterLoop<scalar_t> loop{steps, n_steps};
+    JitterLoop<scalar_t> loop{steps, n_steps, sc.data_ptr<scalar_t>()};
     iter.for_each(loop);
   });
 }
@@ -397,9 +386,7 @@ void jitter_backward_pass(const at::Tensor &x, const at::Tensor &up, const at::T
                           const at::Tensor &scalars, const std::vector<int> &steps, int begin,
                           int end, const double *extra, std::vector<double> &acc) {
   const int64_t batch = x.size(0);
-  const auto index =
-      at::arange(batch, x.options().dtype(at::kLong)).view({-1, 1, 1, 1}).expand_as(plane(x, 0));
-  auto iter = iterate(planes(gx), cat(cat(planes(x), planes(up)), {index}));
+  auto iter = iterate(planes(gx), cat(cat(planes(x), planes(up)), {sample_index(plane(x, 0))}));
   std::mutex mu;
   std::map<const char *, std::vector<double>> partials;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_backward", [&] {
@@ -539,9 +526,7 @@ at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
   const auto flat = x.view({b, 3, -1});
   auto out = at::empty_like(x);
   const auto oflat = out.view({b, 3, -1});
-  const auto index =
-      at::arange(b, x.options().dtype(at::kLong)).view({-1, 1, 1}).expand_as(plane(flat, 0));
-  auto iter = iterate(planes(oflat), cat(planes(flat), {index}));
+  auto iter = iterate(planes(oflat), cat(planes(flat), {sample_index(plane(flat, 0))}));
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_color_map", [&] {
     ColorMapLoop<scalar_t> loop{params.data_ptr<scalar_t>()};
     iter.for_each(loop);

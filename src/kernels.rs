@@ -98,11 +98,16 @@ fn eligible(x: &Tensor) -> bool {
 /// when the kernel does not take this input (the caller composes libtorch ops instead).
 pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
     let size = x.size();
-    if !eligible(x) || size.len() != 4 || size[1] != 3 || turns.size() != [size[0]] {
+    if !eligible(x)
+        || size.len() != 4
+        || size[1] != 3
+        || turns.size() != [size[0]]
+        || turns.device() != Device::Cpu
+    {
         return None;
     }
     let x = x.contiguous();
-    let turns = turns.to_kind(x.kind()).to_device(Device::Cpu).contiguous();
+    let turns = turns.to_kind(x.kind()).contiguous();
     let mut err = std::ptr::null_mut();
     // SAFETY: both pointers are live `torch::Tensor`s for the call; the shim returns a `new
     // at::Tensor` that tch takes ownership of, or null with an error string.
@@ -128,16 +133,14 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
         || size.len() != 4
         || size[1] != 3
         || factors.size() != [size[0], 4]
+        || factors.device() != Device::Cpu
         || steps.first() != Some(&JitterStep::Clamp)
         || steps.len() > 5
     {
         return None;
     }
     let x = x.contiguous();
-    let factors = factors
-        .to_kind(x.kind())
-        .to_device(Device::Cpu)
-        .contiguous();
+    let factors = factors.to_kind(x.kind()).contiguous();
     let codes: Vec<c_int> = steps.iter().map(|&s| s as c_int).collect();
     let mut err = std::ptr::null_mut();
     // SAFETY: live `torch::Tensor`s and a slice for the duration of the call; the shim
@@ -173,6 +176,9 @@ pub(crate) fn color_map(
         || [bias, bounds.0, bounds.1]
             .iter()
             .any(|t| t.size() != [b, 3])
+        || [matrix, bias, bounds.0, bounds.1]
+            .iter()
+            .any(|t| t.device() != Device::Cpu)
     {
         return None;
     }
@@ -187,7 +193,6 @@ pub(crate) fn color_map(
         ],
         1,
     )
-    .to_device(Device::Cpu)
     .contiguous();
     let mut err = std::ptr::null_mut();
     // SAFETY: both pointers are live `torch::Tensor`s for the call; the shim returns a `new
@@ -250,7 +255,7 @@ pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
 /// kind, another shape).
 pub(crate) fn inverse3x3(m: &Tensor) -> Option<Tensor> {
     let size = m.size();
-    if !eligible(m) || m.requires_grad() || size.len() < 2 || size[size.len() - 2..] != [3, 3] {
+    if !takes(m) || size.len() < 2 || size[size.len() - 2..] != [3, 3] {
         return None;
     }
     let m = m.contiguous();
