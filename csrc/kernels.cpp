@@ -11,8 +11,11 @@
 // - `dda_jitter(x, factors, steps)`: ColorJitter (torchvision's flavour), one pass before
 //   contrast's mean and one after; with a gradient to take, a graph node whose backward is
 //   two passes (image and factor gradients, contrast's mean included).
-// - `dda_color_map`, `dda_grid`, `dda_inverse3x3`: the fast mode's colour map, the
-//   sampling grid's output-sized pass and the warps' 3×3 inverses, where there is no graph.
+// - `dda_color_map(x, params)`: the fast mode's colour map (one matrix, bias and clamp per
+//   sample), one pass; with a gradient to take, a graph node whose backward is one pass
+//   (the image gradient and the per-sample sums of the params' gradients).
+// - `dda_grid`, `dda_inverse3x3`: the sampling grid's output-sized pass and the warps' 3×3
+//   inverses, where there is no graph.
 //
 // Every float operation is the composition's, in its order and in the image's dtype, so
 // the values equal the composition's (saturation's gray, the colour map's sums and the
@@ -534,6 +537,98 @@ at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
   return out;
 }
 
+// The colour map's backward (rows.h `color_map_backward_row`). Operands: out d r, g, b; in
+// x r, g, b; the upstream gradient r, g, b; the sample's index (int64). With `sums`, each
+// call keeps its pixels' sums of the params' gradients (B,18) by where it starts, so that
+// they are added in the same order whatever the threads.
+template <typename T> struct ColorMapBackwardLoop {
+  const T *params;
+  int64_t batch;
+  bool sums;
+  std::mutex *mu;
+  std::map<const char *, std::vector<double>> *partials;
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    Operands<10> op(data, strides, sizeof(T), {9});
+    const auto &table = row_table<T>();
+    std::vector<double> local(sums ? static_cast<size_t>(batch) * 18 : 0, 0.0);
+    const auto acc = [&](int64_t b) { return sums ? &local[18 * b] : nullptr; };
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      if (op.contiguous) {
+        const int64_t b = *op.row<const int64_t>(9);
+        table.color_map_backward(op.row<T>(0), op.row<T>(1), op.row<T>(2), op.row<const T>(3),
+                                 op.row<const T>(4), op.row<const T>(5), op.row<const T>(6),
+                                 op.row<const T>(7), op.row<const T>(8), params + 18 * b,
+                                 size0, acc(b));
+      } else {
+        char **ptr = op.ptr;
+        for (int64_t i = 0; i < size0; ++i) {
+          const int64_t b = at_<int64_t>(ptr[9], strides[9], i);
+          T *pix[9];
+          for (int k = 0; k < 9; ++k) {
+            pix[k] = &out_<T>(ptr[k], strides[k], i);
+          }
+          table.color_map_backward(pix[0], pix[1], pix[2], pix[3], pix[4], pix[5], pix[6],
+                                   pix[7], pix[8], params + 18 * b, 1, acc(b));
+        }
+      }
+      op.next(strides);
+    }
+    if (sums) {
+      std::lock_guard<std::mutex> lock(*mu);
+      (*partials)[data[0]] = std::move(local);
+    }
+  }
+};
+
+// The gradients of `color_map` with respect to the image and, when `sums`, the params
+// (B,18; else undefined), from the output's gradient.
+std::pair<at::Tensor, at::Tensor> color_map_backward(const at::Tensor &x, const at::Tensor &params,
+                                                     const at::Tensor &grad_out, bool sums) {
+  const int64_t batch = x.size(0);
+  const auto flat = x.view({batch, 3, -1});
+  const auto g = grad_out.to(x.scalar_type()).contiguous().view({batch, 3, -1});
+  auto gx = at::empty_like(x);
+  auto iter = iterate(planes(gx.view({batch, 3, -1})),
+                      cat(cat(planes(flat), planes(g)), {sample_index(plane(flat, 0))}));
+  std::mutex mu;
+  std::map<const char *, std::vector<double>> partials;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_color_map_backward", [&] {
+    ColorMapBackwardLoop<scalar_t> loop{params.data_ptr<scalar_t>(), batch, sums, &mu,
+                                        &partials};
+    iter.for_each(loop);
+  });
+  if (!sums) {
+    return {gx, at::Tensor()};
+  }
+  auto gp = at::zeros({batch, 18}, params.options().dtype(at::kDouble));
+  double *acc = gp.data_ptr<double>();
+  for (const auto &kv : partials) {
+    for (size_t k = 0; k < kv.second.size(); ++k) {
+      acc[k] += kv.second[k];
+    }
+  }
+  return {gx, gp.to(params.scalar_type())};
+}
+
+// The fast mode's colour map as a graph node: the image and the params (B,18) get their
+// gradients.
+struct ColorMapFn : public torch::autograd::Function<ColorMapFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
+                            const at::Tensor &params) {
+    ctx->save_for_backward({x, params});
+    return color_map(x, params);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    once_differentiable("the fast mode's colour map");
+    const auto saved = ctx->get_saved_variables();
+    auto result = color_map_backward(saved[0], saved[1], grads[0], ctx->needs_input_grad(1));
+    return {result.first, result.second};
+  }
+};
+
 // A sampling grid from its two parts (p: the terms of every output axis but the last, per
 // row of pixels; q: the last axis's term, per sample and pixel), in the one output-sized pass.
 // Affine: `out[r, w, :] = p[r, :] + q[r / rows, w, :]`, with `p` (R, n) and `q` (B, W, n).
@@ -635,12 +730,18 @@ void *dda_jitter(void *x, void *factors, const int *steps, int n_steps, char **e
   });
 }
 
-// The fast mode's colour map of a contiguous (B,3,…) float CPU image `x` without a graph:
-// per sample, out_c = clamp(Σ_k M[c][k]·x_k + bias_c, lo_c, hi_c), with `params` (B,18)
-// contiguous, x's dtype: M (row-major), bias, lo, hi. A new tensor, or null with `err`.
+// The fast mode's colour map of a contiguous (B,3,…) float CPU image `x`: per sample,
+// out_c = clamp(Σ_k M[c][k]·x_k + bias_c, lo_c, hi_c), with `params` (B,18) contiguous, x's
+// dtype: M (row-major), bias, lo, hi. A graph node when either requires a gradient (and
+// grad mode is on). A new tensor, or null with `err`.
 void *dda_color_map(void *x, void *params, char **err) {
   return dda::guarded(err, [&] {
-    return color_map(*static_cast<at::Tensor *>(x), *static_cast<at::Tensor *>(params));
+    const at::Tensor &xt = *static_cast<at::Tensor *>(x);
+    const at::Tensor &pt = *static_cast<at::Tensor *>(params);
+    if (at::GradMode::is_enabled() && (xt.requires_grad() || pt.requires_grad())) {
+      return ColorMapFn::apply(xt, pt);
+    }
+    return color_map(xt, pt);
   });
 }
 

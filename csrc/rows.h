@@ -6,7 +6,9 @@
 //
 // Every float operation is the libtorch composition's, in its order and in the image's dtype
 // (no contraction into fused multiply-adds: the kernels are compiled with
-// -ffp-contract=off), so the results do not depend on the instruction set.
+// -ffp-contract=off), so the values and image gradients do not depend on the instruction
+// set. The per-sample sums of the backward loops (`omp simd` reductions) are added in the
+// vector width's order: they may differ between sets in the last bits.
 
 #pragma once
 
@@ -29,6 +31,12 @@ template <typename T> struct DdaRowTable {
   // `p` holds m (row-major 3×3), bias (3), lo (3), hi (3).
   void (*color_map)(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, const T *p,
                     int64_t len);
+  // Its backward, by libtorch's clamp backward: the image gradient (d0, d1, d2) from the
+  // upstream gradient (g0, g1, g2); `acc` (18, or null) gains the pixels' sums of the
+  // gradients of p's entries.
+  void (*color_map_backward)(T *d0, T *d1, T *d2, const T *r, const T *g, const T *b,
+                             const T *g0, const T *g1, const T *g2, const T *p, int64_t len,
+                             double *acc);
   // One ColorJitter step's backward (a `JitterStep` code) over `len` pixels: `z` the step's
   // input, `g` the gradient of its output, replaced in place by the gradient of its input;
   // `acc` gains the pixels' sums of the gradients of brightness, contrast, saturation, the
@@ -318,9 +326,11 @@ void jitter_backward_row(int step, const T *z0, const T *z1, const T *z2, T *g0,
   }
 }
 
-// clamp(v, lo, hi) as libtorch's clamp: a NaN stays NaN.
+// clamp(v, lo, hi) as libtorch's clamp: min(max(v, lo), hi) (hi where lo > hi), and a NaN
+// stays NaN.
 template <typename T> inline T clamp_to(T v, T lo, T hi) {
-  return v < lo ? lo : (v > hi ? hi : v);
+  const T a = v < lo ? lo : v;
+  return a > hi ? hi : a;
 }
 
 template <typename T>
@@ -336,6 +346,87 @@ void color_map_row(T *o0, T *o1, T *o2, const T *r, const T *g, const T *b, cons
     o0[i] = clamp_to(m00 * x0 + m01 * x1 + m02 * x2 + b0, l0, h0);
     o1[i] = clamp_to(m10 * x0 + m11 * x1 + m12 * x2 + b1, l1, h1);
     o2[i] = clamp_to(m20 * x0 + m21 * x1 + m22 * x2 + b2, l2, h2);
+  }
+}
+
+// Pixels per partial sum of the colour map's backward: summed in T, then added in double.
+constexpr int64_t kSumBlock = 256;
+
+// The colour map's backward over `len` pixels of one sample, by libtorch's clamp backward:
+// a channel's gradient passes where lo ≤ z ≤ hi (z the value before the clamp, recomputed
+// as the forward computes it), goes to lo where z < lo < hi and to hi where z > hi or
+// hi < lo. Writes the image gradient (d0, d1, d2) = Mᵀ·(the passed gradient); with `Sums`,
+// `acc` gains the pixels' sums of the gradients of p's 18 entries (M row-major, bias, lo,
+// hi), by blocks of kSumBlock pixels.
+template <typename T, bool Sums>
+void color_map_backward_block(T *d0, T *d1, T *d2, const T *r, const T *g, const T *b,
+                              const T *g0, const T *g1, const T *g2, const T *p, int64_t len,
+                              double *acc) {
+  const T m00 = p[0], m01 = p[1], m02 = p[2], m10 = p[3], m11 = p[4], m12 = p[5], m20 = p[6],
+          m21 = p[7], m22 = p[8];
+  const T b0 = p[9], b1 = p[10], b2 = p[11];
+  const T l0 = p[12], l1 = p[13], l2 = p[14], h0 = p[15], h1 = p[16], h2 = p[17];
+  // Where the bounds cross, a clamped-off gradient goes to hi whichever side z is.
+  const bool lo0 = l0 < h0, lo1 = l1 < h1, lo2 = l2 < h2;
+  const bool hi0 = h0 < l0, hi1 = h1 < l1, hi2 = h2 < l2;
+  for (int64_t i0 = 0; i0 < len; i0 += kSumBlock) {
+    const int64_t i1 = mn(len, i0 + kSumBlock);
+    T s00 = 0, s01 = 0, s02 = 0, s10 = 0, s11 = 0, s12 = 0, s20 = 0, s21 = 0, s22 = 0;
+    T sb0 = 0, sb1 = 0, sb2 = 0, sl0 = 0, sl1 = 0, sl2 = 0, sh0 = 0, sh1 = 0, sh2 = 0;
+#pragma omp simd reduction(+ : s00, s01, s02, s10, s11, s12, s20, s21, s22, sb0, sb1, sb2,     \
+                               sl0, sl1, sl2, sh0, sh1, sh2)
+    for (int64_t i = i0; i < i1; ++i) {
+      const T x0 = r[i], x1 = g[i], x2 = b[i];
+      const T u0 = g0[i], u1 = g1[i], u2 = g2[i];
+      const T z0 = m00 * x0 + m01 * x1 + m02 * x2 + b0;
+      const T z1 = m10 * x0 + m11 * x1 + m12 * x2 + b1;
+      const T z2 = m20 * x0 + m21 * x1 + m22 * x2 + b2;
+      const T a0 = (z0 >= l0 && z0 <= h0) ? u0 : T(0);
+      const T a1 = (z1 >= l1 && z1 <= h1) ? u1 : T(0);
+      const T a2 = (z2 >= l2 && z2 <= h2) ? u2 : T(0);
+      d0[i] = m00 * a0 + m10 * a1 + m20 * a2;
+      d1[i] = m01 * a0 + m11 * a1 + m21 * a2;
+      d2[i] = m02 * a0 + m12 * a1 + m22 * a2;
+      if (Sums) {
+        s00 += a0 * x0;
+        s01 += a0 * x1;
+        s02 += a0 * x2;
+        s10 += a1 * x0;
+        s11 += a1 * x1;
+        s12 += a1 * x2;
+        s20 += a2 * x0;
+        s21 += a2 * x1;
+        s22 += a2 * x2;
+        sb0 += a0;
+        sb1 += a1;
+        sb2 += a2;
+        sl0 += (z0 < l0 && lo0) ? u0 : T(0);
+        sl1 += (z1 < l1 && lo1) ? u1 : T(0);
+        sl2 += (z2 < l2 && lo2) ? u2 : T(0);
+        sh0 += (z0 > h0 || hi0) ? u0 : T(0);
+        sh1 += (z1 > h1 || hi1) ? u1 : T(0);
+        sh2 += (z2 > h2 || hi2) ? u2 : T(0);
+      }
+    }
+    if (Sums) {
+      const T s[18] = {s00, s01, s02, s10, s11, s12, s20, s21, s22,
+                       sb0, sb1, sb2, sl0, sl1, sl2, sh0, sh1, sh2};
+      for (int k = 0; k < 18; ++k) {
+        acc[k] += static_cast<double>(s[k]);
+      }
+    }
+  }
+}
+
+// The colour map's backward (see color_map_backward_block); `acc` null: no sums.
+template <typename T>
+void color_map_backward_row(T *d0, T *d1, T *d2, const T *r, const T *g, const T *b,
+                            const T *g0, const T *g1, const T *g2, const T *p, int64_t len,
+                            double *acc) {
+  if (acc != nullptr) {
+    color_map_backward_block<T, true>(d0, d1, d2, r, g, b, g0, g1, g2, p, len, acc);
+  } else {
+    color_map_backward_block<T, false>(d0, d1, d2, r, g, b, g0, g1, g2, p, len, acc);
   }
 }
 

@@ -16,11 +16,11 @@
 extern "C" const DdaRows *DDA_CAT(dda_rows_, DDA_ISA)() {
   static const DdaRows table = {
       {&hue_forward_row<float>, &hue_backward_row<float>, &jitter_row<float>,
-       &color_map_row<float>,
+       &color_map_row<float>, &color_map_backward_row<float>,
        &jitter_backward_row<float>,
        &outer_add_row<float>, &project_add_row<float>},
       {&hue_forward_row<double>, &hue_backward_row<double>, &jitter_row<double>,
-       &color_map_row<double>,
+       &color_map_row<double>, &color_map_backward_row<double>,
        &jitter_backward_row<double>,
        &outer_add_row<double>, &project_add_row<double>},
       DDA_STR(DDA_ISA),

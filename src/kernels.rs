@@ -32,7 +32,10 @@ extern "C" {
 
 /// The instruction set the fused CPU kernels run with: `"avx2"` where the CPU has it (x86-64),
 /// else `"base"`; `ATEN_CPU_CAPABILITY=default` in the environment (libtorch's own switch,
-/// read once) keeps the baseline. Every set gives the same values.
+/// read once) keeps the baseline. Every set gives the same values and image gradients; the
+/// per-sample sums of a backward pass (the gradients of ColorJitter's factors and of the
+/// fast mode's colour map) are added in the vector width's order, so they may differ in
+/// the last bits between sets.
 pub fn cpu_kernels_isa() -> &'static str {
     // SAFETY: the shim returns a pointer to a static NUL-terminated string.
     let s = unsafe { std::ffi::CStr::from_ptr(dda_cpu_kernels_isa()) };
@@ -157,15 +160,18 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
     owned(out, err)
 }
 
-/// The fast mode's colour map without a graph, by the fused kernel: per sample `b` and pixel,
+/// The fast mode's colour map by the fused kernel: per sample `b` and pixel,
 /// `y_c = clamp(Σ_k M[b,c,k]·x_k + bias[b,c], lo[b,c], hi[b,c])` for a (B,3,…) image `x`,
-/// with `matrix` (B,3,3), `bias`, `lo`, `hi` (B,3). `None` when the kernel does not take
-/// this input (the caller composes libtorch ops instead).
+/// with `matrix` (B,3,3), `bias`, and `bounds` `(lo, hi)` (B,3; `None`: no clamp). One pass;
+/// with a graph to record, one graph node whose backward is one pass too (the image
+/// gradient, and the per-sample sums of the gradients of the matrix, bias and bounds, with
+/// libtorch's clamp subgradients). `None` when the kernel does not take this input (the
+/// caller composes libtorch ops instead).
 pub(crate) fn color_map(
     x: &Tensor,
     matrix: &Tensor,
     bias: &Tensor,
-    bounds: (&Tensor, &Tensor),
+    bounds: Option<(&Tensor, &Tensor)>,
 ) -> Option<Tensor> {
     let size = x.size();
     let b = size[0];
@@ -173,23 +179,30 @@ pub(crate) fn color_map(
         || size.len() < 3
         || size[1] != 3
         || matrix.size() != [b, 3, 3]
-        || [bias, bounds.0, bounds.1]
-            .iter()
-            .any(|t| t.size() != [b, 3])
-        || [matrix, bias, bounds.0, bounds.1]
-            .iter()
+        || bias.size() != [b, 3]
+        || bounds.is_some_and(|(lo, hi)| lo.size() != [b, 3] || hi.size() != [b, 3])
+        || [matrix, bias]
+            .into_iter()
+            .chain(bounds.into_iter().flat_map(|(lo, hi)| [lo, hi]))
             .any(|t| t.device() != Device::Cpu)
     {
         return None;
     }
     let x = x.contiguous();
     let kind = x.kind();
+    let (lo, hi) = match bounds {
+        Some((lo, hi)) => (lo.to_kind(kind), hi.to_kind(kind)),
+        None => (
+            Tensor::full([b, 3], f64::NEG_INFINITY, (kind, Device::Cpu)),
+            Tensor::full([b, 3], f64::INFINITY, (kind, Device::Cpu)),
+        ),
+    };
     let params = Tensor::cat(
         &[
             matrix.reshape([b, 9]).to_kind(kind),
             bias.to_kind(kind),
-            bounds.0.to_kind(kind),
-            bounds.1.to_kind(kind),
+            lo,
+            hi,
         ],
         1,
     )
@@ -380,14 +393,14 @@ mod tests {
                         Some(&lo.view(view.as_slice())),
                         Some(&hi.view(view.as_slice())),
                     );
-                let got =
-                    color_map(&x, &matrix, &bias, (&lo, &hi)).expect("the kernel takes this input");
+                let got = color_map(&x, &matrix, &bias, Some((&lo, &hi)))
+                    .expect("the kernel takes this input");
                 assert_eq!(got.size(), shape);
                 let err = (&got - &want).abs().max().double_value(&[]);
                 assert!(err <= tol, "{kind:?} {shape:?}: {err}");
                 // A non-contiguous input is read as it is laid out.
                 let xt = x.transpose(-1, -2);
-                let got_t = color_map(&xt, &matrix, &bias, (&lo, &hi)).unwrap();
+                let got_t = color_map(&xt, &matrix, &bias, Some((&lo, &hi))).unwrap();
                 assert!(got_t.equal(&got.transpose(-1, -2).contiguous()));
             }
         }
@@ -396,9 +409,94 @@ mod tests {
         let m = Tensor::eye(3, opts).unsqueeze(0);
         let z = Tensor::zeros([1, 3], opts);
         let one = Tensor::ones([1, 3], opts);
-        let y = color_map(&x, &m, &z, (&z, &one)).unwrap();
+        let y = color_map(&x, &m, &z, Some((&z, &one))).unwrap();
         assert!(bool::try_from(y.isnan().all()).unwrap());
-        assert!(color_map(&x.narrow(1, 0, 2), &m, &z, (&z, &one)).is_none());
-        assert!(color_map(&x, &m.narrow(1, 0, 2), &z, (&z, &one)).is_none());
+        assert!(color_map(&x.narrow(1, 0, 2), &m, &z, Some((&z, &one))).is_none());
+        assert!(color_map(&x, &m.narrow(1, 0, 2), &z, Some((&z, &one))).is_none());
+    }
+    /// The colour map as a graph node: its gradients (image, matrix, bias, bounds) equal the
+    /// composition's (batched matmul then `clamp_tensor`, with libtorch's subgradients:
+    /// a value on a bound passes its gradient on, crossed bounds give theirs to `hi`), with
+    /// and without bounds, with only the image requiring a gradient, in both dtypes.
+    #[test]
+    fn the_kernel_colour_map_node_has_the_compositions_gradients() {
+        for (kind, tol) in [(Kind::Float, 2e-5), (Kind::Double, 1e-12)] {
+            for shape in [vec![4i64, 3, 17, 19], vec![2, 3, 5, 6, 7]] {
+                for (bounded, params_grad) in [(true, true), (false, true), (true, false)] {
+                    let opts = (kind, Device::Cpu);
+                    let b = shape[0];
+                    let x = Tensor::rand(shape.as_slice(), opts) * 2.0 - 0.5;
+                    let matrix = Tensor::randn([b, 3, 3], opts);
+                    let bias = Tensor::randn([b, 3], opts) * 0.3;
+                    let lo = Tensor::rand([b, 3], opts) - 1.0;
+                    let hi = Tensor::rand([b, 3], opts) + 0.5;
+                    // Sample 1: some pixels exactly on the bounds (x = 0 gives z = bias),
+                    // and channel 2's bounds crossed.
+                    let _ = x.get(1).narrow(-1, 0, 2).zero_();
+                    bias.get(1)
+                        .narrow(0, 0, 1)
+                        .copy_(&lo.get(1).narrow(0, 0, 1));
+                    bias.get(1)
+                        .narrow(0, 1, 1)
+                        .copy_(&hi.get(1).narrow(0, 1, 1));
+                    let _ = lo.get(1).narrow(0, 2, 1).fill_(0.4);
+                    let _ = hi.get(1).narrow(0, 2, 1).fill_(-0.2);
+                    let leaves: Vec<Tensor> = [&x, &matrix, &bias, &lo, &hi]
+                        .iter()
+                        .enumerate()
+                        .map(|(k, t)| t.detach().set_requires_grad(k == 0 || params_grad))
+                        .collect();
+                    let [x, matrix, bias, lo, hi] = &leaves[..] else {
+                        unreachable!()
+                    };
+                    let w = Tensor::randn(shape.as_slice(), opts);
+                    let mut view = vec![1i64; shape.len()];
+                    view[0] = b;
+                    view[1] = 3;
+                    let z = bias
+                        .unsqueeze(-1)
+                        .baddbmm(matrix, &x.reshape([b, 3, -1]), 1, 1)
+                        .view(shape.as_slice());
+                    let want = if bounded {
+                        z.clamp_tensor(
+                            Some(&lo.view(view.as_slice())),
+                            Some(&hi.view(view.as_slice())),
+                        )
+                    } else {
+                        z
+                    };
+                    let bounds = bounded.then_some((lo, hi));
+                    let got =
+                        color_map(x, matrix, bias, bounds).expect("the kernel takes this input");
+                    assert!(got.requires_grad());
+                    let err = (&got - &want).abs().max().double_value(&[]);
+                    assert!(
+                        err <= tol,
+                        "{kind:?} {shape:?} bounded={bounded}: values {err}"
+                    );
+                    let inputs: Vec<&Tensor> = if params_grad {
+                        if bounded {
+                            vec![x, matrix, bias, lo, hi]
+                        } else {
+                            vec![x, matrix, bias]
+                        }
+                    } else {
+                        vec![x]
+                    };
+                    let grads = |y: &Tensor| {
+                        Tensor::run_backward(&[(y * &w).sum(kind)], &inputs, false, false)
+                    };
+                    let (gw, gg) = (grads(&want), grads(&got));
+                    for (k, (a, e)) in gg.iter().zip(&gw).enumerate() {
+                        let scale = 1.0 + e.abs().max().double_value(&[]);
+                        let err = (a - e).abs().max().double_value(&[]);
+                        assert!(
+                            err <= tol * scale,
+                            "{kind:?} {shape:?} bounded={bounded} input {k}: {err} (scale {scale})"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

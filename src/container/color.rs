@@ -75,32 +75,15 @@ impl Acc {
         }
     }
 
-    /// `x` through the composed map: one batched matmul, then the clamp (without a graph, on
-    /// the CPU, one fused pass: [`crate::kernels::color_map`]).
+    /// `x` through the composed map: one batched matmul, then the clamp (on the CPU, one
+    /// fused pass, and one graph node: [`crate::kernels::color_map`]).
     fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        let bounds = self.bounds.as_ref().map(|(lo, hi)| (lo, hi));
+        if let Some(y) = crate::kernels::color_map(x, &self.matrix, &self.bias, bounds) {
+            return Ok(y);
+        }
         let size = x.size();
         let (b, c) = (size[0], size[1]);
-        let graph = [x, &self.matrix, &self.bias]
-            .into_iter()
-            .chain(self.bounds.iter().flat_map(|(lo, hi)| [lo, hi]))
-            .any(Tensor::requires_grad);
-        if !graph {
-            let unbounded;
-            let bounds = match &self.bounds {
-                Some((lo, hi)) => (lo, hi),
-                None => {
-                    let opts = (self.bias.kind(), self.bias.device());
-                    unbounded = (
-                        Tensor::full([b, c], f64::NEG_INFINITY, opts),
-                        Tensor::full([b, c], f64::INFINITY, opts),
-                    );
-                    (&unbounded.0, &unbounded.1)
-                }
-            };
-            if let Some(y) = crate::kernels::color_map(x, &self.matrix, &self.bias, bounds) {
-                return Ok(y);
-            }
-        }
         let flat = x.f_reshape([b, c, -1])?;
         let y = self
             .bias
