@@ -1,8 +1,9 @@
 //! Fused CPU kernels (`csrc/kernels.cpp`, their row loops in `csrc/rows.h`) for the steps
 //! whose libtorch composition is many passes over the image, or many small ops. Each kernel
 //! computes what the composition computes, in the same float operations (bit for bit, or
-//! within one rounding where the doc says so); the hue and ColorJitter kernels carry their
-//! own autograd node, the others run only where there is no graph to record. They take
+//! within one rounding where the doc says so); the hue, ColorJitter and fast-mode colour map
+//! kernels carry their own autograd node, the others run only where there is no graph to
+//! record. They take
 //! float32 and float64 CPU tensors (made contiguous); every other input (CUDA above all)
 //! keeps the composition, and [`set_fused_cpu_kernels`] turns them off.
 
