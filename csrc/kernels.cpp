@@ -319,23 +319,44 @@ std::pair<at::Tensor, at::Tensor> jitter_forward(const at::Tensor &x, const at::
   return {out, m};
 }
 
+// The per-sample sums of a backward loop, one vector per call of the loop, keyed by where
+// the call starts: added in address order, so in the same order whatever the threads.
+class Partials {
+public:
+  void put(const char *start, std::vector<double> sums) {
+    std::lock_guard<std::mutex> lock(mu_);
+    parts_[start] = std::move(sums);
+  }
+
+  // Adds every call's sums into `acc` (as long as each call's vector).
+  void add_to(double *acc) const {
+    for (const auto &kv : parts_) {
+      for (size_t k = 0; k < kv.second.size(); ++k) {
+        acc[k] += kv.second[k];
+      }
+    }
+  }
+
+private:
+  std::mutex mu_;
+  std::map<const char *, std::vector<double>> parts_;
+};
+
 // Pixels per block of the backward: the inputs of every step and the gradient stay in L1.
 constexpr int64_t kBlock = 256;
 
 // One backward pass: per block of pixels, the steps [0, end) recomputed from the input,
 // then the gradient taken back through steps end-1 … begin. Operands: out d_r, d_g, d_b;
 // in r, g, b, the upstream gradient (three planes; may be the output itself), the sample's
-// index (int64). `extra` (B,3), when set, is added to the upstream gradient. The pixels'
-// sums of the factor gradients are kept per call (keyed by where it starts, so that they
-// are added in the same order whatever the threads).
+// index (int64). `extra` (B,3), when set, is added to the upstream gradient. Each call puts
+// its pixels' sums of the factor gradients (B,5) into `partials`.
 template <typename T> struct JitterBackwardLoop {
   const int *steps;
   int begin, end;
   const T *scalars;
   const double *extra;
   int64_t batch;
-  std::mutex *mu;
-  std::map<const char *, std::vector<double>> *partials;
+  Partials *partials;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
     Operands<10> op(data, strides, sizeof(T), {9});
@@ -379,8 +400,7 @@ template <typename T> struct JitterBackwardLoop {
       }
       op.next(strides);
     }
-    std::lock_guard<std::mutex> lock(*mu);
-    (*partials)[data[0]] = std::move(local);
+    partials->put(data[0], std::move(local));
   }
 };
 
@@ -390,18 +410,13 @@ void jitter_backward_pass(const at::Tensor &x, const at::Tensor &up, const at::T
                           int end, const double *extra, std::vector<double> &acc) {
   const int64_t batch = x.size(0);
   auto iter = iterate(planes(gx), cat(cat(planes(x), planes(up)), {sample_index(plane(x, 0))}));
-  std::mutex mu;
-  std::map<const char *, std::vector<double>> partials;
+  Partials partials;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_jitter_backward", [&] {
-    JitterBackwardLoop<scalar_t> loop{steps.data(), begin,   end, scalars.data_ptr<scalar_t>(),
-                                      extra,        batch,   &mu, &partials};
+    JitterBackwardLoop<scalar_t> loop{steps.data(), begin, end,      scalars.data_ptr<scalar_t>(),
+                                      extra,        batch, &partials};
     iter.for_each(loop);
   });
-  for (const auto &kv : partials) {
-    for (size_t k = 0; k < acc.size(); ++k) {
-      acc[k] += kv.second[k];
-    }
-  }
+  partials.add_to(acc.data());
 }
 
 // The gradients of `jitter_forward` with respect to the image and the factors (B,4), from
@@ -539,14 +554,12 @@ at::Tensor color_map(const at::Tensor &x, const at::Tensor &params) {
 
 // The colour map's backward (rows.h `color_map_backward_row`). Operands: out d r, g, b; in
 // x r, g, b; the upstream gradient r, g, b; the sample's index (int64). With `sums`, each
-// call keeps its pixels' sums of the params' gradients (B,18) by where it starts, so that
-// they are added in the same order whatever the threads.
+// call puts its pixels' sums of the params' gradients (B,18) into `partials`.
 template <typename T> struct ColorMapBackwardLoop {
   const T *params;
   int64_t batch;
   bool sums;
-  std::mutex *mu;
-  std::map<const char *, std::vector<double>> *partials;
+  Partials *partials;
 
   void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
     Operands<10> op(data, strides, sizeof(T), {9});
@@ -575,8 +588,7 @@ template <typename T> struct ColorMapBackwardLoop {
       op.next(strides);
     }
     if (sums) {
-      std::lock_guard<std::mutex> lock(*mu);
-      (*partials)[data[0]] = std::move(local);
+      partials->put(data[0], std::move(local));
     }
   }
 };
@@ -591,23 +603,16 @@ std::pair<at::Tensor, at::Tensor> color_map_backward(const at::Tensor &x, const 
   auto gx = at::empty_like(x);
   auto iter = iterate(planes(gx.view({batch, 3, -1})),
                       cat(cat(planes(flat), planes(g)), {sample_index(plane(flat, 0))}));
-  std::mutex mu;
-  std::map<const char *, std::vector<double>> partials;
+  Partials partials;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_color_map_backward", [&] {
-    ColorMapBackwardLoop<scalar_t> loop{params.data_ptr<scalar_t>(), batch, sums, &mu,
-                                        &partials};
+    ColorMapBackwardLoop<scalar_t> loop{params.data_ptr<scalar_t>(), batch, sums, &partials};
     iter.for_each(loop);
   });
   if (!sums) {
     return {gx, at::Tensor()};
   }
   auto gp = at::zeros({batch, 18}, params.options().dtype(at::kDouble));
-  double *acc = gp.data_ptr<double>();
-  for (const auto &kv : partials) {
-    for (size_t k = 0; k < kv.second.size(); ++k) {
-      acc[k] += kv.second[k];
-    }
-  }
+  partials.add_to(gp.data_ptr<double>());
   return {gx, gp.to(params.scalar_type())};
 }
 
