@@ -14,6 +14,10 @@
 // - `dda_color_map(x, params)`: the fast mode's colour map (one matrix, bias and clamp per
 //   sample), one pass; with a gradient to take, a graph node whose backward is one pass
 //   (the image gradient and the per-sample sums of the params' gradients).
+// - `dda_resample(x, ys, xs)`: RandomResizedCrop's bilinear resampling on a separable grid
+//   (each crop's rows and columns), one pass per plane; with a gradient to take, a graph
+//   node whose backward spreads each output row over its source columns and adds it to its
+//   two source rows, instead of `grid_sampler`'s backward.
 // - `dda_grid`, `dda_inverse3x3`: the sampling grid's output-sized pass and the warps' 3×3
 //   inverses, where there is no graph.
 //
@@ -687,6 +691,124 @@ at::Tensor grid_from_parts(const at::Tensor &p, const at::Tensor &q, bool projec
   return out;
 }
 
+// The taps (rows.h `DdaTaps`) of the pixel coordinates `coords` (B, n) along an axis of
+// `size` pixels, clamped into it as border padding does: int64 lo, hi (B, n) and weights.
+struct Taps {
+  at::Tensor lo, hi, w_lo, w_hi;
+
+  template <typename T> DdaTaps<T> of(int64_t sample) const {
+    const int64_t n = lo.size(1);
+    return {lo.data_ptr<int64_t>() + sample * n, hi.data_ptr<int64_t>() + sample * n,
+            w_lo.data_ptr<T>() + sample * n, w_hi.data_ptr<T>() + sample * n, n};
+  }
+};
+
+template <typename T> Taps taps(const at::Tensor &coords, int64_t size) {
+  const auto c = coords.contiguous();
+  Taps t{at::empty(c.sizes(), c.options().dtype(at::kLong)),
+         at::empty(c.sizes(), c.options().dtype(at::kLong)), at::empty_like(c),
+         at::empty_like(c)};
+  const T *p = c.data_ptr<T>();
+  int64_t *lo = t.lo.data_ptr<int64_t>(), *hi = t.hi.data_ptr<int64_t>();
+  T *w_lo = t.w_lo.data_ptr<T>(), *w_hi = t.w_hi.data_ptr<T>();
+  const T last = static_cast<T>(size - 1);
+  for (int64_t k = 0; k < c.numel(); ++k) {
+    // A NaN coordinate reads the first pixel.
+    const T v = p[k] == p[k] ? clamp_to(p[k], T(0), last) : T(0);
+    const int64_t f = std::min<int64_t>(static_cast<int64_t>(v), size - 1);
+    lo[k] = f;
+    hi[k] = std::min<int64_t>(f + 1, size - 1);
+    w_hi[k] = v - static_cast<T>(f);
+    w_lo[k] = T(1) - w_hi[k];
+  }
+  return t;
+}
+
+// Bilinear resampling of every plane of a contiguous (B,C,H,W) image on a separable grid
+// (rows.h `resample_row`) into `out`, or its backward (`g` set: the output's gradient) into
+// `out`, the zeroed image gradient. A nullary TensorIterator over the B·C planes' indices
+// (grain 1: one plane per element) splits them between libtorch's threads.
+template <typename T> struct ResampleLoop {
+  const int64_t *base;
+  const T *x, *g;
+  T *out;
+  int64_t channels, h, w;
+  const Taps *rows, *cols;
+
+  void operator()(char **data, const int64_t *strides, int64_t size0, int64_t size1) const {
+    const auto &table = row_table<T>();
+    const int64_t ho = rows->lo.size(1), wo = cols->lo.size(1);
+    std::vector<T> tmp(g != nullptr ? w : 0);
+    for (int64_t outer = 0; outer < size1; ++outer) {
+      const int64_t first = reinterpret_cast<const int64_t *>(data[0] + outer * strides[1]) - base;
+      for (int64_t plane = first; plane < first + size0; ++plane) {
+        const int64_t b = plane / channels;
+        if (g == nullptr) {
+          table.resample(out + plane * ho * wo, x + plane * h * w, w, rows->of<T>(b),
+                         cols->of<T>(b));
+        } else {
+          table.resample_backward(out + plane * h * w, g + plane * ho * wo, w, rows->of<T>(b),
+                                  cols->of<T>(b), tmp.data());
+        }
+      }
+    }
+  }
+};
+
+// Runs ResampleLoop over the B·C planes of a (B,C,H,W) image: forward from `x` into `out`,
+// or backward (`g`, the output's gradient, set) into `out`, the zeroed image gradient.
+template <typename T>
+void resample_planes(const at::Tensor &out, const T *x, const T *g, at::IntArrayRef shape,
+                     const at::Tensor &ys, const at::Tensor &xs) {
+  const int64_t b = shape[0], c = shape[1], h = shape[2], w = shape[3];
+  auto index = at::empty({b * c}, out.options().dtype(at::kLong));
+  auto iter = at::TensorIterator::nullary_op(index);
+  const Taps rows = taps<T>(ys, h), cols = taps<T>(xs, w);
+  ResampleLoop<T> loop{index.data_ptr<int64_t>(), x, g, out.data_ptr<T>(), c, h, w, &rows,
+                       &cols};
+  iter.for_each(loop, 1);
+}
+
+// `x` (B,C,H,W) resampled bilinearly at rows `ys` (B,ho) and columns `xs` (B,wo) (pixel
+// coordinates).
+at::Tensor resample(const at::Tensor &x, const at::Tensor &ys, const at::Tensor &xs) {
+  auto out = at::empty({x.size(0), x.size(1), ys.size(1), xs.size(1)}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "dda_resample", [&] {
+    resample_planes<scalar_t>(out, x.data_ptr<scalar_t>(), nullptr, x.sizes(), ys, xs);
+  });
+  return out;
+}
+
+// The gradient of `resample` with respect to an image of `shape`, from the output's.
+at::Tensor resample_backward(at::IntArrayRef shape, const at::Tensor &ys, const at::Tensor &xs,
+                             const at::Tensor &grad_out) {
+  const auto g = grad_out.to(ys.scalar_type()).contiguous();
+  auto gx = at::zeros(shape, g.options());
+  AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "dda_resample_backward", [&] {
+    resample_planes<scalar_t>(gx, nullptr, g.data_ptr<scalar_t>(), shape, ys, xs);
+  });
+  return gx;
+}
+
+// The separable resampling as a graph node: the image gets its gradient (the coordinates,
+// crop positions, get none).
+struct ResampleFn : public torch::autograd::Function<ResampleFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
+                            const at::Tensor &ys, const at::Tensor &xs) {
+    ctx->save_for_backward({ys, xs});
+    ctx->saved_data["shape"] = x.sizes().vec();
+    return resample(x, ys, xs);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grads) {
+    once_differentiable("the resized crop");
+    const auto saved = ctx->get_saved_variables();
+    const auto shape = ctx->saved_data["shape"].toIntVector();
+    return {resample_backward(shape, saved[0], saved[1], grads[0]), at::Tensor(), at::Tensor()};
+  }
+};
+
 struct HueRotate : public torch::autograd::Function<HueRotate> {
   static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x,
                             const at::Tensor &turns) {
@@ -747,6 +869,22 @@ void *dda_color_map(void *x, void *params, char **err) {
       return ColorMapFn::apply(xt, pt);
     }
     return color_map(xt, pt);
+  });
+}
+
+// `x`, a contiguous (B,C,H,W) float CPU image, resampled bilinearly on a separable grid:
+// rows `ys` (B,ho) and columns `xs` (B,wo), pixel coordinates of x's dtype, clamped into
+// the image. A graph node when `x` requires a gradient (and grad mode is on). A new tensor,
+// or null with `err`.
+void *dda_resample(void *x, void *ys, void *xs, char **err) {
+  return dda::guarded(err, [&] {
+    const at::Tensor &xt = *static_cast<at::Tensor *>(x);
+    const at::Tensor &yt = *static_cast<at::Tensor *>(ys);
+    const at::Tensor &st = *static_cast<at::Tensor *>(xs);
+    if (at::GradMode::is_enabled() && xt.requires_grad()) {
+      return ResampleFn::apply(xt, yt, st);
+    }
+    return resample(xt, yt, st);
   });
 }
 

@@ -14,6 +14,14 @@
 
 #include <cstdint>
 
+// The two source pixels of each output pixel along one axis of a separable bilinear
+// resampling, and their weights: out[k] = x[lo[k]]·w_lo[k] + x[hi[k]]·w_hi[k].
+template <typename T> struct DdaTaps {
+  const int64_t *lo, *hi;
+  const T *w_lo, *w_hi;
+  int64_t n;
+};
+
 // One table of row loops for one dtype. Pointers are to contiguous rows of `len` pixels.
 template <typename T> struct DdaRowTable {
   // Hue rotation: out (o0, o1, o2) from (r, g, b) by `turn` of a turn.
@@ -51,6 +59,13 @@ template <typename T> struct DdaRowTable {
   // s_j is the reciprocal of the pixel's last homogeneous coordinate p[n] + q[j(n+1) + n]
   // (1 where its magnitude is at most 1e-8).
   void (*project_add)(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1);
+  // Bilinear resampling of one contiguous plane `x` of width `w` on a separable grid: out
+  // (rows.n × cols.n, contiguous) from the rows' and the columns' taps.
+  void (*resample)(T *out, const T *x, int64_t w, DdaTaps<T> rows, DdaTaps<T> cols);
+  // Its backward: adds the gradient of `x` to `gx` (the plane, zeroed by the caller) from
+  // the output's gradient `g`; `tmp` is scratch of `w`.
+  void (*resample_backward)(T *gx, const T *g, int64_t w, DdaTaps<T> rows, DdaTaps<T> cols,
+                            T *tmp);
 };
 
 // Both dtypes' tables, and the instruction set they were compiled for.
@@ -501,6 +516,56 @@ void project_add_row(T *o, const T *p, const T *q, int n, int64_t c0, int64_t c1
   for (c += pixels * n; c < c1; ++c) {
     const int64_t j = c / n;
     o[c] = (p[c % n] + q[j * m + c % n]) * projective_scale(p[n] + q[j * m + n]);
+  }
+}
+
+// Each output row mixes two source rows, each read at the columns' taps.
+template <typename T>
+void resample_row(T *out, const T *x, int64_t w, DdaTaps<T> rows, DdaTaps<T> cols) {
+  for (int64_t i = 0; i < rows.n; ++i) {
+    const T *r0 = x + rows.lo[i] * w, *r1 = x + rows.hi[i] * w;
+    const T a = rows.w_lo[i], b = rows.w_hi[i];
+    T *o = out + i * cols.n;
+    for (int64_t j = 0; j < cols.n; ++j) {
+      const int64_t l = cols.lo[j], h = cols.hi[j];
+      const T u = cols.w_lo[j], v = cols.w_hi[j];
+      o[j] = (r0[l] * u + r0[h] * v) * a + (r1[l] * u + r1[h] * v) * b;
+    }
+  }
+}
+
+// The transpose, row by row: the output row's gradient spread over the source columns it
+// read (into `tmp`, over the columns the taps reach), then added to its two source rows.
+template <typename T>
+void resample_backward_row(T *gx, const T *g, int64_t w, DdaTaps<T> rows, DdaTaps<T> cols,
+                           T *tmp) {
+  if (cols.n == 0) {
+    return;
+  }
+  int64_t c0 = cols.lo[0], c1 = cols.hi[0];
+  for (int64_t j = 0; j < cols.n; ++j) {
+    c0 = mn(c0, cols.lo[j]);
+    c1 = mx(c1, cols.hi[j]);
+  }
+  for (int64_t i = 0; i < rows.n; ++i) {
+    for (int64_t c = c0; c <= c1; ++c) {
+      tmp[c] = T(0);
+    }
+    const T *gi = g + i * cols.n;
+    for (int64_t j = 0; j < cols.n; ++j) {
+      tmp[cols.lo[j]] += gi[j] * cols.w_lo[j];
+      tmp[cols.hi[j]] += gi[j] * cols.w_hi[j];
+    }
+    T *d0 = gx + rows.lo[i] * w, *d1 = gx + rows.hi[i] * w;
+    const T a = rows.w_lo[i], b = rows.w_hi[i];
+#pragma omp simd
+    for (int64_t c = c0; c <= c1; ++c) {
+      d0[c] += tmp[c] * a;
+    }
+#pragma omp simd
+    for (int64_t c = c0; c <= c1; ++c) {
+      d1[c] += tmp[c] * b;
+    }
   }
 }
 

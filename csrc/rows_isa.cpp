@@ -18,11 +18,13 @@ extern "C" const DdaRows *DDA_CAT(dda_rows_, DDA_ISA)() {
       {&hue_forward_row<float>, &hue_backward_row<float>, &jitter_row<float>,
        &color_map_row<float>, &color_map_backward_row<float>,
        &jitter_backward_row<float>,
-       &outer_add_row<float>, &project_add_row<float>},
+       &outer_add_row<float>, &project_add_row<float>,
+       &resample_row<float>, &resample_backward_row<float>},
       {&hue_forward_row<double>, &hue_backward_row<double>, &jitter_row<double>,
        &color_map_row<double>, &color_map_backward_row<double>,
        &jitter_backward_row<double>,
-       &outer_add_row<double>, &project_add_row<double>},
+       &outer_add_row<double>, &project_add_row<double>,
+       &resample_row<double>, &resample_backward_row<double>},
       DDA_STR(DDA_ISA),
   };
   return &table;

@@ -1,9 +1,9 @@
 //! Fused CPU kernels (`csrc/kernels.cpp`, their row loops in `csrc/rows.h`) for the steps
 //! whose libtorch composition is many passes over the image, or many small ops. Each kernel
 //! computes what the composition computes, in the same float operations (bit for bit, or
-//! within one rounding where the doc says so); the hue, ColorJitter and fast-mode colour map
-//! kernels carry their own autograd node, the others run only where there is no graph to
-//! record. They take
+//! within one rounding where the doc says so); the hue, ColorJitter, resized-crop and
+//! fast-mode colour map kernels carry their own autograd node, the others run only where
+//! there is no graph to record. They take
 //! float32 and float64 CPU tensors (made contiguous); every other input (CUDA above all)
 //! keeps the composition, and [`set_fused_cpu_kernels`] turns them off.
 
@@ -28,6 +28,12 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> *mut c_void;
     fn dda_inverse3x3(m: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
+    fn dda_resample(
+        x: *mut c_void,
+        ys: *mut c_void,
+        xs: *mut c_void,
+        err: *mut *mut c_char,
+    ) -> *mut c_void;
     fn dda_cpu_kernels_isa() -> *const c_char;
 }
 
@@ -161,6 +167,39 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
     owned(out, err)
 }
 
+/// A (B,C,H,W) image resampled bilinearly on a separable grid by the fused kernel: output
+/// pixel (i, j) of sample `b` reads the image at row `ys[b, i]` and column `xs[b, j]` (pixel
+/// coordinates, clamped into the image as border padding does), what `grid_sampler` with
+/// `align_corners` and border padding computes on the grid of those coordinates, within
+/// float rounding. One pass per plane; with a graph to record, one graph node whose backward
+/// is one pass per plane too (the image's gradient; the coordinates get none and must not
+/// require one). `None` when the kernel does not take this input (the caller composes
+/// libtorch ops instead).
+pub(crate) fn resample(x: &Tensor, ys: &Tensor, xs: &Tensor) -> Option<Tensor> {
+    let size = x.size();
+    let coords = |t: &Tensor| {
+        t.dim() == 2 && t.size()[0] == size[0] && t.device() == Device::Cpu && !t.requires_grad()
+    };
+    if !eligible(x) || size.len() != 4 || !coords(ys) || !coords(xs) {
+        return None;
+    }
+    let x = x.contiguous();
+    let ys = ys.to_kind(x.kind()).contiguous();
+    let xs = xs.to_kind(x.kind()).contiguous();
+    let mut err = std::ptr::null_mut();
+    // SAFETY: live `torch::Tensor`s for the call; the shim returns a `new at::Tensor` that
+    // tch takes ownership of, or null with an error string.
+    let out = unsafe {
+        dda_resample(
+            x.as_ptr() as *mut c_void,
+            ys.as_ptr() as *mut c_void,
+            xs.as_ptr() as *mut c_void,
+            &mut err,
+        )
+    };
+    owned(out, err)
+}
+
 /// The fast mode's colour map by the fused kernel: per sample `b` and pixel,
 /// `y_c = clamp(Σ_k M[b,c,k]·x_k + bias[b,c], lo[b,c], hi[b,c])` for a (B,3,…) image `x`,
 /// with `matrix` (B,3,3), `bias`, and `bounds` `(lo, hi)` (B,3; `None`: no clamp). One pass;
@@ -287,6 +326,7 @@ mod tests {
     /// The 3×3 inverse equals the composition bit for bit, batched and not.
     #[test]
     fn the_kernel_inverse_equals_the_composition() {
+        let _draws = crate::rng::drawing();
         for kind in [Kind::Float, Kind::Double] {
             for shape in [vec![3i64, 3], vec![5, 3, 3], vec![2, 4, 3, 3]] {
                 let m = Tensor::randn(shape.as_slice(), (kind, Device::Cpu));
@@ -316,6 +356,7 @@ mod tests {
     /// and 3D coordinates, at sizes whose split between threads falls inside a pixel.
     #[test]
     fn the_kernel_grid_equals_the_broadcast_composition() {
+        let _draws = crate::rng::drawing();
         for kind in [Kind::Float, Kind::Double] {
             for (b, rows, w, n) in [
                 (1, 1, 1, 2),
@@ -371,6 +412,7 @@ mod tests {
     /// a NaN stays a NaN, as with libtorch's clamp.
     #[test]
     fn the_kernel_colour_map_equals_the_matmul_and_clamp() {
+        let _draws = crate::rng::drawing();
         for (kind, tol) in [(Kind::Float, 1e-5), (Kind::Double, 1e-12)] {
             for shape in [vec![4i64, 3, 17, 19], vec![2, 3, 5, 6, 7]] {
                 let opts = (kind, Device::Cpu);
@@ -421,6 +463,7 @@ mod tests {
     /// and without bounds, with only the image requiring a gradient, in both dtypes.
     #[test]
     fn the_kernel_colour_map_node_has_the_compositions_gradients() {
+        let _draws = crate::rng::drawing();
         for (kind, tol) in [(Kind::Float, 2e-5), (Kind::Double, 1e-12)] {
             for shape in [vec![4i64, 3, 17, 19], vec![2, 3, 5, 6, 7]] {
                 for (bounded, params_grad) in [(true, true), (false, true), (true, false)] {
@@ -499,5 +542,70 @@ mod tests {
                 }
             }
         }
+    }
+    /// The separable resampling equals `grid_sampler` (bilinear, border padding, corners
+    /// aligned) on the grid of its rows and columns, within float rounding (the grid's
+    /// normalised coordinates round on the way), in values and image gradients: exact
+    /// integer coordinates, the last pixel, one-pixel axes and a non-contiguous input
+    /// included.
+    #[test]
+    fn the_kernel_resample_equals_grid_sampler_on_a_separable_grid() {
+        let _draws = crate::rng::drawing();
+        for (kind, tol) in [(Kind::Float, 2e-5), (Kind::Double, 1e-12)] {
+            for (b, c, h, w, ho, wo) in [
+                (3i64, 3i64, 11i64, 13i64, 7i64, 9i64),
+                (2, 1, 1, 5, 4, 1),
+                (1, 4, 6, 6, 6, 6),
+            ] {
+                let opts = (kind, Device::Cpu);
+                let x = Tensor::rand([b, c, h, w], opts);
+                let ys = Tensor::rand([b, ho], opts) * (h - 1) as f64;
+                let xs = Tensor::rand([b, wo], opts) * (w - 1) as f64;
+                let _ = ys.narrow(1, 0, 1).fill_(0.0);
+                let _ = ys.narrow(1, ho - 1, 1).fill_((h - 1) as f64);
+                let _ = xs.narrow(1, wo - 1, 1).fill_((w - 1) as f64);
+                let _ = xs.narrow(1, 0, 1).fill_((w / 2) as f64);
+                let norm = |v: &Tensor, n: i64| {
+                    if n == 1 {
+                        v.zeros_like()
+                    } else {
+                        v * (2.0 / (n - 1) as f64) - 1.0
+                    }
+                };
+                let gx = norm(&xs, w).view([b, 1, wo]).expand([b, ho, wo], false);
+                let gy = norm(&ys, h).view([b, ho, 1]).expand([b, ho, wo], false);
+                let grid = Tensor::stack(&[gx, gy], -1);
+                let leaf = x.detach().set_requires_grad(true);
+                let want = leaf.grid_sampler(&grid, 0, 1, true);
+                let got = resample(&leaf, &ys, &xs).expect("the kernel takes this input");
+                assert!(got.requires_grad());
+                let err = (&got - &want).abs().max().double_value(&[]);
+                assert!(err <= tol, "{kind:?} {:?}: values {err}", x.size());
+                let wgt = Tensor::randn(want.size().as_slice(), opts);
+                let grad = |y: &Tensor| {
+                    Tensor::run_backward(&[(y * &wgt).sum(kind)], &[&leaf], false, false).remove(0)
+                };
+                let (gw, gg) = (grad(&want), grad(&got));
+                let err = (&gg - &gw).abs().max().double_value(&[]);
+                assert!(
+                    err <= tol * 10.0,
+                    "{kind:?} {:?}: gradients {err}",
+                    x.size()
+                );
+                // Read as laid out, without a graph.
+                let xt = x.transpose(2, 3).contiguous().transpose(2, 3);
+                let got_t = resample(&xt, &ys, &xs).unwrap();
+                assert!(!got_t.requires_grad());
+                assert!(got_t.allclose(&got.detach(), 0.0, 0.0, false));
+            }
+        }
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::rand([2, 3, 4, 4], opts);
+        let c = || Tensor::rand([2, 3], opts);
+        assert!(resample(&x, &c(), &c()).is_some());
+        assert!(resample(&x, &c().set_requires_grad(true), &c()).is_none());
+        assert!(resample(&x, &c().narrow(0, 0, 1), &c()).is_none());
+        assert!(resample(&x, &c(), &c().view([2, 3, 1])).is_none());
+        assert!(resample(&x.to_kind(Kind::Half), &c(), &c()).is_none());
     }
 }

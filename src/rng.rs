@@ -426,6 +426,17 @@ pub(crate) fn multinomial(probs: &Tensor, n: i64, replacement: bool) -> Tensor {
     )
 }
 
+/// The unit tests' hold on torch's global stream: a test that draws from it holds it shared
+/// ([`drawing`]), one that checks where the stream stands holds it alone.
+#[cfg(test)]
+pub(crate) static GLOBAL_STREAM: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a unit test while it draws from torch's global stream (see [`GLOBAL_STREAM`]).
+#[cfg(test)]
+pub(crate) fn drawing() -> std::sync::RwLockReadGuard<'static, ()> {
+    GLOBAL_STREAM.read().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +445,8 @@ mod tests {
     /// an `Err`, and the stand-in draws leave the global stream where it was.
     #[test]
     fn a_failed_draw_is_the_scopes_error_and_leaves_the_global_stream() {
+        // No other test may draw meanwhile.
+        let _alone = GLOBAL_STREAM.write().unwrap_or_else(|e| e.into_inner());
         tch::manual_seed(4);
         let expected = Tensor::rand([3], (Kind::Float, Device::Cpu));
         tch::manual_seed(4);

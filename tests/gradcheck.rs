@@ -781,11 +781,12 @@ fn volume_and_mixup_learnable_range_gradients_match_finite_differences() {
 }
 
 /// A gradient of a gradient (a backward pass with `create_graph`, as a gradient penalty
-/// through augmentations takes): the fused CPU kernels' nodes (ColorJitter's, the fast
-/// mode's colour map) refuse it with an error that names the switch; with the kernels off,
-/// the gradient taken with a graph equals the kernels' gradient, and ColorJitter's second
-/// derivative matches finite differences of the first (the fast mode's map is linear in
-/// the image, piecewise: its second derivative is zero, with no graph to check).
+/// through augmentations takes): the fused CPU kernels' nodes (ColorJitter's,
+/// RandomResizedCrop's resampling, the fast mode's colour map) refuse it with an error that
+/// names the switch; with the kernels off, the gradient taken with a graph equals the
+/// kernels' gradient, and ColorJitter's second derivative matches finite differences of the
+/// first (the other two are linear in the image, piecewise: their second derivative is
+/// zero, with no graph to check).
 #[test]
 fn a_gradient_of_a_gradient_names_the_switch_and_matches_with_the_kernels_off() {
     let _serial = common::serial();
@@ -797,6 +798,13 @@ fn a_gradient_of_a_gradient_names_the_switch_and_matches_with_the_kernels_off() 
             "ColorJitter",
             true,
             Box::new(ColorJitter::new(vs.root(), JitterConfig::new(0.2, 0.3, 0.2, 0.3)).unwrap()),
+        ),
+        (
+            "RandomResizedCrop",
+            false,
+            Box::new(
+                RandomResizedCrop::new(vs.root(), RandomResizedCropConfig::new((3, 4))).unwrap(),
+            ),
         ),
         (
             "fast mode",

@@ -139,6 +139,12 @@ impl RandomResizedCrop {
                 let (x0, y0, w, h) = box_parts(&src, input.kind());
                 let xs = self.axis_coords(&x0, &w, wo, how); // (B, wo)
                 let ys = self.axis_coords(&y0, &h, ho, how); // (B, ho)
+                if how.0 == Resample::Bilinear {
+                    // The grid is separable: on the CPU, one pass per plane, both ways.
+                    if let Some(out) = crate::kernels::resample(input, &ys, &xs) {
+                        return Ok(out);
+                    }
+                }
                 let norm = |v: Tensor, n: i64| {
                     if n == 1 {
                         v.zeros_like()

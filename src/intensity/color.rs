@@ -593,6 +593,7 @@ mod tests {
 
     #[test]
     fn the_hue_kernel_equals_the_composition_in_values_and_gradients() {
+        let _draws = crate::rng::drawing();
         for kind in [Kind::Float, Kind::Double] {
             let x0 = image(kind);
             let t0 = Tensor::from_slice(&[-0.45f64, -0.1, 0.2, 0.5]).to_kind(kind);
@@ -630,6 +631,7 @@ mod tests {
     /// factors (contrast's through its mean too).
     #[test]
     fn the_fused_jitter_equals_the_composition_for_every_order() {
+        let _draws = crate::rng::drawing();
         let vs = nn::VarStore::new(Device::Cpu);
         for kind in [Kind::Float, Kind::Double] {
             // Values outside [0, 1] too: the input clamp is a step.
@@ -724,6 +726,7 @@ mod tests {
 
     #[test]
     fn the_hue_kernel_leaves_the_input_and_refuses_what_it_does_not_take() {
+        let _draws = crate::rng::drawing();
         let x = image(Kind::Float);
         let before = x.copy();
         let t = Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4]);
