@@ -22,8 +22,9 @@
 //   inverses, where there is no graph.
 //
 // Every float operation is the composition's, in its order and in the image's dtype, so
-// the values equal the composition's (saturation's gray, the colour map's sums and the
-// projective grid's aside: within one rounding). The graph nodes are differentiable once (`once_differentiable`).
+// the values equal the composition's (saturation's gray, the colour map's sums, the
+// projective grid's and the resampling's aside: within float rounding). The graph nodes are
+// differentiable once (`once_differentiable`).
 // Only float32/float64 CPU tensors come here; other devices keep the composition (the Rust
 // side decides). Exceptions are reported through `err`, as in generator.cpp.
 

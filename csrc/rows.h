@@ -5,7 +5,8 @@
 // wider instruction set can stand in for a baseline one at link time.
 //
 // Every float operation is the libtorch composition's, in its order and in the image's dtype
-// (no contraction into fused multiply-adds: the kernels are compiled with
+// (the colour map's sums and the resampling's taps aside: within float rounding of it), with
+// no contraction into fused multiply-adds (the kernels are compiled with
 // -ffp-contract=off), so the values and image gradients do not depend on the instruction
 // set. The per-sample sums of the backward loops (`omp simd` reductions) are added in the
 // vector width's order: they may differ between sets in the last bits.
