@@ -84,6 +84,17 @@ void once_differentiable(const char *what) {
               "tch_dda::set_fused_cpu_kernels(false) before the forward pass");
 }
 
+// Whether a kernel's call records a graph node: grad mode on and an operand that requires a
+// gradient.
+template <typename... Ts> bool records(const Ts &...operands) {
+  return at::GradMode::is_enabled() && (operands.requires_grad() || ...);
+}
+
+// A backward's upstream gradient in the forward's dtype, contiguous.
+at::Tensor upstream(const at::Tensor &grad_out, at::ScalarType dtype) {
+  return grad_out.to(dtype).contiguous();
+}
+
 template <typename T> inline T at_(char *base, int64_t stride, int64_t i) {
   return *reinterpret_cast<T *>(base + i * stride);
 }
@@ -433,7 +444,7 @@ std::pair<at::Tensor, at::Tensor> jitter_backward(const at::Tensor &x, const at:
                                                   const std::vector<int> &steps,
                                                   const at::Tensor &grad_out) {
   const int64_t batch = x.size(0), pixels = x.size(2) * x.size(3);
-  const auto g = grad_out.to(x.scalar_type()).contiguous();
+  const auto g = upstream(grad_out, x.scalar_type());
   const auto fc = f.select(1, 1);
   const auto scalars = jitter_scalars(f, m.mul(at::rsub(fc, 1))).contiguous();
   auto gx = at::empty_like(x);
@@ -604,7 +615,7 @@ std::pair<at::Tensor, at::Tensor> color_map_backward(const at::Tensor &x, const 
                                                      const at::Tensor &grad_out, bool sums) {
   const int64_t batch = x.size(0);
   const auto flat = x.view({batch, 3, -1});
-  const auto g = grad_out.to(x.scalar_type()).contiguous().view({batch, 3, -1});
+  const auto g = upstream(grad_out, x.scalar_type()).view({batch, 3, -1});
   auto gx = at::empty_like(x);
   auto iter = iterate(planes(gx.view({batch, 3, -1})),
                       cat(cat(planes(flat), planes(g)), {sample_index(plane(flat, 0))}));
@@ -783,7 +794,7 @@ at::Tensor resample(const at::Tensor &x, const at::Tensor &ys, const at::Tensor 
 // The gradient of `resample` with respect to an image of `shape`, from the output's.
 at::Tensor resample_backward(at::IntArrayRef shape, const at::Tensor &ys, const at::Tensor &xs,
                              const at::Tensor &grad_out) {
-  const auto g = grad_out.to(ys.scalar_type()).contiguous();
+  const auto g = upstream(grad_out, ys.scalar_type());
   auto gx = at::zeros(shape, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "dda_resample_backward", [&] {
     resample_planes<scalar_t>(gx, nullptr, g.data_ptr<scalar_t>(), shape, ys, xs);
@@ -830,12 +841,13 @@ struct HueRotate : public torch::autograd::Function<HueRotate> {
 extern "C" {
 
 // The hue of a contiguous (B,3,H,W) float32/float64 CPU image in [0, 1] rotated by `turns`
-// (B,) of a turn, same dtype; a graph node when either requires a gradient.
+// (B,) of a turn, same dtype; a graph node when either requires a gradient (and grad mode
+// is on).
 void *dda_hue_rotate(void *x, void *turns, char **err) {
   return dda::guarded(err, [&] {
     const at::Tensor &xt = *static_cast<at::Tensor *>(x);
     const at::Tensor &tt = *static_cast<at::Tensor *>(turns);
-    if (xt.requires_grad() || tt.requires_grad()) {
+    if (records(xt, tt)) {
       return HueRotate::apply(xt, tt);
     }
     return hue_forward(xt, tt);
@@ -851,7 +863,7 @@ void *dda_jitter(void *x, void *factors, const int *steps, int n_steps, char **e
   return dda::guarded(err, [&] {
     const at::Tensor &xt = *static_cast<at::Tensor *>(x);
     const at::Tensor &ft = *static_cast<at::Tensor *>(factors);
-    if (at::GradMode::is_enabled() && (xt.requires_grad() || ft.requires_grad())) {
+    if (records(xt, ft)) {
       return JitterFn::apply(xt, ft, std::vector<int64_t>(steps, steps + n_steps));
     }
     return jitter_forward(xt, ft, std::vector<int>(steps, steps + n_steps)).first;
@@ -866,7 +878,7 @@ void *dda_color_map(void *x, void *params, char **err) {
   return dda::guarded(err, [&] {
     const at::Tensor &xt = *static_cast<at::Tensor *>(x);
     const at::Tensor &pt = *static_cast<at::Tensor *>(params);
-    if (at::GradMode::is_enabled() && (xt.requires_grad() || pt.requires_grad())) {
+    if (records(xt, pt)) {
       return ColorMapFn::apply(xt, pt);
     }
     return color_map(xt, pt);
@@ -882,7 +894,7 @@ void *dda_resample(void *x, void *ys, void *xs, char **err) {
     const at::Tensor &xt = *static_cast<at::Tensor *>(x);
     const at::Tensor &yt = *static_cast<at::Tensor *>(ys);
     const at::Tensor &st = *static_cast<at::Tensor *>(xs);
-    if (at::GradMode::is_enabled() && xt.requires_grad()) {
+    if (records(xt)) {
       return ResampleFn::apply(xt, yt, st);
     }
     return resample(xt, yt, st);
