@@ -532,10 +532,13 @@ impl Augmentation for RandomThinPlateSpline {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device);
         let opts = (Kind::Float, device);
-        let src = Tensor::from_slice(&[-1.0f32, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 0.0, 0.0])
-            .to_device(device)
-            .view([1, 5, 2])
-            .expand([b, 5, 2], false);
+        let src = crate::ops::constant(
+            &[-1.0f32, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 0.0, 0.0],
+            Kind::Float,
+            device,
+        )
+        .view([1, 5, 2])
+        .expand([b, 5, 2], false);
         let noise = if self.cfg.scale == 0.0 {
             Tensor::zeros([b, 5, 2], opts)
         } else {

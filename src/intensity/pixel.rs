@@ -364,7 +364,8 @@ impl Augmentation for RandomPosterize {
             .view([-1, 1, 1, 1]);
         let x = input.clamp(0.0, 1.0);
         let shift = 8 - bits.to_kind(Kind::Int);
-        let scale = Tensor::from(2i64).to_device(input.device()).pow(&shift); // int
+        // Made on the device: a copy from the host would wait for the GPU.
+        let scale = Tensor::full([1], 2, (Kind::Int64, input.device())).pow(&shift); // int
         let bytes = |t: &Tensor| (t * 255.0).to_kind(Kind::Uint8);
         let right = bytes(&x) / scale.to_kind(kind) / 255.0;
         let left = (bytes(&right) * &scale).to_kind(kind) / 255.0;
