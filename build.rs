@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
+    println!("cargo:rerun-if-env-changed=TCH_DDA_LINK_CUDA");
     println!("cargo:rerun-if-changed=build.rs");
     // `tch_dda_cuda`: libtorch has CUDA; the per-device tests then run on CUDA too.
     println!("cargo:rustc-check-cfg=cfg(tch_dda_cuda)");
@@ -34,7 +35,10 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     // For dependents' build scripts: DEP_TCH_DDA_LIBTORCH_LIB.
     println!("cargo:libtorch_lib={}", lib.display());
-    if lib.join("libtorch_cuda.so").exists() && cuda_runtime_present(&lib) {
+    // TCH_DDA_LINK_CUDA=1: link it anyway, for a build that runs on another machine (the
+    // CUDA libraries are there, not here: scripts/device_bundle.sh).
+    let cross = std::env::var("TCH_DDA_LINK_CUDA").as_deref() == Ok("1");
+    if lib.join("libtorch_cuda.so").exists() && (cross || cuda_runtime_present(&lib)) {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
         println!("cargo:rustc-cfg=tch_dda_cuda");
     }

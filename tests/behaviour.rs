@@ -532,6 +532,8 @@ fn for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical(device:
 }
 
 fn every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name(device: Device) {
+    // Serial too: no_forward_waits_for_the_device sets a global debug mode meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(device);
     let flat = Tensor::zeros([5, 7], (Kind::Float, device));
     let ints = Tensor::zeros([2, 3, 5, 7], (Kind::Int, device));
@@ -570,3 +572,95 @@ common::per_device!(
     for_every_operator_with_p_below_1_gated_off_samples_are_bit_identical,
     every_operator_rejects_a_wrong_rank_and_an_integer_input_with_its_name,
 );
+
+/// CUDA's sync debug mode (`torch.cuda.set_sync_debug_mode` in Python): libtorch keeps the
+/// level in one global, the static in `c10::cuda::warning_state()` (an enum: 0 off, 1 warn,
+/// 2 error), which tch does not expose; its address is looked up by its symbol in the
+/// loaded libc10_cuda. Returns the previous level, or `None` when no CUDA library is loaded.
+#[cfg_attr(not(tch_dda_cuda), allow(dead_code))]
+fn set_sync_debug_mode(level: i32) -> Option<i32> {
+    extern "C" {
+        fn dlsym(
+            handle: *mut std::ffi::c_void,
+            symbol: *const std::ffi::c_char,
+        ) -> *mut std::ffi::c_void;
+    }
+    let symbol = c"_ZZN3c104cuda13warning_stateEvE14warning_state_";
+    // RTLD_DEFAULT (a null handle): every library loaded.
+    let state = unsafe { dlsym(std::ptr::null_mut(), symbol.as_ptr()) } as *mut i32;
+    (!state.is_null()).then(|| unsafe { std::ptr::replace(state, level) })
+}
+
+/// Every registered operator's forward, and the paper pipeline's in both modes, under CUDA's
+/// sync debug mode set to error: a forward that waits for the device (a value read on the
+/// host, a copy from pageable host memory, `nonzero`) stops there with libtorch's error.
+/// The rule: every per-sample value is drawn on the device, nothing is read back. Prints one
+/// `HOSTSYNC` line per forward (scripts/run_on_device.sh collects them).
+#[cfg(tch_dda_cuda)]
+#[test]
+fn no_forward_waits_for_the_device() {
+    let _serial = common::serial();
+    let device = Device::Cuda(0);
+    let vs = VarStore::new(device);
+    let img = image(&[4, 3, 13, 17], device);
+    let mut augs: Vec<Box<dyn Augmentation>> = all_specs()
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| spec.build(&(vs.root() / i.to_string())).unwrap())
+        .collect();
+    for (name, fast) in [("exact", false), ("fast", true)] {
+        let steps = paper_specs(false);
+        let cfg = if fast {
+            SequentialConfig::fast(steps)
+        } else {
+            SequentialConfig::new(steps)
+        };
+        augs.push(Box::new(Sequential::new(vs.root() / name, cfg).unwrap()));
+    }
+    // The check itself must see a wait: a value read on the host.
+    let probe = set_sync_debug_mode(2).expect("libc10_cuda's sync debug state");
+    let read = std::panic::catch_unwind(|| img.sum(Kind::Float).double_value(&[]));
+    set_sync_debug_mode(probe);
+    assert!(
+        read.is_err(),
+        "the sync debug mode did not stop a host read"
+    );
+
+    let mut waits = Vec::new();
+    for (i, aug) in augs.iter().enumerate() {
+        let x = fit(&**aug, &img);
+        let xg = x.detach().set_requires_grad(true);
+        tch::Cuda::synchronize(0);
+        for (pass, input) in [("forward", &x), ("forward with a graph", &xg)] {
+            let was = set_sync_debug_mode(2).unwrap();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                aug.f_forward(input).map(|_| ()).map_err(|e| e.to_string())
+            }));
+            set_sync_debug_mode(was);
+            let error = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(panic) => Some(
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default(),
+                ),
+            };
+            let label = format!("{} #{i} {pass}", aug.name());
+            match error {
+                None => println!("HOSTSYNC {label}: ok"),
+                Some(e) => {
+                    let first = e.lines().next().unwrap_or("").to_string();
+                    println!("HOSTSYNC {label}: waits: {first}");
+                    waits.push(label);
+                }
+            }
+        }
+    }
+    assert!(
+        waits.is_empty(),
+        "forwards that wait for the device: {waits:?}"
+    );
+}

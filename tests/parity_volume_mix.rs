@@ -6,13 +6,13 @@ mod common;
 
 use common::{assert_parity, assert_same_draw, fixture, max_abs_diff, serial};
 use tch::nn::VarStore;
-use tch::{Device, Kind};
+use tch::Kind;
 use tch_dda::*;
 
 const TOL: f64 = 1e-5;
 
 fn vs() -> VarStore {
-    VarStore::new(Device::Cpu)
+    VarStore::new(common::device())
 }
 
 /// Parity and, when the fixture has one, the seeded draw.
