@@ -262,6 +262,22 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         Ok(self.f_forward_with_params(input)?.0)
     }
 
+    /// The forward of evaluation mode ([`TrainOnly`] with `train = false`): a random
+    /// augmentation returns its input, a deterministic one (Normalize, CenterCrop, ...)
+    /// applies. A [`crate::Sequential`] applies its deterministic steps in order and skips
+    /// its random ones, whatever its random selection would have drawn, and reads a uint8
+    /// input as `x / 255` in float32, as its training forward does.
+    ///
+    /// # Errors
+    /// As [`Augmentation::f_forward`], for the steps that apply.
+    fn f_forward_eval(&self, input: &Tensor) -> Result<Tensor> {
+        if self.is_random() {
+            Ok(input.shallow_clone())
+        } else {
+            self.f_forward(input)
+        }
+    }
+
     /// Applies given parameters (a replay): deterministic; samples whose `batch_prob` is 0
     /// come back unchanged.
     ///
@@ -696,7 +712,7 @@ fn densify_outline(o: &Tensor) -> Tensor {
 }
 
 /// Validates an image input and the augmentation's shape constraints.
-fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched> {
+pub(crate) fn batched<A: Augmentation + ?Sized>(aug: &A, input: &Tensor) -> Result<Batched> {
     let b = checks::input(aug.name(), &as_float(aug, input)?, aug.spatial_dims())?;
     aug.check_shape(&b.x.size())?;
     Ok(b)
@@ -850,18 +866,19 @@ pub(crate) fn gate_blend(
 /// A layer that augments in training and not in evaluation: implements
 /// [`nn::ModuleT`] alone, for `nn::seq_t()` loops.
 ///
-/// With `train = false` a random augmentation is the identity (the input is returned as a
-/// shallow clone); deterministic ones (Normalize, Denormalize, CenterCrop) still apply.
+/// With `train = false` it runs [`Augmentation::f_forward_eval`]: a random augmentation is
+/// the identity (the input is returned as a shallow clone); deterministic ones (Normalize,
+/// Denormalize, CenterCrop) still apply, inside a [`crate::Sequential`] too.
 #[derive(Debug)]
 pub struct TrainOnly<A>(pub A);
 
 impl<A: Augmentation> nn::ModuleT for TrainOnly<A> {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        if train || !self.0.is_random() {
-            crate::error::or_panic(self.0.f_forward(xs))
+        crate::error::or_panic(if train {
+            self.0.f_forward(xs)
         } else {
-            xs.shallow_clone()
-        }
+            self.0.f_forward_eval(xs)
+        })
     }
 }
 

@@ -284,6 +284,108 @@ fn augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval(d
     assert!(!train.equal(&expected), "train: jitter must apply");
 }
 
+/// In evaluation a `Sequential` applies its deterministic steps and skips its random ones,
+/// nested containers, the fast mode, a random selection and uint8 input included; the
+/// README's quick-start pipeline evaluates on normalised images.
+fn a_sequential_in_evaluation_applies_its_deterministic_steps(device: Device) {
+    let _serial = common::serial();
+    let vs = VarStore::new(device);
+    let root = vs.root();
+    let x = image(&[3, 3, 12, 14], device);
+    let imagenet = Normalize::new(&root, NormalizeConfig::imagenet()).unwrap();
+    let crop = |h, w| {
+        AugSpec::CenterCrop(CenterCropConfig {
+            size: (h, w),
+            ..Default::default()
+        })
+    };
+    let affine = || AugSpec::RandomAffine(RandomAffineConfig::degrees(30.0).p(1.0));
+    let erasing = || AugSpec::RandomErasing(ErasingConfig::default());
+    let jitter = || AugSpec::ColorJitter(JitterConfig::new(0.2, 0.3, 0.2, 0.3));
+    let normalize = || AugSpec::Normalize(NormalizeConfig::imagenet());
+    let seq = |name: &str, cfg: SequentialConfig| Sequential::new(&root / name, cfg).unwrap();
+
+    // Random and deterministic steps: only Normalize applies.
+    let issue = seq(
+        "issue",
+        SequentialConfig::new(vec![affine(), erasing(), normalize()]),
+    );
+    let expected = imagenet.forward(&x);
+    let layer = issue.train_only();
+    assert!(layer.forward_t(&x, false).equal(&expected));
+    assert!(
+        !layer.forward_t(&x, true).equal(&expected),
+        "train augments"
+    );
+    let issue = layer.0;
+
+    // uint8 as decoded: float32 x / 255 in both modes.
+    let bytes = (&x * 255.0).round().to_kind(Kind::Uint8);
+    let eval = issue.f_forward_eval(&bytes).unwrap();
+    assert_eq!(eval.kind(), Kind::Float);
+    assert!(eval.equal(&imagenet.forward(&(bytes.to_kind(Kind::Float) / 255.0))));
+    assert_eq!(issue.f_forward(&bytes).unwrap().kind(), Kind::Float);
+
+    // An unbatched input comes back unbatched.
+    let one = x.get(0);
+    assert!(issue
+        .f_forward_eval(&one)
+        .unwrap()
+        .equal(&imagenet.forward(&one)));
+
+    // Nested, in order: the inner crop, then Normalize; the fast mode and a random selection
+    // apply their deterministic steps too, unfused.
+    let nested = SequentialConfig::new(vec![
+        AugSpec::Sequential(SequentialConfig::new(vec![affine(), crop(8, 9)])),
+        jitter(),
+        normalize(),
+    ]);
+    let fast = SequentialConfig::fast(vec![affine(), crop(8, 9), jitter(), normalize()]);
+    let selection = SequentialConfig {
+        random_apply: RandomApply::Exactly(1),
+        ..SequentialConfig::new(vec![affine(), crop(8, 9), jitter(), normalize()])
+    };
+    let cropped = imagenet.forward(&x.narrow(2, 2, 8).narrow(3, 2, 9));
+    for (name, cfg) in [("nested", nested), ("fast", fast), ("selection", selection)] {
+        let s = seq(name, cfg);
+        for _ in 0..3 {
+            assert!(s.f_forward_eval(&x).unwrap().equal(&cropped), "{name}");
+        }
+    }
+
+    // Only random steps: the input itself.
+    let random = seq("random", SequentialConfig::new(vec![affine(), jitter()]));
+    assert!(random.f_forward_eval(&x).unwrap().equal(&x));
+
+    // The README's quick-start pipeline in a seq_t.
+    let readme = seq(
+        "readme",
+        SequentialConfig::new(vec![
+            AugSpec::RandomAffine(
+                RandomAffineConfig::degrees(30.0)
+                    .translate(0.1, 0.1)
+                    .scale(0.9, 1.1)
+                    .shear(10.0)
+                    .p(1.0),
+            ),
+            AugSpec::ColorJitter(JitterConfig {
+                learnable: Learnable::only(["brightness", "contrast"]),
+                ..JitterConfig::new(0.2, 0.3, 0.2, 0.3)
+            }),
+            normalize(),
+        ]),
+    );
+    let model = nn::seq_t().add(readme.train_only());
+    assert!(model.forward_t(&x, false).equal(&expected));
+    let eval = model.forward_t(&bytes, false);
+    assert_eq!(
+        eval.kind(),
+        Kind::Float,
+        "uint8 in evaluation: float32, as in training"
+    );
+    assert!(eval.equal(&imagenet.forward(&(bytes.to_kind(Kind::Float) / 255.0))));
+}
+
 fn inverse_undoes_the_geometry(device: Device) {
     let _serial = common::serial();
     let vs = VarStore::new(device);
@@ -566,6 +668,7 @@ common::per_device!(
     params_save_load_and_replay,
     augmentations_are_modules_next_to_conv2d_and_train_only_is_identity_in_eval,
     inverse_undoes_the_geometry,
+    a_sequential_in_evaluation_applies_its_deterministic_steps,
     solarize_straight_through_keeps_the_forward_and_gives_the_threshold_a_gradient,
     equalize_straight_through_keeps_the_forward_and_passes_the_gradient,
     posterize_and_autocontrast_straight_through_keep_the_forward,

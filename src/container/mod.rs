@@ -444,6 +444,18 @@ impl Augmentation for Sequential {
         self.cfg.random_apply != RandomApply::Off || self.steps.iter().any(|s| s.is_random())
     }
 
+    fn f_forward_eval(&self, input: &Tensor) -> Result<Tensor> {
+        // Checked and converted (uint8 to float32) as the training forward does; each step
+        // that applies checks its own input. The fast mode's fusion is the training
+        // forward's: here each deterministic step runs on its own.
+        let b = crate::augmentation::batched(self, input)?;
+        let mut x = b.x.shallow_clone();
+        for step in &self.steps {
+            x = step.f_forward_eval(&x)?;
+        }
+        Ok(b.restore(x))
+    }
+
     /// With every step applied (a random selection may differ; see `output_shape_with`).
     fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
         let mut s = shape.to_vec();
