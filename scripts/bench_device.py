@@ -22,6 +22,8 @@ import time
 
 import torch
 
+from kornia_kwargs import kornia_kwargs  # beside this file (scripts/, or the bundle's py/)
+
 SHAPES = [(512, 3, 32, 32), (64, 3, 224, 224), (16, 3, 512, 512), (1, 3, 224, 224), (512, 3, 224, 224)]
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -79,15 +81,6 @@ def pipelines(dev):
     return out
 
 
-def as_tuples(v):
-    """JSON lists -> tuples, recursively (Kornia wants tuples for ranges and sizes)."""
-    if isinstance(v, list):
-        return tuple(as_tuples(e) for e in v)
-    if isinstance(v, dict):
-        return {k: as_tuples(e) for k, e in v.items()}
-    return v
-
-
 def bench_families(path, dev, runs, quick):
     try:
         import kornia
@@ -105,11 +98,8 @@ def bench_families(path, dev, runs, quick):
     for fam in spec["families"]:
         name, cls_name = fam["family"], fam["class"]
         module = next((m for m in (K, K.auto) if hasattr(m, cls_name)), K)
-        kwargs = {k: as_tuples(v) for k, v in fam["kwargs"].items()}
-        if cls_name == "Normalize":
-            kwargs.update({k: torch.tensor(fam["kwargs"][k]) for k in ("mean", "std") if k in kwargs})
         try:
-            aug = getattr(module, cls_name)(**kwargs).to(dev)
+            aug = getattr(module, cls_name)(**kornia_kwargs(cls_name, fam["kwargs"])).to(dev)
         except Exception as e:  # one bad constructor must not stop the run
             print(f"{who} {name}: constructor failed: {type(e).__name__}: {e}", flush=True)
             continue

@@ -39,6 +39,7 @@ import kornia  # noqa: E402
 import kornia.augmentation as K  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from kornia_kwargs import kornia_kwargs  # noqa: E402  (beside this file)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_SHAPES = [(512, 3, 32, 32), (64, 3, 224, 224), (16, 3, 512, 512), (1, 3, 224, 224)]
@@ -132,22 +133,6 @@ class Bench:
     def both(self, peer, bench, shape, fn, x, note=None):
         self.forward(peer, bench, shape, fn, x, note)
         self.forward_backward(peer, bench, shape, fn, x, note)
-
-
-def as_tuples(v):
-    """JSON lists -> tuples, recursively (Kornia wants tuples for ranges and sizes)."""
-    if isinstance(v, list):
-        return tuple(as_tuples(e) for e in v)
-    if isinstance(v, dict):
-        return {k: as_tuples(e) for k, e in v.items()}
-    return v
-
-
-def kornia_kwargs(cls_name, kwargs):
-    out = {k: as_tuples(v) for k, v in kwargs.items()}
-    if cls_name == "Normalize":
-        out.update({k: torch.tensor(kwargs[k]) for k in ("mean", "std") if k in kwargs})
-    return out
 
 
 def input_for(shape):

@@ -125,7 +125,7 @@ unpacked=$(du -sm "$out/bin" | cut -f1)
 # The files the binaries read at run time, under the build root's layout.
 (cd "$src" && cp -r --parents tests/fixtures assets benches/families.json README.md docs "$out/root/")
 cp "$repo/scripts/run_on_device.sh" "$out/"
-cp "$repo/scripts/bench_device.py" "$repo/scripts/device_report.py" "$out/py/"
+cp "$repo/scripts/bench_device.py" "$repo/scripts/kornia_kwargs.py" "$repo/scripts/device_report.py" "$out/py/"
 echo "$src" >"$out/build_root"
 git -C "$repo" describe --always --dirty >"$out/commit"
 # Kornia 0.9 and kornia-rs for the GPU machine's Python 3.12 (it has no network).
