@@ -353,6 +353,13 @@ fn a_sequential_in_evaluation_applies_its_deterministic_steps(device: Device) {
         }
     }
 
+    // Only deterministic steps: the training forward itself.
+    let det = seq("det", SequentialConfig::fast(vec![crop(8, 9), normalize()]));
+    assert!(det
+        .f_forward_eval(&x)
+        .unwrap()
+        .equal(&det.f_forward(&x).unwrap()));
+
     // Only random steps: the input itself.
     let random = seq("random", SequentialConfig::new(vec![affine(), jitter()]));
     assert!(random.f_forward_eval(&x).unwrap().equal(&x));

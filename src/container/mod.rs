@@ -445,9 +445,12 @@ impl Augmentation for Sequential {
     }
 
     fn f_forward_eval(&self, input: &Tensor) -> Result<Tensor> {
+        // Nothing random: the training forward itself (the fast mode fused as in training).
+        if !self.is_random() {
+            return self.f_forward(input);
+        }
         // Checked and converted (uint8 to float32) as the training forward does; each step
-        // that applies checks its own input. The fast mode's fusion is the training
-        // forward's: here each deterministic step runs on its own.
+        // that applies checks its own input, and runs on its own (unfused).
         let b = crate::augmentation::batched(self, input)?;
         let mut x = b.x.shallow_clone();
         for step in &self.steps {
