@@ -13,14 +13,17 @@
 #   `tch_dda_cuda` cfg, so the per-device tests run on CUDA too) and
 #   --allow-shlib-undefined (the CUDA libraries libtorch_cuda.so needs are not here).
 #   The target folder stays there, so the next build is incremental.
-# - the bundle (DIR, default out/device): bin.tar.xz (every integration test binary and the
-#   examples device_bench, floor, presets, fused_geometry and annotations, stripped; xz
+# - the bundle (DIR, default out/device): bin.tar.xz (every integration test binary, the
+#   bench paper_pipeline and the examples device_bench, floor, presets, fused_geometry and
+#   annotations, stripped; xz
 #   shares what the binaries have in common: ~125 MB packs to ~10 MB), root/ (the files the
 #   binaries read at run time: fixtures, assets, README.md, docs/, benches/families.json),
 #   whl/ (Kornia 0.9 and kornia-rs for Python 3.12), py/ (the Python timings and the
 #   report) and run_on_device.sh. The binaries read their data under the build root's path
 #   (cargo's CARGO_MANIFEST_DIR), which run_on_device.sh links to root/ on the GPU machine.
-#   The criterion benches are the CPU's and stay out; device_bench is their device form.
+#   Of the criterion benches, paper_pipeline (it has CUDA groups; run_on_device.sh runs its
+#   volume and mixing ones) is in, families (the CPU's) is not: device_bench times the
+#   families on the device.
 # --dry-run: then runs `run_on_device.sh --dry-run` here (on the CPU: the CUDA steps skipped;
 #   results in out/device-results).
 #
@@ -87,12 +90,12 @@ export RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined"
 cd "$src"
 examples="device_bench floor presets fused_geometry annotations"
 cargo test --release --no-run --tests --message-format=json-render-diagnostics >"$root/build.json"
-cargo build --release $(printf -- '--example %s ' $examples) --message-format=json-render-diagnostics \
-  >>"$root/build.json"
+cargo build --release $(printf -- '--example %s ' $examples) --bench paper_pipeline \
+  --message-format=json-render-diagnostics >>"$root/build.json"
 
 # 4. The bundle.
 rm -rf "$out"
-mkdir -p "$out/bin/tests" "$out/bin/examples" "$out/root" "$out/whl" "$out/py"
+mkdir -p "$out/bin/tests" "$out/bin/examples" "$out/bin/benches" "$out/root" "$out/whl" "$out/py"
 python3 - "$root/build.json" "$out" $examples <<'EOF'
 import json, shutil, sys
 log, out, wanted = sys.argv[1], sys.argv[2], set(sys.argv[3:])
@@ -106,6 +109,8 @@ for line in open(log):
         dest = f"{out}/bin/tests/{name}"
     elif kinds == ["example"] and name in wanted and not test:
         dest = f"{out}/bin/examples/{name}"
+    elif kinds == ["bench"]:  # built by `cargo build --bench`: profile.test is set
+        dest = f"{out}/bin/benches/{name}"
     else:
         continue  # the library's unit tests: the CPU kernels', run by ./run test
     shutil.copy(msg["executable"], dest)
@@ -125,7 +130,8 @@ unpacked=$(du -sm "$out/bin" | cut -f1)
 # The files the binaries read at run time, under the build root's layout.
 (cd "$src" && cp -r --parents tests/fixtures assets benches/families.json README.md docs "$out/root/")
 cp "$repo/scripts/run_on_device.sh" "$out/"
-cp "$repo/scripts/bench_device.py" "$repo/scripts/kornia_kwargs.py" "$repo/scripts/device_report.py" "$out/py/"
+cp "$repo/scripts/bench_device.py" "$repo/scripts/kornia_kwargs.py" "$repo/scripts/device_report.py" \
+  "$repo/scripts/bench_kornia.py" "$out/py/"
 echo "$src" >"$out/build_root"
 git -C "$repo" describe --always --dirty >"$out/commit"
 # Kornia 0.9 and kornia-rs for the GPU machine's Python 3.12 (it has no network).

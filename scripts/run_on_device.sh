@@ -9,7 +9,9 @@
 #      forward and forward + backward, five shapes; then Table 1, a ResNet18 step at 224²,
 #      batch 512, with and without the pipeline in the graph), and Kornia 0.9 and
 #      torchvision v2 with the same protocol (py/bench_device.py);
-#      and one operator per family (benches/families.json) against Kornia;
+#      and one operator per family (benches/families.json) against Kornia; the volume
+#      pipeline and MixUp + CutMix (the bench paper_pipeline's CUDA groups, criterion)
+#      against Kornia (py/bench_kornia.py);
 #   3. the report (py/device_report.py).
 #
 #   bash run_on_device.sh [--budget SECONDS] [--results DIR] [--tests NAME,...] [--skip-tests]
@@ -203,6 +205,43 @@ if [ $skip_bench = 0 ]; then
     timeout --kill-after=5 $((t - 5)) python3 "$bundle/py/bench_device.py" "${args[@]}" "${py_args[@]}" \
       --out "$results/peers.json" >>"$results/bench.log" 2>&1 ||
       say "bench_device.py: exit $? (see bench.log)"
+  fi
+  # Volumes and mixing: criterion's groups on the device, then Kornia's (same pipelines).
+  if [ $families_only = 0 ]; then
+    if [ $dry_run = 1 ]; then
+      groups='^(volume_pipeline|mix)/'
+      kornia_args=(--device cpu --runs 2)
+    else
+      groups='^(volume_pipeline_cuda|mix_cuda)/'
+      kornia_args=(--device cuda --runs 15)
+    fi
+    t=$(left $end)
+    if [ "$t" -gt 10 ]; then
+      (cd "$bundle/root" && timeout --kill-after=5 $((t * 6 / 10)) "$bundle/bin/benches/paper_pipeline" \
+        --bench "$groups") >"$results/criterion.tmp" 2>&1 || say "paper_pipeline bench: exit $? (see bench.log)"
+      cat "$results/criterion.tmp" >>"$results/bench.log"
+    fi
+    t=$(left $end)
+    if [ "$t" -gt 10 ]; then
+      timeout --kill-after=5 $((t - 5)) python3 "$bundle/py/bench_kornia.py" "${kornia_args[@]}" \
+        >"$results/kornia.tmp" 2>&1 || say "bench_kornia.py: exit $? (see bench.log)"
+      cat "$results/kornia.tmp" >>"$results/bench.log"
+    fi
+    {
+      echo "## Volumes and mixing"
+      echo
+      echo "tch-dda (criterion: [low median high] of its samples):"
+      echo
+      # criterion puts a long name on a line of its own, above its time.
+      awk '/time:/ { if ($1 == "time:") print "    " prev " " $0; else print "    " $0 } { prev = $1 }' \
+        "$results/criterion.tmp" 2>/dev/null
+      echo
+      echo "Kornia (median of synchronised calls):"
+      echo
+      grep -E '^(volume_pipeline|mix)/' "$results/kornia.tmp" 2>/dev/null | sed 's/^/    /'
+      echo
+    } >>"$summary"
+    rm -f "$results/criterion.tmp" "$results/kornia.tmp"
   fi
   python3 "$bundle/py/device_report.py" --ours "$results/ours.json" --peers "$results/peers.json" \
     --out "$results" >/dev/null 2>>"$results/bench.log" || say "device_report.py failed (see bench.log)"
