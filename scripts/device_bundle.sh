@@ -16,7 +16,7 @@
 # - the bundle (DIR, default out/device): bin.tar.xz (every integration test binary, the
 #   bench paper_pipeline and the examples device_bench, floor, presets, fused_geometry and
 #   annotations, stripped; xz
-#   shares what the binaries have in common: ~125 MB packs to ~10 MB), root/ (the files the
+#   shares what the binaries have in common: ~127 MB packs to ~11 MB), root/ (the files the
 #   binaries read at run time: fixtures, assets, README.md, docs/, benches/families.json),
 #   whl/ (Kornia 0.9 and kornia-rs for Python 3.12), py/ (the Python timings and the
 #   report) and run_on_device.sh. The binaries read their data under the build root's path
