@@ -37,8 +37,8 @@ fn run(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, backward: bool) {
 
 fn bench_device(c: &mut Criterion, device: Device, group_name: &str) {
     let vs = nn::VarStore::new(device);
-    let exact = Sequential::new(vs.root() / "exact", floor::paper_config(false)).expect("exact");
-    let fast = Sequential::new(vs.root() / "fast", floor::paper_config(true)).expect("fast");
+    let exact = floor::paper_pipeline(&vs, false).expect("exact");
+    let fast = floor::paper_pipeline(&vs, true).expect("fast");
     let mut group = c.benchmark_group(group_name);
     group
         .sample_size(10)

@@ -24,7 +24,7 @@ mod floor;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::time::Instant;
-use tch::nn::{ModuleT, OptimizerConfig};
+use tch::nn::ModuleT;
 use tch::{nn, Device, Kind, Tensor};
 use tch_dda::*;
 
@@ -95,8 +95,8 @@ type Timed = (&'static str, Box<dyn Fn(&Tensor) -> Tensor>);
 
 fn pipelines(device: Device) -> Result<Vec<Timed>> {
     let vs = nn::VarStore::new(device);
-    let exact = Sequential::new(vs.root() / "exact", floor::paper_config(false))?;
-    let fast = Sequential::new(vs.root() / "fast", floor::paper_config(true))?;
+    let exact = floor::paper_pipeline(&vs, false)?;
+    let fast = floor::paper_pipeline(&vs, true)?;
     Ok(vec![
         (
             "tch-dda exact",
@@ -204,24 +204,11 @@ fn table1(device: Device, steps: usize) -> Result<Vec<Value>> {
         .to_device(device);
     let mut rows = Vec::new();
     for mode in ["no augmentation", "tch-dda exact", "tch-dda fast"] {
-        tch::manual_seed(0);
-        let vs = nn::VarStore::new(device);
-        let net = tch::vision::resnet::resnet18(&vs.root(), 10);
-        let mut opt = nn::Sgd {
-            momentum: 0.9,
-            ..Default::default()
-        }
-        .build(&vs, 0.01)?;
+        let (_vs, net, mut opt) = floor::table1_net(device)?;
         let aug_vs = nn::VarStore::new(device);
         let seq = match mode {
-            "tch-dda exact" => Some(Sequential::new(
-                aug_vs.root() / "exact",
-                floor::paper_config(false),
-            )?),
-            "tch-dda fast" => Some(Sequential::new(
-                aug_vs.root() / "fast",
-                floor::paper_config(true),
-            )?),
+            "tch-dda exact" => Some(floor::paper_pipeline(&aug_vs, false)?),
+            "tch-dda fast" => Some(floor::paper_pipeline(&aug_vs, true)?),
             _ => None,
         };
         let mut step = || {

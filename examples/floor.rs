@@ -36,14 +36,6 @@ const SHAPES: [[i64; 4]; 4] = [
     [1, 3, 224, 224],
 ];
 
-fn pipeline(vs: &nn::VarStore, fast: bool) -> Result<Sequential> {
-    let name = if fast { "fast" } else { "exact" };
-    Ok(Sequential::new(
-        vs.root() / name,
-        floor::paper_config(fast),
-    )?)
-}
-
 /// The median time of `calls` calls of `f`, in ms (a warm-up call first).
 fn median_ms(calls: usize, f: &dyn Fn()) -> f64 {
     f();
@@ -116,8 +108,8 @@ fn main() -> Result<()> {
     }
     let device = Device::Cpu;
     let vs = nn::VarStore::new(device);
-    let seq = pipeline(&vs, false)?;
-    let fast = pipeline(&vs, true)?;
+    let seq = floor::paper_pipeline(&vs, false)?;
+    let fast = floor::paper_pipeline(&vs, true)?;
     let mut rows = Vec::new();
     let total = (SHAPES.len() * 2 * rounds) as u64;
     let bar = common::progress(total, "floor");

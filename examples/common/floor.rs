@@ -1,8 +1,9 @@
-//! The paper pipeline and the libtorch floor, shared by examples/floor.rs,
-//! benches/paper_pipeline.rs and the peers crate (included with `#[path]`).
+//! The paper pipeline, the libtorch floor and Table 1's network, shared by
+//! examples/floor.rs, examples/device_bench.rs, benches/paper_pipeline.rs and the peers
+//! crate (included with `#[path]`).
 #![allow(dead_code)]
 
-use tch::{Kind, Tensor};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 use tch_dda::*;
 
 /// The paper's pipeline: RandomAffine(30°, translate 0.1, scale 0.9–1.1, shear 10) +
@@ -30,6 +31,28 @@ pub fn paper_config(fast: bool) -> SequentialConfig {
     } else {
         SequentialConfig::new(paper_steps())
     }
+}
+
+/// The paper pipeline in `vs`, under `exact` or `fast`.
+pub fn paper_pipeline(vs: &nn::VarStore, fast: bool) -> tch_dda::Result<Sequential> {
+    let name = if fast { "fast" } else { "exact" };
+    Sequential::new(vs.root() / name, paper_config(fast))
+}
+
+/// Table 1's network and optimiser after `manual_seed(0)`: ResNet18 with 10 classes (tch's
+/// `vision::resnet`) and SGD (learning rate 0.01, momentum 0.9), in a VarStore of their own.
+pub fn table1_net(
+    device: Device,
+) -> std::result::Result<(nn::VarStore, nn::FuncT<'static>, nn::Optimizer), tch::TchError> {
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(device);
+    let net = tch::vision::resnet::resnet18(&vs.root(), 10);
+    let opt = nn::Sgd {
+        momentum: 0.9,
+        ..Default::default()
+    }
+    .build(&vs, 0.01)?;
+    Ok((vs, net, opt))
 }
 
 /// What no augmentation library can go below with libtorch ops, drawing its own per-sample

@@ -19,7 +19,7 @@ mod floor;
 use anyhow::{bail, Context, Result};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
-use tch::nn::{ModuleT, OptimizerConfig};
+use tch::nn::ModuleT;
 use tch::{nn, Device, Kind, Tensor};
 use tch_dda::*;
 use tch_dda_peers::cpu;
@@ -58,24 +58,11 @@ impl Mode {
 /// One epoch: seconds.
 fn epoch(mode: Mode, data: &Tensor, labels: &Tensor, batch: i64) -> Result<f64> {
     let device = Device::Cpu;
-    tch::manual_seed(0);
-    let vs = nn::VarStore::new(device);
-    let net = tch::vision::resnet::resnet18(&vs.root(), 10);
-    let mut opt = nn::Sgd {
-        momentum: 0.9,
-        ..Default::default()
-    }
-    .build(&vs, 0.01)?;
+    let (_vs, net, mut opt) = floor::table1_net(device)?;
     let aug_vs = nn::VarStore::new(device);
     let seq = match mode {
-        Mode::Exact => Some(Sequential::new(
-            aug_vs.root() / "exact",
-            floor::paper_config(false),
-        )?),
-        Mode::Fast => Some(Sequential::new(
-            aug_vs.root() / "fast",
-            floor::paper_config(true),
-        )?),
+        Mode::Exact => Some(floor::paper_pipeline(&aug_vs, false)?),
+        Mode::Fast => Some(floor::paper_pipeline(&aug_vs, true)?),
         _ => None,
     };
     let n = data.size()[0];
