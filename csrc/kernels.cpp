@@ -80,8 +80,9 @@ template <> const DdaRowTable<double> &row_table<double>() { return rows().d; }
 // missing.
 void once_differentiable(const char *what) {
   TORCH_CHECK(!at::GradMode::is_enabled(), "tch-dda: the fused CPU kernel of ", what,
-              " is differentiable once; for a gradient of a gradient (create_graph), call "
-              "tch_dda::set_fused_cpu_kernels(false) before the forward pass");
+              " is differentiable once; for a gradient of a gradient (create_graph), run the "
+              "forward pass in tch_dda::kernel_path_scope(KernelPath::Composed) (or after "
+              "tch_dda::set_fused_cpu_kernels(false))");
 }
 
 // Whether a kernel's call records a graph node: grad mode on and an operand that requires a

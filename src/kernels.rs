@@ -5,8 +5,10 @@
 //! fast-mode colour map kernels carry their own autograd node, the others run only where
 //! there is no graph to record. They take
 //! float32 and float64 CPU tensors (made contiguous); every other input (CUDA above all)
-//! keeps the composition, and [`set_fused_cpu_kernels`] turns them off.
+//! keeps the composition, and [`kernel_path_scope`] (one thread, for a scope) or
+//! [`set_fused_cpu_kernels`] (the process-wide default) turns them off.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
@@ -67,20 +69,75 @@ pub(crate) enum JitterStep {
 
 static FUSED: AtomicBool = AtomicBool::new(true);
 
-/// Turns the fused CPU kernels on (the default) or off, process-wide; returns the previous
-/// setting. Off, every step composes libtorch ops, as on other devices: within one float32
-/// rounding of the kernels' values, slower, and differentiable any number of times. The
-/// kernels' graph nodes are differentiable once: a backward pass with `create_graph` (a
-/// gradient of a gradient, as a gradient penalty through augmentations takes) fails with an
-/// error that names this switch. Set it before the forward pass whose graph is differentiated
-/// twice.
+thread_local! {
+    /// This thread's scoped choice ([`kernel_path_scope`]), over the process-wide default.
+    static SCOPED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Which computation the CPU steps run: the fused kernels, or the composition of libtorch
+/// ops that every other device runs. Both give the same values within float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelPath {
+    /// The fused CPU kernels where they take the input (the default).
+    Fused,
+    /// libtorch compositions only, as on CUDA: differentiable any number of times.
+    Composed,
+}
+
+/// Sets the process-wide default path: the fused CPU kernels on (the default) or off;
+/// returns the previous default. A thread inside a [`kernel_path_scope`] keeps its scope's
+/// path whatever the default is. Off, every step composes libtorch ops, as on other devices:
+/// within one float32 rounding of the kernels' values, slower, and differentiable any number
+/// of times. The kernels' graph nodes are differentiable once: a backward pass with
+/// `create_graph` (a gradient of a gradient, as a gradient penalty through augmentations
+/// takes) fails with an error that names this switch. Set it (or open a scope) before the
+/// forward pass whose graph is differentiated twice.
+///
+/// Prefer [`kernel_path_scope`] in code that shares a process with other work (a library, a
+/// test): the default is read by every thread that has no scope.
 pub fn set_fused_cpu_kernels(on: bool) -> bool {
     FUSED.swap(on, Ordering::Relaxed)
 }
 
-/// Whether the fused CPU kernels are on (see [`set_fused_cpu_kernels`]).
+/// Whether the fused CPU kernels are on for the calling thread: its scope's path
+/// ([`kernel_path_scope`]), else the process-wide default ([`set_fused_cpu_kernels`]).
 pub fn fused_cpu_kernels() -> bool {
-    FUSED.load(Ordering::Relaxed)
+    SCOPED
+        .with(Cell::get)
+        .unwrap_or_else(|| FUSED.load(Ordering::Relaxed))
+}
+
+/// The kernel path for the calling thread until the returned guard is dropped (also when a
+/// panic unwinds past it); scopes nest, each restoring the path it found. Other threads and
+/// the process-wide default are untouched, so tests and threads cannot flip each other's
+/// path. The guard cannot be sent to another thread.
+///
+/// ```no_run
+/// use tch_dda::{kernel_path_scope, KernelPath};
+/// let _composed = kernel_path_scope(KernelPath::Composed);
+/// // Forward passes on this thread now run the libtorch compositions (as on CUDA).
+/// ```
+pub fn kernel_path_scope(path: KernelPath) -> KernelPathScope {
+    let on = path == KernelPath::Fused;
+    let previous = SCOPED.with(|s| s.replace(Some(on)));
+    KernelPathScope {
+        previous,
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// The guard of [`kernel_path_scope`]: restores the calling thread's previous path on drop.
+#[derive(Debug)]
+#[must_use = "the path applies only while the guard lives"]
+pub struct KernelPathScope {
+    previous: Option<bool>,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for KernelPathScope {
+    fn drop(&mut self) {
+        SCOPED.with(|s| s.set(self.previous));
+    }
 }
 
 /// The tensor a shim returned (a `new at::Tensor`, owned by tch from here), or `None` where

@@ -81,7 +81,10 @@ pub use filter::Border;
 pub use geometric::*;
 pub use geometry::{box_corners, enclosure, DenseField, Geometry, Transform, TransformClass};
 pub use intensity::*;
-pub use kernels::{cpu_kernels_isa, fused_cpu_kernels, set_fused_cpu_kernels};
+pub use kernels::{
+    cpu_kernels_isa, fused_cpu_kernels, kernel_path_scope, set_fused_cpu_kernels, KernelPath,
+    KernelPathScope,
+};
 pub use mix::{
     mix_cross_entropy, soft_targets, CutMixConfig, LambdaWeight, MixAugmentation, MixUpConfig,
     RandomCutMix, RandomMixUp,

@@ -845,21 +845,21 @@ fn a_gradient_of_a_gradient_names_the_switch_and_matches_with_the_kernels_off() 
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("set_fused_cpu_kernels(false)"),
+            err.contains("kernel_path_scope(KernelPath::Composed)"),
             "{name}: {err}"
         );
 
         let fused = grad(&x).unwrap();
 
-        let was = set_fused_cpu_kernels(false);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (first, second) = {
+            let _composed = kernel_path_scope(KernelPath::Composed);
+            assert!(!fused_cpu_kernels());
             let composed = grad(&x.copy().set_requires_grad(true)).unwrap();
             let first = (composed - &fused).abs().max().double_value(&[]);
             let second = second.then(|| gradcheck(&|x| grad(x).unwrap(), &x));
             (first, second)
-        }));
-        set_fused_cpu_kernels(was);
-        let (first, second) = result.unwrap();
+        };
+        assert!(fused_cpu_kernels());
         assert!(first < 1e-12, "{name}: the gradients differ by {first:e}");
         if let Some(err) = second {
             println!("GRADGRADCHECK {name}: {err:.2e}");

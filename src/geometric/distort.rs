@@ -443,10 +443,10 @@ impl RandomThinPlateSpline {
         let weights = weights.to_kind(kind);
         let kernel_w = weights.narrow(1, 0, n);
         let affine_w = weights.narrow(1, n, 3);
-        let xs = warp::base_coords(w, self.cfg.align_corners, kind, device)
+        let xs = warp::base_coords(w, self.cfg.align_corners, kind, device)?
             .view([1, w])
             .expand([h, w], false);
-        let ys = warp::base_coords(h, self.cfg.align_corners, kind, device)
+        let ys = warp::base_coords(h, self.cfg.align_corners, kind, device)?
             .view([h, 1])
             .expand([h, w], false);
         let coords = Tensor::stack(&[xs, ys], -1)

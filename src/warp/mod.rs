@@ -132,17 +132,22 @@ pub(crate) fn normal_transform_pixel(
 /// Normalised pixel-centre coordinates along an axis of `n` pixels: `linspace(-1, 1)` with
 /// corners aligned (0 for one pixel), else `linspace(-1 + 1/n, 1 - 1/n)`, as
 /// `affine_grid` and Kornia's `create_meshgrid` lay them out.
-pub(crate) fn base_coords(n: i64, align_corners: bool, kind: Kind, device: Device) -> Tensor {
-    if align_corners {
+pub(crate) fn base_coords(
+    n: i64,
+    align_corners: bool,
+    kind: Kind,
+    device: Device,
+) -> Result<Tensor> {
+    Ok(if align_corners {
         if n == 1 {
-            Tensor::zeros([1], (kind, device))
+            Tensor::f_zeros([1], (kind, device))?
         } else {
-            Tensor::linspace(-1.0, 1.0, n, (kind, device))
+            Tensor::f_linspace(-1.0, 1.0, n, (kind, device))?
         }
     } else {
         let nf = n as f64;
-        Tensor::linspace(-1.0 + 1.0 / nf, 1.0 - 1.0 / nf, n, (kind, device))
-    }
+        Tensor::f_linspace(-1.0 + 1.0 / nf, 1.0 - 1.0 / nf, n, (kind, device))?
+    })
 }
 
 /// The spatial sizes of a batched (B,C,…) shape.
@@ -189,12 +194,15 @@ pub(crate) fn warp(src: &Tensor, t: &Transform, out: &[i64], s: &Sampling) -> Re
     sample(src, &grid, s)
 }
 
-/// The sampling grid (B, *out, n) of `a` (B, n+1, n+1: normalised dst → normalised src).
-/// Affine: a broadcast sum, `a[:, :n, n] + Σ_axis a[:, :n, axis]·coord_axis`, whose last
-/// addition is the one pass that writes the grid. Projective: `[p, 1] · Aᵀ` for every output
-/// pixel `p`, divided by the last coordinate (not where |w| ≤ 1e-8, as Kornia): on the CPU
-/// without a graph, the same broadcast sum over all n+1 rows with the division in its one
-/// pass (within float rounding of the matmul); elsewhere one batched matmul.
+/// The sampling grid (B, *out, n) of `a` (B, n+1, n+1: normalised dst → normalised src),
+/// from two parts: the terms of every output axis but the last (per row of pixels) and the
+/// last axis's term (per pixel), joined in one output-sized pass. Affine: the broadcast sum
+/// `a[:, :n, n] + Σ_axis a[:, :n, axis]·coord_axis`. Projective: the same sum over all n+1
+/// rows (`[p, 1] · Aᵀ` for every output pixel `p`), its first n coordinates times the
+/// reciprocal of the last (1 where |w| ≤ 1e-8, as Kornia). On the CPU without a graph the
+/// fused kernel makes the joining pass; elsewhere (a graph to record, CUDA, the composed
+/// path) libtorch ops make it, with the same float operations in the same order, so a
+/// learnable warp gives the same values with and without a graph.
 fn normalized_grid(
     a: &Tensor,
     out: &[i64],
@@ -210,75 +218,53 @@ fn normalized_grid(
     let mut shape = vec![b];
     shape.extend_from_slice(out);
     shape.push(n as i64);
-    // On the CPU without a graph, and for any affine grid: the grid from two parts, the terms
-    // of every axis but the last (per row of pixels) and the last axis's term (per pixel),
-    // joined in one output-sized pass. Projective grids carry the homogeneous coordinate and
-    // are divided by it in that pass.
-    if !projective || crate::kernels::takes(a) {
-        // Rows of A the grid needs: n, and the last too when projective.
-        let m = if projective { n + 1 } else { n } as i64;
-        // (B, 1, …, 1, m) views of A's columns: the translation, then one per axis.
-        let mut col_view = vec![b];
-        col_view.extend(std::iter::repeat_n(1i64, n));
-        col_view.push(m);
-        let rows = a.narrow(-2, 0, m);
-        let column = |j: usize| rows.select(-1, j as i64).view(col_view.as_slice());
-        let term = |k: usize| -> Result<Tensor> {
-            let mut view = vec![1i64; n + 2];
-            view[k + 1] = out[k];
-            let coords = base_coords(out[k], aligned, kind, device).view(view.as_slice());
-            Ok(coords.f_mul(&column(n - 1 - k))?)
-        };
-        // Axis k of the output (0 = depth or height) carries coordinate n-1-k; the widest
-        // axis last, so that only the last addition is output-sized. (B, …, 1, m): every
-        // term but the last axis's.
-        let mut partial = column(n);
-        for k in 0..n - 1 {
-            partial = partial.f_add(&term(k)?)?;
-        }
-        let last = term(n - 1)?;
-        let width = out[n - 1];
-        let mut row_shape = shape.clone();
-        row_shape[n] = 1;
-        row_shape[n + 1] = m;
-        let flat_rows = partial
-            .f_expand(row_shape.as_slice(), false)?
-            .f_reshape([-1, m])?;
-        // (A broadcast `add` walks its inner axis of n coordinates at a time; the kernel
-        // gives the same values.)
-        let fused = crate::kernels::grid(&flat_rows, &last.f_reshape([b, width, m])?, projective);
-        if let Some(grid) = fused {
-            return Ok(grid.view(shape.as_slice()));
-        }
-        if !projective {
-            return Ok(partial.f_add(&last)?);
-        }
+    // Rows of A the grid needs: n, and the last too when projective.
+    let m = if projective { n + 1 } else { n } as i64;
+    // (B, 1, …, 1, m) views of A's columns: the translation, then one per axis.
+    let mut col_view = vec![b];
+    col_view.extend(std::iter::repeat_n(1i64, n));
+    col_view.push(m);
+    let rows = a.narrow(-2, 0, m);
+    let column = |j: usize| rows.select(-1, j as i64).view(col_view.as_slice());
+    let term = |k: usize| -> Result<Tensor> {
+        let mut view = vec![1i64; n + 2];
+        view[k + 1] = out[k];
+        let coords = base_coords(out[k], aligned, kind, device)?.view(view.as_slice());
+        Ok(coords.f_mul(&column(n - 1 - k))?)
+    };
+    // Axis k of the output (0 = depth or height) carries coordinate n-1-k; the widest axis
+    // last, so that only the last addition is output-sized. (B, …, 1, m): every term but
+    // the last axis's.
+    let mut partial = column(n);
+    for k in 0..n - 1 {
+        partial = partial.f_add(&term(k)?)?;
     }
-    let count: i64 = out.iter().product();
-    // Coordinates x, y, (z) of every output pixel, in the row-major order of `out`.
-    let mut coords: Vec<Tensor> = Vec::with_capacity(n + 1);
-    for (axis, &len) in out.iter().enumerate().rev() {
-        let mut view = vec![1i64; n];
-        view[axis] = len;
-        coords.push(
-            base_coords(len, aligned, kind, device)
-                .view(view.as_slice())
-                .expand(out, false),
-        );
+    let last = term(n - 1)?;
+    let width = out[n - 1];
+    let mut row_shape = shape.clone();
+    row_shape[n] = 1;
+    row_shape[n + 1] = m;
+    let flat_rows = partial
+        .f_expand(row_shape.as_slice(), false)?
+        .f_reshape([-1, m])?;
+    // (A broadcast `add` walks its inner axis of n coordinates at a time; the kernel gives
+    // the same values.)
+    let fused = crate::kernels::grid(&flat_rows, &last.f_reshape([b, width, m])?, projective);
+    if let Some(grid) = fused {
+        return Ok(grid.view(shape.as_slice()));
     }
-    coords.push(Tensor::f_ones(out, (kind, device))?);
-    let base = Tensor::f_stack(&coords, -1)?.view([1, count, n as i64 + 1]);
-    let warped = base.f_matmul(&a.transpose(-2, -1))?;
-    let last = warped.narrow(-1, n as i64, 1);
-    let ok = last.f_abs()?.f_gt(1e-8)?;
-    let scale = last
-        .f_where_self(&ok, &last.f_ones_like()?)?
+    let sum = partial.f_add(&last)?;
+    if !projective {
+        return Ok(sum);
+    }
+    let w = sum.narrow(-1, n as i64, 1);
+    let ok = w.f_abs()?.f_gt(1e-8)?;
+    let ones = w.f_ones_like()?;
+    let scale = w
+        .f_where_self(&ok, &ones)?
         .f_reciprocal()?
-        .f_where_self(&ok, &last.f_ones_like()?)?;
-    Ok(warped
-        .narrow(-1, 0, n as i64)
-        .f_mul(&scale)?
-        .view(shape.as_slice()))
+        .f_where_self(&ok, &ones)?;
+    Ok(sum.narrow(-1, 0, n as i64).f_mul(&scale)?)
 }
 
 /// `grid_sampler` with Kornia's padding modes (`Fill` warps a ones mask as well).
