@@ -171,7 +171,7 @@ fn learned_ranges_get_the_same_gradients_on_both_kernel_paths() {
         for kind in [Kind::Float, Kind::Double] {
             let run = |path: KernelPath| {
                 let vs = VarStore::new(Device::Cpu);
-                let seq = Sequential::new(&vs.root(), specs.as_slice()).unwrap();
+                let seq = Sequential::new(vs.root(), specs.as_slice()).unwrap();
                 run_on(&seq, &vs, kind, path)
             };
             let (yf, gf) = run(KernelPath::Fused);
