@@ -309,6 +309,12 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         device: Device,
     ) -> Result<Geometry> {
         params.check_finite(self.name())?;
+        checks::against_params(
+            self.name(),
+            params,
+            &batched_shape(self, input_shape)?,
+            None,
+        )?;
         gated_geometry(self, input_shape, params, kind, device)
     }
 
@@ -325,6 +331,12 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         device: Device,
     ) -> Result<Transform> {
         params.check_finite(self.name())?;
+        checks::against_params(
+            self.name(),
+            params,
+            &batched_shape(self, input_shape)?,
+            None,
+        )?;
         gated_transform(self, input_shape, params, kind, device)
     }
 
@@ -356,6 +368,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let b = checks::input(self.name(), output, self.spatial_dims())?;
         let shape = batched_shape(self, input_shape)?;
         params.check_finite(self.name())?;
+        checks::against_params(self.name(), params, &shape, Some(&b.x.size()))?;
         let inv = self.inverse_transform(&b.x, params, &shape)?;
         let out = if self.probabilities() == (1.0, 1.0) || inv.size() != b.x.size() {
             inv
@@ -418,6 +431,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let shape = batched_shape(self, input_shape)?;
         params.check_finite(self.name())?;
         let (w, layout) = annotations::to_working(self.name(), output, self.spatial_dims(), true)?;
+        checks::against_params(self.name(), params, &shape, Some(&w.image.size()))?;
         let w = self.inverse_working(w, params, &shape, &opts)?;
         Ok(annotations::from_working(w, &layout, &opts, false))
     }
@@ -734,7 +748,6 @@ fn float_batch<A: Augmentation + ?Sized>(aug: &A, batch: &Batch) -> Result<Batch
     Ok(b)
 }
 
-/// `input_shape` with a batch dimension, after checking its rank.
 /// [`Augmentation::f_geometry`] without its check of the params' values: for the crate's
 /// own callers, whose params were just drawn or were checked at the public entry point.
 pub(crate) fn gated_geometry<A: Augmentation + ?Sized>(
@@ -802,6 +815,8 @@ pub(crate) fn check_replay_output(op: &'static str, input: &Tensor, output: &Ten
     Err(Error::NonFinite { op, samples })
 }
 
+/// `input_shape` with a batch dimension, after checking its rank, its sizes (at least 1) and
+/// its element count ([`checks::fits`]).
 pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
     aug: &A,
     input_shape: &[i64],
@@ -829,6 +844,7 @@ pub(crate) fn batched_shape<A: Augmentation + ?Sized>(
             shape: input_shape.to_vec(),
         });
     }
+    checks::fits(aug.name(), "input_shape", &shape)?;
     Ok(shape)
 }
 

@@ -59,6 +59,92 @@ pub(crate) fn input(op: &'static str, x: &Tensor, spatial: usize) -> Result<Batc
     Ok(Batched { x, unbatched })
 }
 
+/// The largest tensor a shape may ask for, in bytes at 8 bytes an element: 2^48 (256 TiB),
+/// past the memory of any machine, so that a larger size is refused before libtorch is
+/// asked for it (an allocator that overcommits would otherwise accept it and then fault
+/// the pages in one by one).
+pub const MAX_TENSOR_BYTES: i64 = 1 << 48;
+
+/// Refuses a shape whose element count overflows or whose tensor would exceed
+/// [`MAX_TENSOR_BYTES`]; nothing is allocated.
+pub(crate) fn fits(op: &'static str, what: &'static str, shape: &[i64]) -> Result<()> {
+    let elements = shape.iter().try_fold(1i64, |n, &s| n.checked_mul(s.max(0)));
+    match elements {
+        Some(n) if n <= MAX_TENSOR_BYTES / 8 => Ok(()),
+        n => Err(Error::TooLarge {
+            op,
+            what,
+            shape: shape.to_vec(),
+            elements: n.map_or_else(|| "more than 2^63".to_string(), |n| n.to_string()),
+        }),
+    }
+}
+
+/// Checks a batched `shape` that an inverse or a matrix is asked for against the params it
+/// goes with: the batch of every `batch_prob` and of `output` (when there is one), and the
+/// input shape the forward pass recorded (`forward_input_shape`, of the first applied step at
+/// every level of containers; read only where it is on the CPU, so nothing waits for a
+/// device): the same rank, batch and channels, and spatial sizes at least the asked ones (a
+/// crop that pads records its padded input, as Kornia does, so a record may be larger).
+pub(crate) fn against_params(
+    op: &'static str,
+    params: &crate::Params,
+    shape: &[i64],
+    output: Option<&[i64]>,
+) -> Result<()> {
+    let batch = shape[0];
+    let mismatch = |key: &str, problem: String| {
+        Err(Error::Params {
+            op,
+            key: key.to_string(),
+            problem,
+        })
+    };
+    for (key, t) in params.iter() {
+        if key == "batch_prob" || key.ends_with(".batch_prob") {
+            let size = t.size();
+            if size != [batch] {
+                return mismatch(
+                    key,
+                    format!(
+                        "has shape {size:?}: params for another batch than input_shape {shape:?}"
+                    ),
+                );
+            }
+        }
+        let first_step = key
+            .strip_suffix("forward_input_shape")
+            .is_some_and(|prefix| prefix.split_terminator('.').all(|s| s == "0"));
+        if first_step && t.device() == tch::Device::Cpu && t.kind() == Kind::Int64 {
+            let recorded = Vec::<i64>::try_from(t.reshape([-1]))?;
+            let fits = recorded.len() == shape.len()
+                && recorded[..2] == shape[..2]
+                && recorded[2..].iter().zip(&shape[2..]).all(|(r, s)| r >= s);
+            if !fits {
+                return mismatch(
+                    key,
+                    format!(
+                        "records the forward pass's input {recorded:?}; input_shape {shape:?} \
+                         differs in rank, batch or channels, or is larger"
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(out) = output {
+        if out.first() != Some(&batch) {
+            return mismatch(
+                "batch_prob",
+                format!(
+                    "is for a batch of {batch} (input_shape {shape:?}); the output to invert \
+                     has shape {out:?}"
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Only float32 and float64 are supported.
 pub(crate) fn float_kind(op: &'static str, kind: Kind) -> Result<()> {
     match kind {

@@ -154,6 +154,20 @@ pub enum Error {
     /// An I/O error while saving or loading.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// A shape whose element count overflows, or whose tensor would be larger than any
+    /// machine's memory (more than [`crate::MAX_TENSOR_BYTES`] at 8 bytes an element), asked
+    /// for before anything is allocated.
+    #[error("{op}: {what} {shape:?} is too large: {elements} elements; at most {max} elements (2^48 bytes at 8 bytes each)", max = crate::MAX_TENSOR_BYTES / 8)]
+    TooLarge {
+        /// The operation.
+        op: &'static str,
+        /// What has the shape (`input_shape`, an output size).
+        what: &'static str,
+        /// The shape asked for.
+        shape: Vec<i64>,
+        /// Its element count, in words ("more than 2^63" when it overflows).
+        elements: String,
+    },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -43,6 +43,31 @@ struct Kwargs<'a> {
 
 const OP: &str = "AugSpec::from_kornia";
 
+/// How deeply a Kornia call's keyword values may nest: an operator's arguments nest at most
+/// 3 deep (a list of (lo, hi) pairs in an object); a container's `steps` add 4 levels per
+/// nested container, up to [`crate::MAX_NESTING`] of them.
+const MAX_JSON_DEPTH: usize = 4 * crate::MAX_NESTING + 8;
+
+/// The nesting depth of `v` (a scalar is 0), found without recursion; stops counting past
+/// [`MAX_JSON_DEPTH`] + 1, so a deep value is refused in time proportional to the cap, not
+/// to its depth.
+fn json_depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if depth > MAX_JSON_DEPTH {
+            break;
+        }
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, depth + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 impl<'a> Kwargs<'a> {
     fn err(&self, key: &str, allowed: impl Into<String>) -> Error {
         Error::Config {
@@ -226,6 +251,15 @@ impl AugSpec {
     /// [`Error::Config`] for a class this crate does not have, an argument the class does
     /// not take (naming the ones it does), or a value of the wrong form.
     pub fn from_kornia(class: &str, kwargs: &Value) -> Result<AugSpec> {
+        let depth = json_depth(kwargs);
+        if depth > MAX_JSON_DEPTH {
+            return Err(Error::Config {
+                op: OP,
+                name: "kwargs",
+                value: format!("{class}(...) with values nested {depth} deep"),
+                allowed: format!("values nested at most {MAX_JSON_DEPTH} deep"),
+            });
+        }
         let empty = Map::new();
         let map = match kwargs {
             Value::Object(m) => m,

@@ -73,9 +73,10 @@ pub use auto::{
     AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
     RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
 };
+pub use checks::MAX_TENSOR_BYTES;
 #[doc(hidden)]
 pub use container::{ColorMap, ColorStats};
-pub use container::{RandomApply, Sequential, SequentialConfig, MAX_NESTING};
+pub use container::{RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;

@@ -325,14 +325,14 @@ impl RandomMixUp {
 
 /// Kornia's `Bernoulli(1.0).sample((n,))` "batch probabilities" of the mix generators: all
 /// ones, but drawn, so the RNG stream matches Kornia's.
-fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Tensor {
+fn ones_drawn(n: i64, same_on_batch: bool, device: Device) -> Result<Tensor> {
     let m = if same_on_batch { 1 } else { n };
-    let ones = crate::rng::bernoulli(&Tensor::ones([m], (Kind::Float, device)));
-    if same_on_batch {
-        ones.repeat([n])
+    let ones = crate::rng::bernoulli(&Tensor::f_ones([m], (Kind::Float, device))?)?;
+    Ok(if same_on_batch {
+        ones.f_repeat([n])?
     } else {
         ones
-    }
+    })
 }
 
 impl Augmentation for RandomMixUp {
@@ -380,10 +380,10 @@ impl Augmentation for RandomMixUp {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let mut p = Params::new();
-        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
-        let ones = ones_drawn(b, same, device);
-        let pairs = crate::rng::randperm(b, (Kind::Int64, device));
-        let lambdas = self.lambda.sample(b, same, device) * ones;
+        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device)?);
+        let ones = ones_drawn(b, same, device)?;
+        let pairs = crate::rng::randperm(b, (Kind::Int64, device))?;
+        let lambdas = self.lambda.sample(b, same, device)? * ones;
         p.insert("mixup_pairs", pairs);
         p.insert("mixup_lambdas", lambdas);
         p.insert("forward_input_shape", Tensor::from_slice(shape));
@@ -587,32 +587,35 @@ impl Augmentation for RandomCutMix {
         let (h, w) = (shape[2] as f64, shape[3] as f64);
         let opts = (Kind::Float, device);
         let mut p = Params::new();
-        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device));
+        p.insert("batch_prob", gate(b, 1.0, self.cfg.p, same, device)?);
         let n = b * m;
-        let ones = ones_drawn(n, same, device);
-        let pairs = crate::rng::rand(&[m, b], opts).argsort(1, false);
+        let ones = ones_drawn(n, same, device)?;
+        let pairs = crate::rng::rand(&[m, b], opts)?.argsort(1, false);
         // Beta(β, β) through Dirichlet([β, β]), as torch.distributions.Beta draws it.
-        let beta = |k: i64| {
-            crate::rng::sample_dirichlet(&Tensor::full([k, 2], self.cfg.beta, opts)).select(-1, 0)
+        let beta = |k: i64| -> Result<Tensor> {
+            Ok(
+                crate::rng::sample_dirichlet(&Tensor::f_full([k, 2], self.cfg.beta, opts)?)?
+                    .select(-1, 0),
+            )
         };
         let lam = if same {
-            beta(m).repeat_interleave_self_int(b, 0, None)
+            beta(m)?.f_repeat_interleave_self_int(b, 0, None)?
         } else {
-            beta(n)
+            beta(n)?
         };
         let (lo, hi) = self.cfg.cut_size;
         let lam: Tensor = lam.clamp(lo as f32 as f64, hi as f32 as f64);
         let rate = (-&lam + 1.0).sqrt() * ones;
         let cut_h: Tensor = (&rate * h).floor();
         let cut_w: Tensor = (&rate * w).floor();
-        let start = || {
+        let start = || -> Result<Tensor> {
             if same {
-                crate::rng::rand(&[m], opts).repeat_interleave_self_int(b, 0, None)
+                Ok(crate::rng::rand(&[m], opts)?.f_repeat_interleave_self_int(b, 0, None)?)
             } else {
                 crate::rng::rand(&[n], opts)
             }
         };
-        let (xs, ys) = (start(), start());
+        let (xs, ys) = (start()?, start()?);
         let x0 = (xs * (w - &cut_w + 1.0)).floor().minimum(&(-&cut_w + w));
         let y0 = (ys * (h - &cut_h + 1.0)).floor().minimum(&(-&cut_h + h));
         let x1 = &x0 + &cut_w - 1.0;

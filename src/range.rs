@@ -245,19 +245,19 @@ impl Range {
     }
 
     /// `n` draws `lo + u * (hi - lo)` (in the variables' kind, on `device`), one batched call.
-    pub(crate) fn sample(&self, n: i64, same_on_batch: bool, device: Device) -> Tensor {
+    pub(crate) fn sample(&self, n: i64, same_on_batch: bool, device: Device) -> Result<Tensor> {
         let (lo, hi) = self.effective(device);
         // In the variables' kind (float32 unless the VarStore was cast): a 0-dim tensor
         // would not promote the (n,) draw.
-        let u = uniform(n, same_on_batch, device).to_kind(lo.kind());
-        &lo + u * (&hi - &lo)
+        let u = uniform(n, same_on_batch, device)?.to_kind(lo.kind());
+        Ok(&lo + u * (&hi - &lo))
     }
 }
 
 /// `n` draws of U(0, 1) in float32 on `device`; with `same_on_batch` one draw repeated.
-pub(crate) fn uniform(n: i64, same_on_batch: bool, device: Device) -> Tensor {
+pub(crate) fn uniform(n: i64, same_on_batch: bool, device: Device) -> Result<Tensor> {
     if same_on_batch {
-        crate::rng::rand(&[1], (Kind::Float, device)).repeat([n])
+        Ok(crate::rng::rand(&[1], (Kind::Float, device))?.f_repeat([n])?)
     } else {
         crate::rng::rand(&[n], (Kind::Float, device))
     }
@@ -266,35 +266,41 @@ pub(crate) fn uniform(n: i64, same_on_batch: bool, device: Device) -> Tensor {
 /// Kornia's `batch_prob`: a float32 (B,) gate of ones and zeros. The batch gate
 /// (`p_batch`) is drawn first, then the per-sample gate (`p`); a gate is drawn only when
 /// its probability is strictly between 0 and 1.
-pub(crate) fn gate(n: i64, p: f64, p_batch: f64, same_on_batch: bool, device: Device) -> Tensor {
+pub(crate) fn gate(
+    n: i64,
+    p: f64,
+    p_batch: f64,
+    same_on_batch: bool,
+    device: Device,
+) -> Result<Tensor> {
     let opts = (Kind::Float, device);
     let batch = if p_batch >= 1.0 {
         None
     } else if p_batch <= 0.0 {
-        Some(Tensor::zeros([1], opts))
+        Some(Tensor::f_zeros([1], opts)?)
     } else {
         Some(
-            crate::rng::rand(&[1], opts)
+            crate::rng::rand(&[1], opts)?
                 .lt(p_batch)
                 .to_kind(Kind::Float),
         )
     };
     let elem = if p >= 1.0 {
-        Tensor::ones([n], opts)
+        Tensor::f_ones([n], opts)?
     } else if p <= 0.0 {
-        Tensor::zeros([n], opts)
+        Tensor::f_zeros([n], opts)?
     } else if same_on_batch {
-        crate::rng::rand(&[1], opts)
+        crate::rng::rand(&[1], opts)?
             .lt(p)
             .to_kind(Kind::Float)
-            .expand([n], false)
+            .f_expand([n], false)?
     } else {
-        crate::rng::rand(&[n], opts).lt(p).to_kind(Kind::Float)
+        crate::rng::rand(&[n], opts)?.lt(p).to_kind(Kind::Float)
     };
-    match batch {
-        Some(b) => b * elem,
+    Ok(match batch {
+        Some(b) => b.f_mul(&elem)?,
         None => elem,
-    }
+    })
 }
 
 /// The params every augmentation starts from: its `batch_prob` gate (drawn first, as in
@@ -304,11 +310,11 @@ pub(crate) fn gate_params(
     p: f64,
     same_on_batch: bool,
     device: Device,
-) -> crate::Params {
-    let batch_prob = gate(shape[0], p, 1.0, same_on_batch, device);
+) -> Result<crate::Params> {
+    let batch_prob = gate(shape[0], p, 1.0, same_on_batch, device)?;
     let mut params: crate::Params = crate::GateParams { batch_prob }.into();
     params.insert("forward_input_shape", Tensor::from_slice(shape));
-    params
+    Ok(params)
 }
 
 /// `n` draws of U(lo, hi) as Kornia's float32 `Uniform(lo, hi).rsample`.
@@ -317,9 +323,9 @@ pub(crate) fn uniform_between(
     same_on_batch: bool,
     device: Device,
     (lo, hi): (f64, f64),
-) -> Tensor {
+) -> Result<Tensor> {
     let (lo, hi) = (lo as f32 as f64, hi as f32 as f64);
-    uniform(n, same_on_batch, device) * (hi - lo) + lo
+    Ok(uniform(n, same_on_batch, device)? * (hi - lo) + lo)
 }
 
 /// A 0-dim float32 variable `name` under `path` holding `v`: trainable when `learnable`,

@@ -288,27 +288,29 @@ impl Generator {
 }
 
 /// Draws with the generator in scope (`own`), or with the global generator (`global`)
-/// when none is. A failed draw is recorded for the scope to report and replaced by
-/// `placeholder` (valid values of the right shape, drawn from no generator: the global
-/// stream stays untouched), so that the computation finishes; its result is discarded.
+/// when none is. A failed draw from the generator in scope is recorded for the scope to
+/// report and replaced by `placeholder` (valid values of the right shape, drawn from no
+/// generator: the global stream stays untouched), so that the computation finishes; its
+/// result is discarded. An allocation that fails (a size that does not fit in memory) is an
+/// `Err` on either path.
 fn draw(
     device: Device,
     own: impl FnOnce(*mut c_void, *mut *mut c_char) -> Result<*mut c_void>,
-    global: impl FnOnce() -> Tensor,
-    placeholder: impl FnOnce() -> Tensor,
-) -> Tensor {
+    global: impl FnOnce() -> std::result::Result<Tensor, tch::TchError>,
+    placeholder: impl FnOnce() -> std::result::Result<Tensor, tch::TchError>,
+) -> Result<Tensor> {
     let current = CURRENT.with(|c| c.get());
     if current.is_null() {
-        return global();
+        return Ok(global()?);
     }
     // SAFETY: set by `f_scope` from a `&mut Generator` that outlives the scope, on this
     // thread; only shared references are made from it here.
     let gen = unsafe { &*current };
     match gen.with_handle(device, own) {
-        Ok(t) => t,
+        Ok(t) => Ok(t),
         Err(e) => {
             gen.error.borrow_mut().get_or_insert(e);
-            placeholder()
+            Ok(placeholder()?)
         }
     }
 }
@@ -328,8 +330,8 @@ fn sized(
     size: &[i64],
     (kind, device): (Kind, Device),
     shim: SizedDraw,
-    global: impl FnOnce() -> Tensor,
-) -> Tensor {
+    global: impl FnOnce() -> std::result::Result<Tensor, tch::TchError>,
+) -> Result<Tensor> {
     draw(
         device,
         |g, err| {
@@ -338,22 +340,27 @@ fn sized(
             Ok(unsafe { shim(g, size.as_ptr(), size.len(), dt, dev, err) })
         },
         global,
-        || Tensor::zeros(size, (kind, device)),
+        || Tensor::f_zeros(size, (kind, device)),
     )
 }
 
 /// `Tensor::rand(size, opts)` from the generator in scope.
-pub(crate) fn rand(size: &[i64], opts: (Kind, Device)) -> Tensor {
-    sized(size, opts, dda_rand, || Tensor::rand(size, opts))
+pub(crate) fn rand(size: &[i64], opts: (Kind, Device)) -> Result<Tensor> {
+    sized(size, opts, dda_rand, || Tensor::f_rand(size, opts))
 }
 
 /// `Tensor::randn(size, opts)` from the generator in scope.
-pub(crate) fn randn(size: &[i64], opts: (Kind, Device)) -> Tensor {
-    sized(size, opts, dda_randn, || Tensor::randn(size, opts))
+pub(crate) fn randn(size: &[i64], opts: (Kind, Device)) -> Result<Tensor> {
+    sized(size, opts, dda_randn, || Tensor::f_randn(size, opts))
 }
 
 /// `Tensor::randint_low(low, high, size, opts)` from the generator in scope.
-pub(crate) fn randint(low: i64, high: i64, size: &[i64], (kind, device): (Kind, Device)) -> Tensor {
+pub(crate) fn randint(
+    low: i64,
+    high: i64,
+    size: &[i64],
+    (kind, device): (Kind, Device),
+) -> Result<Tensor> {
     draw(
         device,
         |g, err| {
@@ -361,48 +368,48 @@ pub(crate) fn randint(low: i64, high: i64, size: &[i64], (kind, device): (Kind, 
             // SAFETY: `size` outlives the call.
             Ok(unsafe { dda_randint(g, low, high, size.as_ptr(), size.len(), dt, dev, err) })
         },
-        || Tensor::randint_low(low, high, size, (kind, device)),
-        || Tensor::full(size, low, (kind, device)),
+        || Tensor::f_randint_low(low, high, size, (kind, device)),
+        || Tensor::f_full(size, low, (kind, device)),
     )
 }
 
 /// `Tensor::randperm(n, opts)` from the generator in scope.
-pub(crate) fn randperm(n: i64, (kind, device): (Kind, Device)) -> Tensor {
+pub(crate) fn randperm(n: i64, (kind, device): (Kind, Device)) -> Result<Tensor> {
     draw(
         device,
         |g, err| {
             let (dt, dev) = (dtype_code(kind)?, device_code(device)?);
             Ok(unsafe { dda_randperm(g, n, dt, dev, err) })
         },
-        || Tensor::randperm(n, (kind, device)),
-        || Tensor::arange(n, (kind, device)),
+        || Tensor::f_randperm(n, (kind, device)),
+        || Tensor::f_arange(n, (kind, device)),
     )
 }
 
 /// `p.bernoulli()` from the generator in scope.
-pub(crate) fn bernoulli(p: &Tensor) -> Tensor {
+pub(crate) fn bernoulli(p: &Tensor) -> Result<Tensor> {
     draw(
         p.device(),
         // SAFETY: the shim reads `p` and keeps no reference.
         |g, err| Ok(unsafe { dda_bernoulli(g, p.as_ptr() as *mut c_void, err) }),
-        || p.bernoulli(),
-        || p.zeros_like(),
+        || p.f_bernoulli(),
+        || p.f_zeros_like(),
     )
 }
 
 /// `alpha.internal_sample_dirichlet()` from the generator in scope.
-pub(crate) fn sample_dirichlet(alpha: &Tensor) -> Tensor {
+pub(crate) fn sample_dirichlet(alpha: &Tensor) -> Result<Tensor> {
     draw(
         alpha.device(),
         // SAFETY: the shim reads `alpha` and keeps no reference.
         |g, err| Ok(unsafe { dda_sample_dirichlet(g, alpha.as_ptr() as *mut c_void, err) }),
-        || alpha.internal_sample_dirichlet(),
-        || alpha / alpha.sum_dim_intlist(-1, true, None),
+        || alpha.f_internal_sample_dirichlet(),
+        || alpha.f_div(&alpha.f_sum_dim_intlist(-1, true, None)?),
     )
 }
 
 /// `probs.multinomial(n, replacement)` from the generator in scope.
-pub(crate) fn multinomial(probs: &Tensor, n: i64, replacement: bool) -> Tensor {
+pub(crate) fn multinomial(probs: &Tensor, n: i64, replacement: bool) -> Result<Tensor> {
     draw(
         probs.device(),
         // SAFETY: the shim reads `probs` and keeps no reference.
@@ -417,11 +424,11 @@ pub(crate) fn multinomial(probs: &Tensor, n: i64, replacement: bool) -> Tensor {
                 )
             })
         },
-        || probs.multinomial(n, replacement),
+        || probs.f_multinomial(n, replacement),
         || {
             let mut size = probs.size();
             *size.last_mut().unwrap_or(&mut 0) = n;
-            Tensor::zeros(size.as_slice(), (Kind::Int64, probs.device()))
+            Tensor::f_zeros(size.as_slice(), (Kind::Int64, probs.device()))
         },
     )
 }
@@ -452,8 +459,8 @@ mod tests {
         tch::manual_seed(4);
         let mut g = Generator::new(1);
         let r = g.f_scope(|| {
-            let ok = rand(&[2], (Kind::Float, Device::Cpu));
-            let bad = rand(&[2], (Kind::ComplexFloat, Device::Cpu));
+            let ok = rand(&[2], (Kind::Float, Device::Cpu)).unwrap();
+            let bad = rand(&[2], (Kind::ComplexFloat, Device::Cpu)).unwrap();
             (ok.size(), bad.size())
         });
         assert!(

@@ -824,7 +824,7 @@ fn bad_annotation_options_are_refused() {
         )
         .unwrap_err()
         .to_string(),
-        "Sequential: random_apply = Between(3, 1) is invalid; allowed: 0 <= lo <= hi"
+        "Sequential: random_apply = Between(3, 1) is invalid; allowed: 0 <= lo <= hi <= 1024"
     );
 }
 

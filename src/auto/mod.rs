@@ -433,7 +433,7 @@ impl Augmentation for PolicyStep {
             _ => v,
         };
         if self.sign {
-            let up = crate::rng::rand(&[b], (Kind::Float, device)).gt(0.5);
+            let up = crate::rng::rand(&[b], (Kind::Float, device))?.gt(0.5);
             let one = Tensor::ones([b], (v.kind(), device));
             v = &v * one.where_self(&up, &(-&one));
         }
@@ -537,14 +537,14 @@ impl Policy {
 
     /// Per-sample mode: the choice (B, n) on `device`, one row per sample, drawn in one
     /// batched call (uniform; `n` distinct by sorting uniform keys).
-    fn draw_per_sample(&self, b: i64, device: Device) -> Tensor {
+    fn draw_per_sample(&self, b: i64, device: Device) -> Result<Tensor> {
         let k = self.subs.len() as i64;
-        match self.choose {
-            Choose::One => crate::rng::randint(0, k, &[b, 1], (Kind::Int64, device)),
-            Choose::Distinct(n) => crate::rng::rand(&[b, k], (Kind::Float, device))
+        Ok(match self.choose {
+            Choose::One => crate::rng::randint(0, k, &[b, 1], (Kind::Int64, device))?,
+            Choose::Distinct(n) => crate::rng::rand(&[b, k], (Kind::Float, device))?
                 .argsort(1, false)
                 .narrow(1, 0, n as i64),
-        }
+        })
     }
 
     /// Per-sample mode: the recorded choice (B, n), checked (its values on the CPU only,
@@ -624,17 +624,17 @@ impl Policy {
     }
 
     /// The choice for one call, drawn on torch's CPU generator (as Kornia's).
-    fn draw_choice(&self) -> Tensor {
+    fn draw_choice(&self) -> Result<Tensor> {
         let k = self.subs.len() as i64;
-        match self.choose {
+        Ok(match self.choose {
             Choose::One => {
-                let probs = Tensor::full([k], 1.0 / k as f64, (Kind::Float, Device::Cpu));
-                crate::rng::multinomial(&probs, 1, true)
+                let probs = Tensor::f_full([k], 1.0 / k as f64, (Kind::Float, Device::Cpu))?;
+                crate::rng::multinomial(&probs, 1, true)?
             }
             Choose::Distinct(n) => {
-                crate::rng::randperm(k, (Kind::Int64, Device::Cpu)).narrow(0, 0, n as i64)
+                crate::rng::randperm(k, (Kind::Int64, Device::Cpu))?.narrow(0, 0, n as i64)
             }
-        }
+        })
     }
 
     /// The chosen table indices recorded in `params`, checked.
@@ -681,14 +681,14 @@ impl Policy {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let mut params = Params::new();
         if self.per_sample {
-            params.insert("choice", self.draw_per_sample(shape[0], device));
+            params.insert("choice", self.draw_per_sample(shape[0], device)?);
             // Every sub-policy draws for the whole batch, under its table index.
             for (k, sub) in self.subs.iter().enumerate() {
                 params.extend_prefixed(&k.to_string(), &sub.sample(shape, device)?);
             }
             return Ok(params);
         }
-        let choice = self.draw_choice();
+        let choice = self.draw_choice()?;
         let chosen = Vec::<i64>::try_from(&choice)?;
         params.insert("choice", choice);
         for (pos, &i) in chosen.iter().enumerate() {

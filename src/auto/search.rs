@@ -246,6 +246,20 @@ impl DifferentiablePolicy {
                 "a magnitude in [0, 1]",
             ));
         }
+        // The three (S, stages, O) variables, checked before anything is added to the store.
+        let count = |name, v: usize| {
+            i64::try_from(v).map_err(|_| checks::config(SEARCH, name, v, "at most 2^63 - 1"))
+        };
+        let shape = [
+            count("sub_policies", cfg.sub_policies)?,
+            count("stages", cfg.stages)?,
+            count("operations", cfg.operations.len())?,
+        ];
+        checks::fits(
+            SEARCH,
+            "3 variables of shape",
+            &[3, shape[0], shape[1], shape[2]],
+        )?;
         let candidates = cfg
             .operations
             .iter()
@@ -263,18 +277,13 @@ impl DifferentiablePolicy {
                 Ok(Candidate { op, inner })
             })
             .collect::<Result<Vec<_>>>()?;
-        let shape = [
-            cfg.sub_policies as i64,
-            cfg.stages as i64,
-            cfg.operations.len() as i64,
-        ];
-        let weights = path.var("weights", &shape, nn::Init::Const(0.0));
-        let probabilities = path.var(
+        let weights = path.f_var("weights", &shape, nn::Init::Const(0.0))?;
+        let probabilities = path.f_var(
             "probabilities",
             &shape,
             nn::Init::Const(cfg.init_probability),
-        );
-        let magnitudes = path.var("magnitudes", &shape, nn::Init::Const(cfg.init_magnitude));
+        )?;
+        let magnitudes = path.f_var("magnitudes", &shape, nn::Init::Const(cfg.init_magnitude))?;
         Ok(DifferentiablePolicy {
             cfg,
             candidates,
@@ -327,18 +336,18 @@ impl DifferentiablePolicy {
 
     /// Per sample: the sub-policy's (S, O) rows of the three variables, clamped, and ±1
     /// signs (B, S, O), all drawn on the input's device.
-    fn rows(&self, x: &Tensor) -> (Tensor, Tensor, Tensor, Tensor) {
+    fn rows(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor, Tensor)> {
         let (b, device) = (x.size()[0], x.device());
         let k = self.cfg.sub_policies as i64;
-        let idx = crate::rng::randint(0, k, &[b], (Kind::Int64, device));
+        let idx = crate::rng::randint(0, k, &[b], (Kind::Int64, device))?;
         let pick = |t: &Tensor| t.to_device(device).to_kind(x.kind()).index_select(0, &idx);
         let w = pick(&self.weights);
         let p = pick(&self.probabilities).clamp(0.0, 1.0);
         let m = pick(&self.magnitudes).clamp(0.0, 1.0);
         let shape = w.size();
-        let up = crate::rng::rand(&shape, (x.kind(), device)).gt(0.5);
+        let up = crate::rng::rand(&shape, (x.kind(), device))?.gt(0.5);
         let sign = up.to_kind(x.kind()) * 2.0 - 1.0;
-        (w, p, m, sign)
+        Ok((w, p, m, sign))
     }
 
     /// Search mode: every stage is the softmax-weighted sum over all operations, each gated
@@ -351,13 +360,13 @@ impl DifferentiablePolicy {
     pub fn f_relaxed(&self, x: &Tensor) -> Result<Tensor> {
         self.check(x)?;
         let tau = self.cfg.temperature;
-        let (w, p, m, sign) = self.rows(x);
+        let (w, p, m, sign) = self.rows(x)?;
         let eps = 1e-6;
         let mut x = x.clamp(0.0, 1.0);
         for s in 0..self.cfg.stages as i64 {
             let ws = (w.select(1, s) / tau).softmax(-1, x.kind());
             let ps = p.select(1, s).clamp(eps, 1.0 - eps);
-            let u = crate::rng::rand(&ps.size(), (x.kind(), x.device())).clamp(eps, 1.0 - eps);
+            let u = crate::rng::rand(&ps.size(), (x.kind(), x.device()))?.clamp(eps, 1.0 - eps);
             let logits: Tensor = ps.log() - ps.neg().log1p() + u.log() - u.neg().log1p();
             let gates = (logits / tau).sigmoid();
             let mut out: Option<Tensor> = None;
@@ -390,12 +399,12 @@ impl DifferentiablePolicy {
         self.check(x)?;
         let _guard = tch::no_grad_guard();
         let tau = self.cfg.temperature;
-        let (w, p, m, sign) = self.rows(x);
+        let (w, p, m, sign) = self.rows(x)?;
         let mut x = x.clamp(0.0, 1.0);
         for s in 0..self.cfg.stages as i64 {
             let ws = (w.select(1, s) / tau).softmax(-1, Kind::Float);
-            let chosen = crate::rng::multinomial(&ws, 1, true); // (B, 1)
-            let gate = crate::rng::bernoulli(&p.select(1, s).gather(1, &chosen, false));
+            let chosen = crate::rng::multinomial(&ws, 1, true)?; // (B, 1)
+            let gate = crate::rng::bernoulli(&p.select(1, s).gather(1, &chosen, false))?;
             let mu = m.select(1, s).gather(1, &chosen, false).view([-1]);
             let sg = sign.select(1, s).gather(1, &chosen, false).view([-1]);
             let applied = gate.view([-1]).gt(0.5);
@@ -553,13 +562,28 @@ impl nn::ModuleT for DifferentiablePolicy {
 /// WGAN-GP's gradient penalty (Gulrajani et al., 2017) for a critic `critic` (images →
 /// (B,) scores): `E[(‖∇ critic(x̂)‖₂ - 1)²]` at `x̂ = ε·real + (1 - ε)·fake`, `ε ~ U(0, 1)`
 /// per sample. The graph is kept, so the penalty trains the critic.
+///
+/// # Panics
+/// Where [`f_gradient_penalty`] returns an error.
 pub fn gradient_penalty(
     critic: &dyn Fn(&Tensor) -> Tensor,
     real: &Tensor,
     fake: &Tensor,
 ) -> Tensor {
+    crate::error::or_panic(f_gradient_penalty(critic, real, fake))
+}
+
+/// [`gradient_penalty`], with an error where the draw of `ε` cannot be allocated.
+///
+/// # Errors
+/// [`Error::Torch`] for an allocation that fails; [`Error::Rng`] from a generator scope.
+pub fn f_gradient_penalty(
+    critic: &dyn Fn(&Tensor) -> Tensor,
+    real: &Tensor,
+    fake: &Tensor,
+) -> Result<Tensor> {
     let b = real.size()[0];
-    let eps = crate::rng::rand(&[b, 1, 1, 1], (real.kind(), real.device()));
+    let eps = crate::rng::rand(&[b, 1, 1, 1], (real.kind(), real.device()))?;
     let mixed: Tensor = &eps * real.detach() + (eps.neg() + 1.0) * fake.detach();
     let mixed = mixed.set_requires_grad(true);
     let score = critic(&mixed);
@@ -573,5 +597,5 @@ pub fn gradient_penalty(
         .clamp_min(1e-12)
         .sqrt();
     let kind = norm.kind();
-    (norm - 1.0).pow_tensor_scalar(2).mean(kind)
+    Ok((norm - 1.0).pow_tensor_scalar(2).mean(kind))
 }

@@ -55,6 +55,10 @@ const SEQ: &str = "Sequential";
 /// How deeply containers may nest (each level is a call frame in every forward pass).
 pub const MAX_NESTING: usize = 32;
 
+/// The most steps a container with `random_apply` may draw for one call (each is a pass
+/// over the batch; Kornia draws with replacement beyond the number of steps).
+pub const MAX_APPLIED: i64 = 1024;
+
 /// The nesting depth of containers in `steps`, found without recursion.
 fn spec_depth(steps: &[AugSpec]) -> usize {
     let mut deepest = 0;
@@ -158,11 +162,17 @@ impl Sequential {
         let bad =
             |v: String, allowed: &str| Err(crate::checks::config(SEQ, "random_apply", v, allowed));
         match cfg.random_apply {
-            RandomApply::Exactly(k) if k < 0 => {
-                return bad(format!("Exactly({k})"), "a count >= 0");
+            RandomApply::Exactly(k) if !(0..=MAX_APPLIED).contains(&k) => {
+                return bad(
+                    format!("Exactly({k})"),
+                    &format!("a count in [0, {MAX_APPLIED}]"),
+                );
             }
-            RandomApply::Between(a, b) if a < 0 || b < a => {
-                return bad(format!("Between({a}, {b})"), "0 <= lo <= hi");
+            RandomApply::Between(a, b) if a < 0 || b < a || b > MAX_APPLIED => {
+                return bad(
+                    format!("Between({a}, {b})"),
+                    &format!("0 <= lo <= hi <= {MAX_APPLIED}"),
+                );
             }
             RandomApply::AtLeast(a) if a < 0 || a > n => {
                 return bad(format!("AtLeast({a})"), "0 <= lo <= the number of steps");
@@ -170,12 +180,18 @@ impl Sequential {
             _ => {}
         }
         if let Some(w) = &cfg.random_apply_weights {
-            if w.len() != steps.len() || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+            // As float32, the kind they are drawn with: each finite, and a positive sum.
+            let finite = w.iter().all(|&v| v >= 0.0 && crate::checks::f32_finite(v));
+            let sum: f32 = w.iter().map(|&v| v as f32).sum();
+            if w.len() != steps.len() || !finite || !(sum > 0.0 && sum.is_finite()) {
                 return Err(crate::checks::config(
                     SEQ,
                     "random_apply_weights",
                     format!("{w:?}"),
-                    format!("{} finite weights >= 0, one per step", steps.len()),
+                    format!(
+                        "{} finite weights >= 0 (as float32), one per step, with a positive finite sum",
+                        steps.len()
+                    ),
                 ));
             }
         }
@@ -285,17 +301,18 @@ impl Sequential {
     /// Kornia's selection of steps for one call (`get_random_forward_sequence`): a count
     /// from `randint`, the steps by `multinomial` over the weights (mixing steps weigh 0),
     /// then possibly a mixing step in place of the last, all on torch's CPU generator.
-    fn draw_selection(&self) -> Option<Vec<usize>> {
+    fn draw_selection(&self) -> Result<Option<Vec<usize>>> {
         let n = self.steps.len() as i64;
+        // Counts are at most MAX_APPLIED (checked at construction), so `+ 1` cannot overflow.
         let (lo, hi) = match self.cfg.random_apply {
-            RandomApply::Off => return None,
+            RandomApply::Off => return Ok(None),
             RandomApply::All => (n, n + 1),
             RandomApply::Exactly(k) => (k, k + 1),
             RandomApply::Between(a, b) => (a, b + 1),
             RandomApply::AtLeast(a) => (a, n + 1),
         };
         let cpu = (Kind::Int64, Device::Cpu);
-        let count = crate::rng::randint(lo, hi, &[1], cpu).int64_value(&[0]);
+        let count = crate::rng::randint(lo, hi, &[1], cpu)?.int64_value(&[0]);
         let weights: Vec<f32> = match &self.cfg.random_apply_weights {
             Some(w) => w.iter().map(|&v| v as f32).collect(),
             None => vec![1.0; self.steps.len()],
@@ -314,28 +331,28 @@ impl Sequential {
             Vec::new()
         } else {
             let replacement = count as f64 > total || count > nonzero + mix_place;
-            let picked = crate::rng::multinomial(&Tensor::from_slice(&w), count, replacement);
+            let picked = crate::rng::multinomial(&Tensor::from_slice(&w), count, replacement)?;
             Vec::<i64>::try_from(picked).unwrap_or_default()
         };
         if count > 0 && !mix.is_empty() {
-            let u = crate::rng::rand(&[1], (Kind::Float, Device::Cpu)).double_value(&[0]);
+            let u = crate::rng::rand(&[1], (Kind::Float, Device::Cpu))?.double_value(&[0]);
             if u < (mix.len() + idx.len()) as f64 / n as f64 {
                 let mut mask = vec![0.0f32; self.steps.len()];
                 for &i in &mix {
                     mask[i] = 1.0;
                 }
-                let m =
-                    crate::rng::multinomial(&Tensor::from_slice(&mask), 1, false).int64_value(&[0]);
+                let m = crate::rng::multinomial(&Tensor::from_slice(&mask), 1, false)?
+                    .int64_value(&[0]);
                 match idx.last_mut() {
                     Some(last) => *last = m,
                     None => idx.push(m),
                 }
-                let perm = crate::rng::randperm(idx.len() as i64, cpu);
+                let perm = crate::rng::randperm(idx.len() as i64, cpu)?;
                 let perm = Vec::<i64>::try_from(perm).unwrap_or_default();
                 idx = perm.iter().map(|&p| idx[p as usize]).collect();
             }
         }
-        Some(idx.into_iter().map(|i| i as usize).collect())
+        Ok(Some(idx.into_iter().map(|i| i as usize).collect()))
     }
 
     /// The shapes entering each applied step, and the final one.
@@ -494,7 +511,7 @@ impl Augmentation for Sequential {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let mut params = Params::new();
-        let seq = match self.draw_selection() {
+        let seq = match self.draw_selection()? {
             Some(sel) => {
                 let ids: Vec<i64> = sel.iter().map(|&i| i as i64).collect();
                 params.insert("selection", Tensor::from_slice(&ids));

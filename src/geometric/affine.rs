@@ -345,13 +345,13 @@ impl Augmentation for RandomAffine {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let opts = (Kind::Float, device);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let angle = self.degrees.sample(b, same, device);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device)?;
+        let angle = self.degrees.sample(b, same, device)?;
         let scale = match &self.scale {
             Some((s, sy)) => {
-                let sx = s.sample(b, same, device);
+                let sx = s.sample(b, same, device)?;
                 let sy = match sy {
-                    Some(sy) => sy.sample(b, same, device),
+                    Some(sy) => sy.sample(b, same, device)?,
                     None => sx.shallow_clone(),
                 };
                 Tensor::stack(&[sx, sy], 1)
@@ -360,14 +360,14 @@ impl Augmentation for RandomAffine {
         };
         let translations = match &self.translate {
             Some((tx, ty)) => {
-                let tx = tx.sample(b, same, device) * shape[3] as f64;
-                let ty = ty.sample(b, same, device) * shape[2] as f64;
+                let tx = tx.sample(b, same, device)? * shape[3] as f64;
+                let ty = ty.sample(b, same, device)? * shape[2] as f64;
                 Tensor::stack(&[tx, ty], 1)
             }
             None => Tensor::zeros([b, 2], opts),
         };
         let (shear_x, shear_y) = match &self.shear {
-            Some((sx, sy)) => (sx.sample(b, same, device), sy.sample(b, same, device)),
+            Some((sx, sy)) => (sx.sample(b, same, device)?, sy.sample(b, same, device)?),
             None => (Tensor::zeros([b], opts), Tensor::zeros([b], opts)),
         };
         let mut p: Params = AffineParams {
@@ -536,8 +536,8 @@ impl Augmentation for RandomRotation {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let degrees = self.degrees.sample(b, same, device);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device)?;
+        let degrees = self.degrees.sample(b, same, device)?;
         let mut p: Params = RotationParams {
             degrees,
             batch_prob,

@@ -360,9 +360,9 @@ impl Augmentation for RandomCrop {
         let (h, w) = self.cfg.size;
         let opts = (Kind::Float, device);
         // Kornia's p is a batch gate; p = 1 here, so nothing is drawn for it.
-        let batch_prob = gate(b, 1.0, self.cfg.p, same, device);
-        let x0 = (uniform(b, same, device) * (wp - w + 1) as f64).floor();
-        let y0 = (uniform(b, same, device) * (hp - h + 1) as f64).floor();
+        let batch_prob = gate(b, 1.0, self.cfg.p, same, device)?;
+        let x0 = (uniform(b, same, device)? * (wp - w + 1) as f64).floor();
+        let y0 = (uniform(b, same, device)? * (hp - h + 1) as f64).floor();
         let wt = Tensor::full([b], w as f64, opts);
         let ht = Tensor::full([b], h as f64, opts);
         let zero = Tensor::zeros([b], opts);

@@ -176,9 +176,9 @@ impl Augmentation for RandomFisheye {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         for (key, range) in FISHEYE_KEYS.into_iter().zip(&self.ranges) {
-            p.insert(key, range.sample(b, same, device).view([b, 1]));
+            p.insert(key, range.sample(b, same, device)?.view([b, 1]));
         }
         Ok(p)
     }
@@ -341,11 +341,11 @@ impl Augmentation for RandomElasticTransform {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, h, w) = (shape[0], shape[2], shape[3]);
         let same = self.cfg.same_on_batch;
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let noise = if same {
-            crate::rng::rand(&[1, 2, h, w], (Kind::Float, device)).expand([b, 2, h, w], false)
+            crate::rng::rand(&[1, 2, h, w], (Kind::Float, device))?.expand([b, 2, h, w], false)
         } else {
-            crate::rng::rand(&[b, 2, h, w], (Kind::Float, device))
+            crate::rng::rand(&[b, 2, h, w], (Kind::Float, device))?
         };
         p.insert("noise", noise * 2.0 - 1.0);
         Ok(p)
@@ -530,7 +530,7 @@ impl Augmentation for RandomThinPlateSpline {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let opts = (Kind::Float, device);
         let src = crate::ops::constant(
             &[-1.0f32, -1.0, -1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 0.0, 0.0],
@@ -544,9 +544,9 @@ impl Augmentation for RandomThinPlateSpline {
         } else {
             let s = self.cfg.scale as f32 as f64;
             let u = if same {
-                crate::rng::rand(&[1, 5, 2], opts).expand([b, 5, 2], false)
+                crate::rng::rand(&[1, 5, 2], opts)?.expand([b, 5, 2], false)
             } else {
-                crate::rng::rand(&[b, 5, 2], opts)
+                crate::rng::rand(&[b, 5, 2], opts)?
             };
             u * (2.0 * s) - s
         };

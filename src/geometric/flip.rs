@@ -88,7 +88,7 @@ macro_rules! flip {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                Ok(gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device))
+                gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)
             }
 
             fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {

@@ -184,7 +184,7 @@ impl Augmentation for RandomPerspective {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let (x_end, x_ext) = end_and_extent(shape[3]);
         let (y_end, y_ext) = end_and_extent(shape[2]);
         let kind = self.distortion_scale.lo().kind();
@@ -199,9 +199,9 @@ impl Augmentation for RandomPerspective {
         let d = self.distortion_scale.effective(device).0;
         let factor = Tensor::stack(&[&d * x_ext / 2.0, &d * y_ext / 2.0], 0).view([1, 1, 2]);
         let u = if same {
-            crate::rng::rand(&[1, 4, 2], (Kind::Float, device)).repeat([b, 1, 1])
+            crate::rng::rand(&[1, 4, 2], (Kind::Float, device))?.repeat([b, 1, 1])
         } else {
-            crate::rng::rand(&[b, 4, 2], (Kind::Float, device))
+            crate::rng::rand(&[b, 4, 2], (Kind::Float, device))?
         }
         .to_kind(kind);
         let offset = match self.cfg.sampling_method {

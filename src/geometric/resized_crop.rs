@@ -252,19 +252,19 @@ impl Augmentation for RandomResizedCrop {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let (hi, wi) = (shape[2], shape[3]);
         let opts = (Kind::Float, device);
-        let batch_prob = gate(b, 1.0, self.cfg.p, same, device);
-        let rand10 = || {
+        let batch_prob = gate(b, 1.0, self.cfg.p, same, device)?;
+        let rand10 = || -> Result<Tensor> {
             if same {
-                crate::rng::rand(&[1, 10], opts).repeat([b, 1])
+                Ok(crate::rng::rand(&[1, 10], opts)?.f_repeat([b, 1])?)
             } else {
                 crate::rng::rand(&[b, 10], opts)
             }
         };
         let (s0, s1) = (self.cfg.scale.0 as f32, self.cfg.scale.1 as f32);
-        let area = (rand10() * (s1 - s0) as f64 + s0 as f64) * hi as f64 * wi as f64;
+        let area = (rand10()? * (s1 - s0) as f64 + s0 as f64) * hi as f64 * wi as f64;
         let log_ratio = constant(&self.log_ratio, Kind::Float, device);
         let (lr0, lr1) = (log_ratio.get(0), log_ratio.get(1));
-        let log_ratio = &lr0 + rand10() * (&lr1 - &lr0);
+        let log_ratio = &lr0 + rand10()? * (&lr1 - &lr0);
         let aspect = log_ratio.exp();
         let w = (&area * &aspect).sqrt().round().floor();
         let h = (&area / &aspect).sqrt().round().floor();
@@ -298,8 +298,8 @@ impl Augmentation for RandomResizedCrop {
         } else {
             (x_diff, y_diff)
         };
-        let x0 = (uniform(b, same, device) * x_diff).floor();
-        let y0 = (uniform(b, same, device) * y_diff).floor();
+        let x0 = (uniform(b, same, device)? * x_diff).floor();
+        let y0 = (uniform(b, same, device)? * y_diff).floor();
         let (ho, wo) = self.cfg.size;
         let zero = Tensor::zeros([b], opts);
         let mut p = Params::new();

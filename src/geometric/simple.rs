@@ -165,10 +165,10 @@ impl Augmentation for RandomShear {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         p.insert("center", center(shape, device));
-        p.insert("shear_x", self.shear_x.sample(b, same, device));
-        p.insert("shear_y", self.shear_y.sample(b, same, device));
+        p.insert("shear_x", self.shear_x.sample(b, same, device)?);
+        p.insert("shear_y", self.shear_y.sample(b, same, device)?);
         Ok(p)
     }
 
@@ -302,13 +302,15 @@ impl Augmentation for RandomTranslate {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        let draw = |r: &Option<Range>, size: i64| match r {
-            Some(r) => r.sample(b, same, device) * size as f64,
-            None => Tensor::zeros([b], (Kind::Float, device)),
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        let draw = |r: &Option<Range>, size: i64| -> Result<Tensor> {
+            Ok(match r {
+                Some(r) => r.sample(b, same, device)? * size as f64,
+                None => Tensor::f_zeros([b], (Kind::Float, device))?,
+            })
         };
-        p.insert("translate_x", draw(&self.x, shape[3]));
-        p.insert("translate_y", draw(&self.y, shape[2]));
+        p.insert("translate_x", draw(&self.x, shape[3])?);
+        p.insert("translate_y", draw(&self.y, shape[2])?);
         Ok(p)
     }
 
@@ -420,8 +422,8 @@ impl Augmentation for RandomRotation90 {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        p.insert("times", self.times.sample(b, same, device));
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        p.insert("times", self.times.sample(b, same, device)?);
         Ok(p)
     }
 

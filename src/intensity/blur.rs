@@ -166,8 +166,8 @@ impl Augmentation for RandomGaussianBlur {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        p.insert("sigma", self.sigma.sample(b, same, device));
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        p.insert("sigma", self.sigma.sample(b, same, device)?);
         Ok(p)
     }
 
@@ -263,7 +263,7 @@ impl Augmentation for RandomBoxBlur {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)?;
         Ok(p)
     }
 

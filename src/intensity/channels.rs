@@ -120,11 +120,11 @@ impl Augmentation for RandomChannelDropout {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let scores = if same {
-            crate::rng::rand(&[1, c], (Kind::Float, device)).repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device))?.repeat([b, 1])
         } else {
-            crate::rng::rand(&[b, c], (Kind::Float, device))
+            crate::rng::rand(&[b, c], (Kind::Float, device))?
         };
         p.insert(
             "batch_idx",
@@ -262,9 +262,9 @@ impl Augmentation for RandomRGBShift {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         for (key, range) in SHIFT_KEYS.into_iter().zip(&self.ranges) {
-            p.insert(key, range.sample(b, same, device));
+            p.insert(key, range.sample(b, same, device)?);
         }
         Ok(p)
     }
@@ -370,23 +370,24 @@ impl Augmentation for RandomSaltAndPepperNoise {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
         let same = self.cfg.same_on_batch;
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let between = |r: (f64, f64)| uniform_between(b, same, device, r);
-        let amount = between(self.cfg.amount);
-        let salt_share = between(self.cfg.salt_vs_pepper);
-        let field = || {
+        let amount = between(self.cfg.amount)?;
+        let salt_share = between(self.cfg.salt_vs_pepper)?;
+        let field = || -> Result<Tensor> {
             if same {
-                crate::rng::rand(&[1, 1, h, w], (Kind::Float, device)).repeat([b, 1, 1, 1])
+                Ok(crate::rng::rand(&[1, 1, h, w], (Kind::Float, device))?
+                    .f_repeat([b, 1, 1, 1])?)
             } else {
                 crate::rng::rand(&[b, 1, h, w], (Kind::Float, device))
             }
         };
-        let noise = field()
+        let noise = field()?
             .lt_tensor(&amount.view([b, 1, 1, 1]))
-            .repeat([1, c, 1, 1]);
-        let salt = field()
+            .f_repeat([1, c, 1, 1])?;
+        let salt = field()?
             .lt_tensor(&salt_share.view([b, 1, 1, 1]))
-            .repeat([1, c, 1, 1]);
+            .f_repeat([1, c, 1, 1])?;
         p.insert("amount_factor", amount);
         p.insert("salt_and_pepper_factor", salt_share);
         p.insert("mask_pepper", salt.logical_not().logical_and(&noise));
@@ -505,7 +506,7 @@ impl Augmentation for RandomMedianBlur {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)?;
         Ok(p)
     }
 

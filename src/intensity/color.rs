@@ -248,14 +248,14 @@ impl Jitter {
 
     /// Kornia's draw order: brightness, contrast, hue, saturation, then one randperm(4)
     /// from the CPU generator.
-    fn sample(&self, shape: &[i64], device: Device) -> Params {
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let brightness_factor = self.ranges[0].sample(b, same, device);
-        let contrast_factor = self.ranges[1].sample(b, same, device);
-        let hue_factor = self.ranges[3].sample(b, same, device);
-        let saturation_factor = self.ranges[2].sample(b, same, device);
-        let order = crate::rng::randperm(4, (Kind::Int64, Device::Cpu));
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device)?;
+        let brightness_factor = self.ranges[0].sample(b, same, device)?;
+        let contrast_factor = self.ranges[1].sample(b, same, device)?;
+        let hue_factor = self.ranges[3].sample(b, same, device)?;
+        let saturation_factor = self.ranges[2].sample(b, same, device)?;
+        let order = crate::rng::randperm(4, (Kind::Int64, Device::Cpu))?;
         let mut p: Params = JitterParams {
             brightness_factor,
             contrast_factor,
@@ -266,7 +266,7 @@ impl Jitter {
         }
         .into();
         p.insert("forward_input_shape", Tensor::from_slice(shape));
-        p
+        Ok(p)
     }
 
     /// The fast mode's map (torchvision's flavour only): brightness `f·x`, contrast
@@ -531,7 +531,7 @@ macro_rules! jitter_type {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                Ok(self.inner.sample(shape, device))
+                self.inner.sample(shape, device)
             }
 
             fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {

@@ -158,9 +158,9 @@ impl Augmentation for RandomSolarize {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
-        let thresholds = self.thresholds.sample(b, same, device);
-        let additions = self.additions.sample(b, same, device);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device)?;
+        let thresholds = self.thresholds.sample(b, same, device)?;
+        let additions = self.additions.sample(b, same, device)?;
         let mut p: Params = SolarizeParams {
             thresholds,
             additions,
@@ -318,8 +318,8 @@ impl Augmentation for RandomSharpness {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        p.insert("sharpness", self.sharpness.sample(b, same, device));
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        p.insert("sharpness", self.sharpness.sample(b, same, device)?);
         Ok(p)
     }
 

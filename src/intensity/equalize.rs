@@ -120,7 +120,7 @@ impl Augmentation for RandomEqualize {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)?;
         Ok(p)
     }
 

@@ -152,18 +152,18 @@ impl Augmentation for RandomErasing {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let (h, w) = (shape[2] as f64, shape[3] as f64);
-        let batch_prob = gate(b, self.cfg.p, 1.0, same, device);
+        let batch_prob = gate(b, self.cfg.p, 1.0, same, device)?;
         let between = |lo: f64, hi: f64| uniform_between(b, same, device, (lo, hi));
         let (s0, s1) = self.cfg.scale;
-        let areas = between(s0, s1) * (h * w);
+        let areas = between(s0, s1)? * (h * w);
         let (r0, r1) = self.cfg.ratio;
         let ratios = if r0 < 1.0 && r1 > 1.0 {
-            let below = between(r0, 1.0);
-            let above = between(1.0, r1);
-            let coin = uniform(b, same, device).round().gt(0.5);
+            let below = between(r0, 1.0)?;
+            let above = between(1.0, r1)?;
+            let coin = uniform(b, same, device)?.round().gt(0.5);
             below.where_self(&coin, &above)
         } else {
-            between(r0, r1)
+            between(r0, r1)?
         };
         let heights = (&areas * &ratios)
             .pow_tensor_scalar(0.5)
@@ -173,8 +173,8 @@ impl Augmentation for RandomErasing {
             .pow_tensor_scalar(0.5)
             .round()
             .clamp(1.0, w);
-        let xs = (uniform(b, same, device) * (-&widths + (w + 1.0))).floor();
-        let ys = (uniform(b, same, device) * (-&heights + (h + 1.0))).floor();
+        let xs = (uniform(b, same, device)? * (-&widths + (w + 1.0))).floor();
+        let ys = (uniform(b, same, device)? * (-&heights + (h + 1.0))).floor();
         let values = Tensor::full([b], self.cfg.value, (Kind::Float, device));
         let mut p: Params = ErasingParams {
             widths: widths.floor(),

@@ -165,11 +165,11 @@ fn ksize_sampler(ks: MotionKernelSize) -> (f64, f64, i64) {
 
 /// Kornia's odd kernel sizes `2·min(floor(half), half_max) + 1` (int32) from `n` draws on
 /// the CPU generator (one shared draw for a size range or `same_on_batch`).
-pub(crate) fn draw_ksize(ks: MotionKernelSize, n: i64, same_on_batch: bool) -> Tensor {
+pub(crate) fn draw_ksize(ks: MotionKernelSize, n: i64, same_on_batch: bool) -> Result<Tensor> {
     let (lo, hi, half_max) = ksize_sampler(ks);
     let shared = same_on_batch || matches!(ks, MotionKernelSize::Range(..));
-    let half = uniform_between(n, shared, Device::Cpu, (lo, hi)).floor();
-    (half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int)
+    let half = uniform_between(n, shared, Device::Cpu, (lo, hi))?.floor();
+    Ok((half.clamp_max(half_max as f64).to_kind(Kind::Int) * 2 + 1).to_kind(Kind::Int))
 }
 
 /// The motion kernels (B,K,K), Kornia's `get_motion_kernel2d`.
@@ -279,11 +279,11 @@ impl Augmentation for RandomMotionBlur {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        let angle = self.angle.sample(b, same, device);
-        let direction = self.direction.sample(b, same, device);
-        let ksize = draw_ksize(self.cfg.kernel_size, b, same);
-        let idx = crate::rng::randint(0, b, &[1], (Kind::Int64, Device::Cpu));
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        let angle = self.angle.sample(b, same, device)?;
+        let direction = self.direction.sample(b, same, device)?;
+        let ksize = draw_ksize(self.cfg.kernel_size, b, same)?;
+        let idx = crate::rng::randint(0, b, &[1], (Kind::Int64, Device::Cpu))?;
         p.insert("ksize_factor", ksize);
         p.insert("angle_factor", angle);
         p.insert("direction_factor", direction);

@@ -198,7 +198,7 @@ macro_rules! normalize_type {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                Ok(gate_params(shape, self.cfg.p, true, device))
+                gate_params(shape, self.cfg.p, true, device)
             }
 
             fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
@@ -320,12 +320,7 @@ impl Augmentation for RandomGrayscale {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        Ok(gate_params(
-            shape,
-            self.cfg.p,
-            self.cfg.same_on_batch,
-            device,
-        ))
+        gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)
     }
 
     fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {

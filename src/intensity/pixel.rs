@@ -83,11 +83,11 @@ impl Augmentation for RandomChannelShuffle {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let scores = if same {
-            crate::rng::rand(&[1, c], (Kind::Float, device)).repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device))?.repeat([b, 1])
         } else {
-            crate::rng::rand(&[b, c], (Kind::Float, device))
+            crate::rng::rand(&[b, c], (Kind::Float, device))?
         };
         p.insert("channels", scores.argsort(1, false));
         Ok(p)
@@ -203,9 +203,9 @@ impl Augmentation for RandomGaussianNoise {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let same = self.cfg.same_on_batch;
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let n = if same { 1 } else { shape[0] };
-        let noise = crate::rng::randn(&[n, shape[1], shape[2], shape[3]], (Kind::Float, device))
+        let noise = crate::rng::randn(&[n, shape[1], shape[2], shape[3]], (Kind::Float, device))?
             * self.cfg.std
             + self.cfg.mean;
         p.insert("gaussian_noise", noise);
@@ -343,8 +343,8 @@ impl Augmentation for RandomPosterize {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        let raw = self.bits.sample(b, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        let raw = self.bits.sample(b, same, device)?;
         p.insert("bits_factor", raw.round().to_kind(Kind::Int));
         if self.cfg.straight_through {
             // The unrounded draw, through which the straight-through gradient reaches the range.
@@ -466,7 +466,7 @@ impl Augmentation for RandomAutoContrast {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)?;
         Ok(p)
     }
 

@@ -186,9 +186,9 @@ impl Augmentation for RandomPlanckianJitter {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let n = (self.ratios.len() / 2) as f64;
-        let idx = (uniform(b, same, device) * n).to_kind(Kind::Int64);
+        let idx = (uniform(b, same, device)? * n).to_kind(Kind::Int64);
         p.insert("idx", idx);
         Ok(p)
     }

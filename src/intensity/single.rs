@@ -97,11 +97,11 @@ impl OneFactor {
         }
     }
 
-    fn sample(&self, key: &str, shape: &[i64], device: Device) -> Params {
+    fn sample(&self, key: &str, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        p.insert(key, self.range.sample(b, same, device));
-        p
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        p.insert(key, self.range.sample(b, same, device)?);
+        Ok(p)
     }
 
     fn apply(&self, op: &'static str, key: &str, x: &Tensor, params: &Params) -> Result<Tensor> {
@@ -192,7 +192,7 @@ macro_rules! one_factor {
             }
 
             fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-                Ok(self.inner.sample($key, shape, device))
+                self.inner.sample($key, shape, device)
             }
 
             fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
@@ -324,9 +324,9 @@ impl Augmentation for RandomGamma {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
-        p.insert("gamma_factor", self.gamma.sample(b, same, device));
-        p.insert("gain_factor", self.gain.sample(b, same, device));
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        p.insert("gamma_factor", self.gamma.sample(b, same, device)?);
+        p.insert("gain_factor", self.gain.sample(b, same, device)?);
         Ok(p)
     }
 
@@ -407,7 +407,7 @@ impl Augmentation for RandomInvert {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device);
+        let p = gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)?;
         Ok(p)
     }
 

@@ -225,7 +225,7 @@ impl Augmentation for CenterCrop3D {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         self.check_shape(shape)?;
         let b = shape[0];
-        let mut p = gate_params(shape, 1.0, false, device);
+        let mut p = gate_params(shape, 1.0, false, device)?;
         let (d, h, w) = dhw(shape);
         let [sd, sh, sw] = self.cfg.size;
         let start = |src: i64, dst: i64| (src as f64 / 2.0 - dst as f64 / 2.0).trunc();
@@ -505,13 +505,15 @@ impl Augmentation for RandomCrop3D {
         self.check_shape(shape)?;
         let padded = self.padded_shape(shape);
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(&padded, 1.0, same, device);
+        let mut p = gate_params(&padded, 1.0, same, device)?;
         let (d, h, w) = dhw(&padded);
         let [sd, sh, sw] = self.cfg.size;
-        let start = |extent: i64| (crate::range::uniform(b, same, device) * extent as f64).floor();
-        let x = start(w - sw + 1);
-        let y = start(h - sh + 1);
-        let z = start(d - sd + 1);
+        let start = |extent: i64| -> Result<Tensor> {
+            Ok((crate::range::uniform(b, same, device)? * extent as f64).floor())
+        };
+        let x = start(w - sw + 1)?;
+        let y = start(h - sh + 1)?;
+        let z = start(d - sd + 1)?;
         let size = constant(&[sw as f64, sh as f64, sd as f64], Kind::Float, device)
             .view([1, 3])
             .expand([b, 3], false);

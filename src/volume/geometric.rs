@@ -255,36 +255,39 @@ impl Augmentation for RandomAffine3D {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let opts = (Kind::Float, device);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let angles: Vec<Tensor> = self
             .degrees
             .iter()
             .map(|r| r.sample(b, same, device))
-            .collect();
+            .collect::<Result<_>>()?;
         let scale = match &self.scale {
-            Some(r) if r.len() == 1 => r[0].sample(b, same, device).unsqueeze(1).repeat([1, 3]),
+            Some(r) if r.len() == 1 => r[0]
+                .sample(b, same, device)?
+                .unsqueeze(1)
+                .f_repeat([1, 3])?,
             Some(r) => Tensor::stack(
                 &r.iter()
                     .map(|r| r.sample(b, same, device))
-                    .collect::<Vec<_>>(),
+                    .collect::<Result<Vec<_>>>()?,
                 1,
             ),
-            None => Tensor::ones([b, 3], opts),
+            None => Tensor::f_ones([b, 3], opts)?,
         };
         let translations = match &self.translate {
             Some(t) => {
                 let sizes = [shape[4], shape[3], shape[2]];
                 let cols: Vec<Tensor> = (0..3)
-                    .map(|i| {
+                    .map(|i| -> Result<Tensor> {
                         // Kept in [0, 1] while it trains.
                         let max = t[i].effective(device).0 * sizes[i] as f64;
                         // In the variable's kind: a 0-dim tensor would not promote the draw.
-                        (uniform(b, same, device).to_kind(max.kind()) - 0.5) * max * 2.0
+                        Ok((uniform(b, same, device)?.to_kind(max.kind()) - 0.5) * max * 2.0)
                     })
-                    .collect();
+                    .collect::<Result<_>>()?;
                 Tensor::stack(&cols, 1)
             }
-            None => Tensor::zeros([b, 3], opts),
+            None => Tensor::f_zeros([b, 3], opts)?,
         };
         p.insert("translations", translations);
         // Kornia draws W/2 - 0.5 in float32: the same value as (W-1)/2.
@@ -296,7 +299,7 @@ impl Augmentation for RandomAffine3D {
         p.insert("angles", Tensor::stack(&angles, 1));
         for (i, key) in SHEARS.iter().enumerate() {
             let s = match &self.shears {
-                Some(r) => r[i].sample(b, same, device),
+                Some(r) => r[i].sample(b, same, device)?,
                 None => Tensor::zeros([b], opts),
             };
             p.insert(*key, s);
@@ -461,9 +464,9 @@ impl Augmentation for RandomRotation3D {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         for (i, r) in self.degrees.iter().enumerate() {
-            p.insert(AXES[i], r.sample(b, same, device));
+            p.insert(AXES[i], r.sample(b, same, device)?);
         }
         Ok(p)
     }
@@ -623,7 +626,7 @@ impl Augmentation for RandomPerspective3D {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let (d, h, w) = dhw(shape);
         let ((xe, xx), (ye, yx), (ze, zx)) =
             (end_and_extent(w), end_and_extent(h), end_and_extent(d));
@@ -640,9 +643,9 @@ impl Augmentation for RandomPerspective3D {
         let factor = Tensor::stack(&[&ds * (xx / 2.0), &ds * (yx / 2.0), &ds * (zx / 2.0)], 0)
             .view([1, 1, 3]);
         let rand = if same {
-            crate::rng::rand(&[1, 8, 3], (Kind::Float, device)).repeat([b, 1, 1])
+            crate::rng::rand(&[1, 8, 3], (Kind::Float, device))?.repeat([b, 1, 1])
         } else {
-            crate::rng::rand(&[b, 8, 3], (Kind::Float, device))
+            crate::rng::rand(&[b, 8, 3], (Kind::Float, device))?
         };
         let inwards = constant(&INWARDS, Kind::Float, device).view([1, 8, 3]);
         let end = &start + factor * rand * inwards;

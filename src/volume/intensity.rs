@@ -213,16 +213,16 @@ impl Augmentation for RandomMotionBlur3D {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
-        let mut p = gate_params(shape, self.cfg.p, same, device);
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let angles: Vec<Tensor> = self
             .angle
             .iter()
             .map(|r| r.sample(b, same, device))
-            .collect();
-        let direction = self.direction.sample(b, same, device);
+            .collect::<Result<_>>()?;
+        let direction = self.direction.sample(b, same, device)?;
         p.insert("angle_factor", Tensor::stack(&angles, 1));
         p.insert("direction_factor", direction);
-        p.insert("ksize_factor", draw_ksize(self.cfg.kernel_size, b, same));
+        p.insert("ksize_factor", draw_ksize(self.cfg.kernel_size, b, same)?);
         Ok(p)
     }
 
@@ -341,12 +341,7 @@ impl Augmentation for RandomEqualize3D {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        Ok(gate_params(
-            shape,
-            self.cfg.p,
-            self.cfg.same_on_batch,
-            device,
-        ))
+        gate_params(shape, self.cfg.p, self.cfg.same_on_batch, device)
     }
 
     fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
