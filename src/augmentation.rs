@@ -393,7 +393,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         self.check_shape(&w.image.size())?;
         let params = self.sample(&w.image.size(), w.image.device())?;
         let w = self.apply_working(w, &params, &opts)?;
-        Ok((annotations::from_working(w, &layout, &opts, true), params))
+        let out = annotations::from_working(w, &layout, &opts, true);
+        annotations::check_output_finite(self.name(), batch, &out)?;
+        Ok((out, params))
     }
 
     /// Replays `params` on a whole record.
@@ -409,7 +411,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let input = w.image.shallow_clone();
         let w = self.apply_working(w, params, &opts)?;
         check_replay_output(self.name(), &input, &w.image)?;
-        Ok(annotations::from_working(w, &layout, &opts, true))
+        let out = annotations::from_working(w, &layout, &opts, true);
+        annotations::check_output_finite(self.name(), batch, &out)?;
+        Ok(out)
     }
 
     /// Maps an output record back to the input of shape `input_shape`: the image and masks
@@ -433,7 +437,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let (w, layout) = annotations::to_working(self.name(), output, self.spatial_dims(), true)?;
         checks::against_params(self.name(), params, &shape, Some(&w.image.size()))?;
         let w = self.inverse_working(w, params, &shape, &opts)?;
-        Ok(annotations::from_working(w, &layout, &opts, false))
+        let out = annotations::from_working(w, &layout, &opts, false);
+        annotations::check_output_finite(self.name(), output, &out)?;
+        Ok(out)
     }
 
     /// How [`Augmentation::f_forward_batch`] carries annotations (a pipeline's own options;

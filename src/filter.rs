@@ -129,11 +129,11 @@ pub(crate) fn filter2d_separable(
 
 /// Kornia's 1D Gaussian kernels (B,k) for standard deviations `sigma` (B,1): centred on
 /// `k // 2` (half a pixel further for even k), normalised to sum 1.
-pub(crate) fn gaussian_kernel1d(k: i64, sigma: &Tensor) -> Tensor {
-    let x = Tensor::arange(k, (sigma.kind(), sigma.device())) - (k / 2) as f64;
+pub(crate) fn gaussian_kernel1d(k: i64, sigma: &Tensor) -> Result<Tensor> {
+    let x = Tensor::f_arange(k, (sigma.kind(), sigma.device()))? - (k / 2) as f64;
     let x = if k % 2 == 0 { x + 0.5 } else { x };
     let dist = x.square();
     let dist = (&dist - dist.min()).view([1, k]);
     let gauss = (-dist / (sigma.square() * 2.0)).exp();
-    &gauss / gauss.sum_dim_intlist([-1i64].as_slice(), true, gauss.kind())
+    Ok(&gauss / gauss.sum_dim_intlist([-1i64].as_slice(), true, gauss.kind()))
 }

@@ -196,7 +196,7 @@ pub fn soft_targets(mixed: &Tensor, num_classes: i64, weight: LambdaWeight) -> R
     } else {
         mixed.shallow_clone()
     };
-    let classes = Tensor::arange(num_classes, (m.kind(), m.device()));
+    let classes = Tensor::f_arange(num_classes, (m.kind(), m.device()))?;
     let one_hot = |ids: &Tensor| ids.unsqueeze(-1).eq_tensor(&classes).to_kind(m.kind());
     let lam = m.select(-1, 2);
     let lam = match weight {
@@ -539,8 +539,8 @@ impl RandomCutMix {
             .to_device(device)
             .to_kind(Kind::Float);
         let corner = |i: i64, j: i64| boxes.select(2, i).select(-1, j).view([m, b, 1, 1]);
-        let xs = Tensor::arange(w, (Kind::Float, device)).view([1, 1, 1, w]);
-        let ys = Tensor::arange(h, (Kind::Float, device)).view([1, 1, h, 1]);
+        let xs = Tensor::f_arange(w, (Kind::Float, device))?.view([1, 1, 1, w]);
+        let ys = Tensor::f_arange(h, (Kind::Float, device))?.view([1, 1, h, 1]);
         let inx = xs
             .ge_tensor(&corner(0, 0))
             .logical_and(&xs.le_tensor(&corner(2, 0)));

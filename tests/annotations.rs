@@ -985,3 +985,50 @@ fn a_mask_without_channels_is_refused() {
     assert!(matches!(e, Error::Annotation { what: "mask", .. }), "{e}");
     assert!(e.to_string().contains("K = 0"), "{e}");
 }
+
+/// What the README promises of kinds: masks, class ids and labels keep theirs; boxes and
+/// keypoints come back float64 when given float64 and float32 otherwise (integers
+/// included), through the forward pass and the inverse alike.
+#[test]
+fn annotations_come_back_in_the_documented_kinds() {
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(
+        vs.root(),
+        vec![AugSpec::RandomAffine(RandomAffineConfig {
+            degrees: (-10.0, 10.0),
+            p: 1.0,
+            ..Default::default()
+        })],
+    )
+    .unwrap();
+    for kind in [Kind::Int64, Kind::Int, Kind::Float, Kind::Double] {
+        let coords = if kind == Kind::Double {
+            Kind::Double
+        } else {
+            Kind::Float
+        };
+        let boxes = Tensor::from_slice(&[1i64, 2, 5, 6])
+            .view([1, 1, 4])
+            .to_kind(kind);
+        let points = Tensor::from_slice(&[3i64, 4]).view([1, 1, 2]).to_kind(kind);
+        let batch = Batch::new(Tensor::rand([1, 3, 8, 8], (Kind::Float, Device::Cpu)))
+            .with_boxes(Boxes::xyxy(boxes).with_class_ids(Tensor::from_slice(&[7i64]).view([1, 1])))
+            .with_keypoints(Keypoints::new(points))
+            .with_masks(Tensor::zeros([1, 8, 8], (Kind::Uint8, Device::Cpu)))
+            .with_labels(Tensor::from_slice(&[2i64]));
+        let (out, params) = seq.f_forward_batch(&batch).unwrap();
+        let inv = seq.f_inverse_batch(&out, &params, &[1, 3, 8, 8]).unwrap();
+        for b in [&out, &inv] {
+            let boxes = b.boxes.as_ref().unwrap();
+            assert_eq!(boxes.data.kind(), coords, "{kind:?} boxes");
+            assert_eq!(
+                b.keypoints.as_ref().unwrap().points.kind(),
+                coords,
+                "{kind:?}"
+            );
+            assert_eq!(b.masks.as_ref().unwrap().kind(), Kind::Uint8);
+            assert_eq!(b.labels.as_ref().unwrap().kind(), Kind::Int64);
+            assert_eq!(boxes.class_ids.as_ref().unwrap().kind(), Kind::Int64);
+        }
+    }
+}

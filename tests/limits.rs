@@ -296,3 +296,54 @@ fn a_learnable_perspective_gives_the_same_values_with_and_without_a_graph() {
     let d = (&with_graph - &without).abs().max().double_value(&[]);
     assert_eq!(d, 0.0, "the two differ by {d:e}");
 }
+
+/// A box at 3e38 (finite in float32) came back NaN through a rotation, or an affine and a
+/// crop, with clipping, in Kornia's box mode and with fused geometry, and no error said so.
+/// On the CPU an output whose coordinates overflow is now an error.
+#[test]
+fn coordinates_that_overflow_through_a_transform_are_an_error() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let affine_crop = || {
+        vec![
+            AugSpec::RandomAffine(RandomAffineConfig {
+                degrees: (20.0, 30.0),
+                scale: Some((1.5, 2.0)),
+                p: 1.0,
+                ..Default::default()
+            }),
+            AugSpec::CenterCrop(CenterCropConfig {
+                size: (10, 10),
+                ..Default::default()
+            }),
+        ]
+    };
+    let pipelines = [
+        SequentialConfig::new(vec![AugSpec::RandomRotation(RandomRotationConfig {
+            degrees: (30.0, 40.0),
+            p: 1.0,
+            ..Default::default()
+        })]),
+        SequentialConfig::new(affine_crop()),
+        SequentialConfig {
+            annotations: AnnotationOptions::kornia(),
+            ..SequentialConfig::new(affine_crop())
+        },
+        SequentialConfig::fast(affine_crop()),
+    ];
+    for (i, cfg) in pipelines.into_iter().enumerate() {
+        let seq = Sequential::new(vs.root() / i.to_string(), cfg).unwrap();
+        let boxes =
+            Tensor::from_slice(&[1.0f32, 2.0, 3e38, 3e38, 2.0, 2.0, 8.0, 9.0]).view([1, 2, 4]);
+        let batch = Batch::new(img(&[1, 3, 16, 16])).with_boxes(Boxes::xyxy(boxes.copy()));
+        match seq.f_forward_batch(&batch) {
+            Err(Error::Annotation { what: "boxes", .. }) => {}
+            Ok((out, _)) => panic!("pipeline {i}: {:?}", out.boxes.map(|b| b.data)),
+            Err(e) => panic!("pipeline {i}: {e}"),
+        }
+        // Boxes of image magnitude go through.
+        let small = boxes.clamp(0.0, 15.0);
+        let batch = Batch::new(img(&[1, 3, 16, 16])).with_boxes(Boxes::xyxy(small));
+        seq.f_forward_batch(&batch).unwrap();
+    }
+}

@@ -11,7 +11,7 @@
 mod working;
 
 pub use working::Working;
-pub(crate) use working::{from_working, to_working};
+pub(crate) use working::{check_output_finite, from_working, to_working};
 
 use crate::mix::LambdaWeight;
 use crate::warp::Resample;
@@ -220,8 +220,8 @@ fn pad_list(what: &'static str, per_image: &[Tensor]) -> Result<(Tensor, Tensor)
     }
     let n = per_image.iter().map(|t| t.size()[0]).max().unwrap_or(0);
     let b = per_image.len() as i64;
-    let data = Tensor::zeros([b, n, k], (kind, device));
-    let valid = Tensor::zeros([b, n], (Kind::Bool, device));
+    let data = Tensor::f_zeros([b, n, k], (kind, device))?;
+    let valid = Tensor::f_zeros([b, n], (Kind::Bool, device))?;
     for (i, t) in per_image.iter().enumerate() {
         let ni = t.size()[0];
         if ni > 0 {

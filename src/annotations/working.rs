@@ -490,3 +490,53 @@ fn finish_boxes(
     };
     (out, valid, Some(visibility))
 }
+
+/// On the CPU, refuses an output whose valid boxes or keypoints are not finite although the
+/// input's were: coordinates that overflow float32 through the steps' transforms (a box at
+/// 3e38 through a rotation) are an error, not NaN. Nothing is read back from a GPU.
+pub(crate) fn check_output_finite(op: &'static str, input: &Batch, output: &Batch) -> Result<()> {
+    let finite = |t: &Tensor, valid: Option<&Tensor>| -> bool {
+        if t.device() != Device::Cpu || t.numel() == 0 {
+            return true;
+        }
+        let ok = t.isfinite().all_dim(-1, false);
+        let ok = match valid {
+            Some(v) if v.size() == ok.size() => ok.logical_or(&v.to_kind(Kind::Bool).logical_not()),
+            _ => ok,
+        };
+        bool::try_from(ok.all()).unwrap_or(false)
+    };
+    let pairs = [
+        (
+            "boxes",
+            input.boxes.as_ref().map(|b| (&b.data, b.valid.as_ref())),
+            output.boxes.as_ref().map(|b| (&b.data, b.valid.as_ref())),
+        ),
+        (
+            "keypoints",
+            input
+                .keypoints
+                .as_ref()
+                .map(|k| (&k.points, k.valid.as_ref())),
+            output
+                .keypoints
+                .as_ref()
+                .map(|k| (&k.points, k.valid.as_ref())),
+        ),
+    ];
+    for (what, before, after) in pairs {
+        if let (Some((a, va)), Some((b, vb))) = (before, after) {
+            if finite(a, va) && !finite(b, vb) {
+                return Err(Error::Annotation {
+                    op,
+                    what,
+                    problem: "overflow float32 through the transforms: the output has \
+                              non-finite coordinates for finite input ones; give coordinates \
+                              of image magnitude"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -412,7 +412,7 @@ impl Augmentation for PolicyStep {
             Some(f) => {
                 // Kornia computes this on the CPU; float32 arithmetic gives the same values
                 // on the input's device, with no host-to-device copy.
-                let t = Tensor::full([b], f.t, (Kind::Float, device));
+                let t = Tensor::f_full([b], f.t, (Kind::Float, device))?;
                 let t = if self.op == PolicyOp::Posterize {
                     1.0 - t
                 } else {
@@ -434,7 +434,7 @@ impl Augmentation for PolicyStep {
         };
         if self.sign {
             let up = crate::rng::rand(&[b], (Kind::Float, device))?.gt(0.5);
-            let one = Tensor::ones([b], (v.kind(), device));
+            let one = Tensor::f_ones([b], (v.kind(), device))?;
             v = &v * one.where_self(&up, &(-&one));
         }
         params.insert(key, v);
@@ -785,7 +785,7 @@ impl Policy {
         let mut total = Transform::identity(b, 2, kind, device);
         for s in 0..self.count() as i64 {
             let col = choice.select(1, s).view([-1, 1, 1]);
-            let mut m = Tensor::eye(3, (kind, device)).expand([b, 3, 3], true);
+            let mut m = Tensor::f_eye(3, (kind, device))?.expand([b, 3, 3], true);
             for (k, sub) in self.subs.iter().enumerate() {
                 if !used[k] {
                     continue;

@@ -102,7 +102,7 @@ impl Candidate {
         let (b, hw) = (size[0], (size[2], size[3]));
         let (kind, device) = (x.kind(), x.device());
         let v = MagnitudeMap::value(self.op, mu, sign, hw).to_kind(kind);
-        let zeros = Tensor::zeros([b], (kind, device));
+        let zeros = Tensor::f_zeros([b], (kind, device))?;
         let mut p = Params::new();
         match self.op {
             PolicyOp::AutoContrast | PolicyOp::Equalize | PolicyOp::Invert => {}
@@ -110,7 +110,7 @@ impl Candidate {
             PolicyOp::ShearX | PolicyOp::ShearY => {
                 p.insert(
                     "center",
-                    crate::geometric::affine::center(&size, device).to_kind(kind),
+                    crate::geometric::affine::center(&size, device)?.to_kind(kind),
                 );
                 let (sx, sy) = if self.op == PolicyOp::ShearX {
                     (v, zeros)

@@ -277,11 +277,13 @@ impl RandomAffine {
 }
 
 /// Kornia's rotation centre ((W-1)/2, (H-1)/2), repeated (B,2), float32.
-pub(crate) fn center(shape: &[i64], device: Device) -> Tensor {
+pub(crate) fn center(shape: &[i64], device: Device) -> Result<Tensor> {
     let (h, w) = (shape[2] as f32, shape[3] as f32);
-    constant(&[w / 2.0 - 0.5, h / 2.0 - 0.5], Kind::Float, device)
-        .view([1, 2])
-        .repeat([shape[0], 1])
+    Ok(
+        constant(&[w / 2.0 - 0.5, h / 2.0 - 0.5], Kind::Float, device)
+            .view([1, 2])
+            .f_repeat([shape[0], 1])?,
+    )
 }
 
 /// Kornia's `forward_input_shape` (int64, on the CPU as in Kornia).
@@ -356,7 +358,7 @@ impl Augmentation for RandomAffine {
                 };
                 Tensor::stack(&[sx, sy], 1)
             }
-            None => Tensor::ones([b, 2], opts),
+            None => Tensor::f_ones([b, 2], opts)?,
         };
         let translations = match &self.translate {
             Some((tx, ty)) => {
@@ -364,15 +366,15 @@ impl Augmentation for RandomAffine {
                 let ty = ty.sample(b, same, device)? * shape[2] as f64;
                 Tensor::stack(&[tx, ty], 1)
             }
-            None => Tensor::zeros([b, 2], opts),
+            None => Tensor::f_zeros([b, 2], opts)?,
         };
         let (shear_x, shear_y) = match &self.shear {
             Some((sx, sy)) => (sx.sample(b, same, device)?, sy.sample(b, same, device)?),
-            None => (Tensor::zeros([b], opts), Tensor::zeros([b], opts)),
+            None => (Tensor::f_zeros([b], opts)?, Tensor::f_zeros([b], opts)?),
         };
         let mut p: Params = AffineParams {
             translations,
-            center: center(shape, device),
+            center: center(shape, device)?,
             scale,
             angle,
             shear_x,
@@ -561,7 +563,7 @@ impl Augmentation for RandomRotation {
             .shaped(ROTATION, "degrees", &[b])?
             .to_device(device)
             .to_kind(kind);
-        let c = center(shape, device).to_kind(kind);
+        let c = center(shape, device)?.to_kind(kind);
         Ok(Geometry::affine(warp::rotation_matrix(
             &c,
             &deg,

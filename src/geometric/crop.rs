@@ -262,11 +262,8 @@ impl RandomCrop {
                     });
                 }
                 let padded = x.f_pad(pad, "constant", Some(0.0))?;
-                let inside = Tensor::ones([1, 1, size[2], size[3]], (x.kind(), x.device())).f_pad(
-                    pad,
-                    "constant",
-                    Some(0.0),
-                )?;
+                let inside = Tensor::f_ones([1, 1, size[2], size[3]], (x.kind(), x.device()))?
+                    .f_pad(pad, "constant", Some(0.0))?;
                 let fill = constant(fill, x.kind(), x.device());
                 Ok(padded + (1.0 - inside) * fill.view([1, c, 1, 1]))
             }
@@ -363,9 +360,9 @@ impl Augmentation for RandomCrop {
         let batch_prob = gate(b, 1.0, self.cfg.p, same, device)?;
         let x0 = (uniform(b, same, device)? * (wp - w + 1) as f64).floor();
         let y0 = (uniform(b, same, device)? * (hp - h + 1) as f64).floor();
-        let wt = Tensor::full([b], w as f64, opts);
-        let ht = Tensor::full([b], h as f64, opts);
-        let zero = Tensor::zeros([b], opts);
+        let wt = Tensor::f_full([b], w as f64, opts)?;
+        let ht = Tensor::f_full([b], h as f64, opts)?;
+        let zero = Tensor::f_zeros([b], opts)?;
         let mut p = Params::new();
         p.insert("src", boxes(&x0, &y0, &wt, &ht));
         p.insert("dst", boxes(&zero, &zero, &wt, &ht));
@@ -373,17 +370,17 @@ impl Augmentation for RandomCrop {
             "input_size",
             constant(&[hp, wp], Kind::Int64, device)
                 .view([1, 2])
-                .repeat([b, 1]),
+                .f_repeat([b, 1])?,
         );
         p.insert(
             "output_size",
             constant(&[h, w], Kind::Int64, device)
                 .view([1, 2])
-                .repeat([b, 1]),
+                .f_repeat([b, 1])?,
         );
         p.insert(
             "padding_size",
-            Tensor::from_slice(&pad).view([1, 4]).repeat([b, 1]),
+            Tensor::from_slice(&pad).view([1, 4]).f_repeat([b, 1])?,
         );
         p.insert("batch_prob", batch_prob);
         p.insert(
@@ -572,20 +569,20 @@ impl Augmentation for CenterCrop {
         let (h, w) = self.cfg.size;
         let (x, y) = self.start(shape);
         let (x1, y1) = (x + w - 1, y + h - 1);
-        let rep = |v: &[i64], rows: i64, cols: i64| {
-            constant(v, Kind::Int64, device)
+        let rep = |v: &[i64], rows: i64, cols: i64| -> Result<Tensor> {
+            Ok(constant(v, Kind::Int64, device)
                 .view([1, rows, cols])
-                .repeat([b, 1, 1])
+                .f_repeat([b, 1, 1])?)
         };
         let mut p = Params::new();
-        p.insert("src", rep(&[x, y, x1, y, x1, y1, x, y1], 4, 2));
-        p.insert("dst", rep(&[0, 0, w - 1, 0, w - 1, h - 1, 0, h - 1], 4, 2));
+        p.insert("src", rep(&[x, y, x1, y, x1, y1, x, y1], 4, 2)?);
+        p.insert("dst", rep(&[0, 0, w - 1, 0, w - 1, h - 1, 0, h - 1], 4, 2)?);
         p.insert(
             "input_size",
-            rep(&[shape[2], shape[3]], 1, 2).squeeze_dim(1),
+            rep(&[shape[2], shape[3]], 1, 2)?.squeeze_dim(1),
         );
-        p.insert("output_size", rep(&[h, w], 1, 2).squeeze_dim(1));
-        p.insert("batch_prob", Tensor::ones([b], (Kind::Float, device)));
+        p.insert("output_size", rep(&[h, w], 1, 2)?.squeeze_dim(1));
+        p.insert("batch_prob", Tensor::f_ones([b], (Kind::Float, device))?);
         p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
@@ -602,8 +599,8 @@ impl Augmentation for CenterCrop {
         device: Device,
     ) -> Result<Geometry> {
         let (x, y) = self.start(shape);
-        let x0 = Tensor::full([shape[0]], x as f64, (kind, device));
-        let y0 = Tensor::full([shape[0]], y as f64, (kind, device));
+        let x0 = Tensor::f_full([shape[0]], x as f64, (kind, device))?;
+        let y0 = Tensor::f_full([shape[0]], y as f64, (kind, device))?;
         Ok(to_origin(&x0, &y0))
     }
 

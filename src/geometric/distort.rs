@@ -258,15 +258,15 @@ impl RandomElasticTransform {
             .to_kind(kind);
         let (kh, kw) = self.cfg.kernel_size;
         let (sy, sx) = self.cfg.sigma;
-        let kx = gaussian_kernel1d(kw, &Tensor::full([1, 1], sx, (kind, device)));
-        let ky = gaussian_kernel1d(kh, &Tensor::full([1, 1], sy, (kind, device)));
+        let kx = gaussian_kernel1d(kw, &Tensor::f_full([1, 1], sx, (kind, device))?)?;
+        let ky = gaussian_kernel1d(kh, &Tensor::f_full([1, 1], sy, (kind, device))?)?;
         let smooth = |c: i64| {
             filter2d_separable(ELASTIC, &noise.narrow(1, c, 1), &kx, &ky, Border::Constant)
         };
         let disp_x = smooth(0)? * self.cfg.alpha.0;
         let disp_y = smooth(1)? * self.cfg.alpha.1;
         let disp = Tensor::cat(&[disp_x, disp_y], 1).permute([0, 2, 3, 1]);
-        let identity = Tensor::eye(2, (kind, device))
+        let identity = Tensor::f_eye(2, (kind, device))?
             .f_pad([0, 1], "constant", Some(0.0))?
             .unsqueeze(0);
         let grid = Tensor::affine_grid_generator(&identity, [1, 1, h, w], self.cfg.align_corners);
@@ -424,12 +424,12 @@ impl RandomThinPlateSpline {
         let k = tps_kernel(&pair_sq_dist(&centres, &targets));
         let p = Tensor::cat(
             &[
-                Tensor::ones([b, n, 1], (kind, device)),
+                Tensor::f_ones([b, n, 1], (kind, device))?,
                 centres.shallow_clone(),
             ],
             -1,
         );
-        let zeros3 = Tensor::zeros([b, 3, 3], (kind, device));
+        let zeros3 = Tensor::f_zeros([b, 3, 3], (kind, device))?;
         let top = Tensor::cat(&[k, p.shallow_clone()], -1);
         let bottom = Tensor::cat(&[p.transpose(1, 2), zeros3.shallow_clone()], -1);
         let l = Tensor::cat(&[top, bottom], 1);
@@ -540,7 +540,7 @@ impl Augmentation for RandomThinPlateSpline {
         .view([1, 5, 2])
         .expand([b, 5, 2], false);
         let noise = if self.cfg.scale == 0.0 {
-            Tensor::zeros([b, 5, 2], opts)
+            Tensor::f_zeros([b, 5, 2], opts)?
         } else {
             let s = self.cfg.scale as f32 as f64;
             let u = if same {

@@ -199,7 +199,7 @@ impl Augmentation for RandomPerspective {
         let d = self.distortion_scale.effective(device).0;
         let factor = Tensor::stack(&[&d * x_ext / 2.0, &d * y_ext / 2.0], 0).view([1, 1, 2]);
         let u = if same {
-            crate::rng::rand(&[1, 4, 2], (Kind::Float, device))?.repeat([b, 1, 1])
+            crate::rng::rand(&[1, 4, 2], (Kind::Float, device))?.f_repeat([b, 1, 1])?
         } else {
             crate::rng::rand(&[b, 4, 2], (Kind::Float, device))?
         }

@@ -222,25 +222,27 @@ impl Augmentation for Resize {
         let b = shape[0];
         let (hi, wi) = (shape[2], shape[3]);
         let (ho, wo) = self.target((hi, wi));
-        let bx = |w: i64, h: i64| {
+        let bx = |w: i64, h: i64| -> Result<Tensor> {
             let (w, h) = ((w - 1) as f32, (h - 1) as f32);
-            constant(&[0.0, 0.0, w, 0.0, w, h, 0.0, h], Kind::Float, device)
-                .view([1, 4, 2])
-                .repeat([b, 1, 1])
+            Ok(
+                constant(&[0.0, 0.0, w, 0.0, w, h, 0.0, h], Kind::Float, device)
+                    .view([1, 4, 2])
+                    .f_repeat([b, 1, 1])?,
+            )
         };
-        let pair = |a: i64, c: i64| {
-            constant(&[a, c], Kind::Int64, device)
+        let pair = |a: i64, c: i64| -> Result<Tensor> {
+            Ok(constant(&[a, c], Kind::Int64, device)
                 .view([1, 2])
-                .repeat([b, 1])
+                .f_repeat([b, 1])?)
         };
         let mut p: Params = GateParams {
-            batch_prob: Tensor::ones([b], (Kind::Float, device)),
+            batch_prob: Tensor::f_ones([b], (Kind::Float, device))?,
         }
         .into();
-        p.insert("src", bx(wi, hi));
-        p.insert("dst", bx(wo, ho));
-        p.insert("input_size", pair(hi, wi));
-        p.insert("output_size", pair(ho, wo));
+        p.insert("src", bx(wi, hi)?);
+        p.insert("dst", bx(wo, ho)?);
+        p.insert("input_size", pair(hi, wi)?);
+        p.insert("output_size", pair(ho, wo)?);
         p.insert("forward_input_shape", input_shape_tensor(shape));
         Ok(p)
     }
@@ -367,8 +369,8 @@ fn resize(
             odd((4.0 * sx).max(3.0) as i64)
         };
         let opts = (x.kind(), x.device());
-        let kernel_x = gaussian_kernel1d(kx, &Tensor::full([1, 1], sx, opts));
-        let kernel_y = gaussian_kernel1d(ky, &Tensor::full([1, 1], sy, opts));
+        let kernel_x = gaussian_kernel1d(kx, &Tensor::f_full([1, 1], sx, opts)?)?;
+        let kernel_y = gaussian_kernel1d(ky, &Tensor::f_full([1, 1], sy, opts)?)?;
         filter2d_separable("Resize", x, &kernel_x, &kernel_y, Border::Reflect)?
     } else {
         x.shallow_clone()
@@ -507,7 +509,7 @@ impl Augmentation for PadTo {
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let mut p: Params = GateParams {
-            batch_prob: Tensor::ones([shape[0]], (Kind::Float, device)),
+            batch_prob: Tensor::f_ones([shape[0]], (Kind::Float, device))?,
         }
         .into();
         p.insert("forward_input_shape", input_shape_tensor(shape));
@@ -541,7 +543,7 @@ impl Augmentation for PadTo {
         kind: Kind,
         device: Device,
     ) -> Result<Geometry> {
-        let zero = Tensor::zeros([shape[0], 2], (kind, device));
+        let zero = Tensor::f_zeros([shape[0], 2], (kind, device))?;
         Ok(Geometry::translation(crate::warp::translation(&zero)))
     }
 

@@ -137,8 +137,8 @@ impl RandomResizedCrop {
                 // The source pixel of every output pixel, as the crop-then-resize would
                 // compute it, sampled in one batched grid_sampler call.
                 let (x0, y0, w, h) = box_parts(&src, input.kind());
-                let xs = self.axis_coords(&x0, &w, wo, how); // (B, wo)
-                let ys = self.axis_coords(&y0, &h, ho, how); // (B, ho)
+                let xs = self.axis_coords(&x0, &w, wo, how)?; // (B, wo)
+                let ys = self.axis_coords(&y0, &h, ho, how)?; // (B, ho)
                 if how.0 == Resample::Bilinear {
                     // The grid is separable: on the CPU, one pass per plane, both ways.
                     if let Some(out) = crate::kernels::resample(input, &ys, &xs) {
@@ -202,9 +202,9 @@ impl RandomResizedCrop {
         len: &Tensor,
         n: i64,
         (resample, align_corners): (Resample, bool),
-    ) -> Tensor {
+    ) -> Result<Tensor> {
         let dev = start.device();
-        let j = Tensor::arange(n, (start.kind(), dev)).view([1, n]);
+        let j = Tensor::f_arange(n, (start.kind(), dev))?.view([1, n]);
         let start = start.view([-1, 1]);
         let len = len.view([-1, 1]);
         let offset = match (self.cfg.cropping_mode, resample) {
@@ -231,7 +231,7 @@ impl RandomResizedCrop {
                 }
             }
         };
-        start + offset
+        Ok(start + offset)
     }
 }
 
@@ -301,7 +301,7 @@ impl Augmentation for RandomResizedCrop {
         let x0 = (uniform(b, same, device)? * x_diff).floor();
         let y0 = (uniform(b, same, device)? * y_diff).floor();
         let (ho, wo) = self.cfg.size;
-        let zero = Tensor::zeros([b], opts);
+        let zero = Tensor::f_zeros([b], opts)?;
         let mut p = Params::new();
         p.insert("src", boxes(&x0, &y0, &w, &h));
         p.insert(
@@ -309,21 +309,21 @@ impl Augmentation for RandomResizedCrop {
             boxes(
                 &zero,
                 &zero,
-                &Tensor::full([b], wo as f64, opts),
-                &Tensor::full([b], ho as f64, opts),
+                &Tensor::f_full([b], wo as f64, opts)?,
+                &Tensor::f_full([b], ho as f64, opts)?,
             ),
         );
         p.insert(
             "input_size",
             constant(&[hi, wi], Kind::Int64, device)
                 .view([1, 2])
-                .repeat([b, 1]),
+                .f_repeat([b, 1])?,
         );
         p.insert(
             "output_size",
             constant(&[ho, wo], Kind::Int64, device)
                 .view([1, 2])
-                .repeat([b, 1]),
+                .f_repeat([b, 1])?,
         );
         p.insert("batch_prob", batch_prob);
         p.insert("forward_input_shape", input_shape_tensor(shape));

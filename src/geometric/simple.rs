@@ -166,7 +166,7 @@ impl Augmentation for RandomShear {
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
         let (b, same) = (shape[0], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device)?;
-        p.insert("center", center(shape, device));
+        p.insert("center", center(shape, device)?);
         p.insert("shear_x", self.shear_x.sample(b, same, device)?);
         p.insert("shear_y", self.shear_y.sample(b, same, device)?);
         Ok(p)
@@ -441,7 +441,7 @@ impl Augmentation for RandomRotation90 {
             .round()
             .to_device(device)
             .to_kind(kind);
-        let c = center(shape, device).to_kind(kind);
+        let c = center(shape, device)?.to_kind(kind);
         Ok(Geometry::affine(warp::rotation_matrix(
             &c,
             &(times * 90.0),

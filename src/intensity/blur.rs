@@ -179,8 +179,8 @@ impl Augmentation for RandomGaussianBlur {
             .to_kind(input.kind())
             .view([b, 1]);
         let (kh, kw) = self.cfg.kernel_size;
-        let kx = gaussian_kernel1d(kw, &sigma);
-        let ky = gaussian_kernel1d(kh, &sigma);
+        let kx = gaussian_kernel1d(kw, &sigma)?;
+        let ky = gaussian_kernel1d(kh, &sigma)?;
         filter2d_separable(self.name(), input, &kx, &ky, self.cfg.border_type)
     }
 }
@@ -270,8 +270,8 @@ impl Augmentation for RandomBoxBlur {
     fn apply_transform(&self, input: &Tensor, _params: &Params) -> Result<Tensor> {
         let (kh, kw) = self.cfg.kernel_size;
         let opts = (input.kind(), input.device());
-        let kx = Tensor::full([1, kw], 1.0 / kw as f64, opts);
-        let ky = Tensor::full([1, kh], 1.0 / kh as f64, opts);
+        let kx = Tensor::f_full([1, kw], 1.0 / kw as f64, opts)?;
+        let ky = Tensor::f_full([1, kh], 1.0 / kh as f64, opts)?;
         filter2d_separable(self.name(), input, &kx, &ky, self.cfg.border_type)
     }
 }

@@ -122,13 +122,13 @@ impl Augmentation for RandomChannelDropout {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let scores = if same {
-            crate::rng::rand(&[1, c], (Kind::Float, device))?.repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device))?.f_repeat([b, 1])?
         } else {
             crate::rng::rand(&[b, c], (Kind::Float, device))?
         };
         p.insert(
             "batch_idx",
-            Tensor::arange(b, (Kind::Int64, device)).view([b, 1]),
+            Tensor::f_arange(b, (Kind::Int64, device))?.view([b, 1]),
         );
         p.insert(
             "channel_idx",
@@ -145,7 +145,7 @@ impl Augmentation for RandomChannelDropout {
         let idx = params
             .shaped(DROPOUT, "channel_idx", &[b, self.cfg.num_drop_channels])?
             .to_device(input.device());
-        let drop = Tensor::zeros([b, c], (Kind::Bool, input.device()))
+        let drop = Tensor::f_zeros([b, c], (Kind::Bool, input.device()))?
             .scatter_value(1, &idx, 1)
             .view([b, c, 1, 1]);
         Ok(input.masked_fill(&drop, self.cfg.fill_value))

@@ -289,16 +289,16 @@ impl Jitter {
             factors.push(f.to_kind(kind));
         }
         let order = self.order(op, params)?;
-        let eye = Tensor::eye(c, (kind, device)).expand([b, c, c], false);
+        let eye = Tensor::f_eye(c, (kind, device))?.expand([b, c, c], false);
         let luma = if c == 3 {
             constant(&LUMA, kind, device)
         } else {
-            Tensor::ones([c], (kind, device)) / c as f64
+            Tensor::f_ones([c], (kind, device))? / c as f64
         };
         // (C, C): every channel replaced by the gray value.
         let to_gray = luma.view([1, c]).expand([c, c], false);
         let mut matrix = eye.shallow_clone();
-        let mut bias = Tensor::zeros([b, c], (kind, device));
+        let mut bias = Tensor::f_zeros([b, c], (kind, device))?;
         for idx in order {
             let idx = idx as usize;
             if self.skip[idx] {
@@ -327,8 +327,8 @@ impl Jitter {
             matrix,
             bias,
             bounds: Some((
-                Tensor::zeros([b, c], (kind, device)),
-                Tensor::ones([b, c], (kind, device)),
+                Tensor::f_zeros([b, c], (kind, device))?,
+                Tensor::f_ones([b, c], (kind, device))?,
             )),
             diagonal: false,
         })

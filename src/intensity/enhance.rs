@@ -339,16 +339,18 @@ impl Augmentation for RandomSharpness {
             device,
         )
         .view([1, 1, 3, 3])
-        .repeat([c, 1, 1, 1])
+        .f_repeat([c, 1, 1, 1])?
             / 13.0;
         let blur = x
             .f_conv2d(&kernel, None::<Tensor>, [1, 1], [0, 0], [1, 1], c)?
             .clamp(0.0, 1.0);
         // The border keeps the input: paste the (H-2)×(W-2) blur into the input's frame.
-        let inside = Tensor::ones([1, 1, h - 2, w - 2], (kind, device))
-            .constant_pad_nd([1, 1, 1, 1])
+        let inside = Tensor::f_ones([1, 1, h - 2, w - 2], (kind, device))?
+            .f_constant_pad_nd([1, 1, 1, 1])?
             .gt(0.5);
-        let blur = blur.constant_pad_nd([1, 1, 1, 1]).where_self(&inside, &x);
+        let blur = blur
+            .f_constant_pad_nd([1, 1, 1, 1])?
+            .where_self(&inside, &x);
         Ok((&blur + (x - &blur) * f).clamp(0.0, 1.0))
     }
 }

@@ -121,8 +121,8 @@ impl RandomErasing {
             get("heights")?,
             get("values")?,
         );
-        let cols = Tensor::arange(w, (kind, device)).view([1, 1, 1, w]);
-        let rows = Tensor::arange(h, (kind, device)).view([1, 1, h, 1]);
+        let cols = Tensor::f_arange(w, (kind, device))?.view([1, 1, 1, w]);
+        let rows = Tensor::f_arange(h, (kind, device))?.view([1, 1, h, 1]);
         let inside_x = cols
             .ge_tensor(&xs)
             .logical_and(&cols.lt_tensor(&(&xs + &bw)));
@@ -175,7 +175,7 @@ impl Augmentation for RandomErasing {
             .clamp(1.0, w);
         let xs = (uniform(b, same, device)? * (-&widths + (w + 1.0))).floor();
         let ys = (uniform(b, same, device)? * (-&heights + (h + 1.0))).floor();
-        let values = Tensor::full([b], self.cfg.value, (Kind::Float, device));
+        let values = Tensor::f_full([b], self.cfg.value, (Kind::Float, device))?;
         let mut p: Params = ErasingParams {
             widths: widths.floor(),
             heights: heights.floor(),

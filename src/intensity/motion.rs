@@ -177,7 +177,7 @@ fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample)
     let b = angle.size()[0];
     let direction = (direction.clamp(-1.0, 1.0) + 1.0) / 2.0;
     let step: Tensor = (1f64 - &direction * 2.0) / (k - 1) as f64;
-    let positions = Tensor::arange(k, (direction.kind(), direction.device())).view([1, k]);
+    let positions = Tensor::f_arange(k, (direction.kind(), direction.device()))?.view([1, k]);
     let row = direction.view([b, 1]) + step.view([b, 1]) * positions;
     let kernel = row
         .view([b, 1, k])
@@ -185,11 +185,11 @@ fn motion_kernel(k: i64, angle: &Tensor, direction: &Tensor, resample: Resample)
     let kernel = match resample {
         Resample::Nearest => rotate_nearest(&kernel, angle),
         mode => {
-            let centre = Tensor::full(
+            let centre = Tensor::f_full(
                 [b, 2],
                 (k - 1) as f64 / 2.0,
                 (kernel.kind(), kernel.device()),
-            );
+            )?;
             let m =
                 warp::rotation_matrix(&centre, &angle.to_kind(kernel.kind()), &centre.ones_like());
             let opts = Sampling::new(mode, true);

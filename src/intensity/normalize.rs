@@ -164,7 +164,7 @@ macro_rules! normalize_type {
             ) -> Result<crate::ColorMap> {
                 let like = stats.like();
                 let (b, c) = (shape[0], shape[1]);
-                let ones = Tensor::ones([b, c], (like.kind(), like.device()));
+                let ones = Tensor::f_ones([b, c], (like.kind(), like.device()))?;
                 let mean = &ones * per_channel(&self.cfg.mean, like).view([1, -1]);
                 let std = &ones * per_channel(&self.cfg.std, like).view([1, -1]);
                 // Normalize: x/std - mean/std; Denormalize: x·std + mean.
@@ -340,7 +340,7 @@ impl Augmentation for RandomGrayscale {
                 )
             }
         };
-        Ok(gray.repeat([1, c, 1, 1]))
+        Ok(gray.f_repeat([1, c, 1, 1])?)
     }
 
     fn fuses_color(&self) -> bool {
@@ -364,7 +364,7 @@ impl Augmentation for RandomGrayscale {
         let w = constant(&w, like.kind(), like.device());
         Ok(crate::ColorMap {
             matrix: w.view([1, 1, c]).expand([b, c, c], false),
-            bias: Tensor::zeros([b, c], (like.kind(), like.device())),
+            bias: Tensor::f_zeros([b, c], (like.kind(), like.device()))?,
             bounds: None,
             diagonal: false,
         })

@@ -85,7 +85,7 @@ impl Augmentation for RandomChannelShuffle {
         let (b, c, same) = (shape[0], shape[1], self.cfg.same_on_batch);
         let mut p = gate_params(shape, self.cfg.p, same, device)?;
         let scores = if same {
-            crate::rng::rand(&[1, c], (Kind::Float, device))?.repeat([b, 1])
+            crate::rng::rand(&[1, c], (Kind::Float, device))?.f_repeat([b, 1])?
         } else {
             crate::rng::rand(&[b, c], (Kind::Float, device))?
         };
@@ -365,7 +365,7 @@ impl Augmentation for RandomPosterize {
         let x = input.clamp(0.0, 1.0);
         let shift = 8 - bits.to_kind(Kind::Int);
         // Made on the device: a copy from the host would wait for the GPU.
-        let scale = Tensor::full([1], 2, (Kind::Int64, input.device())).pow(&shift); // int
+        let scale = Tensor::f_full([1], 2, (Kind::Int64, input.device()))?.pow(&shift); // int
         let bytes = |t: &Tensor| (t * 255.0).to_kind(Kind::Uint8);
         let right = bytes(&x) / scale.to_kind(kind) / 255.0;
         let left = (bytes(&right) * &scale).to_kind(kind) / 255.0;

@@ -236,7 +236,7 @@ impl Augmentation for CenterCrop3D {
             &constant(&src_start, Kind::Float, device).view([1, 3]),
             &size,
         );
-        let dst = corners(&Tensor::zeros([1, 3], opts), &size);
+        let dst = corners(&Tensor::f_zeros([1, 3], opts)?, &size);
         let long = |t: Tensor| t.to_kind(Kind::Int64).expand([b, 8, 3], false);
         p.insert("src", long(src));
         p.insert("dst", long(dst));
@@ -525,7 +525,7 @@ impl Augmentation for RandomCrop3D {
             "output_size",
             constant(&self.cfg.size, Kind::Int64, device)
                 .view([1, 3])
-                .repeat([b, 1]),
+                .f_repeat([b, 1])?,
         );
         Ok(p)
     }

@@ -300,7 +300,7 @@ impl Augmentation for RandomAffine3D {
         for (i, key) in SHEARS.iter().enumerate() {
             let s = match &self.shears {
                 Some(r) => r[i].sample(b, same, device)?,
-                None => Tensor::zeros([b], opts),
+                None => Tensor::f_zeros([b], opts)?,
             };
             p.insert(*key, s);
         }
@@ -643,7 +643,7 @@ impl Augmentation for RandomPerspective3D {
         let factor = Tensor::stack(&[&ds * (xx / 2.0), &ds * (yx / 2.0), &ds * (zx / 2.0)], 0)
             .view([1, 1, 3]);
         let rand = if same {
-            crate::rng::rand(&[1, 8, 3], (Kind::Float, device))?.repeat([b, 1, 1])
+            crate::rng::rand(&[1, 8, 3], (Kind::Float, device))?.f_repeat([b, 1, 1])?
         } else {
             crate::rng::rand(&[b, 8, 3], (Kind::Float, device))?
         };

@@ -143,7 +143,7 @@ fn motion_kernel3d(
     let b = angle.size()[0];
     let direction = (direction.clamp(-1.0, 1.0) + 1.0) / 2.0;
     let step: Tensor = (1f64 - &direction * 2.0) / (k - 1) as f64;
-    let positions = Tensor::arange(k, (direction.kind(), direction.device())).view([1, k]);
+    let positions = Tensor::f_arange(k, (direction.kind(), direction.device()))?.view([1, k]);
     let row = direction.view([b, 1]) + step.view([b, 1]) * positions;
     let half = k / 2;
     let kernel =

@@ -371,7 +371,7 @@ pub(crate) fn crop_window(
         view.extend(std::iter::repeat_n(1i64, n));
         view[k + 1] = len;
         let idx = start.select(1, (n - 1 - k) as i64).view([b, 1])
-            + Tensor::arange(len, (Kind::Int64, device));
+            + Tensor::f_arange(len, (Kind::Int64, device))?;
         let idx = if zeros_outside {
             let inside = idx.ge(0).logical_and(&idx.lt(limit)).view(view.as_slice());
             ok = Some(match ok {
