@@ -416,15 +416,64 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
         }
         _ => {}
     }
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        seq.f_inverse(&out, &params, &x.size()).map(|_| ())
-    }));
+    let r = catch_unwind(AssertUnwindSafe(|| seq.f_inverse(&out, &params, &x.size())));
     match r {
         Err(_) => return Some(format!("f_inverse panicked: {case}")),
         Ok(Err(e)) if !typed(&e) => {
             return Some(format!("f_inverse: untyped {}: {case}", short(&e)))
         }
+        // The inverse comes back in the forward pass's input shape (but where PadTo cropped:
+        // as Kornia's, its inverse slices the padding off and cannot give back what it cut).
+        Ok(Ok(inv)) if inv.size() != x.size() && !json.contains("\"crop_if_exceeds\":true") => {
+            return Some(format!(
+                "f_inverse gave {:?} for {:?}: {case}",
+                inv.size(),
+                x.size()
+            ))
+        }
         _ => {}
+    }
+    // Shapes the params were not drawn for: another batch, and one past any memory. Every
+    // entry point that takes a shape refuses them (when the params record a batch).
+    if x.dim() == dims + 2 {
+        let mut other = x.size();
+        other[0] += 1 + rng.below(3) as i64;
+        let mut huge = x.size();
+        let n = huge.len();
+        huge[n - 1] = 1 << 40;
+        huge[n - 2] = 1 << 30;
+        let records_batch = params.keys().any(|k| k.ends_with("batch_prob"));
+        for (what, s) in [("another batch", &other), ("2^70 pixels", &huge)] {
+            if what == "another batch" && !records_batch {
+                continue;
+            }
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                (
+                    seq.f_inverse(&out, &params, s).map(|_| ()),
+                    seq.f_transform_matrix(s, &params, Kind::Float, Device::Cpu)
+                        .map(|_| ()),
+                )
+            }));
+            match r {
+                Err(_) => return Some(format!("a shape of {what} {s:?} panicked: {case}")),
+                Ok((a, b)) => {
+                    for (entry, r) in [("f_inverse", a), ("f_transform_matrix", b)] {
+                        match r {
+                            Ok(()) => {
+                                return Some(format!(
+                                    "{entry} accepted a shape of {what} {s:?}: {case}"
+                                ))
+                            }
+                            Err(e) if !typed(&e) => {
+                                return Some(format!("{entry}: untyped {}: {case}", short(&e)))
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        stats.wrong_shapes += 1;
     }
     // A record with a mask of random shape and random boxes.
     if dims == 2 && x.dim() >= 3 {
@@ -454,6 +503,9 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
     None
 }
 
+/// The least share of cases that must get past validation into a forward pass.
+const MIN_REACHED: f64 = 0.3;
+
 #[derive(Default, Debug)]
 struct Stats {
     built: usize,
@@ -461,6 +513,7 @@ struct Stats {
     ran: usize,
     refused_inputs: usize,
     refused_params: usize,
+    wrong_shapes: usize,
 }
 
 #[test]
@@ -495,8 +548,16 @@ fn fuzz_every_operator_and_pipeline() {
         start.elapsed().as_secs_f64(),
         failures.len()
     );
-    // Every kind of case must actually occur.
+    // Every kind of case must occur, and enough cases must reach the operators (not only
+    // their validation): a fuzzer whose inputs are all refused tests nothing.
     assert!(stats.ran > 0 && stats.refused_configs > 0 && stats.refused_inputs > 0);
+    let share = stats.ran as f64 / done as f64;
+    assert!(
+        share >= MIN_REACHED,
+        "only {:.0}% of the cases reached an operator ({stats:?})",
+        share * 100.0
+    );
+    assert!(stats.wrong_shapes * 4 >= stats.ran, "{stats:?}");
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
