@@ -308,13 +308,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         kind: Kind,
         device: Device,
     ) -> Result<Geometry> {
-        params.check_finite(self.name())?;
-        checks::against_params(
-            self.name(),
-            params,
-            &batched_shape(self, input_shape)?,
-            None,
-        )?;
+        replay_shape(self, input_shape, params)?;
         gated_geometry(self, input_shape, params, kind, device)
     }
 
@@ -330,13 +324,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         kind: Kind,
         device: Device,
     ) -> Result<Transform> {
-        params.check_finite(self.name())?;
-        checks::against_params(
-            self.name(),
-            params,
-            &batched_shape(self, input_shape)?,
-            None,
-        )?;
+        replay_shape(self, input_shape, params)?;
         gated_transform(self, input_shape, params, kind, device)
     }
 
@@ -819,6 +807,17 @@ pub(crate) fn check_replay_output(op: &'static str, input: &Tensor, output: &Ten
     }
     let samples = Vec::<i64>::try_from(bad.nonzero().view([-1])).unwrap_or_default();
     Err(Error::NonFinite { op, samples })
+}
+
+/// Checks replayed `params` (finite on the CPU) and the `input_shape` asked for with them
+/// (against what they record: [`checks::against_params`]).
+fn replay_shape<A: Augmentation + ?Sized>(
+    aug: &A,
+    input_shape: &[i64],
+    params: &Params,
+) -> Result<()> {
+    params.check_finite(aug.name())?;
+    checks::against_params(aug.name(), params, &batched_shape(aug, input_shape)?, None)
 }
 
 /// `input_shape` with a batch dimension, after checking its rank, its sizes (at least 1) and
