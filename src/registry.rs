@@ -101,6 +101,11 @@ macro_rules! registry {
             /// The config's validation error; [`Error::Config`] for a custom name that was
             /// never registered.
             pub fn build(&self, path: &nn::Path) -> Result<Box<dyn Augmentation>> {
+                // Before the clone below, which recurses: a spec nested too deep is refused
+                // without recursion.
+                if let AugSpec::Sequential(c) = self {
+                    crate::container::check_nesting(&c.steps)?;
+                }
                 Ok(match self.clone() {
                     $(AugSpec::$variant(c) => Box::new(<$ty>::new(path, c)?),)*
                     AugSpec::Custom(c) => build_custom(path, &c)?,

@@ -347,3 +347,43 @@ fn coordinates_that_overflow_through_a_transform_are_an_error() {
         seq.f_forward_batch(&batch).unwrap();
     }
 }
+
+/// An `AugSpec` nested 100,000 deep, built in Rust, overflowed the stack: `build` cloned it
+/// (a recursive clone) before checking its depth, and `Sequential::new` dropped it on its
+/// error path (a recursive drop). Both now check the depth first, without recursion, and
+/// the refused value is taken apart without recursion.
+#[test]
+fn a_spec_nested_100000_deep_is_refused_without_recursion() {
+    fn deep() -> AugSpec {
+        let mut s = AugSpec::RandomHorizontalFlip(FlipConfig::default());
+        for _ in 0..100_000 {
+            s = AugSpec::Sequential(SequentialConfig::new(vec![s]));
+        }
+        s
+    }
+    // The derived drop recurses; the test takes its own value apart by hand.
+    fn take_apart(s: AugSpec) {
+        let mut work = vec![s];
+        while let Some(s) = work.pop() {
+            if let AugSpec::Sequential(mut c) = s {
+                work.append(&mut c.steps);
+            }
+        }
+    }
+    let vs = VarStore::new(Device::Cpu);
+    let start = Instant::now();
+    let spec = deep();
+    let e = spec.build(&vs.root()).map(drop).unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+    take_apart(spec);
+    let e = Sequential::new(vs.root(), vec![deep()])
+        .map(drop)
+        .unwrap_err();
+    assert!(e.to_string().contains("nested"), "{e}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(vs.variables().is_empty());
+}

@@ -77,6 +77,26 @@ fn spec_depth(steps: &[AugSpec]) -> usize {
     deepest
 }
 
+/// Refuses `steps` nested deeper than [`MAX_NESTING`], without recursion.
+pub(crate) fn check_nesting(steps: &[AugSpec]) -> Result<()> {
+    let depth = spec_depth(steps);
+    if depth > MAX_NESTING {
+        return Err(nesting_error(depth));
+    }
+    Ok(())
+}
+
+/// Drops `steps` without recursion (the derived drop of a spec nested 100,000 deep would
+/// overflow the stack): each container's steps are moved onto a work list first.
+fn drop_flat(steps: Vec<AugSpec>) {
+    let mut work = steps;
+    while let Some(spec) = work.pop() {
+        if let AugSpec::Sequential(mut c) = spec {
+            work.append(&mut c.steps);
+        }
+    }
+}
+
 fn nesting_error(depth: usize) -> Error {
     crate::checks::config(
         SEQ,
@@ -100,9 +120,9 @@ impl Sequential {
     ) -> Result<Sequential> {
         let path = path.borrow();
         let mut cfg = cfg.into();
-        let depth = spec_depth(&cfg.steps);
-        if depth > MAX_NESTING {
-            return Err(nesting_error(depth));
+        if let Err(e) = check_nesting(&cfg.steps) {
+            drop_flat(std::mem::take(&mut cfg.steps));
+            return Err(e);
         }
         if let Some(v) = cfg.same_on_batch {
             cfg.steps = cfg.steps.iter().map(|s| s.with_same_on_batch(v)).collect();
