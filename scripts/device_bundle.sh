@@ -17,7 +17,7 @@
 #   bench paper_pipeline and the examples device_bench, floor, presets, fused_geometry and
 #   annotations, stripped; xz
 #   shares what the binaries have in common: ~127 MB packs to ~11 MB), root/ (the files the
-#   binaries read at run time: fixtures, assets, README.md, docs/, benches/families.json),
+#   binaries read at run time: fixtures, assets, README.md, docs/, src/ for tests/allocations.rs, benches/families.json),
 #   whl/ (Kornia 0.9 and kornia-rs for Python 3.12), py/ (the Python timings and the
 #   report) and run_on_device.sh. The binaries read their data under the build root's path
 #   (cargo's CARGO_MANIFEST_DIR), which run_on_device.sh links to root/ on the GPU machine.
@@ -128,7 +128,7 @@ done
 unpacked=$(du -sm "$out/bin" | cut -f1)
 (cd "$out" && tar -cf - bin | xz -9 -T0 >bin.tar.xz && rm -rf bin)
 # The files the binaries read at run time, under the build root's layout.
-(cd "$src" && cp -r --parents tests/fixtures assets benches/families.json README.md docs "$out/root/")
+(cd "$src" && cp -r --parents tests/fixtures assets benches/families.json README.md docs src "$out/root/")
 cp "$repo/scripts/run_on_device.sh" "$out/"
 cp "$repo/scripts/bench_device.py" "$repo/scripts/kornia_kwargs.py" "$repo/scripts/device_report.py" \
   "$repo/scripts/bench_kornia.py" "$out/py/"

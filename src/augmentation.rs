@@ -300,7 +300,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::Rank`] for a shape of the wrong rank; [`Error::Params`] for a map that lacks
-    /// a key.
+    /// a key, or a shape of another batch, rank or channel count than the params were drawn
+    /// for; [`Error::TooLarge`] for a shape past [`crate::MAX_TENSOR_BYTES`].
     fn f_geometry(
         &self,
         input_shape: &[i64],
@@ -351,7 +352,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::NotInvertible`] for intensity augmentations; input errors as
-    /// [`Augmentation::f_forward_with_params`].
+    /// [`Augmentation::f_forward_with_params`]; [`Error::Params`] for an `input_shape` or an
+    /// `output` of another batch, rank or channel count than the params were drawn for;
+    /// [`Error::TooLarge`] for an `input_shape` past [`crate::MAX_TENSOR_BYTES`].
     fn f_inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Result<Tensor> {
         let b = checks::input(self.name(), output, self.spatial_dims())?;
         let shape = batched_shape(self, input_shape)?;
@@ -373,7 +376,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// # Errors
     /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Annotation`] for an
     /// annotation that does not fit the image (shape, batch, kind, box order) or cannot go
-    /// through a step (boxes or keypoints through a mixing step, masks through MixUp).
+    /// through a step (boxes or keypoints through a mixing step, masks through MixUp), or
+    /// whose coordinates overflow float32 through a step (checked on the CPU).
     fn f_forward_batch(&self, batch: &Batch) -> Result<(Batch, Params)> {
         let opts = self.annotation_options();
         let batch = &float_batch(self, batch)?;
