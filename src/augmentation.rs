@@ -62,7 +62,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     }
 
     /// Saves the state of its ranges (fixed and learnable) to `file` (safetensors for a
-    /// `.safetensors` extension, else tch's format), under their `VarStore` names.
+    /// `.safetensors` extension, else tch's format), under their `VarStore` names; a
+    /// learnable range as drawn (ordered, clamped to its domain), whatever an optimiser did
+    /// to its raw variables.
     ///
     /// # Errors
     /// [`Error::Torch`] or [`Error::Io`] when the file cannot be written.
@@ -73,7 +75,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// Loads state saved by [`Augmentation::f_save_state`] (or a
     /// [`crate::Sequential::f_save`] file) into its ranges: checked first (every range
     /// variable present, nothing else, floating point scalars, finite, fixed ranges equal to
-    /// the file's), then all copied; on `Err` nothing has changed.
+    /// the file's, learnable ones inside their domain with `lo <= hi`), then all copied; on
+    /// `Err` nothing has changed.
     ///
     /// # Errors
     /// [`Error::State`] naming the first mismatch; [`Error::Torch`] or [`Error::Io`] for a

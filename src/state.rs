@@ -5,6 +5,10 @@
 //! present, no name left over, shapes and dtypes equal (floating point for ranges), range
 //! values finite, fixed ranges equal to the file's (a file whose ranges contradict a
 //! fixed-range spec is refused: `to_json` would describe other draws than those made).
+//! The crate's own files hold learnable ranges as drawn (ordered, clamped to their domain),
+//! and their loaders refuse a learnable value outside its domain; a `VarStore` file holds
+//! raw training state, which an optimiser may have moved past the domain (the draws clamp
+//! it), so [`load_var_store`] accepts any finite value there.
 //! Only then does it copy, all of it; if a copy still fails, every variable is restored.
 //! So a load either succeeds or returns `Err` with nothing changed.
 
@@ -82,9 +86,41 @@ fn range_variables<'a>(ranges: &[&'a Range]) -> Vec<(&'a str, &'a Tensor)> {
     v
 }
 
-/// Checks the file's values for `ranges`: floating point 0-dim, finite, and equal to a
-/// fixed range's own values.
-fn check_ranges(file: &Path, entries: &HashMap<String, Tensor>, ranges: &[&Range]) -> Result<()> {
+/// The ranges' values as the crate's own files store them, by `VarStore` name (a single
+/// value once): a fixed range's variables, a learnable range's bounds as drawn
+/// ([`Range::effective`]: ordered and clamped to its domain), so that every file the crate
+/// writes holds values inside their domains.
+fn saved_values(ranges: &[&Range]) -> Vec<(String, Tensor)> {
+    let mut v = Vec::new();
+    for r in ranges {
+        let (lo_name, hi_name) = r.var_names();
+        let (lo, hi) = r.effective(r.lo().device());
+        v.push((lo_name.to_string(), lo.detach()));
+        if !r.is_single() {
+            v.push((hi_name.to_string(), hi.detach()));
+        }
+    }
+    v
+}
+
+/// How [`check_ranges`] treats a learnable range's values.
+#[derive(Clone, Copy, PartialEq)]
+enum Learned {
+    /// As the crate's own files hold them (written as drawn): inside the domain, `lo <= hi`.
+    AsDrawn,
+    /// Raw training state (a `VarStore` file): any finite value, as an optimiser may leave
+    /// it; draws order and clamp it ([`Range::effective`]).
+    Raw,
+}
+
+/// Checks the file's values for `ranges`: floating point 0-dim, finite, equal to a fixed
+/// range's own values, and for a learnable range as `learned` says.
+fn check_ranges(
+    file: &Path,
+    entries: &HashMap<String, Tensor>,
+    ranges: &[&Range],
+    learned: Learned,
+) -> Result<()> {
     for r in ranges {
         let (lo_name, hi_name) = r.var_names();
         let mut got = Vec::new();
@@ -114,6 +150,28 @@ fn check_ranges(file: &Path, entries: &HashMap<String, Tensor>, ranges: &[&Range
                 ));
             }
             got.push(v as f32);
+        }
+        if r.is_learnable() && learned == Learned::AsDrawn {
+            // Compared as the float32 the draws clamp with (Range::effective).
+            let (min, max) = r.domain();
+            let (min, max) = (
+                min.max(f32::MIN as f64) as f32,
+                max.min(f32::MAX as f64) as f32,
+            );
+            let inside = got.iter().all(|&v| min <= v && v <= max);
+            if !inside || got[0] > got[1] {
+                return Err(state_error(
+                    file,
+                    format!(
+                        "learnable range `{}` is ({}, {}); it must lie in its domain [{}, {}] with lo <= hi (the crate saves ranges as drawn; a VarStore file of raw training state loads with load_var_store)",
+                        r.name(),
+                        got[0],
+                        got[1],
+                        r.domain().0,
+                        r.domain().1,
+                    ),
+                ));
+            }
         }
         if !r.is_learnable() {
             let have = (
@@ -182,13 +240,10 @@ fn refuse_leftover(file: &Path, extra: &[String], what: &str) -> Result<()> {
     ))
 }
 
-/// Saves the ranges' variables of `aug` (fixed and learnable) under their `VarStore` names.
+/// Saves the ranges of `aug` (fixed and learnable, learnable ones as drawn) under their
+/// `VarStore` names.
 pub(crate) fn save_state(aug: &(impl Augmentation + ?Sized), file: &Path) -> Result<()> {
-    let named: Vec<(String, Tensor)> = range_variables(&aug.ranges())
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.shallow_clone()))
-        .collect();
-    write_file(file, &named)
+    write_file(file, &saved_values(&aug.ranges()))
 }
 
 /// Loads state written by [`save_state`] (or a structure-plus-state file) into `aug`:
@@ -204,7 +259,7 @@ pub(crate) fn load_state_from(
     entries: &HashMap<String, Tensor>,
 ) -> Result<()> {
     let ranges = aug.ranges();
-    check_ranges(file, entries, &ranges)?;
+    check_ranges(file, entries, &ranges, Learned::AsDrawn)?;
     let targets = range_variables(&ranges);
     let used: HashSet<&str> = targets.iter().map(|(k, _)| *k).collect();
     refuse_leftover(file, &leftover(entries, &used), "the pipeline")?;
@@ -216,7 +271,9 @@ pub(crate) fn load_state_from(
 /// mismatch: every variable of `vs` must be in the file with the same shape and a
 /// compatible dtype (floating point for floating point variables, else the same), the file
 /// may hold nothing else, and the ranges of `pipelines` (built in `vs`) must be finite and
-/// agree with their fixed specs. Only then is everything copied; nothing changes on `Err`.
+/// agree with their fixed specs. A learnable range's raw variables may lie outside its
+/// domain (an optimiser may move them there; draws order and clamp them). Only then is
+/// everything copied; nothing changes on `Err`.
 ///
 /// # Errors
 /// [`Error::State`] naming the first mismatch; [`Error::Torch`] or [`Error::Io`] for a file
@@ -267,7 +324,7 @@ pub fn load_var_store(
                 ));
             }
         }
-        check_ranges(file, &entries, &ranges)?;
+        check_ranges(file, &entries, &ranges, Learned::Raw)?;
     }
     let used: HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
     refuse_leftover(file, &leftover(&entries, &used), "the VarStore")?;
@@ -284,8 +341,9 @@ pub(crate) fn save_pipeline(seq: &crate::Sequential, file: &Path) -> Result<()> 
         Tensor::from_slice(json.as_bytes()),
     )];
     for (i, r) in seq.ranges().iter().enumerate() {
-        named.push((positional_key(i, "lo"), r.lo().shallow_clone()));
-        named.push((positional_key(i, "hi"), r.hi().shallow_clone()));
+        let (lo, hi) = r.effective(r.lo().device());
+        named.push((positional_key(i, "lo"), lo.detach()));
+        named.push((positional_key(i, "hi"), hi.detach()));
     }
     write_file(file, &named)
 }

@@ -574,6 +574,95 @@ fn structure_and_state_save_and_load_in_one_call() {
     assert_eq!(empty.len(), 0, "a failed load added variables");
 }
 
+/// `Sequential::f_load` accepted a file whose learnable hue range was 7.0, outside hue's
+/// domain [-0.5, 0.5]. The crate's files now hold learnable ranges as drawn (ordered,
+/// clamped), its loaders refuse a value outside the domain, and raw training state that an
+/// optimiser moved past the domain still saves, loads and draws the same.
+#[test]
+fn learnable_ranges_load_only_inside_their_domain() {
+    let _serial = common::serial();
+    const HUE: &str = r#"[{"ColorJitter": {"hue": [-0.1, 0.1], "learnable": true}}]"#;
+    let vs = VarStore::new(Device::Cpu);
+    let aug = Sequential::from_json(vs.root() / "aug", HUE).unwrap();
+    let file = tmp("hue.safetensors");
+    aug.f_save(&file).unwrap();
+    let state = tmp("hue_state.safetensors");
+    aug.f_save_state(&state).unwrap();
+
+    // The hue's upper bound set to 7.0 in both files.
+    let set_hue_hi = |src: &std::path::Path, name: &str, key_ends: &[&str]| {
+        let entries = Tensor::read_safetensors(src).unwrap();
+        let hue_keys: Vec<String> = entries
+            .iter()
+            .filter(|(_, v)| v.kind() == Kind::Float && v.double_value(&[]) == 0.1f32 as f64)
+            .map(|(k, _)| k.clone())
+            .filter(|k| key_ends.iter().any(|e| k.ends_with(e)))
+            .collect();
+        assert_eq!(hue_keys.len(), 1, "{hue_keys:?}");
+        let named: Vec<(String, Tensor)> = entries
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if k == hue_keys[0] { Tensor::from(7.0f32) } else { v };
+                (k, v)
+            })
+            .collect();
+        let f = tmp(name);
+        Tensor::write_safetensors(&named, &f).unwrap();
+        f
+    };
+    let bad_file = set_hue_hi(&file, "hue_7.safetensors", &[".hi"]);
+    let bad_state = set_hue_hi(&state, "hue_7_state.safetensors", &["hue_hi"]);
+    let empty = VarStore::new(Device::Cpu);
+    let e = err(Sequential::f_load(empty.root(), &bad_file)).to_string();
+    assert!(
+        e.contains("`hue`") && e.contains("(-0.1, 7)") && e.contains("[-0.5, 0.5]"),
+        "{e}"
+    );
+    assert_eq!(empty.len(), 0, "a refused load added variables");
+    let before = snapshot(&vs);
+    let e = err(aug.f_load_state(&bad_state)).to_string();
+    assert!(e.contains("`hue`") && e.contains("[-0.5, 0.5]"), "{e}");
+    assert!(unchanged(&vs, &before));
+
+    // An optimiser may move the raw variable past the domain: draws clamp it, the crate's
+    // files store it as drawn, and the reloaded pipeline draws the same.
+    tch::no_grad(|| {
+        for (k, mut v) in vs.variables() {
+            if k.ends_with("hue_hi") {
+                let _ = v.fill_(7.0);
+            }
+        }
+    });
+    let hue = |s: &Sequential| {
+        s.ranges()
+            .into_iter()
+            .find(|r| r.name() == "hue")
+            .unwrap()
+            .values()
+    };
+    assert_eq!(hue(&aug), (-0.1f32 as f64, 0.5));
+    aug.f_save(&file).unwrap();
+    let other = VarStore::new(Device::Cpu);
+    let back = Sequential::f_load(other.root(), &file).unwrap();
+    assert_eq!(hue(&back), hue(&aug));
+    let x = img(&[4, 3, 8, 8]);
+    tch::manual_seed(5);
+    let y1 = aug.f_forward(&x).unwrap();
+    tch::manual_seed(5);
+    let y2 = back.f_forward(&x).unwrap();
+    assert!(y1.equal(&y2));
+    aug.f_save_state(&state).unwrap();
+    aug.f_load_state(&state).unwrap();
+    assert_eq!(hue(&aug), hue(&back));
+    // A VarStore file is raw training state: the 7.0 loads there, and draws clamp it.
+    let raw = tmp("hue_raw.safetensors");
+    vs.save(&raw).unwrap();
+    let mut vs2 = VarStore::new(Device::Cpu);
+    let c = Sequential::from_json(vs2.root() / "aug", HUE).unwrap();
+    load_var_store(&mut vs2, &raw, &[&c]).unwrap();
+    assert_eq!(hue(&c), (-0.1f32 as f64, 0.5));
+}
+
 /// Replayed params were never checked: a zero scale or an infinite brightness factor gave
 /// non-finite output.
 #[test]

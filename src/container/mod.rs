@@ -229,7 +229,7 @@ impl Sequential {
 
     /// Saves structure and state in one file (safetensors for a `.safetensors` extension,
     /// else tch's format): the JSON of [`Sequential::to_json`] and every range's current
-    /// values (learned ones included), by position so that [`Sequential::f_load`] can
+    /// values (learned ones as drawn: ordered, clamped to their domain), by position so that [`Sequential::f_load`] can
     /// rebuild it under any path.
     ///
     /// # Errors
@@ -240,7 +240,8 @@ impl Sequential {
 
     /// Rebuilds a pipeline saved by [`Sequential::f_save`] under `path`, with its ranges'
     /// saved values. The file is checked in full first (structure, every range present,
-    /// nothing else, floating point, finite, fixed ranges equal to the structure's); on
+    /// nothing else, floating point, finite, fixed ranges equal to the structure's,
+    /// learnable ones inside their domain with `lo <= hi`); on
     /// `Err` no variable has been added to `path`'s `VarStore`.
     ///
     /// # Errors
