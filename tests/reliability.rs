@@ -259,6 +259,56 @@ fn nesting_is_bounded_and_checked_without_recursion() {
     }
     let e = err(Sequential::new(vs.root(), vec![spec]));
     assert!(e.to_string().contains("nested"), "{e}");
+    // A spec 100,000 deep given by reference: cloned without recursion, then refused (the
+    // derived clone overflowed the stack).
+    let mut deep = vec![AugSpec::Sequential(SequentialConfig::default())];
+    for _ in 0..100_000 {
+        deep = vec![AugSpec::Sequential(SequentialConfig::new(deep))];
+    }
+    for e in [
+        err(Sequential::new(vs.root(), &deep[..])),
+        err(Sequential::new(vs.root(), &deep)),
+        err(Sequential::new(
+            vs.root(),
+            SequentialConfig::one_of(&deep[..], None),
+        )),
+    ] {
+        assert!(e.to_string().contains("nested"), "{e}");
+    }
+    let copy = deep.clone();
+    // The clone is faithful: options and steps at every level.
+    let nested = SequentialConfig {
+        same_on_batch: Some(true),
+        fuse_color: true,
+        ..SequentialConfig::some_of(
+            vec![
+                AugSpec::Sequential(SequentialConfig::one_of(
+                    vec![
+                        AugSpec::Sequential(SequentialConfig::fast(vec![
+                            AugSpec::RandomVerticalFlip(FlipConfig::default()),
+                        ])),
+                        AugSpec::RandomHorizontalFlip(FlipConfig {
+                            p: 0.25,
+                            ..Default::default()
+                        }),
+                    ],
+                    Some(vec![1.0, 3.0]),
+                )),
+                AugSpec::Sequential(SequentialConfig::default()),
+            ],
+            1,
+            2,
+        )
+    };
+    let cloned = nested.clone();
+    assert_eq!(cloned, nested);
+    assert_eq!(format!("{cloned:?}"), format!("{nested:?}"));
+    // Taken apart level by level: the derived drop would recurse 100,000 deep.
+    for mut level in [deep, copy] {
+        while let Some(AugSpec::Sequential(c)) = level.pop() {
+            level = c.steps;
+        }
+    }
     // From JSON 2,000 deep.
     let json = format!(
         "{}[]{}",
@@ -602,7 +652,11 @@ fn learnable_ranges_load_only_inside_their_domain() {
         let named: Vec<(String, Tensor)> = entries
             .into_iter()
             .map(|(k, v)| {
-                let v = if k == hue_keys[0] { Tensor::from(7.0f32) } else { v };
+                let v = if k == hue_keys[0] {
+                    Tensor::from(7.0f32)
+                } else {
+                    v
+                };
                 (k, v)
             })
             .collect();

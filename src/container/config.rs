@@ -29,7 +29,7 @@ pub enum RandomApply {
 ///
 /// In JSON it is either a plain list of steps (every option at its default) or an object
 /// with `steps` and the options.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub struct SequentialConfig {
     /// The steps.
     pub steps: Vec<AugSpec>,
@@ -92,6 +92,50 @@ impl SequentialConfig {
 
     fn is_plain(&self) -> bool {
         *self == SequentialConfig::new(self.steps.clone())
+    }
+}
+
+/// Cloned without recursion: a spec nested deeper than the stack allows (100,000 levels
+/// built in Rust) still clones, so that [`super::Sequential::new`] can take it by reference
+/// and refuse it with an error instead of overflowing the stack in the clone.
+impl Clone for SequentialConfig {
+    fn clone(&self) -> Self {
+        // The options of `c` around already cloned `steps`.
+        let shell = |c: &SequentialConfig, steps: Vec<AugSpec>| SequentialConfig {
+            steps,
+            random_apply: c.random_apply,
+            random_apply_weights: c.random_apply_weights.clone(),
+            same_on_batch: c.same_on_batch,
+            fuse_geometry: c.fuse_geometry,
+            fuse_color: c.fuse_color,
+            annotations: c.annotations.clone(),
+        };
+        // Depth first: each frame is a container, the index of its next step and its
+        // steps cloned so far; a finished container is pushed into its parent's.
+        let mut stack: Vec<(&SequentialConfig, usize, Vec<AugSpec>)> =
+            vec![(self, 0, Vec::with_capacity(self.steps.len()))];
+        let mut root = None;
+        while let Some(top) = stack.last_mut() {
+            let cfg: &SequentialConfig = top.0;
+            if let Some(step) = cfg.steps.get(top.1) {
+                top.1 += 1;
+                match step {
+                    AugSpec::Sequential(inner) => {
+                        stack.push((inner, 0, Vec::with_capacity(inner.steps.len())))
+                    }
+                    // Not a container: its derived clone does not recurse.
+                    other => top.2.push(other.clone()),
+                }
+            } else if let Some((cfg, _, steps)) = stack.pop() {
+                let done = shell(cfg, steps);
+                match stack.last_mut() {
+                    Some(parent) => parent.2.push(AugSpec::Sequential(done)),
+                    None => root = Some(done),
+                }
+            }
+        }
+        // The loop ends when the root's frame is popped, which sets `root`.
+        root.unwrap_or_default()
     }
 }
 
