@@ -4,8 +4,11 @@
 //! allocation that does not fit), a finite output for a finite input of image magnitude
 //! (|x| <= 1e3; for one operator with any accepted config, or a pipeline of unmutated
 //! ones), a NaN that stays in its sample (unless mixed), a replay equal to the forward
-//! pass, the same output for a contiguous copy of the input (up to rounding), and the
-//! input untouched.
+//! pass, the same output for a contiguous copy of the input (up to rounding), the input
+//! untouched, the image of `f_apply_batch` equal to `f_apply`'s, and, where the steps warp
+//! by their matrices (bilinear), a coordinate ramp moved as each step's matrix says, and the
+//! pipeline's matrix the product of its steps'. Wrong and oversized shapes go to the
+//! inverse and the matrix, which must refuse them.
 //!
 //! `./run test` runs a short fixed-seed run. A long run with a time budget:
 //! `FUZZ_SECONDS=600 FUZZ_SEED=7 cargo test --release --test fuzz -- --nocapture`
@@ -434,6 +437,32 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
         }
         _ => {}
     }
+    // Batch outputs against the tensor entry point: the image of a batch that holds only
+    // the image is f_apply's output.
+    match catch_unwind(AssertUnwindSafe(|| {
+        seq.f_apply_batch(&Batch::new(x.shallow_clone()), &params)
+    })) {
+        Err(_) => return Some(format!("f_apply_batch panicked: {case}")),
+        Ok(Err(e)) => {
+            return Some(format!(
+                "f_apply_batch failed where f_apply ran: {}: {case}",
+                short(&e)
+            ))
+        }
+        Ok(Ok(b)) if !close(&b.image.detach(), &out.detach()) => {
+            return Some(format!(
+                "f_apply_batch's image differs from f_apply's: {case}"
+            ))
+        }
+        Ok(Ok(_)) => stats.batch_checked += 1,
+    }
+    // Matrices against the applied warp, where every step is a warp by its matrix with a
+    // bilinear resampling (which reproduces a linear function exactly; torch's bicubic, with
+    // a = -0.75, is off by up to 0.048 px): the output of a coordinate ramp holds, at every
+    // pixel p that samples the interior, M⁻¹ p.
+    if let Some(e) = ramp_check(&seq, &x.size(), &params, dims, stats) {
+        return Some(format!("{e}: {case}"));
+    }
     // Shapes the params were not drawn for: another batch, and one past any memory. Every
     // entry point that takes a shape refuses them (when the params record a batch).
     if x.dim() == dims + 2 {
@@ -504,6 +533,127 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
     None
 }
 
+/// The largest |M⁻¹ p - ramp(p)| of one warp step, over output pixels p whose source lies
+/// at least one pixel inside its input of shape `shape` ((B,C,H,W), C >= 2): the step is
+/// applied to a coordinate ramp (channel 0 each pixel's x, channel 1 its y, the rest 0).
+/// `None` when no output pixel samples the interior.
+fn ramp_error(step: &dyn Augmentation, shape: &[i64], params: &Params) -> Option<f64> {
+    let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+    let m = step
+        .f_transform_matrix(shape, params, Kind::Double, Device::Cpu)
+        .ok()?;
+    let opts = (Kind::Double, Device::Cpu);
+    let xs = Tensor::arange(w, opts)
+        .view([1, 1, 1, w])
+        .expand([b, 1, h, w], false);
+    let ys = Tensor::arange(h, opts)
+        .view([1, 1, h, 1])
+        .expand([b, 1, h, w], false);
+    let rest = Tensor::zeros([b, c - 2, h, w], opts);
+    let ramp = Tensor::cat(&[xs, ys, rest], 1).to_kind(Kind::Float);
+    let y = step.f_apply(&ramp, params).ok()?.to_kind(Kind::Double);
+    let s = y.size();
+    let (ho, wo) = (s[2], s[3]);
+    let px = Tensor::arange(wo, opts)
+        .view([1, 1, wo])
+        .expand([b, ho, wo], false);
+    let py = Tensor::arange(ho, opts)
+        .view([1, ho, 1])
+        .expand([b, ho, wo], false);
+    let ones = Tensor::ones([b, ho, wo], opts);
+    let p = Tensor::stack(&[px, py, ones], -1).reshape([b, ho * wo, 3]);
+    let q = p.matmul(&m.inverse().transpose(1, 2));
+    let src = q.narrow(-1, 0, 2) / q.narrow(-1, 2, 1);
+    let got = y
+        .narrow(1, 0, 2)
+        .permute([0, 2, 3, 1])
+        .reshape([b, ho * wo, 2]);
+    let (sx, sy) = (src.select(-1, 0), src.select(-1, 1));
+    let inside = sx
+        .ge(1.0)
+        .logical_and(&sx.le(w as f64 - 2.0))
+        .logical_and(&sy.ge(1.0))
+        .logical_and(&sy.le(h as f64 - 2.0));
+    if inside.sum(Kind::Int64).int64_value(&[]) == 0 {
+        return None;
+    }
+    let diff = (src - got).abs().amax([-1i64].as_slice(), false);
+    Some(diff.where_scalarother(&inside, 0.0).max().double_value(&[]))
+}
+
+/// Where a step's matrix is kept as Kornia reports it rather than as its pixels move (the
+/// README's "Where we differ from Kornia on purpose"): RandomResizedCrop in slice mode with
+/// `align_corners = false` (a corner-aligned matrix, a half-pixel-centred resampling), or
+/// with a crop one pixel wide or tall (the pixels repeat one column or row; the matrix keeps
+/// scale 1 there so that it stays invertible).
+fn matrix_is_kornias(step: &dyn Augmentation, params: &Params) -> bool {
+    let AugSpec::RandomResizedCrop(c) = step.spec() else {
+        return false;
+    };
+    let half_pixel = c.cropping_mode == CroppingMode::Slice && !c.align_corners;
+    let one_pixel = params.get("src").is_some_and(|src| {
+        // (B,4,2) corners: extent - 1 along x is x1 - x0, along y y2 - y1.
+        let dx = src.select(1, 1).select(1, 0) - src.select(1, 0).select(1, 0);
+        let dy = src.select(1, 2).select(1, 1) - src.select(1, 1).select(1, 1);
+        dx.min().double_value(&[]) < 0.5 || dy.min().double_value(&[]) < 0.5
+    });
+    half_pixel || one_pixel
+}
+
+/// Matrices against the applied warp, for a batched image input of at least 2 channels:
+/// every step that is a warp by its matrix with bilinear resampling, applied alone with its
+/// params to a ramp of its input's shape, must move the pixels as its matrix says (within
+/// 1e-3 px); and the pipeline's matrix is the product of its steps'. Steps are taken in
+/// order, so a pipeline that draws its steps (`selection`) is left out.
+fn ramp_check(
+    seq: &Sequential,
+    shape: &[i64],
+    params: &Params,
+    dims: usize,
+    stats: &mut Stats,
+) -> Option<String> {
+    if dims != 2
+        || shape.len() != 4
+        || shape[1] < 2
+        || shape.iter().any(|&n| n < 1)
+        || params.get("selection").is_some()
+    {
+        return None;
+    }
+    let opts = (Kind::Double, Device::Cpu);
+    let mut product = Tensor::eye(3, opts).unsqueeze(0);
+    let mut s = shape.to_vec();
+    for (i, step) in seq.steps().iter().enumerate() {
+        let p = params.sub(&i.to_string());
+        let warps = step
+            .sampling()
+            .is_some_and(|m| m.resample == Resample::Bilinear);
+        if warps && !matrix_is_kornias(step.as_ref(), &p) {
+            if let Some(err) = ramp_error(step.as_ref(), &s, &p) {
+                stats.ramps_checked += 1;
+                if err.is_nan() || err > 1e-3 {
+                    return Some(format!(
+                        "step {i} ({}): its matrix is {err} px off its warp",
+                        step.name()
+                    ));
+                }
+            }
+        }
+        match step.f_transform_matrix(&s, &p, Kind::Double, Device::Cpu) {
+            Ok(m) => product = m.matmul(&product),
+            Err(_) => return None,
+        }
+        s = step.output_shape_with(&s, &p);
+    }
+    let m = seq
+        .f_transform_matrix(shape, params, Kind::Double, Device::Cpu)
+        .ok()?;
+    let off = (&m - &product).abs().max().double_value(&[]);
+    let scale = m.abs().max().double_value(&[]).max(1.0);
+    (!(off <= 1e-6 * scale))
+        .then(|| format!("the pipeline's matrix is {off} off the product of its steps' matrices"))
+}
+
 /// The least share of cases that must get past validation into a forward pass.
 const MIN_REACHED: f64 = 0.3;
 
@@ -515,6 +665,8 @@ struct Stats {
     refused_inputs: usize,
     refused_params: usize,
     wrong_shapes: usize,
+    batch_checked: usize,
+    ramps_checked: usize,
 }
 
 #[test]
@@ -559,6 +711,10 @@ fn fuzz_every_operator_and_pipeline() {
         share * 100.0
     );
     assert!(stats.wrong_shapes * 4 >= stats.ran, "{stats:?}");
+    assert!(
+        stats.batch_checked == stats.ran && stats.ramps_checked * 50 >= stats.ran,
+        "{stats:?}"
+    );
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

@@ -537,3 +537,64 @@ fn dense_warps_invert_images() {
         );
     }
 }
+
+/// Every 2D operator that warps by its matrix with bilinear resampling (each in the
+/// configuration the fuzz starts from, all samples applied): a coordinate ramp's pixels
+/// move as the reported matrix says, to 1e-6 px one pixel inside the input.
+#[test]
+fn every_matrix_operator_moves_the_pixels_as_its_matrix_says() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let (h, w) = (24, 27);
+    // Three channels (colour-checking operators need them): x, y, 0.
+    let x = Tensor::cat(
+        &[
+            ramp(3, h, w),
+            Tensor::zeros([3, 1, h, w], (Kind::Double, Device::Cpu)),
+        ],
+        1,
+    );
+    let mut checked = Vec::new();
+    for spec in common::all_specs() {
+        // p = 1 where the config has a p.
+        let mut json = serde_json::to_value(&spec).unwrap();
+        if let Some(serde_json::Value::Object(cfg)) =
+            json.as_object_mut().and_then(|m| m.values_mut().next())
+        {
+            if cfg.contains_key("p") {
+                cfg.insert("p".into(), 1.0.into());
+            }
+        }
+        let spec: AugSpec = serde_json::from_value(json).unwrap();
+        let Ok(aug) = spec.build(&(vs.root() / checked.len().to_string())) else {
+            continue;
+        };
+        let bilinear = aug
+            .sampling()
+            .is_some_and(|s| s.resample == Resample::Bilinear);
+        if aug.spatial_dims() != 2 || !bilinear {
+            continue;
+        }
+        tch::manual_seed(checked.len() as i64);
+        let (y, p) = aug.f_forward_with_params(&x).unwrap();
+        let t = aug
+            .f_transform(&x.size(), &p, Kind::Double, Device::Cpu)
+            .unwrap();
+        let err = ramp_error(&y, &t, (h, w), 1.0);
+        assert!(err < 1e-6, "{}: matrix off the pixels by {err}", aug.name());
+        checked.push(aug.name());
+    }
+    for name in [
+        "RandomAffine",
+        "RandomRotation",
+        "RandomHorizontalFlip",
+        "RandomVerticalFlip",
+        "RandomPerspective",
+        "RandomResizedCrop",
+        "RandomCrop",
+        "CenterCrop",
+        "Resize",
+    ] {
+        assert!(checked.contains(&name), "{name} not checked: {checked:?}");
+    }
+}
