@@ -70,8 +70,9 @@ pub use annotations::{
 };
 pub use augmentation::{Augmentation, TrainOnly};
 pub use auto::{
-    AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
-    RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
+    rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
+    NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig, TrivialAugment,
+    TrivialAugmentConfig,
 };
 pub use checks::MAX_TENSOR_BYTES;
 #[doc(hidden)]
@@ -111,8 +112,9 @@ pub mod prelude {
     };
     pub use crate::augmentation::{Augmentation, TrainOnly};
     pub use crate::auto::{
-        AutoAugment, AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp,
-        RandAugment, RandAugmentConfig, TrivialAugment, TrivialAugmentConfig,
+        rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
+        NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig,
+        TrivialAugment, TrivialAugmentConfig,
     };
     pub use crate::container::{RandomApply, Sequential, SequentialConfig};
     pub use crate::filter::Border;

@@ -493,3 +493,76 @@ fn kornias_constructor_calls_translate() {
     let e = AugSpec::from_kornia("AutoAugment", &json!({"polcy": "svhn"})).unwrap_err();
     assert!(e.to_string().contains("polcy"), "{e}");
 }
+
+/// RandAugment(2, 9) refused every 1-channel batch (RandomSaturation needs RGB), whichever
+/// operations were drawn. Inside a preset a colour operation is now the identity on
+/// 1-channel images, as torchvision's is; every other operation still applies.
+#[test]
+fn grayscale_presets_run_with_colour_as_the_identity() {
+    let _serial = serial();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let x = Tensor::rand([6, 1, 20, 22], (Kind::Float, Device::Cpu));
+    let presets: Vec<Box<dyn Augmentation>> = vec![
+        Box::new(RandAugment::new(vs.root() / "ra", RandAugmentConfig::new(2, 9.0)).unwrap()),
+        Box::new(TrivialAugment::new(vs.root() / "ta", TrivialAugmentConfig::default()).unwrap()),
+        Box::new(
+            AutoAugment::new(
+                vs.root() / "aa",
+                AutoAugmentConfig::named(NamedPolicy::Imagenet),
+            )
+            .unwrap(),
+        ),
+    ];
+    for aug in &presets {
+        for seed in 0..20 {
+            tch::manual_seed(seed);
+            let y = aug.f_forward(&x);
+            let y = y.unwrap_or_else(|e| panic!("{} seed {seed}: {e}", aug.name()));
+            assert_eq!(y.size(), x.size());
+        }
+    }
+    // Two channels are neither grayscale nor RGB: the error names the preset, the operation
+    // and the way out.
+    let two = Tensor::rand([2, 2, 20, 22], (Kind::Float, Device::Cpu));
+    let e = presets[0].f_forward(&two).unwrap_err();
+    assert!(matches!(e, Error::Channels { got: 2, .. }), "{e}");
+    let e = e.to_string();
+    for says in [
+        "RandAugment",
+        "RandomSaturation",
+        "PolicyOp::Color",
+        "rand_augment_policy()",
+    ] {
+        assert!(e.contains(says), "{says}: {e}");
+    }
+    // Without colour, any channel count.
+    let no_colour: Vec<OpRange> = rand_augment_policy()
+        .into_iter()
+        .filter(|r| !r.0.needs_rgb())
+        .collect();
+    let gray_ok = RandAugment::new(
+        vs.root() / "no_colour",
+        RandAugmentConfig {
+            policy: Some(no_colour),
+            ..RandAugmentConfig::new(2, 9.0)
+        },
+    )
+    .unwrap();
+    assert!(gray_ok.f_forward(&two).is_ok());
+    // A sub-policy of colour alone leaves a grayscale image as it is, and changes an RGB one.
+    let color = RandAugment::new(
+        vs.root() / "color",
+        RandAugmentConfig {
+            n: 1,
+            policy: Some(vec![OpRange(PolicyOp::Color, 0.1, 1.9)]),
+            ..RandAugmentConfig::new(1, 9.0)
+        },
+    )
+    .unwrap();
+    tch::manual_seed(3);
+    let (y, p) = color.f_forward_with_params(&x).unwrap();
+    assert!(y.equal(&x), "colour changed a grayscale image");
+    let rgb = Tensor::rand([6, 3, 20, 22], (Kind::Float, Device::Cpu));
+    let y = color.f_apply(&rgb, &p).unwrap();
+    assert!(max_abs_diff(&y, &rgb) > 1e-3, "colour did nothing to RGB");
+}

@@ -18,6 +18,12 @@
 //! batch and each sample keeps its own: on the CPU only the chosen sub-policies run; on a GPU
 //! all of them do (AutoAugment: 25 sub-policies of 2 operations), which is the price of not
 //! synchronising.
+//!
+//! On a 1-channel (grayscale) image the colour operation (`color`, which needs RGB) is the
+//! identity inside a preset, as torchvision's presets do; every other operation applies.
+//! Its gate and magnitude are still drawn, so a grayscale batch draws the same stream as an
+//! RGB one. Other channel counts than 1 and 3 are refused with an error that names the
+//! preset and the way out (a policy without [`PolicyOp::Color`]).
 
 pub mod search;
 
@@ -159,6 +165,12 @@ impl PolicyOp {
     /// Whether it moves pixels (rotations, shears, translations).
     pub fn is_geometric(self) -> bool {
         self.is_symmetric()
+    }
+
+    /// Whether it needs RGB (`color`): inside a preset it is then the identity on a
+    /// 1-channel image, as torchvision's.
+    pub fn needs_rgb(self) -> bool {
+        self == PolicyOp::Color
     }
 
     /// The params key of its magnitude (Kornia's `_factor_name`).
@@ -378,6 +390,14 @@ impl PolicyStep {
     }
 }
 
+impl PolicyStep {
+    /// Whether the step leaves a batch of `shape` as it is: a colour operation on a
+    /// 1-channel image (torchvision's convention for grayscale).
+    fn identity_on(&self, shape: &[i64]) -> bool {
+        self.op.needs_rgb() && shape.get(1) == Some(&1)
+    }
+}
+
 impl Augmentation for PolicyStep {
     fn name(&self) -> &'static str {
         self.op.kornia_class()
@@ -396,6 +416,9 @@ impl Augmentation for PolicyStep {
     }
 
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
+        if self.identity_on(shape) {
+            return Ok(());
+        }
         self.inner.check_shape(shape)
     }
 
@@ -442,6 +465,12 @@ impl Augmentation for PolicyStep {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+        if self.identity_on(&input.size()) {
+            // A copy, so that writing into the output never writes into the input.
+            let mut out = input.f_empty_like()?;
+            out.f_copy_(input)?;
+            return Ok(out);
+        }
         self.inner.apply_transform(input, params)
     }
 
@@ -674,8 +703,26 @@ impl Policy {
             .collect()
     }
 
+    /// Every sub-policy's check; a channel error names the preset, its operation and the
+    /// way out.
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
-        self.subs.iter().try_for_each(|s| s.check_shape(shape))
+        let checked = self.subs.iter().try_for_each(|s| s.check_shape(shape));
+        match checked {
+            Err(Error::Channels {
+                op,
+                expected,
+                got,
+                shape,
+            }) => Err(Error::Channels {
+                op: self.name,
+                expected: format!(
+                    "{expected} for its operation {op}, or 1 channel (where colour is the identity); a policy without PolicyOp::Color (e.g. rand_augment_policy() filtered) takes any channel count"
+                ),
+                got,
+                shape,
+            }),
+            other => other,
+        }
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
