@@ -650,7 +650,7 @@ fn ramp_check(
         .ok()?;
     let off = (&m - &product).abs().max().double_value(&[]);
     let scale = m.abs().max().double_value(&[]).max(1.0);
-    (!(off <= 1e-6 * scale))
+    (off.is_nan() || off > 1e-6 * scale)
         .then(|| format!("the pipeline's matrix is {off} off the product of its steps' matrices"))
 }
 
