@@ -543,14 +543,7 @@ fn ramp_error(step: &dyn Augmentation, shape: &[i64], params: &Params) -> Option
         .f_transform_matrix(shape, params, Kind::Double, Device::Cpu)
         .ok()?;
     let opts = (Kind::Double, Device::Cpu);
-    let xs = Tensor::arange(w, opts)
-        .view([1, 1, 1, w])
-        .expand([b, 1, h, w], false);
-    let ys = Tensor::arange(h, opts)
-        .view([1, 1, h, 1])
-        .expand([b, 1, h, w], false);
-    let rest = Tensor::zeros([b, c - 2, h, w], opts);
-    let ramp = Tensor::cat(&[xs, ys, rest], 1).to_kind(Kind::Float);
+    let ramp = common::coordinate_ramp(b, c, h, w).to_kind(Kind::Float);
     let y = step.f_apply(&ramp, params).ok()?.to_kind(Kind::Double);
     let s = y.size();
     let (ho, wo) = (s[2], s[3]);

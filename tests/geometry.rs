@@ -19,14 +19,7 @@ fn mat(v: &[f64]) -> Tensor {
 
 /// (B,2,H,W) float64: x and y of every pixel.
 fn ramp(b: i64, h: i64, w: i64) -> Tensor {
-    let opts = (Kind::Double, Device::Cpu);
-    let xs = Tensor::arange(w, opts)
-        .view([1, 1, 1, w])
-        .expand([b, 1, h, w], false);
-    let ys = Tensor::arange(h, opts)
-        .view([1, 1, h, 1])
-        .expand([b, 1, h, w], false);
-    Tensor::cat(&[xs, ys], 1)
+    common::coordinate_ramp(b, 2, h, w)
 }
 
 /// (B,3,D,H,W) float64: x, y and z of every voxel.

@@ -454,3 +454,17 @@ macro_rules! per_device {
 }
 #[allow(unused_imports)]
 pub(crate) use per_device;
+
+/// (B,C,H,W) float64, C >= 2: a coordinate ramp, channel 0 each pixel's x, channel 1 its
+/// y, the rest 0. A linear interpolation reproduces it exactly, so after a warp a pixel
+/// that sampled the interior holds the source coordinate it sampled.
+pub fn coordinate_ramp(b: i64, c: i64, h: i64, w: i64) -> Tensor {
+    let opts = (Kind::Double, Device::Cpu);
+    let xs = Tensor::arange(w, opts)
+        .view([1, 1, 1, w])
+        .expand([b, 1, h, w], false);
+    let ys = Tensor::arange(h, opts)
+        .view([1, 1, h, 1])
+        .expand([b, 1, h, w], false);
+    Tensor::cat(&[xs, ys, Tensor::zeros([b, c - 2, h, w], opts)], 1)
+}
