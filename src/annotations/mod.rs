@@ -437,7 +437,8 @@ pub struct AnnotationOptions {
     /// is below this, as Albumentations' `min_visibility`.
     pub min_visibility: f64,
     /// Drop boxes whose clipped area (in pixels, inclusive sizes) is below this, as
-    /// Albumentations' `min_area`.
+    /// Albumentations' `min_area` but with Kornia's inclusive sizes: a box from `x1` to `x2`
+    /// is `x2 - x1 + 1` wide here and `x2 - x1` wide in Albumentations and torchvision.
     pub min_area: f64,
 }
 
