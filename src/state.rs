@@ -5,12 +5,13 @@
 //! present, no name left over, shapes and dtypes equal (floating point for ranges), range
 //! values finite, fixed ranges equal to the file's (a file whose ranges contradict a
 //! fixed-range spec is refused: `to_json` would describe other draws than those made).
+//! Only then does it copy, all of it; if a copy still fails, every variable is restored.
+//! So a load either succeeds or returns `Err` with nothing changed.
+//!
 //! The crate's own files hold learnable ranges as drawn (ordered, clamped to their domain),
 //! and their loaders refuse a learnable value outside its domain; a `VarStore` file holds
 //! raw training state, which an optimiser may have moved past the domain (the draws clamp
 //! it), so [`load_var_store`] accepts any finite value there.
-//! Only then does it copy, all of it; if a copy still fails, every variable is restored.
-//! So a load either succeeds or returns `Err` with nothing changed.
 
 use crate::{Augmentation, Error, Range, Result};
 use std::collections::{HashMap, HashSet};

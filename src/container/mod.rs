@@ -229,8 +229,8 @@ impl Sequential {
 
     /// Saves structure and state in one file (safetensors for a `.safetensors` extension,
     /// else tch's format): the JSON of [`Sequential::to_json`] and every range's current
-    /// values (learned ones as drawn: ordered, clamped to their domain), by position so that [`Sequential::f_load`] can
-    /// rebuild it under any path.
+    /// values (learned ones as drawn: ordered, clamped to their domain), by position so
+    /// that [`Sequential::f_load`] can rebuild it under any path.
     ///
     /// # Errors
     /// [`crate::Error::Torch`] or [`crate::Error::Io`] when the file cannot be written.
@@ -241,8 +241,8 @@ impl Sequential {
     /// Rebuilds a pipeline saved by [`Sequential::f_save`] under `path`, with its ranges'
     /// saved values. The file is checked in full first (structure, every range present,
     /// nothing else, floating point, finite, fixed ranges equal to the structure's,
-    /// learnable ones inside their domain with `lo <= hi`); on
-    /// `Err` no variable has been added to `path`'s `VarStore`.
+    /// learnable ones inside their domain with `lo <= hi`); on `Err` no variable has been
+    /// added to `path`'s `VarStore`.
     ///
     /// # Errors
     /// [`crate::Error::State`], [`crate::Error::Json`] or a config error for a bad file;
