@@ -114,6 +114,14 @@ pub(crate) fn constant<T: tch::kind::Element>(values: &[T], kind: Kind, device: 
     }
 }
 
+/// A copy of `x` in new storage (differentiable), so that writing into an output never
+/// writes into the input: what a step that leaves its input unchanged returns.
+pub(crate) fn fresh_copy(x: &Tensor) -> crate::Result<Tensor> {
+    let mut out = x.f_empty_like()?;
+    out.f_copy_(x)?;
+    Ok(out)
+}
+
 /// A straight-through estimator: forward `out` exactly (`x - x.detach()` is zero), backward
 /// the identity to `x`.
 pub(crate) fn straight_through(out: Tensor, x: &Tensor) -> Tensor {

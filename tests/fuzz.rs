@@ -574,8 +574,8 @@ fn ramp_error(step: &dyn Augmentation, shape: &[i64], params: &Params) -> Option
     Some(diff.where_scalarother(&inside, 0.0).max().double_value(&[]))
 }
 
-/// Where a step's matrix is kept as Kornia reports it rather than as its pixels move (the
-/// README's "Where we differ from Kornia on purpose"): RandomResizedCrop in slice mode with
+/// Where a step's matrix is kept as Kornia reports it rather than as its pixels move
+/// (docs/kornia-differences.md): RandomResizedCrop in slice mode with
 /// `align_corners = false` (a corner-aligned matrix, a half-pixel-centred resampling), or
 /// with a crop one pixel wide or tall (the pixels repeat one column or row; the matrix keeps
 /// scale 1 there so that it stays invertible).

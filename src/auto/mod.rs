@@ -466,10 +466,7 @@ impl Augmentation for PolicyStep {
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         if self.identity_on(&input.size()) {
-            // A copy, so that writing into the output never writes into the input.
-            let mut out = input.f_empty_like()?;
-            out.f_copy_(input)?;
-            return Ok(out);
+            return crate::ops::fresh_copy(input);
         }
         self.inner.apply_transform(input, params)
     }

@@ -554,9 +554,7 @@ impl Augmentation for Sequential {
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         if self.sequence(params)?.is_empty() {
             // No step: a copy, so that writing into the output never writes into the input.
-            let mut out = input.f_empty_like()?;
-            out.f_copy_(input)?;
-            return Ok(out);
+            return crate::ops::fresh_copy(input);
         }
         let w = Working::image_only(input.shallow_clone());
         Ok(self.apply_working(w, params, &self.cfg.annotations)?.image)
