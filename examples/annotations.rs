@@ -161,16 +161,9 @@ fn main() -> Result<()> {
     let vs = nn::VarStore::new(device);
     let exact = pipeline(&vs, "exact", AnnotationOptions::default())?;
     let kornia = pipeline(&vs, "kornia", AnnotationOptions::kornia())?;
-    // For display: boxes clipped to the output, and those that left it flagged.
-    let clipped = pipeline(
-        &vs,
-        "clipped",
-        AnnotationOptions {
-            clip_boxes: true,
-            flag_outside: true,
-            ..Default::default()
-        },
-    )?;
+    // For display, the detection mode: each box's visible region followed step by step
+    // (tight boxes, none back from outside), boxes and keypoints that left flagged.
+    let clipped = pipeline(&vs, "clipped", AnnotationOptions::detection())?;
     let mut rows = vec![draw(&record)];
     let mut last = None;
     for seed in 0..3 {

@@ -384,8 +384,10 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     fn f_forward_batch(&self, batch: &Batch) -> Result<(Batch, Params)> {
         let opts = self.annotation_options();
         let batch = &float_batch(self, batch)?;
-        let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+        let (mut w, layout) =
+            annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
+        w.start_visible(&opts);
         let params = self.sample(&w.image.size(), w.image.device())?;
         let w = self.apply_working(w, &params, &opts)?;
         let out = annotations::from_working(w, &layout, &opts, true);
@@ -400,8 +402,10 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     fn f_apply_batch(&self, batch: &Batch, params: &Params) -> Result<Batch> {
         let opts = self.annotation_options();
         let batch = &float_batch(self, batch)?;
-        let (w, layout) = annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+        let (mut w, layout) =
+            annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
+        w.start_visible(&opts);
         params.check_finite(self.name())?;
         let input = w.image.shallow_clone();
         let w = self.apply_working(w, params, &opts)?;
@@ -515,9 +519,21 @@ pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
         Some(m) => Some(gated_mask(aug, m, params, &opts.mask_sampling(), None)?),
         None => None,
     };
+    let mut w = w;
     let (outlines, keypoints) = if w.has_points() {
         let g = gated_geometry(aug, &shape, params, w.point_kind(), device)?;
-        map_working_points(&g, w.outlines, w.keypoints, opts)
+        let moves = !matches!(g, Geometry::None);
+        if moves {
+            w.map_visible(&g);
+        }
+        let (outlines, keypoints) =
+            map_working_points(&g, w.outlines.take(), w.keypoints.take(), opts);
+        // What the step's frame leaves visible (a step without geometry keeps the frame).
+        w.keypoints = keypoints;
+        if moves {
+            w.clip_visible(&image.size());
+        }
+        (outlines, w.keypoints.take())
     } else {
         (None, None)
     };
@@ -557,6 +573,8 @@ pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
         keypoints,
         labels,
         mixed,
+        visible: w.visible,
+        keypoints_inside: w.keypoints_inside,
     })
 }
 
@@ -610,6 +628,9 @@ pub(crate) fn step_inverse_working<A: Augmentation + ?Sized>(
         keypoints,
         labels: w.labels,
         mixed: w.mixed,
+        // What is visible is followed forward only.
+        visible: None,
+        keypoints_inside: None,
     })
 }
 
@@ -666,10 +687,6 @@ pub(crate) fn inverse_by_geometry(
     }
 }
 
-/// Number of points sampled along each edge of a box outline before a dense warp (a box's
-/// edges do not stay straight there).
-const DENSE_EDGE_POINTS: i64 = 8;
-
 /// Maps box outlines (B,N,P,d) and keypoints (B,N,d) through `g`.
 pub(crate) fn map_working_points(
     g: &Geometry,
@@ -679,7 +696,7 @@ pub(crate) fn map_working_points(
 ) -> (Option<Tensor>, Option<Tensor>) {
     let outlines = outlines.map(|o| {
         let o = match g {
-            Geometry::Dense(_) if o.size()[2] == 4 => densify_outline(&o),
+            Geometry::Dense(_) if o.size()[2] == 4 && o.size()[3] == 2 => annotations::densify(&o),
             _ => o,
         };
         let s = o.size();
@@ -710,20 +727,6 @@ fn unmap_outlines(g: &Geometry, o: &Tensor, opts: &AnnotationOptions) -> Tensor 
             crate::geometry::box_corners(&crate::geometry::enclosure(&mapped))
         }
     }
-}
-
-/// A 2D box outline of 4 corners (B,N,4,2) as points along its edges (B,N,4·k,2).
-fn densify_outline(o: &Tensor) -> Tensor {
-    if o.size()[3] != 2 {
-        return o.shallow_clone();
-    }
-    let k = DENSE_EDGE_POINTS;
-    let t = Tensor::arange(k, (o.kind(), o.device())) / k as f64;
-    let next = o.roll([-1], [2]);
-    let t = t.view([1, 1, 1, k, 1]);
-    let pts = o.unsqueeze(3) + (next - o).unsqueeze(3) * t;
-    let s = o.size();
-    pts.reshape([s[0], s[1], 4 * k, 2])
 }
 
 /// Validates an image input and the augmentation's shape constraints.

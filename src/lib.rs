@@ -40,6 +40,11 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The pipelines guide's code blocks, run as doctests likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/pipelines.md")]
+pub struct PipelinesGuideDoctests;
+
 mod alloc;
 mod annotations;
 mod augmentation;
@@ -65,8 +70,8 @@ mod warp;
 
 pub use alloc::tune_cpu_allocator;
 pub use annotations::{
-    AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
-    Working,
+    AnnotationOptions, Batch, BoxFormat, BoxMode, BoxSize, Boxes, Keypoints, MaskSampling,
+    MixedLabels, Working,
 };
 pub use augmentation::{Augmentation, TrainOnly};
 pub use auto::{
@@ -108,7 +113,8 @@ pub use warp::{Padding, Resample, Sampling};
 pub mod prelude {
     pub use crate::alloc::tune_cpu_allocator;
     pub use crate::annotations::{
-        AnnotationOptions, Batch, BoxFormat, BoxMode, Boxes, Keypoints, MaskSampling, MixedLabels,
+        AnnotationOptions, Batch, BoxFormat, BoxMode, BoxSize, Boxes, Keypoints, MaskSampling,
+        MixedLabels,
     };
     pub use crate::augmentation::{Augmentation, TrainOnly};
     pub use crate::auto::{

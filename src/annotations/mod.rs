@@ -8,8 +8,10 @@
 //! Conventions (Kornia's): pixel centres on integers, boxes inclusive (`[x1, y1, x2, y2]`
 //! covers pixels x1..=x2), widths `x2 - x1 + 1`. Volumes add z (along D).
 
+mod visible;
 mod working;
 
+pub(crate) use visible::densify;
 pub use working::Working;
 pub(crate) use working::{check_output_finite, from_working, to_working};
 
@@ -163,7 +165,8 @@ impl Boxes {
     }
 
     /// The valid boxes of each image, in `format` (a host read of the validity mask: call it
-    /// at the boundary of a training step, not inside one).
+    /// at the boundary of a training step, not inside one). The boxes of an unbatched image
+    /// come back as a list of one.
     pub fn to_list(&self) -> Vec<Tensor> {
         self.select_valid(&self.data)
     }
@@ -177,21 +180,31 @@ impl Boxes {
     }
 
     fn select_valid(&self, t: &Tensor) -> Vec<Tensor> {
-        let b = t.size()[0];
-        (0..b)
-            .map(|i| match &self.valid {
-                Some(v) => t
-                    .get(i)
-                    .index_select(0, &v.get(i).to_device(t.device()).nonzero().squeeze_dim(-1)),
-                None => t.get(i),
-            })
-            .collect()
+        select_valid(t, self.valid.as_ref(), self.data.dim() == 2)
     }
 
     /// The boxes as xyxy.
     pub fn to_xyxy(&self) -> Tensor {
         self.format.to_xyxy(&self.data)
     }
+}
+
+/// The rows of (B,N,…) `t` that `valid` (B,N) marks, one tensor per image (`unbatched`: `t`
+/// is (N,…) and `valid` (N,), for one image).
+fn select_valid(t: &Tensor, valid: Option<&Tensor>, unbatched: bool) -> Vec<Tensor> {
+    if unbatched {
+        let v = valid.map(|v| v.unsqueeze(0));
+        return select_valid(&t.unsqueeze(0), v.as_ref(), false);
+    }
+    let b = t.size()[0];
+    (0..b)
+        .map(|i| match valid {
+            Some(v) => t
+                .get(i)
+                .index_select(0, &v.get(i).to_device(t.device()).nonzero().squeeze_dim(-1)),
+            None => t.get(i),
+        })
+        .collect()
 }
 
 /// Pads (N_i, k) tensors to (B, max N_i, k) and returns the validity mask.
@@ -265,6 +278,13 @@ impl Keypoints {
     pub fn with_valid(mut self, valid: Tensor) -> Keypoints {
         self.valid = Some(valid);
         self
+    }
+
+    /// The valid keypoints of each image, (N_i, d) each: those flagged outside removed (a
+    /// host read of the validity mask: call it at the boundary of a training step). The
+    /// keypoints of an unbatched image come back as a list of one.
+    pub fn to_list(&self) -> Vec<Tensor> {
+        select_valid(&self.points, self.valid.as_ref(), self.points.dim() == 2)
     }
 }
 
@@ -416,10 +436,24 @@ pub enum BoxMode {
     Kornia,
 }
 
+/// How a box's width, height and area are counted by [`AnnotationOptions::min_area`],
+/// [`AnnotationOptions::min_size`] and (without the visible region) the visibility.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BoxSize {
+    /// In pixels, both corners included: a box from `x1` to `x2` is `x2 - x1 + 1` wide
+    /// (Kornia's convention, the crate's box convention).
+    #[default]
+    Inclusive,
+    /// Corner to corner: `x2 - x1` wide (Albumentations' and torchvision's `w * h`).
+    Continuous,
+}
+
 /// How a pipeline carries annotations: mask resampling, box mode, and what to do with boxes
 /// and keypoints that leave the output. Defaults: nearest masks with each step's own
 /// `align_corners`, carried box corners, nothing clipped, flagged or dropped (Kornia's
-/// behaviour, but for the box mode).
+/// behaviour, but for the box mode). Detection pipelines want
+/// [`AnnotationOptions::detection`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnnotationOptions {
@@ -429,17 +463,34 @@ pub struct AnnotationOptions {
     pub mask_align_corners: Option<bool>,
     /// How boxes travel through several steps.
     pub box_mode: BoxMode,
+    /// Follow each 2D box's visible region step by step: the part of the box inside the
+    /// frame, clipped against every step's output frame (a convex polygon) and mapped by the
+    /// next step. The output box is the enclosure of that region, so a box that left the
+    /// frame at some step never comes back and a box a step cut stays tight; its visibility
+    /// is the region's area over the whole box's area (both mapped to the output, corner to
+    /// corner). Keypoints that leave the frame at any step stay outside (see
+    /// `flag_outside`). The exact corners still travel for the inverse. A fused run of
+    /// warps ([`SequentialConfig::fuse_geometry`](crate::SequentialConfig)) is one warp, so
+    /// it clips once, at its end, as its image shows. Volumes clip at the end only.
+    pub visible_region: bool,
     /// Clip output boxes to the output image, `[0, W-1] × [0, H-1]`.
     pub clip_boxes: bool,
-    /// Mark (in `valid`) boxes entirely outside the output and keypoints outside it.
+    /// Mark (in `valid`) boxes entirely outside the output and keypoints outside it (with
+    /// `visible_region`: outside at any step).
     pub flag_outside: bool,
-    /// Drop (mark invalid) boxes whose visible fraction of area (clipped area over area)
-    /// is below this, as Albumentations' `min_visibility`.
+    /// Drop (mark invalid) boxes whose visible fraction of area is below this, as
+    /// Albumentations' `min_visibility`.
     pub min_visibility: f64,
-    /// Drop boxes whose clipped area (in pixels, inclusive sizes) is below this, as
-    /// Albumentations' `min_area` but with Kornia's inclusive sizes: a box from `x1` to `x2`
-    /// is `x2 - x1 + 1` wide here and `x2 - x1` wide in Albumentations and torchvision.
+    /// Drop boxes whose clipped area (in pixels, counted as `size` says) is below this, as
+    /// Albumentations' `min_area`. With the default inclusive sizes a box from `x1` to `x2`
+    /// is `x2 - x1 + 1` wide; Albumentations and torchvision count `x2 - x1`
+    /// ([`BoxSize::Continuous`]).
     pub min_area: f64,
+    /// Drop boxes whose clipped width or height (counted as `size` says) is below this, as
+    /// torchvision's `SanitizeBoundingBoxes(min_size)`.
+    pub min_size: f64,
+    /// How widths, heights and areas are counted.
+    pub size: BoxSize,
 }
 
 impl Default for AnnotationOptions {
@@ -448,10 +499,13 @@ impl Default for AnnotationOptions {
             mask_resample: Resample::Nearest,
             mask_align_corners: None,
             box_mode: BoxMode::Corners,
+            visible_region: false,
             clip_boxes: false,
             flag_outside: false,
             min_visibility: 0.0,
             min_area: 0.0,
+            min_size: 0.0,
+            size: BoxSize::Inclusive,
         }
     }
 }
@@ -461,6 +515,19 @@ impl AnnotationOptions {
     pub fn kornia() -> AnnotationOptions {
         AnnotationOptions {
             box_mode: BoxMode::Kornia,
+            ..Default::default()
+        }
+    }
+
+    /// For detection: each box's visible region followed step by step (a box that left the
+    /// frame never comes back, a cut box stays tight), output boxes clipped, boxes with
+    /// nothing visible and keypoints that left the frame marked invalid. Thresholds
+    /// (`min_visibility`, `min_area`, `min_size`) stay 0: set them on the result.
+    pub fn detection() -> AnnotationOptions {
+        AnnotationOptions {
+            visible_region: true,
+            clip_boxes: true,
+            flag_outside: true,
             ..Default::default()
         }
     }
@@ -488,6 +555,14 @@ impl AnnotationOptions {
                 "min_area",
                 self.min_area,
                 "a finite area >= 0 (pixels)",
+            ));
+        }
+        if !(self.min_size >= 0.0 && self.min_size.is_finite()) {
+            return Err(crate::checks::config(
+                op,
+                "min_size",
+                self.min_size,
+                "a finite size >= 0 (pixels)",
             ));
         }
         if self.mask_resample == Resample::Bicubic {

@@ -2,8 +2,9 @@
 //! against the image and converting it in, giving it back in the caller's layout with the
 //! box options applied.
 
-use super::{AnnotationOptions, Batch, BoxFormat, Boxes, Keypoints, MixedLabels};
-use crate::geometry::{box_corners, enclosure};
+use super::visible::{polygon_area, Visible};
+use super::{AnnotationOptions, Batch, BoxFormat, BoxSize, Boxes, Keypoints, MixedLabels};
+use crate::geometry::{box_corners, enclosure, Geometry};
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -18,6 +19,10 @@ pub struct Working {
     pub(crate) keypoints: Option<Tensor>,
     pub(crate) labels: Option<Tensor>,
     pub(crate) mixed: Option<MixedLabels>,
+    /// With [`AnnotationOptions::visible_region`]: each 2D box's visible region, and
+    /// (B,N) whether each keypoint has stayed inside every frame so far.
+    pub(crate) visible: Option<Visible>,
+    pub(crate) keypoints_inside: Option<Tensor>,
 }
 
 impl Working {
@@ -29,6 +34,39 @@ impl Working {
             keypoints: None,
             labels: None,
             mixed: None,
+            visible: None,
+            keypoints_inside: None,
+        }
+    }
+
+    /// With [`AnnotationOptions::visible_region`], starts following what is visible: each
+    /// 2D box's region clipped to the input frame, and which keypoints lie inside it.
+    pub(crate) fn start_visible(&mut self, opts: &AnnotationOptions) {
+        if !opts.visible_region {
+            return;
+        }
+        let spatial = self.image.size()[2..].to_vec();
+        if let Some(o) = &self.outlines {
+            if o.size()[3] == 2 {
+                self.visible = Some(Visible::start(o, &spatial));
+            }
+        }
+        self.keypoints_inside = self.keypoints.as_ref().map(|k| inside(k, &spatial));
+    }
+
+    /// Maps what is visible through a step's geometry `g` (before its clip).
+    pub(crate) fn map_visible(&mut self, g: &Geometry) {
+        self.visible = self.visible.take().map(|v| v.map(g));
+    }
+
+    /// Clips what is visible to a step's output frame `spatial` (…, H, W) (its keypoints
+    /// are already mapped).
+    pub(crate) fn clip_visible(&mut self, spatial: &[i64]) {
+        let d = self.image.dim() - 2;
+        let spatial = &spatial[spatial.len() - d..];
+        self.visible = self.visible.take().map(|v| v.clip(spatial));
+        if let (Some(ok), Some(k)) = (&self.keypoints_inside, &self.keypoints) {
+            self.keypoints_inside = Some(ok.logical_and(&inside(k, spatial)));
         }
     }
 
@@ -244,6 +282,8 @@ pub(crate) fn to_working(
         keypoints,
         labels: batch.labels.as_ref().map(|l| l.to_device(device)),
         mixed: None,
+        visible: None,
+        keypoints_inside: None,
     };
     let layout = Layout {
         unbatched: b.unbatched,
@@ -360,7 +400,15 @@ pub(crate) fn from_working(
         (Some(outlines), Some(orig)) => {
             let xyxy = enclosure(&outlines);
             let (xyxy, valid, visibility) = if finish {
-                finish_boxes(&xyxy, orig.valid.as_ref(), &spatial, opts, layout.unbatched)
+                let seen = w.visible.as_ref().map(|v| (v, polygon_area(&outlines)));
+                let f = finish_boxes(&xyxy, &spatial, opts, seen);
+                let valid = match (orig.valid.as_ref(), f.keep) {
+                    (Some(v), Some(k)) => Some(v.to_device(k.device()).logical_and(&drop(k))),
+                    (Some(v), None) => Some(v.shallow_clone()),
+                    (None, Some(k)) => Some(drop(k)),
+                    (None, None) => None,
+                };
+                (f.boxes, valid, Some(f.visibility))
             } else {
                 (xyxy, orig.valid.as_ref().map(|v| v.shallow_clone()), None)
             };
@@ -379,7 +427,11 @@ pub(crate) fn from_working(
     let keypoints = match (w.keypoints, &layout.keypoints) {
         (Some(p), Some(orig)) => {
             let valid = if finish && opts.flag_outside {
-                let inside = inside(&p, &spatial);
+                // Inside the output, and (following the visible region) inside every frame.
+                let inside = match &w.keypoints_inside {
+                    Some(ok) => ok.logical_and(&inside(&p, &spatial)),
+                    None => inside(&p, &spatial),
+                };
                 let inside = drop(inside);
                 Some(match &orig.valid {
                     Some(v) => v.to_device(inside.device()).logical_and(&inside),
@@ -415,7 +467,7 @@ fn box_kind(t: &Tensor) -> Kind {
     }
 }
 
-/// Whether points (B,N,d) lie in the output `[0, size-1]` on every axis.
+/// Whether points (B,N,d) lie in the frame `[0, size-1]` on every axis of `spatial`.
 fn inside(points: &Tensor, spatial: &[i64]) -> Tensor {
     let d = spatial.len();
     let mut ok: Option<Tensor> = None;
@@ -431,15 +483,25 @@ fn inside(points: &Tensor, spatial: &[i64]) -> Tensor {
     ok.expect("d >= 1")
 }
 
-/// Clips, flags and drops boxes (B,N,2d) xyxy per `opts`; returns (boxes, valid,
-/// visibility). `valid` is `None` when nothing was given or flagged.
+/// Output boxes with their sanitising: what [`finish_boxes`] gives back.
+struct Finished {
+    /// (B,N,2d) xyxy.
+    boxes: Tensor,
+    /// (B,N) which boxes pass `opts` (`None`: nothing asked).
+    keep: Option<Tensor>,
+    /// (B,N) the visible fraction of each box.
+    visibility: Tensor,
+}
+
+/// Clips, flags and drops boxes (B,N,2d) xyxy per `opts`. With `seen` (the visible region
+/// and the whole box's area), a box is the enclosure of its region and its visibility the
+/// region's share of the area; without, a box is clipped to the output frame.
 fn finish_boxes(
     xyxy: &Tensor,
-    valid: Option<&Tensor>,
     spatial: &[i64],
     opts: &AnnotationOptions,
-    unbatched: bool,
-) -> (Tensor, Option<Tensor>, Option<Tensor>) {
+    seen: Option<(&Visible, Tensor)>,
+) -> Finished {
     let d = spatial.len() as i64;
     let lo = xyxy.narrow(-1, 0, d);
     let hi = xyxy.narrow(-1, d, d);
@@ -451,15 +513,42 @@ fn finish_boxes(
     let zero = limits.zeros_like();
     let clo = lo.maximum(&zero).minimum(&limits);
     let chi = hi.maximum(&zero).minimum(&limits);
-    let size = |a: &Tensor, b: &Tensor| (b - a + 1.0).clamp_min(0.0).prod_dim_int(-1, false, kind);
-    let area = size(&lo, &hi);
-    // A clipped box is empty when it lies outside on some axis.
-    let outside = hi
-        .lt_tensor(&zero)
-        .logical_or(&lo.gt_tensor(&limits))
-        .any_dim(-1, false);
-    let clipped_area = size(&clo, &chi).where_scalarother(&outside.logical_not(), 0.0);
-    let visibility = (&clipped_area / area.clamp_min(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+    let extra = match opts.size {
+        BoxSize::Inclusive => 1.0,
+        BoxSize::Continuous => 0.0,
+    };
+    let sizes = |a: &Tensor, b: &Tensor| (b - a + extra).clamp_min(0.0);
+    let area = |a: &Tensor, b: &Tensor| sizes(a, b).prod_dim_int(-1, false, kind);
+    let following = seen.is_some();
+    let (clipped, gone, visibility) = match seen {
+        None => {
+            // A clipped box is empty when it lies outside on some axis.
+            let outside = hi
+                .lt_tensor(&zero)
+                .logical_or(&lo.gt_tensor(&limits))
+                .any_dim(-1, false);
+            let whole = area(&lo, &hi);
+            let part = area(&clo, &chi).where_scalarother(&outside.logical_not(), 0.0);
+            let visibility = (&part / whole.clamp_min(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+            (Tensor::cat(&[clo, chi], -1), outside, visibility)
+        }
+        Some((region, whole)) => {
+            let alive = &region.alive;
+            let fallback = Tensor::cat(&[clo, chi], -1);
+            let boxes = region
+                .enclosure()
+                .to_kind(kind)
+                .where_self(&alive.unsqueeze(-1), &fallback);
+            // A box of no area (a line or a point) is all visible while anything is left.
+            let whole = whole.to_kind(kind);
+            let share = (region.area().to_kind(kind) / whole.clamp_min(f64::MIN_POSITIVE))
+                .where_self(&whole.gt(0.0), &alive.to_kind(kind))
+                .clamp(0.0, 1.0);
+            (boxes, alive.logical_not(), share)
+        }
+    };
+    let (clo, chi) = (clipped.narrow(-1, 0, d), clipped.narrow(-1, d, d));
+    let there = gone.logical_not();
     let mut keep: Option<Tensor> = None;
     let mut and = |t: Tensor| {
         keep = Some(match keep.take() {
@@ -468,27 +557,29 @@ fn finish_boxes(
         })
     };
     if opts.flag_outside {
-        and(outside.logical_not());
+        and(there.shallow_clone());
     }
     if opts.min_visibility > 0.0 {
         and(visibility.ge(opts.min_visibility - 1e-7));
     }
     if opts.min_area > 0.0 {
-        and(clipped_area.ge(opts.min_area));
+        let a = area(&clo, &chi).where_scalarother(&there, 0.0);
+        and(a.ge(opts.min_area));
     }
-    let drop = |t: Tensor| if unbatched { t.squeeze_dim(0) } else { t };
-    let valid = match (valid, keep) {
-        (Some(v), Some(k)) => Some(v.to_device(device).logical_and(&drop(k))),
-        (Some(v), None) => Some(v.shallow_clone()),
-        (None, Some(k)) => Some(drop(k)),
-        (None, None) => None,
-    };
-    let out = if opts.clip_boxes {
-        Tensor::cat(&[clo, chi], -1)
+    if opts.min_size > 0.0 {
+        let small = sizes(&clo, &chi).lt(opts.min_size).any_dim(-1, false);
+        and(small.logical_not().logical_and(&there));
+    }
+    let boxes = if opts.clip_boxes || following {
+        clipped
     } else {
         xyxy.shallow_clone()
     };
-    (out, valid, Some(visibility))
+    Finished {
+        boxes,
+        keep,
+        visibility,
+    }
 }
 
 /// On the CPU, refuses an output whose valid boxes or keypoints are not finite although the

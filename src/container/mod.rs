@@ -682,7 +682,7 @@ impl Sequential {
     /// sampling) as one warp by the product of their gated matrices.
     fn apply_fused(
         &self,
-        w: Working,
+        mut w: Working,
         seq: &[usize],
         start: usize,
         end: usize,
@@ -693,8 +693,8 @@ impl Sequential {
         let point_kind = w.point_kind();
         let mut shape = w.image.size();
         let mut total: Option<Transform> = None;
-        let mut outlines = w.outlines;
-        let mut keypoints = w.keypoints;
+        let mut outlines = w.outlines.take();
+        let mut keypoints = w.keypoints.take();
         for (pos, &i) in seq.iter().enumerate().take(end).skip(start) {
             let step = &self.steps[i];
             let sub = params.sub(&pos.to_string());
@@ -708,6 +708,7 @@ impl Sequential {
                     point_kind,
                     device,
                 )?);
+                w.map_visible(&g);
                 (outlines, keypoints) =
                     crate::augmentation::map_working_points(&g, outlines, keypoints, opts);
             }
@@ -729,13 +730,20 @@ impl Sequential {
             }
             None => None,
         };
+        // One warp, one clip: what left an intermediate frame is still in the image.
+        w.keypoints = keypoints;
+        if w.visible.is_some() || w.keypoints_inside.is_some() {
+            w.clip_visible(&shape);
+        }
         Ok(Working {
             image,
             masks,
             outlines,
-            keypoints,
+            keypoints: w.keypoints,
             labels: w.labels,
             mixed: w.mixed,
+            visible: w.visible,
+            keypoints_inside: w.keypoints_inside,
         })
     }
 }
