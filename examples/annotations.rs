@@ -38,6 +38,9 @@ fn annotations() -> (Vec<Tensor>, Tensor) {
     (boxes, points)
 }
 
+/// The class names of the hand-placed boxes.
+const CLASSES: [&str; 6] = ["face", "badge", "shuttle", "eye", "cup", "spoon"];
+
 /// (N,H,W) int64 mask: box k of each image is label k + 1 (later boxes on top).
 fn box_mask(boxes: &Boxes, (h, w): (i64, i64)) -> Tensor {
     let n = boxes.data.size()[0];
@@ -57,65 +60,6 @@ fn box_mask(boxes: &Boxes, (h, w): (i64, i64)) -> Tensor {
     }
     assert_eq!(masks.len() as i64, n);
     Tensor::stack(&masks, 0)
-}
-
-/// Draws the record on its images (CPU copies): the mask as a tint, boxes in green,
-/// keypoints in yellow.
-fn draw(batch: &Batch) -> Tensor {
-    let img = batch
-        .image
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Float)
-        .copy();
-    let (h, w) = (img.size()[2], img.size()[3]);
-    if let Some(m) = &batch.masks {
-        let on = m
-            .to_device(Device::Cpu)
-            .gt(0)
-            .unsqueeze(1)
-            .to_kind(Kind::Float);
-        let tint = Tensor::from_slice(&[0.2f32, 0.4, 1.0]).view([1, 3, 1, 1]);
-        let blended = &img * (1.0 - &on * 0.35) + &on * 0.35 * tint;
-        img.shallow_clone().copy_(&blended);
-    }
-    let put = |i: i64, x0: i64, y0: i64, x1: i64, y1: i64, rgb: [f32; 3]| {
-        let (x0, x1) = (x0.max(0), x1.min(w - 1));
-        let (y0, y1) = (y0.max(0), y1.min(h - 1));
-        if x0 > x1 || y0 > y1 {
-            return;
-        }
-        let c = Tensor::from_slice(&rgb).view([3, 1, 1]);
-        img.get(i)
-            .narrow(1, y0, y1 - y0 + 1)
-            .narrow(2, x0, x1 - x0 + 1)
-            .copy_(&c.expand([3, y1 - y0 + 1, x1 - x0 + 1], false));
-    };
-    let green = [0.1, 1.0, 0.2];
-    if let Some(b) = &batch.boxes {
-        for (i, bx) in b.to_list().iter().enumerate() {
-            let v = Vec::<f32>::try_from(bx.reshape([-1])).unwrap_or_default();
-            for r in v.chunks(4) {
-                let [x1, y1, x2, y2] = [r[0], r[1], r[2], r[3]].map(|v| v.round() as i64);
-                let i = i as i64;
-                put(i, x1, y1, x2, y1 + 1, green);
-                put(i, x1, y2 - 1, x2, y2, green);
-                put(i, x1, y1, x1 + 1, y2, green);
-                put(i, x2 - 1, y1, x2, y2, green);
-            }
-        }
-    }
-    if let Some(k) = &batch.keypoints {
-        let pts = k.points.to_device(Device::Cpu);
-        let n = pts.size()[1];
-        for i in 0..pts.size()[0] {
-            for j in 0..n {
-                let v = Vec::<f32>::try_from(pts.get(i).get(j)).unwrap_or_default();
-                let (x, y) = (v[0].round() as i64, v[1].round() as i64);
-                put(i, x - 2, y - 2, x + 2, y + 2, [1.0, 0.95, 0.1]);
-            }
-        }
-    }
-    img
 }
 
 fn pipeline(vs: &nn::VarStore, name: &str, annotations: AnnotationOptions) -> Result<Sequential> {
@@ -151,7 +95,9 @@ fn main() -> Result<()> {
     let device = common::default_device();
     let photos = common::load_photos(224, device)?;
     let (box_list, points) = annotations();
-    let boxes = Boxes::from_list(&box_list, BoxFormat::Xyxy)?;
+    // Class ids (names in CLASSES), one per box.
+    let ids = [&[0i64, 1, 2][..], &[3, 3], &[4, 5]].map(Tensor::from_slice);
+    let boxes = Boxes::from_list(&box_list, BoxFormat::Xyxy)?.with_class_id_list(&ids)?;
     let mask = box_mask(&boxes, (224, 224));
     let record = Batch::new(photos.shallow_clone())
         .with_masks(mask.to_device(device))
@@ -164,17 +110,24 @@ fn main() -> Result<()> {
     // For display, the detection mode: each box's visible region followed step by step
     // (tight boxes, none back from outside), boxes and keypoints that left flagged.
     let clipped = pipeline(&vs, "clipped", AnnotationOptions::detection())?;
-    let mut rows = vec![draw(&record)];
+    // Boxes coloured and named by class, the mask's labels tinted, keypoints yellow; boxes
+    // and keypoints that left the image (invalid) are not drawn.
+    let look = draw::DrawOptions {
+        class_names: CLASSES.map(String::from).to_vec(),
+        ..Default::default()
+    };
+    let paint = |b: &Batch| draw::f_draw(b, &look);
+    let mut rows = vec![paint(&record)?];
     let mut last = None;
     for seed in 0..3 {
         tch::manual_seed(seed);
         let (aug, params) = exact.f_forward_batch(&record)?;
-        rows.push(draw(&clipped.f_apply_batch(&record, &params)?));
+        rows.push(paint(&clipped.f_apply_batch(&record, &params)?)?);
         last = Some((aug, params));
     }
     let (aug, params) = last.expect("three draws");
     let back = exact.f_inverse_batch(&aug, &params, &photos.size())?;
-    rows.push(draw(&back));
+    rows.push(paint(&back)?);
     common::write_grid(&rows, &out)?;
     println!("wrote {out}: originals, three augmented draws, the last one mapped back");
 

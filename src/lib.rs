@@ -51,6 +51,7 @@ mod augmentation;
 pub mod auto;
 mod checks;
 mod container;
+pub mod draw;
 mod error;
 mod filter;
 pub mod geometric;

@@ -16,6 +16,13 @@ fn pipeline(vs: &nn::VarStore, name: &str, steps: &[AugSpec], fast: bool) -> Seq
     Sequential::new(vs.root() / name, cfg).unwrap()
 }
 
+/// A draw from torch's global generator under the serial guard, so that it cannot land
+/// between another test's `manual_seed` and its draws.
+fn guarded_rand(shape: &[i64], kind: Kind) -> Tensor {
+    let _g = common::serial();
+    Tensor::rand(shape, (kind, Device::Cpu))
+}
+
 /// Both pipelines on `x` with the params the exact one drew.
 fn both(steps: &[AugSpec], x: &Tensor, seed: i64) -> (Tensor, Tensor) {
     let vs = nn::VarStore::new(Device::Cpu);
@@ -42,7 +49,7 @@ fn affine_steps_that_do_not_clamp_fuse_exactly() {
     // Values in [0.3, 0.7] and factors within ±0.2: no step clamps, so brightness, contrast
     // and saturation, in every drawn order, are exactly the affine maps the fast mode
     // composes (contrast's mean included).
-    let x = Tensor::rand([8, 3, 16, 16], (Kind::Double, Device::Cpu)) * 0.4 + 0.3;
+    let x = guarded_rand(&[8, 3, 16, 16], Kind::Double) * 0.4 + 0.3;
     for seed in 0..6 {
         let steps = [
             jitter(0.2, 0.2, 0.2, 0.0),
@@ -70,7 +77,7 @@ fn affine_steps_that_do_not_clamp_fuse_exactly() {
             p: 1.0,
         }),
     ];
-    let x = Tensor::rand([16, 3, 8, 8], (Kind::Double, Device::Cpu)) * 3.0 - 1.0;
+    let x = guarded_rand(&[16, 3, 8, 8], Kind::Double) * 3.0 - 1.0;
     let (a, b) = both(&steps, &x, 7);
     let d = common::max_abs_diff(&a, &b);
     assert!(d < 1e-12, "{d}");
@@ -78,7 +85,7 @@ fn affine_steps_that_do_not_clamp_fuse_exactly() {
 
 #[test]
 fn clamps_move_through_normalize_and_stop_at_a_channel_mix() {
-    let x = Tensor::rand([8, 3, 12, 12], (Kind::Double, Device::Cpu)) * 1.4 - 0.2;
+    let x = guarded_rand(&[8, 3, 12, 12], Kind::Double) * 1.4 - 0.2;
     let vs = nn::VarStore::new(Device::Cpu);
     // The reference: the fast jitter alone, then the exact steps after it, replaying the
     // same params.
@@ -127,7 +134,7 @@ fn clamps_move_through_normalize_and_stop_at_a_channel_mix() {
 #[test]
 fn gated_off_samples_are_left_alone_clamp_included() {
     // Values outside [0, 1]: a sample the gate skips must come out unclamped.
-    let x = Tensor::rand([32, 3, 6, 6], (Kind::Float, Device::Cpu)) * 3.0 - 1.0;
+    let x = guarded_rand(&[32, 3, 6, 6], Kind::Float) * 3.0 - 1.0;
     let mut cfg = JitterConfig::new(0.3, 0.3, 0.3, 0.1);
     cfg.p = 0.5;
     let steps = [AugSpec::ColorJitter(cfg)];
@@ -267,11 +274,11 @@ fn fast_mode_round_trips_through_json_and_leaves_annotations_to_geometry() {
 
     let vs = nn::VarStore::new(Device::Cpu);
     let seq = Sequential::new(vs.root() / "fast", cfg).unwrap();
-    let x = Tensor::rand([2, 3, 10, 12], (Kind::Float, Device::Cpu));
+    let x = guarded_rand(&[2, 3, 10, 12], Kind::Float);
     let kp = Tensor::from_slice(&[1.0f32, 2.0, 5.5, 7.0])
         .view([1, 2, 2])
         .repeat([2, 1, 1]);
-    let mask = Tensor::rand([2, 1, 10, 12], (Kind::Float, Device::Cpu)).gt(0.5);
+    let mask = guarded_rand(&[2, 1, 10, 12], Kind::Float).gt(0.5);
     let batch = Batch {
         keypoints: Some(Keypoints::new(kp.shallow_clone())),
         masks: Some(mask.shallow_clone()),

@@ -529,6 +529,79 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
             }
             _ => {}
         }
+        // The detection mode on the same steps: every valid box lies inside the output
+        // frame, visibilities are fractions, and no keypoint outside it is valid.
+        if let Some(msg) = detection_check(&json, &x, &boxes, rng.below(2) == 0, stats) {
+            return Some(format!("{msg}: {case}"));
+        }
+    }
+    None
+}
+
+/// Runs the record of `x` with `boxes` (and keypoints at their corners) through `json`'s
+/// steps in the detection mode (with thresholds, or not) and checks its outputs.
+fn detection_check(
+    json: &str,
+    x: &Tensor,
+    boxes: &Tensor,
+    thresholds: bool,
+    stats: &mut Stats,
+) -> Option<String> {
+    let mut cfg: SequentialConfig = serde_json::from_str(json).ok()?;
+    cfg.annotations = AnnotationOptions {
+        min_visibility: if thresholds { 0.25 } else { 0.0 },
+        min_size: if thresholds { 1.5 } else { 0.0 },
+        ..AnnotationOptions::detection()
+    };
+    let vs = VarStore::new(Device::Cpu);
+    let seq = Sequential::new(vs.root(), cfg).ok()?;
+    let b = boxes.size()[0];
+    let kps = boxes.narrow(-1, 0, 2).copy();
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let batch = Batch::new(x.shallow_clone())
+            .with_boxes(Boxes::xyxy(boxes.abs().cumsum(-1, None) - 5.0))
+            .with_keypoints(Keypoints::new(kps.shallow_clone()));
+        seq.f_forward_batch(&batch)
+    }));
+    let out = match r {
+        Err(_) => return Some("f_forward_batch in the detection mode panicked".into()),
+        Ok(Err(e)) if !typed(&e) => return Some(format!("detection mode: untyped {}", short(&e))),
+        Ok(Err(_)) => return None,
+        Ok(Ok((out, _))) => out,
+    };
+    let (bx, kp) = (out.boxes?, out.keypoints?);
+    let img = out.image.size();
+    let (h, w) = (img[img.len() - 2] as f64, img[img.len() - 1] as f64);
+    let data = bx.data.reshape([b, -1, 4]);
+    let valid = bx.valid?.reshape([b, -1]);
+    let vis = bx.visibility?;
+    let inside = data
+        .select(-1, 0)
+        .ge(-1e-4)
+        .logical_and(&data.select(-1, 1).ge(-1e-4))
+        .logical_and(&data.select(-1, 2).le(w - 1.0 + 1e-4))
+        .logical_and(&data.select(-1, 3).le(h - 1.0 + 1e-4))
+        .logical_and(&data.select(-1, 2).ge_tensor(&data.select(-1, 0)))
+        .logical_and(&data.select(-1, 3).ge_tensor(&data.select(-1, 1)));
+    stats.detection_checked += 1;
+    if !bool::try_from(inside.logical_or(&valid.logical_not()).all()).unwrap_or(false) {
+        return Some(format!(
+            "detection mode: a valid box outside the {h}x{w} output"
+        ));
+    }
+    if !bool::try_from(vis.ge(0.0).logical_and(&vis.le(1.0)).all()).unwrap_or(false) {
+        return Some("detection mode: a visibility outside [0, 1]".into());
+    }
+    let p = kp.points.reshape([b, -1, 2]);
+    let kin = p
+        .select(-1, 0)
+        .ge(0.0)
+        .logical_and(&p.select(-1, 0).le(w - 1.0))
+        .logical_and(&p.select(-1, 1).ge(0.0))
+        .logical_and(&p.select(-1, 1).le(h - 1.0));
+    let kvalid = kp.valid?.reshape([b, -1]);
+    if !bool::try_from(kin.logical_or(&kvalid.logical_not()).all()).unwrap_or(false) {
+        return Some("detection mode: a valid keypoint outside the output".into());
     }
     None
 }
@@ -660,6 +733,7 @@ struct Stats {
     wrong_shapes: usize,
     batch_checked: usize,
     ramps_checked: usize,
+    detection_checked: usize,
 }
 
 #[test]
@@ -705,7 +779,9 @@ fn fuzz_every_operator_and_pipeline() {
     );
     assert!(stats.wrong_shapes * 4 >= stats.ran, "{stats:?}");
     assert!(
-        stats.batch_checked == stats.ran && stats.ramps_checked * 50 >= stats.ran,
+        stats.batch_checked == stats.ran
+            && stats.ramps_checked * 50 >= stats.ran
+            && stats.detection_checked * 20 >= stats.ran,
         "{stats:?}"
     );
     assert!(

@@ -31,39 +31,10 @@ pub fn load_photos(size: i64, device: Device) -> Result<Tensor> {
     Ok(Tensor::cat(&images, 0).clamp(0.0, 1.0).to_device(device))
 }
 
-/// Writes rows of (N,3,H,W) images in [0,1] as one PNG grid with 4-pixel white gaps.
+/// Writes rows of (N,3,H,W) images in [0,1] (or uint8) as one PNG grid with 4-pixel white
+/// gaps (`tch_dda::draw::f_save_grid`).
 pub fn write_grid(rows: &[Tensor], path: &str) -> Result<()> {
-    let gap = 4i64;
-    let (n, h, w) = {
-        let s = rows[0].size();
-        (s[0], s[2], s[3])
-    };
-    let (gh, gw) = (rows.len() as i64 * (h + gap) + gap, n * (w + gap) + gap);
-    let grid = Tensor::ones([3, gh, gw], (Kind::Float, Device::Cpu));
-    for (r, row) in rows.iter().enumerate() {
-        let row = row
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .clamp(0.0, 1.0);
-        for i in 0..n {
-            let y = gap + r as i64 * (h + gap);
-            let x = gap + i * (w + gap);
-            grid.narrow(1, y, h).narrow(2, x, w).copy_(&row.get(i));
-        }
-    }
-    let bytes: Vec<u8> = Vec::try_from(
-        &(grid * 255.0)
-            .round()
-            .to_kind(Kind::Uint8)
-            .permute([1, 2, 0])
-            .contiguous()
-            .view([-1]),
-    )?;
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    image::save_buffer(path, &bytes, gw as u32, gh as u32, image::ColorType::Rgb8)?;
-    Ok(())
+    Ok(tch_dda::draw::f_save_grid(rows, path)?)
 }
 
 /// The default device: CUDA when available, else the CPU.
