@@ -182,8 +182,8 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         &self,
         _shape: &[i64],
         _params: &Params,
-        _stats: &crate::container::ColorStats<'_>,
-    ) -> Result<crate::container::ColorMap> {
+        _stats: &crate::color_map::ColorStats<'_>,
+    ) -> Result<crate::color_map::ColorMap> {
         Err(Error::Params {
             op: self.name(),
             key: "color_map".into(),

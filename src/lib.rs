@@ -50,6 +50,7 @@ mod annotations;
 mod augmentation;
 pub mod auto;
 mod checks;
+mod color_map;
 mod container;
 pub mod draw;
 mod error;
@@ -59,6 +60,7 @@ mod geometry;
 pub mod intensity;
 mod kernels;
 mod kornia;
+mod labels;
 pub mod mix;
 mod ops;
 mod params;
@@ -82,7 +84,7 @@ pub use auto::{
 };
 pub use checks::MAX_TENSOR_BYTES;
 #[doc(hidden)]
-pub use container::{ColorMap, ColorStats};
+pub use color_map::{ColorMap, ColorStats};
 pub use container::{RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;

@@ -119,12 +119,12 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "k is the side of a motion kernel that exists",
     ),
     (
-        "src/warp/mod.rs",
+        "src/geometry/mod.rs",
         "let eye = Tensor::eye(n + 1, (t.kind(), t.device())).expand([b, n + 1, n + 1], false);",
         "n is 2 or 3 (expand is a view)",
     ),
     (
-        "src/warp/mod.rs",
+        "src/geometry/mod.rs",
         "let mask = Tensor::zeros([1, n + 1, n + 1], (t.kind(), t.device()));",
         "n is 2 or 3",
     ),

@@ -15,7 +15,7 @@ pub(crate) use visible::densify;
 pub use working::Working;
 pub(crate) use working::{check_output_finite, from_working, to_working};
 
-use crate::mix::LambdaWeight;
+use crate::labels::LambdaWeight;
 use crate::warp::Resample;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -313,7 +313,7 @@ impl MixedLabels {
     /// # Errors
     /// As [`crate::soft_targets`].
     pub fn soft_targets(&self, num_classes: i64) -> Result<Tensor> {
-        crate::soft_targets(&self.labels, num_classes, self.weight)
+        crate::labels::soft_targets(&self.labels, num_classes, self.weight)
     }
 
     /// The soft-target cross-entropy of `logits` (B,K), as [`crate::mix_cross_entropy`].
@@ -321,7 +321,7 @@ impl MixedLabels {
     /// # Errors
     /// As [`crate::mix_cross_entropy`].
     pub fn cross_entropy(&self, logits: &Tensor) -> Result<Tensor> {
-        crate::mix_cross_entropy(logits, &self.labels, self.weight)
+        crate::labels::mix_cross_entropy(logits, &self.labels, self.weight)
     }
 }
 

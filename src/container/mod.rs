@@ -14,7 +14,6 @@ use tch::{nn, Device, Kind, Tensor};
 mod color;
 mod config;
 
-pub use color::{ColorMap, ColorStats};
 pub use config::{RandomApply, SequentialConfig};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's

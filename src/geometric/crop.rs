@@ -82,7 +82,7 @@ pub(super) fn src_box(op: &'static str, params: &Params, b: i64) -> Result<Tenso
 
 /// The (B,3,3) translation moving (x0, y0) to the origin, as a geometry.
 fn to_origin(x0: &Tensor, y0: &Tensor) -> Geometry {
-    Geometry::translation(warp::translation(&-Tensor::stack(&[x0, y0], 1)))
+    Geometry::translation(crate::geometry::translation(&-Tensor::stack(&[x0, y0], 1)))
 }
 
 /// The crop's `(x0, y0)` (B,2) from its `src` box.

@@ -544,7 +544,7 @@ impl Augmentation for PadTo {
         device: Device,
     ) -> Result<Geometry> {
         let zero = Tensor::f_zeros([shape[0], 2], (kind, device))?;
-        Ok(Geometry::translation(crate::warp::translation(&zero)))
+        Ok(Geometry::translation(crate::geometry::translation(&zero)))
     }
 
     /// Masks are padded as the image (the same mode and value, as Kornia).

@@ -109,7 +109,7 @@ impl Transform {
     /// The translation by `t` (B,2) (images) or (B,3) (volumes).
     pub fn translation(t: &Tensor) -> Transform {
         Transform {
-            matrix: crate::warp::translation(t),
+            matrix: translation(t),
             class: TransformClass::Translation,
         }
     }
@@ -184,7 +184,7 @@ impl Transform {
             TransformClass::Translation => {
                 let d = self.dims() as i64;
                 let t = self.matrix.narrow(-2, 0, d).select(-1, d);
-                crate::warp::translation(&-t)
+                translation(&-t)
             }
             _ if self.dims() == 2 => inverse3x3(&self.matrix),
             _ => inverse_nxn(&self.matrix),
@@ -330,36 +330,6 @@ impl Transform {
         }
     }
 
-    /// Warps `image` (B,C,H,W) (volumes (B,C,D,H,W)) by this transform into an output of
-    /// spatial size `out` ((H, W) or (D, H, W)) with `sampling`: one `grid_sampler` call,
-    /// differentiable with respect to the image and the matrix. Pixels are sampled at
-    /// `M⁻¹ p`, as every geometric augmentation of the crate warps.
-    ///
-    /// # Errors
-    /// [`Error::Geometry`] when the image's rank or batch does not fit the transform;
-    /// [`Error::Config`] for bicubic sampling of a volume; libtorch errors.
-    pub fn f_warp(
-        &self,
-        image: &Tensor,
-        out: &[i64],
-        sampling: &crate::Sampling,
-    ) -> Result<Tensor> {
-        let size = image.size();
-        let d = self.dims();
-        if size.len() != d + 2 || out.len() != d || (self.batch() != 1 && self.batch() != size[0]) {
-            return Err(Error::Geometry {
-                what: "image to warp",
-                problem: format!(
-                    "has shape {size:?} (output size {out:?}); expected (B, C, {}) with B = {} and an output size of {d} numbers",
-                    if d == 3 { "D, H, W" } else { "H, W" },
-                    self.batch()
-                ),
-            });
-        }
-        crate::checks::float_kind("Transform", image.kind())?;
-        crate::warp::warp(image, self, out, sampling)
-    }
-
     /// The same transform in `kind`.
     pub fn to_kind(&self, kind: Kind) -> Transform {
         Transform {
@@ -447,6 +417,17 @@ pub fn enclosure(points: &Tensor) -> Tensor {
     Tensor::cat(&[lo, hi], -1)
 }
 
+/// The (B, n+1, n+1) translation by `t` (B, n), n = 2 or 3.
+pub(crate) fn translation(t: &Tensor) -> Tensor {
+    let size = t.size();
+    let (b, n) = (size[0], size[1]);
+    let eye = Tensor::eye(n + 1, (t.kind(), t.device())).expand([b, n + 1, n + 1], false);
+    let col = Tensor::cat(&[t.shallow_clone(), t.zeros_like().narrow(1, 0, 1)], 1);
+    let mask = Tensor::zeros([1, n + 1, n + 1], (t.kind(), t.device()));
+    let _ = mask.narrow(2, n, 1).narrow(1, 0, n).fill_(1.0);
+    eye + mask * col.unsqueeze(-1)
+}
+
 /// What an augmentation does to coordinates.
 #[derive(Debug, Clone)]
 pub enum Geometry {
@@ -469,7 +450,7 @@ impl Geometry {
         Geometry::Matrix(Transform::from_parts(m, TransformClass::Projective))
     }
 
-    /// A translation geometry (the matrix of [`crate::warp::translation`]).
+    /// A translation geometry (the matrix of [`Transform::translation`]).
     pub(crate) fn translation(m: Tensor) -> Geometry {
         Geometry::Matrix(Transform::from_parts(m, TransformClass::Translation))
     }

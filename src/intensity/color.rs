@@ -278,8 +278,8 @@ impl Jitter {
         op: &'static str,
         shape: &[i64],
         params: &Params,
-        stats: &crate::ColorStats<'_>,
-    ) -> Result<crate::ColorMap> {
+        stats: &crate::color_map::ColorStats<'_>,
+    ) -> Result<crate::color_map::ColorMap> {
         let (b, c) = (shape[0], shape[1]);
         let mean_in = stats.mean();
         let (kind, device) = (mean_in.kind(), mean_in.device());
@@ -323,7 +323,7 @@ impl Jitter {
                 bias += shift;
             }
         }
-        Ok(crate::ColorMap {
+        Ok(crate::color_map::ColorMap {
             matrix,
             bias,
             bounds: Some((
@@ -546,8 +546,8 @@ macro_rules! jitter_type {
                 &self,
                 shape: &[i64],
                 params: &Params,
-                stats: &crate::ColorStats<'_>,
-            ) -> Result<crate::ColorMap> {
+                stats: &crate::color_map::ColorStats<'_>,
+            ) -> Result<crate::color_map::ColorMap> {
                 self.inner.fast_map($kornia, shape, params, stats)
             }
         }

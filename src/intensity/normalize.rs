@@ -160,8 +160,8 @@ macro_rules! normalize_type {
                 &self,
                 shape: &[i64],
                 _params: &Params,
-                stats: &crate::ColorStats<'_>,
-            ) -> Result<crate::ColorMap> {
+                stats: &crate::color_map::ColorStats<'_>,
+            ) -> Result<crate::color_map::ColorMap> {
                 let like = stats.like();
                 let (b, c) = (shape[0], shape[1]);
                 let ones = Tensor::f_ones([b, c], (like.kind(), like.device()))?;
@@ -173,7 +173,7 @@ macro_rules! normalize_type {
                 } else {
                     (std, mean)
                 };
-                Ok(crate::ColorMap {
+                Ok(crate::color_map::ColorMap {
                     matrix: scale.diag_embed(0, -2, -1),
                     bias: shift,
                     bounds: None,
@@ -352,8 +352,8 @@ impl Augmentation for RandomGrayscale {
         &self,
         shape: &[i64],
         _params: &Params,
-        stats: &crate::ColorStats<'_>,
-    ) -> Result<crate::ColorMap> {
+        stats: &crate::color_map::ColorStats<'_>,
+    ) -> Result<crate::color_map::ColorMap> {
         let like = stats.like();
         let (b, c) = (shape[0], shape[1]);
         let w = match &self.cfg.rgb_weights {
@@ -362,7 +362,7 @@ impl Augmentation for RandomGrayscale {
             None => vec![1.0 / c as f64; c as usize],
         };
         let w = constant(&w, like.kind(), like.device());
-        Ok(crate::ColorMap {
+        Ok(crate::color_map::ColorMap {
             matrix: w.view([1, 1, c]).expand([b, c, c], false),
             bias: Tensor::f_zeros([b, c], (like.kind(), like.device()))?,
             bounds: None,

@@ -262,7 +262,7 @@ impl Augmentation for CenterCrop3D {
         device: Device,
     ) -> Result<Geometry> {
         let shift = crop_shift(CENTER3D, params, shape[0], kind, device)?;
-        Ok(Geometry::translation(warp::translation(&shift)))
+        Ok(Geometry::translation(crate::geometry::translation(&shift)))
     }
 
     fn sampling(&self) -> Option<Sampling> {
@@ -546,7 +546,7 @@ impl Augmentation for RandomCrop3D {
         for p in self.padding_steps(shape) {
             shift += constant(&[p[0] as f64, p[2] as f64, p[4] as f64], kind, device);
         }
-        Ok(Geometry::translation(warp::translation(&shift)))
+        Ok(Geometry::translation(crate::geometry::translation(&shift)))
     }
 
     fn sampling(&self) -> Option<Sampling> {

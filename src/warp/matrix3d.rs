@@ -2,8 +2,8 @@
 //! and the eight-point homography, in voxel coordinates `(x, y, z)` (x along W, y along H,
 //! z along D) mapping input voxels to output voxels, as Kornia's.
 
+use crate::geometry::translation;
 use crate::ops::constant;
-use crate::warp::translation;
 use tch::{Kind, Tensor};
 
 /// Stacks twelve (B,) tensors (row-major 3×4) into (B,4,4) with last row `[0, 0, 0, 1]`.

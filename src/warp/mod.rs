@@ -335,17 +335,6 @@ pub(crate) fn warp_by<A: Augmentation + ?Sized>(
     warp(input, &t, out, s)
 }
 
-/// The (B, n+1, n+1) translation by `t` (B, n), n = 2 or 3.
-pub(crate) fn translation(t: &Tensor) -> Tensor {
-    let size = t.size();
-    let (b, n) = (size[0], size[1]);
-    let eye = Tensor::eye(n + 1, (t.kind(), t.device())).expand([b, n + 1, n + 1], false);
-    let col = Tensor::cat(&[t.shallow_clone(), t.zeros_like().narrow(1, 0, 1)], 1);
-    let mask = Tensor::zeros([1, n + 1, n + 1], (t.kind(), t.device()));
-    let _ = mask.narrow(2, n, 1).narrow(1, 0, n).fill_(1.0);
-    eye + mask * col.unsqueeze(-1)
-}
-
 /// Extracts the window of spatial size `size` ((h, w) or (d, h, w)) starting at the
 /// whole-pixel offsets `start` (B, n) in `(x, y[, z])` order from every sample of `x`, with
 /// one `gather`. Exact. With `zeros_outside`, pixels outside the input are zeros (what a warp
@@ -401,4 +390,32 @@ pub(crate) fn crop_window(
         Some(ok) => out.f_where_scalarother(&ok.unsqueeze(1), 0.0)?,
         None => out,
     })
+}
+
+/// Resampling by a transform: the sampling layer's side of [`Transform`].
+impl Transform {
+    /// Warps `image` (B,C,H,W) (volumes (B,C,D,H,W)) by this transform into an output of
+    /// spatial size `out` ((H, W) or (D, H, W)) with `sampling`: one `grid_sampler` call,
+    /// differentiable with respect to the image and the matrix. Pixels are sampled at
+    /// `M⁻¹ p`, as every geometric augmentation of the crate warps.
+    ///
+    /// # Errors
+    /// [`Error::Geometry`] when the image's rank or batch does not fit the transform;
+    /// [`Error::Config`] for bicubic sampling of a volume; libtorch errors.
+    pub fn f_warp(&self, image: &Tensor, out: &[i64], sampling: &Sampling) -> Result<Tensor> {
+        let size = image.size();
+        let d = self.dims();
+        if size.len() != d + 2 || out.len() != d || (self.batch() != 1 && self.batch() != size[0]) {
+            return Err(Error::Geometry {
+                what: "image to warp",
+                problem: format!(
+                    "has shape {size:?} (output size {out:?}); expected (B, C, {}) with B = {} and an output size of {d} numbers",
+                    if d == 3 { "D, H, W" } else { "H, W" },
+                    self.batch()
+                ),
+            });
+        }
+        crate::checks::float_kind("Transform", image.kind())?;
+        warp(image, self, out, sampling)
+    }
 }
