@@ -8,7 +8,7 @@
 /// the top of its heap back to the system once 2× its current mapping threshold is free, so
 /// how often a process pays those page faults depends on what it allocated before. With
 /// autograd recording, every step allocates its outputs, so this is most of the time of a
-/// forward + backward pass on the CPU (README, section Performance).
+/// forward + backward pass on the CPU (docs/performance.md).
 ///
 /// Process-wide and opt-in: call it once at start-up, before the training loop. The cost is
 /// that freed batches stay in the process (its resident memory stays at its peak instead of

@@ -40,10 +40,22 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// The pipelines guide's code blocks, run as doctests likewise.
+/// The guides' code blocks (docs/), run as doctests likewise.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/pipelines.md")]
 pub struct PipelinesGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/operators.md")]
+pub struct OperatorsGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/learning.md")]
+pub struct LearningGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/reliability.md")]
+pub struct ReliabilityGuideDoctests;
 
 mod alloc;
 mod annotations;

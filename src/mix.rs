@@ -167,7 +167,7 @@ pub struct MixUpConfig {
     /// Probability of mixing the batch (one draw for the whole batch).
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 

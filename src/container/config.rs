@@ -48,7 +48,8 @@ pub struct SequentialConfig {
     /// Normalize, Denormalize, RandomGrayscale) into one per-sample affine map of the
     /// channels and one clamp, applied in one pass. Off by default: it drops the clamps
     /// between colour steps and rotates hue about the gray axis instead of in HSV (the
-    /// README gives the deviation from Kornia); the result stays differentiable.
+    /// pipelines guide, docs/pipelines.md, gives the deviation from Kornia); the result stays
+    /// differentiable.
     pub fuse_color: bool,
     /// How masks, boxes and keypoints are carried.
     pub annotations: AnnotationOptions,

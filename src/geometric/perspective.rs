@@ -38,7 +38,7 @@ pub struct PerspectiveConfig {
     /// Corner sampling.
     pub sampling_method: PerspectiveSampling,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 

@@ -116,7 +116,7 @@ pub struct JitterConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 
@@ -439,7 +439,7 @@ impl Jitter {
 
 /// The fast mode's hue: a rotation by `turns` (B,) of a turn about the gray axis (1,1,1)/√3,
 /// as (B,3,3) matrices. It equals the HSV rotation for the primaries at multiples of a
-/// third of a turn and keeps every pixel's mean; elsewhere it deviates from it (the README
+/// third of a turn and keeps every pixel's mean; elsewhere it deviates from it (docs/pipelines.md
 /// gives the figure).
 pub(crate) fn gray_axis_rotation(turns: &Tensor) -> Tensor {
     let (kind, device) = (turns.kind(), turns.device());

@@ -24,7 +24,7 @@ pub struct SolarizeConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
     /// Straight-through estimator: the forward output is unchanged, the backward pass
     /// treats the thresholding as the identity, so the input and the threshold range get
@@ -198,7 +198,7 @@ pub struct SharpnessConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 

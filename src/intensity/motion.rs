@@ -41,7 +41,7 @@ pub struct MotionBlurConfig {
     /// Probability of blurring each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 

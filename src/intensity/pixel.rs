@@ -245,7 +245,7 @@ pub struct PosterizeConfig {
     pub p: f64,
     /// Make `bits` a trainable variable (a gradient reaches it only with
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
     /// Straight-through estimator: forward unchanged, backward the identity to the input
     /// and to the (unrounded) bits. Kornia gives neither a gradient.

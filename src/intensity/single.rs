@@ -28,7 +28,7 @@ pub struct FactorConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 
@@ -236,7 +236,7 @@ pub struct GammaConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 

@@ -51,7 +51,7 @@ pub struct Affine3DConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 
@@ -354,7 +354,7 @@ pub struct Rotation3DConfig {
     /// Probability of rotating each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 
@@ -515,7 +515,7 @@ pub struct Perspective3DConfig {
     /// Probability of transforming each sample.
     pub p: f64,
     /// Which ranges are trainable variables: none, all, or those named (see
-    /// [`crate::Learnable`]; the names are in the README's operator table).
+    /// [`crate::Learnable`]; the names are in docs/operators.md's table).
     pub learnable: Learnable,
 }
 
