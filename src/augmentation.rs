@@ -4,7 +4,7 @@
 use crate::annotations::{self, AnnotationOptions, Batch, MaskSampling, Working};
 use crate::checks::{self, Batched};
 use crate::geometry::{Geometry, Transform};
-use crate::mix::MixAugmentation;
+use crate::labels::{mix_cross_entropy, LambdaWeight};
 use crate::warp::{self, Sampling};
 use crate::{AugSpec, Error, Params, Range, Result};
 use tch::{nn, Device, Kind, Tensor};
@@ -559,7 +559,7 @@ pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
                                 .into(),
                     }),
                     (Some(l), None) => {
-                        let m = crate::mix::gated_mixed_labels(mix, l, params, kind)?;
+                        let m = gated_mixed_labels(mix, l, params, kind)?;
                         (w.labels, Some(m))
                     }
                     (None, None) => (None, None),
@@ -924,3 +924,137 @@ macro_rules! impl_module {
     )*};
 }
 pub(crate) use impl_module;
+
+// The mixing capability: at the trait's layer, since the trait hands it out (`as_mix`) and
+// a record's labels go through it.
+
+/// An augmentation that mixes samples of a batch and so must mix their labels too.
+///
+/// The provided methods validate the labels (integer kind, shape (B,)), apply the batch
+/// gate to images and labels alike (a gated-off batch keeps its images and gets `[y, y, 0]`
+/// rows), and return Kornia's label tensor.
+pub trait MixAugmentation: Augmentation {
+    /// Which label `λ` weighs in [`MixAugmentation::mix_labels`]'s output.
+    fn lambda_weight(&self) -> LambdaWeight;
+
+    /// The mixed labels for validated integer `labels` (B,), ignoring the gate, in `kind`.
+    fn mix_labels(&self, labels: &Tensor, params: &Params, kind: Kind) -> Result<Tensor>;
+
+    /// The labels of an unmixed batch: `[y, y, 0]` rows, in the output layout.
+    fn unmixed_labels(&self, labels: &Tensor, kind: Kind) -> Tensor;
+
+    /// Draws parameters and mixes `input` (B,C,H,W) or (C,H,W) and `labels` (B,).
+    ///
+    /// # Errors
+    /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Labels`] for
+    /// labels that are not an integer (B,) tensor.
+    fn f_forward_with_labels_and_params(
+        &self,
+        input: &Tensor,
+        labels: &Tensor,
+    ) -> Result<(Tensor, Tensor, Params)> {
+        let b = checks::input(self.name(), input, 2)?;
+        check_labels(self.name(), labels, b.x.size()[0])?;
+        let params = self.sample(&b.x.size(), b.x.device())?;
+        // The replay's mixing without its checks: these params were just drawn.
+        let x = b.restore(self.gated_apply(&b.x, &params)?);
+        let y = mixed_labels(self.as_dyn_mix(), labels, input, &params)?;
+        Ok((x, y, params))
+    }
+
+    /// [`MixAugmentation::f_forward_with_labels_and_params`] without the params.
+    ///
+    /// # Errors
+    /// As [`MixAugmentation::f_forward_with_labels_and_params`].
+    fn f_forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (x, y, _) = self.f_forward_with_labels_and_params(input, labels)?;
+        Ok((x, y))
+    }
+
+    /// Replays `params` on `input` and `labels`.
+    ///
+    /// # Errors
+    /// As [`MixAugmentation::f_forward_with_labels_and_params`], plus [`Error::Params`].
+    fn f_apply_with_labels(
+        &self,
+        input: &Tensor,
+        labels: &Tensor,
+        params: &Params,
+    ) -> Result<(Tensor, Tensor)> {
+        let batch = checks::input(self.name(), input, 2)?.x.size()[0];
+        check_labels(self.name(), labels, batch)?;
+        let x = self.f_apply(input, params)?;
+        Ok((x, mixed_labels(self.as_dyn_mix(), labels, input, params)?))
+    }
+
+    /// `self` as a trait object.
+    #[doc(hidden)]
+    fn as_dyn_mix(&self) -> &dyn MixAugmentation;
+
+    /// Panicking form of [`MixAugmentation::f_forward_with_labels`].
+    fn forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
+        crate::error::or_panic(self.f_forward_with_labels(input, labels))
+    }
+
+    /// The soft-target cross-entropy of `logits` (B,K) against this augmentation's mixed
+    /// labels: [`mix_cross_entropy`] with [`MixAugmentation::lambda_weight`].
+    ///
+    /// # Errors
+    /// As [`mix_cross_entropy`].
+    fn f_cross_entropy(&self, logits: &Tensor, mixed_labels: &Tensor) -> Result<Tensor> {
+        mix_cross_entropy(logits, mixed_labels, self.lambda_weight())
+    }
+}
+
+/// The labels `params` give `labels` (moved to the input's device), in the input's kind.
+fn mixed_labels(
+    aug: &dyn MixAugmentation,
+    labels: &Tensor,
+    input: &Tensor,
+    params: &Params,
+) -> Result<Tensor> {
+    let labels = labels.to_device(input.device());
+    Ok(gated_mixed_labels(aug, &labels, params, input.kind())?.labels)
+}
+
+/// The mixed labels of `labels` (B,) (checked), with the batch gate applied: a gated-off
+/// batch gets `[y, y, 0]` rows.
+pub(crate) fn gated_mixed_labels(
+    mix: &dyn MixAugmentation,
+    labels: &Tensor,
+    params: &Params,
+    kind: Kind,
+) -> Result<crate::MixedLabels> {
+    let batch = labels.size().first().copied().unwrap_or(0);
+    check_labels(mix.name(), labels, batch)?;
+    let mixed = mix.mix_labels(labels, params, kind)?;
+    let on = params
+        .shaped(mix.name(), "batch_prob", &[batch])?
+        .to_device(labels.device())
+        .gt(0.5);
+    let mut view = vec![1i64; mixed.dim()];
+    view[mixed.dim() - 2] = -1;
+    let labels = mixed.where_self(&on.view(view.as_slice()), &mix.unmixed_labels(labels, kind));
+    Ok(crate::MixedLabels {
+        labels,
+        weight: mix.lambda_weight(),
+    })
+}
+
+/// Integer labels of shape (B,).
+fn check_labels(op: &'static str, labels: &Tensor, batch: i64) -> Result<()> {
+    let shape = labels.size();
+    if shape != [batch] {
+        return Err(Error::Labels {
+            op,
+            problem: format!("have shape {shape:?}; expected ({batch},), one class id per sample"),
+        });
+    }
+    match labels.kind() {
+        Kind::Int64 | Kind::Int | Kind::Int16 | Kind::Int8 | Kind::Uint8 => Ok(()),
+        kind => Err(Error::Labels {
+            op,
+            problem: format!("have kind {kind:?}; expected integer class ids (int64, int32, ...)"),
+        }),
+    }
+}

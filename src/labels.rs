@@ -86,3 +86,9 @@ pub fn mix_cross_entropy(logits: &Tensor, mixed: &Tensor, weight: LambdaWeight) 
         .sum_dim_intlist([1i64].as_slice(), false, logits.kind())
         .mean(logits.kind()))
 }
+
+/// `[y, y, 0]` rows (B,3).
+pub(crate) fn unmixed_rows(labels: &Tensor, kind: Kind) -> Tensor {
+    let y = labels.to_kind(kind);
+    Tensor::stack(&[&y, &y, &y.zeros_like()], -1)
+}
