@@ -387,6 +387,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let (mut w, layout) =
             annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
+        annotations::check_instance_masks(self.name(), &w, &opts)?;
         w.start_visible(&opts);
         let params = self.sample(&w.image.size(), w.image.device())?;
         let w = self.apply_working(w, &params, &opts)?;
@@ -405,6 +406,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let (mut w, layout) =
             annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
+        annotations::check_instance_masks(self.name(), &w, &opts)?;
         w.start_visible(&opts);
         params.check_finite(self.name())?;
         let input = w.image.shallow_clone();

@@ -38,16 +38,7 @@ fn one(key: &str, v: Tensor) -> Params {
     p
 }
 
-fn pipeline(vs: &VarStore, steps: Vec<AugSpec>, annotations: AnnotationOptions) -> Sequential {
-    Sequential::new(
-        &(vs.root() / "p"),
-        SequentialConfig {
-            annotations,
-            ..SequentialConfig::new(steps)
-        },
-    )
-    .unwrap()
-}
+use common::annotated as pipeline;
 
 #[test]
 fn boxes_follow_kornias_verified_conventions() {

@@ -22,16 +22,7 @@ fn bools(t: &Tensor) -> Vec<bool> {
     Vec::<bool>::try_from(t.to_kind(Kind::Bool).reshape([-1])).unwrap()
 }
 
-fn pipeline(vs: &VarStore, steps: Vec<AugSpec>, annotations: AnnotationOptions) -> Sequential {
-    Sequential::new(
-        &(vs.root() / "p"),
-        SequentialConfig {
-            annotations,
-            ..SequentialConfig::new(steps)
-        },
-    )
-    .unwrap()
-}
+use common::annotated as pipeline;
 
 #[test]
 fn a_box_that_left_the_frame_never_comes_back_and_a_cut_box_stays_tight() {
@@ -121,6 +112,54 @@ fn a_box_that_left_the_frame_never_comes_back_and_a_cut_box_stays_tight() {
         (1, vec![2, 4], 1, vec![1, 2])
     );
     assert_eq!(f64s(&bl[0]), [&d[0..4], &d[8..12]].concat());
+
+    // Instance masks (one channel per box) lose the channel of a dropped box (C: visible
+    // 16/49 < 0.33) with its validity and class id; the others keep their moved pixels.
+    let instances = Tensor::zeros([1, 3, 20, 20], (Kind::Int64, Device::Cpu));
+    for (k, r) in [(6, 6, 9, 9), (0, 0, 4, 4), (2, 2, 9, 9)]
+        .iter()
+        .enumerate()
+    {
+        let _ = instances
+            .get(0)
+            .get(k as i64)
+            .narrow(0, r.1, r.3 - r.1 + 1)
+            .narrow(1, r.0, r.2 - r.0 + 1)
+            .fill_(1);
+    }
+    let with_masks = batch.clone().with_masks(instances.shallow_clone());
+    let seq = |opts: AnnotationOptions| pipeline(&vs, steps.clone(), opts);
+    let opts = AnnotationOptions {
+        instance_masks: true,
+        min_visibility: 0.33,
+        ..AnnotationOptions::detection()
+    };
+    let sums = |m: &Tensor| f64s(&m.sum_dim_intlist([2i64, 3].as_slice(), false, Kind::Double));
+    let (m, p) = seq(opts.clone()).f_forward_batch(&with_masks).unwrap();
+    let masks = m.masks.unwrap();
+    assert_eq!(
+        bools(m.boxes.unwrap().valid.as_ref().unwrap()),
+        [true, false, false]
+    );
+    let got = sums(&masks);
+    assert!(got[0] > 0.0 && got[1] == 0.0 && got[2] == 0.0, "{got:?}");
+    assert_eq!(masks.kind(), Kind::Int64);
+    // Without the option the channels stay as the steps moved them.
+    let plain = seq(AnnotationOptions {
+        instance_masks: false,
+        ..opts.clone()
+    })
+    .f_apply_batch(&with_masks, &p)
+    .unwrap()
+    .masks
+    .unwrap();
+    assert!(plain.get(0).get(0).equal(&masks.get(0).get(0)));
+    assert!(sums(&plain)[2] > 0.0, "{:?}", sums(&plain));
+    // One channel per box is required.
+    let e = seq(opts)
+        .f_forward_batch(&batch.clone().with_masks(instances.narrow(1, 0, 2)))
+        .unwrap_err();
+    assert!(matches!(e, Error::Annotation { what: "mask", .. }), "{e}");
 
     // The exact corners still travel: the inverse gives the original boxes back.
     let seq = pipeline(&vs, steps.clone(), AnnotationOptions::detection());

@@ -13,7 +13,7 @@ mod working;
 
 pub(crate) use visible::densify;
 pub use working::Working;
-pub(crate) use working::{check_output_finite, from_working, to_working};
+pub(crate) use working::{check_instance_masks, check_output_finite, from_working, to_working};
 
 use crate::labels::LambdaWeight;
 use crate::warp::Resample;
@@ -491,6 +491,10 @@ pub struct AnnotationOptions {
     pub min_size: f64,
     /// How widths, heights and areas are counted.
     pub size: BoxSize,
+    /// The masks are instance masks, channel k belonging to box k ((B,N,H,W) with the
+    /// boxes' N): the channel of a box marked invalid on the output is zeroed with it, so
+    /// masks, boxes and class ids stay aligned.
+    pub instance_masks: bool,
 }
 
 impl Default for AnnotationOptions {
@@ -506,6 +510,7 @@ impl Default for AnnotationOptions {
             min_area: 0.0,
             min_size: 0.0,
             size: BoxSize::Inclusive,
+            instance_masks: false,
         }
     }
 }

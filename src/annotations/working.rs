@@ -296,6 +296,32 @@ pub(crate) fn to_working(
     Ok((working, layout))
 }
 
+/// With [`AnnotationOptions::instance_masks`], the masks must have one channel per box.
+pub(crate) fn check_instance_masks(
+    op: &'static str,
+    w: &Working,
+    opts: &AnnotationOptions,
+) -> Result<()> {
+    if !opts.instance_masks {
+        return Ok(());
+    }
+    let (Some(m), Some(o)) = (&w.masks, &w.outlines) else {
+        return Ok(());
+    };
+    let (k, n) = (m.size()[1], o.size()[1]);
+    if k != n {
+        return Err(Error::Annotation {
+            op,
+            what: "mask",
+            problem: format!(
+                "has {k} channels, {n} boxes; instance_masks expects one channel per box \
+                 (B, N, H, W)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Points are computed in float64 when the image or the points are float64, else float32.
 fn point_kind(image: Kind, points: Kind) -> Kind {
     if image == Kind::Double || points == Kind::Double {
@@ -384,18 +410,6 @@ pub(crate) fn from_working(
     };
     let shape = w.image.size();
     let spatial: Vec<i64> = shape[2..].to_vec();
-    let masks = w.masks.map(|m| {
-        let m = if layout.mask_had_channel {
-            m
-        } else {
-            m.squeeze_dim(1)
-        };
-        let m = match layout.mask_kind {
-            Some(k) if k != m.kind() => m.to_kind(k),
-            _ => m,
-        };
-        drop(m)
-    });
     let boxes = match (w.outlines, &layout.boxes) {
         (Some(outlines), Some(orig)) => {
             let xyxy = enclosure(&outlines);
@@ -424,6 +438,42 @@ pub(crate) fn from_working(
         }
         _ => None,
     };
+    // Instance masks follow their boxes: a box marked invalid takes its channel with it.
+    let instance_keep = match (&boxes, opts.instance_masks && finish) {
+        (Some(Boxes { valid: Some(v), .. }), true) => Some(v.shallow_clone()),
+        _ => None,
+    };
+    let masks = w.masks.map(|m| {
+        let m = match &instance_keep {
+            Some(v) if m.size()[1] == v.size()[v.dim() - 1] => {
+                let v = if layout.unbatched {
+                    v.unsqueeze(0)
+                } else {
+                    v.shallow_clone()
+                };
+                let shape: Vec<i64> = v
+                    .size()
+                    .into_iter()
+                    .chain(std::iter::repeat_n(1, m.dim() - 2))
+                    .collect();
+                &m * v
+                    .to_device(m.device())
+                    .to_kind(m.kind())
+                    .view(shape.as_slice())
+            }
+            _ => m,
+        };
+        let m = if layout.mask_had_channel {
+            m
+        } else {
+            m.squeeze_dim(1)
+        };
+        let m = match layout.mask_kind {
+            Some(k) if k != m.kind() => m.to_kind(k),
+            _ => m,
+        };
+        drop(m)
+    });
     let keypoints = match (w.keypoints, &layout.keypoints) {
         (Some(p), Some(orig)) => {
             let valid = if finish && opts.flag_outside {

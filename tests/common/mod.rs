@@ -468,3 +468,19 @@ pub fn coordinate_ramp(b: i64, c: i64, h: i64, w: i64) -> Tensor {
         .expand([b, 1, h, w], false);
     Tensor::cat(&[xs, ys, Tensor::zeros([b, c - 2, h, w], opts)], 1)
 }
+
+/// A pipeline of `steps` under `vs`'s root "p", carrying annotations as `annotations` says.
+pub fn annotated(
+    vs: &tch::nn::VarStore,
+    steps: Vec<AugSpec>,
+    annotations: AnnotationOptions,
+) -> Sequential {
+    Sequential::new(
+        &(vs.root() / "p"),
+        SequentialConfig {
+            annotations,
+            ..SequentialConfig::new(steps)
+        },
+    )
+    .unwrap()
+}
