@@ -208,6 +208,28 @@ impl<'a> Kwargs<'a> {
                 allowed: format!("the arguments of {}: {}", self.class, allowed.join(", ")),
             });
         }
+        // Kornia's required constructor arguments, as the JSON form requires them (where
+        // the class is ours under the same name; translated shorthands check their own).
+        if spec.name() == self.class {
+            let given = |f: &&str| !matches!(self.map.get(*f), None | Some(Value::Null));
+            if let Some(missing) = AugSpec::required_fields(spec.name())
+                .iter()
+                .find(|f| !given(f))
+            {
+                let mut names: Vec<_> = read.iter().cloned().collect();
+                names.sort();
+                return Err(Error::Config {
+                    op: OP,
+                    name: "kwargs",
+                    value: format!("{}(...) without `{missing}`", self.class),
+                    allowed: format!(
+                        "`{missing}` given, as Kornia's constructor requires; the arguments of {}: {}",
+                        self.class,
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
         Ok(spec)
     }
 }

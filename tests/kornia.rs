@@ -366,3 +366,47 @@ fn typed_shorthands_equal_kornias_call() {
         assert_eq!(typed, translated, "{}", typed.name());
     }
 }
+
+#[test]
+fn kornias_required_arguments_are_required_here_as_in_json() {
+    let mut checked = 0;
+    for &name in AugSpec::NAMES {
+        let required = AugSpec::required_fields(name);
+        let Some(first) = required.first() else {
+            continue;
+        };
+        // From Kornia's keyword arguments and from JSON alike, a missing required argument
+        // is an error that names it (no silent 1×1 crop or 3×3 kernel).
+        let e = match AugSpec::from_kornia(name, &serde_json::json!({})) {
+            Err(e) => e.to_string(),
+            Ok(spec) => panic!("{name}() built {spec:?} without its required {required:?}"),
+        };
+        assert!(e.contains(first), "{name}: {e}");
+        let j = serde_json::from_str::<AugSpec>(&format!("{{\"{name}\": {{}}}}"))
+            .expect_err(name)
+            .to_string();
+        assert!(j.contains(&format!("`{first}`")), "{name}: {j}");
+        // An explicit None is not an argument either.
+        let null = serde_json::json!({ *first: null });
+        assert!(
+            AugSpec::from_kornia(name, &null).is_err(),
+            "{name}({first}=None)"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked}");
+    // The message lists the constructor's arguments.
+    let e = AugSpec::from_kornia("RandomCrop", &serde_json::json!({ "p": 1.0 }))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("without `size`") && e.contains("pad_if_needed") && e.contains("padding_mode"),
+        "{e}"
+    );
+    // Given, it builds as before.
+    let ok = AugSpec::from_kornia("RandomCrop", &serde_json::json!({ "size": [8, 8] })).unwrap();
+    assert!(matches!(
+        ok,
+        AugSpec::RandomCrop(RandomCropConfig { size: (8, 8), .. })
+    ));
+}
