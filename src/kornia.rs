@@ -198,14 +198,14 @@ impl<'a> Kwargs<'a> {
     /// Fails on an argument nobody read.
     fn finish(&self, spec: AugSpec) -> Result<AugSpec> {
         let read = self.read.borrow();
+        // What the translation read: the constructor's arguments (a BTreeSet, so sorted).
+        let arguments = || read.iter().cloned().collect::<Vec<_>>().join(", ");
         if let Some(k) = self.map.keys().find(|k| !read.contains(*k)) {
-            let mut allowed: Vec<_> = read.iter().cloned().collect();
-            allowed.sort();
             return Err(Error::Config {
                 op: OP,
                 name: "kwargs",
                 value: format!("{}({k}=...)", self.class),
-                allowed: format!("the arguments of {}: {}", self.class, allowed.join(", ")),
+                allowed: format!("the arguments of {}: {}", self.class, arguments()),
             });
         }
         // Kornia's required constructor arguments, as the JSON form requires them (where
@@ -216,8 +216,6 @@ impl<'a> Kwargs<'a> {
                 .iter()
                 .find(|f| !given(f))
             {
-                let mut names: Vec<_> = read.iter().cloned().collect();
-                names.sort();
                 return Err(Error::Config {
                     op: OP,
                     name: "kwargs",
@@ -225,7 +223,7 @@ impl<'a> Kwargs<'a> {
                     allowed: format!(
                         "`{missing}` given, as Kornia's constructor requires; the arguments of {}: {}",
                         self.class,
-                        names.join(", ")
+                        arguments()
                     ),
                 });
             }
