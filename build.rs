@@ -43,48 +43,63 @@ fn main() {
         println!("cargo:rustc-cfg=tch_dda_cuda");
     }
     compile_generator_shim(&libtorch);
+    if std::env::var_os("CARGO_FEATURE_CPU_KERNELS").is_some() {
+        compile_cpu_kernels(&libtorch);
+    }
 }
 
-/// Compiles `csrc/generator.cpp` (draws from a generator of the caller's own: tch's C API
-/// takes none) and `csrc/kernels.cpp` (fused CPU kernels with their autograd nodes) against
-/// libtorch's headers, with the flags torch-sys uses for its own C++, and the kernels' row
-/// loops (`csrc/rows_isa.cpp`) once per instruction set: the baseline, and AVX2 on x86-64
-/// (picked at run time when the CPU has it).
-fn compile_generator_shim(libtorch: &Path) {
-    for file in [
-        "generator.cpp",
-        "kernels.cpp",
-        "error.h",
-        "rows.h",
-        "rows_isa.cpp",
-    ] {
-        println!("cargo:rerun-if-changed=csrc/{file}");
-    }
+/// libtorch's C++ flags, as torch-sys uses them for its own C++: the include path, the
+/// standard and the ABI.
+fn libtorch_cpp(libtorch: &Path) -> cc::Build {
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let include = std::env::var_os("LIBTORCH_INCLUDE")
         .map(PathBuf::from)
         .unwrap_or_else(|| libtorch.to_path_buf())
         .join("include");
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string());
-    let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
-    let mut shim = cc::Build::new();
-    shim.cpp(true)
-        .file("csrc/generator.cpp")
-        .file("csrc/kernels.cpp")
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
         .include(&include)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
-        // The strided fallbacks use rows.h's arithmetic too: no contraction there either.
-        .flag("-ffp-contract=off")
-        .opt_level(3)
         .flag_if_supported("-Wno-unused-parameter")
         .warnings(false);
-    if x86_64 {
-        shim.define("DDA_HAVE_AVX2", None);
+    build
+}
+
+/// Compiles `csrc/generator.cpp`: draws from a generator of the caller's own (tch's C API
+/// takes none), and the error strings every shim reports with. Always built.
+fn compile_generator_shim(libtorch: &Path) {
+    for file in ["generator.cpp", "error.h"] {
+        println!("cargo:rerun-if-changed=csrc/{file}");
     }
-    // Dependents first: the row loops' archives after the shim's.
-    shim.compile("tch_dda_generator");
+    libtorch_cpp(libtorch)
+        .file("csrc/generator.cpp")
+        .opt_level(3)
+        .compile("tch_dda_generator");
+}
+
+/// With the `cpu-kernels` feature (on by default): compiles `csrc/kernels.cpp` (the fused
+/// CPU kernels with their autograd nodes) and their row loops (`csrc/rows_isa.cpp`) once per
+/// instruction set: the baseline, and AVX2 on x86-64 (picked at run time when the CPU has it).
+fn compile_cpu_kernels(libtorch: &Path) {
+    for file in ["kernels.cpp", "rows.h", "rows_isa.cpp"] {
+        println!("cargo:rerun-if-changed=csrc/{file}");
+    }
+    let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+    let mut kernels = libtorch_cpp(libtorch);
+    kernels
+        .file("csrc/kernels.cpp")
+        // The strided fallbacks use rows.h's arithmetic too: no contraction there either.
+        .flag("-ffp-contract=off")
+        .opt_level(3);
+    if x86_64 {
+        kernels.define("DDA_HAVE_AVX2", None);
+    }
+    // Dependents first: the row loops' archives after the kernels'.
+    kernels.compile("tch_dda_kernels");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let mut sets = vec![("base", vec![])];
     if x86_64 {

@@ -6,13 +6,17 @@
 //! there is no graph to record. They take
 //! float32 and float64 CPU tensors (made contiguous); every other input (CUDA above all)
 //! keeps the composition, and [`kernel_path_scope`] (one thread, for a scope) or
-//! [`set_fused_cpu_kernels`] (the process-wide default) turns them off.
+//! [`set_fused_cpu_kernels`] (the process-wide default) turns them off. The cargo feature
+//! `cpu-kernels` (on by default) compiles them; without it every step composes libtorch ops.
+//! An error a kernel raises on an input it took is returned as [`crate::Error::Torch`] (it
+//! names the kernel), never hidden behind the composition.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 
+#[cfg(feature = "cpu-kernels")]
 extern "C" {
     fn dda_hue_rotate(x: *mut c_void, turns: *mut c_void, err: *mut *mut c_char) -> *mut c_void;
     fn dda_jitter(
@@ -39,9 +43,56 @@ extern "C" {
     fn dda_cpu_kernels_isa() -> *const c_char;
 }
 
+/// Built without the `cpu-kernels` feature: no kernel is compiled, [`fused_cpu_kernels`] is
+/// false, so nothing calls these (each would report an error, never a value).
+#[cfg(not(feature = "cpu-kernels"))]
+#[allow(clippy::missing_safety_doc)]
+mod absent {
+    use std::ffi::{c_char, c_int, c_void};
+    type Err = *mut *mut c_char;
+    fn none() -> *mut c_void {
+        std::ptr::null_mut()
+    }
+    pub(super) unsafe fn dda_hue_rotate(_: *mut c_void, _: *mut c_void, _: Err) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_jitter(
+        _: *mut c_void,
+        _: *mut c_void,
+        _: *const c_int,
+        _: c_int,
+        _: Err,
+    ) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_color_map(_: *mut c_void, _: *mut c_void, _: Err) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_grid(_: *mut c_void, _: *mut c_void, _: c_int, _: Err) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_inverse3x3(_: *mut c_void, _: Err) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_resample(
+        _: *mut c_void,
+        _: *mut c_void,
+        _: *mut c_void,
+        _: Err,
+    ) -> *mut c_void {
+        none()
+    }
+    pub(super) unsafe fn dda_cpu_kernels_isa() -> *const c_char {
+        c"none".as_ptr()
+    }
+}
+#[cfg(not(feature = "cpu-kernels"))]
+use absent::*;
+
 /// The instruction set the fused CPU kernels run with: `"avx2"` where the CPU has it (x86-64),
 /// else `"base"`; `ATEN_CPU_CAPABILITY=default` in the environment (libtorch's own switch,
-/// read once) keeps the baseline. Every set gives the same values and image gradients; the
+/// read once) keeps the baseline; `"none"` in a build without the `cpu-kernels` feature.
+/// Every set gives the same values and image gradients; the
 /// per-sample sums of a backward pass (the gradients of ColorJitter's factors and of the
 /// fast mode's colour map) are added in the vector width's order, so they may differ in
 /// the last bits between sets.
@@ -101,10 +152,13 @@ pub fn set_fused_cpu_kernels(on: bool) -> bool {
 
 /// Whether the fused CPU kernels are on for the calling thread: its scope's path
 /// ([`kernel_path_scope`]), else the process-wide default ([`set_fused_cpu_kernels`]).
+/// Always false in a build without the `cpu-kernels` feature (no kernel is compiled; every
+/// step composes libtorch ops, as on CUDA).
 pub fn fused_cpu_kernels() -> bool {
-    SCOPED
-        .with(Cell::get)
-        .unwrap_or_else(|| FUSED.load(Ordering::Relaxed))
+    cfg!(feature = "cpu-kernels")
+        && SCOPED
+            .with(Cell::get)
+            .unwrap_or_else(|| FUSED.load(Ordering::Relaxed))
 }
 
 /// The kernel path for the calling thread until the returned guard is dropped (also when a
@@ -140,16 +194,23 @@ impl Drop for KernelPathScope {
     }
 }
 
-/// The tensor a shim returned (a `new at::Tensor`, owned by tch from here), or `None` where
-/// it returned null: the caller composes libtorch ops instead (the same values), so the
-/// shim's error is dropped.
-fn owned(out: *mut c_void, err: *mut c_char) -> Option<Tensor> {
+/// What a kernel gives: its result (`Some`), `None` where it does not take the input (the
+/// caller composes libtorch ops instead), or the error the kernel raised on an input it
+/// took (an allocation that failed, a second derivative asked of a graph node), which the
+/// caller reports: a kernel error never falls back to the composition silently.
+pub(crate) type Fused = crate::Result<Option<Tensor>>;
+
+/// The tensor a shim returned (a `new at::Tensor`, owned by tch from here), or the error it
+/// raised (null with a message), named after the kernel and with the way to the composition.
+fn owned(kernel: &str, out: *mut c_void, err: *mut c_char) -> Fused {
     if out.is_null() {
-        let _ = crate::rng::take_error(err);
-        return None;
+        let message = crate::rng::take_error(err);
+        return Err(crate::Error::Torch(tch::TchError::Torch(format!(
+            "the fused CPU kernel `{kernel}` failed: {message} (kernel_path_scope(KernelPath::Composed) runs the libtorch composition instead)"
+        ))));
     }
     // SAFETY: a non-null result of a shim is a `new at::Tensor`; tch takes ownership.
-    Some(unsafe { Tensor::from_ptr(out.cast()) })
+    Ok(Some(unsafe { Tensor::from_ptr(out.cast()) }))
 }
 
 /// Whether the fused kernels may take `x`: a non-empty float32/float64 CPU tensor, with the
@@ -163,7 +224,7 @@ fn eligible(x: &Tensor) -> bool {
 
 /// The hue of a (B,3,H,W) image rotated by `turns` (B,) of a turn, by the fused kernel; `None`
 /// when the kernel does not take this input (the caller composes libtorch ops instead).
-pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
+pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Fused {
     let size = x.size();
     if !eligible(x)
         || size.len() != 4
@@ -171,7 +232,7 @@ pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
         || turns.size() != [size[0]]
         || turns.device() != Device::Cpu
     {
-        return None;
+        return Ok(None);
     }
     let x = x.contiguous();
     let turns = turns.to_kind(x.kind()).contiguous();
@@ -185,7 +246,7 @@ pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
             &mut err,
         )
     };
-    owned(out, err)
+    owned("hue_rotate", out, err)
 }
 
 /// ColorJitter (torchvision's flavour) on a (B,3,H,W) image by the fused kernel: `steps` (the
@@ -194,7 +255,7 @@ pub(crate) fn hue_rotate(x: &Tensor, turns: &Tensor) -> Option<Tensor> {
 /// record, one graph node whose backward gives the gradients of the image and the factors
 /// in two passes. `None` when the kernel does not take this input (the caller composes
 /// libtorch ops instead).
-pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Option<Tensor> {
+pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Fused {
     let size = x.size();
     if !eligible(x)
         || size.len() != 4
@@ -204,7 +265,7 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
         || steps.first() != Some(&JitterStep::Clamp)
         || steps.len() > 5
     {
-        return None;
+        return Ok(None);
     }
     let x = x.contiguous();
     let factors = factors.to_kind(x.kind()).contiguous();
@@ -221,7 +282,7 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
             &mut err,
         )
     };
-    owned(out, err)
+    owned("jitter", out, err)
 }
 
 /// A (B,C,H,W) image resampled bilinearly on a separable grid by the fused kernel: output
@@ -232,13 +293,13 @@ pub(crate) fn jitter(x: &Tensor, factors: &Tensor, steps: &[JitterStep]) -> Opti
 /// is one pass per plane too (the image's gradient; the coordinates get none and must not
 /// require one). `None` when the kernel does not take this input (the caller composes
 /// libtorch ops instead).
-pub(crate) fn resample(x: &Tensor, ys: &Tensor, xs: &Tensor) -> Option<Tensor> {
+pub(crate) fn resample(x: &Tensor, ys: &Tensor, xs: &Tensor) -> Fused {
     let size = x.size();
     let coords = |t: &Tensor| {
         t.dim() == 2 && t.size()[0] == size[0] && t.device() == Device::Cpu && !t.requires_grad()
     };
     if !eligible(x) || size.len() != 4 || !coords(ys) || !coords(xs) {
-        return None;
+        return Ok(None);
     }
     let x = x.contiguous();
     let ys = ys.to_kind(x.kind()).contiguous();
@@ -254,7 +315,7 @@ pub(crate) fn resample(x: &Tensor, ys: &Tensor, xs: &Tensor) -> Option<Tensor> {
             &mut err,
         )
     };
-    owned(out, err)
+    owned("resample", out, err)
 }
 
 /// The fast mode's colour map by the fused kernel: per sample `b` and pixel,
@@ -269,7 +330,7 @@ pub(crate) fn color_map(
     matrix: &Tensor,
     bias: &Tensor,
     bounds: Option<(&Tensor, &Tensor)>,
-) -> Option<Tensor> {
+) -> Fused {
     let size = x.size();
     let b = size[0];
     if !eligible(x)
@@ -283,7 +344,7 @@ pub(crate) fn color_map(
             .chain(bounds.into_iter().flat_map(|(lo, hi)| [lo, hi]))
             .any(|t| t.device() != Device::Cpu)
     {
-        return None;
+        return Ok(None);
     }
     let x = x.contiguous();
     let kind = x.kind();
@@ -314,7 +375,7 @@ pub(crate) fn color_map(
             &mut err,
         )
     };
-    owned(out, err)
+    owned("color_map", out, err)
 }
 
 /// Whether the kernels that run without a graph take `t`: a float CPU tensor that does not
@@ -331,7 +392,7 @@ pub(crate) fn takes(t: &Tensor) -> bool {
 /// homogeneous): that sum's first n coordinates times the reciprocal of its last (1 where
 /// its magnitude is at most 1e-8). Returns (R, W, n); `None` when the kernel does not take
 /// these inputs (a graph to record, another device, another kind).
-pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
+pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Fused {
     let (ps, qs) = (p.size(), q.size());
     if !takes(p)
         || !takes(q)
@@ -342,7 +403,7 @@ pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
         || ps[1] < if projective { 2 } else { 1 }
         || ps[0] % qs[0] != 0
     {
-        return None;
+        return Ok(None);
     }
     let (p, q) = (p.contiguous(), q.contiguous());
     let mut err = std::ptr::null_mut();
@@ -356,27 +417,27 @@ pub(crate) fn grid(p: &Tensor, q: &Tensor, projective: bool) -> Option<Tensor> {
             &mut err,
         )
     };
-    owned(out, err)
+    owned("grid", out, err)
 }
 
 /// Inverses of a batch (…,3,3) of matrices by the adjugate, in one call: the float operations
 /// of [`crate::geometry::inverse3x3`]'s composition (about fifty small ops), so the same
 /// values. `None` when the kernel does not take `m` (a graph to record, another device or
 /// kind, another shape).
-pub(crate) fn inverse3x3(m: &Tensor) -> Option<Tensor> {
+pub(crate) fn inverse3x3(m: &Tensor) -> Fused {
     let size = m.size();
     if !takes(m) || size.len() < 2 || size[size.len() - 2..] != [3, 3] {
-        return None;
+        return Ok(None);
     }
     let m = m.contiguous();
     let mut err = std::ptr::null_mut();
     // SAFETY: a live `torch::Tensor` for the call; the shim returns a `new at::Tensor` that
     // tch takes ownership of, or null with an error string.
     let out = unsafe { dda_inverse3x3(m.as_ptr() as *mut c_void, &mut err) };
-    owned(out, err)
+    owned("inverse3x3", out, err)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cpu-kernels"))]
 mod tests {
     use super::*;
 
@@ -387,14 +448,43 @@ mod tests {
         for kind in [Kind::Float, Kind::Double] {
             for shape in [vec![3i64, 3], vec![5, 3, 3], vec![2, 4, 3, 3]] {
                 let m = Tensor::randn(shape.as_slice(), (kind, Device::Cpu));
-                let got = inverse3x3(&m).expect("the kernel takes this input");
+                let got = inverse3x3(&m)
+                    .unwrap()
+                    .expect("the kernel takes this input");
                 let want = crate::geometry::inverse3x3_composed(&m);
                 assert!(got.equal(&want), "{kind:?} {shape:?}");
             }
         }
         let m = Tensor::randn([2, 3, 3], (Kind::Float, Device::Cpu));
-        assert!(inverse3x3(&m.set_requires_grad(true)).is_none());
-        assert!(inverse3x3(&m.narrow(2, 0, 2)).is_none());
+        assert!(inverse3x3(&m.set_requires_grad(true)).unwrap().is_none());
+        assert!(inverse3x3(&m.narrow(2, 0, 2)).unwrap().is_none());
+    }
+
+    /// An error the kernel raises on an input it took comes back as a typed error that names
+    /// the kernel, the message and the way to the composition; nothing falls back silently.
+    /// (The checked entry point never passes these steps, so the shim is called directly.)
+    #[test]
+    fn a_kernels_error_is_reported_not_replaced_by_the_composition() {
+        let x = Tensor::rand([1, 3, 4, 4], (Kind::Float, Device::Cpu));
+        let factors = Tensor::ones([1, 4], (Kind::Float, Device::Cpu));
+        let steps = [JitterStep::Brightness as c_int]; // not the input clamp first
+        let mut err = std::ptr::null_mut();
+        // SAFETY: live tensors and a slice for the call, as in `jitter`.
+        let out = unsafe {
+            dda_jitter(
+                x.as_ptr() as *mut c_void,
+                factors.as_ptr() as *mut c_void,
+                steps.as_ptr(),
+                1,
+                &mut err,
+            )
+        };
+        let e = owned("jitter", out, err).expect_err("the shim refuses these steps");
+        let message = e.to_string();
+        assert!(matches!(e, crate::Error::Torch(_)), "{message}");
+        for part in ["`jitter`", "the input clamp", "KernelPath::Composed"] {
+            assert!(message.contains(part), "{part:?} missing from {message}");
+        }
     }
 
     #[test]
@@ -447,7 +537,9 @@ mod tests {
                     } else {
                         sum
                     };
-                    let got = grid(&p, &q, projective).expect("the kernel takes this input");
+                    let got = grid(&p, &q, projective)
+                        .unwrap()
+                        .expect("the kernel takes this input");
                     assert!(
                         got.equal(&want),
                         "{kind:?} b={b} rows={rows} w={w} n={n} projective={projective}"
@@ -458,10 +550,12 @@ mod tests {
         // What it does not take: a graph to record, mismatched shapes, another kind.
         let p = Tensor::randn([4, 2], (Kind::Float, Device::Cpu));
         let q = Tensor::randn([2, 3, 2], (Kind::Float, Device::Cpu));
-        assert!(grid(&p.set_requires_grad(true), &q, false).is_none());
-        assert!(grid(&p, &q.narrow(2, 0, 1), false).is_none());
-        assert!(grid(&p.narrow(0, 0, 3), &q, false).is_none());
-        assert!(grid(&p.to_kind(Kind::Half), &q, false).is_none());
+        assert!(grid(&p.set_requires_grad(true), &q, false)
+            .unwrap()
+            .is_none());
+        assert!(grid(&p, &q.narrow(2, 0, 1), false).unwrap().is_none());
+        assert!(grid(&p.narrow(0, 0, 3), &q, false).unwrap().is_none());
+        assert!(grid(&p.to_kind(Kind::Half), &q, false).unwrap().is_none());
     }
 
     /// The fused colour map equals the batched matmul and clamp it replaces, within one
@@ -494,13 +588,16 @@ mod tests {
                         Some(&hi.view(view.as_slice())),
                     );
                 let got = color_map(&x, &matrix, &bias, Some((&lo, &hi)))
+                    .unwrap()
                     .expect("the kernel takes this input");
                 assert_eq!(got.size(), shape);
                 let err = (&got - &want).abs().max().double_value(&[]);
                 assert!(err <= tol, "{kind:?} {shape:?}: {err}");
                 // A non-contiguous input is read as it is laid out.
                 let xt = x.transpose(-1, -2);
-                let got_t = color_map(&xt, &matrix, &bias, Some((&lo, &hi))).unwrap();
+                let got_t = color_map(&xt, &matrix, &bias, Some((&lo, &hi)))
+                    .unwrap()
+                    .unwrap();
                 assert!(got_t.equal(&got.transpose(-1, -2).contiguous()));
             }
         }
@@ -509,10 +606,14 @@ mod tests {
         let m = Tensor::eye(3, opts).unsqueeze(0);
         let z = Tensor::zeros([1, 3], opts);
         let one = Tensor::ones([1, 3], opts);
-        let y = color_map(&x, &m, &z, Some((&z, &one))).unwrap();
+        let y = color_map(&x, &m, &z, Some((&z, &one))).unwrap().unwrap();
         assert!(bool::try_from(y.isnan().all()).unwrap());
-        assert!(color_map(&x.narrow(1, 0, 2), &m, &z, Some((&z, &one))).is_none());
-        assert!(color_map(&x, &m.narrow(1, 0, 2), &z, Some((&z, &one))).is_none());
+        assert!(color_map(&x.narrow(1, 0, 2), &m, &z, Some((&z, &one)))
+            .unwrap()
+            .is_none());
+        assert!(color_map(&x, &m.narrow(1, 0, 2), &z, Some((&z, &one)))
+            .unwrap()
+            .is_none());
     }
     /// The colour map as a graph node: its gradients (image, matrix, bias, bounds) equal the
     /// composition's (batched matmul then `clamp_tensor`, with libtorch's subgradients:
@@ -567,8 +668,9 @@ mod tests {
                         z
                     };
                     let bounds = bounded.then_some((lo, hi));
-                    let got =
-                        color_map(x, matrix, bias, bounds).expect("the kernel takes this input");
+                    let got = color_map(x, matrix, bias, bounds)
+                        .unwrap()
+                        .expect("the kernel takes this input");
                     assert!(got.requires_grad());
                     let err = (&got - &want).abs().max().double_value(&[]);
                     assert!(
@@ -634,7 +736,9 @@ mod tests {
                 let grid = Tensor::stack(&[gx, gy], -1);
                 let leaf = x.detach().set_requires_grad(true);
                 let want = leaf.grid_sampler(&grid, 0, 1, true);
-                let got = resample(&leaf, &ys, &xs).expect("the kernel takes this input");
+                let got = resample(&leaf, &ys, &xs)
+                    .unwrap()
+                    .expect("the kernel takes this input");
                 assert!(got.requires_grad());
                 let err = (&got - &want).abs().max().double_value(&[]);
                 assert!(err <= tol, "{kind:?} {:?}: values {err}", x.size());
@@ -651,7 +755,7 @@ mod tests {
                 );
                 // Read as laid out, without a graph.
                 let xt = x.transpose(2, 3).contiguous().transpose(2, 3);
-                let got_t = resample(&xt, &ys, &xs).unwrap();
+                let got_t = resample(&xt, &ys, &xs).unwrap().unwrap();
                 assert!(!got_t.requires_grad());
                 assert!(got_t.allclose(&got.detach(), 0.0, 0.0, false));
             }
@@ -659,10 +763,14 @@ mod tests {
         let opts = (Kind::Float, Device::Cpu);
         let x = Tensor::rand([2, 3, 4, 4], opts);
         let c = || Tensor::rand([2, 3], opts);
-        assert!(resample(&x, &c(), &c()).is_some());
-        assert!(resample(&x, &c().set_requires_grad(true), &c()).is_none());
-        assert!(resample(&x, &c().narrow(0, 0, 1), &c()).is_none());
-        assert!(resample(&x, &c(), &c().view([2, 3, 1])).is_none());
-        assert!(resample(&x.to_kind(Kind::Half), &c(), &c()).is_none());
+        assert!(resample(&x, &c(), &c()).unwrap().is_some());
+        assert!(resample(&x, &c().set_requires_grad(true), &c())
+            .unwrap()
+            .is_none());
+        assert!(resample(&x, &c().narrow(0, 0, 1), &c()).unwrap().is_none());
+        assert!(resample(&x, &c(), &c().view([2, 3, 1])).unwrap().is_none());
+        assert!(resample(&x.to_kind(Kind::Half), &c(), &c())
+            .unwrap()
+            .is_none());
     }
 }

@@ -169,7 +169,8 @@ fn every_kornia_constructor_of_the_fixtures_translates_to_kornias_numbers() {
          Each row is a Kornia 0.9 constructor from the parity fixtures, and what\n\
          `AugSpec::from_kornia(class, kwargs)` makes of it: the variant and the fields that differ\n\
          from its defaults (which are Kornia's). Built that way, the operator replays Kornia's\n\
-         params to Kornia's output and input gradient within the error shown (float32), and, where\n\
+         params to Kornia's output and input gradient within the error shown (float32; the larger\n\
+         of the two CPU paths, the fused kernels and the libtorch compositions CUDA runs), and, where\n\
          the fixture records a seeded draw, draws Kornia's params bit for bit after the same seed.\n\n\
          Generated and checked by `cargo test --test kornia` (`UPDATE_KORNIA_DOC=1` rewrites this\n\
          file); do not edit by hand.\n\n\

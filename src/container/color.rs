@@ -36,7 +36,7 @@ impl Acc {
     /// fused pass, and one graph node: [`crate::kernels::color_map`]).
     fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let bounds = self.bounds.as_ref().map(|(lo, hi)| (lo, hi));
-        if let Some(y) = crate::kernels::color_map(x, &self.matrix, &self.bias, bounds) {
+        if let Some(y) = crate::kernels::color_map(x, &self.matrix, &self.bias, bounds)? {
             return Ok(y);
         }
         let size = x.size();

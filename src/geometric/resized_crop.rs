@@ -141,7 +141,7 @@ impl RandomResizedCrop {
                 let ys = self.axis_coords(&y0, &h, ho, how)?; // (B, ho)
                 if how.0 == Resample::Bilinear {
                     // The grid is separable: on the CPU, one pass per plane, both ways.
-                    if let Some(out) = crate::kernels::resample(input, &ys, &xs) {
+                    if let Some(out) = crate::kernels::resample(input, &ys, &xs)? {
                         return Ok(out);
                     }
                 }

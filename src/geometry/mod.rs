@@ -350,9 +350,14 @@ fn promote(a: Kind, b: Kind) -> Kind {
 
 /// Closed-form inverse of a batch of 3×3 matrices (no pivoting, no error check, so no
 /// host synchronisation): on the CPU without a graph, one kernel call
-/// ([`crate::kernels::inverse3x3`], the same values).
+/// ([`crate::kernels::inverse3x3`], the same values). Panics with the kernel's error where
+/// the kernel raises one (an allocation that failed), as a libtorch op would.
 pub(crate) fn inverse3x3(m: &Tensor) -> Tensor {
-    crate::kernels::inverse3x3(m).unwrap_or_else(|| inverse3x3_composed(m))
+    match crate::kernels::inverse3x3(m) {
+        Ok(Some(inverse)) => inverse,
+        Ok(None) => inverse3x3_composed(m),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// [`inverse3x3`] as a composition of libtorch ops (any device, differentiable).

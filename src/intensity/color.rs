@@ -53,11 +53,11 @@ pub(crate) fn hue_turns(f: &Tensor, kind: tch::Kind) -> Tensor {
 ///
 /// On the CPU the fused kernel ([`crate::kernels::hue_rotate`]) computes the same
 /// arithmetic in one pass (and its gradient in one more); elsewhere the composition runs.
-pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Tensor {
-    match crate::kernels::hue_rotate(&x, turns) {
+pub(crate) fn adjust_hue(x: Tensor, turns: &Tensor, ew: Ew) -> Result<Tensor> {
+    Ok(match crate::kernels::hue_rotate(&x, turns)? {
         Some(out) => out,
         None => adjust_hue_composed(x, turns, ew),
-    }
+    })
 }
 
 /// [`adjust_hue`] as a composition of libtorch ops (any device).
@@ -357,10 +357,10 @@ impl Jitter {
     /// composition below (bit for bit but for saturation's gray, which libtorch's `addcmul`
     /// rounds once less: within one float32 rounding); with a graph, one node whose
     /// backward is two passes. `None` when the kernel does not take the input.
-    fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Option<Tensor> {
+    fn fused(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> crate::kernels::Fused {
         use crate::kernels::{jitter, JitterStep};
         if x.device() != Device::Cpu {
-            return None;
+            return Ok(None);
         }
         let mut steps = vec![JitterStep::Clamp];
         for &idx in order {
@@ -392,16 +392,16 @@ impl Jitter {
         }
         let order = self.order(op, params)?;
         if self.flavour == Flavour::Jitter {
-            if let Some(out) = self.fused(x, &factors, &order) {
+            if let Some(out) = self.fused(x, &factors, &order)? {
                 return Ok(out);
             }
         }
-        Ok(self.composed(x, &factors, &order))
+        self.composed(x, &factors, &order)
     }
 
     /// The steps as a composition of libtorch ops (any device, either flavour); `factors`
     /// (B,1,1,1) each, the hue in turns.
-    fn composed(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Tensor {
+    fn composed(&self, x: &Tensor, factors: &[Tensor], order: &[i64]) -> Result<Tensor> {
         let ew = Ew::for_inputs(&[x, &factors[0], &factors[1], &factors[2], &factors[3]]);
         let mut out = x.clamp(0.0, 1.0);
         for &idx in order {
@@ -428,12 +428,12 @@ impl Jitter {
                 (Flavour::Jiggle, 1) => ew.clamp(ew.mul(out, f), 0.0, 1.0),
                 (Flavour::Jiggle, 2) if rgb => jiggle_saturation(out, f, ew),
                 (_, 2) => out,
-                (_, _) => adjust_hue(out, &f.view([-1]), ew),
+                (_, _) => adjust_hue(out, &f.view([-1]), ew)?,
             };
         }
         // Every step keeps values in [0, 1], so Kornia's final clamp is the identity (for
         // values and gradients) and is skipped.
-        out
+        Ok(out)
     }
 }
 
@@ -602,7 +602,9 @@ mod tests {
                 let x = x0.detach().set_requires_grad(true);
                 let t = t0.detach().set_requires_grad(true);
                 let out = if fused {
-                    crate::kernels::hue_rotate(&x, &t).expect("the kernel takes this input")
+                    crate::kernels::hue_rotate(&x, &t)
+                        .unwrap()
+                        .expect("the kernel takes this input")
                 } else {
                     adjust_hue_composed(x.shallow_clone(), &t, Ew::for_inputs(&[&x, &t]))
                 };
@@ -665,6 +667,7 @@ mod tests {
                         let _g = tch::no_grad_guard();
                         jitter
                             .fused(&x0, &factors0, &perm)
+                            .unwrap()
                             .expect("the kernel takes this")
                     };
                     let run = |fuse: bool| {
@@ -674,9 +677,12 @@ mod tests {
                             .map(|f| f.detach().set_requires_grad(true))
                             .collect();
                         let out = if fuse {
-                            jitter.fused(&x, &f, &perm).expect("the kernel takes this")
+                            jitter
+                                .fused(&x, &f, &perm)
+                                .unwrap()
+                                .expect("the kernel takes this")
                         } else {
-                            jitter.composed(&x, &f, &perm)
+                            jitter.composed(&x, &f, &perm).unwrap()
                         };
                         (&out * &up).sum(kind).backward();
                         // A skipped step's factor has no gradient (zero) in the composition.
@@ -730,16 +736,17 @@ mod tests {
         let x = image(Kind::Float);
         let before = x.copy();
         let t = Tensor::from_slice(&[0.1f32, 0.2, 0.3, 0.4]);
-        let _ = crate::kernels::hue_rotate(&x, &t).unwrap();
+        let _ = crate::kernels::hue_rotate(&x, &t).unwrap().unwrap();
         assert!(x.equal(&before));
         // Not contiguous: taken after a copy.
         let xt = x.transpose(2, 3);
-        let a = crate::kernels::hue_rotate(&xt, &t).unwrap();
+        let a = crate::kernels::hue_rotate(&xt, &t).unwrap().unwrap();
         let b = adjust_hue_composed(xt.copy(), &t, Ew::for_inputs(&[]));
         assert!(a.allclose(&b, 1e-6, 1e-6, false));
         // Integer images, one channel or a mismatched turns: the composition's business.
-        assert!(crate::kernels::hue_rotate(&x.to_kind(Kind::Uint8), &t).is_none());
-        assert!(crate::kernels::hue_rotate(&x.narrow(1, 0, 1), &t).is_none());
-        assert!(crate::kernels::hue_rotate(&x, &t.narrow(0, 0, 1)).is_none());
+        let taken = |x: &Tensor, t: &Tensor| crate::kernels::hue_rotate(x, t).unwrap().is_some();
+        assert!(!taken(&x.to_kind(Kind::Uint8), &t));
+        assert!(!taken(&x.narrow(1, 0, 1), &t));
+        assert!(!taken(&x, &t.narrow(0, 0, 1)));
     }
 }

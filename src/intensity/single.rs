@@ -124,7 +124,7 @@ impl OneFactor {
             Kind1::Brightness => &x + (&f - 1.0),
             Kind1::Contrast => &x * &f,
             Kind1::Saturation => jiggle_saturation(x, &f, ew),
-            Kind1::Hue => adjust_hue(x, &f.view([-1]), ew),
+            Kind1::Hue => adjust_hue(x, &f.view([-1]), ew)?,
         };
         Ok(if clip { ew.clamp(out, 0.0, 1.0) } else { out })
     }

@@ -249,7 +249,7 @@ fn normalized_grid(
         .f_reshape([-1, m])?;
     // (A broadcast `add` walks its inner axis of n coordinates at a time; the kernel gives
     // the same values.)
-    let fused = crate::kernels::grid(&flat_rows, &last.f_reshape([b, width, m])?, projective);
+    let fused = crate::kernels::grid(&flat_rows, &last.f_reshape([b, width, m])?, projective)?;
     if let Some(grid) = fused {
         return Ok(grid.view(shape.as_slice()));
     }

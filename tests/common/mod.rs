@@ -114,20 +114,44 @@ pub fn params_with_selection(fx: &Fixture) -> Params {
     p
 }
 
-/// Replays Kornia's params through `aug.f_apply`, compares output and input gradient.
-/// Returns (max output error, max gradient error).
+/// The kernel paths a parity check runs on: on the CPU both the fused kernels and the
+/// libtorch compositions (what CUDA runs); elsewhere the compositions only.
+pub fn kernel_paths() -> Vec<KernelPath> {
+    if device() == Device::Cpu {
+        vec![KernelPath::Fused, KernelPath::Composed]
+    } else {
+        vec![KernelPath::Composed]
+    }
+}
+
+/// Replays Kornia's params through `aug.f_apply` on every kernel path, compares output and
+/// input gradient. Returns (max output error, max gradient error) over the paths.
 pub fn parity(aug: &dyn Augmentation, fx: &Fixture) -> (f64, f64) {
     parity_with(aug, fx, &fx.params())
 }
 
 /// [`parity`] with the given params.
 pub fn parity_with(aug: &dyn Augmentation, fx: &Fixture, params: &Params) -> (f64, f64) {
+    kernel_paths()
+        .into_iter()
+        .map(|path| parity_on(aug, fx, params, path))
+        .fold((0.0, 0.0), |(o, g), (po, pg)| (o.max(po), g.max(pg)))
+}
+
+/// [`parity_with`] on one kernel path (for this thread, for the call).
+pub fn parity_on(
+    aug: &dyn Augmentation,
+    fx: &Fixture,
+    params: &Params,
+    path: KernelPath,
+) -> (f64, f64) {
+    let _path = kernel_path_scope(path);
     let input = fx.get("input");
     let before = input.copy();
     let x = input.detach().set_requires_grad(true);
     let y = aug
         .f_apply(&x, params)
-        .unwrap_or_else(|e| panic!("{}: {e}", fx.name));
+        .unwrap_or_else(|e| panic!("{} ({path:?}): {e}", fx.name));
     assert_eq!(y.kind(), input.kind(), "{}: output dtype", fx.name);
     let out_err = max_abs_diff(&y, fx.get("output"));
     (&y * fx.get("grad_output")).sum(y.kind()).backward();
@@ -140,10 +164,10 @@ pub fn parity_with(aug: &dyn Augmentation, fx: &Fixture, params: &Params) -> (f6
     (out_err, grad_err)
 }
 
-/// Asserts parity within `tol` for both output and gradient, printing the errors.
+/// Asserts parity within `tol` for both output and gradient on every kernel path, printing
+/// the errors.
 pub fn assert_parity(aug: &dyn Augmentation, name: &str, tol: f64) {
     let fx = fixture(name);
-    let (o, g) = parity(aug, &fx);
     // The fixtures are the CPU's. CUDA's kernels round differently (a division by a scalar is
     // a multiplication by its reciprocal there): on CUDA a case the CPU holds bit-exact is
     // held to one unit in the last place of values in [0, 1].
@@ -152,15 +176,18 @@ pub fn assert_parity(aug: &dyn Augmentation, name: &str, tol: f64) {
         (_, Kind::Double) => tol.max(f64::EPSILON),
         _ => tol.max(f32::EPSILON as f64),
     };
-    println!("PARITY {name}: output {o:.3e}, grad {g:.3e}");
-    assert!(
-        o <= tol,
-        "{name}: output differs from Kornia by {o:e} > {tol:e}"
-    );
-    assert!(
-        g <= tol,
-        "{name}: input gradient differs from Kornia by {g:e} > {tol:e}"
-    );
+    for path in kernel_paths() {
+        let (o, g) = parity_on(aug, &fx, &fx.params(), path);
+        println!("PARITY {name} ({path:?}): output {o:.3e}, grad {g:.3e}");
+        assert!(
+            o <= tol,
+            "{name} ({path:?} path): output differs from Kornia by {o:e} > {tol:e}"
+        );
+        assert!(
+            g <= tol,
+            "{name} ({path:?} path): input gradient differs from Kornia by {g:e} > {tol:e}"
+        );
+    }
 }
 
 /// Asserts that a draw after `manual_seed(1000 + seed)` equals Kornia's, key by key, exactly.
@@ -189,8 +216,21 @@ pub fn assert_same_draw(aug: &dyn Augmentation, name: &str) {
 }
 
 /// Largest |analytic - numeric| / max(1, |numeric|) over every element of `x` (float64),
-/// for `L(x) = sum(f(x) * g)` with a fixed random `g`; central differences with step 1e-6.
+/// for `L(x) = sum(f(x) * g)` with a fixed random `g`; central differences with step 1e-6;
+/// the worst over the kernel paths ([`kernel_paths`]).
 pub fn gradcheck(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> f64 {
+    kernel_paths()
+        .into_iter()
+        .map(|path| {
+            let _path = kernel_path_scope(path);
+            gradcheck_here(f, x)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// [`gradcheck`] on the calling thread's kernel path only (a second derivative, which the
+/// fused kernels refuse).
+pub fn gradcheck_here(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> f64 {
     let x = x.to_kind(Kind::Double).detach();
     let xg = x.copy().set_requires_grad(true);
     let y = f(&xg);
@@ -217,8 +257,27 @@ pub fn gradcheck(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor) -> f64 {
 }
 
 /// Gradient of `L = sum(f() * g)` with respect to the scalar variable `v`, analytic vs
-/// numeric (central differences on `v`, step 1e-6); `f` must re-seed before drawing.
+/// numeric (central differences on `v`, step 1e-6); `f` must re-seed before drawing. On
+/// every kernel path ([`kernel_paths`]): the pair that differs most.
 pub fn gradcheck_scalar(f: &dyn Fn() -> Tensor, v: &Tensor) -> (f64, f64) {
+    let off = |(a, n): (f64, f64)| (a - n).abs() / n.abs().max(1.0);
+    kernel_paths()
+        .into_iter()
+        .map(|path| {
+            let _path = kernel_path_scope(path);
+            gradcheck_scalar_here(f, v)
+        })
+        .fold((0.0, 0.0), |worst, pair| {
+            if off(pair) >= off(worst) {
+                pair
+            } else {
+                worst
+            }
+        })
+}
+
+/// [`gradcheck_scalar`] on the calling thread's kernel path.
+fn gradcheck_scalar_here(f: &dyn Fn() -> Tensor, v: &Tensor) -> (f64, f64) {
     let y = f();
     tch::manual_seed(7);
     let g = Tensor::rand(y.size(), (Kind::Double, y.device()));
