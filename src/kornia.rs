@@ -6,8 +6,9 @@
 //! Every fixture of the parity suite is rebuilt through it (tests/kornia.rs), and
 //! docs/KORNIA.md is generated from those translations, so the table cannot drift.
 
+use crate::annotations::AnnotationOptions;
 use crate::auto::{AutoAugmentConfig, OpRange, RandAugmentConfig, TrivialAugmentConfig};
-use crate::container::{RandomApply, SequentialConfig};
+use crate::container::{DataKey, RandomApply, SequentialConfig};
 use crate::geometric::{
     CenterCropConfig, CropPadding, CroppingMode, ElasticConfig, FisheyeConfig, FlipConfig, PadMode,
     PadToConfig, PerspectiveConfig, PerspectiveSampling, RandomAffineConfig, RandomCropConfig,
@@ -255,7 +256,9 @@ impl AugSpec {
     /// The spec of Kornia 0.9's `class(**kwargs)`, with Kornia's shorthands (see the
     /// module docs and docs/KORNIA.md). Kornia's `RandomMixUpV2`, `RandomCutMixV2`,
     /// `LongestMaxSize`, `SmallestMaxSize` and `AugmentationSequential` (its `steps` as
-    /// `[[class, kwargs], ...]`) are understood; tensors may be given as lists or as
+    /// `[[class, kwargs], ...]`; its `data_keys` set [`SequentialConfig::data_keys`] for
+    /// [`crate::Sequential::f_call`], and its annotations follow Kornia's box mode,
+    /// [`AnnotationOptions::kornia`]) are understood; tensors may be given as lists or as
     /// `{"tensor": [...]}`.
     ///
     /// # Example
@@ -883,7 +886,27 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             };
             c.random_apply_weights = kw.nums("random_apply_weights")?;
             c.same_on_batch = kw.flag("same_on_batch")?;
-            let _ = kw.get("data_keys");
+            // What Kornia's container does with annotations: boxes enclosed after every
+            // step, never clipped or dropped; the keys say what a keyed call passes.
+            c.annotations = AnnotationOptions::kornia();
+            let keys_allowed = || {
+                kw.err(
+                    "data_keys",
+                    format!("a list of Kornia's data key names: {}", DataKey::KORNIA_NAMES),
+                )
+            };
+            c.data_keys = match kw.get("data_keys") {
+                None => None,
+                Some(Value::Array(keys)) => Some(
+                    keys.iter()
+                        .map(|k| match k {
+                            Value::String(name) => DataKey::from_kornia(name),
+                            _ => Err(keys_allowed()),
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+                Some(_) => return Err(keys_allowed()),
+            };
             let _ = kw.flag("keepdim")?;
             AugSpec::Sequential(c)
         }

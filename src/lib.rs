@@ -97,7 +97,7 @@ pub use auto::{
 pub use checks::MAX_TENSOR_BYTES;
 #[doc(hidden)]
 pub use color_map::{ColorMap, ColorStats};
-pub use container::{RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
+pub use container::{DataKey, RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;
@@ -137,7 +137,7 @@ pub mod prelude {
         NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig,
         TrivialAugment, TrivialAugmentConfig,
     };
-    pub use crate::container::{RandomApply, Sequential, SequentialConfig};
+    pub use crate::container::{DataKey, RandomApply, Sequential, SequentialConfig};
     pub use crate::filter::Border;
     pub use crate::geometric::*;
     pub use crate::geometry::{

@@ -172,6 +172,53 @@ fn check(name: &str, cfg: SequentialConfig) {
         .f_inverse_batch(&kornia_out, &p, &fx.get("image").size())
         .unwrap();
     compare(name, "inverse", &inv, &fx, "inv.");
+
+    // The same through Kornia's keyed call, as a ported script makes it
+    // (`data_keys=["input", "mask", "bbox_xyxy", "keypoints"]`).
+    let keyed = Sequential::new(
+        &(vs.root() / "keyed"),
+        SequentialConfig {
+            annotations: AnnotationOptions::kornia(),
+            data_keys: Some(vec![
+                DataKey::Input,
+                DataKey::Mask,
+                DataKey::BboxXyxy,
+                DataKey::Keypoints,
+            ]),
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
+    let keys = ["image", "mask", "boxes", "keypoints"];
+    let record = |prefix: &str| -> Vec<Tensor> {
+        keys.iter()
+            .map(|k| fx.get(&format!("{prefix}{k}")).shallow_clone())
+            .collect()
+    };
+    let inputs = record("");
+    let outputs = record("out.");
+    let forward = keyed
+        .f_call_replay(&inputs.iter().collect::<Vec<_>>(), &p)
+        .unwrap();
+    let inverse = keyed
+        .f_inverse_call(
+            &outputs.iter().collect::<Vec<_>>(),
+            &p,
+            &fx.get("image").size(),
+        )
+        .unwrap();
+    for (what, got, prefix) in [
+        ("keyed forward", &forward, "out."),
+        ("keyed inverse", &inverse, "inv."),
+    ] {
+        for (k, t) in keys.iter().zip(got) {
+            let e = max_abs_diff(t, fx.get(&format!("{prefix}{k}")));
+            assert!(
+                e <= TOL,
+                "{name} {what}: {k} differs from Kornia's by {e:e}"
+            );
+        }
+    }
     for (k, b) in ["image", "mask", "boxes", "keypoints"].iter().zip(&before) {
         assert!(fx.get(k).equal(b), "{name}: input {k} modified");
     }

@@ -74,6 +74,11 @@ fn ours(spec: &AugSpec) -> String {
         .unwrap();
         if let Value::Object(o) = &mut opts {
             o.remove("steps");
+            // The annotation options that differ from the defaults.
+            if let Some(Value::Object(a)) = o.get_mut("annotations") {
+                let d = serde_json::to_value(AnnotationOptions::default()).unwrap();
+                a.retain(|k, v| d.get(k) != Some(v));
+            }
         }
         let opts = if opts.is_array() || opts == serde_json::json!({}) {
             String::new()
@@ -410,4 +415,158 @@ fn kornias_required_arguments_are_required_here_as_in_json() {
         ok,
         AugSpec::RandomCrop(RandomCropConfig { size: (8, 8), .. })
     ));
+}
+
+/// `AugmentationSequential(..., data_keys=[...])` as a port writes it: the keys are read
+/// (case-insensitive, with Kornia's aliases), set Kornia's box mode, survive the JSON round
+/// trip, and a keyed call takes and returns the tensors in their order: a flip of an 8-wide
+/// image moves the xywh box [2, 3, 5, 7] (inclusive corners x 2..6) to x 1..5, the keypoint
+/// (1, 2) to (6, 2) (Kornia's documented results), flips the mask and leaves the labels.
+#[test]
+fn data_keys_set_the_keyed_call_and_kornias_box_mode() {
+    let spec = AugSpec::from_kornia(
+        "AugmentationSequential",
+        &serde_json::json!({
+            "steps": [["RandomHorizontalFlip", {"p": 1.0}]],
+            "data_keys": ["Image", "MASK", "bbox_xywh", "keypoints", "class"],
+        }),
+    )
+    .unwrap();
+    let AugSpec::Sequential(cfg) = spec else {
+        panic!("not a container: {spec:?}")
+    };
+    use DataKey::*;
+    assert_eq!(
+        cfg.data_keys,
+        Some(vec![Input, Mask, BboxXywh, Keypoints, Label])
+    );
+    assert_eq!(cfg.annotations, AnnotationOptions::kornia());
+    let vs = VarStore::new(Device::Cpu);
+    let aug = Sequential::new(vs.root() / "a", cfg).unwrap();
+    let again = Sequential::from_json(vs.root() / "b", &aug.to_json().unwrap()).unwrap();
+    assert_eq!(again.data_keys(), aug.data_keys());
+
+    let opts = (tch::Kind::Float, Device::Cpu);
+    let image = tch::Tensor::rand([2, 3, 6, 8], opts);
+    let mask = tch::Tensor::rand([2, 1, 6, 8], opts);
+    let boxes = tch::Tensor::from_slice(&[2f32, 3., 5., 7.])
+        .view([1, 1, 4])
+        .repeat([2, 1, 1]);
+    let points = tch::Tensor::from_slice(&[1f32, 2.])
+        .view([1, 1, 2])
+        .repeat([2, 1, 1]);
+    let labels = tch::Tensor::from_slice(&[4i64, 9]);
+    let out = again
+        .f_call(&[&image, &mask, &boxes, &points, &labels])
+        .unwrap();
+    assert_eq!(out.len(), 5);
+    assert!(out[0].equal(&image.flip([3])));
+    assert!(out[1].equal(&mask.flip([3])));
+    let want_box = tch::Tensor::from_slice(&[1f32, 3., 5., 7.])
+        .view([1, 1, 4])
+        .repeat([2, 1, 1]);
+    assert!(common::max_abs_diff(&out[2], &want_box) < 1e-6, "{out:?}");
+    let want_point = tch::Tensor::from_slice(&[6f32, 2.])
+        .view([1, 1, 2])
+        .repeat([2, 1, 1]);
+    assert!(common::max_abs_diff(&out[3], &want_point) < 1e-6, "{out:?}");
+    assert!(out[4].equal(&labels));
+
+    // Too few tensors for the keys: the error names them in order.
+    let e = again.f_call(&[&image, &mask]).unwrap_err().to_string();
+    assert!(
+        e.contains("2 tensors")
+            && e.contains(r#"["input", "mask", "bbox_xywh", "keypoints", "label"]"#),
+        "{e}"
+    );
+    // Without data_keys, the image alone.
+    let plain = Sequential::new(
+        vs.root() / "c",
+        [AugSpec::RandomHorizontalFlip(FlipConfig::default())],
+    )
+    .unwrap();
+    assert_eq!(plain.data_keys(), vec![Input]);
+}
+
+/// What Kornia refuses is refused, naming what is allowed: an unknown key (the list of
+/// names), `bbox` (vertices: the crate takes corners), a key that is not a string, the image
+/// not first, a repeated key, two box formats.
+#[test]
+fn bad_data_keys_are_refused_with_what_kornia_takes() {
+    let build = |keys: Value| -> String {
+        let spec = AugSpec::from_kornia(
+            "AugmentationSequential",
+            &serde_json::json!({"steps": [["RandomHorizontalFlip", {}]], "data_keys": keys}),
+        );
+        let e = match spec {
+            Err(e) => e,
+            Ok(AugSpec::Sequential(cfg)) => {
+                Sequential::new(VarStore::new(Device::Cpu).root(), cfg).unwrap_err()
+            }
+            Ok(other) => panic!("not a container: {other:?}"),
+        };
+        assert!(matches!(e, tch_dda::Error::Config { .. }), "{e}");
+        e.to_string()
+    };
+    let e = build(serde_json::json!(["input", "bbox_xywhr"]));
+    assert!(
+        e.contains("bbox_xywhr") && e.contains(DataKey::KORNIA_NAMES),
+        "{e}"
+    );
+    let e = build(serde_json::json!(["input", "bbox"]));
+    assert!(e.contains("vertices") && e.contains("bbox_xyxy"), "{e}");
+    let e = build(serde_json::json!(["input", 3]));
+    assert!(
+        e.contains("data_keys") && e.contains(DataKey::KORNIA_NAMES),
+        "{e}"
+    );
+    let e = build(serde_json::json!("input"));
+    assert!(e.contains("a list of Kornia's data key names"), "{e}");
+    let e = build(serde_json::json!(["mask", "input"]));
+    assert!(
+        e.contains(r#"["mask", "input"]"#) && e.contains("first"),
+        "{e}"
+    );
+    let e = build(serde_json::json!(["input", "mask", "mask"]));
+    assert!(e.contains("at most once"), "{e}");
+    let e = build(serde_json::json!(["input", "bbox_xyxy", "bbox_xywh"]));
+    assert!(e.contains("one box key"), "{e}");
+}
+
+/// A MixUp ported with `data_keys=["input", "class"]` returns Kornia's mixed labels
+/// through the keyed call: the mixup fixture's params replayed, the image within 1e-5 and
+/// the labels exactly.
+#[test]
+fn a_keyed_call_returns_kornias_mixed_labels() {
+    let _serial = common::serial();
+    let fx = common::fixture("mixup");
+    let spec = AugSpec::from_kornia(
+        "AugmentationSequential",
+        &serde_json::json!({
+            "steps": [["RandomMixUpV2", {"data_keys": ["input", "class"]}]],
+            "data_keys": ["input", "class"],
+        }),
+    )
+    .unwrap();
+    let AugSpec::Sequential(cfg) = spec else {
+        panic!("not a container")
+    };
+    let vs = VarStore::new(common::device());
+    let aug = Sequential::new(vs.root(), cfg).unwrap();
+    let mut params = Params::new();
+    params.extend_prefixed("0", &fx.params());
+    let out = aug
+        .f_call_replay(&[fx.get("input"), fx.get("labels")], &params)
+        .unwrap();
+    let image_err = common::max_abs_diff(&out[0], fx.get("output"));
+    assert!(
+        image_err <= TOL,
+        "image differs from Kornia's by {image_err:e}"
+    );
+    assert_eq!(out[1].kind(), fx.get("labels_out").kind());
+    let label_err = common::max_abs_diff(&out[1], fx.get("labels_out"));
+    assert!(
+        label_err == 0.0,
+        "labels differ from Kornia's by {label_err:e}"
+    );
 }

@@ -25,6 +25,80 @@ pub enum RandomApply {
     AtLeast(i64),
 }
 
+/// Kornia's data keys (`AugmentationSequential(..., data_keys=[...])`): what each tensor of a
+/// keyed call ([`Sequential::f_call`](super::Sequential::f_call)) is, in order. The image
+/// comes first; each other key at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataKey {
+    /// The image (B,C,H,W) or (C,H,W) (Kornia's `input`, or `image`).
+    Input,
+    /// Masks, warped with the image by the geometric steps (Kornia's `mask`).
+    Mask,
+    /// Boxes `[x1, y1, x2, y2]`, corners inclusive (Kornia's `bbox_xyxy`).
+    BboxXyxy,
+    /// Boxes `[x, y, w, h]`, `x2 = x + w - 1` (Kornia's `bbox_xywh`).
+    BboxXywh,
+    /// Keypoints (B,N,2) or (N,2), `(x, y)` in pixels (Kornia's `keypoints`).
+    Keypoints,
+    /// Class labels, mixed by MixUp and CutMix and unchanged by every other step (Kornia's
+    /// `label`, or `class`).
+    Label,
+}
+
+impl DataKey {
+    /// The names Kornia takes, case-insensitive: `input` (`image`), `mask`, `bbox_xyxy`,
+    /// `bbox_xywh`, `keypoints`, `label` (`class`).
+    pub const KORNIA_NAMES: &'static str =
+        "input (or image), mask, bbox_xyxy, bbox_xywh, keypoints, label (or class)";
+
+    /// The key of Kornia's name `name` (case-insensitive, as Kornia reads it).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a name Kornia does not have, listing the ones it does;
+    /// for `bbox` (Kornia's boxes as four vertices, (B,N,4,2)), which this crate takes as
+    /// `bbox_xyxy` boxes instead.
+    pub fn from_kornia(name: &str) -> crate::Result<DataKey> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "input" | "image" => DataKey::Input,
+            "mask" => DataKey::Mask,
+            "bbox_xyxy" => DataKey::BboxXyxy,
+            "bbox_xywh" => DataKey::BboxXywh,
+            "keypoints" => DataKey::Keypoints,
+            "label" | "class" => DataKey::Label,
+            "bbox" => {
+                return Err(crate::checks::config(
+                    "DataKey::from_kornia",
+                    "data_keys",
+                    "\"bbox\" (boxes as four vertices, (B,N,4,2))",
+                    "\"bbox_xyxy\" or \"bbox_xywh\": this crate carries boxes as corners; give \
+                     the vertices' min and max as bbox_xyxy",
+                ))
+            }
+            _ => {
+                return Err(crate::checks::config(
+                    "DataKey::from_kornia",
+                    "data_keys",
+                    format!("{name:?}"),
+                    format!("one of Kornia's data keys: {}", DataKey::KORNIA_NAMES),
+                ))
+            }
+        })
+    }
+
+    /// Kornia's name of the key.
+    pub fn kornia_name(self) -> &'static str {
+        match self {
+            DataKey::Input => "input",
+            DataKey::Mask => "mask",
+            DataKey::BboxXyxy => "bbox_xyxy",
+            DataKey::BboxXywh => "bbox_xywh",
+            DataKey::Keypoints => "keypoints",
+            DataKey::Label => "label",
+        }
+    }
+}
+
 /// Configuration of a [`Sequential`](super::Sequential).
 ///
 /// In JSON it is either a plain list of steps (every option at its default) or an object
@@ -53,6 +127,10 @@ pub struct SequentialConfig {
     pub fuse_color: bool,
     /// How masks, boxes and keypoints are carried.
     pub annotations: AnnotationOptions,
+    /// Kornia's `data_keys`: what the tensors of a keyed call
+    /// ([`Sequential::f_call`](super::Sequential::f_call)) are, in order (`None`: the image
+    /// only). `AugSpec::from_kornia` sets them from Kornia's argument.
+    pub data_keys: Option<Vec<DataKey>>,
 }
 
 impl SequentialConfig {
@@ -110,6 +188,7 @@ impl Clone for SequentialConfig {
             fuse_geometry: c.fuse_geometry,
             fuse_color: c.fuse_color,
             annotations: c.annotations.clone(),
+            data_keys: c.data_keys.clone(),
         };
         // Depth first: each frame is a container, the index of its next step and its
         // steps cloned so far; a finished container is pushed into its parent's.
@@ -187,6 +266,8 @@ struct ConfigObject {
     fuse_color: bool,
     #[serde(default, skip_serializing_if = "is_default")]
     annotations: AnnotationOptions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_keys: Option<Vec<DataKey>>,
 }
 
 fn is_default<T: Default + PartialEq>(t: &T) -> bool {
@@ -206,6 +287,7 @@ impl Serialize for SequentialConfig {
             fuse_geometry: self.fuse_geometry,
             fuse_color: self.fuse_color,
             annotations: self.annotations.clone(),
+            data_keys: self.data_keys.clone(),
         }
         .serialize(s)
     }
@@ -229,6 +311,7 @@ impl<'de> Deserialize<'de> for SequentialConfig {
             fuse_geometry: o.fuse_geometry,
             fuse_color: o.fuse_color,
             annotations: o.annotations,
+            data_keys: o.data_keys,
         })
     }
 }

@@ -13,8 +13,9 @@ use tch::{nn, Device, Kind, Tensor};
 
 mod color;
 mod config;
+mod keyed;
 
-pub use config::{RandomApply, SequentialConfig};
+pub use config::{DataKey, RandomApply, SequentialConfig};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's
 /// `AugmentationSequential`).
@@ -213,6 +214,9 @@ impl Sequential {
                     ),
                 ));
             }
+        }
+        if let Some(keys) = &cfg.data_keys {
+            keyed::check_data_keys(keys)?;
         }
         cfg.annotations.validate(SEQ)
     }
