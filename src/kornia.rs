@@ -34,6 +34,125 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
+mod python;
+// Generated (scripts/gen_kornia_signatures.py): kept as written.
+#[rustfmt::skip]
+mod signatures;
+
+/// Kornia 0.9's constructor of `class`: its positional parameters in order, and whether
+/// `*args` (a container's steps) follows them.
+fn signature(class: &str) -> Option<(&'static [&'static str], bool)> {
+    signatures::SIGNATURES
+        .iter()
+        .find(|(name, _, _)| *name == class)
+        .map(|&(_, params, varargs)| (params, varargs))
+}
+
+/// Kornia's positional arguments of `class` as keyword arguments, added to `kwargs`: in the
+/// order of its signature, a container's steps (`*args`) under `steps`.
+fn positional(class: &str, args: Vec<Value>, kwargs: &mut Map<String, Value>) -> Result<()> {
+    if args.is_empty() {
+        return Ok(());
+    }
+    let Some((params, varargs)) = signature(class) else {
+        return Err(Error::Config {
+            op: OP,
+            name: "args",
+            value: format!("{class}(...) with {} positional arguments", args.len()),
+            allowed: "keyword arguments only: positional ones follow a Kornia 0.9 class's signature, and this is not a Kornia class".into(),
+        });
+    };
+    let n = args.len();
+    let mut args = args.into_iter();
+    for (name, v) in params.iter().zip(args.by_ref()) {
+        if kwargs.contains_key(*name) {
+            return Err(Error::Config {
+                op: OP,
+                name: "args",
+                value: format!("{class}(...) with `{name}` given by position and by keyword"),
+                allowed: format!(
+                    "each argument once; {class}'s positional arguments: {}",
+                    params.join(", ")
+                ),
+            });
+        }
+        kwargs.insert(name.to_string(), v);
+    }
+    let rest: Vec<Value> = args.collect();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    if !varargs {
+        return Err(Error::Config {
+            op: OP,
+            name: "args",
+            value: format!("{class}(...) with {n} positional arguments"),
+            allowed: format!(
+                "at most {} positional arguments: {}",
+                params.len(),
+                params.join(", ")
+            ),
+        });
+    }
+    if kwargs.contains_key("steps") {
+        return Err(Error::Config {
+            op: OP,
+            name: "args",
+            value: format!("{class}(...) with steps given by position and as `steps`"),
+            allowed: "the steps once".into(),
+        });
+    }
+    kwargs.insert("steps".into(), Value::Array(rest));
+    Ok(())
+}
+
+/// `class` and its arguments as [`AugSpec::from_kornia`] takes them: positional ones named
+/// by the signature, a container's step calls as `[class, kwargs]` pairs.
+fn call_arguments(call: python::Call) -> Result<(String, Value)> {
+    let python::Call {
+        class,
+        args,
+        kwargs,
+    } = call;
+    let varargs = signature(&class).is_some_and(|(_, v)| v);
+    let mut map = Map::new();
+    for (k, e) in kwargs {
+        let v = match e {
+            python::Expr::Value(v) => v,
+            python::Expr::Call(c) => {
+                return Err(Error::Config {
+                    op: OP,
+                    name: "kwargs",
+                    value: format!("{class}({k}={}(...))", c.class),
+                    allowed: "values as keyword arguments; calls only as a container's steps"
+                        .into(),
+                })
+            }
+        };
+        map.insert(k, v);
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for e in args {
+        values.push(match e {
+            python::Expr::Value(v) => v,
+            python::Expr::Call(c) if varargs => {
+                let (step, kwargs) = call_arguments(c)?;
+                Value::Array(vec![Value::String(step), kwargs])
+            }
+            python::Expr::Call(c) => {
+                return Err(Error::Config {
+                    op: OP,
+                    name: "args",
+                    value: format!("{class}({}(...))", c.class),
+                    allowed: "values as arguments; calls only as a container's steps".into(),
+                })
+            }
+        });
+    }
+    positional(&class, values, &mut map)?;
+    Ok((class, Value::Object(map)))
+}
+
 /// Kornia's keyword arguments of one class, read once each; what is left unread is an
 /// error (a misspelt argument must not be ignored).
 struct Kwargs<'a> {
@@ -71,6 +190,14 @@ fn json_depth(v: &Value) -> usize {
 
 impl<'a> Kwargs<'a> {
     fn err(&self, key: &str, allowed: impl Into<String>) -> Error {
+        let mut allowed = allowed.into();
+        if let Some((params, _)) = signature(&self.class) {
+            allowed = format!(
+                "{allowed} (the positional arguments of {}: {})",
+                self.class,
+                params.join(", ")
+            );
+        }
         Error::Config {
             op: OP,
             name: "kwargs",
@@ -79,7 +206,7 @@ impl<'a> Kwargs<'a> {
                 self.class,
                 self.map.get(key).map(|v| v.to_string()).unwrap_or_default()
             ),
-            allowed: allowed.into(),
+            allowed,
         }
     }
 
@@ -196,6 +323,15 @@ impl<'a> Kwargs<'a> {
         }
     }
 
+    /// Kornia's argument `key`, which this crate does not have, given only at its neutral
+    /// value (`neutral` says whether a value is); otherwise an error that says so and why.
+    fn neutral_only(&self, key: &str, neutral: fn(&Value) -> bool, why: &str) -> Result<()> {
+        match self.get(key) {
+            Some(v) if !neutral(v) => Err(self.err(key, format!("no `{key}` here: {why}"))),
+            _ => Ok(()),
+        }
+    }
+
     /// Fails on an argument nobody read.
     fn finish(&self, spec: AugSpec) -> Result<AugSpec> {
         let read = self.read.borrow();
@@ -274,6 +410,42 @@ impl AugSpec {
     /// [`Error::Config`] for a class this crate does not have, an argument the class does
     /// not take (naming the ones it does), or a value of the wrong form.
     pub fn from_kornia(class: &str, kwargs: &Value) -> Result<AugSpec> {
+        Self::from_kornia_checked(class, kwargs)
+    }
+
+    /// The spec of a Kornia constructor call written as in Python, positional arguments
+    /// included: `K.RandomAffine(30, (0.1, 0.1), p=1.0)`, or a whole
+    /// `K.AugmentationSequential(K.RandomHorizontalFlip(), K.ColorJitter(0.2, 0.2),
+    /// data_keys=["input", "bbox_xyxy"])`. Positional arguments follow Kornia 0.9's
+    /// signatures (read from its source by scripts/gen_kornia_signatures.py); the module
+    /// prefix (`K.`, `kornia.augmentation.`) is ignored; values are Python literals (numbers,
+    /// strings, `True`/`False`/`None`, tuples, lists, dicts, `torch.tensor([...])`, enum
+    /// members such as `Resample.BILINEAR`). Then as [`AugSpec::from_kornia`].
+    ///
+    /// ```
+    /// use tch_dda::{AugSpec, RandomAffineConfig};
+    /// let spec = AugSpec::from_kornia_python("K.RandomAffine(30, (0.1, 0.1), p=1.0)").unwrap();
+    /// assert_eq!(spec, AugSpec::RandomAffine(RandomAffineConfig::degrees(30.0).translate(0.1, 0.1).p(1.0)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for source that is not one call (naming the place and what was
+    /// expected there), more positional arguments than the signature has (listing them), an
+    /// argument given twice, a script's variable (values must be written out); then as
+    /// [`AugSpec::from_kornia`].
+    pub fn from_kornia_python(source: &str) -> Result<AugSpec> {
+        let (class, kwargs) = call_arguments(python::parse_call(source)?)?;
+        Self::from_kornia_checked(&class, &kwargs)
+    }
+
+    /// The positional parameters of Kornia 0.9's constructor of `class`, in order (what
+    /// positional arguments mean to [`AugSpec::from_kornia_python`]); `None` for a name that
+    /// is not a Kornia augmentation class.
+    pub fn kornia_signature(class: &str) -> Option<&'static [&'static str]> {
+        signature(class).map(|(params, _)| params)
+    }
+
+    fn from_kornia_checked(class: &str, kwargs: &Value) -> Result<AugSpec> {
         let depth = json_depth(kwargs);
         if depth > MAX_JSON_DEPTH {
             return Err(Error::Config {
@@ -284,15 +456,23 @@ impl AugSpec {
             });
         }
         let empty = Map::new();
+        let from_args;
         let map = match kwargs {
             Value::Object(m) => m,
             Value::Null => &empty,
+            Value::Array(args) => {
+                let mut m = Map::new();
+                positional(class, args.clone(), &mut m)?;
+                from_args = m;
+                &from_args
+            }
             _ => {
                 return Err(Error::Config {
                     op: OP,
                     name: "kwargs",
                     value: kwargs.to_string(),
-                    allowed: "a JSON object of keyword arguments".into(),
+                    allowed: "a JSON object of keyword arguments, or a list of positional ones"
+                        .into(),
                 })
             }
         };
@@ -308,6 +488,11 @@ impl AugSpec {
 fn flip(kw: &Kwargs) -> Result<FlipConfig> {
     let mut c = FlipConfig::default();
     common!(kw, c);
+    kw.neutral_only(
+        "p_batch",
+        |v| v.as_f64() == Some(1.0),
+        "Kornia's whole-batch gate is 1 (always) here; gate per sample with p",
+    )?;
     Ok(c)
 }
 
@@ -535,6 +720,11 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             set!(c.saturation = kw.range("saturation", 1.0, 0.0)?);
             set!(c.hue = kw.range("hue", 0.0, -0.5)?);
             common!(kw, c);
+            kw.neutral_only(
+                "order",
+                Value::is_null,
+                "the steps' order is drawn per call (Kornia's default, order=None); a fixed order is not supported yet",
+            )?;
             if class == "ColorJitter" {
                 AugSpec::ColorJitter(c)
             } else {
@@ -628,6 +818,9 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             let mut c = BoxBlurConfig::default();
             set!(c.kernel_size = kw.size("kernel_size")?);
             set!(c.border_type = kw.enm::<Border>("border_type")?);
+            // Kornia's two box-blur implementations (separable or one 2D pass) give the
+            // same mean of each window, up to float rounding: either is this blur.
+            let _ = kw.flag("normalized")?;
             common!(kw, c);
             AugSpec::RandomBoxBlur(c)
         }

@@ -570,3 +570,227 @@ fn a_keyed_call_returns_kornias_mixed_labels() {
         "labels differ from Kornia's by {label_err:e}"
     );
 }
+
+/// Kornia's positional arguments, in the order of Kornia 0.9's signatures: each call
+/// written positionally reads as the same call written with keywords (the names written
+/// here by hand from Kornia's documentation), in Python source and as a JSON list.
+#[test]
+fn positional_arguments_follow_kornias_signatures() {
+    let cases = [
+        (
+            "K.RandomAffine(30, (0.1, 0.2), (0.9, 1.1), 10, p=1.0)",
+            "RandomAffine",
+            serde_json::json!({"degrees": 30, "translate": [0.1, 0.2], "scale": [0.9, 1.1], "shear": 10, "p": 1.0}),
+        ),
+        (
+            "kornia.augmentation.ColorJitter(0.2, 0.3, 0.2, 0.1)",
+            "ColorJitter",
+            serde_json::json!({"brightness": 0.2, "contrast": 0.3, "saturation": 0.2, "hue": 0.1}),
+        ),
+        (
+            "K.RandomResizedCrop((32, 32), (0.25, 1.0), (0.75, 1.3333))",
+            "RandomResizedCrop",
+            serde_json::json!({"size": [32, 32], "scale": [0.25, 1.0], "ratio": [0.75, 1.3333]}),
+        ),
+        (
+            "K.RandomCrop((24, 20), 2)",
+            "RandomCrop",
+            serde_json::json!({"size": [24, 20], "padding": 2}),
+        ),
+        (
+            "K.RandomGaussianBlur((5, 5), (0.1, 2.0), p=0.5)",
+            "RandomGaussianBlur",
+            serde_json::json!({"kernel_size": [5, 5], "sigma": [0.1, 2.0], "p": 0.5}),
+        ),
+        (
+            "K.Normalize(torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225]))",
+            "Normalize",
+            serde_json::json!({"mean": {"tensor": [0.485, 0.456, 0.406]}, "std": {"tensor": [0.229, 0.224, 0.225]}}),
+        ),
+        (
+            "K.RandomErasing((0.02, 0.33), (0.3, 3.3), 0.5, p=1.0)",
+            "RandomErasing",
+            serde_json::json!({"scale": [0.02, 0.33], "ratio": [0.3, 3.3], "value": 0.5, "p": 1.0}),
+        ),
+        (
+            "K.RandomRotation(degrees=45.0, resample=kornia.constants.Resample.NEAREST)",
+            "RandomRotation",
+            serde_json::json!({"degrees": 45.0, "resample": "nearest"}),
+        ),
+        (
+            "K.RandomSolarize(0.1, 0.1, True, 1.0)",
+            "RandomSolarize",
+            serde_json::json!({"thresholds": 0.1, "additions": 0.1, "same_on_batch": true, "p": 1.0}),
+        ),
+    ];
+    for (source, class, keywords) in cases {
+        let want = AugSpec::from_kornia(class, &keywords).unwrap();
+        assert_eq!(
+            AugSpec::from_kornia_python(source).unwrap(),
+            want,
+            "{source}"
+        );
+        // The JSON list form: the positional arguments alone.
+        if !source.contains('=') {
+            let open = source.find('(').unwrap();
+            let args = source[open + 1..source.len() - 1]
+                .replace('(', "[")
+                .replace(')', "]")
+                .replace("True", "true");
+            if !args.contains("torch") {
+                let list: Value = serde_json::from_str(&format!("[{args}]")).unwrap();
+                assert_eq!(
+                    AugSpec::from_kornia(class, &list).unwrap(),
+                    want,
+                    "{source}"
+                );
+            }
+        }
+    }
+    // A container's positional arguments are its steps, calls in any module spelling.
+    let spec = AugSpec::from_kornia_python(
+        "K.AugmentationSequential(K.RandomHorizontalFlip(), kornia.augmentation.RandomAffine(20, p=1.0), random_apply=1)",
+    )
+    .unwrap();
+    let want = AugSpec::from_kornia(
+        "AugmentationSequential",
+        &serde_json::json!({"steps": [["RandomHorizontalFlip", {}], ["RandomAffine", {"degrees": 20, "p": 1.0}]], "random_apply": 1}),
+    )
+    .unwrap();
+    assert_eq!(spec, want);
+}
+
+/// Every positional parameter of every Kornia class the fixtures build is an argument the
+/// translation takes (the signature table and the translations agree), and every argument
+/// error names the class's positional arguments.
+#[test]
+fn kornias_signatures_name_arguments_the_translation_takes() {
+    let classes: std::collections::BTreeSet<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+            .unwrap()
+            .filter_map(|e| {
+                let path = e.unwrap().path();
+                (path.extension()? == "safetensors").then(|| {
+                    let name = path.file_stem().unwrap().to_string_lossy().to_string();
+                    common::fixture(&name)
+                        .meta
+                        .get("kornia_class")
+                        .and_then(|c| c.as_str().map(String::from))
+                })?
+            })
+            .collect();
+    assert!(classes.len() > 50, "{classes:?}");
+    let mut checked = 0;
+    for class in &classes {
+        let Some(params) = AugSpec::kornia_signature(class) else {
+            panic!("{class}: no Kornia signature")
+        };
+        for p in params {
+            if let Err(e) = AugSpec::from_kornia(class, &serde_json::json!({ p.to_string(): null }))
+            {
+                let msg = e.to_string();
+                assert!(
+                    !msg.contains(&format!("({p}=...)")),
+                    "{class}: `{p}` refused: {msg}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    println!(
+        "{checked} positional parameters of {} classes",
+        classes.len()
+    );
+    let e = AugSpec::from_kornia("RandomAffine", &serde_json::json!({"degrees": "thirty"}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("degrees, translate, scale, shear"), "{e}");
+    // Kornia's arguments this crate lacks are read, and refused unless neutral, saying so.
+    let e = AugSpec::from_kornia("ColorJitter", &serde_json::json!({"order": [1, 0]}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no `order` here") && e.contains("not supported yet"),
+        "{e}"
+    );
+    let e = AugSpec::from_kornia("RandomHorizontalFlip", &serde_json::json!({"p_batch": 0.5}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no `p_batch` here"), "{e}");
+    for (class, kwargs) in [
+        ("RandomHorizontalFlip", serde_json::json!({"p_batch": 1.0})),
+        ("ColorJitter", serde_json::json!({"order": null})),
+        ("RandomBoxBlur", serde_json::json!({"normalized": false})),
+    ] {
+        AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{class}: {e}"));
+    }
+}
+
+/// What a port can get wrong is an error that says where and what is allowed.
+#[test]
+fn kornia_python_errors_say_where_and_what() {
+    let err = |s: &str| AugSpec::from_kornia_python(s).unwrap_err().to_string();
+    let e = err("K.RandomRotation(30, 'bilinear', False, True, 1.0, False, 7)");
+    assert!(
+        e.contains("at most 6 positional arguments: degrees, resample"),
+        "{e}"
+    );
+    let e = err("K.RandomRotation(30, degrees=20)");
+    assert!(
+        e.contains("`degrees` given by position and by keyword"),
+        "{e}"
+    );
+    let e = err("K.RandomRotation(degrees=angle)");
+    assert!(e.contains("`angle`") && e.contains("written out"), "{e}");
+    let e = err("K.RandomRotation(30, p=1.0");
+    assert!(e.contains("the end") && e.contains("`,` or `)`"), "{e}");
+    let e = err("K.RandomRotation(p=1.0, 30)");
+    assert!(
+        e.contains("keyword arguments after the positional ones"),
+        "{e}"
+    );
+    let e = err("K.RandomRotation(30) + 1");
+    assert!(e.contains("the end of the call"), "{e}");
+    let e = err("(1, 2)");
+    assert!(e.contains("a Kornia constructor call"), "{e}");
+    let e = err("K.RandomRotation(K.RandomAffine(30))");
+    assert!(e.contains("calls only as a container's steps"), "{e}");
+    let e = err("K.NotAClass(1)");
+    assert!(e.contains("not a Kornia class"), "{e}");
+    let e = err("K.RandomRotation(30, p=1.0, p=0.5)");
+    assert!(e.contains("`p` given once"), "{e}");
+    let e = err("K.RandomRotation(1e999)");
+    assert!(e.contains("a finite number"), "{e}");
+    let e = err(&format!(
+        "K.RandomRotation({}30{})",
+        "[".repeat(100),
+        "]".repeat(100)
+    ));
+    assert!(e.contains("nested at most"), "{e}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        cases: 2000,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_205),
+        ..Default::default()
+    })]
+
+    /// The Python reader never panics: on any text, and on random strings of the tokens
+    /// Kornia calls are made of, it gives a spec or a typed error.
+    #[test]
+    fn the_python_reader_never_panics(
+        text in "\\PC{0,40}",
+        tokens in proptest::collection::vec(proptest::sample::select(vec![
+            "K.", "RandomAffine", "AugmentationSequential", "(", ")", "[", "]", "{", "}", ",",
+            "=", "p", "degrees", "30", "-1.5e3", "'x'", "\"é\"", "True", "None", ":", ".", "é",
+            "torch.tensor", "data_keys", "#c\n", " ", "1_0", "(,)",
+        ]), 0..24),
+    ) {
+        for source in [text, tokens.concat()] {
+            if let Err(e) = AugSpec::from_kornia_python(&source) {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+}
