@@ -34,6 +34,7 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
+mod params;
 mod python;
 // Generated (scripts/gen_kornia_signatures.py): kept as written.
 #[rustfmt::skip]

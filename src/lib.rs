@@ -57,6 +57,10 @@ pub struct LearningGuideDoctests;
 #[doc = include_str!("../docs/reliability.md")]
 pub struct ReliabilityGuideDoctests;
 
+#[cfg(doctest)]
+#[doc = include_str!("../docs/kornia-params.md")]
+pub struct KorniaParamsGuideDoctests;
+
 mod alloc;
 mod annotations;
 mod augmentation;

@@ -794,3 +794,139 @@ proptest::proptest! {
         }
     }
 }
+
+/// Kornia's recorded params, saved from Python with docs/kornia-params.md's lines
+/// (scripts/gen_kornia_params_fixtures.py), imported by `Params::load_kornia`: the pipeline
+/// (its Python source, read by `from_kornia_python`) replays them to Kornia's outputs (images
+/// and masks bit for bit where the arithmetic is copies: flips, crops, erasing; boxes and
+/// keypoints, through matrices, within 1e-5), and they
+/// equal, key for key and bit for bit, what this crate draws after the same seed.
+#[test]
+fn kornias_recorded_params_import_and_replay() {
+    let _serial = common::serial();
+    for (name, tol) in [
+        ("random_apply_annotations", 0.0),
+        ("nested_affine", TOL),
+        ("rand_augment", TOL),
+        ("auto_augment", TOL),
+    ] {
+        let fx = common::fixture(&format!("kornia_params/{name}"));
+        let path = format!(
+            "{}/tests/fixtures/kornia_params/{name}.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let imported = Params::load_kornia(&path, "params.", common::device()).unwrap();
+        let source = fx.meta["source"].as_str().unwrap();
+        let keys: Vec<String> = serde_json::from_str(fx.meta["keys"].as_str().unwrap()).unwrap();
+        let inputs: Vec<&tch::Tensor> =
+            keys.iter().map(|k| fx.get(&format!("input.{k}"))).collect();
+        let spec = AugSpec::from_kornia_python(source).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let vs = VarStore::new(common::device());
+        let (replayed, drawn) = match spec {
+            AugSpec::Sequential(cfg) => {
+                let aug = Sequential::new(vs.root(), cfg).unwrap();
+                let replayed = aug.f_call_replay(&inputs, &imported).unwrap();
+                let seed = 1000 + fixture_seed(name);
+                tch::manual_seed(seed);
+                (replayed, aug.f_call_with_params(&inputs).unwrap().1)
+            }
+            spec => {
+                let aug = spec.build(&vs.root()).unwrap();
+                let replayed = vec![aug.f_apply(inputs[0], &imported).unwrap()];
+                tch::manual_seed(1000 + fixture_seed(name));
+                (replayed, aug.f_forward_with_params(inputs[0]).unwrap().1)
+            }
+        };
+        for (k, got) in keys.iter().zip(&replayed) {
+            let e = common::max_abs_diff(got, fx.get(&format!("output.{k}")));
+            // Boxes and keypoints go through matrices: float rounding.
+            let tol = if k.starts_with("bbox") || k == "keypoints" {
+                TOL
+            } else {
+                tol
+            };
+            assert!(e <= tol, "{name}: {k} differs from Kornia's by {e:e}");
+        }
+        if common::draws_on_cpu() {
+            // A container records which children Kornia applied even when it applies them
+            // all in order; this crate records `selection` only where it draws one.
+            let all_in_order = |k: &str, v: &tch::Tensor| {
+                k.ends_with("selection")
+                    && drawn.get(k).is_none()
+                    && Vec::<i64>::try_from(v).unwrap() == (0..v.numel() as i64).collect::<Vec<_>>()
+            };
+            let ours: Vec<&str> = drawn.keys().collect();
+            let theirs: Vec<&str> = imported
+                .iter()
+                .filter(|(k, v)| !all_in_order(k, v))
+                .map(|(k, _)| k)
+                .collect();
+            assert_eq!(ours, theirs, "{name}: keys");
+            for k in theirs {
+                let d = common::max_abs_diff(drawn.get(k).unwrap(), imported.get(k).unwrap());
+                assert!(d == 0.0, "{name}: {k} drawn {d:e} away from Kornia's");
+            }
+        }
+        println!(
+            "KORNIA PARAMS {name}: {} keys imported and replayed",
+            imported.len()
+        );
+    }
+}
+
+/// The seed scripts/gen_kornia_params_fixtures.py drew a case's inputs with: its position.
+fn fixture_seed(name: &str) -> i64 {
+    [
+        "random_apply_annotations",
+        "nested_affine",
+        "rand_augment",
+        "auto_augment",
+    ]
+    .iter()
+    .position(|n| *n == name)
+    .unwrap() as i64
+}
+
+/// A params file that is not what `kornia_params` writes is refused, saying what is wrong.
+#[test]
+fn malformed_kornia_params_are_refused() {
+    let t = || tch::Tensor::from_slice(&[1f32]);
+    let import = |keys: &[&str]| {
+        Params::from_kornia(keys.iter().map(|k| (k.to_string(), t())), Device::Cpu)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = import(&[
+        "0:RandomAffine_0.angle",
+        "2:RandomVerticalFlip_1.batch_prob",
+    ]);
+    assert!(e.contains("positions [0, 2]"), "{e}");
+    let e = import(&["0:Custom.angle"]);
+    assert!(e.contains("Custom") && e.contains("child index"), "{e}");
+    let e = import(&["0:RandomAffine_0.angle", "0:RandomRotation_0.degrees"]);
+    assert!(e.contains("another key names it"), "{e}");
+    // A step's own params pass through as they are.
+    let p = Params::from_kornia([("angle".to_string(), t())], Device::Cpu).unwrap();
+    assert_eq!(p.keys().collect::<Vec<_>>(), ["angle"]);
+}
+
+/// docs/kornia-params.md gives users the Python that wrote the importer's fixtures.
+#[test]
+fn the_documented_python_is_the_fixture_scripts() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let doc = std::fs::read_to_string(format!("{root}/docs/kornia-params.md")).unwrap();
+    let script =
+        std::fs::read_to_string(format!("{root}/scripts/gen_kornia_params_fixtures.py")).unwrap();
+    let function = |text: &str| -> String {
+        let start = text.find("def kornia_params").expect("the function");
+        let body = &text[start..];
+        // Up to the first line that is not indented after the signature.
+        let end = body
+            .match_indices('\n')
+            .map(|(i, _)| i)
+            .find(|&i| !body[i + 1..].starts_with(' '))
+            .unwrap_or(body.len());
+        body[..end].to_string()
+    };
+    assert_eq!(function(&doc), function(&script));
+}
