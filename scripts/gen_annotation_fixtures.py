@@ -75,6 +75,14 @@ CASES = [
      (3, 3, 9, 10), 2, dict(container=dict(random_apply=1, random_apply_weights=[0.2, 0.5, 0.3]))),
     ("same_on_batch", [AFFINE, ("RandomHorizontalFlip", dict(p=0.5))], (4, 3, 9, 10), 2,
      dict(container=dict(same_on_batch=True))),
+    # Appended (a case's seed is its position): the half-pixel resize (align_corners=False)
+    # and Kornia's longest and smallest-side classes.
+    ("resize_half_pixel", [("Resize", dict(size=(7, 15), align_corners=False))], (3, 3, 10, 12), 3, {}),
+    ("longest_max_size", [("LongestMaxSize", dict(max_size=15, align_corners=False))], (3, 3, 10, 12), 3, {}),
+    ("smallest_max_size", [("SmallestMaxSize", dict(max_size=7))], (3, 3, 10, 12), 3, {}),
+    ("resized_crop_half_pixel", [("RandomResizedCrop", dict(size=(8, 9), scale=(0.3, 0.9), align_corners=False))],
+     (3, 3, 12, 14), 3, {}),
+    ("resized_crop_nearest", [("RandomResizedCrop", dict(size=(7, 8), resample="nearest"))], (3, 3, 12, 14), 3, {}),
 ]
 
 

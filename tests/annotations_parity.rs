@@ -336,6 +336,23 @@ fn resized_crops() {
             ..Default::default()
         })]),
     );
+    check(
+        "resized_crop_half_pixel",
+        steps(vec![AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (8, 9),
+            scale: (0.3, 0.9),
+            align_corners: false,
+            ..Default::default()
+        })]),
+    );
+    check(
+        "resized_crop_nearest",
+        steps(vec![AugSpec::RandomResizedCrop(RandomResizedCropConfig {
+            size: (7, 8),
+            resample: Resample::Nearest,
+            ..Default::default()
+        })]),
+    );
 }
 
 #[test]
@@ -350,6 +367,22 @@ fn resize_and_pad() {
         })]),
     );
     check("pad_to", steps(vec![pad_to((12, 14), 0.3)]));
+    let resize_to = |size: ResizeTo, align_corners: bool| {
+        steps(vec![AugSpec::Resize(ResizeConfig {
+            size,
+            align_corners,
+            ..Default::default()
+        })])
+    };
+    check("resize_half_pixel", resize_to(ResizeTo::Size(7, 15), false));
+    check(
+        "longest_max_size",
+        resize_to(ResizeTo::Side(15, Side::Long), false),
+    );
+    check(
+        "smallest_max_size",
+        resize_to(ResizeTo::Side(7, Side::Short), true),
+    );
 }
 
 #[test]

@@ -260,18 +260,39 @@ impl Augmentation for Resize {
         )
     }
 
+    /// Kornia's inverse: nearest resizes back (`nearest-exact`); bilinear and bicubic warp
+    /// the output by the forward matrix's inverse (`crop_by_transform_mat`, zeros outside),
+    /// which with `align_corners=False` is not a resize back: Kornia's warp normalises
+    /// pixels with corners aligned while sampling on the half-pixel grid.
     fn inverse_transform(
         &self,
         output: &Tensor,
-        _params: &Params,
+        params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        resize(
+        if self.cfg.resample == Resample::Nearest {
+            return resize(
+                output,
+                (input_shape[2], input_shape[3]),
+                self.cfg.resample,
+                self.cfg.align_corners,
+                false,
+            );
+        }
+        let sampling = Sampling {
+            resample: self.cfg.resample,
+            padding: Padding::Zeros,
+            align_corners: self.cfg.align_corners,
+            fill: None,
+        };
+        crate::warp::warp_by(
+            self,
             output,
-            (input_shape[2], input_shape[3]),
-            self.cfg.resample,
-            self.cfg.align_corners,
-            false,
+            params,
+            input_shape,
+            &input_shape[2..],
+            &sampling,
+            true,
         )
     }
 

@@ -360,6 +360,21 @@ impl Augmentation for RandomResizedCrop {
         let src = src_box(RRC, params, shape[0])?.to_device(device);
         let (x0, y0, w, h) = box_parts(&src, kind);
         let (ho, wo) = self.cfg.size;
+        // Kornia's slice mode with nearest, or bilinear/bicubic without aligned corners,
+        // resizes on the half-pixel grid: pixel centres map as
+        // x' = (x - x0 + ½)·s - ½ with s = wo / w (inclusive extents).
+        let half_pixel = self.cfg.cropping_mode == CroppingMode::Slice
+            && (self.cfg.resample == Resample::Nearest || !self.cfg.align_corners);
+        if half_pixel {
+            let sx = (wo as f64) / &w;
+            let sy = (ho as f64) / &h;
+            let zero = sx.zeros_like();
+            let tx = -(&x0 * &sx) + (&sx - 1.0) / 2.0;
+            let ty = -(&y0 * &sy) + (&sy - 1.0) / 2.0;
+            return Ok(Geometry::affine(warp::affine_rows([
+                &sx, &zero, &tx, &zero, &sy, &ty,
+            ])));
+        }
         // Corner-aligned scale (dst - 1)/(src - 1); a one-pixel axis keeps scale 1.
         let scale = |len: &Tensor, n: i64| {
             let s = (n - 1) as f64 / (len - 1.0);
