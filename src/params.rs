@@ -99,6 +99,78 @@ impl Params {
         })
     }
 
+    /// The input shape of the forward pass, as the params recorded it: Kornia's
+    /// `forward_input_shape` of this map, else of its first step (`"0."`, at every level of
+    /// containers and presets), less the padding of a crop that padded its input
+    /// (`padding_size`, which Kornia's inverse removes). Read back from the device where the
+    /// params live (a few bytes, once per call).
+    ///
+    /// ```no_run
+    /// # use tch_dda::{Augmentation, Params};
+    /// # fn f(aug: &dyn Augmentation, y: &tch::Tensor, params: &Params) -> tch_dda::Result<()> {
+    /// let x = aug.f_inverse(y, params, &params.recorded_input_shape()?)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Params`] when nothing recorded the shape (params built by hand), or the
+    /// record is not a list of sizes.
+    pub fn recorded_input_shape(&self) -> Result<Vec<i64>> {
+        const KEY: &str = "forward_input_shape";
+        let mut prefix = String::new();
+        loop {
+            let key = format!("{prefix}{KEY}");
+            if let Some(t) = self.map.get(&key) {
+                let bad = |problem: String| Error::Params {
+                    op: "Params::recorded_input_shape",
+                    key: key.clone(),
+                    problem,
+                };
+                if t.dim() != 1 || t.is_floating_point() {
+                    return Err(bad(format!(
+                        "is a {:?} tensor of shape {:?}; a list of sizes (int64) was expected",
+                        t.kind(),
+                        t.size()
+                    )));
+                }
+                let mut shape =
+                    Vec::<i64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+                if shape.len() < 3 || shape.iter().any(|&n| n < 0) {
+                    return Err(bad(format!("records {shape:?}; not an input shape")));
+                }
+                // (B, 2·dims) [left, right, top, bottom(, front, back)], the same per sample.
+                if let Some(pad) = self.map.get(&format!("{prefix}padding_size")) {
+                    let dims = shape.len() - 2;
+                    if pad.dim() == 2 && pad.size()[1] == 2 * dims as i64 && pad.size()[0] > 0 {
+                        let pad = Vec::<i64>::try_from(
+                            pad.get(0).to_device(Device::Cpu).to_kind(Kind::Int64),
+                        )?;
+                        for (axis, pair) in pad.chunks(2).enumerate() {
+                            let n = shape.len() - 1 - axis;
+                            shape[n] -= pair[0] + pair[1];
+                        }
+                    }
+                }
+                if shape.iter().any(|&n| n < 0) {
+                    return Err(bad(format!(
+                        "and padding_size give {shape:?}; not an input shape"
+                    )));
+                }
+                return Ok(shape);
+            }
+            prefix.push_str("0.");
+            if !self.map.keys().any(|k| k.starts_with(&prefix)) {
+                return Err(Error::Params {
+                    op: "Params::recorded_input_shape",
+                    key: KEY.into(),
+                    problem:
+                        "is not recorded (neither here nor for a first step): give the input shape"
+                            .into(),
+                });
+            }
+        }
+    }
+
     /// Like [`Params::require`], and checks the tensor's shape is `shape`.
     pub(crate) fn shaped(&self, op: &'static str, key: &str, shape: &[i64]) -> Result<&Tensor> {
         let t = self.require(op, key)?;

@@ -174,7 +174,8 @@ fn check(name: &str, cfg: SequentialConfig) {
     compare(name, "inverse", &inv, &fx, "inv.");
 
     // The same through Kornia's keyed call, as a ported script makes it
-    // (`data_keys=["input", "mask", "bbox_xyxy", "keypoints"]`).
+    // (`data_keys=["input", "mask", "bbox_xyxy", "keypoints"]`), the inverse to the input
+    // shape the params recorded, as Kornia's `aug.inverse(*outputs, params=...)`.
     let keyed = Sequential::new(
         &(vs.root() / "keyed"),
         SequentialConfig {
@@ -201,11 +202,7 @@ fn check(name: &str, cfg: SequentialConfig) {
         .f_call_replay(&inputs.iter().collect::<Vec<_>>(), &p)
         .unwrap();
     let inverse = keyed
-        .f_inverse_call(
-            &outputs.iter().collect::<Vec<_>>(),
-            &p,
-            &fx.get("image").size(),
-        )
+        .f_inverse_call(&outputs.iter().collect::<Vec<_>>(), &p)
         .unwrap();
     for (what, got, prefix) in [
         ("keyed forward", &forward, "out."),
@@ -494,11 +491,7 @@ fn a_kornia_script_with_positional_arguments_and_data_keys_ports_verbatim() {
         .f_call_replay(&inputs.iter().collect::<Vec<_>>(), &p)
         .unwrap();
     let inverse = aug
-        .f_inverse_call(
-            &outputs.iter().collect::<Vec<_>>(),
-            &p,
-            &fx.get("image").size(),
-        )
+        .f_inverse_call(&outputs.iter().collect::<Vec<_>>(), &p)
         .unwrap();
     let mut checks = vec![("replayed", forward, "out."), ("inverse", inverse, "inv.")];
     if common::draws_on_cpu() {

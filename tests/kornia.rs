@@ -930,3 +930,66 @@ fn the_documented_python_is_the_fixture_scripts() {
     };
     assert_eq!(function(&doc), function(&script));
 }
+
+/// The params of a call know its input shape, as Kornia's `inverse` reads it: a padded
+/// crop's record less its padding, through nested containers and presets, batched or not;
+/// the inverse with it equals the inverse with the shape given; params without a record say
+/// so.
+#[test]
+fn the_params_record_the_input_shape_for_the_inverse() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let padded_crop = AugSpec::from_kornia_python("K.RandomCrop((9, 8), 2, p=1.0)").unwrap();
+    let nested = AugSpec::Sequential(SequentialConfig::new([
+        padded_crop.clone(),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+    ]));
+    let cases: Vec<(&str, Box<dyn Augmentation>)> = vec![
+        (
+            "padded crop",
+            padded_crop.build(&(vs.root() / "a")).unwrap(),
+        ),
+        (
+            "nested containers",
+            Box::new(
+                Sequential::new(
+                    vs.root() / "b",
+                    [nested, AugSpec::RandomVerticalFlip(FlipConfig::default())],
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            "preset",
+            AugSpec::from_kornia_python("K.auto.RandAugment(2, 9)")
+                .unwrap()
+                .build(&(vs.root() / "c"))
+                .unwrap(),
+        ),
+    ];
+    tch::manual_seed(5);
+    for (what, aug) in &cases {
+        for shape in [vec![2i64, 3, 10, 11], vec![3, 10, 11]] {
+            let x = tch::Tensor::rand(shape.as_slice(), (tch::Kind::Float, Device::Cpu));
+            let (y, params) = aug.f_forward_with_params(&x).unwrap();
+            let recorded = params.recorded_input_shape().unwrap();
+            let batched = if shape.len() == 3 {
+                [&[1][..], &shape[..]].concat()
+            } else {
+                shape.clone()
+            };
+            assert_eq!(recorded, batched, "{what} {shape:?}");
+            if what != &"preset" {
+                let want = aug.f_inverse(&y, &params, &shape).unwrap();
+                let got = aug.f_inverse(&y, &params, &recorded).unwrap();
+                assert!(got.equal(&want), "{what} {shape:?}");
+                assert_eq!(got.size(), shape);
+            }
+        }
+    }
+    let e = Params::new()
+        .recorded_input_shape()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("give the input shape"), "{e}");
+}

@@ -94,19 +94,17 @@ impl Sequential {
     }
 
     /// Kornia's `aug.inverse(*outputs, params=params)`: the keyed outputs of a call mapped
-    /// back through the geometric steps, for an input of `input_shape`; the results in the
-    /// order of [`Sequential::data_keys`].
+    /// back through the geometric steps to the input shape the call recorded
+    /// ([`Params::recorded_input_shape`]); the results in the order of
+    /// [`Sequential::data_keys`].
     ///
     /// # Errors
-    /// As [`Sequential::f_call`] and [`Augmentation::f_inverse_batch`].
-    pub fn f_inverse_call(
-        &self,
-        outputs: &[&Tensor],
-        params: &Params,
-        input_shape: &[i64],
-    ) -> Result<Vec<Tensor>> {
+    /// As [`Sequential::f_call`], [`Params::recorded_input_shape`] and
+    /// [`Augmentation::f_inverse_batch`].
+    pub fn f_inverse_call(&self, outputs: &[&Tensor], params: &Params) -> Result<Vec<Tensor>> {
         let keys = self.data_keys();
-        let out = self.f_inverse_batch(&keyed_batch(&keys, outputs)?, params, input_shape)?;
+        let shape = params.recorded_input_shape()?;
+        let out = self.f_inverse_batch(&keyed_batch(&keys, outputs)?, params, &shape)?;
         keyed_outputs(&keys, out)
     }
 }
