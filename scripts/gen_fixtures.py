@@ -225,6 +225,14 @@ CASES = [
      dict(steps=[("RandomHorizontalFlip", dict(p=0.5)), ("RandomCutMixV2", dict(p=1.0)),
                  ("RandomRotation", dict(degrees=30.0, p=1.0))],
           random_apply=True), (4, 3, 6, 5), dict(seedcheck=True)),
+    # Issue 23: the Kornia classes still to port (appended; seeds above unchanged).
+    ("linear_illumination", "RandomLinearIllumination", dict(p=1.0), (8, 3, 5, 7), dict(seedcheck=True)),
+    ("linear_illumination_gain_sign_same_gate", "RandomLinearIllumination",
+     dict(gain=(0.1, 0.5), sign=(-0.5, 1.0), same_on_batch=True, p=0.5), (6, 1, 4, 6), dict(seedcheck=True)),
+    ("linear_corner_illumination", "RandomLinearCornerIllumination", dict(p=1.0), (8, 3, 6, 5),
+     dict(seedcheck=True)),
+    ("linear_corner_illumination_point_gate", "RandomLinearCornerIllumination",
+     dict(gain=0.3, sign=1.0, p=0.5), (6, 2, 1, 7), dict(seedcheck=True)),
 ]
 
 

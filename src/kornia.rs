@@ -18,9 +18,9 @@ use crate::geometric::{
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, EqualizeConfig,
     ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig, GaussianNoiseConfig,
-    InvertConfig, JitterConfig, MedianBlurConfig, MotionBlurConfig, MotionKernelSize,
-    NormalizeConfig, PlanckianConfig, PlanckianMode, PosterizeConfig, RandomGrayscaleConfig,
-    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+    IlluminationConfig, InvertConfig, JitterConfig, MedianBlurConfig, MotionBlurConfig,
+    MotionKernelSize, NormalizeConfig, PlanckianConfig, PlanckianMode, PosterizeConfig,
+    RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig};
 use crate::volume::{
@@ -891,6 +891,18 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             set!(c.resample = kw.enm("resample")?);
             common!(kw, c);
             AugSpec::RandomMotionBlur(c)
+        }
+        "RandomLinearIllumination" | "RandomLinearCornerIllumination" => {
+            // A number is a point range here (Kornia's constructor makes it (n, n)).
+            let mut c = IlluminationConfig::default();
+            set!(c.gain = kw.pair("gain")?);
+            set!(c.sign = kw.pair("sign")?);
+            common!(kw, c);
+            if class == "RandomLinearIllumination" {
+                AugSpec::RandomLinearIllumination(c)
+            } else {
+                AugSpec::RandomLinearCornerIllumination(c)
+            }
         }
         "RandomPlanckianJitter" => {
             let mut c = PlanckianConfig::default();

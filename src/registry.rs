@@ -22,14 +22,15 @@ use crate::geometric::{
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
     ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
-    GaussianBlurConfig, GaussianNoiseConfig, InvertConfig, JitterConfig, MedianBlurConfig,
-    MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig, PosterizeConfig,
-    RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
+    GaussianBlurConfig, GaussianNoiseConfig, IlluminationConfig, InvertConfig, JitterConfig,
+    MedianBlurConfig, MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig,
+    PosterizeConfig, RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
     RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing, RandomGamma,
     RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale, RandomGrayscaleConfig, RandomHue,
-    RandomInvert, RandomMedianBlur, RandomMotionBlur, RandomPlanckianJitter, RandomPosterize,
-    RandomRGBShift, RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize,
-    RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+    RandomInvert, RandomLinearCornerIllumination, RandomLinearIllumination, RandomMedianBlur,
+    RandomMotionBlur, RandomPlanckianJitter, RandomPosterize, RandomRGBShift,
+    RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize, RgbShiftConfig,
+    SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
@@ -191,6 +192,8 @@ registry! {
     RandomMedianBlur(MedianBlurConfig) => RandomMedianBlur;
     RandomMotionBlur(MotionBlurConfig) => RandomMotionBlur [kernel_size, angle, direction];
     RandomPlanckianJitter(PlanckianConfig) => RandomPlanckianJitter;
+    RandomLinearIllumination(IlluminationConfig) => RandomLinearIllumination;
+    RandomLinearCornerIllumination(IlluminationConfig) => RandomLinearCornerIllumination;
     RandomSharpness(SharpnessConfig) => RandomSharpness;
     CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D [size];
     RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D [size];

@@ -375,3 +375,42 @@ fn bad_params_get_typed_errors() {
     assert!(msg(affine.f_apply(&x, &missing))
         .starts_with("RandomAffine: parameter `translations` is missing"));
 }
+
+/// The illumination operators refuse what Kornia refuses, naming it; replayed params of the
+/// wrong size are a typed error too.
+#[test]
+fn illumination_configs_and_params_get_typed_errors() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    let cfg = |gain: (f64, f64), sign: (f64, f64), p: f64| IlluminationConfig {
+        gain,
+        sign,
+        p,
+        ..Default::default()
+    };
+    assert_eq!(
+        msg(RandomLinearIllumination::new(&r, cfg((0.1, 1.5), (-1.0, 1.0), 0.5))),
+        "RandomLinearIllumination: gain = (0.1, 1.5) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1, as float32"
+    );
+    assert_eq!(
+        msg(RandomLinearCornerIllumination::new(&r, cfg((0.1, 0.2), (-2.0, 1.0), 0.5))),
+        "RandomLinearCornerIllumination: sign = (-2, 1) is invalid; allowed: finite (lo, hi) with -1 <= lo <= hi <= 1, as float32"
+    );
+    assert!(msg(RandomLinearIllumination::new(
+        &r,
+        cfg((0.3, 0.1), (-1.0, 1.0), 0.5)
+    ))
+    .contains("gain = (0.3, 0.1)"));
+    assert!(msg(RandomLinearIllumination::new(
+        &r,
+        cfg((0.1, 0.2), (-1.0, 1.0), 1.5)
+    ))
+    .contains("p = 1.5"));
+    let aug = RandomLinearIllumination::new(&r, cfg((0.1, 0.2), (-1.0, 1.0), 1.0)).unwrap();
+    let params = aug.f_sample(&[2, 3, 4, 5], Device::Cpu).unwrap();
+    let x = img(&[2, 3, 4, 6]);
+    let before = x.copy();
+    let e = msg(aug.f_apply(&x, &params));
+    assert!(e.contains("gradient") && e.contains("[2, 3, 4, 5]"), "{e}");
+    assert!(x.equal(&before));
+}

@@ -274,6 +274,20 @@ fn input_gradients_match_finite_differences() {
             [4, 3, 3, 4],
         ),
         (
+            AugSpec::RandomLinearIllumination(IlluminationConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [4, 2, 3, 4],
+        ),
+        (
+            AugSpec::RandomLinearCornerIllumination(IlluminationConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [4, 2, 3, 4],
+        ),
+        (
             AugSpec::RandomErasing(ErasingConfig {
                 p: 0.5,
                 ..Default::default()
@@ -431,6 +445,24 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomPerspective", &vs, &persp, &[2, 3, 5, 6]);
+
+    // The illumination's strength: the field is linear in the drawn gain.
+    for corner in [false, true] {
+        let mut vs = root();
+        let cfg = IlluminationConfig {
+            gain: (0.05, 0.3),
+            p: 1.0,
+            learnable: Learnable::All,
+            ..Default::default()
+        };
+        let aug: Box<dyn Augmentation> = if corner {
+            Box::new(RandomLinearCornerIllumination::new(&(vs.root() / "aug"), cfg).unwrap())
+        } else {
+            Box::new(RandomLinearIllumination::new(&(vs.root() / "aug"), cfg).unwrap())
+        };
+        vs.set_kind(Kind::Double);
+        check_ranges(aug.name(), &vs, aug.as_ref(), &[3, 2, 4, 5]);
+    }
 
     let mut vs = root();
     let sharp = RandomSharpness::new(

@@ -1048,3 +1048,38 @@ fn planckian_parity_and_draw() {
     assert_parity(&p, "planckian_cied_select_gate", TOL);
     assert_same_draw(&p, "planckian_cied_select_gate");
 }
+
+#[test]
+fn linear_illumination_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let edge = |cfg| RandomLinearIllumination::new(r.root(), cfg).unwrap();
+    let corner = |cfg| RandomLinearCornerIllumination::new(r.root(), cfg).unwrap();
+    let all = IlluminationConfig {
+        p: 1.0,
+        ..Default::default()
+    };
+    let a = edge(all.clone());
+    assert_parity(&a, "linear_illumination", TOL);
+    assert_same_draw(&a, "linear_illumination");
+    let a = edge(IlluminationConfig {
+        gain: (0.1, 0.5),
+        sign: (-0.5, 1.0),
+        same_on_batch: true,
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&a, "linear_illumination_gain_sign_same_gate", TOL);
+    assert_same_draw(&a, "linear_illumination_gain_sign_same_gate");
+    let a = corner(all);
+    assert_parity(&a, "linear_corner_illumination", TOL);
+    assert_same_draw(&a, "linear_corner_illumination");
+    let a = corner(IlluminationConfig {
+        gain: (0.3, 0.3),
+        sign: (1.0, 1.0),
+        p: 0.5,
+        ..Default::default()
+    });
+    assert_parity(&a, "linear_corner_illumination_point_gate", TOL);
+    assert_same_draw(&a, "linear_corner_illumination_point_gate");
+}

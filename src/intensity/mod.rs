@@ -6,6 +6,7 @@ mod color;
 mod enhance;
 pub(crate) mod equalize;
 mod erasing;
+mod illumination;
 pub(crate) mod motion;
 mod normalize;
 mod pixel;
@@ -23,6 +24,9 @@ pub use enhance::{
 };
 pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
+pub use illumination::{
+    IlluminationConfig, RandomLinearCornerIllumination, RandomLinearIllumination,
+};
 pub use motion::{MotionBlurConfig, MotionKernelSize, RandomMotionBlur};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,

@@ -430,6 +430,11 @@ pub fn all_specs() -> Vec<AugSpec> {
         }),
         AugSpec::RandomChannelDropout(ChannelDropoutConfig::default()),
         AugSpec::RandomPlanckianJitter(PlanckianConfig::default()),
+        AugSpec::RandomLinearIllumination(IlluminationConfig::default()),
+        AugSpec::RandomLinearCornerIllumination(IlluminationConfig {
+            sign: (1.0, 1.0),
+            ..Default::default()
+        }),
         AugSpec::RandomMotionBlur(MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             ..Default::default()

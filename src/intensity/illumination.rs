@@ -1,0 +1,210 @@
+//! RandomLinearIllumination and RandomLinearCornerIllumination: a random light gradient
+//! added to the image, from one edge or from one corner.
+
+use crate::augmentation::impl_module;
+use crate::checks;
+use crate::range::{gate_params, uniform, uniform_between, Learnable, Range};
+use crate::{AugSpec, Augmentation, Params, Result};
+use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
+use tch::{nn, Device, Kind, Tensor};
+
+/// Configuration of [`RandomLinearIllumination`] and [`RandomLinearCornerIllumination`];
+/// `Default` is Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IlluminationConfig {
+    /// Range of the gradient's strength, within [0, 1].
+    pub gain: (f64, f64),
+    /// Range the sign is drawn from, within [-1, 1]: a sample brightens where its draw is
+    /// at least 0 and darkens below (Kornia's `sign`; `(1, 1)` always brightens).
+    pub sign: (f64, f64),
+    /// One draw shared by the whole batch.
+    pub same_on_batch: bool,
+    /// Probability of lighting each sample.
+    pub p: f64,
+    /// Which ranges are trainable variables (`gain`; see [`crate::Learnable`]).
+    pub learnable: Learnable,
+}
+
+impl Default for IlluminationConfig {
+    fn default() -> Self {
+        IlluminationConfig {
+            gain: (0.01, 0.2),
+            sign: (-1.0, 1.0),
+            same_on_batch: false,
+            p: 0.5,
+            learnable: Learnable::None,
+        }
+    }
+}
+
+/// Which light gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Light {
+    /// From one of the four edges (Kornia's `RandomLinearIllumination`).
+    Edge,
+    /// From one of the four corners (Kornia's `RandomLinearCornerIllumination`).
+    Corner,
+}
+
+const LINEAR: &str = "RandomLinearIllumination";
+const CORNER: &str = "RandomLinearCornerIllumination";
+
+/// The names of the illumination ranges (see [`crate::Learnable`]).
+const ILLUMINATION_RANGES: [&str; 1] = ["gain"];
+
+/// The shared implementation of the two illumination operators.
+#[derive(Debug)]
+struct Illumination {
+    cfg: IlluminationConfig,
+    gain: Range,
+    light: Light,
+}
+
+impl Illumination {
+    fn new(path: &nn::Path, cfg: IlluminationConfig, light: Light) -> Result<Illumination> {
+        let op = match light {
+            Light::Edge => LINEAR,
+            Light::Corner => CORNER,
+        };
+        cfg.learnable.check(op, &ILLUMINATION_RANGES)?;
+        checks::range(op, "gain", cfg.gain, (0.0, 1.0))?;
+        checks::range(op, "sign", cfg.sign, (-1.0, 1.0))?;
+        checks::probability(op, "p", cfg.p)?;
+        let gain = Range::new(path, "gain", cfg.gain, &cfg.learnable, (0.0, 1.0));
+        Ok(Illumination { cfg, gain, light })
+    }
+
+    /// Kornia's draws, in its order: the gain, the sign, the direction (0..4, a float32
+    /// U(0, 4) truncated), each (B,) in one call; then the gradient field (B,C,H,W) in
+    /// float32, as Kornia's params hold it.
+    fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+        let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+        let same = self.cfg.same_on_batch;
+        let mut p = gate_params(shape, self.cfg.p, same, device)?;
+        let gain = self.gain.sample(b, same, device)?.view([b, 1, 1, 1]);
+        let positive = uniform_between(b, same, device, self.cfg.sign)?.ge(0.0);
+        let sign = positive.to_kind(Kind::Float) * 2.0 - 1.0;
+        let direction = (uniform(b, same, device)? * 4.0).to_kind(Kind::Int64);
+        let opts = (Kind::Float, device);
+        let field = match self.light {
+            Light::Edge => {
+                // The ramp rising from the edge the direction names: 0 lower (rows 0 → 1),
+                // 1 upper (rows 1 → 0), 2 left (columns 0 → 1), 3 right (columns 1 → 0).
+                let up_h = Tensor::f_linspace(0.0, 1.0, h, opts)?.view([1, 1, h, 1]);
+                let down_h = Tensor::f_linspace(1.0, 0.0, h, opts)?.view([1, 1, h, 1]);
+                let up_w = Tensor::f_linspace(0.0, 1.0, w, opts)?.view([1, 1, 1, w]);
+                let down_w = Tensor::f_linspace(1.0, 0.0, w, opts)?.view([1, 1, 1, w]);
+                let is = |k: i64| direction.eq(k).to_kind(Kind::Float).view([b, 1, 1, 1]);
+                let ramp = is(0) * up_h + is(1) * down_h + is(2) * up_w + is(3) * down_w;
+                ramp.f_expand([b, c, h, w], false)?
+            }
+            Light::Corner => {
+                // x + y from the direction's corner, then each plane min-max normalised.
+                let y = Tensor::f_linspace(0.0, 1.0, h, opts)?
+                    .view([h, 1])
+                    .expand([h, w], false);
+                let x = Tensor::f_linspace(0.0, 1.0, w, opts)?
+                    .view([1, w])
+                    .expand([h, w], false);
+                let base = Tensor::stack(&[&x + &y, -&x + &y, &x - &y, 1f64 - (&x + &y)], 0);
+                let ramp = base.index_select(0, &direction).view([b, 1, h, w]);
+                let flat = ramp.view([b, 1, h * w]);
+                let lo = flat.amin([-1], true);
+                let hi = flat.amax([-1], true);
+                let norm = ((&flat - &lo) * 1.0 / ((&hi - &lo) + 1e-6)).view([b, 1, h, w]);
+                norm.f_expand([b, c, h, w], false)?
+            }
+        };
+        p.insert("gradient", sign.view([b, 1, 1, 1]) * gain * field);
+        Ok(p)
+    }
+
+    /// The image clamped to [0, 1], plus the field, clamped.
+    fn apply(&self, op: &'static str, input: &Tensor, params: &Params) -> Result<Tensor> {
+        let field = params
+            .shaped(op, "gradient", &input.size())?
+            .to_device(input.device())
+            .to_kind(input.kind());
+        Ok((input.clamp(0.0, 1.0) + field).clamp(0.0, 1.0))
+    }
+}
+
+macro_rules! illumination {
+    ($(#[$meta:meta])* $ty:ident, $name:ident, $light:expr) => {
+        $(#[$meta])*
+        ///
+        /// Params: `gradient` (B,C,H,W) float32, the field added to the image (Kornia's).
+        ///
+        /// # Shapes
+        /// Input (B,C,H,W) or (C,H,W), float32 or float64 (clamped to [0, 1]); output the
+        /// same.
+        ///
+        /// # Errors
+        /// `new` fails on a `gain` outside [0, 1], a `sign` outside [-1, 1], a reversed
+        /// range or a bad `p`; `f_*` forms on a bad input.
+        #[derive(Debug)]
+        pub struct $ty(Illumination);
+
+        impl $ty {
+            /// Builds the augmentation; its `gain` range lives under `path`.
+            ///
+            /// # Errors
+            /// [`crate::Error::Config`] as described on the type.
+            pub fn new<'p, P: Borrow<nn::Path<'p>>>(path: P, cfg: IlluminationConfig) -> Result<$ty> {
+                Ok($ty(Illumination::new(path.borrow(), cfg, $light)?))
+            }
+        }
+
+        impl Augmentation for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn spec(&self) -> AugSpec {
+                AugSpec::$ty(self.0.cfg.clone())
+            }
+
+            fn range_names(&self) -> &'static [&'static str] {
+                &ILLUMINATION_RANGES
+            }
+
+            fn ranges(&self) -> Vec<&Range> {
+                vec![&self.0.gain]
+            }
+
+            fn probabilities(&self) -> (f64, f64) {
+                (self.0.cfg.p, 1.0)
+            }
+
+            fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
+                self.0.sample(shape, device)
+            }
+
+            fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
+                self.0.apply($name, input, params)
+            }
+        }
+
+        impl_module!($ty);
+    };
+}
+
+illumination!(
+    /// Adds a linear light gradient rising from one edge of each sample, drawn at random,
+    /// with a random strength and sign (Kornia's `RandomLinearIllumination`): `clamp(x +
+    /// sign · gain · ramp)`.
+    RandomLinearIllumination,
+    LINEAR,
+    Light::Edge
+);
+
+illumination!(
+    /// Adds a linear light gradient rising from one corner of each sample, drawn at random,
+    /// with a random strength and sign (Kornia's `RandomLinearCornerIllumination`): the
+    /// ramp `x + y` from that corner, min-max normalised per plane.
+    RandomLinearCornerIllumination,
+    CORNER,
+    Light::Corner
+);
