@@ -233,6 +233,12 @@ CASES = [
      dict(seedcheck=True)),
     ("linear_corner_illumination_point_gate", "RandomLinearCornerIllumination",
      dict(gain=0.3, sign=1.0, p=0.5), (6, 2, 1, 7), dict(seedcheck=True)),
+    ("gaussian_illumination", "RandomGaussianIllumination", dict(p=1.0), (8, 3, 5, 8), dict(seedcheck=True)),
+    ("gaussian_illumination_ranges_same_gate", "RandomGaussianIllumination",
+     dict(gain=(0.2, 0.6), center=(0.3, 0.4), sigma=(0.05, 0.3), sign=(-1.0, 0.2), same_on_batch=True, p=0.5),
+     (6, 1, 7, 6), dict(seedcheck=True)),
+    ("gaussian_illumination_point_sigma", "RandomGaussianIllumination",
+     dict(gain=0.5, sigma=0.0, center=0.5, sign=1.0, p=1.0), (3, 2, 4, 5), dict(seedcheck=True)),
 ]
 
 

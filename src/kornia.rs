@@ -17,10 +17,11 @@ use crate::geometric::{
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, EqualizeConfig,
-    ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig, GaussianNoiseConfig,
-    IlluminationConfig, InvertConfig, JitterConfig, MedianBlurConfig, MotionBlurConfig,
-    MotionKernelSize, NormalizeConfig, PlanckianConfig, PlanckianMode, PosterizeConfig,
-    RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+    ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig, GaussianIlluminationConfig,
+    GaussianNoiseConfig, IlluminationConfig, InvertConfig, JitterConfig, MedianBlurConfig,
+    MotionBlurConfig, MotionKernelSize, NormalizeConfig, PlanckianConfig, PlanckianMode,
+    PosterizeConfig, RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig,
+    SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig};
 use crate::volume::{
@@ -903,6 +904,15 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             } else {
                 AugSpec::RandomLinearCornerIllumination(c)
             }
+        }
+        "RandomGaussianIllumination" => {
+            let mut c = GaussianIlluminationConfig::default();
+            set!(c.gain = kw.pair("gain")?);
+            set!(c.center = kw.pair("center")?);
+            set!(c.sigma = kw.pair("sigma")?);
+            set!(c.sign = kw.pair("sign")?);
+            common!(kw, c);
+            AugSpec::RandomGaussianIllumination(c)
         }
         "RandomPlanckianJitter" => {
             let mut c = PlanckianConfig::default();

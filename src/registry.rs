@@ -22,15 +22,16 @@ use crate::geometric::{
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
     ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
-    GaussianBlurConfig, GaussianNoiseConfig, IlluminationConfig, InvertConfig, JitterConfig,
-    MedianBlurConfig, MotionBlurConfig, Normalize, NormalizeConfig, PlanckianConfig,
-    PosterizeConfig, RandomAutoContrast, RandomBoxBlur, RandomBrightness, RandomChannelDropout,
-    RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing, RandomGamma,
-    RandomGaussianBlur, RandomGaussianNoise, RandomGrayscale, RandomGrayscaleConfig, RandomHue,
-    RandomInvert, RandomLinearCornerIllumination, RandomLinearIllumination, RandomMedianBlur,
-    RandomMotionBlur, RandomPlanckianJitter, RandomPosterize, RandomRGBShift,
-    RandomSaltAndPepperNoise, RandomSaturation, RandomSharpness, RandomSolarize, RgbShiftConfig,
-    SaltAndPepperConfig, SharpnessConfig, SolarizeConfig,
+    GaussianBlurConfig, GaussianIlluminationConfig, GaussianNoiseConfig, IlluminationConfig,
+    InvertConfig, JitterConfig, MedianBlurConfig, MotionBlurConfig, Normalize, NormalizeConfig,
+    PlanckianConfig, PosterizeConfig, RandomAutoContrast, RandomBoxBlur, RandomBrightness,
+    RandomChannelDropout, RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing,
+    RandomGamma, RandomGaussianBlur, RandomGaussianIllumination, RandomGaussianNoise,
+    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert,
+    RandomLinearCornerIllumination, RandomLinearIllumination, RandomMedianBlur, RandomMotionBlur,
+    RandomPlanckianJitter, RandomPosterize, RandomRGBShift, RandomSaltAndPepperNoise,
+    RandomSaturation, RandomSharpness, RandomSolarize, RgbShiftConfig, SaltAndPepperConfig,
+    SharpnessConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
@@ -194,6 +195,7 @@ registry! {
     RandomPlanckianJitter(PlanckianConfig) => RandomPlanckianJitter;
     RandomLinearIllumination(IlluminationConfig) => RandomLinearIllumination;
     RandomLinearCornerIllumination(IlluminationConfig) => RandomLinearCornerIllumination;
+    RandomGaussianIllumination(GaussianIlluminationConfig) => RandomGaussianIllumination;
     RandomSharpness(SharpnessConfig) => RandomSharpness;
     CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D [size];
     RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D [size];

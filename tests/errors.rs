@@ -413,4 +413,19 @@ fn illumination_configs_and_params_get_typed_errors() {
     let e = msg(aug.f_apply(&x, &params));
     assert!(e.contains("gradient") && e.contains("[2, 3, 4, 5]"), "{e}");
     assert!(x.equal(&before));
+    let spot = |center: (f64, f64), sigma: (f64, f64)| {
+        RandomGaussianIllumination::new(
+            &r,
+            GaussianIlluminationConfig {
+                center,
+                sigma,
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(
+        msg(spot((0.1, 1.2), (0.2, 1.0))),
+        "RandomGaussianIllumination: center = (0.1, 1.2) is invalid; allowed: finite (lo, hi) with 0 <= lo <= hi <= 1, as float32"
+    );
+    assert!(msg(spot((0.1, 0.9), (-0.2, 1.0))).contains("sigma = (-0.2, 1)"));
 }

@@ -288,6 +288,13 @@ fn input_gradients_match_finite_differences() {
             [4, 2, 3, 4],
         ),
         (
+            AugSpec::RandomGaussianIllumination(GaussianIlluminationConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [4, 2, 3, 4],
+        ),
+        (
             AugSpec::RandomErasing(ErasingConfig {
                 p: 0.5,
                 ..Default::default()
@@ -463,6 +470,23 @@ fn learnable_range_gradients_match_finite_differences() {
         vs.set_kind(Kind::Double);
         check_ranges(aug.name(), &vs, aug.as_ref(), &[3, 2, 4, 5]);
     }
+
+    // The Gaussian spot: its strength, centre and size (inside the domain [0, 1]: at a
+    // bound the clamp makes the finite difference one-sided).
+    let mut vs = root();
+    let spot = RandomGaussianIllumination::new(
+        &(vs.root() / "aug"),
+        GaussianIlluminationConfig {
+            gain: (0.1, 0.4),
+            sigma: (0.2, 0.8),
+            p: 1.0,
+            learnable: Learnable::All,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomGaussianIllumination", &vs, &spot, &[3, 2, 5, 6]);
 
     let mut vs = root();
     let sharp = RandomSharpness::new(

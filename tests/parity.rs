@@ -1083,3 +1083,48 @@ fn linear_illumination_parity_and_draw() {
     assert_parity(&a, "linear_corner_illumination_point_gate", TOL);
     assert_same_draw(&a, "linear_corner_illumination_point_gate");
 }
+
+#[test]
+fn gaussian_illumination_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let build = |cfg| RandomGaussianIllumination::new(r.root(), cfg).unwrap();
+    let cases = [
+        (
+            "gaussian_illumination",
+            GaussianIlluminationConfig {
+                p: 1.0,
+                ..Default::default()
+            },
+        ),
+        (
+            "gaussian_illumination_ranges_same_gate",
+            GaussianIlluminationConfig {
+                gain: (0.2, 0.6),
+                center: (0.3, 0.4),
+                sigma: (0.05, 0.3),
+                sign: (-1.0, 0.2),
+                same_on_batch: true,
+                p: 0.5,
+                ..Default::default()
+            },
+        ),
+        (
+            // σ = 0: Kornia's unit impulse on the nearest sample.
+            "gaussian_illumination_point_sigma",
+            GaussianIlluminationConfig {
+                gain: (0.5, 0.5),
+                sigma: (0.0, 0.0),
+                center: (0.5, 0.5),
+                sign: (1.0, 1.0),
+                p: 1.0,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, cfg) in cases {
+        let a = build(cfg);
+        assert_parity(&a, name, TOL);
+        assert_same_draw(&a, name);
+    }
+}

@@ -25,7 +25,8 @@ pub use enhance::{
 pub use equalize::{EqualizeConfig, RandomEqualize};
 pub use erasing::{ErasingConfig, ErasingParams, RandomErasing};
 pub use illumination::{
-    IlluminationConfig, RandomLinearCornerIllumination, RandomLinearIllumination,
+    GaussianIlluminationConfig, IlluminationConfig, RandomGaussianIllumination,
+    RandomLinearCornerIllumination, RandomLinearIllumination,
 };
 pub use motion::{MotionBlurConfig, MotionKernelSize, RandomMotionBlur};
 pub use normalize::{

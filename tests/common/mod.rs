@@ -435,6 +435,7 @@ pub fn all_specs() -> Vec<AugSpec> {
             sign: (1.0, 1.0),
             ..Default::default()
         }),
+        AugSpec::RandomGaussianIllumination(GaussianIlluminationConfig::default()),
         AugSpec::RandomMotionBlur(MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             ..Default::default()
