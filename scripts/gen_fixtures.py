@@ -239,6 +239,9 @@ CASES = [
      (6, 1, 7, 6), dict(seedcheck=True)),
     ("gaussian_illumination_point_sigma", "RandomGaussianIllumination",
      dict(gain=0.5, sigma=0.0, center=0.5, sign=1.0, p=1.0), (3, 2, 4, 5), dict(seedcheck=True)),
+    ("longest_max_size_image", "LongestMaxSize", dict(max_size=11), (2, 3, 6, 8), {}),
+    ("smallest_max_size_nearest", "SmallestMaxSize", dict(max_size=5, resample="nearest"), (2, 3, 6, 8), {}),
+    ("smallest_max_size_half_pixel", "SmallestMaxSize", dict(max_size=9, align_corners=False), (2, 3, 6, 8), {}),
 ]
 
 

@@ -10,10 +10,11 @@ use crate::annotations::AnnotationOptions;
 use crate::auto::{AutoAugmentConfig, OpRange, RandAugmentConfig, TrivialAugmentConfig};
 use crate::container::{DataKey, RandomApply, SequentialConfig};
 use crate::geometric::{
-    CenterCropConfig, CropPadding, CroppingMode, ElasticConfig, FisheyeConfig, FlipConfig, PadMode,
-    PadToConfig, PerspectiveConfig, PerspectiveSampling, RandomAffineConfig, RandomCropConfig,
-    RandomResizedCropConfig, RandomRotationConfig, ResizeConfig, ResizeTo, Rotation90Config,
-    ShearConfig, Side, ThinPlateSplineConfig, TranslateConfig,
+    CenterCropConfig, CropPadding, CroppingMode, ElasticConfig, FisheyeConfig, FlipConfig,
+    MaxSizeConfig, PadMode, PadToConfig, PerspectiveConfig, PerspectiveSampling,
+    RandomAffineConfig, RandomCropConfig, RandomResizedCropConfig, RandomRotationConfig,
+    ResizeConfig, ResizeTo, Rotation90Config, ShearConfig, Side, ThinPlateSplineConfig,
+    TranslateConfig,
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, EqualizeConfig,
@@ -392,8 +393,8 @@ macro_rules! common {
 
 impl AugSpec {
     /// The spec of Kornia 0.9's `class(**kwargs)`, with Kornia's shorthands (see the
-    /// module docs and docs/KORNIA.md). Kornia's `RandomMixUpV2`, `RandomCutMixV2`,
-    /// `LongestMaxSize`, `SmallestMaxSize` and `AugmentationSequential` (its `steps` as
+    /// module docs and docs/KORNIA.md). Kornia's `RandomMixUpV2`, `RandomCutMixV2` and
+    /// `AugmentationSequential` (its `steps` as
     /// `[[class, kwargs], ...]`; its `data_keys` set [`SequentialConfig::data_keys`] for
     /// [`crate::Sequential::f_call`], and its annotations follow Kornia's box mode,
     /// [`AnnotationOptions::kornia`]) are understood; tensors may be given as lists or as
@@ -659,18 +660,28 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             common!(kw, c);
             AugSpec::RandomRotation90(c)
         }
-        "Resize" | "LongestMaxSize" | "SmallestMaxSize" => {
-            let mut c = ResizeConfig::default();
-            let side = match class {
-                "LongestMaxSize" => Some(Side::Long),
-                "SmallestMaxSize" => Some(Side::Short),
-                _ => kw.enm::<Side>("side")?,
+        "LongestMaxSize" | "SmallestMaxSize" => {
+            let mut c = MaxSizeConfig::default();
+            c.max_size = match kw.nums("max_size")?.as_deref() {
+                Some([s]) => *s as i64,
+                _ => return Err(kw.err("max_size", "one side length (an int)")),
             };
-            let key = if class == "Resize" { "size" } else { "max_size" };
-            c.size = match (kw.nums(key)?.as_deref(), side) {
+            set!(c.resample = kw.enm("resample")?);
+            set!(c.align_corners = kw.flag("align_corners")?);
+            set!(c.p = kw.num("p")?);
+            if class == "LongestMaxSize" {
+                AugSpec::LongestMaxSize(c)
+            } else {
+                AugSpec::SmallestMaxSize(c)
+            }
+        }
+        "Resize" => {
+            let mut c = ResizeConfig::default();
+            let side = kw.enm::<Side>("side")?;
+            c.size = match (kw.nums("size")?.as_deref(), side) {
                 (Some([s]), side) => ResizeTo::Side(*s as i64, side.unwrap_or_default()),
                 (Some([h, w]), _) => ResizeTo::Size(*h as i64, *w as i64),
-                _ => return Err(kw.err(key, "a side length or a (height, width)")),
+                _ => return Err(kw.err("size", "a side length or a (height, width)")),
             };
             set!(c.resample = kw.enm("resample")?);
             set!(c.align_corners = kw.flag("align_corners")?);
@@ -1132,7 +1143,7 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
                 name: "class",
                 value: other.to_string(),
                 allowed: format!(
-                    "a Kornia class this crate has: {} (and RandomMixUpV2, RandomCutMixV2, LongestMaxSize, SmallestMaxSize, AugmentationSequential)",
+                    "a Kornia class this crate has: {} (and RandomMixUpV2, RandomCutMixV2, AugmentationSequential)",
                     AugSpec::NAMES.join(", ")
                 ),
             })

@@ -12,12 +12,13 @@ use crate::auto::{
 };
 use crate::container::{Sequential, SequentialConfig};
 use crate::geometric::{
-    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, PadTo, PadToConfig,
-    PerspectiveConfig, RandomAffine, RandomAffineConfig, RandomCrop, RandomCropConfig,
-    RandomElasticTransform, RandomFisheye, RandomHorizontalFlip, RandomPerspective,
-    RandomResizedCrop, RandomResizedCropConfig, RandomRotation, RandomRotation90,
-    RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate, RandomVerticalFlip,
-    Resize, ResizeConfig, Rotation90Config, ShearConfig, ThinPlateSplineConfig, TranslateConfig,
+    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, LongestMaxSize,
+    MaxSizeConfig, PadTo, PadToConfig, PerspectiveConfig, RandomAffine, RandomAffineConfig,
+    RandomCrop, RandomCropConfig, RandomElasticTransform, RandomFisheye, RandomHorizontalFlip,
+    RandomPerspective, RandomResizedCrop, RandomResizedCropConfig, RandomRotation,
+    RandomRotation90, RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate,
+    RandomVerticalFlip, Resize, ResizeConfig, Rotation90Config, ShearConfig, SmallestMaxSize,
+    ThinPlateSplineConfig, TranslateConfig,
 };
 use crate::intensity::{
     AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
@@ -163,6 +164,8 @@ registry! {
     RandomTranslate(TranslateConfig) => RandomTranslate;
     RandomRotation90(Rotation90Config) => RandomRotation90 [times];
     Resize(ResizeConfig) => Resize [size];
+    LongestMaxSize(MaxSizeConfig) => LongestMaxSize [max_size];
+    SmallestMaxSize(MaxSizeConfig) => SmallestMaxSize [max_size];
     PadTo(PadToConfig) => PadTo [size];
     RandomFisheye(FisheyeConfig) => RandomFisheye [center_x, center_y, gamma];
     RandomElasticTransform(ElasticConfig) => RandomElasticTransform;

@@ -374,11 +374,14 @@ fn resize_and_pad() {
     check("resize_half_pixel", resize_to(ResizeTo::Size(7, 15), false));
     check(
         "longest_max_size",
-        resize_to(ResizeTo::Side(15, Side::Long), false),
+        steps(vec![AugSpec::LongestMaxSize(MaxSizeConfig {
+            align_corners: false,
+            ..MaxSizeConfig::new(15)
+        })]),
     );
     check(
         "smallest_max_size",
-        resize_to(ResizeTo::Side(7, Side::Short), true),
+        steps(vec![AugSpec::SmallestMaxSize(MaxSizeConfig::new(7))]),
     );
 }
 

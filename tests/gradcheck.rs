@@ -232,6 +232,14 @@ fn input_gradients_match_finite_differences() {
             }),
             [2, 2, 5, 4],
         ),
+        (AugSpec::LongestMaxSize(MaxSizeConfig::new(6)), [2, 2, 5, 4]),
+        (
+            AugSpec::SmallestMaxSize(MaxSizeConfig {
+                align_corners: false,
+                ..MaxSizeConfig::new(3)
+            }),
+            [2, 2, 5, 4],
+        ),
         (
             AugSpec::PadTo(PadToConfig {
                 size: (6, 3),

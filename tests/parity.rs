@@ -1128,3 +1128,29 @@ fn gaussian_illumination_parity_and_draw() {
         assert_same_draw(&a, name);
     }
 }
+
+#[test]
+fn longest_and_smallest_max_size_parity() {
+    let _serial = common::serial();
+    let r = vs();
+    let longest = LongestMaxSize::new(r.root(), MaxSizeConfig::new(11)).unwrap();
+    assert_parity(&longest, "longest_max_size_image", TOL);
+    let nearest = SmallestMaxSize::new(
+        r.root(),
+        MaxSizeConfig {
+            resample: Resample::Nearest,
+            ..MaxSizeConfig::new(5)
+        },
+    )
+    .unwrap();
+    assert_parity(&nearest, "smallest_max_size_nearest", TOL);
+    let half_pixel = SmallestMaxSize::new(
+        r.root(),
+        MaxSizeConfig {
+            align_corners: false,
+            ..MaxSizeConfig::new(9)
+        },
+    )
+    .unwrap();
+    assert_parity(&half_pixel, "smallest_max_size_half_pixel", TOL);
+}

@@ -35,7 +35,6 @@ fn ours(kornia: &str) -> &str {
         "AugmentationSequential" => "Sequential",
         "RandomMixUpV2" => "RandomMixUp",
         "RandomCutMixV2" => "RandomCutMix",
-        "LongestMaxSize" | "SmallestMaxSize" => "Resize",
         k => k,
     }
 }

@@ -159,10 +159,15 @@ fn every_operator_is_named_after_its_type() {
         (mix.name(), mix.kornia_name()),
         ("RandomMixUp", "RandomMixUpV2")
     );
+    // Kornia's LongestMaxSize is a Resize by its own name and spec.
     let longest = Resize::longest_max_size(&vs.root(), 5, Resample::Bilinear, true).unwrap();
     assert_eq!(
         (longest.name(), longest.kornia_name()),
-        ("Resize", "LongestMaxSize")
+        ("LongestMaxSize", "LongestMaxSize")
+    );
+    assert_eq!(
+        longest.spec(),
+        AugSpec::LongestMaxSize(MaxSizeConfig::new(5))
     );
 }
 

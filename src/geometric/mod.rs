@@ -58,7 +58,10 @@ pub use flip::{
 };
 pub(crate) use perspective::{distortion_scale_var, end_and_extent};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
-pub use resize::{PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo, Side};
+pub use resize::{
+    LongestMaxSize, MaxSizeConfig, PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo,
+    Side, SmallestMaxSize,
+};
 pub use resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
 pub use simple::{
     RandomRotation90, RandomShear, RandomTranslate, Rotation90Config, ShearConfig, TranslateConfig,

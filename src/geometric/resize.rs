@@ -89,7 +89,98 @@ impl Default for ResizeConfig {
 #[derive(Debug)]
 pub struct Resize {
     cfg: ResizeConfig,
-    kornia: &'static str,
+    /// The class it was built as: `Resize`, or Kornia's `LongestMaxSize` /
+    /// `SmallestMaxSize` with their own config (its name and spec).
+    class: Class,
+}
+
+/// What a [`Resize`] was built as.
+#[derive(Debug, Clone)]
+enum Class {
+    Resize,
+    Longest(MaxSizeConfig),
+    Smallest(MaxSizeConfig),
+}
+
+/// Configuration of Kornia's `LongestMaxSize` and `SmallestMaxSize` ([`LongestMaxSize`],
+/// [`SmallestMaxSize`]): `max_size` is required; the rest defaults to Kornia's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaxSizeConfig {
+    /// The size the longer (`LongestMaxSize`) or shorter (`SmallestMaxSize`) side becomes;
+    /// the other keeps the aspect ratio.
+    pub max_size: i64,
+    /// Interpolation.
+    pub resample: Resample,
+    /// `align_corners` for bilinear and bicubic (Kornia: true).
+    pub align_corners: bool,
+    /// Must be 1 (a resize changes the size).
+    pub p: f64,
+}
+
+impl MaxSizeConfig {
+    /// `max_size`, the rest at Kornia's defaults.
+    pub fn new(max_size: i64) -> MaxSizeConfig {
+        MaxSizeConfig {
+            max_size,
+            ..Default::default()
+        }
+    }
+
+    fn resize(&self, side: Side) -> ResizeConfig {
+        ResizeConfig {
+            size: ResizeTo::Side(self.max_size, side),
+            resample: self.resample,
+            align_corners: self.align_corners,
+            antialias: false,
+            p: self.p,
+        }
+    }
+}
+
+impl Default for MaxSizeConfig {
+    fn default() -> Self {
+        MaxSizeConfig {
+            max_size: 1,
+            resample: Resample::Bilinear,
+            align_corners: true,
+            p: 1.0,
+        }
+    }
+}
+
+/// Kornia's `LongestMaxSize`: the longer side becomes `max_size`, the aspect ratio kept. A
+/// [`Resize`] by another name ([`AugSpec::LongestMaxSize`] in JSON).
+#[derive(Debug)]
+pub struct LongestMaxSize;
+
+impl LongestMaxSize {
+    /// Builds it (it has no variables).
+    ///
+    /// # Errors
+    /// As [`Resize::new`].
+    // A `Resize` by another name: the registry builds every operator with `Type::new`.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: MaxSizeConfig) -> Result<Resize> {
+        Resize::named(cfg.resize(Side::Long), Class::Longest(cfg))
+    }
+}
+
+/// Kornia's `SmallestMaxSize`: the shorter side becomes `max_size`, the aspect ratio kept. A
+/// [`Resize`] by another name ([`AugSpec::SmallestMaxSize`] in JSON).
+#[derive(Debug)]
+pub struct SmallestMaxSize;
+
+impl SmallestMaxSize {
+    /// Builds it (it has no variables).
+    ///
+    /// # Errors
+    /// As [`Resize::new`].
+    // A `Resize` by another name: the registry builds every operator with `Type::new`.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: MaxSizeConfig) -> Result<Resize> {
+        Resize::named(cfg.resize(Side::Short), Class::Smallest(cfg))
+    }
 }
 
 impl Resize {
@@ -106,61 +197,78 @@ impl Resize {
     /// # Errors
     /// As `new`.
     pub fn from_config(cfg: ResizeConfig) -> Result<Resize> {
-        Resize::named("Resize", cfg)
+        Resize::named(cfg, Class::Resize)
     }
 
-    /// Kornia's `LongestMaxSize(max_size)`: the longer side becomes `max_size`.
+    /// Kornia's `LongestMaxSize(max_size)`: the longer side becomes `max_size`
+    /// ([`LongestMaxSize::new`]).
     ///
     /// # Errors
     /// As [`Resize::new`].
     pub fn longest_max_size(
-        _path: &nn::Path,
+        path: &nn::Path,
         max_size: i64,
         resample: Resample,
         align_corners: bool,
     ) -> Result<Resize> {
-        let cfg = ResizeConfig {
-            size: ResizeTo::Side(max_size, Side::Long),
+        let cfg = MaxSizeConfig {
+            max_size,
             resample,
             align_corners,
             ..Default::default()
         };
-        Resize::named("LongestMaxSize", cfg)
+        LongestMaxSize::new(path, cfg)
     }
 
-    /// Kornia's `SmallestMaxSize(max_size)`: the shorter side becomes `max_size`.
+    /// Kornia's `SmallestMaxSize(max_size)`: the shorter side becomes `max_size`
+    /// ([`SmallestMaxSize::new`]).
     ///
     /// # Errors
     /// As [`Resize::new`].
     pub fn smallest_max_size(
-        _path: &nn::Path,
+        path: &nn::Path,
         max_size: i64,
         resample: Resample,
         align_corners: bool,
     ) -> Result<Resize> {
-        let cfg = ResizeConfig {
-            size: ResizeTo::Side(max_size, Side::Short),
+        let cfg = MaxSizeConfig {
+            max_size,
             resample,
             align_corners,
             ..Default::default()
         };
-        Resize::named("SmallestMaxSize", cfg)
+        SmallestMaxSize::new(path, cfg)
     }
 
-    fn named(kornia: &'static str, cfg: ResizeConfig) -> Result<Resize> {
+    fn op(&self) -> &'static str {
+        match self.class {
+            Class::Resize => "Resize",
+            Class::Longest(_) => "LongestMaxSize",
+            Class::Smallest(_) => "SmallestMaxSize",
+        }
+    }
+
+    fn named(cfg: ResizeConfig, class: Class) -> Result<Resize> {
+        let resize = Resize { cfg, class };
+        let (op, cfg) = (resize.op(), &resize.cfg);
+        let size_name = if matches!(resize.class, Class::Resize) {
+            "size"
+        } else {
+            "max_size"
+        };
         match cfg.size {
-            ResizeTo::Size(h, w) => checks::size(kornia, "size", (h, w))?,
-            ResizeTo::Side(s, _) => checks::size(kornia, "size", (s, s))?,
+            ResizeTo::Size(h, w) => checks::size(op, size_name, (h, w))?,
+            ResizeTo::Side(s, _) => checks::size(op, size_name, (s, s))?,
         }
         if cfg.p != 1.0 {
             return Err(checks::config(
-                kornia,
+                op,
                 "p",
                 cfg.p,
                 "1.0 (a resize changes the size)",
             ));
         }
-        Ok(Resize { cfg, kornia })
+        Ok(resize)
     }
 
     /// Kornia's `_side_to_image_size`.
@@ -183,15 +291,15 @@ impl Resize {
 
 impl Augmentation for Resize {
     fn name(&self) -> &'static str {
-        "Resize"
-    }
-
-    fn kornia_name(&self) -> &'static str {
-        self.kornia
+        self.op()
     }
 
     fn spec(&self) -> AugSpec {
-        AugSpec::Resize(self.cfg.clone())
+        match &self.class {
+            Class::Resize => AugSpec::Resize(self.cfg.clone()),
+            Class::Longest(c) => AugSpec::LongestMaxSize(c.clone()),
+            Class::Smallest(c) => AugSpec::SmallestMaxSize(c.clone()),
+        }
     }
 
     fn is_random(&self) -> bool {
@@ -207,7 +315,7 @@ impl Augmentation for Resize {
         let (h, w) = self.target((shape[2], shape[3]));
         if h < 1 || w < 1 {
             return Err(crate::Error::Size {
-                op: self.kornia,
+                op: self.op(),
                 what: "output size",
                 size: vec![h, w],
                 input: vec![shape[2], shape[3]],

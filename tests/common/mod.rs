@@ -390,6 +390,11 @@ pub fn all_specs() -> Vec<AugSpec> {
             size: ResizeTo::Side(12, Side::Short),
             ..Default::default()
         }),
+        AugSpec::LongestMaxSize(MaxSizeConfig::new(15)),
+        AugSpec::SmallestMaxSize(MaxSizeConfig {
+            align_corners: false,
+            ..MaxSizeConfig::new(9)
+        }),
         AugSpec::PadTo(PadToConfig {
             size: (20, 20),
             ..Default::default()
