@@ -661,11 +661,10 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             AugSpec::RandomRotation90(c)
         }
         "LongestMaxSize" | "SmallestMaxSize" => {
-            let mut c = MaxSizeConfig::default();
-            c.max_size = match kw.nums("max_size")?.as_deref() {
+            let mut c = MaxSizeConfig::new(match kw.nums("max_size")?.as_deref() {
                 Some([s]) => *s as i64,
                 _ => return Err(kw.err("max_size", "one side length (an int)")),
-            };
+            });
             set!(c.resample = kw.enm("resample")?);
             set!(c.align_corners = kw.flag("align_corners")?);
             set!(c.p = kw.num("p")?);
