@@ -242,6 +242,10 @@ CASES = [
     ("longest_max_size_image", "LongestMaxSize", dict(max_size=11), (2, 3, 6, 8), {}),
     ("smallest_max_size_nearest", "SmallestMaxSize", dict(max_size=5, resample="nearest"), (2, 3, 6, 8), {}),
     ("smallest_max_size_half_pixel", "SmallestMaxSize", dict(max_size=9, align_corners=False), (2, 3, 6, 8), {}),
+    ("snow", "RandomSnow", {}, (4, 3, 6, 7), dict(seedcheck=True)),
+    ("snow_ranges_same_gate", "RandomSnow",
+     dict(snow_coefficient=(0.3, 0.7), brightness=(1.5, 2.5), same_on_batch=True, p=0.5), (6, 3, 5, 6),
+     dict(seedcheck=True)),
 ]
 
 

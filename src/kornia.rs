@@ -22,7 +22,7 @@ use crate::intensity::{
     GaussianNoiseConfig, IlluminationConfig, InvertConfig, JitterConfig, MedianBlurConfig,
     MotionBlurConfig, MotionKernelSize, NormalizeConfig, PlanckianConfig, PlanckianMode,
     PosterizeConfig, RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig,
-    SolarizeConfig,
+    SnowConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig};
 use crate::volume::{
@@ -923,6 +923,13 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             set!(c.sign = kw.pair("sign")?);
             common!(kw, c);
             AugSpec::RandomGaussianIllumination(c)
+        }
+        "RandomSnow" => {
+            let mut c = SnowConfig::default();
+            set!(c.snow_coefficient = kw.range("snow_coefficient", 0.5, 0.0)?);
+            set!(c.brightness = kw.pair("brightness")?);
+            common!(kw, c);
+            AugSpec::RandomSnow(c)
         }
         "RandomPlanckianJitter" => {
             let mut c = PlanckianConfig::default();

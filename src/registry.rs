@@ -31,8 +31,8 @@ use crate::intensity::{
     RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert,
     RandomLinearCornerIllumination, RandomLinearIllumination, RandomMedianBlur, RandomMotionBlur,
     RandomPlanckianJitter, RandomPosterize, RandomRGBShift, RandomSaltAndPepperNoise,
-    RandomSaturation, RandomSharpness, RandomSolarize, RgbShiftConfig, SaltAndPepperConfig,
-    SharpnessConfig, SolarizeConfig,
+    RandomSaturation, RandomSharpness, RandomSnow, RandomSolarize, RgbShiftConfig,
+    SaltAndPepperConfig, SharpnessConfig, SnowConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
@@ -199,6 +199,7 @@ registry! {
     RandomLinearIllumination(IlluminationConfig) => RandomLinearIllumination;
     RandomLinearCornerIllumination(IlluminationConfig) => RandomLinearCornerIllumination;
     RandomGaussianIllumination(GaussianIlluminationConfig) => RandomGaussianIllumination;
+    RandomSnow(SnowConfig) => RandomSnow;
     RandomSharpness(SharpnessConfig) => RandomSharpness;
     CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D [size];
     RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D [size];

@@ -429,3 +429,25 @@ fn illumination_configs_and_params_get_typed_errors() {
     );
     assert!(msg(spot((0.1, 0.9), (-0.2, 1.0))).contains("sigma = (-0.2, 1)"));
 }
+
+/// Snow needs RGB and a brightness of at least 1, and says so.
+#[test]
+fn snow_gets_typed_errors() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    let snow = RandomSnow::new(&r, SnowConfig::default()).unwrap();
+    let x = img(&[2, 1, 4, 5]);
+    let before = x.copy();
+    let e = snow.f_forward(&x).unwrap_err();
+    assert!(matches!(e, Error::Channels { .. }), "{e}");
+    assert!(e.to_string().contains("3 channels (RGB)"), "{e}");
+    assert!(x.equal(&before));
+    let e = msg(RandomSnow::new(
+        &r,
+        SnowConfig {
+            brightness: (0.5, 2.0),
+            ..Default::default()
+        },
+    ));
+    assert!(e.starts_with("RandomSnow: brightness = (0.5, 2)"), "{e}");
+}

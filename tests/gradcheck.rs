@@ -302,6 +302,7 @@ fn input_gradients_match_finite_differences() {
             }),
             [4, 2, 3, 4],
         ),
+        (AugSpec::RandomSnow(SnowConfig::default()), [3, 3, 4, 5]),
         (
             AugSpec::RandomErasing(ErasingConfig {
                 p: 0.5,
@@ -495,6 +496,20 @@ fn learnable_range_gradients_match_finite_differences() {
     .unwrap();
     vs.set_kind(Kind::Double);
     check_ranges("RandomGaussianIllumination", &vs, &spot, &[3, 2, 5, 6]);
+
+    // Snow: the brightness factor (the threshold only selects pixels: not a variable).
+    let mut vs = root();
+    let snow = RandomSnow::new(
+        &(vs.root() / "aug"),
+        SnowConfig {
+            brightness: (1.2, 2.0),
+            learnable: Learnable::All,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomSnow", &vs, &snow, &[3, 3, 5, 6]);
 
     let mut vs = root();
     let sharp = RandomSharpness::new(

@@ -1154,3 +1154,25 @@ fn longest_and_smallest_max_size_parity() {
     .unwrap();
     assert_parity(&half_pixel, "smallest_max_size_half_pixel", TOL);
 }
+
+#[test]
+fn snow_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let snow = RandomSnow::new(r.root(), SnowConfig::default()).unwrap();
+    assert_parity(&snow, "snow", TOL);
+    assert_same_draw(&snow, "snow");
+    let snow = RandomSnow::new(
+        r.root(),
+        SnowConfig {
+            snow_coefficient: (0.3, 0.7),
+            brightness: (1.5, 2.5),
+            same_on_batch: true,
+            p: 0.5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_parity(&snow, "snow_ranges_same_gate", TOL);
+    assert_same_draw(&snow, "snow_ranges_same_gate");
+}

@@ -12,6 +12,7 @@ mod normalize;
 mod pixel;
 mod planckian;
 mod single;
+mod snow;
 
 pub use blur::{BoxBlurConfig, GaussianBlurConfig, RandomBoxBlur, RandomGaussianBlur};
 pub use channels::{
@@ -41,3 +42,4 @@ pub use single::{
     FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
     RandomHue, RandomInvert, RandomSaturation,
 };
+pub use snow::{RandomSnow, SnowConfig};

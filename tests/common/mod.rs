@@ -441,6 +441,10 @@ pub fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomGaussianIllumination(GaussianIlluminationConfig::default()),
+        AugSpec::RandomSnow(SnowConfig {
+            p: 0.5,
+            ..Default::default()
+        }),
         AugSpec::RandomMotionBlur(MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             ..Default::default()
