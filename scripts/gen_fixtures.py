@@ -246,6 +246,15 @@ CASES = [
     ("snow_ranges_same_gate", "RandomSnow",
      dict(snow_coefficient=(0.3, 0.7), brightness=(1.5, 2.5), same_on_batch=True, p=0.5), (6, 3, 5, 6),
      dict(seedcheck=True)),
+    ("plasma_brightness", "RandomPlasmaBrightness", dict(p=1.0), (3, 3, 6, 7), dict(seedcheck=True)),
+    ("plasma_brightness_same_gate_tall", "RandomPlasmaBrightness",
+     dict(roughness=(0.3, 0.5), intensity=(0.2, 0.6), same_on_batch=True, p=0.5), (4, 2, 9, 4),
+     dict(seedcheck=True)),
+    ("plasma_contrast", "RandomPlasmaContrast", dict(p=1.0), (3, 3, 5, 5), dict(seedcheck=True)),
+    ("plasma_shadow", "RandomPlasmaShadow", dict(p=1.0), (3, 3, 8, 11), dict(seedcheck=True)),
+    ("plasma_shadow_ranges_gate", "RandomPlasmaShadow",
+     dict(roughness=(0.2, 0.9), shade_intensity=(-0.5, -0.1), shade_quantity=(0.3, 0.8), p=0.5), (5, 1, 3, 17),
+     dict(seedcheck=True)),
 ]
 
 

@@ -21,8 +21,8 @@ use crate::intensity::{
     ErasingConfig, FactorConfig, GammaConfig, GaussianBlurConfig, GaussianIlluminationConfig,
     GaussianNoiseConfig, IlluminationConfig, InvertConfig, JitterConfig, MedianBlurConfig,
     MotionBlurConfig, MotionKernelSize, NormalizeConfig, PlanckianConfig, PlanckianMode,
-    PosterizeConfig, RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig, SharpnessConfig,
-    SnowConfig, SolarizeConfig,
+    PlasmaConfig, PosterizeConfig, RandomGrayscaleConfig, RgbShiftConfig, SaltAndPepperConfig,
+    SharpnessConfig, SnowConfig, SolarizeConfig,
 };
 use crate::mix::{CutMixConfig, MixUpConfig};
 use crate::volume::{
@@ -923,6 +923,23 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             set!(c.sign = kw.pair("sign")?);
             common!(kw, c);
             AugSpec::RandomGaussianIllumination(c)
+        }
+        "RandomPlasmaBrightness" | "RandomPlasmaContrast" | "RandomPlasmaShadow" => {
+            let mut c = PlasmaConfig::default();
+            set!(c.roughness = kw.pair("roughness")?);
+            if class == "RandomPlasmaBrightness" {
+                set!(c.intensity = kw.pair("intensity")?);
+            }
+            if class == "RandomPlasmaShadow" {
+                set!(c.shade_intensity = kw.pair("shade_intensity")?);
+                set!(c.shade_quantity = kw.pair("shade_quantity")?);
+            }
+            common!(kw, c);
+            match class {
+                "RandomPlasmaBrightness" => AugSpec::RandomPlasmaBrightness(c),
+                "RandomPlasmaContrast" => AugSpec::RandomPlasmaContrast(c),
+                _ => AugSpec::RandomPlasmaShadow(c),
+            }
         }
         "RandomSnow" => {
             let mut c = SnowConfig::default();

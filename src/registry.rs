@@ -34,6 +34,9 @@ use crate::intensity::{
     RandomSaturation, RandomSharpness, RandomSnow, RandomSolarize, RgbShiftConfig,
     SaltAndPepperConfig, SharpnessConfig, SnowConfig, SolarizeConfig,
 };
+use crate::intensity::{
+    PlasmaConfig, RandomPlasmaBrightness, RandomPlasmaContrast, RandomPlasmaShadow,
+};
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
     Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
@@ -200,6 +203,9 @@ registry! {
     RandomLinearCornerIllumination(IlluminationConfig) => RandomLinearCornerIllumination;
     RandomGaussianIllumination(GaussianIlluminationConfig) => RandomGaussianIllumination;
     RandomSnow(SnowConfig) => RandomSnow;
+    RandomPlasmaBrightness(PlasmaConfig) => RandomPlasmaBrightness;
+    RandomPlasmaContrast(PlasmaConfig) => RandomPlasmaContrast;
+    RandomPlasmaShadow(PlasmaConfig) => RandomPlasmaShadow;
     RandomSharpness(SharpnessConfig) => RandomSharpness;
     CenterCrop3D(CenterCrop3DConfig) => CenterCrop3D [size];
     RandomCrop3D(RandomCrop3DConfig) => RandomCrop3D [size];

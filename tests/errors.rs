@@ -451,3 +451,37 @@ fn snow_gets_typed_errors() {
     ));
     assert!(e.starts_with("RandomSnow: brightness = (0.5, 2)"), "{e}");
 }
+
+/// A plasma operator refuses a field it does not use, naming it, and ranges outside their
+/// domains.
+#[test]
+fn plasma_configs_get_typed_errors() {
+    let vs = VarStore::new(Device::Cpu);
+    let r = vs.root();
+    assert_eq!(
+        msg(RandomPlasmaContrast::new(
+            &r,
+            PlasmaConfig {
+                intensity: (0.1, 0.2),
+                ..Default::default()
+            }
+        )),
+        "RandomPlasmaContrast: intensity = a value other than the default is invalid; allowed: the default: RandomPlasmaContrast does not use `intensity`"
+    );
+    assert!(msg(RandomPlasmaShadow::new(
+        &r,
+        PlasmaConfig {
+            shade_intensity: (-0.5, 0.5),
+            ..Default::default()
+        }
+    ))
+    .contains("shade_intensity = (-0.5, 0.5)"));
+    assert!(msg(RandomPlasmaBrightness::new(
+        &r,
+        PlasmaConfig {
+            roughness: (0.5, 1.5),
+            ..Default::default()
+        }
+    ))
+    .contains("roughness = (0.5, 1.5)"));
+}

@@ -591,3 +591,32 @@ fn every_matrix_operator_moves_the_pixels_as_its_matrix_says() {
         assert!(checked.contains(&name), "{name} not checked: {checked:?}");
     }
 }
+
+/// A resize to a one-pixel side with aligned corners (LongestMaxSize(4) on an 8×3 image
+/// gives 4×1) keeps an invertible matrix: that axis maps the first pixel onto the first
+/// pixel, so boxes stay finite and the inverse maps them back.
+#[test]
+fn a_resize_to_one_pixel_keeps_an_invertible_matrix() {
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let aug = LongestMaxSize::new(vs.root(), MaxSizeConfig::new(4)).unwrap();
+    let x = tch::Tensor::rand([1, 3, 8, 3], (tch::Kind::Float, tch::Device::Cpu));
+    let boxes = Boxes::xyxy(tch::Tensor::from_slice(&[0f32, 1.0, 2.0, 6.0]).view([1, 1, 4]));
+    let (out, params) = aug
+        .f_forward_batch(&Batch::new(x).with_boxes(boxes))
+        .unwrap();
+    assert_eq!(out.image.size(), [1, 3, 4, 1]);
+    let m = aug
+        .f_transform_matrix(&[1, 3, 8, 3], &params, tch::Kind::Double, tch::Device::Cpu)
+        .unwrap();
+    let det = m.det().double_value(&[0]);
+    assert!(det.is_finite() && det != 0.0, "det {det}");
+    let b = out.boxes.as_ref().unwrap().data.shallow_clone();
+    assert!(bool::try_from(b.isfinite().all()).unwrap(), "{b}");
+    let back = aug.f_inverse_batch(&out, &params, &[1, 3, 8, 3]).unwrap();
+    let d = (back.boxes.unwrap().data
+        - tch::Tensor::from_slice(&[0f32, 1.0, 2.0, 6.0]).view([1, 1, 4]))
+    .abs()
+    .max()
+    .double_value(&[]);
+    assert!(d < 1e-5, "round trip off by {d}");
+}

@@ -304,6 +304,27 @@ fn input_gradients_match_finite_differences() {
         ),
         (AugSpec::RandomSnow(SnowConfig::default()), [3, 3, 4, 5]),
         (
+            AugSpec::RandomPlasmaBrightness(PlasmaConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [2, 2, 5, 6],
+        ),
+        (
+            AugSpec::RandomPlasmaContrast(PlasmaConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [2, 2, 5, 6],
+        ),
+        (
+            AugSpec::RandomPlasmaShadow(PlasmaConfig {
+                p: 1.0,
+                ..Default::default()
+            }),
+            [2, 2, 5, 6],
+        ),
+        (
             AugSpec::RandomErasing(ErasingConfig {
                 p: 0.5,
                 ..Default::default()

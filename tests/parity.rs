@@ -1176,3 +1176,57 @@ fn snow_parity_and_draw() {
     assert_parity(&snow, "snow_ranges_same_gate", TOL);
     assert_same_draw(&snow, "snow_ranges_same_gate");
 }
+
+#[test]
+fn plasma_parity_and_draw() {
+    let _serial = common::serial();
+    let r = vs();
+    let all = PlasmaConfig {
+        p: 1.0,
+        ..Default::default()
+    };
+    let check = |aug: &dyn Augmentation, name: &str| {
+        assert_parity(aug, name, TOL);
+        assert_same_draw(aug, name);
+    };
+    check(
+        &RandomPlasmaBrightness::new(r.root(), all.clone()).unwrap(),
+        "plasma_brightness",
+    );
+    check(
+        &RandomPlasmaBrightness::new(
+            r.root(),
+            PlasmaConfig {
+                roughness: (0.3, 0.5),
+                intensity: (0.2, 0.6),
+                same_on_batch: true,
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        "plasma_brightness_same_gate_tall",
+    );
+    check(
+        &RandomPlasmaContrast::new(r.root(), all.clone()).unwrap(),
+        "plasma_contrast",
+    );
+    check(
+        &RandomPlasmaShadow::new(r.root(), all).unwrap(),
+        "plasma_shadow",
+    );
+    check(
+        &RandomPlasmaShadow::new(
+            r.root(),
+            PlasmaConfig {
+                roughness: (0.2, 0.9),
+                shade_intensity: (-0.5, -0.1),
+                shade_quantity: (0.3, 0.8),
+                p: 0.5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+        "plasma_shadow_ranges_gate",
+    );
+}

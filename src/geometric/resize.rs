@@ -418,7 +418,10 @@ impl Augmentation for Resize {
         let aligned = self.cfg.align_corners && self.cfg.resample != Resample::Nearest;
         let axis = |i: i64, o: i64| -> (f64, f64) {
             if aligned {
-                if i > 1 {
+                // A one-pixel axis, in or out, keeps scale 1 (the first pixel maps onto the
+                // first pixel, as Kornia's corner-aligned crop-resize matrix has it): the
+                // matrix stays invertible.
+                if i > 1 && o > 1 {
                     ((o - 1) as f64 / (i - 1) as f64, 0.0)
                 } else {
                     (1.0, 0.0)

@@ -11,6 +11,7 @@ pub(crate) mod motion;
 mod normalize;
 mod pixel;
 mod planckian;
+mod plasma;
 mod single;
 mod snow;
 
@@ -38,6 +39,7 @@ pub use pixel::{
     RandomAutoContrast, RandomChannelShuffle, RandomGaussianNoise, RandomPosterize,
 };
 pub use planckian::{PlanckianConfig, PlanckianMode, RandomPlanckianJitter};
+pub use plasma::{PlasmaConfig, RandomPlasmaBrightness, RandomPlasmaContrast, RandomPlasmaShadow};
 pub use single::{
     FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
     RandomHue, RandomInvert, RandomSaturation,

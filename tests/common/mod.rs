@@ -445,6 +445,9 @@ pub fn all_specs() -> Vec<AugSpec> {
             p: 0.5,
             ..Default::default()
         }),
+        AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
+        AugSpec::RandomPlasmaContrast(PlasmaConfig::default()),
+        AugSpec::RandomPlasmaShadow(PlasmaConfig::default()),
         AugSpec::RandomMotionBlur(MotionBlurConfig {
             kernel_size: MotionKernelSize::Range(3, 7),
             ..Default::default()
