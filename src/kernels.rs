@@ -437,7 +437,8 @@ pub(crate) fn inverse3x3(m: &Tensor) -> Fused {
     owned("inverse3x3", out, err)
 }
 
-#[cfg(all(test, feature = "cpu-kernels"))]
+#[cfg(test)]
+#[cfg(feature = "cpu-kernels")]
 mod tests {
     use super::*;
 

@@ -39,6 +39,23 @@ impl Default for IlluminationConfig {
     }
 }
 
+/// Kornia's `normalize_min_max` to [0, 1] of each (B,1,N) plane:
+/// `(x - min) / (max - min + 1e-6)`.
+fn min_max(flat: &Tensor) -> Tensor {
+    let lo = flat.amin([-1], true);
+    let hi = flat.amax([-1], true);
+    (flat - &lo) * 1.0 / ((hi - lo) + 1e-6)
+}
+
+/// The image clamped to [0, 1], plus the drawn field `gradient` (Kornia's params), clamped.
+fn add_field(op: &'static str, input: &Tensor, params: &Params) -> Result<Tensor> {
+    let field = params
+        .shaped(op, "gradient", &input.size())?
+        .to_device(input.device())
+        .to_kind(input.kind());
+    Ok((input.clamp(0.0, 1.0) + field).clamp(0.0, 1.0))
+}
+
 /// Which light gradient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Light {
@@ -110,24 +127,13 @@ impl Illumination {
                     .expand([h, w], false);
                 let base = Tensor::stack(&[&x + &y, -&x + &y, &x - &y, 1f64 - (&x + &y)], 0);
                 let ramp = base.index_select(0, &direction).view([b, 1, h, w]);
-                let flat = ramp.view([b, 1, h * w]);
-                let lo = flat.amin([-1], true);
-                let hi = flat.amax([-1], true);
-                let norm = ((&flat - &lo) * 1.0 / ((&hi - &lo) + 1e-6)).view([b, 1, h, w]);
-                norm.f_expand([b, c, h, w], false)?
+                min_max(&ramp.view([b, 1, h * w]))
+                    .view([b, 1, h, w])
+                    .f_expand([b, c, h, w], false)?
             }
         };
         p.insert("gradient", sign.view([b, 1, 1, 1]) * gain * field);
         Ok(p)
-    }
-
-    /// The image clamped to [0, 1], plus the field, clamped.
-    fn apply(&self, op: &'static str, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let field = params
-            .shaped(op, "gradient", &input.size())?
-            .to_device(input.device())
-            .to_kind(input.kind());
-        Ok((input.clamp(0.0, 1.0) + field).clamp(0.0, 1.0))
     }
 }
 
@@ -183,7 +189,7 @@ macro_rules! illumination {
             }
 
             fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-                self.0.apply($name, input, params)
+                add_field($name, input, params)
             }
         }
 
@@ -358,19 +364,15 @@ impl Augmentation for RandomGaussianIllumination {
         let gx = gaussian_at(w, &sigma_x, &center_x)?.view([b, 1, w]);
         let gy = gaussian_at(h, &sigma_y, &center_y)?.view([b, h, 1]);
         let spot = gy.matmul(&gx).view([b, 1, h * w]);
-        let (lo, hi) = (spot.amin([-1], true), spot.amax([-1], true));
-        let norm = ((&spot - &lo) * 1.0 / ((&hi - &lo) + 1e-6)).view([b, 1, h, w]);
-        let field = norm.f_expand([b, c, h, w], false)?;
+        let field = min_max(&spot)
+            .view([b, 1, h, w])
+            .f_expand([b, c, h, w], false)?;
         p.insert("gradient", sign * gain * field);
         Ok(p)
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        let field = params
-            .shaped(GAUSSIAN, "gradient", &input.size())?
-            .to_device(input.device())
-            .to_kind(input.kind());
-        Ok((input.clamp(0.0, 1.0) + field).clamp(0.0, 1.0))
+        add_field(GAUSSIAN, input, params)
     }
 }
 
