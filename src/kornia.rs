@@ -1110,7 +1110,7 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             let _ = kw.get("transformation_matrix_mode");
             AugSpec::TrivialAugment(c)
         }
-        "AugmentationSequential" | "Sequential" => {
+        "AugmentationSequential" | "Sequential" | "ImageSequential" => {
             let mut c = SequentialConfig::default();
             if let Some(Value::Array(steps)) = kw.get("steps") {
                 for s in steps {
@@ -1136,6 +1136,20 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
             };
             c.random_apply_weights = kw.nums("random_apply_weights")?;
             c.same_on_batch = kw.flag("same_on_batch")?;
+            // Kornia's ImageSequential takes images only (no data keys); its
+            // `if_unsupported_ops="raise"` is what this crate does anyway.
+            if class == "ImageSequential" {
+                kw.neutral_only(
+                    "if_unsupported_ops",
+                    |v| v.as_str() == Some("raise"),
+                    "every step here supports images; `skip` would drop steps silently",
+                )?;
+                // Kornia's switches for its own per-item machinery: no effect on the output.
+                let _ = kw.flag("disable_item_features")?;
+                let _ = kw.flag("disable_sequential_features")?;
+                let _ = kw.flag("keepdim")?;
+                return Ok(AugSpec::Sequential(c));
+            }
             // What Kornia's container does with annotations: boxes enclosed after every
             // step, never clipped or dropped; the keys say what a keyed call passes.
             c.annotations = AnnotationOptions::kornia();
@@ -1166,7 +1180,7 @@ fn translate(class: &str, kw: &Kwargs) -> Result<AugSpec> {
                 name: "class",
                 value: other.to_string(),
                 allowed: format!(
-                    "a Kornia class this crate has: {} (and RandomMixUpV2, RandomCutMixV2, AugmentationSequential)",
+                    "a Kornia class this crate has: {} (and RandomMixUpV2, RandomCutMixV2, AugmentationSequential, ImageSequential)",
                     AugSpec::NAMES.join(", ")
                 ),
             })

@@ -1004,3 +1004,38 @@ fn the_params_record_the_input_shape_for_the_inverse() {
         .to_string();
     assert!(e.contains("give the input shape"), "{e}");
 }
+
+/// Kornia's ImageSequential (images only) ports as a plain Sequential: its steps by
+/// position, `random_apply`, and `if_unsupported_ops="skip"` refused (it would drop steps
+/// silently).
+#[test]
+fn image_sequential_ports_as_a_plain_sequential() {
+    let spec = AugSpec::from_kornia_python(
+        "K.ImageSequential(K.ColorJitter(0.1, 0.2, 0.3, 0.05, p=1.0), K.RandomAffine(360, p=1.0), random_apply=1)",
+    )
+    .unwrap();
+    let want = AugSpec::Sequential(SequentialConfig {
+        steps: vec![
+            AugSpec::from_kornia(
+                "ColorJitter",
+                &serde_json::json!({"brightness": 0.1, "contrast": 0.2, "saturation": 0.3, "hue": 0.05, "p": 1.0}),
+            )
+            .unwrap(),
+            AugSpec::from_kornia("RandomAffine", &serde_json::json!({"degrees": 360, "p": 1.0})).unwrap(),
+        ],
+        random_apply: RandomApply::Exactly(1),
+        ..Default::default()
+    });
+    assert_eq!(spec, want);
+    let e = AugSpec::from_kornia_python(
+        "K.ImageSequential(K.RandomAffine(10), if_unsupported_ops='skip')",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no `if_unsupported_ops` here"), "{e}");
+    let e =
+        AugSpec::from_kornia_python("K.ImageSequential(K.RandomAffine(10), data_keys=['input'])")
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("ImageSequential(data_keys=...)"), "{e}");
+}
