@@ -1,8 +1,9 @@
 //! The augmentation trait: Kornia's four stages (config, sample, apply, inverse), typed,
 //! with the geometry of each step as a value and annotations carried along.
 
-use crate::annotations::{self, AnnotationOptions, Batch, MaskSampling, Working};
+use crate::annotations::{self, AnnotationOptions, Batch, MaskSampling, Record};
 use crate::checks::{self, Batched};
+use crate::color_map::{ColorMap, ColorStats};
 use crate::geometry::{Geometry, Transform};
 use crate::labels::{mix_cross_entropy, LambdaWeight};
 use crate::warp::{self, Sampling};
@@ -16,9 +17,10 @@ use tch::{nn, Device, Kind, Tensor};
 /// user's own types. Implementors provide `name`, `spec`, `sample` and `apply_transform`,
 /// and a geometric augmentation its [`Augmentation::geometry_ungated`] (and, when its image
 /// output is a warp by its matrix, its [`Augmentation::sampling`]); masks, boxes, keypoints
-/// and inverses then follow from the geometry. Callers use the provided `f_*` methods
-/// (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for volumes (C,D,H,W) and
-/// (B,C,D,H,W)), and honour the `p` gate) or their panicking twins.
+/// and inverses then follow from the geometry. Callers use the `f_*` methods of
+/// [`AugmentationExt`] (which validate the input, accept (C,H,W) as well as (B,C,H,W) (for
+/// volumes (C,D,H,W) and (B,C,D,H,W)), and honour the `p` gate) or their panicking twins;
+/// every `Augmentation` has them, and none can replace them.
 ///
 /// # Threads
 /// Augmentations are `Send + Sync`: a pipeline can move to another thread, or be shared
@@ -61,30 +63,6 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         Vec::new()
     }
 
-    /// Saves the state of its ranges (fixed and learnable) to `file` (safetensors for a
-    /// `.safetensors` extension, else tch's format), under their `VarStore` names; a
-    /// learnable range as drawn (ordered, clamped to its domain), whatever an optimiser did
-    /// to its raw variables.
-    ///
-    /// # Errors
-    /// [`Error::Torch`] or [`Error::Io`] when the file cannot be written.
-    fn f_save_state(&self, file: &std::path::Path) -> Result<()> {
-        crate::state::save_state(self, file)
-    }
-
-    /// Loads state saved by [`Augmentation::f_save_state`] (or a
-    /// [`crate::Sequential::f_save`] file) into its ranges: checked first (every range
-    /// variable present, nothing else, floating point scalars, finite, fixed ranges equal to
-    /// the file's, learnable ones inside their domain with `lo <= hi`), then all copied; on
-    /// `Err` nothing has changed.
-    ///
-    /// # Errors
-    /// [`Error::State`] naming the first mismatch; [`Error::Torch`] or [`Error::Io`] for a
-    /// file that cannot be read.
-    fn f_load_state(&self, file: &std::path::Path) -> Result<()> {
-        crate::state::load_state(self, file)
-    }
-
     /// Whether a uint8 input (decoded images, 0..=255) is accepted and read as `x / 255` in
     /// float32, converted in one pass before the first step (true for [`crate::Sequential`];
     /// operators refuse integer inputs with [`Error::Dtype`]). The output is float32.
@@ -108,13 +86,6 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         shape.to_vec()
     }
 
-    /// The batched output shape for `params` drawn for an input of shape `shape` (a
-    /// container's depends on which steps it drew).
-    #[doc(hidden)]
-    fn output_shape_with(&self, shape: &[i64], _params: &Params) -> Vec<i64> {
-        self.output_shape(shape)
-    }
-
     /// Checks a batched shape beyond the generic checks (channel counts, sizes).
     fn check_shape(&self, _shape: &[i64]) -> Result<()> {
         Ok(())
@@ -122,26 +93,9 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
 
     /// Draws the parameters for a batched input of shape `shape` in one batched call per
     /// quantity from torch's RNG on `device`, `batch_prob` included. `shape` must be a
-    /// valid batched shape for this augmentation: [`Augmentation::f_sample`] checks a
+    /// valid batched shape for this augmentation: [`AugmentationExt::f_sample`] checks a
     /// caller's shape first.
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params>;
-
-    /// Checks `input_shape` ((B,C,H,W) or (C,H,W); volumes (B,C,D,H,W) or (C,D,H,W): every
-    /// size at least 1, and what the augmentation needs) and draws parameters for it.
-    ///
-    /// # Errors
-    /// [`Error::Rank`], [`Error::Empty`], [`Error::Channels`] or [`Error::Size`].
-    fn f_sample(&self, input_shape: &[i64], device: Device) -> Result<Params> {
-        let shape = batched_shape(self, input_shape)?;
-        self.check_shape(&shape)?;
-        self.sample(&shape, device)
-    }
-
-    /// How deeply containers nest inside this one (0 for an operator).
-    #[doc(hidden)]
-    fn nesting_depth(&self) -> usize {
-        0
-    }
 
     /// Applies `params` to every sample of a validated batched input, ignoring the gate.
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor>;
@@ -165,30 +119,6 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// same grid, and a pipeline with `fuse_geometry` may fold the step into one warp.
     fn sampling(&self) -> Option<Sampling> {
         None
-    }
-
-    /// Whether the step has a fast-mode colour map ([`Augmentation::color_map`]); a pipeline
-    /// with `fuse_color` then folds it and its colour neighbours into one pass.
-    fn fuses_color(&self) -> bool {
-        false
-    }
-
-    /// The fast mode's form of a colour step: a per-sample affine map of the channels and a
-    /// clamp, ungated, for an input of shape `shape` (an approximation where the step is
-    /// not affine; each step documents its own). Called only when
-    /// [`Augmentation::fuses_color`] is true.
-    #[doc(hidden)]
-    fn color_map(
-        &self,
-        _shape: &[i64],
-        _params: &Params,
-        _stats: &crate::color_map::ColorStats<'_>,
-    ) -> Result<crate::color_map::ColorMap> {
-        Err(Error::Params {
-            op: self.name(),
-            key: "color_map".into(),
-            problem: "asked of a step that has no colour map".into(),
-        })
     }
 
     /// Maps an output back to the input geometry (`input_shape` is batched), for every
@@ -245,6 +175,279 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         None
     }
 
+    /// How the crate's pipelines treat the step: as an operator (the default, and what a
+    /// type of your own keeps), or as one of the crate's containers or colour steps with a
+    /// fused form, roles only the crate can build. Not something to override.
+    fn role(&self) -> Role<'_> {
+        Role::operator()
+    }
+}
+
+/// How the crate's pipelines treat a step (see [`Augmentation::role`]): an operator, unless
+/// it is one of the crate's containers or fusible colour steps.
+#[derive(Clone, Copy)]
+pub struct Role<'a>(pub(crate) RoleKind<'a>);
+
+impl std::fmt::Debug for Role<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            RoleKind::Operator => "Role::Operator",
+            RoleKind::Container(_) => "Role::Container",
+            RoleKind::Color(_) => "Role::Color",
+        })
+    }
+}
+
+impl<'a> Role<'a> {
+    /// An operator: applied on its own, one step of a pipeline.
+    pub fn operator() -> Self {
+        Role(RoleKind::Operator)
+    }
+
+    /// One of the crate's containers (a pipeline or a preset): its steps go through the
+    /// record one by one.
+    pub(crate) fn container(c: &'a dyn Container) -> Self {
+        Role(RoleKind::Container(c))
+    }
+
+    /// A colour step with a fast-mode colour map, which a pipeline with `fuse_color` folds.
+    pub(crate) fn color(c: &'a dyn ColorStep) -> Self {
+        Role(RoleKind::Color(c))
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum RoleKind<'a> {
+    Operator,
+    Container(&'a dyn Container),
+    Color(&'a dyn ColorStep),
+}
+
+/// What a container (Sequential, the presets) does beyond an operator: it carries a record
+/// through its steps, and knows its nesting and the output shape of what it drew.
+pub(crate) trait Container: Augmentation {
+    /// How deeply containers nest inside this one (1 for a container of operators).
+    fn depth(&self) -> usize;
+
+    /// One draw through the steps, on the record form.
+    fn apply_steps(&self, w: Record, params: &Params, opts: &AnnotationOptions) -> Result<Record>;
+
+    /// The inverse of [`Container::apply_steps`].
+    fn inverse_steps(
+        &self,
+        w: Record,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Record>;
+
+    /// The batched output shape for `params` drawn for a batched `shape` (a container's
+    /// depends on which steps it drew).
+    fn steps_output_shape(&self, shape: &[i64], _params: &Params) -> Vec<i64> {
+        self.output_shape(shape)
+    }
+
+    /// The evaluation forward ([`AugmentationExt::f_forward_eval`]).
+    fn forward_eval(&self, input: &Tensor) -> Result<Tensor> {
+        operator_forward_eval(self, input)
+    }
+
+    /// The container's own annotation options.
+    fn options(&self) -> AnnotationOptions {
+        AnnotationOptions::default()
+    }
+}
+
+/// A colour step with a fast-mode form.
+pub(crate) trait ColorStep: Augmentation {
+    /// The fast mode's form of the step: a per-sample affine map of the channels and a
+    /// clamp, ungated, for an input of shape `shape` (an approximation where the step is
+    /// not affine; each step documents its own).
+    fn color_map(&self, shape: &[i64], params: &Params, stats: &ColorStats<'_>)
+        -> Result<ColorMap>;
+}
+
+/// The crate's view of any step, dispatched on its [`Role`].
+pub(crate) trait Step: Augmentation {
+    /// How deeply containers nest inside this step (0 for an operator).
+    fn nesting_depth(&self) -> usize {
+        match self.role().0 {
+            RoleKind::Container(c) => c.depth(),
+            _ => 0,
+        }
+    }
+
+    /// Whether a pipeline with `fuse_color` may fold it into a colour run.
+    fn fuses_color(&self) -> bool {
+        matches!(self.role().0, RoleKind::Color(_))
+    }
+
+    /// The step's colour map (only for [`Step::fuses_color`] steps).
+    fn fused_color_map(
+        &self,
+        shape: &[i64],
+        params: &Params,
+        stats: &ColorStats<'_>,
+    ) -> Result<ColorMap> {
+        match self.role().0 {
+            RoleKind::Color(c) => c.color_map(shape, params, stats),
+            _ => Err(Error::Params {
+                op: self.name(),
+                key: "color_map".into(),
+                problem: "asked of a step that has no colour map".into(),
+            }),
+        }
+    }
+
+    /// The batched output shape for `params` drawn for a batched `shape`.
+    fn drawn_output_shape(&self, shape: &[i64], params: &Params) -> Vec<i64> {
+        match self.role().0 {
+            RoleKind::Container(c) => c.steps_output_shape(shape, params),
+            _ => self.output_shape(shape),
+        }
+    }
+
+    /// The step applied with its gate to a validated batched input.
+    fn gated_apply(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
+        let out = self.apply_transform(x, params)?;
+        if !gated_apply_needed(self) {
+            return Ok(out);
+        }
+        gate_blend(&out, x, params, self.name())
+    }
+
+    /// One step on the record form.
+    fn apply_record(&self, w: Record, params: &Params, opts: &AnnotationOptions) -> Result<Record> {
+        match self.role().0 {
+            RoleKind::Container(c) => c.apply_steps(w, params, opts),
+            _ => step_apply_record(self, w, params, opts),
+        }
+    }
+
+    /// The inverse of one step on the record form.
+    fn inverse_record(
+        &self,
+        w: Record,
+        params: &Params,
+        input_shape: &[i64],
+        opts: &AnnotationOptions,
+    ) -> Result<Record> {
+        match self.role().0 {
+            RoleKind::Container(c) => c.inverse_steps(w, params, input_shape, opts),
+            _ => step_inverse_record(self, w, params, input_shape, opts),
+        }
+    }
+}
+
+impl<T: Augmentation + ?Sized> Step for T {}
+
+/// [`AugmentationExt::f_forward_eval`] of an operator: the identity when random.
+pub(crate) fn operator_forward_eval<A: Augmentation + ?Sized>(
+    aug: &A,
+    input: &Tensor,
+) -> Result<Tensor> {
+    if aug.is_random() {
+        Ok(input.shallow_clone())
+    } else {
+        aug.f_forward(input)
+    }
+}
+
+/// Everything a user calls on an augmentation: validated, gated, with panicking twins.
+///
+/// Implemented for every [`Augmentation`] (and `dyn Augmentation`) by a blanket impl, so no
+/// type overrides these checked entry points. In [`crate::prelude`] and the crate root.
+///
+/// A type of your own implements the four required methods and gets these:
+/// ```
+/// use tch::{Device, Kind, Tensor};
+/// use tch_dda::{serde_json::json, AugSpec, Augmentation, AugmentationExt, CustomSpec, Params};
+///
+/// #[derive(Debug)]
+/// struct Invert;
+///
+/// impl Augmentation for Invert {
+///     fn name(&self) -> &'static str {
+///         "Invert"
+///     }
+///     fn spec(&self) -> AugSpec {
+///         AugSpec::Custom(CustomSpec { name: "Invert".into(), config: json!({}) })
+///     }
+///     fn sample(&self, _shape: &[i64], _device: Device) -> tch_dda::Result<Params> {
+///         Ok(Params::new())
+///     }
+///     fn apply_transform(&self, x: &Tensor, _params: &Params) -> tch_dda::Result<Tensor> {
+///         Ok(1.0 - x)
+///     }
+/// }
+///
+/// let x = Tensor::zeros([3, 4, 4], (Kind::Float, Device::Cpu));
+/// assert_eq!(Invert.f_forward(&x)?.double_value(&[0, 0, 0]), 1.0);
+/// // The checks come with it: a (4,4) input is refused, not passed through.
+/// assert!(Invert.f_forward(&Tensor::zeros([4, 4], (Kind::Float, Device::Cpu))).is_err());
+/// # Ok::<(), tch_dda::Error>(())
+/// ```
+/// Overriding a checked entry point does not compile (`f_forward` is not a method of
+/// [`Augmentation`]):
+/// ```compile_fail
+/// # use tch::{Device, Tensor};
+/// # use tch_dda::{serde_json::json, AugSpec, Augmentation, CustomSpec, Params};
+/// # #[derive(Debug)]
+/// # struct Invert;
+/// impl Augmentation for Invert {
+/// #   fn name(&self) -> &'static str {
+/// #       "Invert"
+/// #   }
+/// #   fn spec(&self) -> AugSpec {
+/// #       AugSpec::Custom(CustomSpec { name: "Invert".into(), config: json!({}) })
+/// #   }
+/// #   fn sample(&self, _shape: &[i64], _device: Device) -> tch_dda::Result<Params> {
+/// #       Ok(Params::new())
+/// #   }
+/// #   fn apply_transform(&self, x: &Tensor, _params: &Params) -> tch_dda::Result<Tensor> {
+/// #       Ok(1.0 - x)
+/// #   }
+///     // ...the four methods above, and:
+///     fn f_forward(&self, x: &Tensor) -> tch_dda::Result<Tensor> {
+///         Ok(x.shallow_clone())
+///     }
+/// }
+/// ```
+/// nor does an implementation of `AugmentationExt` of one's own (it conflicts with the
+/// blanket one):
+/// ```compile_fail
+/// # use tch::{Device, Tensor};
+/// # use tch_dda::{serde_json::json, AugSpec, Augmentation, AugmentationExt, CustomSpec, Params};
+/// # #[derive(Debug)]
+/// # struct Invert;
+/// # impl Augmentation for Invert {
+/// #   fn name(&self) -> &'static str {
+/// #       "Invert"
+/// #   }
+/// #   fn spec(&self) -> AugSpec {
+/// #       AugSpec::Custom(CustomSpec { name: "Invert".into(), config: json!({}) })
+/// #   }
+/// #   fn sample(&self, _shape: &[i64], _device: Device) -> tch_dda::Result<Params> {
+/// #       Ok(Params::new())
+/// #   }
+/// #   fn apply_transform(&self, x: &Tensor, _params: &Params) -> tch_dda::Result<Tensor> {
+/// #       Ok(1.0 - x)
+/// #   }
+/// # }
+/// impl AugmentationExt for Invert {}
+/// ```
+pub trait AugmentationExt: Augmentation {
+    /// Checks `input_shape` ((B,C,H,W) or (C,H,W); volumes (B,C,D,H,W) or (C,D,H,W): every
+    /// size at least 1, and what the augmentation needs) and draws parameters for it.
+    ///
+    /// # Errors
+    /// [`Error::Rank`], [`Error::Empty`], [`Error::Channels`] or [`Error::Size`].
+    fn f_sample(&self, input_shape: &[i64], device: Device) -> Result<Params> {
+        let shape = batched_shape(self, input_shape)?;
+        self.check_shape(&shape)?;
+        self.sample(&shape, device)
+    }
+
     /// Validates `input`, draws parameters, and applies them.
     ///
     /// # Errors
@@ -260,7 +463,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// Validates `input`, draws parameters, and applies them; returns the output only.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward_with_params`].
+    /// As [`AugmentationExt::f_forward_with_params`].
     fn f_forward(&self, input: &Tensor) -> Result<Tensor> {
         Ok(self.f_forward_with_params(input)?.0)
     }
@@ -272,12 +475,11 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// input as `x / 255` in float32, as its training forward does.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward`], for the steps that apply.
+    /// As [`AugmentationExt::f_forward`], for the steps that apply.
     fn f_forward_eval(&self, input: &Tensor) -> Result<Tensor> {
-        if self.is_random() {
-            Ok(input.shallow_clone())
-        } else {
-            self.f_forward(input)
+        match self.role().0 {
+            RoleKind::Container(c) => c.forward_eval(input),
+            _ => operator_forward_eval(self, input),
         }
     }
 
@@ -285,7 +487,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// come back unchanged.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward_with_params`], plus [`Error::Params`] for a map that
+    /// As [`AugmentationExt::f_forward_with_params`], plus [`Error::Params`] for a map that
     /// lacks a key, has the wrong shape or (on the CPU) a non-finite value, and
     /// [`Error::NonFinite`] when (on the CPU) the params turn a finite input of image
     /// magnitude (|x| <= 1e3) non-finite.
@@ -320,7 +522,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// matrix for geometric ones.
     ///
     /// # Errors
-    /// As [`Augmentation::f_geometry`], and [`Error::NotAMatrix`] for a dense warp.
+    /// As [`AugmentationExt::f_geometry`], and [`Error::NotAMatrix`] for a dense warp.
     fn f_transform(
         &self,
         input_shape: &[i64],
@@ -336,7 +538,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// identity where the gate is off, and for intensity augmentations (as Kornia).
     ///
     /// # Errors
-    /// As [`Augmentation::f_transform`].
+    /// As [`AugmentationExt::f_transform`].
     fn f_transform_matrix(
         &self,
         input_shape: &[i64],
@@ -355,7 +557,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::NotInvertible`] for intensity augmentations; input errors as
-    /// [`Augmentation::f_forward_with_params`]; [`Error::Params`] for an `input_shape` or an
+    /// [`AugmentationExt::f_forward_with_params`]; [`Error::Params`] for an `input_shape` or an
     /// `output` of another batch, rank or channel count than the params were drawn for;
     /// [`Error::TooLarge`] for an `input_shape` past [`crate::MAX_TENSOR_BYTES`].
     fn f_inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Result<Tensor> {
@@ -374,10 +576,10 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
 
     /// Draws parameters and applies them to a whole record: the image, and with it its
     /// masks, boxes, keypoints and labels (see [`Batch`]), carried per
-    /// [`Augmentation::annotation_options`].
+    /// [`AugmentationExt::annotation_options`].
     ///
     /// # Errors
-    /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Annotation`] for an
+    /// Input errors as [`AugmentationExt::f_forward_with_params`]; [`Error::Annotation`] for an
     /// annotation that does not fit the image (shape, batch, kind, box order) or cannot go
     /// through a step (boxes or keypoints through a mixing step, masks through MixUp), or
     /// whose coordinates overflow float32 through a step (checked on the CPU).
@@ -385,13 +587,13 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let opts = self.annotation_options();
         let batch = &float_batch(self, batch)?;
         let (mut w, layout) =
-            annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+            annotations::to_record(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
         annotations::check_instance_masks(self.name(), &w, &opts)?;
         w.start_visible(&opts);
         let params = self.sample(&w.image.size(), w.image.device())?;
-        let w = self.apply_working(w, &params, &opts)?;
-        let out = annotations::from_working(w, &layout, &opts, true);
+        let w = self.apply_record(w, &params, &opts)?;
+        let out = annotations::from_record(w, &layout, &opts, true);
         annotations::check_output_finite(self.name(), batch, &out)?;
         Ok((out, params))
     }
@@ -399,20 +601,20 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// Replays `params` on a whole record.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward_batch`], plus [`Error::Params`].
+    /// As [`AugmentationExt::f_forward_batch`], plus [`Error::Params`].
     fn f_apply_batch(&self, batch: &Batch, params: &Params) -> Result<Batch> {
         let opts = self.annotation_options();
         let batch = &float_batch(self, batch)?;
         let (mut w, layout) =
-            annotations::to_working(self.name(), batch, self.spatial_dims(), false)?;
+            annotations::to_record(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
         annotations::check_instance_masks(self.name(), &w, &opts)?;
         w.start_visible(&opts);
         params.check_finite(self.name())?;
         let input = w.image.shallow_clone();
-        let w = self.apply_working(w, params, &opts)?;
+        let w = self.apply_record(w, params, &opts)?;
         check_replay_output(self.name(), &input, &w.image)?;
-        let out = annotations::from_working(w, &layout, &opts, true);
+        let out = annotations::from_record(w, &layout, &opts, true);
         annotations::check_output_finite(self.name(), batch, &out)?;
         Ok(out)
     }
@@ -423,7 +625,7 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
     /// original boxes; others as the enclosure of their mapped corners.
     ///
     /// # Errors
-    /// As [`Augmentation::f_forward_batch`]; [`Error::NotInvertible`] for a step whose
+    /// As [`AugmentationExt::f_forward_batch`]; [`Error::NotInvertible`] for a step whose
     /// params give a singular matrix (checked on the CPU, where reading it costs no device
     /// synchronisation; on a GPU the inverse has non-finite entries instead).
     fn f_inverse_batch(
@@ -435,31 +637,58 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         let opts = self.annotation_options();
         let shape = batched_shape(self, input_shape)?;
         params.check_finite(self.name())?;
-        let (w, layout) = annotations::to_working(self.name(), output, self.spatial_dims(), true)?;
+        let (w, layout) = annotations::to_record(self.name(), output, self.spatial_dims(), true)?;
         checks::against_params(self.name(), params, &shape, Some(&w.image.size()))?;
-        let w = self.inverse_working(w, params, &shape, &opts)?;
-        let out = annotations::from_working(w, &layout, &opts, false);
+        let w = self.inverse_record(w, params, &shape, &opts)?;
+        let out = annotations::from_record(w, &layout, &opts, false);
         annotations::check_output_finite(self.name(), output, &out)?;
         Ok(out)
     }
 
-    /// How [`Augmentation::f_forward_batch`] carries annotations (a pipeline's own options;
+    /// How [`AugmentationExt::f_forward_batch`] carries annotations (a pipeline's own options;
     /// the defaults for a single augmentation).
     fn annotation_options(&self) -> AnnotationOptions {
-        AnnotationOptions::default()
+        match self.role().0 {
+            RoleKind::Container(c) => c.options(),
+            _ => AnnotationOptions::default(),
+        }
     }
 
-    /// Panicking form of [`Augmentation::f_forward_with_params`].
+    /// Saves the state of its ranges (fixed and learnable) to `file` (safetensors for a
+    /// `.safetensors` extension, else tch's format), under their `VarStore` names; a
+    /// learnable range as drawn (ordered, clamped to its domain), whatever an optimiser did
+    /// to its raw variables.
+    ///
+    /// # Errors
+    /// [`Error::Torch`] or [`Error::Io`] when the file cannot be written.
+    fn f_save_state(&self, file: &std::path::Path) -> Result<()> {
+        crate::state::save_state(self, file)
+    }
+
+    /// Loads state saved by [`AugmentationExt::f_save_state`] (or a
+    /// [`crate::Sequential::f_save`] file) into its ranges: checked first (every range
+    /// variable present, nothing else, floating point scalars, finite, fixed ranges equal to
+    /// the file's, learnable ones inside their domain with `lo <= hi`), then all copied; on
+    /// `Err` nothing has changed.
+    ///
+    /// # Errors
+    /// [`Error::State`] naming the first mismatch; [`Error::Torch`] or [`Error::Io`] for a
+    /// file that cannot be read.
+    fn f_load_state(&self, file: &std::path::Path) -> Result<()> {
+        crate::state::load_state(self, file)
+    }
+
+    /// Panicking form of [`AugmentationExt::f_forward_with_params`].
     fn forward_with_params(&self, input: &Tensor) -> (Tensor, Params) {
         crate::error::or_panic(self.f_forward_with_params(input))
     }
 
-    /// Panicking form of [`Augmentation::f_apply`].
+    /// Panicking form of [`AugmentationExt::f_apply`].
     fn apply(&self, input: &Tensor, params: &Params) -> Tensor {
         crate::error::or_panic(self.f_apply(input, params))
     }
 
-    /// Panicking form of [`Augmentation::f_inverse`].
+    /// Panicking form of [`AugmentationExt::f_inverse`].
     fn inverse(&self, output: &Tensor, params: &Params, input_shape: &[i64]) -> Tensor {
         crate::error::or_panic(self.f_inverse(output, params, input_shape))
     }
@@ -472,48 +701,24 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         TrainOnly(self)
     }
 
-    #[doc(hidden)]
-    fn gated_apply(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
-        let out = self.apply_transform(x, params)?;
-        if !gated_apply_needed(self) {
-            return Ok(out);
-        }
-        gate_blend(&out, x, params, self.name())
-    }
-
-    /// One step on the working form of a record (containers override it).
-    #[doc(hidden)]
-    fn apply_working(
-        &self,
-        w: Working,
-        params: &Params,
-        opts: &AnnotationOptions,
-    ) -> Result<Working> {
-        step_apply_working(self, w, params, opts)
-    }
-
-    /// The inverse of one step on the working form (containers override it).
-    #[doc(hidden)]
-    fn inverse_working(
-        &self,
-        w: Working,
-        params: &Params,
-        input_shape: &[i64],
-        opts: &AnnotationOptions,
-    ) -> Result<Working> {
-        step_inverse_working(self, w, params, input_shape, opts)
+    /// The batched output shape for `params` drawn for a batched input of shape `shape`
+    /// (a pipeline with a random selection of steps: that of the steps it drew).
+    fn output_shape_for(&self, shape: &[i64], params: &Params) -> Vec<i64> {
+        self.drawn_output_shape(shape, params)
     }
 }
 
-/// [`Augmentation::apply_working`]'s default: the image through the gated step, masks
+impl<T: Augmentation + ?Sized> AugmentationExt for T {}
+
+/// [`Step::apply_record`] of an operator: the image through the gated step, masks
 /// through its gated mask path, points through its gated geometry, labels through a mixing
 /// step.
-pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
+pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
     aug: &A,
-    w: Working,
+    w: Record,
     params: &Params,
     opts: &AnnotationOptions,
-) -> Result<Working> {
+) -> Result<Record> {
     let shape = w.image.size();
     let (kind, device) = (w.image.kind(), w.image.device());
     let image = aug.gated_apply(&w.image, params)?;
@@ -568,7 +773,7 @@ pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
                 }
             }
         };
-    Ok(Working {
+    Ok(Record {
         image,
         masks,
         outlines,
@@ -580,15 +785,15 @@ pub(crate) fn step_apply_working<A: Augmentation + ?Sized>(
     })
 }
 
-/// [`Augmentation::inverse_working`]'s default: the image and masks warped back (intensity
+/// [`Step::inverse_record`] of an operator: the image and masks warped back (intensity
 /// steps stay applied), points mapped back through the gated geometry.
-pub(crate) fn step_inverse_working<A: Augmentation + ?Sized>(
+pub(crate) fn step_inverse_record<A: Augmentation + ?Sized>(
     aug: &A,
-    w: Working,
+    w: Record,
     params: &Params,
     input_shape: &[i64],
     opts: &AnnotationOptions,
-) -> Result<Working> {
+) -> Result<Record> {
     let device = w.image.device();
     let g = gated_geometry(aug, input_shape, params, w.point_kind(), device)?;
     if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
@@ -623,7 +828,7 @@ pub(crate) fn step_inverse_working<A: Augmentation + ?Sized>(
     } else {
         (None, None)
     };
-    Ok(Working {
+    Ok(Record {
         image,
         masks,
         outlines,
@@ -754,7 +959,7 @@ fn float_batch<A: Augmentation + ?Sized>(aug: &A, batch: &Batch) -> Result<Batch
     Ok(b)
 }
 
-/// [`Augmentation::f_geometry`] without its check of the params' values: for the crate's
+/// [`AugmentationExt::f_geometry`] without its check of the params' values: for the crate's
 /// own callers, whose params were just drawn or were checked at the public entry point.
 pub(crate) fn gated_geometry<A: Augmentation + ?Sized>(
     aug: &A,
@@ -772,7 +977,7 @@ pub(crate) fn gated_geometry<A: Augmentation + ?Sized>(
     Ok(g.gated(on))
 }
 
-/// [`Augmentation::f_transform`] without its check of the params' values (as
+/// [`AugmentationExt::f_transform`] without its check of the params' values (as
 /// [`gated_geometry`]).
 pub(crate) fn gated_transform<A: Augmentation + ?Sized>(
     aug: &A,
@@ -899,7 +1104,7 @@ pub(crate) fn gate_blend(
 /// A layer that augments in training and not in evaluation: implements
 /// [`nn::ModuleT`] alone, for `nn::seq_t()` loops.
 ///
-/// With `train = false` it runs [`Augmentation::f_forward_eval`]: a random augmentation is
+/// With `train = false` it runs [`AugmentationExt::f_forward_eval`]: a random augmentation is
 /// the identity (the input is returned as a shallow clone); deterministic ones (Normalize,
 /// Denormalize, CenterCrop) still apply, inside a [`crate::Sequential`] too.
 #[derive(Debug)]
@@ -920,7 +1125,7 @@ macro_rules! impl_module {
     ($($t:ty),* $(,)?) => {$(
         impl tch::nn::Module for $t {
             fn forward(&self, xs: &tch::Tensor) -> tch::Tensor {
-                $crate::error::or_panic($crate::Augmentation::f_forward(self, xs))
+                $crate::error::or_panic($crate::AugmentationExt::f_forward(self, xs))
             }
         }
     )*};
@@ -948,7 +1153,7 @@ pub trait MixAugmentation: Augmentation {
     /// Draws parameters and mixes `input` (B,C,H,W) or (C,H,W) and `labels` (B,).
     ///
     /// # Errors
-    /// Input errors as [`Augmentation::f_forward_with_params`]; [`Error::Labels`] for
+    /// Input errors as [`AugmentationExt::f_forward_with_params`]; [`Error::Labels`] for
     /// labels that are not an integer (B,) tensor.
     fn f_forward_with_labels_and_params(
         &self,
@@ -960,7 +1165,7 @@ pub trait MixAugmentation: Augmentation {
         let params = self.sample(&b.x.size(), b.x.device())?;
         // The replay's mixing without its checks: these params were just drawn.
         let x = b.restore(self.gated_apply(&b.x, &params)?);
-        let y = mixed_labels(self.as_dyn_mix(), labels, input, &params)?;
+        let y = mixed_labels(self, labels, input, &params)?;
         Ok((x, y, params))
     }
 
@@ -986,12 +1191,8 @@ pub trait MixAugmentation: Augmentation {
         let batch = checks::input(self.name(), input, 2)?.x.size()[0];
         check_labels(self.name(), labels, batch)?;
         let x = self.f_apply(input, params)?;
-        Ok((x, mixed_labels(self.as_dyn_mix(), labels, input, params)?))
+        Ok((x, mixed_labels(self, labels, input, params)?))
     }
-
-    /// `self` as a trait object.
-    #[doc(hidden)]
-    fn as_dyn_mix(&self) -> &dyn MixAugmentation;
 
     /// Panicking form of [`MixAugmentation::f_forward_with_labels`].
     fn forward_with_labels(&self, input: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
@@ -1009,8 +1210,8 @@ pub trait MixAugmentation: Augmentation {
 }
 
 /// The labels `params` give `labels` (moved to the input's device), in the input's kind.
-fn mixed_labels(
-    aug: &dyn MixAugmentation,
+fn mixed_labels<M: MixAugmentation + ?Sized>(
+    aug: &M,
     labels: &Tensor,
     input: &Tensor,
     params: &Params,
@@ -1021,8 +1222,8 @@ fn mixed_labels(
 
 /// The mixed labels of `labels` (B,) (checked), with the batch gate applied: a gated-off
 /// batch gets `[y, y, 0]` rows.
-pub(crate) fn gated_mixed_labels(
-    mix: &dyn MixAugmentation,
+pub(crate) fn gated_mixed_labels<M: MixAugmentation + ?Sized>(
+    mix: &M,
     labels: &Tensor,
     params: &Params,
     kind: Kind,

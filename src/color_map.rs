@@ -8,9 +8,8 @@ use tch::Tensor;
 /// A colour step as a per-sample affine map, ungated: `y = M·x + b` per pixel, then
 /// clamped per channel to `bounds` when set (crate-internal; the hooks that take it are
 /// hidden).
-#[doc(hidden)]
 #[derive(Debug)]
-pub struct ColorMap {
+pub(crate) struct ColorMap {
     /// (B,C,C).
     pub(crate) matrix: Tensor,
     /// (B,C).
@@ -24,8 +23,7 @@ pub struct ColorMap {
 /// What a colour step may ask of the image it receives: its per-channel means (B,C),
 /// computed from the pass's input on first use and carried through the maps before the
 /// step (clamps aside: the fast mode's approximation).
-#[doc(hidden)]
-pub struct ColorStats<'a> {
+pub(crate) struct ColorStats<'a> {
     pub(crate) input: &'a Tensor,
     pub(crate) input_mean: &'a OnceCell<Tensor>,
     pub(crate) matrix: &'a Tensor,

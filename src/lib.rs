@@ -20,7 +20,7 @@
 //!
 //! ```no_run
 //! use tch::{nn, nn::Module, Device, Kind, Tensor};
-//! use tch_dda::{Augmentation, ColorJitter, JitterConfig, RandomAffine, RandomAffineConfig};
+//! use tch_dda::{ColorJitter, JitterConfig, RandomAffine, RandomAffineConfig};
 //!
 //! let vs = nn::VarStore::new(Device::Cpu);
 //! let affine = RandomAffine::new(
@@ -90,17 +90,15 @@ mod warp;
 pub use alloc::tune_cpu_allocator;
 pub use annotations::{
     AnnotationOptions, Batch, BoxFormat, BoxMode, BoxSize, Boxes, Keypoints, MaskSampling,
-    MixedLabels, Working,
+    MixedLabels,
 };
-pub use augmentation::{Augmentation, TrainOnly};
+pub use augmentation::{Augmentation, AugmentationExt, Role, TrainOnly};
 pub use auto::{
     rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
     NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig, TrivialAugment,
     TrivialAugmentConfig,
 };
 pub use checks::MAX_TENSOR_BYTES;
-#[doc(hidden)]
-pub use color_map::{ColorMap, ColorStats};
 pub use container::{DataKey, RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
 pub use error::{Error, Result};
 pub use filter::Border;
@@ -135,7 +133,7 @@ pub mod prelude {
         AnnotationOptions, Batch, BoxFormat, BoxMode, BoxSize, Boxes, Keypoints, MaskSampling,
         MixedLabels,
     };
-    pub use crate::augmentation::{Augmentation, TrainOnly};
+    pub use crate::augmentation::{Augmentation, AugmentationExt, Role, TrainOnly};
     pub use crate::auto::{
         rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
         NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig,

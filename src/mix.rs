@@ -190,10 +190,6 @@ impl Augmentation for RandomMixUp {
 }
 
 impl MixAugmentation for RandomMixUp {
-    fn as_dyn_mix(&self) -> &dyn MixAugmentation {
-        self
-    }
-
     fn lambda_weight(&self) -> LambdaWeight {
         LambdaWeight::Permuted
     }
@@ -442,10 +438,6 @@ impl Augmentation for RandomCutMix {
 }
 
 impl MixAugmentation for RandomCutMix {
-    fn as_dyn_mix(&self) -> &dyn MixAugmentation {
-        self
-    }
-
     fn lambda_weight(&self) -> LambdaWeight {
         if self.cfg.use_correct_lambda {
             LambdaWeight::Original

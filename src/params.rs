@@ -106,7 +106,7 @@ impl Params {
     /// params live (a few bytes, once per call).
     ///
     /// ```no_run
-    /// # use tch_dda::{Augmentation, Params};
+    /// # use tch_dda::{Augmentation, AugmentationExt, Params};
     /// # fn f(aug: &dyn Augmentation, y: &tch::Tensor, params: &Params) -> tch_dda::Result<()> {
     /// let x = aug.f_inverse(y, params, &params.recorded_input_shape()?)?;
     /// # Ok(()) }

@@ -709,7 +709,7 @@ fn ramp_check(
             Ok(m) => product = m.matmul(&product),
             Err(_) => return None,
         }
-        s = step.output_shape_with(&s, &p);
+        s = step.output_shape_for(&s, &p);
     }
     let m = seq
         .f_transform_matrix(shape, params, Kind::Double, Device::Cpu)

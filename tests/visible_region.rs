@@ -406,7 +406,7 @@ fn random_chains_match_a_scalar_clipper_and_a_raster() {
                     .f_transform_matrix(&shape, &p, Kind::Double, Device::Cpu)
                     .unwrap();
                 mats.push(m);
-                shape = step.output_shape_with(&shape, &p);
+                shape = step.output_shape_for(&shape, &p);
                 frames.push((shape[2], shape[3]));
             }
             let (ho, wo) = *frames.last().unwrap();

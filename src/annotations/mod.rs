@@ -8,12 +8,12 @@
 //! Conventions (Kornia's): pixel centres on integers, boxes inclusive (`[x1, y1, x2, y2]`
 //! covers pixels x1..=x2), widths `x2 - x1 + 1`. Volumes add z (along D).
 
+mod record;
 mod visible;
-mod working;
 
+pub(crate) use record::Record;
+pub(crate) use record::{check_instance_masks, check_output_finite, from_record, to_record};
 pub(crate) use visible::densify;
-pub use working::Working;
-pub(crate) use working::{check_instance_masks, check_output_finite, from_working, to_working};
 
 use crate::labels::LambdaWeight;
 use crate::warp::Resample;

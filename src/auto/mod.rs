@@ -27,8 +27,9 @@
 
 pub mod search;
 
-use crate::annotations::{AnnotationOptions, MaskSampling, Working};
+use crate::annotations::{AnnotationOptions, MaskSampling, Record};
 use crate::augmentation::{gated_geometry, gated_transform, impl_module};
+use crate::augmentation::{Container, Role, Step};
 use crate::checks;
 use crate::container::{Sequential, SequentialConfig};
 use crate::geometry::{Geometry, Transform, TransformClass};
@@ -742,29 +743,29 @@ impl Policy {
         Ok(params)
     }
 
-    fn apply_working(
+    fn apply_record(
         &self,
-        mut w: Working,
+        mut w: Record,
         params: &Params,
         opts: &AnnotationOptions,
-    ) -> Result<Working> {
+    ) -> Result<Record> {
         for (pos, i) in self.chosen(params)?.into_iter().enumerate() {
-            w = self.subs[i].apply_working(w, &params.sub(&pos.to_string()), opts)?;
+            w = self.subs[i].apply_record(w, &params.sub(&pos.to_string()), opts)?;
         }
         Ok(w)
     }
 
-    fn inverse_working(
+    fn inverse_record(
         &self,
-        mut w: Working,
+        mut w: Record,
         params: &Params,
         input_shape: &[i64],
         opts: &AnnotationOptions,
-    ) -> Result<Working> {
+    ) -> Result<Record> {
         let chosen = self.chosen(params)?;
         for (pos, &i) in chosen.iter().enumerate().rev() {
             let sub = params.sub(&pos.to_string());
-            w = self.subs[i].inverse_working(w, &sub, input_shape, opts)?;
+            w = self.subs[i].inverse_record(w, &sub, input_shape, opts)?;
         }
         Ok(w)
     }
@@ -773,9 +774,9 @@ impl Policy {
         if self.per_sample {
             return self.select(input, params, false, |sub, x, p| sub.apply_transform(x, p));
         }
-        let w = Working::image_only(input.shallow_clone());
+        let w = Record::image_only(input.shallow_clone());
         Ok(self
-            .apply_working(w, params, &AnnotationOptions::default())?
+            .apply_record(w, params, &AnnotationOptions::default())?
             .image)
     }
 
@@ -810,9 +811,9 @@ impl Policy {
                 sub.inverse_transform(x, p, input_shape)
             });
         }
-        let w = Working::image_only(output.shallow_clone());
+        let w = Record::image_only(output.shallow_clone());
         let opts = AnnotationOptions::default();
-        Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
+        Ok(self.inverse_record(w, params, input_shape, &opts)?.image)
     }
 
     /// Per-sample mode: each sample's product of its chosen sub-policies' gated matrices.
@@ -891,8 +892,8 @@ macro_rules! policy_augmentation {
                 AugSpec::$name(self.cfg.clone())
             }
 
-            fn nesting_depth(&self) -> usize {
-                1
+            fn role(&self) -> Role<'_> {
+                Role::container(self)
             }
 
             fn check_shape(&self, shape: &[i64]) -> Result<()> {
@@ -945,27 +946,38 @@ macro_rules! policy_augmentation {
                 self.policy.inverse_mask(mask, params, input_shape, how)
             }
 
-            fn apply_working(
-                &self,
-                w: Working,
-                params: &Params,
-                opts: &AnnotationOptions,
-            ) -> Result<Working> {
-                if self.policy.per_sample {
-                    return crate::augmentation::step_apply_working(self, w, params, opts);
-                }
-                self.policy.apply_working(w, params, opts)
+            /// Its operators' ranges (fixed: the tables' magnitude ranges).
+            fn ranges(&self) -> Vec<&Range> {
+                self.policy.subs.iter().flat_map(|s| s.ranges()).collect()
+            }
+        }
+
+        impl Container for $name {
+            fn depth(&self) -> usize {
+                1
             }
 
-            fn inverse_working(
+            fn apply_steps(
                 &self,
-                w: Working,
+                w: Record,
+                params: &Params,
+                opts: &AnnotationOptions,
+            ) -> Result<Record> {
+                if self.policy.per_sample {
+                    return crate::augmentation::step_apply_record(self, w, params, opts);
+                }
+                self.policy.apply_record(w, params, opts)
+            }
+
+            fn inverse_steps(
+                &self,
+                w: Record,
                 params: &Params,
                 input_shape: &[i64],
                 opts: &AnnotationOptions,
-            ) -> Result<Working> {
+            ) -> Result<Record> {
                 if self.policy.per_sample {
-                    return crate::augmentation::step_inverse_working(
+                    return crate::augmentation::step_inverse_record(
                         self,
                         w,
                         params,
@@ -973,12 +985,7 @@ macro_rules! policy_augmentation {
                         opts,
                     );
                 }
-                self.policy.inverse_working(w, params, input_shape, opts)
-            }
-
-            /// Its operators' ranges (fixed: the tables' magnitude ranges).
-            fn ranges(&self) -> Vec<&Range> {
-                self.policy.subs.iter().flat_map(|s| s.ranges()).collect()
+                self.policy.inverse_record(w, params, input_shape, opts)
             }
         }
 

@@ -2,7 +2,7 @@
 //! steps composed into one per-sample affine map `y = M·x + b` with one clamp, applied to
 //! the image in one batched matmul and one clamp, whatever the number of steps.
 //!
-//! Each step gives its map ungated ([`crate::Augmentation::color_map`]); the pass gates it
+//! Each step gives its map ungated ((its `ColorStep::color_map`)); the pass gates it
 //! per sample (a sample the step skips gets the identity and no clamp), then composes:
 //! `M ← M₂·M`, `b ← M₂·b + b₂`. A clamp to `[lo, hi]` followed by a per-channel scale `d`
 //! (Normalize) becomes a clamp to `[d·lo + b₂, d·hi + b₂]` (swapped where `d < 0`), and two
@@ -11,6 +11,7 @@
 //! it: the pass applies what it holds there and starts again.
 
 use crate::augmentation::gated_apply_needed;
+use crate::augmentation::Step;
 use crate::color_map::{ColorMap, ColorStats};
 use crate::{Augmentation, Params, Result};
 use std::cell::OnceCell;
@@ -121,7 +122,7 @@ pub(crate) fn apply_color_run(
                 matrix: &acc.matrix,
                 bias: &acc.bias,
             };
-            step.color_map(&size, params, &stats)?
+            step.fused_color_map(&size, params, &stats)?
         };
         if acc.bounds.is_some() && !map.diagonal {
             // The clamp cannot move past a step that mixes channels: apply what is held.

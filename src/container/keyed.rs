@@ -4,7 +4,8 @@
 
 use super::{DataKey, Sequential, SEQ};
 use crate::annotations::{Batch, BoxFormat, Boxes, Keypoints};
-use crate::{Augmentation, Error, Params, Result};
+use crate::augmentation::AugmentationExt;
+use crate::{Error, Params, Result};
 use tch::Tensor;
 
 /// The data keys' rules: the image first, each other key at most once, one box format.
@@ -68,7 +69,7 @@ impl Sequential {
     ///
     /// # Errors
     /// [`Error::Config`] when the number of tensors is not the number of keys; otherwise
-    /// as [`Augmentation::f_forward_batch`].
+    /// as [`AugmentationExt::f_forward_batch`].
     pub fn f_call(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
         Ok(self.f_call_with_params(inputs)?.0)
     }
@@ -86,7 +87,7 @@ impl Sequential {
     /// Kornia's `aug(*inputs, params=params)`: [`Sequential::f_call`] replaying `params`.
     ///
     /// # Errors
-    /// As [`Sequential::f_call`] and [`Augmentation::f_apply_batch`].
+    /// As [`Sequential::f_call`] and [`AugmentationExt::f_apply_batch`].
     pub fn f_call_replay(&self, inputs: &[&Tensor], params: &Params) -> Result<Vec<Tensor>> {
         let keys = self.data_keys();
         let out = self.f_apply_batch(&keyed_batch(&keys, inputs)?, params)?;
@@ -100,7 +101,7 @@ impl Sequential {
     ///
     /// # Errors
     /// As [`Sequential::f_call`], [`Params::recorded_input_shape`] and
-    /// [`Augmentation::f_inverse_batch`].
+    /// [`AugmentationExt::f_inverse_batch`].
     pub fn f_inverse_call(&self, outputs: &[&Tensor], params: &Params) -> Result<Vec<Tensor>> {
         let keys = self.data_keys();
         let shape = params.recorded_input_shape()?;

@@ -3,8 +3,9 @@
 //! annotations carried through, geometry composed, inverted, and optionally fused into one
 //! resample.
 
-use crate::annotations::{AnnotationOptions, MaskSampling, Working};
+use crate::annotations::{AnnotationOptions, MaskSampling, Record};
 use crate::augmentation::{gated_geometry, gated_mask, gated_transform, mask_sampling};
+use crate::augmentation::{AugmentationExt, Container, Role, Step};
 use crate::geometry::{Geometry, Transform};
 use crate::warp::{self, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Range, Result};
@@ -22,9 +23,9 @@ pub use config::{DataKey, RandomApply, SequentialConfig};
 ///
 /// Its params hold the `i`-th applied step's entries under `"{i}.{key}"`, and, with
 /// [`RandomApply`], the applied steps' indices under `selection` (int64, CPU); replaying
-/// them reproduces the output exactly. [`Augmentation::f_inverse`] and
-/// [`Augmentation::f_inverse_batch`] undo the geometric steps in reverse;
-/// [`Augmentation::f_geometry`] is their composition. Step `i`'s variables live under
+/// them reproduces the output exactly. [`AugmentationExt::f_inverse`] and
+/// [`AugmentationExt::f_inverse_batch`] undo the geometric steps in reverse;
+/// [`AugmentationExt::f_geometry`] is their composition. Step `i`'s variables live under
 /// `path / i`, so a pipeline rebuilt from its JSON loads the same `VarStore` file.
 ///
 /// # Shapes
@@ -384,7 +385,7 @@ impl Sequential {
         let mut out = vec![shape.to_vec()];
         for (pos, &i) in seq.iter().enumerate() {
             let sub = params.sub(&pos.to_string());
-            let next = self.steps[i].output_shape_with(out.last().expect("non-empty"), &sub);
+            let next = self.steps[i].drawn_output_shape(out.last().expect("non-empty"), &sub);
             out.push(next);
         }
         out
@@ -456,13 +457,8 @@ impl Augmentation for Sequential {
         "AugmentationSequential"
     }
 
-    fn nesting_depth(&self) -> usize {
-        1 + self
-            .steps
-            .iter()
-            .map(|s| s.nesting_depth())
-            .max()
-            .unwrap_or(0)
+    fn role(&self) -> Role<'_> {
+        Role::container(self)
     }
 
     fn ranges(&self) -> Vec<&Range> {
@@ -485,21 +481,6 @@ impl Augmentation for Sequential {
         self.cfg.random_apply != RandomApply::Off || self.steps.iter().any(|s| s.is_random())
     }
 
-    fn f_forward_eval(&self, input: &Tensor) -> Result<Tensor> {
-        // Nothing random: the training forward itself (the fast mode fused as in training).
-        if !self.is_random() {
-            return self.f_forward(input);
-        }
-        // Checked and converted (uint8 to float32) as the training forward does; each step
-        // that applies checks its own input, and runs on its own (unfused).
-        let b = crate::augmentation::batched(self, input)?;
-        let mut x = b.x.shallow_clone();
-        for step in &self.steps {
-            x = step.f_forward_eval(&x)?;
-        }
-        Ok(b.restore(x))
-    }
-
     /// With every step applied (a random selection may differ; see `output_shape_with`).
     fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
         let mut s = shape.to_vec();
@@ -507,13 +488,6 @@ impl Augmentation for Sequential {
             s = step.output_shape(&s);
         }
         s
-    }
-
-    fn output_shape_with(&self, shape: &[i64], params: &Params) -> Vec<i64> {
-        match self.sequence(params) {
-            Ok(seq) => self.shapes(shape, &seq, params).pop().expect("non-empty"),
-            Err(_) => self.output_shape(shape),
-        }
     }
 
     fn check_shape(&self, shape: &[i64]) -> Result<()> {
@@ -527,10 +501,6 @@ impl Augmentation for Sequential {
             s = step.output_shape(&s);
         }
         Ok(())
-    }
-
-    fn annotation_options(&self) -> AnnotationOptions {
-        self.cfg.annotations.clone()
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
@@ -548,7 +518,7 @@ impl Augmentation for Sequential {
             let step = &self.steps[i];
             step.check_shape(&sh)?;
             let p = step.sample(&sh, device)?;
-            sh = step.output_shape_with(&sh, &p);
+            sh = step.drawn_output_shape(&sh, &p);
             params.extend_prefixed(&pos.to_string(), &p);
         }
         Ok(params)
@@ -559,8 +529,8 @@ impl Augmentation for Sequential {
             // No step: a copy, so that writing into the output never writes into the input.
             return crate::ops::fresh_copy(input);
         }
-        let w = Working::image_only(input.shallow_clone());
-        Ok(self.apply_working(w, params, &self.cfg.annotations)?.image)
+        let w = Record::image_only(input.shallow_clone());
+        Ok(self.apply_record(w, params, &self.cfg.annotations)?.image)
     }
 
     fn geometry_ungated(
@@ -595,13 +565,13 @@ impl Augmentation for Sequential {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let w = Working::image_only(output.shallow_clone());
+        let w = Record::image_only(output.shallow_clone());
         let opts = self.cfg.annotations.clone();
-        Ok(self.inverse_working(w, params, input_shape, &opts)?.image)
+        Ok(self.inverse_record(w, params, input_shape, &opts)?.image)
     }
 
     /// Step by step (a fused run resamples masks once only on the record path,
-    /// [`Augmentation::f_forward_batch`]).
+    /// [`AugmentationExt::f_forward_batch`]).
     fn apply_mask(&self, mask: &Tensor, params: &Params, how: &MaskSampling) -> Result<Tensor> {
         let seq = self.sequence(params)?;
         let mut m = mask.shallow_clone();
@@ -633,20 +603,57 @@ impl Augmentation for Sequential {
         }
         Ok(m)
     }
+}
 
-    fn apply_working(
+impl Container for Sequential {
+    fn depth(&self) -> usize {
+        1 + self
+            .steps
+            .iter()
+            .map(|s| s.nesting_depth())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn forward_eval(&self, input: &Tensor) -> Result<Tensor> {
+        // Nothing random: the training forward itself (the fast mode fused as in training).
+        if !self.is_random() {
+            return self.f_forward(input);
+        }
+        // Checked and converted (uint8 to float32) as the training forward does; each step
+        // that applies checks its own input, and runs on its own (unfused).
+        let b = crate::augmentation::batched(self, input)?;
+        let mut x = b.x.shallow_clone();
+        for step in &self.steps {
+            x = step.f_forward_eval(&x)?;
+        }
+        Ok(b.restore(x))
+    }
+
+    fn steps_output_shape(&self, shape: &[i64], params: &Params) -> Vec<i64> {
+        match self.sequence(params) {
+            Ok(seq) => self.shapes(shape, &seq, params).pop().expect("non-empty"),
+            Err(_) => self.output_shape(shape),
+        }
+    }
+
+    fn options(&self) -> AnnotationOptions {
+        self.cfg.annotations.clone()
+    }
+
+    fn apply_steps(
         &self,
-        mut w: Working,
+        mut w: Record,
         params: &Params,
         opts: &AnnotationOptions,
-    ) -> Result<Working> {
+    ) -> Result<Record> {
         let seq = self.sequence(params)?;
         for run in self.runs(&seq) {
             match run {
                 Run::Single(pos) => {
                     let step = &self.steps[seq[pos]];
                     step.check_shape(&w.image.size())?;
-                    w = step.apply_working(w, &params.sub(&pos.to_string()), opts)?;
+                    w = step.apply_record(w, &params.sub(&pos.to_string()), opts)?;
                 }
                 Run::Warp(start, end) => {
                     w = self.apply_fused(w, &seq, start, end, params, opts)?;
@@ -663,18 +670,18 @@ impl Augmentation for Sequential {
         Ok(w)
     }
 
-    fn inverse_working(
+    fn inverse_steps(
         &self,
-        mut w: Working,
+        mut w: Record,
         params: &Params,
         input_shape: &[i64],
         opts: &AnnotationOptions,
-    ) -> Result<Working> {
+    ) -> Result<Record> {
         let seq = self.sequence(params)?;
         let shapes = self.shapes(input_shape, &seq, params);
         for (pos, &i) in seq.iter().enumerate().rev() {
             let sub = params.sub(&pos.to_string());
-            w = self.steps[i].inverse_working(w, &sub, &shapes[pos], opts)?;
+            w = self.steps[i].inverse_record(w, &sub, &shapes[pos], opts)?;
         }
         Ok(w)
     }
@@ -685,13 +692,13 @@ impl Sequential {
     /// sampling) as one warp by the product of their gated matrices.
     fn apply_fused(
         &self,
-        mut w: Working,
+        mut w: Record,
         seq: &[usize],
         start: usize,
         end: usize,
         params: &Params,
         opts: &AnnotationOptions,
-    ) -> Result<Working> {
+    ) -> Result<Record> {
         let (kind, device) = (w.image.kind(), w.image.device());
         let point_kind = w.point_kind();
         let mut shape = w.image.size();
@@ -719,7 +726,7 @@ impl Sequential {
                 None => t,
                 Some(a) => a.then(&t),
             });
-            shape = step.output_shape_with(&shape, &sub);
+            shape = step.drawn_output_shape(&shape, &sub);
         }
         let total = total.expect("a run has steps");
         let first = self.steps[seq[start]].sampling().unwrap_or_default();
@@ -738,7 +745,7 @@ impl Sequential {
         if w.visible.is_some() || w.keypoints_inside.is_some() {
             w.clip_visible(&shape);
         }
-        Ok(Working {
+        Ok(Record {
             image,
             masks,
             outlines,

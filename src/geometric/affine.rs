@@ -134,7 +134,7 @@ typed_params!(
 ///
 /// # Example
 /// ```no_run
-/// use tch_dda::{Augmentation, RandomAffine, RandomAffineConfig};
+/// use tch_dda::{AugmentationExt, RandomAffine, RandomAffineConfig};
 /// let vs = tch::nn::VarStore::new(tch::Device::Cpu);
 /// let aug = RandomAffine::new(
 ///     &(vs.root() / "affine"),

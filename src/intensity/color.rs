@@ -1,7 +1,9 @@
 //! ColorJitter and ColorJiggle, and the colour math they share (grayscale, HSV).
 
 use crate::augmentation::impl_module;
+use crate::augmentation::{ColorStep, Role};
 use crate::checks;
+use crate::color_map::{ColorMap, ColorStats};
 use crate::ops::{constant, Ew};
 use crate::params::typed_params;
 use crate::range::{gate, Learnable, Range};
@@ -538,16 +540,22 @@ macro_rules! jitter_type {
                 self.inner.apply($kornia, input, params)
             }
 
-            fn fuses_color(&self) -> bool {
-                self.inner.flavour == Flavour::Jitter
+            fn role(&self) -> Role<'_> {
+                if self.inner.flavour == Flavour::Jitter {
+                    Role::color(self)
+                } else {
+                    Role::operator()
+                }
             }
+        }
 
+        impl ColorStep for $name {
             fn color_map(
                 &self,
                 shape: &[i64],
                 params: &Params,
-                stats: &crate::color_map::ColorStats<'_>,
-            ) -> Result<crate::color_map::ColorMap> {
+                stats: &ColorStats<'_>,
+            ) -> Result<ColorMap> {
                 self.inner.fast_map($kornia, shape, params, stats)
             }
         }

@@ -2,7 +2,9 @@
 
 use super::color::{rgb_to_gray, LUMA};
 use crate::augmentation::impl_module;
+use crate::augmentation::{ColorStep, Role};
 use crate::checks;
+use crate::color_map::{ColorMap, ColorStats};
 use crate::ops::{constant, Ew};
 use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -151,34 +153,8 @@ macro_rules! normalize_type {
                 $kornia
             }
 
-            fn fuses_color(&self) -> bool {
-                true
-            }
-
-            /// Exact: a per-channel scale and shift, no clamp.
-            fn color_map(
-                &self,
-                shape: &[i64],
-                _params: &Params,
-                stats: &crate::color_map::ColorStats<'_>,
-            ) -> Result<crate::color_map::ColorMap> {
-                let like = stats.like();
-                let (b, c) = (shape[0], shape[1]);
-                let ones = Tensor::f_ones([b, c], (like.kind(), like.device()))?;
-                let mean = &ones * per_channel(&self.cfg.mean, like).view([1, -1]);
-                let std = &ones * per_channel(&self.cfg.std, like).view([1, -1]);
-                // Normalize: x/std - mean/std; Denormalize: x·std + mean.
-                let (scale, shift) = if $kornia == "Normalize" {
-                    (std.reciprocal(), -(mean / &std))
-                } else {
-                    (std, mean)
-                };
-                Ok(crate::color_map::ColorMap {
-                    matrix: scale.diag_embed(0, -2, -1),
-                    bias: shift,
-                    bounds: None,
-                    diagonal: true,
-                })
+            fn role(&self) -> Role<'_> {
+                Role::color(self)
             }
 
             fn spec(&self) -> AugSpec {
@@ -206,6 +182,34 @@ macro_rules! normalize_type {
                 let $mean = per_channel(&self.cfg.mean, input);
                 let $std = per_channel(&self.cfg.std, input);
                 Ok($body)
+            }
+        }
+
+        impl ColorStep for $name {
+            /// Exact: a per-channel scale and shift, no clamp.
+            fn color_map(
+                &self,
+                shape: &[i64],
+                _params: &Params,
+                stats: &ColorStats<'_>,
+            ) -> Result<ColorMap> {
+                let like = stats.like();
+                let (b, c) = (shape[0], shape[1]);
+                let ones = Tensor::f_ones([b, c], (like.kind(), like.device()))?;
+                let mean = &ones * per_channel(&self.cfg.mean, like).view([1, -1]);
+                let std = &ones * per_channel(&self.cfg.std, like).view([1, -1]);
+                // Normalize: x/std - mean/std; Denormalize: x·std + mean.
+                let (scale, shift) = if $kornia == "Normalize" {
+                    (std.reciprocal(), -(mean / &std))
+                } else {
+                    (std, mean)
+                };
+                Ok(crate::color_map::ColorMap {
+                    matrix: scale.diag_embed(0, -2, -1),
+                    bias: shift,
+                    bounds: None,
+                    diagonal: true,
+                })
             }
         }
 
@@ -343,17 +347,19 @@ impl Augmentation for RandomGrayscale {
         Ok(gray.f_repeat([1, c, 1, 1])?)
     }
 
-    fn fuses_color(&self) -> bool {
-        true
+    fn role(&self) -> Role<'_> {
+        Role::color(self)
     }
+}
 
+impl ColorStep for RandomGrayscale {
     /// Exact: every channel replaced by the weighted sum, no clamp.
     fn color_map(
         &self,
         shape: &[i64],
         _params: &Params,
-        stats: &crate::color_map::ColorStats<'_>,
-    ) -> Result<crate::color_map::ColorMap> {
+        stats: &ColorStats<'_>,
+    ) -> Result<ColorMap> {
         let like = stats.like();
         let (b, c) = (shape[0], shape[1]);
         let w = match &self.cfg.rgb_weights {

@@ -8,11 +8,10 @@ use crate::geometry::{box_corners, enclosure, Geometry};
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
 
-/// The working form of a batch inside a pipeline (crate-internal; the hooks that take it are
-/// hidden). Masks are float (B,K,…) in the image's kind; boxes are outlines (B,N,P,d).
-#[doc(hidden)]
+/// The form a record ([`crate::Batch`]) takes inside a pipeline, crate-internal. Masks are
+/// float (B,K,…) in the image's kind; boxes are outlines (B,N,P,d).
 #[derive(Debug)]
-pub struct Working {
+pub(crate) struct Record {
     pub(crate) image: Tensor,
     pub(crate) masks: Option<Tensor>,
     pub(crate) outlines: Option<Tensor>,
@@ -25,9 +24,9 @@ pub struct Working {
     pub(crate) keypoints_inside: Option<Tensor>,
 }
 
-impl Working {
-    pub(crate) fn image_only(image: Tensor) -> Working {
-        Working {
+impl Record {
+    pub(crate) fn image_only(image: Tensor) -> Record {
+        Record {
             image,
             masks: None,
             outlines: None,
@@ -106,12 +105,12 @@ pub(crate) struct Layout {
 /// Checks `batch` against an augmentation of `dims` spatial dimensions and returns its
 /// working form. Shapes are always checked; values (box order, finiteness) where the
 /// tensors are on the CPU, since reading them elsewhere would synchronise the device.
-pub(crate) fn to_working(
+pub(crate) fn to_record(
     op: &'static str,
     batch: &Batch,
     dims: usize,
     outlines_given: bool,
-) -> Result<(Working, Layout)> {
+) -> Result<(Record, Layout)> {
     let b = crate::checks::input(op, &batch.image, dims)?;
     let image = b.x;
     let shape = image.size();
@@ -275,7 +274,7 @@ pub(crate) fn to_working(
             ));
         }
     }
-    let working = Working {
+    let working = Record {
         image,
         masks,
         outlines,
@@ -299,7 +298,7 @@ pub(crate) fn to_working(
 /// With [`AnnotationOptions::instance_masks`], the masks must have one channel per box.
 pub(crate) fn check_instance_masks(
     op: &'static str,
-    w: &Working,
+    w: &Record,
     opts: &AnnotationOptions,
 ) -> Result<()> {
     if !opts.instance_masks {
@@ -395,8 +394,8 @@ fn check_box_values(
 
 /// Gives the working form back in the caller's layout, applying `opts` to boxes and
 /// keypoints (`finish`: clip, flag and drop, on forward outputs only).
-pub(crate) fn from_working(
-    w: Working,
+pub(crate) fn from_record(
+    w: Record,
     layout: &Layout,
     opts: &AnnotationOptions,
     finish: bool,
