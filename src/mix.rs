@@ -11,6 +11,7 @@
 pub use crate::augmentation::MixAugmentation;
 pub use crate::labels::{mix_cross_entropy, soft_targets, LambdaWeight};
 
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::labels::unmixed_rows;
 
 use crate::augmentation::impl_module;
@@ -482,3 +483,34 @@ impl MixAugmentation for RandomCutMix {
 }
 
 impl_module!(RandomMixUp, RandomCutMix);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomMixUp {
+    type Config = MixUpConfig;
+    const KORNIA_ALIASES: &'static [&'static str] = &["RandomMixUpV2"];
+
+    fn from_kornia(kw: &Kwargs) -> Result<MixUpConfig> {
+        let mut c = MixUpConfig::default();
+        set!(c.lambda_val = kw.pair("lambda_val")?);
+        let _ = kw.get("data_keys");
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomCutMix {
+    type Config = CutMixConfig;
+    const KORNIA_ALIASES: &'static [&'static str] = &["RandomCutMixV2"];
+
+    fn from_kornia(kw: &Kwargs) -> Result<CutMixConfig> {
+        let mut c = CutMixConfig::default();
+        set!(c.num_mix = kw.int("num_mix")?);
+        set!(c.cut_size = kw.pair("cut_size")?);
+        set!(c.beta = kw.num("beta")?);
+        set!(c.use_correct_lambda = kw.flag("use_correct_lambda")?);
+        let _ = kw.get("data_keys");
+        common!(kw, c);
+        Ok(c)
+    }
+}

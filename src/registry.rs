@@ -37,6 +37,7 @@ use crate::intensity::{
 use crate::intensity::{
     PlasmaConfig, RandomPlasmaBrightness, RandomPlasmaContrast, RandomPlasmaShadow,
 };
+use crate::kornia::kwargs::{FromKornia, Kwargs};
 use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
 use crate::volume::{
     Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
@@ -78,6 +79,19 @@ macro_rules! registry {
         enum AugSpecRepr {
             $($variant($cfg),)*
             Custom(CustomSpec),
+        }
+
+        /// Kornia's `class` through its operator's [`FromKornia`] (next to its config), under
+        /// the registry's name or one of Kornia's aliases; `None` for a class not here.
+        pub(crate) fn from_kornia_registered(class: &str, kw: &Kwargs) -> Option<Result<AugSpec>> {
+            $(
+                if class == stringify!($variant)
+                    || <$ty as FromKornia>::KORNIA_ALIASES.contains(&class)
+                {
+                    return Some(<$ty as FromKornia>::from_kornia(kw).map(AugSpec::$variant));
+                }
+            )*
+            None
         }
 
         impl AugSpec {

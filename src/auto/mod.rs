@@ -33,6 +33,7 @@ use crate::augmentation::{Container, Role, Step};
 use crate::checks;
 use crate::container::{Sequential, SequentialConfig};
 use crate::geometry::{Geometry, Transform, TransformClass};
+use crate::kornia::kwargs::{FromKornia, Kwargs};
 use crate::range::Range;
 use crate::{
     AugSpec, Augmentation, AutoContrastConfig, EqualizeConfig, Error, FactorConfig, InvertConfig,
@@ -1486,3 +1487,68 @@ impl TrivialAugment {
 }
 
 policy_augmentation!(TrivialAugment);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for AutoAugment {
+    type Config = AutoAugmentConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<AutoAugmentConfig> {
+        let mut c = AutoAugmentConfig::default();
+        if let Some(p) = kw.get("policy") {
+            c.policy = serde_json::from_value(p.clone()).map_err(|_| {
+                kw.err(
+                    "policy",
+                    "\"imagenet\", \"cifar10\", \"svhn\" or sub-policies of [op, p, magnitude bin]",
+                )
+            })?;
+        }
+        let _ = kw.get("transformation_matrix_mode");
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandAugment {
+    type Config = RandAugmentConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandAugmentConfig> {
+        let count = |key| match kw.num(key)? {
+            Some(v) if v.fract() == 0.0 && v >= 0.0 => Ok(v),
+            _ => Err(kw.err(key, "a whole number (required)")),
+        };
+        let mut c = RandAugmentConfig::new(count("n")? as usize, count("m")?);
+        c.policy = candidate_list(kw)?;
+        let _ = kw.get("transformation_matrix_mode");
+        Ok(c)
+    }
+}
+
+impl FromKornia for TrivialAugment {
+    type Config = TrivialAugmentConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<TrivialAugmentConfig> {
+        let c = TrivialAugmentConfig {
+            policy: candidate_list(kw)?,
+            ..Default::default()
+        };
+        let _ = kw.get("transformation_matrix_mode");
+        Ok(c)
+    }
+}
+
+/// RandAugment's and TrivialAugment's `policy`: Kornia's sub-policies of one `(op, lo, hi)`
+/// each, as the flat candidate list of [`RandAugmentConfig::policy`].
+fn candidate_list(kw: &Kwargs) -> Result<Option<Vec<OpRange>>> {
+    let Some(p) = kw.get("policy") else {
+        return Ok(None);
+    };
+    let subs: Vec<Vec<OpRange>> = serde_json::from_value(p.clone())
+        .map_err(|_| kw.err("policy", "sub-policies of one [op, low, high] each"))?;
+    subs.into_iter()
+        .map(|s| match s.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(kw.err("policy", "sub-policies of one [op, low, high] each")),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::params::typed_params;
 use crate::range::{gate, Learnable, Range};
@@ -573,3 +574,44 @@ impl Augmentation for RandomRotation {
 }
 
 impl_module!(RandomAffine, RandomRotation);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomAffine {
+    type Config = RandomAffineConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomAffineConfig> {
+        let mut c = RandomAffineConfig::default();
+        set!(c.degrees = kw.range("degrees", 0.0, -360.0)?);
+        c.translate = kw.pair("translate")?;
+        match kw.nums("scale")?.as_deref() {
+            None => {}
+            Some([a, b]) => c.scale = Some((*a, *b)),
+            Some([a, b, x, y]) => {
+                c.scale = Some((*a, *b));
+                c.scale_y = Some((*x, *y));
+            }
+            Some(_) => return Err(kw.err("scale", "2 or 4 numbers")),
+        }
+        (c.shear, c.shear_y) = kw.shear("shear")?;
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.padding_mode = kw.enm("padding_mode")?);
+        c.fill_value = kw.nums("fill_value")?;
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomRotation {
+    type Config = RandomRotationConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomRotationConfig> {
+        let mut c = RandomRotationConfig::default();
+        set!(c.degrees = kw.range("degrees", 0.0, -360.0)?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -8,6 +8,7 @@
 use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::params::typed_params;
 use crate::range::{gate, uniform};
@@ -615,3 +616,40 @@ impl Augmentation for CenterCrop {
 }
 
 impl_module!(RandomCrop, CenterCrop);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomCrop {
+    type Config = RandomCropConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomCropConfig> {
+        let mut c = RandomCropConfig::default();
+        set!(c.size = kw.size("size")?);
+        c.padding = kw
+            .nums("padding")?
+            .map(|v| v.iter().map(|&x| x as i64).collect());
+        set!(c.pad_if_needed = kw.flag("pad_if_needed")?);
+        set!(c.fill = kw.nums("fill")?);
+        set!(c.padding_mode = kw.enm::<CropPadding>("padding_mode")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.cropping_mode = kw.enm::<CroppingMode>("cropping_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for CenterCrop {
+    type Config = CenterCropConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<CenterCropConfig> {
+        let mut c = CenterCropConfig::default();
+        set!(c.size = kw.size("size")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.cropping_mode = kw.enm("cropping_mode")?);
+        set!(c.p = kw.num("p")?);
+        let _ = kw.flag("keepdim")?;
+        Ok(c)
+    }
+}

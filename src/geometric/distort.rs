@@ -3,6 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, DenseField, Geometry, Params, Result};
@@ -559,3 +560,47 @@ impl Augmentation for RandomThinPlateSpline {
 }
 
 impl_module!(RandomFisheye, RandomElasticTransform, RandomThinPlateSpline);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomFisheye {
+    type Config = FisheyeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FisheyeConfig> {
+        let mut c = FisheyeConfig::default();
+        set!(c.center_x = kw.pair("center_x")?);
+        set!(c.center_y = kw.pair("center_y")?);
+        set!(c.gamma = kw.pair("gamma")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomElasticTransform {
+    type Config = ElasticConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ElasticConfig> {
+        let mut c = ElasticConfig::default();
+        set!(c.kernel_size = kw.size("kernel_size")?);
+        set!(c.sigma = kw.pair("sigma")?);
+        set!(c.alpha = kw.pair("alpha")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.padding_mode = kw.enm::<Padding>("padding_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomThinPlateSpline {
+    type Config = ThinPlateSplineConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ThinPlateSplineConfig> {
+        let mut c = ThinPlateSplineConfig::default();
+        set!(c.scale = kw.num("scale")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.padding_mode = kw.enm::<Padding>("padding_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

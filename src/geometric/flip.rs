@@ -3,6 +3,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::range::gate_params;
 use crate::warp::Sampling;
@@ -175,3 +176,57 @@ flip!(
     RandomDepthicalFlip3D, "RandomDepthicalFlip3D", spatial 3, axis 2,
     "Input (B,C,D,H,W) or (C,D,H,W), float32 or float64; output the same shape."
 );
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+/// Kornia's flip arguments (`p`, `same_on_batch`, a neutral `p_batch`), for every flip.
+pub(crate) fn flip_from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+    let mut c = FlipConfig::default();
+    common!(kw, c);
+    kw.neutral_only(
+        "p_batch",
+        |v| v.as_f64() == Some(1.0),
+        "Kornia's whole-batch gate is 1 (always) here; gate per sample with p",
+    )?;
+    Ok(c)
+}
+
+impl FromKornia for RandomHorizontalFlip {
+    type Config = FlipConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+        flip_from_kornia(kw)
+    }
+}
+
+impl FromKornia for RandomVerticalFlip {
+    type Config = FlipConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+        flip_from_kornia(kw)
+    }
+}
+
+impl FromKornia for RandomHorizontalFlip3D {
+    type Config = FlipConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+        flip_from_kornia(kw)
+    }
+}
+
+impl FromKornia for RandomVerticalFlip3D {
+    type Config = FlipConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+        flip_from_kornia(kw)
+    }
+}
+
+impl FromKornia for RandomDepthicalFlip3D {
+    type Config = FlipConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FlipConfig> {
+        flip_from_kornia(kw)
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Resample, Sampling};
@@ -242,3 +243,19 @@ impl Augmentation for RandomPerspective {
 }
 
 impl_module!(RandomPerspective);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomPerspective {
+    type Config = PerspectiveConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PerspectiveConfig> {
+        let mut c = PerspectiveConfig::default();
+        set!(c.distortion_scale = kw.num("distortion_scale")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.sampling_method = kw.enm::<PerspectiveSampling>("sampling_method")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -4,6 +4,7 @@ use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::kornia::kwargs::{set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::warp::{Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, GateParams, Geometry, MaskSampling, Params, Result};
@@ -707,3 +708,67 @@ fn unpad(x: &Tensor, input_shape: &[i64]) -> Result<Tensor> {
 }
 
 impl_module!(Resize, PadTo);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for Resize {
+    type Config = ResizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ResizeConfig> {
+        let mut c = ResizeConfig::default();
+        let side = kw.enm::<Side>("side")?;
+        c.size = match (kw.nums("size")?.as_deref(), side) {
+            (Some([s]), side) => ResizeTo::Side(*s as i64, side.unwrap_or_default()),
+            (Some([h, w]), _) => ResizeTo::Size(*h as i64, *w as i64),
+            _ => return Err(kw.err("size", "a side length or a (height, width)")),
+        };
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.antialias = kw.flag("antialias")?);
+        set!(c.p = kw.num("p")?);
+        let _ = kw.flag("keepdim")?;
+        Ok(c)
+    }
+}
+
+impl FromKornia for PadTo {
+    type Config = PadToConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PadToConfig> {
+        let mut c = PadToConfig::default();
+        set!(c.size = kw.size("size")?);
+        set!(c.pad_mode = kw.enm::<PadMode>("pad_mode")?);
+        set!(c.pad_value = kw.num("pad_value")?);
+        set!(c.crop_if_exceeds = kw.flag("crop_if_exceeds")?);
+        let _ = kw.flag("keepdim")?;
+        Ok(c)
+    }
+}
+
+/// Kornia's LongestMaxSize and SmallestMaxSize arguments.
+fn max_size_from_kornia(kw: &Kwargs) -> Result<MaxSizeConfig> {
+    let mut c = MaxSizeConfig::new(match kw.nums("max_size")?.as_deref() {
+        Some([s]) => *s as i64,
+        _ => return Err(kw.err("max_size", "one side length (an int)")),
+    });
+    set!(c.resample = kw.enm("resample")?);
+    set!(c.align_corners = kw.flag("align_corners")?);
+    set!(c.p = kw.num("p")?);
+    Ok(c)
+}
+
+impl FromKornia for LongestMaxSize {
+    type Config = MaxSizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<MaxSizeConfig> {
+        max_size_from_kornia(kw)
+    }
+}
+
+impl FromKornia for SmallestMaxSize {
+    type Config = MaxSizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<MaxSizeConfig> {
+        max_size_from_kornia(kw)
+    }
+}

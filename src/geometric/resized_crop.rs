@@ -4,6 +4,7 @@ use super::affine::input_shape_tensor;
 use super::crop::{box_parts, boxes, check_crop_p, src_box, CroppingMode};
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::range::{gate, uniform};
 use crate::warp::{self, Padding, Resample, Sampling};
@@ -395,3 +396,21 @@ impl Augmentation for RandomResizedCrop {
 }
 
 impl_module!(RandomResizedCrop);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomResizedCrop {
+    type Config = RandomResizedCropConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomResizedCropConfig> {
+        let mut c = RandomResizedCropConfig::default();
+        set!(c.size = kw.size("size")?);
+        set!(c.scale = kw.pair("scale")?);
+        set!(c.ratio = kw.pair("ratio")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.cropping_mode = kw.enm("cropping_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -3,6 +3,7 @@
 use super::affine::center;
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, Learnable, Range};
 use crate::warp::{self, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Geometry, Params, Result};
@@ -451,3 +452,51 @@ impl Augmentation for RandomRotation90 {
 }
 
 impl_module!(RandomShear, RandomTranslate, RandomRotation90);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomShear {
+    type Config = ShearConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ShearConfig> {
+        let mut c = ShearConfig::default();
+        let (x, y) = kw.shear("shear")?;
+        set!(c.shear = x);
+        c.shear_y = y;
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.padding_mode = kw.enm::<Padding>("padding_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomTranslate {
+    type Config = TranslateConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<TranslateConfig> {
+        let mut c = TranslateConfig {
+            translate_x: kw.range("translate_x", 0.0, -1.0)?,
+            translate_y: kw.range("translate_y", 0.0, -1.0)?,
+            ..Default::default()
+        };
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.padding_mode = kw.enm::<Padding>("padding_mode")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomRotation90 {
+    type Config = Rotation90Config;
+
+    fn from_kornia(kw: &Kwargs) -> Result<Rotation90Config> {
+        let mut c = Rotation90Config::default();
+        set!(c.times = kw.pair("times")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -3,6 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -277,3 +278,34 @@ impl Augmentation for RandomBoxBlur {
 }
 
 impl_module!(RandomGaussianBlur, RandomBoxBlur);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomGaussianBlur {
+    type Config = GaussianBlurConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<GaussianBlurConfig> {
+        let mut c = GaussianBlurConfig::default();
+        set!(c.kernel_size = kw.size("kernel_size")?);
+        set!(c.sigma = kw.pair("sigma")?);
+        set!(c.border_type = kw.enm::<Border>("border_type")?);
+        let _ = kw.flag("separable")?;
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomBoxBlur {
+    type Config = BoxBlurConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<BoxBlurConfig> {
+        let mut c = BoxBlurConfig::default();
+        set!(c.kernel_size = kw.size("kernel_size")?);
+        set!(c.border_type = kw.enm::<Border>("border_type")?);
+        // Kornia's two box-blur implementations (separable or one 2D pass) give the
+        // same mean of each window, up to float rounding: either is this blur.
+        let _ = kw.flag("normalized")?;
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -531,3 +532,53 @@ impl_module!(
     RandomSaltAndPepperNoise,
     RandomMedianBlur
 );
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomChannelDropout {
+    type Config = ChannelDropoutConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ChannelDropoutConfig> {
+        let mut c = ChannelDropoutConfig::default();
+        set!(c.num_drop_channels = kw.int("num_drop_channels")?);
+        set!(c.fill_value = kw.num("fill_value")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomRGBShift {
+    type Config = RgbShiftConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RgbShiftConfig> {
+        let mut c = RgbShiftConfig::default();
+        set!(c.r_shift_limit = kw.range("r_shift_limit", 0.0, -1.0)?);
+        set!(c.g_shift_limit = kw.range("g_shift_limit", 0.0, -1.0)?);
+        set!(c.b_shift_limit = kw.range("b_shift_limit", 0.0, -1.0)?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomSaltAndPepperNoise {
+    type Config = SaltAndPepperConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<SaltAndPepperConfig> {
+        let mut c = SaltAndPepperConfig::default();
+        set!(c.amount = kw.pair("amount")?);
+        set!(c.salt_vs_pepper = kw.pair("salt_vs_pepper")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomMedianBlur {
+    type Config = MedianBlurConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<MedianBlurConfig> {
+        let mut c = MedianBlurConfig::default();
+        set!(c.kernel_size = kw.size("kernel_size")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

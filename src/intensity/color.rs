@@ -4,6 +4,7 @@ use crate::augmentation::impl_module;
 use crate::augmentation::{ColorStep, Role};
 use crate::checks;
 use crate::color_map::{ColorMap, ColorStats};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::{constant, Ew};
 use crate::params::typed_params;
 use crate::range::{gate, Learnable, Range};
@@ -576,6 +577,40 @@ jitter_type!(
     /// hue rotated by `2π·f`.
     ColorJiggle, "ColorJiggle", Flavour::Jiggle
 );
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+/// Kornia's ColorJitter and ColorJiggle arguments.
+fn jitter_from_kornia(kw: &Kwargs) -> Result<JitterConfig> {
+    let mut c = JitterConfig::default();
+    set!(c.brightness = kw.range("brightness", 1.0, 0.0)?);
+    set!(c.contrast = kw.range("contrast", 1.0, 0.0)?);
+    set!(c.saturation = kw.range("saturation", 1.0, 0.0)?);
+    set!(c.hue = kw.range("hue", 0.0, -0.5)?);
+    common!(kw, c);
+    kw.neutral_only(
+        "order",
+        serde_json::Value::is_null,
+        "the steps' order is drawn per call (Kornia's default, order=None); a fixed order is not supported yet",
+    )?;
+    Ok(c)
+}
+
+impl FromKornia for ColorJitter {
+    type Config = JitterConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<JitterConfig> {
+        jitter_from_kornia(kw)
+    }
+}
+
+impl FromKornia for ColorJiggle {
+    type Config = JitterConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<JitterConfig> {
+        jitter_from_kornia(kw)
+    }
+}
 
 #[cfg(test)]
 mod tests {

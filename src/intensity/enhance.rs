@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::{constant, straight_through};
 use crate::params::typed_params;
 use crate::range::{gate, gate_params, Learnable, Range};
@@ -356,3 +357,28 @@ impl Augmentation for RandomSharpness {
 }
 
 impl_module!(RandomSolarize, RandomSharpness);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomSolarize {
+    type Config = SolarizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<SolarizeConfig> {
+        let mut c = SolarizeConfig::default();
+        set!(c.thresholds = kw.range("thresholds", 0.5, 0.0)?);
+        set!(c.additions = kw.range("additions", 0.0, -0.5)?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomSharpness {
+    type Config = SharpnessConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<SharpnessConfig> {
+        let mut c = SharpnessConfig::default();
+        set!(c.sharpness = kw.range("sharpness", 0.0, 0.0)?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, FromKornia, Kwargs};
 use crate::ops::straight_through;
 use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Params, Result};
@@ -136,3 +137,15 @@ impl Augmentation for RandomEqualize {
 }
 
 impl_module!(RandomEqualize);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomEqualize {
+    type Config = EqualizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<EqualizeConfig> {
+        let mut c = EqualizeConfig::default();
+        common!(kw, c);
+        Ok(c)
+    }
+}

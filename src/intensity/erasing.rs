@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::params::typed_params;
 use crate::range::{gate, uniform, uniform_between};
 use crate::{AugSpec, Augmentation, Params, Result};
@@ -207,3 +208,18 @@ impl Augmentation for RandomErasing {
 }
 
 impl_module!(RandomErasing);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomErasing {
+    type Config = ErasingConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ErasingConfig> {
+        let mut c = ErasingConfig::default();
+        set!(c.scale = kw.pair("scale")?);
+        set!(c.ratio = kw.pair("ratio")?);
+        set!(c.value = kw.num("value")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

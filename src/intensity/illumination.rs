@@ -3,6 +3,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform, uniform_between, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -377,3 +378,45 @@ impl Augmentation for RandomGaussianIllumination {
 }
 
 impl_module!(RandomGaussianIllumination);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomGaussianIllumination {
+    type Config = GaussianIlluminationConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<GaussianIlluminationConfig> {
+        let mut c = GaussianIlluminationConfig::default();
+        set!(c.gain = kw.pair("gain")?);
+        set!(c.center = kw.pair("center")?);
+        set!(c.sigma = kw.pair("sigma")?);
+        set!(c.sign = kw.pair("sign")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+/// Kornia's RandomLinearIllumination and RandomLinearCornerIllumination arguments (a
+/// number is a point range here: Kornia's constructor makes it (n, n)).
+fn illumination_from_kornia(kw: &Kwargs) -> Result<IlluminationConfig> {
+    let mut c = IlluminationConfig::default();
+    set!(c.gain = kw.pair("gain")?);
+    set!(c.sign = kw.pair("sign")?);
+    common!(kw, c);
+    Ok(c)
+}
+
+impl FromKornia for RandomLinearIllumination {
+    type Config = IlluminationConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<IlluminationConfig> {
+        illumination_from_kornia(kw)
+    }
+}
+
+impl FromKornia for RandomLinearCornerIllumination {
+    type Config = IlluminationConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<IlluminationConfig> {
+        illumination_from_kornia(kw)
+    }
+}

@@ -3,6 +3,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d, Border};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::warp::{self, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -331,3 +332,30 @@ impl Augmentation for RandomMotionBlur {
 }
 
 impl_module!(RandomMotionBlur);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomMotionBlur {
+    type Config = MotionBlurConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<MotionBlurConfig> {
+        let mut c = MotionBlurConfig::default();
+        set!(c.kernel_size = motion_kernel_size(kw, "kernel_size")?);
+        set!(c.angle = kw.range("angle", 0.0, -360.0)?);
+        set!(c.direction = kw.range("direction", 0.0, -1.0)?);
+        set!(c.border_type = kw.enm::<Border>("border_type")?);
+        set!(c.resample = kw.enm("resample")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+/// Kornia's motion-blur `kernel_size`: an odd size or a (lo, hi) range of sizes.
+pub(crate) fn motion_kernel_size(kw: &Kwargs, key: &str) -> Result<Option<MotionKernelSize>> {
+    Ok(match kw.nums(key)?.as_deref() {
+        None => None,
+        Some([k]) => Some(MotionKernelSize::Fixed(*k as i64)),
+        Some([a, b]) => Some(MotionKernelSize::Range(*a as i64, *b as i64)),
+        Some(_) => return Err(kw.err(key, "an odd size or a (lo, hi) range of sizes")),
+    })
+}

@@ -5,6 +5,7 @@ use crate::augmentation::impl_module;
 use crate::augmentation::{ColorStep, Role};
 use crate::checks;
 use crate::color_map::{ColorMap, ColorStats};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::{constant, Ew};
 use crate::range::gate_params;
 use crate::{AugSpec, Augmentation, Error, Params, Result};
@@ -378,3 +379,44 @@ impl ColorStep for RandomGrayscale {
 }
 
 impl_module!(RandomGrayscale);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomGrayscale {
+    type Config = RandomGrayscaleConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomGrayscaleConfig> {
+        let mut c = RandomGrayscaleConfig {
+            rgb_weights: kw.nums("rgb_weights")?,
+            ..Default::default()
+        };
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+/// Kornia's Normalize and Denormalize arguments.
+fn normalize_from_kornia(kw: &Kwargs) -> Result<NormalizeConfig> {
+    let mut c = NormalizeConfig::default();
+    set!(c.mean = kw.nums("mean")?);
+    set!(c.std = kw.nums("std")?);
+    set!(c.p = kw.num("p")?);
+    let _ = kw.flag("keepdim")?;
+    Ok(c)
+}
+
+impl FromKornia for Normalize {
+    type Config = NormalizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<NormalizeConfig> {
+        normalize_from_kornia(kw)
+    }
+}
+
+impl FromKornia for Denormalize {
+    type Config = NormalizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<NormalizeConfig> {
+        normalize_from_kornia(kw)
+    }
+}

@@ -3,6 +3,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::straight_through;
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
@@ -493,3 +494,56 @@ impl_module!(
     RandomPosterize,
     RandomAutoContrast
 );
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomChannelShuffle {
+    type Config = ChannelShuffleConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<ChannelShuffleConfig> {
+        let mut c = ChannelShuffleConfig::default();
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomGaussianNoise {
+    type Config = GaussianNoiseConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<GaussianNoiseConfig> {
+        let mut c = GaussianNoiseConfig::default();
+        set!(c.mean = kw.num("mean")?);
+        set!(c.std = kw.num("std")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomPosterize {
+    type Config = PosterizeConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PosterizeConfig> {
+        let mut c = PosterizeConfig::default();
+        set!(
+            c.bits = match kw.nums("bits")?.as_deref() {
+                None => None,
+                Some([b]) => Some((*b, 8.0)),
+                Some([a, b]) => Some((*a, *b)),
+                Some(_) => return Err(kw.err("bits", "a number of bits or a (lo, hi) range")),
+            }
+        );
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomAutoContrast {
+    type Config = AutoContrastConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<AutoContrastConfig> {
+        let mut c = AutoContrastConfig::default();
+        set!(c.clip_output = kw.flag("clip_output")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -211,3 +212,19 @@ impl Augmentation for RandomPlanckianJitter {
 }
 
 impl_module!(RandomPlanckianJitter);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomPlanckianJitter {
+    type Config = PlanckianConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PlanckianConfig> {
+        let mut c = PlanckianConfig::default();
+        set!(c.mode = kw.enm::<PlanckianMode>("mode")?);
+        c.select_from = kw
+            .nums("select_from")?
+            .map(|v| v.iter().map(|&x| x as usize).collect());
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -5,6 +5,7 @@
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::filter::{filter2d, Border};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform_between};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -348,3 +349,47 @@ plasma!(
     RandomPlasmaShadow,
     Map::Shadow
 );
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+/// Kornia's plasma arguments: `roughness`, the operator's own `keys` (pairs), the common
+/// ones.
+fn plasma_from_kornia(kw: &Kwargs, keys: &[&str]) -> Result<PlasmaConfig> {
+    let mut c = PlasmaConfig::default();
+    set!(c.roughness = kw.pair("roughness")?);
+    for &key in keys {
+        if let Some(v) = kw.pair(key)? {
+            match key {
+                "intensity" => c.intensity = v,
+                "shade_intensity" => c.shade_intensity = v,
+                _ => c.shade_quantity = v,
+            }
+        }
+    }
+    common!(kw, c);
+    Ok(c)
+}
+
+impl FromKornia for RandomPlasmaBrightness {
+    type Config = PlasmaConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PlasmaConfig> {
+        plasma_from_kornia(kw, &["intensity"])
+    }
+}
+
+impl FromKornia for RandomPlasmaContrast {
+    type Config = PlasmaConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PlasmaConfig> {
+        plasma_from_kornia(kw, &[])
+    }
+}
+
+impl FromKornia for RandomPlasmaShadow {
+    type Config = PlasmaConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<PlasmaConfig> {
+        plasma_from_kornia(kw, &["shade_intensity", "shade_quantity"])
+    }
+}

@@ -4,6 +4,7 @@
 use super::color::{adjust_hue, hue_turns, jiggle_saturation};
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::Ew;
 use crate::range::{gate_params, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
@@ -417,3 +418,73 @@ impl Augmentation for RandomInvert {
 }
 
 impl_module!(RandomGamma, RandomInvert);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomGamma {
+    type Config = GammaConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<GammaConfig> {
+        let mut c = GammaConfig::default();
+        set!(c.gamma = kw.pair("gamma")?);
+        set!(c.gain = kw.pair("gain")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomInvert {
+    type Config = InvertConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<InvertConfig> {
+        let mut c = InvertConfig::default();
+        set!(c.max_val = kw.num("max_val")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+/// Kornia's arguments of the one-factor colour steps: the factor under `key` (a number `f`
+/// is `(center - f, center + f)`, floored at `floor`), `clip_output`, and the common ones.
+fn factor_from_kornia(kw: &Kwargs, key: &str, center: f64, floor: f64) -> Result<FactorConfig> {
+    let mut c = FactorConfig::default();
+    if key == "hue" {
+        c.range = (0.0, 0.0);
+    }
+    set!(c.range = kw.range(key, center, floor)?);
+    set!(c.clip_output = kw.flag("clip_output")?);
+    common!(kw, c);
+    Ok(c)
+}
+
+impl FromKornia for RandomBrightness {
+    type Config = FactorConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FactorConfig> {
+        factor_from_kornia(kw, "brightness", 1.0, 0.0)
+    }
+}
+
+impl FromKornia for RandomContrast {
+    type Config = FactorConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FactorConfig> {
+        factor_from_kornia(kw, "contrast", 1.0, 0.0)
+    }
+}
+
+impl FromKornia for RandomSaturation {
+    type Config = FactorConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FactorConfig> {
+        factor_from_kornia(kw, "saturation", 1.0, 0.0)
+    }
+}
+
+impl FromKornia for RandomHue {
+    type Config = FactorConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<FactorConfig> {
+        factor_from_kornia(kw, "hue", 0.0, -0.5)
+    }
+}

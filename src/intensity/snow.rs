@@ -2,6 +2,7 @@
 
 use crate::augmentation::impl_module;
 use crate::checks;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::range::{gate_params, uniform_between, Learnable, Range};
 use crate::{AugSpec, Augmentation, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -178,6 +179,20 @@ impl Augmentation for RandomSnow {
 }
 
 impl_module!(RandomSnow);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomSnow {
+    type Config = SnowConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<SnowConfig> {
+        let mut c = SnowConfig::default();
+        set!(c.snow_coefficient = kw.range("snow_coefficient", 0.5, 0.0)?);
+        set!(c.brightness = kw.pair("brightness")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
 
 #[cfg(test)]
 mod tests {

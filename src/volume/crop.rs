@@ -5,6 +5,7 @@ use super::{check_resample, dhw};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::geometric::{CropPadding, CroppingMode};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::range::gate_params;
 use crate::warp::{self, Resample, Sampling};
@@ -561,3 +562,65 @@ impl Augmentation for RandomCrop3D {
 }
 
 impl_module!(CenterCrop3D, RandomCrop3D);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+/// Kornia's 3D crop `size`: a side, or (depth, height, width).
+fn size_from_kornia(kw: &Kwargs) -> Result<[i64; 3]> {
+    Ok(match kw.nums("size")?.as_deref() {
+        None => [1, 1, 1],
+        Some([s]) => [*s as i64; 3],
+        Some([d, h, w]) => [*d as i64, *h as i64, *w as i64],
+        Some(_) => return Err(kw.err("size", "a side or (depth, height, width)")),
+    })
+}
+
+impl FromKornia for CenterCrop3D {
+    type Config = CenterCrop3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<CenterCrop3DConfig> {
+        let mut c = CenterCrop3DConfig {
+            size: size_from_kornia(kw)?,
+            ..Default::default()
+        };
+        set!(c.align_corners = kw.flag("align_corners")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.p = kw.num("p")?);
+        let _ = kw.flag("keepdim")?;
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomCrop3D {
+    type Config = RandomCrop3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<RandomCrop3DConfig> {
+        let mut c = RandomCrop3DConfig {
+            size: size_from_kornia(kw)?,
+            ..Default::default()
+        };
+        c.padding = match kw.nums("padding")?.as_deref() {
+            None => None,
+            Some([n]) => Some([*n as i64; 6]),
+            Some([a, b, d]) => {
+                let (a, b, d) = (*a as i64, *b as i64, *d as i64);
+                Some([a, a, b, b, d, d])
+            }
+            Some(v) if v.len() == 6 => {
+                let mut p = [0i64; 6];
+                for (o, x) in p.iter_mut().zip(v) {
+                    *o = *x as i64;
+                }
+                Some(p)
+            }
+            Some(_) => return Err(kw.err("padding", "1, 3 or 6 amounts")),
+        };
+        set!(c.pad_if_needed = kw.flag("pad_if_needed")?);
+        set!(c.fill = kw.num("fill")?);
+        set!(c.padding_mode = kw.enm::<CropPadding>("padding_mode")?);
+        set!(c.resample = kw.enm("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -5,6 +5,7 @@ use super::{check_resample, dhw};
 use crate::augmentation::impl_module;
 use crate::checks;
 use crate::geometric::{distortion_scale_var, end_and_extent};
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::constant;
 use crate::range::{gate_params, uniform, Learnable, Range};
 use crate::warp::{matrix3d, Resample, Sampling};
@@ -690,3 +691,57 @@ impl Augmentation for RandomPerspective3D {
 }
 
 impl_module!(RandomAffine3D, RandomRotation3D, RandomPerspective3D);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomAffine3D {
+    type Config = Affine3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<Affine3DConfig> {
+        let mut c = Affine3DConfig::default();
+        set!(c.degrees = kw.angles("degrees")?);
+        c.translate = match kw.nums("translate")?.as_deref() {
+            None => None,
+            Some([a, b, d]) => Some((*a, *b, *d)),
+            Some(_) => return Err(kw.err("translate", "three fractions (x, y, z)")),
+        };
+        c.scale = match kw.pairs("scale") {
+            Ok(Some(p)) if p.len() == 3 => Some(Scale3D::PerAxis([p[0], p[1], p[2]])),
+            _ => kw.pair("scale")?.map(Scale3D::Isotropic),
+        };
+        c.shears = match kw.pairs("shears") {
+            Ok(Some(p)) if p.len() == 6 => Some([p[0], p[1], p[2], p[3], p[4], p[5]]),
+            _ => kw.range("shears", 0.0, f64::MIN)?.map(|r| [r; 6]),
+        };
+        set!(c.resample = kw.enm::<Resample>("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomRotation3D {
+    type Config = Rotation3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<Rotation3DConfig> {
+        let mut c = Rotation3DConfig::default();
+        set!(c.degrees = kw.angles("degrees")?);
+        set!(c.resample = kw.enm::<Resample>("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomPerspective3D {
+    type Config = Perspective3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<Perspective3DConfig> {
+        let mut c = Perspective3DConfig::default();
+        set!(c.distortion_scale = kw.num("distortion_scale")?);
+        set!(c.resample = kw.enm::<Resample>("resample")?);
+        set!(c.align_corners = kw.flag("align_corners")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}

@@ -6,8 +6,10 @@ use crate::checks;
 use crate::filter::filter3d;
 use crate::filter::Border;
 use crate::intensity::equalize::equalize;
+use crate::intensity::motion::motion_kernel_size;
 use crate::intensity::motion::{check_kernel_size, draw_ksize, nearest_taps};
 use crate::intensity::MotionKernelSize;
+use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::ops::straight_through;
 use crate::range::{gate_params, Learnable, Range};
 use crate::warp::matrix3d::{self, axis_angle_to_rotation};
@@ -356,3 +358,30 @@ impl Augmentation for RandomEqualize3D {
 }
 
 impl_module!(RandomMotionBlur3D, RandomEqualize3D);
+
+// Kornia's constructor arguments ([`crate::AugSpec::from_kornia`]).
+
+impl FromKornia for RandomMotionBlur3D {
+    type Config = MotionBlur3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<MotionBlur3DConfig> {
+        let mut c = MotionBlur3DConfig::default();
+        set!(c.kernel_size = motion_kernel_size(kw, "kernel_size")?);
+        set!(c.angle = kw.angles("angle")?);
+        set!(c.direction = kw.range("direction", 0.0, -1.0)?);
+        set!(c.border_type = kw.enm::<Border>("border_type")?);
+        set!(c.resample = kw.enm::<Resample>("resample")?);
+        common!(kw, c);
+        Ok(c)
+    }
+}
+
+impl FromKornia for RandomEqualize3D {
+    type Config = Equalize3DConfig;
+
+    fn from_kornia(kw: &Kwargs) -> Result<Equalize3DConfig> {
+        let mut c = Equalize3DConfig::default();
+        common!(kw, c);
+        Ok(c)
+    }
+}
