@@ -488,12 +488,13 @@ pub trait AugmentationExt: Augmentation {
     ///
     /// # Errors
     /// As [`AugmentationExt::f_forward_with_params`], plus [`Error::Params`] for a map that
-    /// lacks a key, has the wrong shape or (on the CPU) a non-finite value, and
-    /// [`Error::NonFinite`] when (on the CPU) the params turn a finite input of image
+    /// lacks a key, has the wrong shape, was drawn for another batch (its `batch_prob`), or
+    /// (on the CPU) has a non-finite value, and [`Error::NonFinite`] when (on the CPU) the params turn a finite input of image
     /// magnitude (|x| <= 1e3) non-finite.
     fn f_apply(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let b = batched(self, input)?;
         params.check_finite(self.name())?;
+        checks::params_batch(self.name(), params, &b.x.size())?;
         let out = self.gated_apply(&b.x, params)?;
         check_replay_output(self.name(), &b.x, &out)?;
         Ok(b.restore(out))

@@ -100,18 +100,8 @@ pub(crate) fn against_params(
             problem,
         })
     };
+    params_batch(op, params, shape)?;
     for (key, t) in params.iter() {
-        if key == "batch_prob" || key.ends_with(".batch_prob") {
-            let size = t.size();
-            if size != [batch] {
-                return mismatch(
-                    key,
-                    format!(
-                        "has shape {size:?}: params for another batch than input_shape {shape:?}"
-                    ),
-                );
-            }
-        }
         let first_step = key
             .strip_suffix("forward_input_shape")
             .is_some_and(|prefix| prefix.split_terminator('.').all(|s| s == "0"));
@@ -140,6 +130,28 @@ pub(crate) fn against_params(
                      has shape {out:?}"
                 ),
             );
+        }
+    }
+    Ok(())
+}
+
+/// The gates of `params` (`batch_prob`, at every level of containers) are for the batch of
+/// `shape`: params drawn for another batch are refused, not broadcast or ignored. Shapes
+/// only: nothing is read from a device.
+pub(crate) fn params_batch(op: &'static str, params: &crate::Params, shape: &[i64]) -> Result<()> {
+    for (key, t) in params.iter() {
+        if key == "batch_prob" || key.ends_with(".batch_prob") {
+            let size = t.size();
+            if size != [shape[0]] {
+                return Err(Error::Params {
+                    op,
+                    key: key.to_string(),
+                    problem: format!(
+                        "has shape {size:?}: drawn for another batch than {} (shape {shape:?})",
+                        shape[0]
+                    ),
+                });
+            }
         }
     }
     Ok(())

@@ -40,6 +40,11 @@ impl Params {
         self.map.insert(key.into(), value);
     }
 
+    /// Removes `key`, giving back its tensor if it had one.
+    pub fn remove(&mut self, key: &str) -> Option<Tensor> {
+        self.map.remove(key)
+    }
+
     /// The tensor stored under `key`.
     pub fn get(&self, key: &str) -> Option<&Tensor> {
         self.map.get(key)

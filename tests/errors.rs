@@ -362,6 +362,14 @@ fn bad_params_get_typed_errors() {
     let wrong_batch = img(&[3, 3, 5, 7]);
     assert_eq!(
         msg(affine.f_apply(&wrong_batch, &params)),
+        "RandomAffine: parameter `batch_prob` has shape [2]: drawn for another batch than 3 \
+         (shape [3, 3, 5, 7])"
+    );
+    // Without its gate, the first per-sample value found says the same.
+    let mut ungated = params.clone();
+    ungated.remove("batch_prob");
+    assert_eq!(
+        msg(affine.f_apply(&wrong_batch, &ungated)),
         "RandomAffine: parameter `translations` has shape [2, 2]; expected [3, 2]"
     );
     let mut bad = params.clone();

@@ -1,42 +1,46 @@
-//! One registry names every operator once (`AugSpec::NAMES`); this checks that the
-//! behaviour tests, the gradient checks and the parity fixtures cover every one of them, so
-//! that a new operator (its file plus one registry line) cannot land untested.
+//! One registry names every operator once (`AugSpec::NAMES`); this checks, by the registry
+//! and the fixtures rather than by searching test source, that every operator is covered:
+//! each has a Kornia parity fixture whose constructor `AugSpec::from_kornia` builds into it,
+//! and build.rs generates that fixture's parity, gradcheck, reproducibility and bad-input
+//! tests (tests/operators.rs). A new operator (its file plus one registry row) cannot land
+//! untested, and adding its fixture entry is all it takes to test it.
 
 mod common;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tch::nn::VarStore;
 use tch::Device;
 use tch_dda::*;
 
-/// Operators whose gradient is not checked by finite differences, and the tests (in
-/// tests/behaviour.rs or tests/volume_mix.rs) that check it directly instead.
-const GRADIENT_TESTED_DIRECTLY: [(&str, &str); 3] = [
-    (
-        "RandomEqualize",
-        "equalize_straight_through_keeps_the_forward_and_passes_the_gradient",
-    ),
-    (
-        "RandomPosterize",
-        "posterize_and_autocontrast_straight_through_keep_the_forward",
-    ),
-    (
-        "RandomEqualize3D",
-        "equalize3d_has_zero_gradient_and_straight_through_passes_it",
-    ),
+/// The presets, replayed against Kornia's through the fixture cases in tests/fixtures/auto
+/// (tests/auto_presets.rs), and their gradient test in tests/gradcheck.rs: the one part
+/// named here, as a preset is no Kornia constructor a fixture can record.
+const PRESETS: [(&str, &str); 3] = [
+    ("AutoAugment", "input_gradients_match_finite_differences"),
+    ("RandAugment", "input_gradients_match_finite_differences"),
+    ("TrivialAugment", "input_gradients_match_finite_differences"),
 ];
+
+/// The checks build.rs generates for every top-level fixture (`same_draw` too where the
+/// fixture recorded a draw).
+const GENERATED: [&str; 4] = ["parity", "gradcheck", "reproducible", "bad_input"];
+
+/// Our operator of each top-level fixture, as `AugSpec::from_kornia` builds its recorded
+/// Kornia constructor: name -> fixtures.
+fn fixture_operators() -> BTreeMap<String, Vec<String>> {
+    let mut by_op: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for stem in common::fixture_stems("") {
+        let fx = common::fixture(&stem);
+        let class = fx.meta["kornia_class"].as_str().unwrap();
+        let kwargs: serde_json::Value =
+            serde_json::from_str(fx.meta["kwargs"].as_str().unwrap()).unwrap();
+        let spec = AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        by_op.entry(spec.name().to_string()).or_default().push(stem);
+    }
+    by_op
+}
 
 fn names() -> BTreeSet<&'static str> {
     AugSpec::NAMES.iter().copied().collect()
-}
-
-/// Our registry name of a Kornia class in a fixture.
-fn ours(kornia: &str) -> &str {
-    match kornia {
-        "AugmentationSequential" => "Sequential",
-        "RandomMixUpV2" => "RandomMixUp",
-        "RandomCutMixV2" => "RandomCutMix",
-        k => k,
-    }
 }
 
 #[test]
@@ -63,78 +67,71 @@ fn behaviour_tests_cover_every_operator() {
 }
 
 #[test]
-fn gradient_checks_cover_every_operator() {
-    let gradcheck = include_str!("gradcheck.rs");
-    let direct = [include_str!("behaviour.rs"), include_str!("volume_mix.rs")].concat();
+fn every_operator_has_a_fixture_and_its_generated_tests() {
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/operator_tests.rs"));
+    let by_op = fixture_operators();
     let mut missing = Vec::new();
     for name in names() {
-        let checked = gradcheck.contains(&format!("AugSpec::{name}("))
-            || gradcheck.contains(&format!("{name}::new("));
-        let by_hand = GRADIENT_TESTED_DIRECTLY
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, test)| direct.contains(&format!("fn {test}(")));
-        match (checked, by_hand) {
-            (true, _) | (false, Some(true)) => {}
-            (false, Some(false)) => missing.push(format!("{name} (its direct test is gone)")),
-            (false, None) => missing.push(name.to_string()),
+        if let Some((_, test)) = PRESETS.iter().find(|(n, _)| *n == name) {
+            let replayed = common::fixture_stems("auto/").iter().any(|stem| {
+                let fx = common::fixture(stem);
+                fx.meta
+                    .get("cases")
+                    .and_then(|c| c.as_str())
+                    .is_some_and(|cases| {
+                        let cases: Vec<serde_json::Value> = serde_json::from_str(cases).unwrap();
+                        cases.iter().any(|c| c["preset"].as_str() == Some(name))
+                    })
+            });
+            let gradient = include_str!("gradcheck.rs").contains(&format!("fn {test}("))
+                && include_str!("gradcheck.rs").contains(&format!("AugSpec::{name}("));
+            if !replayed || !gradient {
+                missing.push(format!(
+                    "{name} (replayed: {replayed}, gradient: {gradient})"
+                ));
+            }
+            continue;
+        }
+        match by_op.get(name) {
+            None => missing.push(format!("{name} (no fixture builds it)")),
+            Some(stems) => {
+                for stem in stems {
+                    for check in GENERATED {
+                        if !generated.contains(&format!("fn {stem}_{check}()")) {
+                            missing.push(format!("{name}: {stem}_{check}"));
+                        }
+                    }
+                }
+            }
         }
     }
-    assert!(missing.is_empty(), "no gradient check for {missing:?}");
+    assert!(missing.is_empty(), "not covered: {missing:?}");
 }
 
 #[test]
-fn parity_fixtures_cover_every_operator_and_every_fixture_is_replayed() {
+fn every_fixture_is_replayed() {
+    // The top-level fixtures are replayed by the generated tests; these, by their own.
     let tests = [
-        include_str!("parity.rs"),
-        include_str!("parity_volume_mix.rs"),
         include_str!("annotations_parity.rs"),
         include_str!("auto_presets.rs"),
     ]
     .concat();
-    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
-    let mut covered = BTreeSet::new();
-    let mut unused = Vec::new();
-    for sub in ["", "annotations/", "auto/"] {
-        for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "safetensors") {
-                continue;
-            }
-            let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-            if !tests.contains(&format!("\"{stem}\""))
-                && !tests.contains(&format!("\"{sub}{stem}\""))
-            {
-                unused.push(format!("{sub}{stem}"));
-            }
-            let fx = common::fixture(&format!("{sub}{stem}"));
-            if let Some(class) = fx.meta.get("kornia_class").and_then(|v| v.as_str()) {
-                covered.insert(ours(class).to_string());
-            }
-            if let Some(cases) = fx.meta.get("cases").and_then(|v| v.as_str()) {
-                let cases: Vec<serde_json::Value> = serde_json::from_str(cases).unwrap();
-                for case in cases {
-                    if let Some(preset) = case["preset"].as_str() {
-                        covered.insert(preset.to_string());
-                    }
-                }
-            }
-            if let Some(steps) = fx.meta.get("steps").and_then(|v| v.as_str()) {
-                covered.insert("Sequential".to_string());
-                let steps: Vec<(String, serde_json::Value)> = serde_json::from_str(steps).unwrap();
-                for (class, _) in steps {
-                    covered.insert(ours(&class).to_string());
-                }
-            }
-        }
-    }
-    assert!(
-        unused.is_empty(),
-        "fixtures no parity test replays: {unused:?}"
-    );
-    let missing: Vec<_> = names()
-        .into_iter()
-        .filter(|n| !covered.contains(*n))
+    let unused: Vec<String> = ["annotations/", "auto/"]
+        .iter()
+        .flat_map(|sub| common::fixture_stems(sub))
+        .filter(|stem| {
+            let short = stem.rsplit('/').next().unwrap();
+            !tests.contains(&format!("\"{stem}\"")) && !tests.contains(&format!("\"{short}\""))
+        })
         .collect();
-    assert!(missing.is_empty(), "no Kornia fixture for {missing:?}");
+    assert!(unused.is_empty(), "fixtures no test replays: {unused:?}");
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/operator_tests.rs"));
+    let ungenerated: Vec<String> = common::fixture_stems("")
+        .into_iter()
+        .filter(|stem| !generated.contains(&format!("super::parity(\"{stem}\")")))
+        .collect();
+    assert!(
+        ungenerated.is_empty(),
+        "fixtures without generated tests: {ungenerated:?}"
+    );
 }

@@ -114,6 +114,15 @@ pub fn params_with_selection(fx: &Fixture) -> Params {
     p
 }
 
+/// Kornia's params of `fx` as `aug` replays them: with the `selection` of a container that
+/// drew which of its children apply, else as recorded.
+pub fn replay_params(aug: &dyn Augmentation, fx: &Fixture) -> Params {
+    match aug.spec() {
+        AugSpec::Sequential(c) if c.random_apply != RandomApply::Off => params_with_selection(fx),
+        _ => fx.params(),
+    }
+}
+
 /// The kernel paths a parity check runs on: on the CPU both the fused kernels and the
 /// libtorch compositions (what CUDA runs); elsewhere the compositions only.
 pub fn kernel_paths() -> Vec<KernelPath> {
@@ -334,9 +343,10 @@ pub fn paper_specs(learnable: bool) -> Vec<AugSpec> {
 }
 
 /// Every operator of this crate, for the loops of tests/behaviour.rs; tests/registry.rs
-/// checks that it covers every name of the registry.
+/// checks that it covers every name of the registry. Configured here where a test wants a
+/// particular configuration, else built from its first Kornia fixture.
 pub fn all_specs() -> Vec<AugSpec> {
-    vec![
+    let mut specs = vec![
         AugSpec::RandomAffine(RandomAffineConfig {
             degrees: (-30.0, 30.0),
             translate: Some((0.1, 0.1)),
@@ -499,7 +509,39 @@ pub fn all_specs() -> Vec<AugSpec> {
             ..Default::default()
         }),
         AugSpec::RandomEqualize3D(Equalize3DConfig::default()),
-    ]
+    ];
+    // An operator not configured above comes in as its first Kornia fixture builds it, so
+    // that a new operator needs no edit here.
+    let named: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.name()).collect();
+    let mut from_fixtures: Vec<AugSpec> = Vec::new();
+    for stem in fixture_stems("") {
+        let fx = fixture(&stem);
+        let class = fx.meta["kornia_class"].as_str().unwrap();
+        let kwargs: serde_json::Value =
+            serde_json::from_str(fx.meta["kwargs"].as_str().unwrap()).unwrap();
+        let spec = AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        if !named.contains(spec.name()) && from_fixtures.iter().all(|s| s.name() != spec.name()) {
+            from_fixtures.push(spec);
+        }
+    }
+    specs.extend(from_fixtures);
+    specs
+}
+
+/// The parity fixtures of tests/fixtures/`sub` (`""` for the top level, `"auto/"`, ...) as
+/// `common::fixture` names them, sorted.
+pub fn fixture_stems(sub: &str) -> Vec<String> {
+    let dir = format!("{}/tests/fixtures/{sub}", env!("CARGO_MANIFEST_DIR"));
+    let mut stems: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let stem = path.file_stem()?.to_string_lossy().to_string();
+            (path.extension()? == "safetensors").then(|| format!("{sub}{stem}"))
+        })
+        .collect();
+    stems.sort();
+    stems
 }
 
 /// One test per device for each `fn name(device: Device)` (candle's per-device test macro):

@@ -1,0 +1,160 @@
+//! Everything about each operator, as one test per operator, fixture and check, generated
+//! by build.rs from the parity fixtures (tests/fixtures, written by
+//! scripts/gen_fixtures.py): a new fixture brings its tests, and `cargo test
+//! random_rotation` runs everything about RandomRotation. Each operator is built the way a
+//! Kornia user builds it, `AugSpec::from_kornia` on the fixture's class and arguments.
+//!
+//! - `parity`: Kornia's params replayed give Kornia's output and input gradient within 1e-5,
+//!   on both CPU kernel paths (the fused kernels and the compositions CUDA runs);
+//! - `same_draw` (where the fixture recorded one): after the same seed, Kornia's params bit
+//!   for bit (CPU);
+//! - `gradcheck`: in float64, the input gradient against central differences along random
+//!   directions, on both kernel paths;
+//! - `reproducible`: the same seed gives the same output, and replaying its params gives it
+//!   again;
+//! - `bad_input`: a rank-1 input, an integer input and params of another batch are typed
+//!   errors (and no panic).
+
+mod common;
+use common::Fixture;
+use serde_json::Value;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+use tch_dda::*;
+
+include!(concat!(env!("OUT_DIR"), "/operator_tests.rs"));
+
+const TOL: f64 = 1e-5;
+/// As tests/gradcheck.rs.
+const GRAD_TOL: f64 = 1e-6;
+
+/// Fixtures of piecewise-constant operators that, as Kornia's, pass no gradient to their
+/// input (central differences would measure the steps).
+const NO_INPUT_GRADIENT: [&str; 1] = ["equalize3d"];
+
+/// The fixture, the operator its Kornia call builds (and the store of its variables).
+fn build(name: &str) -> (Fixture, Box<dyn Augmentation>, VarStore) {
+    let fx = common::fixture(name);
+    let class = fx.meta["kornia_class"].as_str().unwrap().to_string();
+    let kwargs: Value = serde_json::from_str(fx.meta["kwargs"].as_str().unwrap()).unwrap();
+    let spec = AugSpec::from_kornia(&class, &kwargs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let vs = VarStore::new(common::device());
+    let aug = spec
+        .build(&(vs.root() / "op"))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    (fx, aug, vs)
+}
+
+fn parity(name: &str) {
+    let _serial = common::serial();
+    let (fx, aug, _vs) = build(name);
+    let (o, g) = common::parity_with(aug.as_ref(), &fx, &common::replay_params(aug.as_ref(), &fx));
+    assert!(o <= TOL && g <= TOL, "{name}: {o:e} / {g:e} from Kornia");
+}
+
+fn same_draw(name: &str) {
+    if !common::draws_on_cpu() {
+        return;
+    }
+    let _serial = common::serial();
+    let (fx, aug, _vs) = build(name);
+    let expected = fx.seed_params();
+    assert!(!expected.is_empty(), "{name}: no draw recorded");
+    tch::manual_seed(1000 + fx.seed());
+    let drawn = aug.sample(&fx.get("input").size(), Device::Cpu).unwrap();
+    for (k, v) in expected.iter() {
+        let d = common::max_abs_diff(drawn.get(k).unwrap(), v);
+        assert!(d == 0.0, "{name}: {k} drawn {d:e} away from Kornia's");
+    }
+}
+
+fn gradcheck(name: &str) {
+    let _serial = common::serial();
+    let (fx, aug, _vs) = build(name);
+    // Away from 0 and 1, so that the colour clamps are not at a kink.
+    let x = (fx.get("input").to_kind(Kind::Double) * 0.8 + 0.1).detach();
+    tch::manual_seed(11);
+    let params = aug.f_sample(&x.size(), x.device()).unwrap();
+    let f = |x: &Tensor| aug.f_apply(x, &params).unwrap();
+    for path in common::kernel_paths() {
+        let _path = kernel_path_scope(path);
+        let xg = x.copy().set_requires_grad(true);
+        let y = f(&xg);
+        if NO_INPUT_GRADIENT.contains(&name) {
+            // Piecewise constant, as Kornia's: the gradient is zero (its straight-through
+            // option is checked directly, tests/volume_mix.rs).
+            if y.requires_grad() {
+                y.sum(Kind::Double).backward();
+                let max = xg.grad().abs().max().double_value(&[]);
+                assert!(max == 0.0, "{name} ({path:?}): a gradient of up to {max:e}");
+            }
+            continue;
+        }
+        tch::manual_seed(7);
+        let g = Tensor::rand(y.size(), (Kind::Double, y.device()));
+        (&y * &g).sum(Kind::Double).backward();
+        let grad = xg.grad();
+        let loss = |x: &Tensor| (f(x) * &g).sum(Kind::Double).double_value(&[]);
+        let eps = 1e-6;
+        for k in 0..3 {
+            let v = Tensor::randn(x.size(), (Kind::Double, x.device()));
+            let numeric = (loss(&(&x + &v * eps)) - loss(&(&x - &v * eps))) / (2.0 * eps);
+            let analytic = (&grad * &v).sum(Kind::Double).double_value(&[]);
+            let err = (analytic - numeric).abs() / numeric.abs().max(1.0);
+            assert!(
+                err < GRAD_TOL,
+                "{name} ({path:?}, direction {k}): analytic {analytic} against numeric {numeric}"
+            );
+        }
+    }
+}
+
+fn reproducible(name: &str) {
+    let _serial = common::serial();
+    let (fx, aug, _vs) = build(name);
+    let x = fx.get("input");
+    tch::manual_seed(5);
+    let (y, params) = aug.f_forward_with_params(x).unwrap();
+    tch::manual_seed(5);
+    assert!(
+        aug.f_forward(x).unwrap().equal(&y),
+        "{name}: same seed, another output"
+    );
+    let replayed = aug.f_apply(x, &params).unwrap();
+    assert!(
+        replayed.equal(&y),
+        "{name}: its own params replayed give another output"
+    );
+}
+
+fn bad_input(name: &str) {
+    let _serial = common::serial();
+    let (fx, aug, _vs) = build(name);
+    let x = fx.get("input");
+    let flat = Tensor::zeros([5], (Kind::Float, x.device()));
+    match aug.f_forward(&flat) {
+        Err(Error::Rank { .. }) => {}
+        other => panic!("{name}: a rank-1 input gave {other:?}"),
+    }
+    match aug.f_forward(&x.to_kind(Kind::Int)) {
+        Err(Error::Dtype { .. }) => {}
+        other => panic!("{name}: an int32 input gave {other:?}"),
+    }
+    // The fixture's params on a batch of one more sample: a typed error where they hold a
+    // value per sample, else (a deterministic operator's params) they apply to any batch.
+    let params = common::replay_params(aug.as_ref(), &fx);
+    let batch = x.size()[0];
+    let per_sample = params
+        .iter()
+        .any(|(_, t)| t.dim() >= 1 && t.size()[0] == batch);
+    let mut size = x.size();
+    size[0] += 1;
+    let bigger = Tensor::rand(size.as_slice(), (x.kind(), x.device()));
+    match aug.f_apply(&bigger, &params) {
+        Err(Error::Params { .. }) if per_sample => {}
+        Ok(y) if !per_sample => assert_eq!(y.size()[0], size[0], "{name}: batch changed"),
+        other => {
+            panic!("{name}: params of another batch (per sample: {per_sample}) gave {other:?}")
+        }
+    }
+}
