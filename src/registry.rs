@@ -6,45 +6,14 @@
 //! and through JSON once its constructor is registered ([`register_augmentation`]); its
 //! spec is then [`AugSpec::Custom`].
 
-use crate::auto::{
-    AutoAugment, AutoAugmentConfig, RandAugment, RandAugmentConfig, TrivialAugment,
-    TrivialAugmentConfig,
-};
+// Every family's operators and configs, so that a new one needs no import here.
+use crate::auto::*;
 use crate::container::{Sequential, SequentialConfig};
-use crate::geometric::{
-    CenterCrop, CenterCropConfig, ElasticConfig, FisheyeConfig, FlipConfig, LongestMaxSize,
-    MaxSizeConfig, PadTo, PadToConfig, PerspectiveConfig, RandomAffine, RandomAffineConfig,
-    RandomCrop, RandomCropConfig, RandomElasticTransform, RandomFisheye, RandomHorizontalFlip,
-    RandomPerspective, RandomResizedCrop, RandomResizedCropConfig, RandomRotation,
-    RandomRotation90, RandomRotationConfig, RandomShear, RandomThinPlateSpline, RandomTranslate,
-    RandomVerticalFlip, Resize, ResizeConfig, Rotation90Config, ShearConfig, SmallestMaxSize,
-    ThinPlateSplineConfig, TranslateConfig,
-};
-use crate::intensity::{
-    AutoContrastConfig, BoxBlurConfig, ChannelDropoutConfig, ChannelShuffleConfig, ColorJiggle,
-    ColorJitter, Denormalize, EqualizeConfig, ErasingConfig, FactorConfig, GammaConfig,
-    GaussianBlurConfig, GaussianIlluminationConfig, GaussianNoiseConfig, IlluminationConfig,
-    InvertConfig, JitterConfig, MedianBlurConfig, MotionBlurConfig, Normalize, NormalizeConfig,
-    PlanckianConfig, PosterizeConfig, RandomAutoContrast, RandomBoxBlur, RandomBrightness,
-    RandomChannelDropout, RandomChannelShuffle, RandomContrast, RandomEqualize, RandomErasing,
-    RandomGamma, RandomGaussianBlur, RandomGaussianIllumination, RandomGaussianNoise,
-    RandomGrayscale, RandomGrayscaleConfig, RandomHue, RandomInvert,
-    RandomLinearCornerIllumination, RandomLinearIllumination, RandomMedianBlur, RandomMotionBlur,
-    RandomPlanckianJitter, RandomPosterize, RandomRGBShift, RandomSaltAndPepperNoise,
-    RandomSaturation, RandomSharpness, RandomSnow, RandomSolarize, RgbShiftConfig,
-    SaltAndPepperConfig, SharpnessConfig, SnowConfig, SolarizeConfig,
-};
-use crate::intensity::{
-    PlasmaConfig, RandomPlasmaBrightness, RandomPlasmaContrast, RandomPlasmaShadow,
-};
+use crate::geometric::*;
+use crate::intensity::*;
 use crate::kornia::kwargs::{FromKornia, Kwargs};
-use crate::mix::{CutMixConfig, MixUpConfig, RandomCutMix, RandomMixUp};
-use crate::volume::{
-    Affine3DConfig, CenterCrop3D, CenterCrop3DConfig, Equalize3DConfig, MotionBlur3DConfig,
-    Perspective3DConfig, RandomAffine3D, RandomCrop3D, RandomCrop3DConfig, RandomDepthicalFlip3D,
-    RandomEqualize3D, RandomHorizontalFlip3D, RandomMotionBlur3D, RandomPerspective3D,
-    RandomRotation3D, RandomVerticalFlip3D, Rotation3DConfig,
-};
+use crate::mix::*;
+use crate::volume::*;
 use crate::{Augmentation, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
