@@ -255,6 +255,13 @@ CASES = [
     ("plasma_shadow_ranges_gate", "RandomPlasmaShadow",
      dict(roughness=(0.2, 0.9), shade_intensity=(-0.5, -0.1), shade_quantity=(0.3, 0.8), p=0.5), (5, 1, 3, 17),
      dict(seedcheck=True)),
+    ("rain", "RandomRain", dict(number_of_drops=(5, 12), drop_height=(1, 4), drop_width=(-3, 3), p=1.0),
+     (3, 3, 9, 11), dict(seedcheck=True)),
+    ("rain_wide_gray_same_gate", "RandomRain",
+     dict(number_of_drops=(2, 6), drop_height=(1, 3), drop_width=(-7, 7), same_on_batch=True, p=0.5),
+     (5, 1, 6, 12), dict(seedcheck=True)),
+    ("rain_slanted", "RandomRain", dict(number_of_drops=(3, 8), drop_height=(4, 6), drop_width=(-3, 3), p=1.0),
+     (4, 3, 10, 9), dict(seedcheck=True)),
 ]
 
 

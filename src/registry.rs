@@ -186,6 +186,7 @@ registry! {
     RandomLinearCornerIllumination(IlluminationConfig) => RandomLinearCornerIllumination;
     RandomGaussianIllumination(GaussianIlluminationConfig) => RandomGaussianIllumination;
     RandomSnow(SnowConfig) => RandomSnow;
+    RandomRain(RainConfig) => RandomRain;
     RandomPlasmaBrightness(PlasmaConfig) => RandomPlasmaBrightness;
     RandomPlasmaContrast(PlasmaConfig) => RandomPlasmaContrast;
     RandomPlasmaShadow(PlasmaConfig) => RandomPlasmaShadow;

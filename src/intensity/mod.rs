@@ -12,6 +12,7 @@ mod normalize;
 mod pixel;
 mod planckian;
 mod plasma;
+mod rain;
 mod single;
 mod snow;
 
@@ -40,6 +41,7 @@ pub use pixel::{
 };
 pub use planckian::{PlanckianConfig, PlanckianMode, RandomPlanckianJitter};
 pub use plasma::{PlasmaConfig, RandomPlasmaBrightness, RandomPlasmaContrast, RandomPlasmaShadow};
+pub use rain::{RainConfig, RandomRain};
 pub use single::{
     FactorConfig, GammaConfig, InvertConfig, RandomBrightness, RandomContrast, RandomGamma,
     RandomHue, RandomInvert, RandomSaturation,
