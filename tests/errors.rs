@@ -318,6 +318,21 @@ fn bad_configs_get_typed_errors() {
         )),
         "RandomCrop: size = (0, 4) is invalid; allowed: a size (height, width) with both >= 1"
     );
+    // One side's length is one number, and said as one.
+    assert_eq!(
+        msg(LongestMaxSize::new(&r, MaxSizeConfig::new(0))),
+        "LongestMaxSize: max_size = 0 is invalid; allowed: a side length >= 1"
+    );
+    assert_eq!(
+        msg(Resize::new(
+            &r,
+            ResizeConfig {
+                size: ResizeTo::Side(-3, Side::Short),
+                ..ResizeConfig::new((1, 1))
+            }
+        )),
+        "Resize: size = -3 is invalid; allowed: a side length >= 1"
+    );
     assert_eq!(
         msg(RandomCrop::new(&r, RandomCropConfig { size: (2, 4), p: 0.5, ..Default::default() })),
         "RandomCrop: p = 0.5 is invalid; allowed: 1.0 (a crop changes the size, so samples cannot pass through)"

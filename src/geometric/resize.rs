@@ -259,7 +259,10 @@ impl Resize {
         };
         match cfg.size {
             ResizeTo::Size(h, w) => checks::size(op, size_name, (h, w))?,
-            ResizeTo::Side(s, _) => checks::size(op, size_name, (s, s))?,
+            ResizeTo::Side(s, _) if s < 1 => {
+                return Err(checks::config(op, size_name, s, "a side length >= 1"))
+            }
+            ResizeTo::Side(..) => {}
         }
         if cfg.p != 1.0 {
             return Err(checks::config(
