@@ -262,6 +262,9 @@ CASES = [
      (5, 1, 6, 12), dict(seedcheck=True)),
     ("rain_slanted", "RandomRain", dict(number_of_drops=(3, 8), drop_height=(4, 6), drop_width=(-3, 3), p=1.0),
      (4, 3, 10, 9), dict(seedcheck=True)),
+    ("patchmix", "PatchMix", dict(patch_size=3), (4, 3, 6, 7), dict(seedcheck=True)),
+    ("patchmix_same_gate", "PatchMix", dict(alpha=0.5, patch_size=2, same_on_batch=True, p=0.5), (5, 1, 4, 6),
+     dict(seedcheck=True)),
 ]
 
 

@@ -109,10 +109,7 @@ pub use kernels::{
     cpu_kernels_isa, fused_cpu_kernels, kernel_path_scope, set_fused_cpu_kernels, KernelPath,
     KernelPathScope,
 };
-pub use mix::{
-    mix_cross_entropy, soft_targets, CutMixConfig, LambdaWeight, MixAugmentation, MixUpConfig,
-    RandomCutMix, RandomMixUp,
-};
+pub use mix::*;
 pub use params::{GateParams, Params};
 pub use range::{Learnable, Range};
 pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};

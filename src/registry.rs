@@ -211,6 +211,8 @@ registry! {
     RandomMixUp(MixUpConfig) => RandomMixUp;
     /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.
     RandomCutMix(CutMixConfig) => RandomCutMix;
+    /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.
+    PatchMix(PatchMixConfig) => PatchMix;
     /// A container: steps in order, or a random selection of them.
     Sequential(SequentialConfig) => Sequential;
 }

@@ -1,15 +1,19 @@
-//! Mixing augmentations that change labels as well as images: RandomMixUp and RandomCutMix
-//! (Kornia's `RandomMixUpV2` and `RandomCutMixV2`), and the soft-target cross-entropy that
-//! turns their label tensors into a loss.
+//! Mixing augmentations that change labels as well as images: RandomMixUp, RandomCutMix and
+//! PatchMix (Kornia's `RandomMixUpV2`, `RandomCutMixV2` and `PatchMix`), and the
+//! soft-target cross-entropy that turns their label tensors into a loss.
 //!
 //! Labels go in as integer class ids (B,) and come out as Kornia's tensors, in the image's
-//! float kind: MixUp `(B, 3)` rows `[y, y_perm, λ]`, CutMix `(num_mix, B, 3)`. In both, by
+//! float kind: MixUp `(B, 3)` rows `[y, y_perm, λ]`, CutMix `(num_mix, B, 3)`, PatchMix
+//! `(B, 3)` (Kornia's PatchMix takes no labels: these are ours). In all, by
 //! default, `λ` is the weight of the *second* (pasted or blended-in) label
 //! ([`LambdaWeight::Permuted`]); CutMix's `use_correct_lambda` makes it the weight of the
 //! first one ([`LambdaWeight::Original`]), as in the CutMix paper.
 
+mod patch;
+
 pub use crate::augmentation::MixAugmentation;
 pub use crate::labels::{mix_cross_entropy, soft_targets, LambdaWeight};
+pub use patch::{PatchMix, PatchMixConfig};
 
 use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::labels::unmixed_rows;
