@@ -265,6 +265,9 @@ CASES = [
     ("patchmix", "PatchMix", dict(patch_size=3), (4, 3, 6, 7), dict(seedcheck=True)),
     ("patchmix_same_gate", "PatchMix", dict(alpha=0.5, patch_size=2, same_on_batch=True, p=0.5), (5, 1, 4, 6),
      dict(seedcheck=True)),
+    ("jpeg", "RandomJPEG", dict(p=1.0), (3, 3, 16, 24), dict(seedcheck=True)),
+    ("jpeg_coarse_padded_same_gate", "RandomJPEG", dict(jpeg_quality=(1.0, 20.0), same_on_batch=True, p=0.5),
+     (4, 3, 13, 10), dict(seedcheck=True)),
 ]
 
 

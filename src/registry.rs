@@ -187,6 +187,7 @@ registry! {
     RandomGaussianIllumination(GaussianIlluminationConfig) => RandomGaussianIllumination;
     RandomSnow(SnowConfig) => RandomSnow;
     RandomRain(RainConfig) => RandomRain;
+    RandomJPEG(JpegConfig) => RandomJPEG;
     RandomPlasmaBrightness(PlasmaConfig) => RandomPlasmaBrightness;
     RandomPlasmaContrast(PlasmaConfig) => RandomPlasmaContrast;
     RandomPlasmaShadow(PlasmaConfig) => RandomPlasmaShadow;

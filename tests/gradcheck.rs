@@ -546,6 +546,20 @@ fn learnable_range_gradients_match_finite_differences() {
     vs.set_kind(Kind::Double);
     check_ranges("RandomSharpness", &vs, &sharp, &[2, 3, 4, 5]);
 
+    // JPEG: the quality scales the quantisation tables (through libjpeg's formula and
+    // Kornia's soft clipping and polynomial floor).
+    let mut vs = root();
+    let jpeg = RandomJPEG::new(
+        &(vs.root() / "aug"),
+        JpegConfig {
+            learnable: Learnable::All,
+            ..JpegConfig::new(30.0, 90.0)
+        },
+    )
+    .unwrap();
+    vs.set_kind(Kind::Double);
+    check_ranges("RandomJPEG", &vs, &jpeg, &[2, 3, 8, 8]);
+
     // Solarize: the additions get a true gradient; the thresholds only through the
     // straight-through option (checked in behaviour.rs), so only the additions here.
     let mut vs = root();

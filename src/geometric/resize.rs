@@ -3,10 +3,9 @@
 use super::affine::input_shape_tensor;
 use crate::augmentation::impl_module;
 use crate::checks;
-use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::kornia::kwargs::{set, FromKornia, Kwargs};
 use crate::ops::constant;
-use crate::warp::{Padding, Resample, Sampling};
+use crate::warp::{resize, Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, GateParams, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
@@ -364,6 +363,7 @@ impl Augmentation for Resize {
         let (hi, wi) = (size[2], size[3]);
         let (ho, wo) = self.target((hi, wi));
         resize(
+            self.op(),
             input,
             (ho, wo),
             self.cfg.resample,
@@ -384,6 +384,7 @@ impl Augmentation for Resize {
     ) -> Result<Tensor> {
         if self.cfg.resample == Resample::Nearest {
             return resize(
+                self.op(),
                 output,
                 (input_shape[2], input_shape[3]),
                 self.cfg.resample,
@@ -458,7 +459,7 @@ impl Augmentation for Resize {
         let size = mask.size();
         let target = self.target((size[2], size[3]));
         let align = how.align_corners.unwrap_or(self.cfg.align_corners);
-        resize(mask, target, how.resample, align, false)
+        resize(self.op(), mask, target, how.resample, align, false)
     }
 
     fn inverse_mask(
@@ -470,6 +471,7 @@ impl Augmentation for Resize {
     ) -> Result<Tensor> {
         let align = how.align_corners.unwrap_or(self.cfg.align_corners);
         resize(
+            self.op(),
             mask,
             (input_shape[2], input_shape[3]),
             how.resample,
@@ -477,45 +479,6 @@ impl Augmentation for Resize {
             false,
         )
     }
-}
-
-/// `F.interpolate` to `(h, w)` with Kornia's antialiasing (a Gaussian blur, reflect
-/// border, sigma `(factor - 1)/2`, before downscaling).
-fn resize(
-    x: &Tensor,
-    (h, w): (i64, i64),
-    resample: Resample,
-    align: bool,
-    antialias: bool,
-) -> Result<Tensor> {
-    let size = x.size();
-    let (hi, wi) = (size[2], size[3]);
-    let (fy, fx) = (hi as f64 / h as f64, wi as f64 / w as f64);
-    let x = if antialias && fy.max(fx) > 1.0 {
-        let (sy, sx) = (((fy - 1.0) / 2.0).max(0.001), ((fx - 1.0) / 2.0).max(0.001));
-        let odd = |k: i64| if k % 2 == 1 { k } else { k + 1 };
-        let ky = if hi == 1 {
-            1
-        } else {
-            odd((4.0 * sy).max(3.0) as i64)
-        };
-        let kx = if wi == 1 {
-            1
-        } else {
-            odd((4.0 * sx).max(3.0) as i64)
-        };
-        let opts = (x.kind(), x.device());
-        let kernel_x = gaussian_kernel1d(kx, &Tensor::f_full([1, 1], sx, opts)?)?;
-        let kernel_y = gaussian_kernel1d(ky, &Tensor::f_full([1, 1], sy, opts)?)?;
-        filter2d_separable("Resize", x, &kernel_x, &kernel_y, Border::Reflect)?
-    } else {
-        x.shallow_clone()
-    };
-    Ok(match resample {
-        Resample::Bilinear => x.f_upsample_bilinear2d([h, w], align, None, None)?,
-        Resample::Bicubic => x.f_upsample_bicubic2d([h, w], align, None, None)?,
-        Resample::Nearest => x.f_internal_upsample_nearest_exact2d([h, w], None, None)?,
-    })
 }
 
 /// How [`PadTo`] pads (Kornia's `pad_mode`).

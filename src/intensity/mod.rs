@@ -7,6 +7,7 @@ mod enhance;
 pub(crate) mod equalize;
 mod erasing;
 mod illumination;
+mod jpeg;
 pub(crate) mod motion;
 mod normalize;
 mod pixel;
@@ -31,6 +32,7 @@ pub use illumination::{
     GaussianIlluminationConfig, IlluminationConfig, RandomGaussianIllumination,
     RandomLinearCornerIllumination, RandomLinearIllumination,
 };
+pub use jpeg::{JpegConfig, RandomJPEG};
 pub use motion::{MotionBlurConfig, MotionKernelSize, RandomMotionBlur};
 pub use normalize::{
     Denormalize, Normalize, NormalizeConfig, RandomGrayscale, RandomGrayscaleConfig,

@@ -15,6 +15,7 @@ pub(crate) use matrix2d::{
     affine_matrix, affine_rows, perspective_transform, rotation_matrix, shear_matrix,
 };
 
+use crate::filter::{filter2d_separable, gaussian_kernel1d, Border};
 use crate::geometry::{inverse3x3, inverse_nxn, Transform, TransformClass};
 use crate::ops::constant;
 use crate::{Augmentation, Error, Geometry, Params, Result};
@@ -418,4 +419,44 @@ impl Transform {
         crate::checks::float_kind("Transform", image.kind())?;
         warp(image, self, out, sampling)
     }
+}
+
+/// `F.interpolate` to `(h, w)` with Kornia's antialiasing (a Gaussian blur, reflect
+/// border, sigma `(factor - 1)/2`, before downscaling).
+pub(crate) fn resize(
+    op: &'static str,
+    x: &Tensor,
+    (h, w): (i64, i64),
+    resample: Resample,
+    align: bool,
+    antialias: bool,
+) -> Result<Tensor> {
+    let size = x.size();
+    let (hi, wi) = (size[2], size[3]);
+    let (fy, fx) = (hi as f64 / h as f64, wi as f64 / w as f64);
+    let x = if antialias && fy.max(fx) > 1.0 {
+        let (sy, sx) = (((fy - 1.0) / 2.0).max(0.001), ((fx - 1.0) / 2.0).max(0.001));
+        let odd = |k: i64| if k % 2 == 1 { k } else { k + 1 };
+        let ky = if hi == 1 {
+            1
+        } else {
+            odd((4.0 * sy).max(3.0) as i64)
+        };
+        let kx = if wi == 1 {
+            1
+        } else {
+            odd((4.0 * sx).max(3.0) as i64)
+        };
+        let opts = (x.kind(), x.device());
+        let kernel_x = gaussian_kernel1d(kx, &Tensor::f_full([1, 1], sx, opts)?)?;
+        let kernel_y = gaussian_kernel1d(ky, &Tensor::f_full([1, 1], sy, opts)?)?;
+        filter2d_separable(op, x, &kernel_x, &kernel_y, Border::Reflect)?
+    } else {
+        x.shallow_clone()
+    };
+    Ok(match resample {
+        Resample::Bilinear => x.f_upsample_bilinear2d([h, w], align, None, None)?,
+        Resample::Bicubic => x.f_upsample_bicubic2d([h, w], align, None, None)?,
+        Resample::Nearest => x.f_internal_upsample_nearest_exact2d([h, w], None, None)?,
+    })
 }
