@@ -2,7 +2,8 @@
 # Builds and runs a throwaway crate that depends on tch-dda (a path dependency), the way a
 # user's crate would: outside this repository (so none of its .cargo/config.toml applies),
 # with the README's build.rs one-liner for the run-time library path, and LIBTORCH set to
-# this checkout's libtorch. It shares this repository's target dir and Cargo.lock, so it
+# this checkout's libtorch. It shares this repository's target dir and Cargo.lock, and
+# names tch-dda's dev-dependencies as its own (features unify as in cargo test), so it
 # compiles only itself. Passes when the binary starts and runs a pipeline.
 #
 #   bash scripts/check_dependent.sh        (./run test runs it after cargo test)
@@ -23,6 +24,9 @@ publish = false
 [dependencies]
 tch-dda = { path = "$repo" }
 tch = ">=0.24, <0.27"
+# A user's crate has dependencies of its own: here tch-dda's dev-dependencies, so that
+# features unify as in ./run test's build, whose tch, torch-sys and tch-dda this reuses.
+$(sed -n '/^\[dev-dependencies\]/,/^\[/{/^\[/d;p}' "$repo/Cargo.toml")
 
 [workspace]
 
