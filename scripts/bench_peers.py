@@ -19,7 +19,8 @@ early after 3 runs once the case has used --max-seconds. Inputs are made once pe
 Output (--out, default out/bench/python.json): {"versions": {...}, "threads": n, "quick": bool, "records": [{"peer",
 "bench", "pass", "shape", "median_ms", "min_ms", "max_ms", "runs", "note"?}, ...], "failed": [...], "skipped": [...]}.
 
-    bash scripts/bench_peers.sh [--runs N] [--out PATH] [--only families|paper] [--max-seconds S] [--quick]
+    bash scripts/bench_peers.sh [--runs N] [--out PATH] [--only families|paper] [--family NAME ...] [--max-seconds S]
+                                 [--quick]
 
 --quick (smoke tests only, marked "quick": true) shrinks the shapes: families at 4x3x64x64, the paper shapes to a
 batch of at most 2 and sides of at most 64.
@@ -140,11 +141,13 @@ def input_for(shape):
     return torch.rand(shape)
 
 
-def bench_families(b, quick):
+def bench_families(b, quick, only=None):
     spec = json.loads((ROOT / "benches" / "families.json").read_text())
     shape = QUICK_FAMILY_SHAPE if quick else tuple(spec["shape"])
     x = input_for(shape)
     for fam in spec["families"]:
+        if only and fam["family"] not in only:
+            continue
         bench, cls_name = "family/" + fam["family"], fam["class"]
         # RandAugment & co. live in kornia.augmentation.auto, not in kornia.augmentation itself.
         module = next((m for m in (K, K.auto) if hasattr(m, cls_name)), K)
@@ -226,6 +229,7 @@ def main():
     ap.add_argument("--max-seconds", "--min-seconds", dest="max_seconds", type=float, default=20.0,
                     help="per-case time budget: stop after 3 runs once a case used this many seconds (0: none)")
     ap.add_argument("--quick", action="store_true", help="small shapes, for smoke tests only")
+    ap.add_argument("--family", action="append", help="time only this family of benches/families.json (repeatable)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
@@ -233,7 +237,7 @@ def main():
     b = Bench(args.runs, args.max_seconds)
     print(f"{versions()}, threads {torch.get_num_threads()}{', QUICK' if args.quick else ''}", flush=True)
     if args.only in (None, "families"):
-        bench_families(b, args.quick)
+        bench_families(b, args.quick, args.family)
     if args.only in (None, "paper"):
         bench_paper(b, args.quick)
 

@@ -268,6 +268,15 @@ CASES = [
     ("jpeg", "RandomJPEG", dict(p=1.0), (3, 3, 16, 24), dict(seedcheck=True)),
     ("jpeg_coarse_padded_same_gate", "RandomJPEG", dict(jpeg_quality=(1.0, 20.0), same_on_batch=True, p=0.5),
      (4, 3, 13, 10), dict(seedcheck=True)),
+    ("clahe", "RandomClahe", dict(clip_limit=(2.0, 8.0), grid_size=(2, 3), p=1.0), (2, 3, 16, 18),
+     dict(seedcheck=True)),
+    ("clahe_odd_padded_same_gate", "RandomClahe",
+     dict(clip_limit=(1.0, 4.0), grid_size=(3, 4), same_on_batch=True, p=0.5), (4, 1, 13, 17), dict(seedcheck=True)),
+    ("clahe_unclipped", "RandomClahe", dict(clip_limit=(0.0, 0.0), grid_size=(2, 2), p=1.0), (2, 3, 8, 8),
+     dict(seedcheck=True)),
+    ("clahe_differentiable", "RandomClahe",
+     dict(clip_limit=(2.0, 6.0), grid_size=(2, 2), slow_and_differentiable=True, p=1.0), (2, 3, 10, 12),
+     dict(seedcheck=True)),
 ]
 
 

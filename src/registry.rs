@@ -188,6 +188,7 @@ registry! {
     RandomSnow(SnowConfig) => RandomSnow;
     RandomRain(RainConfig) => RandomRain;
     RandomJPEG(JpegConfig) => RandomJPEG;
+    RandomClahe(ClaheConfig) => RandomClahe;
     RandomPlasmaBrightness(PlasmaConfig) => RandomPlasmaBrightness;
     RandomPlasmaContrast(PlasmaConfig) => RandomPlasmaContrast;
     RandomPlasmaShadow(PlasmaConfig) => RandomPlasmaShadow;

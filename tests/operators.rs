@@ -30,14 +30,24 @@ const GRAD_TOL: f64 = 1e-6;
 
 /// Fixtures of piecewise-constant operators that, as Kornia's, pass no gradient to their
 /// input (central differences would measure the steps).
-const NO_INPUT_GRADIENT: [&str; 1] = ["equalize3d"];
+const NO_INPUT_GRADIENT: [&str; 4] = [
+    "equalize3d",
+    "clahe",
+    "clahe_odd_padded_same_gate",
+    "clahe_unclipped",
+];
 
 /// Fixtures of operators that are smooth only piecewise, with jumps where the gradient is
-/// not defined (RandomJPEG's polynomial rounding jumps at every half-integer coefficient).
+/// not defined (RandomJPEG's polynomial rounding jumps at every half-integer coefficient,
+/// RandomClahe's table lookup at every 8-bit level).
 /// A direction whose finite differences cross a jump is set aside (its two extrapolated
 /// estimates disagree); at least three directions must be clean, and every clean one must
 /// match. For every other operator, no direction may be set aside.
-const PIECEWISE_SMOOTH: [&str; 2] = ["jpeg", "jpeg_coarse_padded_same_gate"];
+const PIECEWISE_SMOOTH: [&str; 3] = [
+    "jpeg",
+    "jpeg_coarse_padded_same_gate",
+    "clahe_differentiable",
+];
 
 /// The fixture, the operator its Kornia call builds (and the store of its variables).
 fn build(name: &str) -> (Fixture, Box<dyn Augmentation>, VarStore) {

@@ -390,7 +390,10 @@ mod tests {
         // By hand: scale -1/8, so an entry t gives (50 - t/8)/100 in (0.34, 0.49), soft-clipped
         // to 1 + 0.02(e^{x-1} - 1) in (0.990, 0.992), whose polynomial floor (x - 1/2)³ lies
         // in (0.1179, 0.1192): a step far finer than 1 (Kornia's quality 100).
-        let (lo, hi) = (f64::try_from(t.min()).unwrap(), f64::try_from(t.max()).unwrap());
+        let (lo, hi) = (
+            f64::try_from(t.min()).unwrap(),
+            f64::try_from(t.max()).unwrap(),
+        );
         assert!(lo > 0.1179 && hi < 0.1192, "{lo} {hi}");
     }
 

@@ -2,6 +2,7 @@
 
 mod blur;
 mod channels;
+mod clahe;
 mod color;
 mod enhance;
 pub(crate) mod equalize;
@@ -22,6 +23,7 @@ pub use channels::{
     ChannelDropoutConfig, MedianBlurConfig, RandomChannelDropout, RandomMedianBlur, RandomRGBShift,
     RandomSaltAndPepperNoise, RgbShiftConfig, SaltAndPepperConfig,
 };
+pub use clahe::{ClaheConfig, RandomClahe};
 pub use color::{ColorJiggle, ColorJitter, JitterConfig, JitterParams};
 pub use enhance::{
     RandomSharpness, RandomSolarize, SharpnessConfig, SolarizeConfig, SolarizeParams,

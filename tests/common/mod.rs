@@ -455,6 +455,12 @@ pub fn all_specs() -> Vec<AugSpec> {
             p: 0.5,
             ..Default::default()
         }),
+        // Clip limits that differ on 7x9 tiles (the defaults' 8x8 grid needs sides above 8).
+        AugSpec::RandomClahe(ClaheConfig {
+            clip_limit: (10.0, 60.0),
+            grid_size: (2, 2),
+            ..Default::default()
+        }),
         AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
         AugSpec::RandomPlasmaContrast(PlasmaConfig::default()),
         AugSpec::RandomPlasmaShadow(PlasmaConfig::default()),
