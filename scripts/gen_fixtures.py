@@ -277,6 +277,11 @@ CASES = [
     ("clahe_differentiable", "RandomClahe",
      dict(clip_limit=(2.0, 6.0), grid_size=(2, 2), slow_and_differentiable=True, p=1.0), (2, 3, 10, 12),
      dict(seedcheck=True)),
+    # Kornia draws one randperm per sample in a Python loop (with a redraw of the order that keeps the
+    # image): no seedcheck, the crate draws all orders in one batched call instead.
+    ("jigsaw", "RandomJigsaw", dict(grid=(2, 3), p=1.0), (3, 2, 6, 9), {}),
+    ("jigsaw_tall_gate", "RandomJigsaw", dict(grid=(3, 2), p=0.5), (5, 3, 9, 4), {}),
+    ("jigsaw_same_row", "RandomJigsaw", dict(grid=(1, 4), same_on_batch=True, p=1.0), (3, 1, 5, 8), {}),
 ]
 
 

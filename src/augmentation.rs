@@ -796,7 +796,13 @@ pub(crate) fn step_inverse_record<A: Augmentation + ?Sized>(
     opts: &AnnotationOptions,
 ) -> Result<Record> {
     let device = w.image.device();
-    let g = gated_geometry(aug, input_shape, params, w.point_kind(), device)?;
+    let g = match gated_geometry(aug, input_shape, params, w.point_kind(), device) {
+        Ok(g) => g,
+        // A step that annotations cannot go through (RandomJigsaw: its patches move apart)
+        // inverts the image and masks of a record without them.
+        Err(Error::Annotation { .. }) if !w.has_points() => Geometry::None,
+        Err(e) => return Err(e),
+    };
     if let (Geometry::Matrix(t), Device::Cpu) = (&g, device) {
         // On the CPU the check costs no device synchronisation.
         if let Err(Error::NotInvertible { why, .. }) = t.f_checked_inverse() {

@@ -290,6 +290,23 @@ impl AugSpec {
         };
         let spec = match crate::registry::from_kornia_registered(class, &kw) {
             Some(spec) => spec?,
+            None if class.ends_with("AugmentationDispather") => {
+                // Not one augmentation: several pipelines and their inputs.
+                let ty = if class.starts_with("ManyToMany") {
+                    "ManyToMany"
+                } else {
+                    "ManyToOne"
+                };
+                return Err(Error::Config {
+                    op: OP,
+                    name: "class",
+                    value: class.to_string(),
+                    allowed: format!(
+                        "a class of one augmentation; for Kornia's dispatcher, build \
+                         tch_dda::{ty} from its pipelines (each an AugmentationSequential spec)"
+                    ),
+                });
+            }
             None => {
                 return Err(Error::Config {
                     op: OP,

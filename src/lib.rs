@@ -99,7 +99,10 @@ pub use auto::{
     TrivialAugmentConfig,
 };
 pub use checks::MAX_TENSOR_BYTES;
-pub use container::{DataKey, RandomApply, Sequential, SequentialConfig, MAX_APPLIED, MAX_NESTING};
+pub use container::{
+    DataKey, ManyToMany, ManyToOne, RandomApply, Sequential, SequentialConfig, MAX_APPLIED,
+    MAX_NESTING,
+};
 pub use error::{Error, Result};
 pub use filter::Border;
 pub use geometric::*;
@@ -136,7 +139,9 @@ pub mod prelude {
         NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig,
         TrivialAugment, TrivialAugmentConfig,
     };
-    pub use crate::container::{DataKey, RandomApply, Sequential, SequentialConfig};
+    pub use crate::container::{
+        DataKey, ManyToMany, ManyToOne, RandomApply, Sequential, SequentialConfig,
+    };
     pub use crate::filter::Border;
     pub use crate::geometric::*;
     pub use crate::geometry::{

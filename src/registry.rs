@@ -146,6 +146,7 @@ registry! {
     CenterCrop(CenterCropConfig) => CenterCrop [size];
     RandomResizedCrop(RandomResizedCropConfig) => RandomResizedCrop [size];
     RandomPerspective(PerspectiveConfig) => RandomPerspective;
+    RandomJigsaw(JigsawConfig) => RandomJigsaw;
     RandomShear(ShearConfig) => RandomShear [shear];
     RandomTranslate(TranslateConfig) => RandomTranslate;
     RandomRotation90(Rotation90Config) => RandomRotation90 [times];

@@ -337,10 +337,10 @@ fn kornias_shorthands_and_misspellings() {
         spec("RandomAffine", serde_json::json!({"degree": [-30, 30]})).unwrap_err().to_string(),
         "AugSpec::from_kornia: kwargs = RandomAffine(degree=...) is invalid; allowed: the arguments of RandomAffine: align_corners, degrees, fill_value, keepdim, p, padding_mode, resample, same_on_batch, scale, shear, translate"
     );
-    assert!(spec("RandomJigsaw", serde_json::json!({}))
+    assert!(spec("RandomMosaic", serde_json::json!({}))
         .unwrap_err()
         .to_string()
-        .starts_with("AugSpec::from_kornia: class = RandomJigsaw is invalid; allowed: a Kornia class this crate has: RandomAffine, "));
+        .starts_with("AugSpec::from_kornia: class = RandomMosaic is invalid; allowed: a Kornia class this crate has: RandomAffine, "));
 }
 
 /// The typed shorthand constructors equal the translation of Kornia's call.
@@ -1106,4 +1106,120 @@ fn image_sequential_ports_as_a_plain_sequential() {
             .unwrap_err()
             .to_string();
     assert!(e.contains("ImageSequential(data_keys=...)"), "{e}");
+}
+
+/// Kornia's dispatchers (scripts/gen_dispatcher_fixtures.py): the pipelines, written as
+/// Kornia's Python source, called through `ManyToOne` / `ManyToMany` after the fixture's
+/// seed, give Kornia's outputs (the same draws, pipeline after pipeline). A wrong number of
+/// input bundles, and pipelines of different data keys under `strict`, are typed errors,
+/// and the former draws nothing.
+#[test]
+fn dispatchers_call_their_pipelines_as_kornias() {
+    let _serial = common::serial();
+    if !common::draws_on_cpu() {
+        return;
+    }
+    for (seed, name) in ["many_to_one", "many_to_many"].into_iter().enumerate() {
+        let fx = common::fixture(&format!("dispatch/{name}"));
+        let sources: Vec<String> =
+            serde_json::from_str(fx.meta["sources"].as_str().unwrap()).unwrap();
+        let keys: Vec<Vec<String>> =
+            serde_json::from_str(fx.meta["keys"].as_str().unwrap()).unwrap();
+        let vs = VarStore::new(common::device());
+        let pipelines: Vec<Sequential> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| match AugSpec::from_kornia_python(s).unwrap() {
+                AugSpec::Sequential(cfg) => {
+                    Sequential::new(vs.root() / i.to_string(), cfg).unwrap()
+                }
+                other => panic!("{name}: {other:?}"),
+            })
+            .collect();
+        let bundle = |b: usize| -> Vec<&tch::Tensor> {
+            keys[b]
+                .iter()
+                .map(|k| fx.get(&format!("input.{b}.{k}")))
+                .collect()
+        };
+        tch::manual_seed(1000 + seed as i64);
+        let outs = if fx.meta["kind"] == "many_to_one" {
+            tch_dda::ManyToOne::new(pipelines, true)
+                .unwrap()
+                .f_call(&bundle(0))
+                .unwrap()
+        } else {
+            let bundles: Vec<Vec<&tch::Tensor>> = (0..keys.len()).map(bundle).collect();
+            let refs: Vec<&[&tch::Tensor]> = bundles.iter().map(|b| b.as_slice()).collect();
+            let many = tch_dda::ManyToMany::new(pipelines);
+            // One bundle short: refused before any draw.
+            tch::manual_seed(7);
+            let e = many.f_call(&refs[..1]).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                "ManyToMany: inputs = 1 input bundles is invalid; allowed: one bundle per pipeline: 2"
+            );
+            let next = tch::Tensor::rand([3], tch::kind::FLOAT_CPU);
+            tch::manual_seed(7);
+            assert!(
+                next.equal(&tch::Tensor::rand([3], tch::kind::FLOAT_CPU)),
+                "a draw was made"
+            );
+            tch::manual_seed(1000 + seed as i64);
+            many.f_call(&refs).unwrap()
+        };
+        assert_eq!(outs.len(), keys.len());
+        for (i, (out, ks)) in outs.iter().zip(&keys).enumerate() {
+            for (k, got) in ks.iter().zip(out) {
+                let e = common::max_abs_diff(got, fx.get(&format!("output.{i}.{k}")));
+                assert!(
+                    e <= TOL,
+                    "{name}: pipeline {i}'s {k} is {e:e} from Kornia's"
+                );
+            }
+        }
+    }
+    // Under strict, a pipeline of the image alone next to one of image and mask is refused.
+    let vs = VarStore::new(Device::Cpu);
+    let seq = |keys: serde_json::Value| -> Sequential {
+        let AugSpec::Sequential(cfg) = AugSpec::from_kornia(
+            "AugmentationSequential",
+            &serde_json::json!({"steps": [["RandomHorizontalFlip", {}]], "data_keys": keys}),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        Sequential::new(vs.root(), cfg).unwrap()
+    };
+    let e = tch_dda::ManyToOne::new(
+        vec![
+            seq(serde_json::json!(["input"])),
+            seq(serde_json::json!(["input", "mask"])),
+        ],
+        true,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with(
+            "ManyToOne: data_keys = [Input] (pipeline 0) and [Input, Mask] (pipeline 1) is invalid"
+        ),
+        "{e}"
+    );
+    assert!(tch_dda::ManyToOne::new(
+        vec![
+            seq(serde_json::json!(["input"])),
+            seq(serde_json::json!(["input", "mask"]))
+        ],
+        false
+    )
+    .is_ok());
+    // Kornia's class names say where the dispatchers are.
+    let e = AugSpec::from_kornia("ManyToOneAugmentationDispather", &serde_json::json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("build tch_dda::ManyToOne from its pipelines"),
+        "{e}"
+    );
 }

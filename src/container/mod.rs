@@ -14,9 +14,11 @@ use tch::{nn, Device, Kind, Tensor};
 
 mod color;
 mod config;
+mod dispatch;
 mod keyed;
 
 pub use config::{DataKey, RandomApply, SequentialConfig};
+pub use dispatch::{ManyToMany, ManyToOne};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's
 /// `AugmentationSequential`).

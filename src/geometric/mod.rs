@@ -34,6 +34,7 @@ pub(crate) mod affine;
 mod crop;
 mod distort;
 mod flip;
+mod jigsaw;
 mod perspective;
 mod resize;
 mod resized_crop;
@@ -56,6 +57,7 @@ pub use flip::{
     FlipConfig, RandomDepthicalFlip3D, RandomHorizontalFlip, RandomHorizontalFlip3D,
     RandomVerticalFlip, RandomVerticalFlip3D,
 };
+pub use jigsaw::{JigsawConfig, RandomJigsaw};
 pub(crate) use perspective::{distortion_scale_var, end_and_extent};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
 pub use resize::{

@@ -305,21 +305,23 @@ fn blend(x: &Tensor, luts: &Tensor, (th, tw): (i64, i64)) -> Result<Tensor> {
     };
     let (y0, y1, wy) = coords(h, th, gh)?;
     let (x0, x1, wx) = coords(w, tw, gw)?;
-    let luts = luts.to_kind(kind);
+    // Flat offsets into the tables, (b, tile row, tile column, channel, level) row-major:
+    // four `take`s of one index each, rather than five-index gathers.
+    let luts = luts.to_kind(kind).reshape([-1]);
+    let per_tile = c * BINS;
     let level = (x * (BINS - 1) as f64).to_kind(Kind::Int64);
-    let bi = Tensor::f_arange(b, (Kind::Int64, device))?.view([b, 1, 1, 1]);
-    let ci = Tensor::f_arange(c, (Kind::Int64, device))?.view([1, c, 1, 1]);
-    let (r0, r1) = (y0.view([1, 1, h, 1]), y1.view([1, 1, h, 1]));
-    let (c0, c1) = (x0.view([1, 1, 1, w]), x1.view([1, 1, 1, w]));
-    let at = |r: &Tensor, col: &Tensor| -> Result<Tensor> {
-        Ok(luts.f_index(&[
-            Some(bi.shallow_clone()),
-            Some(r.shallow_clone()),
-            Some(col.shallow_clone()),
-            Some(ci.shallow_clone()),
-            Some(level.shallow_clone()),
-        ])?)
-    };
+    let bi = Tensor::f_arange(b, (Kind::Int64, device))?.view([b, 1, 1, 1]) * (gh * gw * per_tile);
+    let ci = Tensor::f_arange(c, (Kind::Int64, device))?.view([1, c, 1, 1]) * BINS;
+    let base = level + bi + ci;
+    let (r0, r1) = (
+        (y0 * (gw * per_tile)).view([1, 1, h, 1]),
+        (y1 * (gw * per_tile)).view([1, 1, h, 1]),
+    );
+    let (c0, c1) = (
+        (x0 * per_tile).view([1, 1, 1, w]),
+        (x1 * per_tile).view([1, 1, 1, w]),
+    );
+    let at = |r: &Tensor, col: &Tensor| -> Result<Tensor> { Ok(luts.f_take(&(&base + r + col))?) };
     let (tl, tr) = (at(&r0, &c0)?, at(&r0, &c1)?);
     let (bl, br) = (at(&r1, &c0)?, at(&r1, &c1)?);
     let wy = wy.view([1, 1, h, 1]);
