@@ -309,7 +309,11 @@ fn blend(x: &Tensor, luts: &Tensor, (th, tw): (i64, i64)) -> Result<Tensor> {
     // four `take`s of one index each, rather than five-index gathers.
     let luts = luts.to_kind(kind).reshape([-1]);
     let per_tile = c * BINS;
-    let level = (x * (BINS - 1) as f64).to_kind(Kind::Int64);
+    // Clamped so that no value (NaN included, whose level is undefined) reads outside its
+    // table: on a GPU that would be a device-side assert, not an error.
+    let level = (x * (BINS - 1) as f64)
+        .to_kind(Kind::Int64)
+        .clamp(0, BINS - 1);
     let bi = Tensor::f_arange(b, (Kind::Int64, device))?.view([b, 1, 1, 1]) * (gh * gw * per_tile);
     let ci = Tensor::f_arange(c, (Kind::Int64, device))?.view([1, c, 1, 1]) * BINS;
     let base = level + bi + ci;
