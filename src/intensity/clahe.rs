@@ -166,9 +166,9 @@ impl Augmentation for RandomClahe {
         // channel), Kornia's order.
         let pixels = th * tw;
         let tiles = x
-            .view([b, c, gh, th, gw, tw])
+            .f_reshape([b, c, gh, th, gw, tw])?
             .permute([0, 2, 4, 1, 3, 5])
-            .reshape([-1, pixels]);
+            .f_reshape([-1, pixels])?;
         let diff = self.cfg.slow_and_differentiable;
         let hist = if diff {
             soft_histogram(&tiles)? * pixels as f64
@@ -184,7 +184,7 @@ impl Augmentation for RandomClahe {
         // The fast tables carry no gradient: Kornia returns an output outside the graph;
         // here it stays in it with a zero gradient, so that a pipeline's backward still runs.
         let out = if !diff && x.requires_grad() {
-            out + x.detach().zeros_like() * &x
+            out + &x * 0.0
         } else {
             out
         };

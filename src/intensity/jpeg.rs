@@ -220,14 +220,14 @@ fn jpeg(x: &Tensor, q: &Tensor) -> Result<Tensor> {
         let quantised = polynomial_round(&(dct / table));
         idct(&(quantised * table))
     };
-    let y = unpatchify(&code(&patchify(&y), &table_y)?, hp, wp);
+    let y = unpatchify(&code(&patchify(&y)?, &table_y)?, hp, wp)?;
     let cbcr = code(
-        &Tensor::f_cat(&[patchify(&cb), patchify(&cr)], 1)?,
+        &Tensor::f_cat(&[patchify(&cb)?, patchify(&cr)?], 1)?,
         &table_c,
     )?;
     let chunks = cbcr.chunk(2, 1);
     let up = |c: &Tensor| -> Result<Tensor> {
-        let c = unpatchify(c, hp / 2, wp / 2).unsqueeze(1);
+        let c = unpatchify(c, hp / 2, wp / 2)?.unsqueeze(1);
         Ok(resize(JPEG, &c, (hp, wp), Resample::Bilinear, false, false)?.squeeze_dim(1))
     };
     let (cb, cr) = (up(&chunks[0])?, up(&chunks[1])?);
@@ -246,19 +246,19 @@ fn jpeg(x: &Tensor, q: &Tensor) -> Result<Tensor> {
 }
 
 /// (B,H,W) -> (B, H/8·W/8, 8, 8), blocks in row-major order.
-fn patchify(x: &Tensor) -> Tensor {
+fn patchify(x: &Tensor) -> Result<Tensor> {
     let s = x.size();
-    x.view([s[0], s[1] / 8, 8, s[2] / 8, 8])
+    Ok(x.f_reshape([s[0], s[1] / 8, 8, s[2] / 8, 8])?
         .permute([0, 1, 3, 2, 4])
-        .reshape([s[0], -1, 8, 8])
+        .f_reshape([s[0], -1, 8, 8])?)
 }
 
 /// The inverse of [`patchify`] for an (h, w) plane.
-fn unpatchify(x: &Tensor, h: i64, w: i64) -> Tensor {
+fn unpatchify(x: &Tensor, h: i64, w: i64) -> Result<Tensor> {
     let b = x.size()[0];
-    x.view([b, h / 8, w / 8, 8, 8])
+    Ok(x.f_reshape([b, h / 8, w / 8, 8, 8])?
         .permute([0, 1, 3, 2, 4])
-        .reshape([b, h, w])
+        .f_reshape([b, h, w])?)
 }
 
 /// The forward DCT's (8,8,8,8) basis `cos((2x+1)uπ/16)·cos((2y+1)vπ/16)` and its (8,8)
@@ -327,10 +327,7 @@ fn soft_clip(x: &Tensor, lo: f64, hi: f64) -> Tensor {
 /// Each sample's (B,1,8,8) quantisation table: `table · scale`, offset and clipped to
 /// [1, 255] and floored, as libjpeg builds it.
 fn table(base: &[f32; 64], qscale: &Tensor, kind: Kind, device: Device) -> Result<Tensor> {
-    let t = Tensor::from_slice(base)
-        .to_device(device)
-        .to_kind(kind)
-        .view([1, 1, 8, 8]);
+    let t = constant(base, kind, device).view([1, 1, 8, 8]);
     let scaled = t * qscale.view([-1, 1, 1, 1]);
     Ok(polynomial_floor(&soft_clip(
         &((scaled + 50.0) / 100.0),
