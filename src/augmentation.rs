@@ -585,18 +585,7 @@ pub trait AugmentationExt: Augmentation {
     /// through a step (boxes or keypoints through a mixing step, masks through MixUp), or
     /// whose coordinates overflow float32 through a step (checked on the CPU).
     fn f_forward_batch(&self, batch: &Batch) -> Result<(Batch, Params)> {
-        let opts = self.annotation_options();
-        let batch = &float_batch(self, batch)?;
-        let (mut w, layout) =
-            annotations::to_record(self.name(), batch, self.spatial_dims(), false)?;
-        self.check_shape(&w.image.size())?;
-        annotations::check_instance_masks(self.name(), &w, &opts)?;
-        w.start_visible(&opts);
-        let params = self.sample(&w.image.size(), w.image.device())?;
-        let w = self.apply_record(w, &params, &opts)?;
-        let out = annotations::from_record(w, &layout, &opts, true);
-        annotations::check_output_finite(self.name(), batch, &out)?;
-        Ok((out, params))
+        forward_batch_drawn(self, batch, &mut |shape, device| self.sample(shape, device))
     }
 
     /// Replays `params` on a whole record.
@@ -710,6 +699,26 @@ pub trait AugmentationExt: Augmentation {
 }
 
 impl<T: Augmentation + ?Sized> AugmentationExt for T {}
+
+/// [`AugmentationExt::f_forward_batch`] with the params from `draw(batched input shape,
+/// device)` (a [`crate::VideoSequential`] draws per clip for its frames).
+pub(crate) fn forward_batch_drawn<A: Augmentation + ?Sized>(
+    aug: &A,
+    batch: &Batch,
+    draw: &mut dyn FnMut(&[i64], Device) -> Result<Params>,
+) -> Result<(Batch, Params)> {
+    let opts = aug.annotation_options();
+    let batch = &float_batch(aug, batch)?;
+    let (mut w, layout) = annotations::to_record(aug.name(), batch, aug.spatial_dims(), false)?;
+    aug.check_shape(&w.image.size())?;
+    annotations::check_instance_masks(aug.name(), &w, &opts)?;
+    w.start_visible(&opts);
+    let params = draw(&w.image.size(), w.image.device())?;
+    let w = aug.apply_record(w, &params, &opts)?;
+    let out = annotations::from_record(w, &layout, &opts, true);
+    annotations::check_output_finite(aug.name(), batch, &out)?;
+    Ok((out, params))
+}
 
 /// [`Step::apply_record`] of an operator: the image through the gated step, masks
 /// through its gated mask path, points through its gated geometry, labels through a mixing

@@ -132,6 +132,12 @@ fn call_arguments(call: python::Call) -> Result<(String, Value)> {
     Ok((class, Value::Object(map)))
 }
 
+/// A Kornia call written as in Python, as its class and keyword arguments (positional ones
+/// named by the signature, a container's step calls as `[class, kwargs]` pairs).
+pub(crate) fn python_call(source: &str) -> Result<(String, Value)> {
+    call_arguments(python::parse_call(source)?)
+}
+
 /// How deeply a Kornia call's keyword values may nest: an operator's arguments nest at most
 /// 3 deep (a list of (lo, hi) pairs in an object); a container's `steps` add 4 levels per
 /// nested container, up to [`crate::MAX_NESTING`] of them.
@@ -305,6 +311,16 @@ impl AugSpec {
                         "a class of one augmentation; for Kornia's dispatcher, build \
                          tch_dda::{ty} from its pipelines (each an AugmentationSequential spec)"
                     ),
+                });
+            }
+            None if class == "VideoSequential" => {
+                return Err(Error::Config {
+                    op: OP,
+                    name: "class",
+                    value: class.to_string(),
+                    allowed: "a class of one augmentation; for Kornia's VideoSequential (clips, \
+                              not images), tch_dda::VideoConfig::from_kornia"
+                        .into(),
                 });
             }
             None => {

@@ -296,7 +296,34 @@ impl AugSpec {
         let Ok(mut json) = serde_json::to_value(self) else {
             return self.clone();
         };
-        let cfg = match &mut json {
+        match self.config_fields(&mut json) {
+            Some(fields) if fields.contains_key("same_on_batch") => {
+                fields.insert("same_on_batch".into(), serde_json::Value::Bool(value));
+                serde_json::from_value(json).unwrap_or_else(|_| self.clone())
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// The spec's own `same_on_batch` flag (false for a spec without one, containers
+    /// included).
+    pub(crate) fn same_on_batch(&self) -> bool {
+        let Ok(mut json) = serde_json::to_value(self) else {
+            return false;
+        };
+        self.config_fields(&mut json)
+            .and_then(|fields| fields.get("same_on_batch"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// The fields of the operator's config in `json`, the spec serialised (`{name: config}`,
+    /// a custom step's under `config`).
+    fn config_fields<'j>(
+        &self,
+        json: &'j mut serde_json::Value,
+    ) -> Option<&'j mut serde_json::Map<String, serde_json::Value>> {
+        let cfg = match json {
             serde_json::Value::Object(m) => m.values_mut().next(),
             _ => None,
         };
@@ -305,11 +332,8 @@ impl AugSpec {
             (_, c) => c,
         };
         match cfg {
-            Some(serde_json::Value::Object(fields)) if fields.contains_key("same_on_batch") => {
-                fields.insert("same_on_batch".into(), serde_json::Value::Bool(value));
-                serde_json::from_value(json).unwrap_or_else(|_| self.clone())
-            }
-            _ => self.clone(),
+            Some(serde_json::Value::Object(fields)) => Some(fields),
+            _ => None,
         }
     }
 }

@@ -16,9 +16,11 @@ mod color;
 mod config;
 mod dispatch;
 mod keyed;
+mod video;
 
 pub use config::{DataKey, RandomApply, SequentialConfig};
 pub use dispatch::{ManyToMany, ManyToOne};
+pub use video::{VideoConfig, VideoFormat, VideoSequential};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's
 /// `AugmentationSequential`).
@@ -382,6 +384,34 @@ impl Sequential {
         Ok(Some(idx.into_iter().map(|i| i as usize).collect()))
     }
 
+    /// One draw: the selection of steps (with [`RandomApply`]), then each applied step's
+    /// params from `draw(step, shape entering it)`, which returns them for that shape (a
+    /// [`VideoSequential`] draws per clip and repeats over the frames).
+    fn sample_steps(
+        &self,
+        shape: &[i64],
+        draw: &mut StepDraw<'_>,
+    ) -> Result<Params> {
+        let mut params = Params::new();
+        let seq = match self.draw_selection()? {
+            Some(sel) => {
+                let ids: Vec<i64> = sel.iter().map(|&i| i as i64).collect();
+                params.insert("selection", Tensor::from_slice(&ids));
+                sel
+            }
+            None => (0..self.steps.len()).collect(),
+        };
+        let mut sh = shape.to_vec();
+        for (pos, &i) in seq.iter().enumerate() {
+            let step = self.steps[i].as_ref();
+            step.check_shape(&sh)?;
+            let p = draw(step, &sh)?;
+            sh = step.drawn_output_shape(&sh, &p);
+            params.extend_prefixed(&pos.to_string(), &p);
+        }
+        Ok(params)
+    }
+
     /// The shapes entering each applied step, and the final one.
     fn shapes(&self, shape: &[i64], seq: &[usize], params: &Params) -> Vec<Vec<i64>> {
         let mut out = vec![shape.to_vec()];
@@ -432,6 +462,9 @@ impl Sequential {
         runs
     }
 }
+
+/// How a pipeline draws one step's params for the shape entering it.
+type StepDraw<'a> = dyn FnMut(&dyn Augmentation, &[i64]) -> Result<Params> + 'a;
 
 /// A run of a pipeline's applied steps (positions in the sequence).
 #[derive(Debug, Clone, Copy)]
@@ -506,24 +539,7 @@ impl Augmentation for Sequential {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        let mut params = Params::new();
-        let seq = match self.draw_selection()? {
-            Some(sel) => {
-                let ids: Vec<i64> = sel.iter().map(|&i| i as i64).collect();
-                params.insert("selection", Tensor::from_slice(&ids));
-                sel
-            }
-            None => (0..self.steps.len()).collect(),
-        };
-        let mut sh = shape.to_vec();
-        for (pos, &i) in seq.iter().enumerate() {
-            let step = &self.steps[i];
-            step.check_shape(&sh)?;
-            let p = step.sample(&sh, device)?;
-            sh = step.drawn_output_shape(&sh, &p);
-            params.extend_prefixed(&pos.to_string(), &p);
-        }
-        Ok(params)
+        self.sample_steps(shape, &mut |step, sh| step.sample(sh, device))
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {

@@ -301,10 +301,19 @@ impl Augmentation for RandomMotionBlur {
                 let sizes = params
                     .shaped(MOTION, "ksize_factor", &[b])?
                     .to_device(Device::Cpu);
-                let idx = params
-                    .shaped(MOTION, "idx", &[1])?
-                    .to_device(Device::Cpu)
-                    .int64_value(&[0]);
+                // Kornia reads the first entry (a VideoSequential repeats it over frames).
+                let idx = params.require(MOTION, "idx")?;
+                if idx.dim() != 1 || idx.size()[0] < 1 {
+                    return Err(Error::Params {
+                        op: MOTION,
+                        key: "idx".into(),
+                        problem: format!(
+                            "has shape {:?}; expected (n,) with n >= 1 (the first entry is read)",
+                            idx.size()
+                        ),
+                    });
+                }
+                let idx = idx.to_device(Device::Cpu).int64_value(&[0]);
                 if !(0..b).contains(&idx) {
                     return Err(Error::Params {
                         op: MOTION,
