@@ -313,14 +313,20 @@ impl AugSpec {
                     ),
                 });
             }
-            None if class == "VideoSequential" => {
+            None if class == "VideoSequential" || class == "PatchSequential" => {
+                let (ty, what) = if class == "VideoSequential" {
+                    ("VideoConfig", "clips, not images")
+                } else {
+                    ("PatchConfig", "a grid of patches")
+                };
                 return Err(Error::Config {
                     op: OP,
                     name: "class",
                     value: class.to_string(),
-                    allowed: "a class of one augmentation; for Kornia's VideoSequential (clips, \
-                              not images), tch_dda::VideoConfig::from_kornia"
-                        .into(),
+                    allowed: format!(
+                        "a class of one augmentation; for Kornia's {class} ({what}), \
+                         tch_dda::{ty}::from_kornia"
+                    ),
                 });
             }
             None => {

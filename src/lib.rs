@@ -100,8 +100,9 @@ pub use auto::{
 };
 pub use checks::MAX_TENSOR_BYTES;
 pub use container::{
-    DataKey, ManyToMany, ManyToOne, RandomApply, Sequential, SequentialConfig, VideoConfig,
-    VideoFormat, VideoSequential, MAX_APPLIED, MAX_NESTING,
+    DataKey, ManyToMany, ManyToOne, PatchConfig, PatchPadding, PatchSequential, RandomApply,
+    Sequential, SequentialConfig, VideoConfig, VideoFormat, VideoSequential, MAX_APPLIED,
+    MAX_NESTING,
 };
 pub use error::{Error, Result};
 pub use filter::Border;
@@ -140,8 +141,8 @@ pub mod prelude {
         TrivialAugment, TrivialAugmentConfig,
     };
     pub use crate::container::{
-        DataKey, ManyToMany, ManyToOne, RandomApply, Sequential, SequentialConfig, VideoConfig,
-        VideoFormat, VideoSequential,
+        DataKey, ManyToMany, ManyToOne, PatchConfig, PatchPadding, PatchSequential, RandomApply,
+        Sequential, SequentialConfig, VideoConfig, VideoFormat, VideoSequential,
     };
     pub use crate::filter::Border;
     pub use crate::geometric::*;

@@ -16,10 +16,12 @@ mod color;
 mod config;
 mod dispatch;
 mod keyed;
+mod patch;
 mod video;
 
 pub use config::{DataKey, RandomApply, SequentialConfig};
 pub use dispatch::{ManyToMany, ManyToOne};
+pub use patch::{PatchConfig, PatchPadding, PatchSequential};
 pub use video::{VideoConfig, VideoFormat, VideoSequential};
 
 /// Applies augmentations in order, or a random selection of them (Kornia's
@@ -387,11 +389,7 @@ impl Sequential {
     /// One draw: the selection of steps (with [`RandomApply`]), then each applied step's
     /// params from `draw(step, shape entering it)`, which returns them for that shape (a
     /// [`VideoSequential`] draws per clip and repeats over the frames).
-    fn sample_steps(
-        &self,
-        shape: &[i64],
-        draw: &mut StepDraw<'_>,
-    ) -> Result<Params> {
+    fn sample_steps(&self, shape: &[i64], draw: &mut StepDraw<'_>) -> Result<Params> {
         let mut params = Params::new();
         let seq = match self.draw_selection()? {
             Some(sel) => {
