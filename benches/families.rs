@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 use tch::{nn, Device, Kind, Tensor};
 use tch_dda::*;
 
-fn families() -> (Vec<i64>, Vec<(String, AugSpec)>) {
+/// A family: its name, its spec, and the number of labels of the label mask it is called
+/// with (RandomTransplantation), if any.
+type Family = (String, AugSpec, Option<i64>);
+
+fn families() -> (Vec<i64>, Vec<Family>) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/families.json");
     let text = std::fs::read_to_string(path).expect("benches/families.json");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -27,7 +31,12 @@ fn families() -> (Vec<i64>, Vec<(String, AugSpec)>) {
             let class = f["class"].as_str().expect("class");
             let spec = AugSpec::from_kornia(class, &f["kwargs"])
                 .unwrap_or_else(|e| panic!("{class}: {e}"));
-            (f["family"].as_str().expect("family").to_string(), spec)
+            let labels = f.get("mask_labels").and_then(|v| v.as_i64());
+            (
+                f["family"].as_str().expect("family").to_string(),
+                spec,
+                labels,
+            )
         })
         .collect();
     (shape, list)
@@ -44,10 +53,28 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    for (family, spec) in list {
+    for (family, spec, labels) in list {
         let aug = spec
             .build(&(vs.root() / family.replace(' ', "_")))
             .expect("builds");
+        // The image through the step, alone or on a record with a label mask (B,1,H,W).
+        let mask = labels.map(|n| {
+            let mut s = shape.clone();
+            s[1] = 1;
+            Tensor::randint(n, s.as_slice(), (Kind::Int64, device)).to_kind(Kind::Float)
+        });
+        let forward = |x: &Tensor| -> Tensor {
+            match &mask {
+                None => aug.f_forward(x).expect("forward"),
+                Some(m) => {
+                    let batch = Batch {
+                        masks: Some(m.shallow_clone()),
+                        ..Batch::new(x.shallow_clone())
+                    };
+                    aug.f_forward_batch(&batch).expect("forward").0.image
+                }
+            }
+        };
         for backward in [false, true] {
             let pass = if backward {
                 "forward+backward"
@@ -57,7 +84,7 @@ fn bench(c: &mut Criterion) {
             if backward {
                 // Only where the output has a gradient.
                 let xg = x.detach().set_requires_grad(true);
-                if !aug.f_forward(&xg).expect("forward").requires_grad() {
+                if !forward(&xg).requires_grad() {
                     continue;
                 }
             }
@@ -68,13 +95,10 @@ fn bench(c: &mut Criterion) {
                         let t = Instant::now();
                         if backward {
                             let xg = x.detach().set_requires_grad(true);
-                            aug.f_forward(&xg)
-                                .expect("forward")
-                                .sum(Kind::Float)
-                                .backward();
+                            forward(&xg).sum(Kind::Float).backward();
                         } else {
                             let _g = tch::no_grad_guard();
-                            drop(aug.f_forward(x).expect("forward"));
+                            drop(forward(x));
                         }
                         total += t.elapsed();
                     }

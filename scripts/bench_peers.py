@@ -159,6 +159,12 @@ def bench_families(b, quick, only=None):
             b.failed.append({"peer": "kornia", "bench": bench, "class": cls_name, "reason": reason})
             print(f"kornia / {bench}: constructor {cls_name} failed ({reason})", flush=True)
             continue
+        if fam.get("mask_labels"):
+            # Called with a label mask (B, H, W), as Kornia's RandomTransplantation needs; the image output.
+            torch.manual_seed(1)
+            mask = torch.randint(0, fam["mask_labels"], (shape[0], *shape[2:]))
+            b.both("kornia", bench, shape, lambda xi, aug=aug, mask=mask: aug(xi, mask)[0], x, note)
+            continue
         b.both("kornia", bench, shape, aug, x, note)
 
 

@@ -9,6 +9,8 @@ One file per case, ``<out>/<case>.safetensors``, holding:
   input, output, grad_output, grad_input   the forward and backward of ``aug(input)``
   param.<key>       every tensor in ``aug._params`` (``param.<i>.<key>`` for the i-th step of a sequential)
   labels, labels_out  (mix cases) the integer class ids given and Kornia's mixed label tensor
+  mask, mask_out      (``mask_labels`` cases) the label map (B, *spatial) given, drawn after the input, and
+                      Kornia's transplanted one
   seedparam.<key>   (``seedcheck`` cases) ``forward_parameters(input.shape)`` of a fresh instance, drawn right
                     after ``torch.manual_seed(1000 + seed)``
 Bool parameters are stored as float32; every other dtype is kept. The metadata records the class, the
@@ -282,6 +284,12 @@ CASES = [
     ("jigsaw", "RandomJigsaw", dict(grid=(2, 3), p=1.0), (3, 2, 6, 9), {}),
     ("jigsaw_tall_gate", "RandomJigsaw", dict(grid=(3, 2), p=0.5), (5, 3, 9, 4), {}),
     ("jigsaw_same_row", "RandomJigsaw", dict(grid=(1, 4), same_on_batch=True, p=1.0), (3, 1, 5, 8), {}),
+    # Called with a label mask (``mask_labels`` labels, drawn after the input): Kornia picks each donor's label
+    # with a randperm per donor over the labels it finds, so the seedcheck covers the gate only.
+    ("transplant", "RandomTransplantation", dict(p=1.0), (3, 2, 6, 7), dict(mask_labels=3, seedcheck=True)),
+    ("transplant_excluded_gate", "RandomTransplantation", dict(excluded_labels=[0], p=0.6), (5, 3, 5, 6),
+     dict(mask_labels=3, seedcheck=True)),
+    ("transplant3d", "RandomTransplantation3D", dict(p=1.0), (3, 2, 3, 4, 5), dict(mask_labels=3, seedcheck=True)),
 ]
 
 
@@ -344,9 +352,15 @@ def run_case(seed, name, cls, kwargs, shape, opts, out_dir):
     if opts.get("labels"):
         # Fixed class ids (no draw, so the RNG protocol is unchanged).
         labels = torch.tensor([(3 * i + 1) % 5 for i in range(shape[0])], dtype=torch.long)
+    mask = mask_out = None
+    if opts.get("mask_labels"):
+        # A label map (B, *spatial), drawn right after the input.
+        mask = torch.randint(0, opts["mask_labels"], (shape[0], *shape[2:]))
     torch.manual_seed(1000 + seed)
     if labels is not None:
         out, labels_out = aug(x_req, labels)
+    elif mask is not None:
+        out, mask_out = aug(x_req, mask)
     else:
         out = aug(x_req)
     if isinstance(out, (list, tuple)):
@@ -367,6 +381,8 @@ def run_case(seed, name, cls, kwargs, shape, opts, out_dir):
     tensors = {"input": x, "output": out, "grad_output": g, "grad_input": grad_in}
     if labels is not None:
         tensors.update({"labels": labels, "labels_out": labels_out})
+    if mask is not None:
+        tensors.update({"mask": mask, "mask_out": mask_out})
     tensors.update(flatten_params(params, "param"))
     if opts.get("seedcheck"):
         fresh = build(cls, kwargs)

@@ -194,6 +194,7 @@ impl std::fmt::Debug for Role<'_> {
             RoleKind::Operator => "Role::Operator",
             RoleKind::Container(_) => "Role::Container",
             RoleKind::Color(_) => "Role::Color",
+            RoleKind::MaskDriven(_) => "Role::MaskDriven",
         })
     }
 }
@@ -214,6 +215,11 @@ impl<'a> Role<'a> {
     pub(crate) fn color(c: &'a dyn ColorStep) -> Self {
         Role(RoleKind::Color(c))
     }
+
+    /// An operator whose params are completed from the masks it is applied to.
+    pub(crate) fn mask_driven(m: &'a dyn MaskDriven) -> Self {
+        Role(RoleKind::MaskDriven(m))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -221,6 +227,7 @@ pub(crate) enum RoleKind<'a> {
     Operator,
     Container(&'a dyn Container),
     Color(&'a dyn ColorStep),
+    MaskDriven(&'a dyn MaskDriven),
 }
 
 /// What a container (Sequential, the presets) does beyond an operator: it carries a record
@@ -265,6 +272,14 @@ pub(crate) trait ColorStep: Augmentation {
     /// not affine; each step documents its own).
     fn color_map(&self, shape: &[i64], params: &Params, stats: &ColorStats<'_>)
         -> Result<ColorMap>;
+}
+
+/// An operator whose params depend on the masks it is applied to (RandomTransplantation:
+/// which object moves is read from the label mask), as Kornia's `params_from_input`.
+pub(crate) trait MaskDriven: Augmentation {
+    /// `params` completed from the record entering the step (unchanged when they already
+    /// hold what the masks would give).
+    fn complete_params(&self, w: &Record, params: &Params) -> Result<Params>;
 }
 
 /// The crate's view of any step, dispatched on its [`Role`].
@@ -729,6 +744,14 @@ pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
     params: &Params,
     opts: &AnnotationOptions,
 ) -> Result<Record> {
+    let completed;
+    let params = match aug.role().0 {
+        RoleKind::MaskDriven(m) => {
+            completed = m.complete_params(&w, params)?;
+            &completed
+        }
+        _ => params,
+    };
     let shape = w.image.size();
     let (kind, device) = (w.image.kind(), w.image.device());
     let image = aug.gated_apply(&w.image, params)?;

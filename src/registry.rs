@@ -216,6 +216,8 @@ registry! {
     RandomCutMix(CutMixConfig) => RandomCutMix;
     /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.
     PatchMix(PatchMixConfig) => PatchMix;
+    RandomTransplantation(TransplantConfig) => RandomTransplantation;
+    RandomTransplantation3D(TransplantConfig) => RandomTransplantation3D;
     /// A container: steps in order, or a random selection of them.
     Sequential(SequentialConfig) => Sequential;
 }

@@ -377,7 +377,9 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
         }
     }
     // A NaN or inf in one sample stays there, unless a step mixes samples on purpose.
-    let mixes = json.contains("MixUp") || json.contains("CutMix");
+    let mixes = ["MixUp", "CutMix", "PatchMix", "Transplantation"]
+        .iter()
+        .any(|m| json.contains(m));
     if composes && x.dim() == 2 + dims && x.size()[0] > 1 && out.dim() == x.dim() && !mixes {
         let rest = |t: &Tensor| t.detach().narrow(0, 1, t.size()[0] - 1);
         if image_like(&rest(&before)) && !all_finite(&rest(&out)) {

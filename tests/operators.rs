@@ -62,6 +62,43 @@ fn build(name: &str) -> (Fixture, Box<dyn Augmentation>, VarStore) {
     (fx, aug, vs)
 }
 
+/// The fixture's label mask as the record's masks (B,1,*spatial), where it gives one
+/// (RandomTransplantation reads its selection from it).
+fn mask(fx: &Fixture) -> Option<Tensor> {
+    fx.tensors
+        .get("mask")
+        .map(|m| m.unsqueeze(1).to_kind(Kind::Float))
+}
+
+/// `params` applied to `x`: alone, or on a record with the fixture's mask.
+fn applied(fx: &Fixture, aug: &dyn Augmentation, x: &Tensor, params: &Params) -> Tensor {
+    match mask(fx) {
+        None => aug.f_apply(x, params).unwrap(),
+        Some(m) => {
+            let batch = Batch {
+                masks: Some(m),
+                ..Batch::new(x.shallow_clone())
+            };
+            aug.f_apply_batch(&batch, params).unwrap().image
+        }
+    }
+}
+
+/// A drawn forward of `x`: alone, or on a record with the fixture's mask.
+fn forwarded(fx: &Fixture, aug: &dyn Augmentation, x: &Tensor) -> (Tensor, Params) {
+    match mask(fx) {
+        None => aug.f_forward_with_params(x).unwrap(),
+        Some(m) => {
+            let batch = Batch {
+                masks: Some(m),
+                ..Batch::new(x.shallow_clone())
+            };
+            let (out, params) = aug.f_forward_batch(&batch).unwrap();
+            (out.image, params)
+        }
+    }
+}
+
 fn parity(name: &str) {
     let _serial = common::serial();
     let (fx, aug, _vs) = build(name);
@@ -92,7 +129,7 @@ fn gradcheck(name: &str) {
     let x = (fx.get("input").to_kind(Kind::Double) * 0.8 + 0.1).detach();
     tch::manual_seed(11);
     let params = aug.f_sample(&x.size(), x.device()).unwrap();
-    let f = |x: &Tensor| aug.f_apply(x, &params).unwrap();
+    let f = |x: &Tensor| applied(&fx, aug.as_ref(), x, &params);
     for path in common::kernel_paths() {
         let _path = kernel_path_scope(path);
         let xg = x.copy().set_requires_grad(true);
@@ -153,13 +190,13 @@ fn reproducible(name: &str) {
     let (fx, aug, _vs) = build(name);
     let x = fx.get("input");
     tch::manual_seed(5);
-    let (y, params) = aug.f_forward_with_params(x).unwrap();
+    let (y, params) = forwarded(&fx, aug.as_ref(), x);
     tch::manual_seed(5);
     assert!(
-        aug.f_forward(x).unwrap().equal(&y),
+        forwarded(&fx, aug.as_ref(), x).0.equal(&y),
         "{name}: same seed, another output"
     );
-    let replayed = aug.f_apply(x, &params).unwrap();
+    let replayed = applied(&fx, aug.as_ref(), x, &params);
     assert!(
         replayed.equal(&y),
         "{name}: its own params replayed give another output"

@@ -10,10 +10,12 @@
 //! first one ([`LambdaWeight::Original`]), as in the CutMix paper.
 
 mod patch;
+mod transplant;
 
 pub use crate::augmentation::MixAugmentation;
 pub use crate::labels::{mix_cross_entropy, soft_targets, LambdaWeight};
 pub use patch::{PatchMix, PatchMixConfig};
+pub use transplant::{RandomTransplantation, RandomTransplantation3D, TransplantConfig};
 
 use crate::kornia::kwargs::{common, set, FromKornia, Kwargs};
 use crate::labels::unmixed_rows;

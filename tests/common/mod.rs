@@ -461,6 +461,10 @@ pub fn all_specs() -> Vec<AugSpec> {
             grid_size: (2, 2),
             ..Default::default()
         }),
+        // The transplant needs a label mask: the generic loops give it one
+        // (`needs_mask`), or expect its typed error without.
+        AugSpec::RandomTransplantation(TransplantConfig::default()),
+        AugSpec::RandomTransplantation3D(TransplantConfig::default()),
         AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
         AugSpec::RandomPlasmaContrast(PlasmaConfig::default()),
         AugSpec::RandomPlasmaShadow(PlasmaConfig::default()),
