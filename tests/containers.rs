@@ -482,6 +482,13 @@ fn patch_annotations_and_inverse() {
     .unwrap();
     let e = affine.f_forward_batch(&batch).unwrap_err();
     assert!(matches!(e, Error::Annotation { .. }), "{e}");
+    // A mask of another size than the image is refused, as everywhere.
+    let small = Batch {
+        masks: Some(mask.narrow(3, 0, 5)),
+        ..Batch::new(x.shallow_clone())
+    };
+    let e = colour.f_forward_batch(&small).unwrap_err();
+    assert!(matches!(e, Error::Annotation { what: "mask", .. }), "{e}");
     let (y, params) = affine.f_forward_with_params(&x).unwrap();
     let e = affine.f_inverse(&y, &params, &x.size()).unwrap_err();
     assert!(matches!(e, Error::NotInvertible { .. }), "{e}");

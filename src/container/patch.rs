@@ -480,6 +480,8 @@ impl PatchSequential {
         params: &Params,
     ) -> Result<Batch> {
         if batch.boxes.is_some() || batch.keypoints.is_some() || batch.masks.is_some() {
+            // The annotations must fit the image (shapes, kinds, box order), as elsewhere.
+            crate::annotations::to_record(PATCH, batch, 2, false)?;
             if let Some(step) = self.moving_step(cut, params)? {
                 return Err(Error::Annotation {
                     op: PATCH,

@@ -396,7 +396,7 @@ impl VideoSequential {
         input_shape: &[i64],
     ) -> Result<Tensor> {
         let c = self.clips(input_shape)?;
-        let frames = self.output_frames(output, &c)?;
+        let frames = self.output_frames(output, &c, input_shape)?;
         let params = self.frames_params(params, &c)?;
         let out = self.pipeline.f_inverse(&frames, &params, &c.frames)?;
         self.to_clips(&out, &c)
@@ -527,15 +527,11 @@ impl VideoSequential {
         })
     }
 
-    /// An output to invert, as frames: the same clips as the input shape's.
-    fn output_frames(&self, output: &Tensor, c: &Clips) -> Result<Tensor> {
+    /// An output to invert, as frames: the same clips as those of `input_shape` (`c`).
+    fn output_frames(&self, output: &Tensor, c: &Clips, input_shape: &[i64]) -> Result<Tensor> {
         let o = self.clips(&output.size())?;
         if (o.b, o.t) != (c.b, c.t) {
-            let shape = match self.data_format {
-                VideoFormat::Btchw => [c.b, c.t],
-                VideoFormat::Bcthw => [c.b, -1],
-            };
-            return Err(self.other_clips(&output.size(), &shape));
+            return Err(self.other_clips(&output.size(), input_shape));
         }
         self.to_frames(output, c, "output")
     }
