@@ -3,8 +3,8 @@
 # user's crate would: outside this repository (so none of its .cargo/config.toml applies),
 # with the README's build.rs one-liner for the run-time library path, and LIBTORCH set to
 # this checkout's libtorch. It shares this repository's target dir and Cargo.lock, and
-# names tch-dda's dev-dependencies as its own (features unify as in cargo test), so it
-# compiles only itself. Passes when the binary starts and runs a pipeline.
+# names tch-dda's dev-dependencies and test profile as its own (features and settings unify
+# as in cargo test), so it compiles only itself. Passes when the binary starts and runs a pipeline.
 #
 #   bash scripts/check_dependent.sh        (./run test runs it after cargo test)
 set -euo pipefail
@@ -32,8 +32,7 @@ $(sed -n '/^\[dev-dependencies\]/,/^\[/{/^\[/d;p}' "$repo/Cargo.toml")
 
 # The profile ./run test builds tch-dda's dependencies with (this repository's Cargo.toml),
 # so that this build reuses them.
-[profile.test]
-opt-level = 1
+$(awk '/^\[/ { keep = ($0 ~ /^\[profile\.test/) } keep' "$repo/Cargo.toml")
 EOF
 # The README's build.rs for dependents, as written there.
 cat > "$dir/build.rs" <<'EOF'
