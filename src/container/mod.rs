@@ -16,6 +16,7 @@ mod color;
 mod config;
 mod dispatch;
 mod keyed;
+mod kornia_args;
 mod patch;
 mod video;
 

@@ -5,13 +5,14 @@
 //! The patches of a batch are one batch of images (B·N,C,h,w) in row-major grid order, so
 //! a step runs once over all the patches it applies to, whatever their number.
 
+use super::kornia_args as args;
 use super::{RandomApply, Sequential, SequentialConfig};
 use crate::annotations::Batch;
 use crate::augmentation::{AugmentationExt, RoleKind, Step};
 use crate::geometry::Geometry;
-use crate::{AugSpec, Augmentation, Error, Params, Result, TrainOnly};
+use crate::{Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -95,77 +96,33 @@ impl PatchConfig {
             "random_apply",
             "random_apply_weights",
         ];
-        let bad = |name: &'static str, value: String, allowed: String| Error::Config {
-            op: PATCH,
-            name,
-            value,
-            allowed,
-        };
-        let empty = Map::new();
-        let map = match kwargs {
-            Value::Object(m) => m,
-            Value::Null => &empty,
-            other => {
-                return Err(bad(
-                    "kwargs",
-                    other.to_string(),
-                    "a JSON object of keyword arguments".into(),
-                ))
-            }
-        };
-        if let Some(k) = map.keys().find(|k| !ARGS.contains(&k.as_str())) {
-            return Err(bad(
-                "kwargs",
-                format!("PatchSequential({k}=...)"),
-                format!("the arguments of PatchSequential: {}", ARGS.join(", ")),
-            ));
-        }
-        let grid_size = match map.get("grid_size") {
+        let mut map = args::kwargs(PATCH, kwargs, &ARGS)?;
+        let grid_size = match map.remove("grid_size") {
             None | Some(Value::Null) => (4, 4),
             Some(Value::Array(a)) if a.len() == 2 && a.iter().all(|v| v.as_i64().is_some()) => {
                 (a[0].as_i64().unwrap_or(0), a[1].as_i64().unwrap_or(0))
             }
-            Some(v) => return Err(bad("grid_size", v.to_string(), "(rows, columns)".into())),
+            Some(v) => return Err(args::bad(PATCH, "grid_size", &v, "(rows, columns)")),
         };
-        let padding = match map.get("padding") {
+        let padding = match map.remove("padding") {
             None | Some(Value::Null) => PatchPadding::Same,
             Some(Value::String(s)) if s == "same" => PatchPadding::Same,
             Some(Value::String(s)) if s == "valid" => PatchPadding::Valid,
-            Some(v) => {
-                return Err(bad(
-                    "padding",
-                    v.to_string(),
-                    "\"same\" or \"valid\"".into(),
+            Some(v) => return Err(args::bad(PATCH, "padding", &v, "\"same\" or \"valid\"")),
+        };
+        let patchwise_apply = args::flag(PATCH, &mut map, "patchwise_apply", true)?;
+        match map.get("random_apply") {
+            Some(v) if patchwise_apply && !matches!(v, Value::Bool(_)) => {
+                return Err(args::bad(
+                    PATCH,
+                    "random_apply",
+                    v,
+                    "true or false with patchwise_apply (as Kornia)",
                 ))
             }
-        };
-        let patchwise_apply = match map.get("patchwise_apply") {
-            None | Some(Value::Null) => true,
-            Some(Value::Bool(b)) => *b,
-            Some(v) => {
-                return Err(bad(
-                    "patchwise_apply",
-                    v.to_string(),
-                    "true or false".into(),
-                ))
-            }
-        };
-        if patchwise_apply && !matches!(map.get("random_apply"), None | Some(Value::Bool(_))) {
-            return Err(bad(
-                "random_apply",
-                map["random_apply"].to_string(),
-                "true or false with patchwise_apply (as Kornia)".into(),
-            ));
+            _ => {}
         }
-        let mut rest = map.clone();
-        for k in ["grid_size", "padding", "patchwise_apply"] {
-            rest.remove(k);
-        }
-        let AugSpec::Sequential(mut pipeline) =
-            AugSpec::from_kornia("ImageSequential", &Value::Object(rest))?
-        else {
-            unreachable!("ImageSequential translates to a Sequential")
-        };
+        let mut pipeline = args::image_sequential(map)?;
         if patchwise_apply && pipeline.random_apply == RandomApply::All {
             // Kornia: "will only apply [1, 4] augmentations per patch".
             pipeline.random_apply = RandomApply::Between(1, 4);
@@ -183,21 +140,10 @@ impl PatchConfig {
     /// grid_size=(2, 2), patchwise_apply=False)`.
     ///
     /// # Errors
-    /// As [`AugSpec::from_kornia_python`] for the source; [`Error::Config`] for a call of
+    /// As [`crate::AugSpec::from_kornia_python`] for the source; [`Error::Config`] for a call of
     /// another class; then as [`PatchConfig::from_kornia`].
     pub fn from_kornia_python(source: &str) -> Result<PatchConfig> {
-        let (class, kwargs) = crate::kornia::python_call(source)?;
-        if class != PATCH {
-            return Err(Error::Config {
-                op: PATCH,
-                name: "class",
-                value: class,
-                allowed:
-                    "a call of PatchSequential (for another class, AugSpec::from_kornia_python)"
-                        .into(),
-            });
-        }
-        PatchConfig::from_kornia(&kwargs)
+        PatchConfig::from_kornia(&args::python(PATCH, source)?)
     }
 }
 
@@ -733,26 +679,4 @@ fn restore(x: Tensor, unbatched: bool) -> Tensor {
     }
 }
 
-impl nn::Module for PatchSequential {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        crate::error::or_panic(self.f_forward(xs))
-    }
-}
-
-impl PatchSequential {
-    /// Wraps the pipeline in a [`TrainOnly`] layer for `nn::seq_t()`: augments in training,
-    /// and in evaluation applies the deterministic steps only.
-    pub fn train_only(self) -> TrainOnly<PatchSequential> {
-        TrainOnly(self)
-    }
-}
-
-impl nn::ModuleT for TrainOnly<PatchSequential> {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        crate::error::or_panic(if train {
-            self.0.f_forward(xs)
-        } else {
-            self.0.f_forward_eval(xs)
-        })
-    }
-}
+args::impl_layers!(PatchSequential);

@@ -7,13 +7,13 @@
 //! the [`Sequential`] for the flattened frames (as Kornia's `_params` are), so they replay
 //! through it, invert, and import from Kornia ([`Params::from_kornia`]) unchanged.
 
+use super::kornia_args as args;
 use super::{Sequential, SequentialConfig};
 use crate::annotations::{Batch, Boxes, Keypoints};
 use crate::augmentation::{batched, forward_batch_drawn, AugmentationExt, RoleKind, Step};
-use crate::TrainOnly;
-use crate::{AugSpec, Augmentation, Error, Params, Result};
+use crate::{Augmentation, Error, Params, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -105,57 +105,23 @@ impl VideoConfig {
             "random_apply_weights",
             "if_unsupported_ops",
         ];
-        let bad = |name: &'static str, value: String, allowed: String| Error::Config {
-            op: VIDEO,
-            name,
-            value,
-            allowed,
-        };
-        let empty = Map::new();
-        let map = match kwargs {
-            Value::Object(m) => m,
-            Value::Null => &empty,
-            other => {
-                return Err(bad(
-                    "kwargs",
-                    other.to_string(),
-                    "a JSON object of keyword arguments".into(),
-                ))
-            }
-        };
-        if let Some(k) = map.keys().find(|k| !ARGS.contains(&k.as_str())) {
-            return Err(bad(
-                "kwargs",
-                format!("VideoSequential({k}=...)"),
-                format!("the arguments of VideoSequential: {}", ARGS.join(", ")),
-            ));
-        }
-        let data_format = match map.get("data_format") {
+        let mut map = args::kwargs(VIDEO, kwargs, &ARGS)?;
+        let data_format = match map.remove("data_format") {
             None | Some(Value::Null) => VideoFormat::Btchw,
             Some(Value::String(s)) if s.eq_ignore_ascii_case("BTCHW") => VideoFormat::Btchw,
             Some(Value::String(s)) if s.eq_ignore_ascii_case("BCTHW") => VideoFormat::Bcthw,
             Some(v) => {
-                return Err(bad(
+                return Err(args::bad(
+                    VIDEO,
                     "data_format",
-                    v.to_string(),
-                    "\"BTCHW\" or \"BCTHW\" (any case)".into(),
+                    &v,
+                    "\"BTCHW\" or \"BCTHW\" (any case)",
                 ))
             }
         };
-        let same_on_frame = match map.get("same_on_frame") {
-            None | Some(Value::Null) => true,
-            Some(Value::Bool(b)) => *b,
-            Some(v) => return Err(bad("same_on_frame", v.to_string(), "true or false".into())),
-        };
+        let same_on_frame = args::flag(VIDEO, &mut map, "same_on_frame", true)?;
         // The rest is Kornia's ImageSequential, which VideoSequential extends.
-        let mut rest = map.clone();
-        rest.remove("data_format");
-        rest.remove("same_on_frame");
-        let AugSpec::Sequential(mut pipeline) =
-            AugSpec::from_kornia("ImageSequential", &Value::Object(rest))?
-        else {
-            unreachable!("ImageSequential translates to a Sequential")
-        };
+        let mut pipeline = args::image_sequential(map)?;
         pipeline.annotations = crate::AnnotationOptions::kornia();
         Ok(VideoConfig {
             pipeline,
@@ -166,25 +132,14 @@ impl VideoConfig {
 
     /// [`VideoConfig::from_kornia`] of a call written as in Python:
     /// `K.VideoSequential(K.ColorJiggle(0.1, 0.1, 0.1, 0.1, p=1.0), K.RandomAffine(360),
-    /// data_format="BCTHW", same_on_frame=True)`, read as [`AugSpec::from_kornia_python`]
+    /// data_format="BCTHW", same_on_frame=True)`, read as [`crate::AugSpec::from_kornia_python`]
     /// reads calls.
     ///
     /// # Errors
-    /// As [`AugSpec::from_kornia_python`] for the source; [`Error::Config`] for a call of
+    /// As [`crate::AugSpec::from_kornia_python`] for the source; [`Error::Config`] for a call of
     /// another class; then as [`VideoConfig::from_kornia`].
     pub fn from_kornia_python(source: &str) -> Result<VideoConfig> {
-        let (class, kwargs) = crate::kornia::python_call(source)?;
-        if class != VIDEO {
-            return Err(Error::Config {
-                op: VIDEO,
-                name: "class",
-                value: class,
-                allowed:
-                    "a call of VideoSequential (for another class, AugSpec::from_kornia_python)"
-                        .into(),
-            });
-        }
-        VideoConfig::from_kornia(&kwargs)
+        VideoConfig::from_kornia(&args::python(VIDEO, source)?)
     }
 }
 
@@ -720,27 +675,4 @@ impl VideoSequential {
     }
 }
 
-impl nn::Module for VideoSequential {
-    fn forward(&self, xs: &Tensor) -> Tensor {
-        crate::error::or_panic(self.f_forward(xs))
-    }
-}
-
-impl VideoSequential {
-    /// Wraps the pipeline in a [`TrainOnly`] layer for `nn::seq_t()`: augments in training,
-    /// and in evaluation applies the deterministic steps only
-    /// ([`VideoSequential::f_forward_eval`]).
-    pub fn train_only(self) -> TrainOnly<VideoSequential> {
-        TrainOnly(self)
-    }
-}
-
-impl nn::ModuleT for TrainOnly<VideoSequential> {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        crate::error::or_panic(if train {
-            self.0.f_forward(xs)
-        } else {
-            self.0.f_forward_eval(xs)
-        })
-    }
-}
+args::impl_layers!(VideoSequential);
