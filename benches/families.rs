@@ -107,7 +107,64 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    containers(&mut group, &vs);
     group.finish();
+}
+
+/// Kornia's containers (the file's `containers`), each on its own shape.
+fn containers(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    vs: &nn::VarStore,
+) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/families.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("families.json")).expect("JSON");
+    for c in doc["containers"].as_array().into_iter().flatten() {
+        let family = c["family"].as_str().expect("family");
+        let source = c["python"].as_str().expect("python");
+        let shape: Vec<i64> = c["shape"]
+            .as_array()
+            .expect("shape")
+            .iter()
+            .map(|v| v.as_i64().expect("a size"))
+            .collect();
+        let root = vs.root() / family;
+        let forward: Box<dyn Fn(&Tensor) -> Tensor> = if source.contains("VideoSequential") {
+            let cfg = VideoConfig::from_kornia_python(source).expect("a VideoSequential call");
+            let video = VideoSequential::new(&root, cfg).expect("builds");
+            Box::new(move |x| video.f_forward(x).expect("forward"))
+        } else {
+            let cfg = PatchConfig::from_kornia_python(source).expect("a PatchSequential call");
+            let patch = PatchSequential::new(&root, cfg).expect("builds");
+            Box::new(move |x| patch.f_forward(x).expect("forward"))
+        };
+        tch::manual_seed(0);
+        let x = Tensor::rand(shape.as_slice(), (Kind::Float, Device::Cpu));
+        for backward in [false, true] {
+            let pass = if backward {
+                "forward+backward"
+            } else {
+                "forward"
+            };
+            group.bench_with_input(BenchmarkId::new(pass, family), &x, |b, x| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        if backward {
+                            let xg = x.detach().set_requires_grad(true);
+                            forward(&xg).sum(Kind::Float).backward();
+                        } else {
+                            let _g = tch::no_grad_guard();
+                            drop(forward(x));
+                        }
+                        total += t.elapsed();
+                    }
+                    total
+                })
+            });
+        }
+    }
 }
 
 criterion_group!(families_group, bench);

@@ -166,6 +166,13 @@ def bench_families(b, quick, only=None):
             b.both("kornia", bench, shape, lambda xi, aug=aug, mask=mask: aug(xi, mask)[0], x, note)
             continue
         b.both("kornia", bench, shape, aug, x, note)
+    # Kornia's containers, each on its own shape (the same Python call as benches/families.rs).
+    for cont in spec.get("containers", []):
+        if only and cont["family"] not in only:
+            continue
+        cshape = tuple(cont["shape"])
+        aug = eval(cont["python"], {"K": K})
+        b.both("kornia", "family/" + cont["family"], cshape, aug, input_for(cshape))
 
 
 def paper_shapes(quick):
