@@ -290,6 +290,13 @@ CASES = [
     ("transplant_excluded_gate", "RandomTransplantation", dict(excluded_labels=[0], p=0.6), (5, 3, 5, 6),
      dict(mask_labels=3, seedcheck=True)),
     ("transplant3d", "RandomTransplantation3D", dict(p=1.0), (3, 2, 3, 4, 5), dict(mask_labels=3, seedcheck=True)),
+    ("mosaic", "RandomMosaic", dict(p=1.0), (4, 3, 6, 8), dict(seedcheck=True)),
+    ("mosaic_out_grid_gate", "RandomMosaic",
+     dict(output_size=(5, 9), mosaic_grid=(2, 3), start_ratio_range=(0.1, 0.9), p=0.6), (5, 2, 4, 6),
+     dict(seedcheck=True)),
+    ("mosaic_resample_replicate", "RandomMosaic",
+     dict(output_size=(7, 7), cropping_mode="resample", padding_mode="replicate", p=1.0), (3, 1, 5, 6),
+     dict(seedcheck=True)),
 ]
 
 

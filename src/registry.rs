@@ -216,6 +216,7 @@ registry! {
     RandomCutMix(CutMixConfig) => RandomCutMix;
     /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.
     PatchMix(PatchMixConfig) => PatchMix;
+    RandomMosaic(MosaicConfig) => RandomMosaic;
     RandomTransplantation(TransplantConfig) => RandomTransplantation;
     RandomTransplantation3D(TransplantConfig) => RandomTransplantation3D;
     /// A container: steps in order, or a random selection of them.

@@ -377,7 +377,7 @@ fn run_case(rng: &mut Rng, specs: &[AugSpec], stats: &mut Stats) -> Option<Strin
         }
     }
     // A NaN or inf in one sample stays there, unless a step mixes samples on purpose.
-    let mixes = ["MixUp", "CutMix", "PatchMix", "Transplantation"]
+    let mixes = ["MixUp", "CutMix", "PatchMix", "Transplantation", "Mosaic"]
         .iter()
         .any(|m| json.contains(m));
     if composes && x.dim() == 2 + dims && x.size()[0] > 1 && out.dim() == x.dim() && !mixes {

@@ -9,11 +9,13 @@
 //! ([`LambdaWeight::Permuted`]); CutMix's `use_correct_lambda` makes it the weight of the
 //! first one ([`LambdaWeight::Original`]), as in the CutMix paper.
 
+mod mosaic;
 mod patch;
 mod transplant;
 
 pub use crate::augmentation::MixAugmentation;
 pub use crate::labels::{mix_cross_entropy, soft_targets, LambdaWeight};
+pub use mosaic::{MosaicConfig, RandomMosaic};
 pub use patch::{PatchMix, PatchMixConfig};
 pub use transplant::{RandomTransplantation, RandomTransplantation3D, TransplantConfig};
 

@@ -463,6 +463,8 @@ pub fn all_specs() -> Vec<AugSpec> {
         }),
         // The transplant needs a label mask: the generic loops give it one
         // (`needs_mask`), or expect its typed error without.
+        // A 2x2 grid on 13x17 and 17x23 images, the output the input's size.
+        AugSpec::RandomMosaic(MosaicConfig::default()),
         AugSpec::RandomTransplantation(TransplantConfig::default()),
         AugSpec::RandomTransplantation3D(TransplantConfig::default()),
         AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
