@@ -127,8 +127,8 @@ impl RandomMosaic {
         self.cfg.output_size.unwrap_or((shape[2], shape[3]))
     }
 
-    /// The canvas (B, C, gh·H, gw·W) of each sample's tiles.
-    fn canvas(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
+    /// The checked `permutation` (B, n) on the input's device.
+    fn permutation(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
         let (gw, gh) = self.cfg.mosaic_grid;
         let b = x.size()[0];
         let perm = params
@@ -145,6 +145,13 @@ impl RandomMosaic {
                 });
             }
         }
+        Ok(perm)
+    }
+
+    /// The canvas (B, C, gh·H, gw·W) of each sample's tiles.
+    fn canvas(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
+        let (gw, gh) = self.cfg.mosaic_grid;
+        let perm = self.permutation(x, params)?;
         let mut columns = Vec::with_capacity(gw as usize);
         for i in 0..gw {
             let column: Vec<Tensor> = (0..gh)
@@ -168,31 +175,44 @@ impl RandomMosaic {
     /// The mosaic of every sample (gate ignored), without a gradient (as Kornia's).
     fn mosaic(&self, x: &Tensor, params: &Params) -> Result<Tensor> {
         let _no_grad = tch::no_grad_guard();
-        let canvas = self.canvas(x, params)?;
-        let (b, c) = (x.size()[0], x.size()[1]);
+        let (b, c, h, w) = (x.size()[0], x.size()[1], x.size()[2], x.size()[3]);
         let (oh, ow) = self.out_hw(&x.size());
         let device = x.device();
         let (x0, y0) = self.corner(params, b, device)?;
         match self.cfg.cropping_mode {
             CroppingMode::Slice => {
-                // Zeros past the canvas: pad it by the window, then index every window.
-                let padded = canvas.f_constant_pad_nd([0, ow, 0, oh])?;
-                let ph = padded.size()[2];
-                let pw = padded.size()[3];
-                let rows = (y0.f_view([b, 1])? + Tensor::f_arange(oh, (Kind::Int64, device))?)
-                    .f_clamp(0, ph - 1)?;
-                let cols = (x0.f_view([b, 1])? + Tensor::f_arange(ow, (Kind::Int64, device))?)
-                    .f_clamp(0, pw - 1)?;
-                let rows = rows
-                    .f_view([b, 1, oh, 1])?
-                    .f_expand([b, c, oh, pw], false)?;
-                let picked = padded.f_gather(2, &rows, false)?;
-                let cols = cols
-                    .f_view([b, 1, 1, ow])?
-                    .f_expand([b, c, oh, ow], false)?;
-                Ok(picked.f_gather(3, &cols, false)?)
+                // Each output pixel read straight from its tile's image (the canvas is never
+                // built): canvas row y0 + r is row (y0 + r) mod H of tile row (y0 + r) / H, and
+                // likewise for columns; zeros past the canvas.
+                let (gw, gh) = self.cfg.mosaic_grid;
+                let perm = self.permutation(x, params)?;
+                let at = |start: &Tensor, n: i64| -> Result<Tensor> {
+                    Ok(start.f_view([b, 1])? + Tensor::f_arange(n, (Kind::Int64, device))?)
+                };
+                let (rows, cols) = (at(&y0, oh)?, at(&x0, ow)?);
+                let inside = |v: &Tensor, end: i64| -> Result<Tensor> {
+                    Ok(v.f_ge(0)?.f_logical_and(&v.f_lt(end)?)?)
+                };
+                let valid = inside(&rows, gh * h)?
+                    .f_view([b, oh, 1])?
+                    .f_logical_and(&inside(&cols, gw * w)?.f_view([b, 1, ow])?)?;
+                let (rows, cols) = (rows.f_clamp(0, gh * h - 1)?, cols.f_clamp(0, gw * w - 1)?);
+                let tile_row = rows.f_div_scalar_mode(h, "floor")?;
+                let tile_col = cols.f_div_scalar_mode(w, "floor")?;
+                let tile = (tile_col * gh).f_view([b, 1, ow])? + tile_row.f_view([b, oh, 1])?;
+                let image = perm.f_gather(1, &tile.f_view([b, oh * ow])?, false)?;
+                let pixel = rows.f_remainder(h)?.f_view([b, oh, 1])? * w
+                    + cols.f_remainder(w)?.f_view([b, 1, ow])?;
+                let flat = image * (h * w) + pixel.f_view([b, oh * ow])?;
+                let src = x.f_permute([1, 0, 2, 3])?.f_reshape([c, b * h * w])?;
+                let out = src
+                    .f_index_select(1, &flat.f_view([-1])?)?
+                    .f_view([c, b, oh, ow])?
+                    .f_permute([1, 0, 2, 3])?;
+                Ok(out.f_where_scalarother(&valid.f_unsqueeze(1)?, 0.0)?)
             }
             CroppingMode::Resample => {
+                let canvas = self.canvas(x, params)?;
                 let shift = Tensor::f_stack(&[x0, y0], 1)?.to_kind(x.kind()).f_neg()?;
                 let t = Transform::translation(&shift);
                 let s = Sampling {
