@@ -151,6 +151,40 @@ fn one_draw_per_clip_or_per_frame() {
     }
 }
 
+/// RandomMosaic in a clip draws its tiles per clip: frame t of every tile is frame t of the
+/// clip it names (as Kornia's), never another frame.
+#[test]
+fn a_mosaic_of_clips_keeps_each_frame_with_its_time() {
+    let vs = VarStore::new(Device::Cpu);
+    let cfg = VideoConfig::new(vec![AugSpec::RandomMosaic(MosaicConfig {
+        p: 1.0,
+        ..Default::default()
+    })]);
+    let video = VideoSequential::new(vs.root(), cfg).unwrap();
+    let (b, t) = (3i64, 4i64);
+    // Frame t of clip b is the constant 10·b + t + 1 (0 is the mosaic's padding).
+    let value = Tensor::arange(b * t, tch::kind::FLOAT_CPU).view([b, t]);
+    let value = (value.shallow_clone() / t as f64).floor() * 10.0 + value.remainder(t as f64) + 1.0;
+    let clips = value
+        .view([b, t, 1, 1, 1])
+        .expand([b, t, 2, 6, 8], false)
+        .contiguous();
+    tch::manual_seed(4);
+    let out = video.f_forward(&clips).unwrap();
+    for bi in 0..b {
+        for ti in 0..t {
+            let frame = out.get(bi).get(ti);
+            let time =
+                (frame.remainder(10.0) - 1.0).where_self(&frame.gt(0.0), &Tensor::from(ti as f32));
+            let wrong = time.ne(ti as f64).sum(Kind::Int64).int64_value(&[]);
+            assert_eq!(
+                wrong, 0,
+                "clip {bi} frame {ti} holds pixels of another time"
+            );
+        }
+    }
+}
+
 /// Masks, keypoints and boxes move with their frames: a marker pixel in the image, the
 /// same pixel in the mask, and a keypoint on it land on the same place after flips and
 /// crops (copies); boxes invert exactly; labels stay with their clips.

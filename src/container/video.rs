@@ -538,6 +538,16 @@ impl VideoSequential {
             } else {
                 self.repeat_over_frames(v, c, same_on_batch)?
             };
+            // RandomMosaic's tiles index the batch: drawn per clip, they name clips; frame t
+            // of a clip takes frame t of the clips it names (Kornia's `_batch_index_param`).
+            let v = if self.same_on_frame && step.name() == "RandomMosaic" && key == "permutation" {
+                let frame = Tensor::f_arange(c.b * c.t, (Kind::Int64, v.device()))?
+                    .f_remainder(c.t)?
+                    .f_view([-1, 1])?;
+                v * c.t + frame
+            } else {
+                v
+            };
             p.insert(key, v);
         }
         if drawn.get("forward_input_shape").is_some() {
