@@ -76,11 +76,6 @@ fn bench(c: &mut Criterion) {
             }
         };
         for backward in [false, true] {
-            let pass = if backward {
-                "forward+backward"
-            } else {
-                "forward"
-            };
             if backward {
                 // Only where the output has a gradient.
                 let xg = x.detach().set_requires_grad(true);
@@ -88,23 +83,7 @@ fn bench(c: &mut Criterion) {
                     continue;
                 }
             }
-            group.bench_with_input(BenchmarkId::new(pass, &family), &x, |b, x| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let t = Instant::now();
-                        if backward {
-                            let xg = x.detach().set_requires_grad(true);
-                            forward(&xg).sum(Kind::Float).backward();
-                        } else {
-                            let _g = tch::no_grad_guard();
-                            drop(forward(x));
-                        }
-                        total += t.elapsed();
-                    }
-                    total
-                })
-            });
+            time_pass(&mut group, &family, &x, backward, &forward);
         }
     }
     containers(&mut group, &vs);
@@ -141,30 +120,41 @@ fn containers(
         tch::manual_seed(0);
         let x = Tensor::rand(shape.as_slice(), (Kind::Float, Device::Cpu));
         for backward in [false, true] {
-            let pass = if backward {
-                "forward+backward"
-            } else {
-                "forward"
-            };
-            group.bench_with_input(BenchmarkId::new(pass, family), &x, |b, x| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let t = Instant::now();
-                        if backward {
-                            let xg = x.detach().set_requires_grad(true);
-                            forward(&xg).sum(Kind::Float).backward();
-                        } else {
-                            let _g = tch::no_grad_guard();
-                            drop(forward(x));
-                        }
-                        total += t.elapsed();
-                    }
-                    total
-                })
-            });
+            time_pass(group, family, &x, backward, &forward);
         }
     }
+}
+
+/// Times `forward` on `x` (no graph), or forward + backward of its sum on a fresh leaf.
+fn time_pass(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    family: &str,
+    x: &Tensor,
+    backward: bool,
+    forward: &dyn Fn(&Tensor) -> Tensor,
+) {
+    let pass = if backward {
+        "forward+backward"
+    } else {
+        "forward"
+    };
+    group.bench_with_input(BenchmarkId::new(pass, family), x, |b, x| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                if backward {
+                    let xg = x.detach().set_requires_grad(true);
+                    forward(&xg).sum(Kind::Float).backward();
+                } else {
+                    let _g = tch::no_grad_guard();
+                    drop(forward(x));
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
 }
 
 criterion_group!(families_group, bench);

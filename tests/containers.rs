@@ -122,6 +122,8 @@ fn assert_same_draw(
 /// not without.
 #[test]
 fn one_draw_per_clip_or_per_frame() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let steps = || {
         vec![
@@ -155,6 +157,8 @@ fn one_draw_per_clip_or_per_frame() {
 /// clip it names (as Kornia's), never another frame.
 #[test]
 fn a_mosaic_of_clips_keeps_each_frame_with_its_time() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let cfg = VideoConfig::new(vec![AugSpec::RandomMosaic(MosaicConfig {
         p: 1.0,
@@ -190,6 +194,8 @@ fn a_mosaic_of_clips_keeps_each_frame_with_its_time() {
 /// crops (copies); boxes invert exactly; labels stay with their clips.
 #[test]
 fn annotations_move_with_their_frames() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let cfg = VideoConfig::new(vec![
         AugSpec::RandomHorizontalFlip(FlipConfig::default()),
@@ -264,6 +270,8 @@ fn annotations_move_with_their_frames() {
 
 #[test]
 fn bad_pipelines_and_inputs_are_refused() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let flip = || AugSpec::RandomHorizontalFlip(FlipConfig::default());
     let video = VideoSequential::new(vs.root() / "a", VideoConfig::new(vec![flip()])).unwrap();
@@ -314,6 +322,8 @@ fn bad_pipelines_and_inputs_are_refused() {
 /// applies the deterministic steps (Normalize) to every frame and skips the random ones.
 #[test]
 fn json_and_train_eval() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let cfg = VideoConfig::new(vec![
         AugSpec::RandomAffine(RandomAffineConfig::degrees(30.0).p(1.0)),
@@ -415,6 +425,8 @@ fn patch_sequential_is_kornias() {
 /// location's patch only; `Valid` crops the centred remainder, `Same` keeps the size.
 #[test]
 fn patches_are_cut_and_put_back_in_place() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let flip = |p: f64| {
         AugSpec::RandomHorizontalFlip(FlipConfig {
@@ -456,6 +468,8 @@ fn patches_are_cut_and_put_back_in_place() {
 /// the image under Valid; geometric ones refuse both, as Kornia.
 #[test]
 fn patch_annotations_and_inverse() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let jitter = AugSpec::ColorJiggle(JitterConfig::new(0.2, 0.2, 0.2, 0.1));
     let colour = PatchSequential::new(
@@ -530,6 +544,8 @@ fn patch_annotations_and_inverse() {
 
 #[test]
 fn bad_patch_pipelines_are_refused() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let flip = || AugSpec::RandomHorizontalFlip(FlipConfig::default());
     let build = |cfg: PatchConfig| {
@@ -586,6 +602,8 @@ fn bad_patch_pipelines_are_refused() {
 
 #[test]
 fn patch_json_and_train_eval() {
+    // Seeded draws: no other test of this binary may draw meanwhile.
+    let _serial = common::serial();
     let vs = VarStore::new(Device::Cpu);
     let cfg = PatchConfig::located(
         vec![

@@ -388,8 +388,8 @@ impl Sequential {
     }
 
     /// One draw: the selection of steps (with [`RandomApply`]), then each applied step's
-    /// params from `draw(step, shape entering it)`, which returns them for that shape (a
-    /// [`VideoSequential`] draws per clip and repeats over the frames).
+    /// params from `draw(index of the step, step, shape entering it)`, which returns them for
+    /// that shape (a [`VideoSequential`] draws per clip and repeats over the frames).
     fn sample_steps(&self, shape: &[i64], draw: &mut StepDraw<'_>) -> Result<Params> {
         let mut params = Params::new();
         let seq = match self.draw_selection()? {
@@ -404,7 +404,7 @@ impl Sequential {
         for (pos, &i) in seq.iter().enumerate() {
             let step = self.steps[i].as_ref();
             step.check_shape(&sh)?;
-            let p = draw(step, &sh)?;
+            let p = draw(i, step, &sh)?;
             sh = step.drawn_output_shape(&sh, &p);
             params.extend_prefixed(&pos.to_string(), &p);
         }
@@ -463,7 +463,7 @@ impl Sequential {
 }
 
 /// How a pipeline draws one step's params for the shape entering it.
-type StepDraw<'a> = dyn FnMut(&dyn Augmentation, &[i64]) -> Result<Params> + 'a;
+type StepDraw<'a> = dyn FnMut(usize, &dyn Augmentation, &[i64]) -> Result<Params> + 'a;
 
 /// A run of a pipeline's applied steps (positions in the sequence).
 #[derive(Debug, Clone, Copy)]
@@ -538,7 +538,7 @@ impl Augmentation for Sequential {
     }
 
     fn sample(&self, shape: &[i64], device: Device) -> Result<Params> {
-        self.sample_steps(shape, &mut |step, sh| step.sample(sh, device))
+        self.sample_steps(shape, &mut |_, step, sh| step.sample(sh, device))
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {

@@ -186,6 +186,8 @@ pub struct PatchSequential {
     grid: (i64, i64),
     padding: PatchPadding,
     patchwise: bool,
+    /// Whether the pipeline draws a selection of its steps (`random_apply`).
+    random: bool,
 }
 
 /// The geometry of one call: the padding (negative: cropped) and the patches' shape.
@@ -270,6 +272,7 @@ impl PatchSequential {
             }
         }
         Ok(PatchSequential {
+            random: cfg.random_apply != RandomApply::Off,
             pipeline,
             grid: grid_size,
             padding,
@@ -545,7 +548,7 @@ impl PatchSequential {
     /// One draw: per group, in order (Kornia's order: a location's selection, then its
     /// steps' params).
     fn draw(&self, cut: &Cut, device: Device) -> Result<Params> {
-        let random = self.pipeline.config().random_apply != RandomApply::Off;
+        let random = self.random;
         let mut params = Params::new();
         for g in 0..self.groups() {
             let p = if !self.patchwise || random {
@@ -573,7 +576,7 @@ impl PatchSequential {
         let grid = padded
             .f_reshape([b, c, rows, hh, cols, ww])?
             .f_permute([0, 2, 4, 1, 3, 5])?;
-        let random = self.pipeline.config().random_apply != RandomApply::Off;
+        let random = self.random;
         let through = |pipe: &dyn Augmentation, x: &Tensor, sub: &Params| -> Result<Tensor> {
             let out = if eval {
                 pipe.f_forward_eval(x)?
@@ -630,7 +633,7 @@ impl PatchSequential {
     /// The first applied step that moves pixels (its geometry on its patches is not
     /// [`Geometry::None`]; a nested container always counts as moving them).
     fn moving_step(&self, cut: &Cut, params: &Params) -> Result<Option<String>> {
-        let random = self.pipeline.config().random_apply != RandomApply::Off;
+        let random = self.random;
         for g in 0..self.groups() {
             let sub = params.sub(&g.to_string());
             let applied: Vec<usize> = match sub.get("selection") {

@@ -183,6 +183,8 @@ pub struct VideoSequential {
     pipeline: Sequential,
     data_format: VideoFormat,
     same_on_frame: bool,
+    /// Each step's own `same_on_batch` (from its spec, read once), by step index.
+    same_on_batch: Vec<bool>,
 }
 
 /// A clip shape's sizes: `b` clips of `t` frames; `frames` the flattened (B·T,C,H,W).
@@ -240,10 +242,16 @@ impl VideoSequential {
                 );
             }
         }
+        let same_on_batch = pipeline
+            .steps()
+            .iter()
+            .map(|s| s.spec().same_on_batch())
+            .collect();
         Ok(VideoSequential {
             pipeline,
             data_format,
             same_on_frame,
+            same_on_batch,
         })
     }
 
@@ -495,14 +503,16 @@ impl VideoSequential {
     /// drawn per clip (or per frame) and repeated over the frames as Kornia's
     /// `VideoSequential.forward_parameters` repeats them.
     fn draw(&self, c: &Clips, device: Device) -> Result<Params> {
-        self.pipeline.sample_steps(&c.frames, &mut |step, shape| {
-            self.draw_step(step, shape, c, device)
-        })
+        self.pipeline
+            .sample_steps(&c.frames, &mut |i, step, shape| {
+                self.draw_step(step, self.same_on_batch[i], shape, c, device)
+            })
     }
 
     fn draw_step(
         &self,
         step: &dyn Augmentation,
+        same_on_batch: bool,
         shape: &[i64],
         c: &Clips,
         device: Device,
@@ -519,7 +529,6 @@ impl VideoSequential {
             }
             return Ok(p);
         }
-        let same_on_batch = step.spec().same_on_batch();
         // Kornia's draw sizes: per clip, one for all, one per frame index, one per frame.
         let n = match (self.same_on_frame, same_on_batch) {
             (true, true) => 1,
