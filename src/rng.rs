@@ -252,6 +252,46 @@ impl Generator {
         Ok(())
     }
 
+    /// `torch.randperm(n, generator=g)`: a permutation of `0..n` (int64) drawn from this
+    /// generator on `device`, advancing its stream. Equal to PyTorch's draw from a generator
+    /// seeded alike (`DistributedSampler`'s shuffle is `randperm` seeded with
+    /// `seed + epoch`).
+    ///
+    /// # Errors
+    /// [`Error::Rng`] for a device it cannot draw on; [`Error::Config`] for a negative `n`,
+    /// [`Error::TooLarge`] past [`crate::MAX_TENSOR_BYTES`] (nothing is drawn then).
+    pub fn f_randperm(&mut self, n: i64, device: Device) -> Result<Tensor> {
+        if n < 0 {
+            return Err(Error::Config {
+                op: "Generator::f_randperm",
+                name: "n",
+                value: n.to_string(),
+                allowed: "0 or more".into(),
+            });
+        }
+        crate::checks::fits("Generator::f_randperm", "permutation", &[n])?;
+        self.f_scope(|| randperm(n, (Kind::Int64, device)))?
+    }
+
+    /// `torch.rand(size, generator=g)`: uniform values in `[0, 1)` (float32) drawn from this
+    /// generator on `device`, advancing its stream.
+    ///
+    /// # Errors
+    /// [`Error::Rng`] for a device it cannot draw on; [`Error::Config`] for a negative side,
+    /// [`Error::TooLarge`] for a size no machine holds (nothing is drawn then).
+    pub fn f_rand(&mut self, size: &[i64], device: Device) -> Result<Tensor> {
+        if let Some(side) = size.iter().find(|&&s| s < 0) {
+            return Err(Error::Config {
+                op: "Generator::f_rand",
+                name: "size",
+                value: format!("{size:?} (a side of {side})"),
+                allowed: "sides of 0 or more".into(),
+            });
+        }
+        crate::checks::fits("Generator::f_rand", "uniform draws", size)?;
+        self.f_scope(|| rand(size, (Kind::Float, device)))?
+    }
+
     fn handle(&self, device: Device) -> Result<*mut c_void> {
         let code = device_code(device)?;
         let mut handles = self.handles.borrow_mut();

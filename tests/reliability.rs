@@ -1056,3 +1056,25 @@ fn garbage_files_are_errors() {
         assert!(unchanged(&vs, &before));
     }
 }
+
+/// `Generator::f_randperm` and `f_rand` draw from the generator's stream (what the global
+/// generator seeded alike draws), advance it, and refuse sizes out of their domain.
+#[test]
+fn generator_draws_its_own_permutations_and_uniforms() {
+    let _serial = common::serial();
+    let mut g = Generator::new(21);
+    let p1 = g.f_randperm(50, Device::Cpu).unwrap();
+    let u1 = g.f_rand(&[3, 4], Device::Cpu).unwrap();
+    let p2 = g.f_randperm(50, Device::Cpu).unwrap();
+    assert_eq!(p1.kind(), Kind::Int64);
+    assert_eq!(u1.size(), [3, 4]);
+    assert!(!p1.equal(&p2), "the stream did not advance");
+    let sorted = p1.sort(0, false).0;
+    assert!(sorted.equal(&Tensor::arange(50, (Kind::Int64, Device::Cpu))));
+    tch::manual_seed(21);
+    assert!(Tensor::randperm(50, (Kind::Int64, Device::Cpu)).equal(&p1));
+    assert!(Tensor::rand([3, 4], (Kind::Float, Device::Cpu)).equal(&u1));
+    assert!(matches!(g.f_randperm(-1, Device::Cpu), Err(Error::Config { .. })));
+    assert!(matches!(g.f_rand(&[2, -3], Device::Cpu), Err(Error::Config { .. })));
+    assert!(matches!(g.f_rand(&[1 << 40, 1 << 20], Device::Cpu), Err(Error::TooLarge { .. })));
+}
