@@ -1074,7 +1074,16 @@ fn generator_draws_its_own_permutations_and_uniforms() {
     tch::manual_seed(21);
     assert!(Tensor::randperm(50, (Kind::Int64, Device::Cpu)).equal(&p1));
     assert!(Tensor::rand([3, 4], (Kind::Float, Device::Cpu)).equal(&u1));
-    assert!(matches!(g.f_randperm(-1, Device::Cpu), Err(Error::Config { .. })));
-    assert!(matches!(g.f_rand(&[2, -3], Device::Cpu), Err(Error::Config { .. })));
-    assert!(matches!(g.f_rand(&[1 << 40, 1 << 20], Device::Cpu), Err(Error::TooLarge { .. })));
+    assert!(matches!(
+        g.f_randperm(-1, Device::Cpu),
+        Err(Error::Config { .. })
+    ));
+    assert!(matches!(
+        g.f_rand(&[2, -3], Device::Cpu),
+        Err(Error::Config { .. })
+    ));
+    assert!(matches!(
+        g.f_rand(&[1 << 40, 1 << 20], Device::Cpu),
+        Err(Error::TooLarge { .. })
+    ));
 }

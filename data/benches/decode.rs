@@ -9,8 +9,9 @@
 //! `scripts/bench_decode.py` times Pillow, OpenCV and torchvision.io (libjpeg-turbo) on the
 //! same files. Files: `python3 scripts/make_bench_images.py` (target/bench-images).
 //!
-//! `cargo bench -p tch-dda-data --bench decode [-- DIR]`: prints milliseconds per image
-//! (median of 5 passes) and writes docs/bench/decode_rust.json.
+//! `cargo bench -p tch-dda-peers -p tch-dda-data --bench decode [-- DIR]` (both packages:
+//! the build `table1_files` shares): prints milliseconds per image (median of 5 passes) and
+//! writes docs/bench/decode_rust.json.
 
 use std::time::Instant;
 
@@ -70,7 +71,10 @@ fn main() -> anyhow::Result<()> {
         println!("{name}: {ms:.2} ms/image ({:.0} images/s)", 1e3 / ms);
         json.push(serde_json::json!({"decoder": name, "ms_per_image": ms}));
     }
-    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/bench/decode_rust.json");
+    let out = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/bench/decode_rust.json"
+    );
     std::fs::write(out, serde_json::to_string_pretty(&json)?)?;
     println!("wrote docs/bench/decode_rust.json");
     Ok(())

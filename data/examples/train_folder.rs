@@ -38,6 +38,7 @@ fn main() -> Result<()> {
             AugSpec::Normalize(NormalizeConfig::imagenet()),
         ],
     )?;
+    tch::manual_seed(0); // the network's initialisation
     let net = network(
         &(vs.root() / "net"),
         loader.dataset().classes().len() as i64,
@@ -45,8 +46,7 @@ fn main() -> Result<()> {
     let mut opt = nn::Adam::default().build(&vs, 2e-3)?;
     for epoch in 0..6 {
         let mut rng = loader.generator(epoch); // this rank's augmentation stream
-        let mut batches = loader.epoch(epoch)?;
-        let bar = indicatif::ProgressBar::new(batches.batches() as u64);
+        let mut batches = loader.epoch(epoch)?.with_progress();
         let mut losses = Vec::new();
         for batch in &mut batches {
             let batch = batch?;
@@ -57,9 +57,7 @@ fn main() -> Result<()> {
                 .cross_entropy_for_logits(&batch.labels);
             opt.backward_step(&loss);
             losses.push(loss.double_value(&[]));
-            bar.inc(1);
         }
-        bar.finish_and_clear();
         let mean = losses.iter().sum::<f64>() / losses.len() as f64;
         println!("epoch {epoch}: loss {mean:.3}; {}", batches.summary());
     }

@@ -407,6 +407,7 @@ impl Loader {
             workers,
             summary: EpochSummary::default(),
             started: Instant::now(),
+            progress: None,
         };
         epoch_iter.fill()?;
         Ok(epoch_iter)
@@ -577,6 +578,7 @@ pub struct Epoch {
     workers: Vec<JoinHandle<()>>,
     summary: EpochSummary,
     started: Instant,
+    progress: Option<indicatif::ProgressBar>,
 }
 
 impl std::fmt::Debug for Epoch {
@@ -608,6 +610,22 @@ impl Epoch {
             seconds: self.started.elapsed().as_secs_f64(),
             ..self.summary.clone()
         }
+    }
+
+    /// With a progress bar on the terminal (batches done, images per second; nothing is
+    /// drawn when stderr is not a terminal), which ends with the epoch's summary.
+    pub fn with_progress(mut self) -> Epoch {
+        let bar = indicatif::ProgressBar::new(self.total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "epoch {prefix} {bar:30} {pos}/{len} batches, {msg} [{elapsed_precise}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(self.epoch.to_string());
+        bar.set_position(self.next_yield as u64);
+        self.progress = Some(bar);
+        self
     }
 
     /// The batches of the epoch (this rank's), the yielded ones included.
@@ -703,6 +721,24 @@ impl Iterator for Epoch {
     type Item = Result<ImageBatch>;
 
     fn next(&mut self) -> Option<Result<ImageBatch>> {
+        let item = self.next_batch();
+        if let Some(bar) = &self.progress {
+            match &item {
+                Some(_) => {
+                    bar.set_position(self.next_yield as u64);
+                    let s = self.summary();
+                    bar.set_message(format!("{:.0} images/s", s.images_per_second()));
+                }
+                None if !bar.is_finished() => bar.finish_with_message(self.summary().to_string()),
+                None => {}
+            }
+        }
+        item
+    }
+}
+
+impl Epoch {
+    fn next_batch(&mut self) -> Option<Result<ImageBatch>> {
         while self.next_yield < self.total {
             let b = self.next_yield;
             if let Some(decoded) = self.ready.remove(&b) {
