@@ -20,13 +20,19 @@ pub struct Sample {
     pub objects: Vec<Object>,
 }
 
-/// One annotated object of an image (the COCO reader's boxes).
-#[derive(Debug, Clone, PartialEq)]
+/// One annotated object of an image (the COCO reader's boxes, polygons and keypoints).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Object {
     /// The box as `[x1, y1, x2, y2]` in pixels (COCO's `[x, y, w, h]` converted).
     pub bbox: [f32; 4],
     /// The category's index in [`Dataset::classes`].
     pub class: i64,
+    /// Its outline: polygons of `[x1, y1, x2, y2, ...]` in pixels (COCO's `segmentation`),
+    /// their union (each even-odd filled) the object's mask; empty: no mask.
+    pub polygons: Vec<Vec<f32>>,
+    /// Its keypoints as `[x, y, v]` (COCO's visibility `v`: 0 not labelled, 1 labelled but
+    /// hidden, 2 visible).
+    pub keypoints: Vec<[f32; 3]>,
 }
 
 /// A list of labelled image files, in a fixed order (the loader's indices refer to it).
@@ -35,6 +41,8 @@ pub struct Dataset {
     samples: Vec<Sample>,
     classes: Vec<String>,
     detection: bool,
+    masks: bool,
+    keypoints: usize,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +66,10 @@ struct CocoAnnotation {
     category_id: i64,
     #[serde(default)]
     iscrowd: u8,
+    #[serde(default)]
+    segmentation: Option<serde_json::Value>,
+    #[serde(default)]
+    keypoints: Vec<f64>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +109,29 @@ fn images_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 impl Dataset {
+    fn assemble(samples: Vec<Sample>, classes: Vec<String>, detection: bool) -> Dataset {
+        let objects = || samples.iter().flat_map(|s| s.objects.iter());
+        let masks = objects().any(|o| !o.polygons.is_empty());
+        let keypoints = objects().map(|o| o.keypoints.len()).max().unwrap_or(0);
+        Dataset {
+            samples,
+            classes,
+            detection,
+            masks,
+            keypoints,
+        }
+    }
+
+    /// Whether the batches carry instance masks (an object has a polygon).
+    pub fn has_masks(&self) -> bool {
+        self.masks
+    }
+
+    /// The keypoints per object in the batches (the most any object has; 0: none).
+    pub fn keypoints_per_object(&self) -> usize {
+        self.keypoints
+    }
+
     /// A dataset from samples and class names (the labels index `classes`; `classes` may be
     /// empty for unnamed labels). Its batches carry objects when a sample has one.
     ///
@@ -139,11 +174,7 @@ impl Dataset {
                 ),
             });
         }
-        Ok(Dataset {
-            samples,
-            classes,
-            detection,
-        })
+        Ok(Dataset::assemble(samples, classes, detection))
     }
 
     /// torchvision's `ImageFolder`: one folder per class under `root` (the classes are the
@@ -189,11 +220,7 @@ impl Dataset {
                 objects: Vec::new(),
             }));
         }
-        Ok(Dataset {
-            samples,
-            classes,
-            detection: false,
-        })
+        Ok(Dataset::assemble(samples, classes, false))
     }
 
     /// A list file: one image per line, `path label` (the label an integer, optional: `-1`
@@ -233,11 +260,7 @@ impl Dataset {
                 objects: Vec::new(),
             });
         }
-        Ok(Dataset {
-            samples,
-            classes: Vec::new(),
-            detection: false,
-        })
+        Ok(Dataset::assemble(samples, Vec::new(), false))
     }
 
     /// A COCO-style detection dataset: `annotations` is the JSON file (`images` with `id`
@@ -245,14 +268,16 @@ impl Dataset {
     /// `category_id`, `categories` with `id` and `name`), `images` the folder the file
     /// names are relative to. The classes are the categories sorted by id (an object's
     /// class is its category's index there); boxes become `[x1, y1, x2, y2]` in continuous
-    /// pixel coordinates (`x2 = x + w`). Crowd annotations (`iscrowd: 1`) are left out, as
-    /// torchvision's detection references do in training. Images keep the file's order and
-    /// may have no object. Segmentation polygons and keypoints are not read yet.
+    /// pixel coordinates (`x2 = x + w`); `segmentation` polygons become the objects'
+    /// instance masks and `keypoints` their keypoints. Crowd annotations (`iscrowd: 1`, with
+    /// their run-length masks) are left out, as torchvision's detection references do in
+    /// training. Images keep the file's order and may have no object.
     ///
     /// # Errors
     /// [`Error::Io`] when the file cannot be read; [`Error::Dataset`] for JSON that is not
-    /// COCO's layout, an annotation of an unknown image or category, a repeated id, or a
-    /// box of negative or non-finite size.
+    /// COCO's layout, an annotation of an unknown image or category, a repeated id, a box
+    /// of negative or non-finite size, a polygon of fewer than 3 points, a run-length mask on
+    /// a non-crowd object, or keypoints that are not `[x, y, v]` triples.
     pub fn coco(annotations: impl AsRef<Path>, images: impl AsRef<Path>) -> Result<Dataset> {
         let (file, dir) = (annotations.as_ref(), images.as_ref());
         let text = std::fs::read_to_string(file).map_err(|e| io(file, e))?;
@@ -311,16 +336,59 @@ impl Dataset {
             if a.iscrowd != 0 {
                 continue;
             }
+            let polygons = match &a.segmentation {
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(serde_json::Value::Array(polys)) => polys
+                    .iter()
+                    .map(|p| {
+                        let v: Option<Vec<f32>> = p
+                            .as_array()
+                            .and_then(|p| p.iter().map(|c| c.as_f64().map(|c| c as f32)).collect());
+                        match v {
+                            Some(v) if v.len() >= 6 && v.len() % 2 == 0 => {
+                                if v.iter().all(|c| c.is_finite()) {
+                                    Ok(v)
+                                } else {
+                                    Err(bad(format!("annotation {n}: a polygon is not finite")))
+                                }
+                            }
+                            _ => Err(bad(format!(
+                                "annotation {n}: a segmentation polygon must be a list of at \
+                                 least 3 (x, y) pairs, [x1, y1, x2, y2, ...]"
+                            ))),
+                        }
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                Some(_) => {
+                    return Err(bad(format!(
+                        "annotation {n}: a run-length (RLE) segmentation; this reader takes \
+                         polygons (RLE is read only for crowd regions, which it leaves out)"
+                    )))
+                }
+            };
+            if a.keypoints.len() % 3 != 0 || !a.keypoints.iter().all(|v| v.is_finite()) {
+                return Err(bad(format!(
+                    "annotation {n}: keypoints must be finite [x, y, v] triples, got {} values",
+                    a.keypoints.len()
+                )));
+            }
+            let keypoints = a
+                .keypoints
+                .chunks_exact(3)
+                .map(|k| [k[0] as f32, k[1] as f32, k[2] as f32])
+                .collect();
             samples[slot].objects.push(Object {
                 bbox: [x as f32, y as f32, (x + w) as f32, (y + h) as f32],
                 class,
+                polygons,
+                keypoints,
             });
         }
-        Ok(Dataset {
+        Ok(Dataset::assemble(
             samples,
-            classes: categories.iter().map(|c| c.name.clone()).collect(),
-            detection: true,
-        })
+            categories.iter().map(|c| c.name.clone()).collect(),
+            true,
+        ))
     }
 
     /// Whether the batches carry objects (a COCO dataset).

@@ -143,22 +143,39 @@ pub struct Objects {
     /// (B, N) bool: a real object with some area left inside the image (false on padding
     /// and on objects the decode-time crop removed).
     pub valid: Tensor,
+    /// (B, N, H, W) uint8 instance masks (1 inside object k's polygons), when the dataset
+    /// has polygons: rasterised at the batch's size (pixel centres inside), after the
+    /// decode-time resize or crop.
+    pub masks: Option<Tensor>,
+    /// (B, N·K, 2) float32 keypoints (object k's in rows k·K..(k+1)·K) and their (B, N·K)
+    /// validity (labelled and inside the image), when the dataset has keypoints.
+    pub keypoints: Option<(Tensor, Tensor)>,
 }
 
 impl ImageBatch {
     /// A [`tch_dda::Batch`] of `image` (the batch's images as the pipeline takes them, for
     /// example `images.to_kind(Float) / 255`) with this batch's boxes, their class ids and
-    /// validity, and the labels: ready for `f_forward_batch`.
+    /// validity, instance masks and keypoints, and the labels: ready for `f_forward_batch`
+    /// (set `AnnotationOptions::instance_masks` so that a dropped box drops its mask).
     pub fn record(&self, image: Tensor) -> tch_dda::Batch {
-        let batch = tch_dda::Batch::new(image).with_labels(self.labels.shallow_clone());
-        match &self.objects {
-            Some(o) => batch.with_boxes(
+        let mut batch = tch_dda::Batch::new(image).with_labels(self.labels.shallow_clone());
+        if let Some(o) = &self.objects {
+            batch = batch.with_boxes(
                 tch_dda::Boxes::xyxy(o.boxes.shallow_clone())
                     .with_valid(o.valid.shallow_clone())
                     .with_class_ids(o.classes.shallow_clone()),
-            ),
-            None => batch,
+            );
+            // A batch without objects has no mask channel to give (N = 0).
+            if let Some(m) = o.masks.as_ref().filter(|m| m.size()[1] > 0) {
+                batch = batch.with_masks(m.shallow_clone());
+            }
+            if let Some((p, v)) = &o.keypoints {
+                batch = batch.with_keypoints(
+                    tch_dda::Keypoints::new(p.shallow_clone()).with_valid(v.shallow_clone()),
+                );
+            }
         }
+        batch
     }
 }
 
@@ -395,6 +412,8 @@ impl Loader {
         let mut epoch_iter = Epoch {
             config: self.config.clone(),
             detection: self.data.is_detection(),
+            masks: self.data.has_masks(),
+            keypoints: self.data.keypoints_per_object(),
             epoch,
             samples: self.data.len(),
             order,
@@ -426,40 +445,142 @@ struct Decoded {
     images: Option<Tensor>,
     labels: Vec<i64>,
     indices: Vec<usize>,
-    /// Per image: its objects' boxes in the batch's pixels, classes and validity.
-    objects: Vec<Vec<([f32; 4], i64, bool)>>,
+    /// Per image: its objects placed in the batch's pixels.
+    objects: Vec<Vec<Placed>>,
+    /// The batch's (height, width).
+    size: (usize, usize),
     skipped: Vec<(PathBuf, String)>,
 }
 
-/// An object's box placed into the batch and clipped to it; valid when some area is left.
-fn place_object(o: &crate::Object, p: &decode::Placement) -> ([f32; 4], i64, bool) {
+/// An object placed in the batch's pixels.
+struct Placed {
+    bbox: [f32; 4],
+    class: i64,
+    valid: bool,
+    /// Its mask, height × width, when the dataset has masks.
+    mask: Option<Vec<u8>>,
+    keypoints: Vec<([f32; 2], bool)>,
+}
+
+/// The union of `polygons` (each even-odd filled), mapped by `p`, as a height × width mask:
+/// a pixel is inside when its centre is.
+fn rasterise(polygons: &[Vec<f32>], p: &decode::Placement) -> Vec<u8> {
+    let (w, h) = (p.width as usize, p.height as usize);
+    let mut mask = vec![0u8; w * h];
+    let mut xs = Vec::new();
+    for poly in polygons {
+        let pts: Vec<(f64, f64)> = poly
+            .chunks_exact(2)
+            .map(|c| (f64::from(c[0]) * p.sx + p.tx, f64::from(c[1]) * p.sy + p.ty))
+            .collect();
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), q| {
+                (lo.min(q.1), hi.max(q.1))
+            });
+        let first = (lo - 0.5).ceil().max(0.0);
+        let last = (hi - 0.5).floor().min(h as f64 - 1.0);
+        if first.is_nan() || last.is_nan() || first > last {
+            continue;
+        }
+        for row in first as usize..=last as usize {
+            let yc = row as f64 + 0.5;
+            xs.clear();
+            for i in 0..pts.len() {
+                let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+                if (a.1 <= yc) != (b.1 <= yc) {
+                    xs.push(a.0 + (yc - a.1) * (b.0 - a.0) / (b.1 - a.1));
+                }
+            }
+            xs.sort_by(f64::total_cmp);
+            for pair in xs.chunks_exact(2) {
+                // Columns whose centre c + 0.5 lies in [x0, x1).
+                let c0 = (pair[0] - 0.5).ceil().max(0.0);
+                let c1 = ((pair[1] - 0.5).ceil() - 1.0).min(w as f64 - 1.0);
+                if c0 <= c1 {
+                    mask[row * w + c0 as usize..=row * w + c1 as usize].fill(1);
+                }
+            }
+        }
+    }
+    mask
+}
+
+/// An object placed into the batch: its box clipped to the image (valid when some area is
+/// left), its mask, its keypoints (valid when labelled and inside).
+fn place_object(o: &crate::Object, p: &decode::Placement, masks: bool) -> Placed {
     let [x1, y1, x2, y2] = o.bbox.map(f64::from);
     let cx = |x: f64| (x * p.sx + p.tx).clamp(0.0, p.width);
     let cy = |y: f64| (y * p.sy + p.ty).clamp(0.0, p.height);
     let b = [cx(x1), cy(y1), cx(x2), cy(y2)];
-    let valid = b[2] > b[0] && b[3] > b[1];
-    (b.map(|v| v as f32), o.class, valid)
+    let keypoints = o
+        .keypoints
+        .iter()
+        .map(|&[x, y, v]| {
+            let (x, y) = (f64::from(x) * p.sx + p.tx, f64::from(y) * p.sy + p.ty);
+            let inside = (0.0..p.width).contains(&x) && (0.0..p.height).contains(&y);
+            ([x as f32, y as f32], v > 0.0 && inside)
+        })
+        .collect();
+    Placed {
+        bbox: b.map(|v| v as f32),
+        class: o.class,
+        valid: b[2] > b[0] && b[3] > b[1],
+        mask: masks.then(|| rasterise(&o.polygons, p)),
+        keypoints,
+    }
 }
 
-/// The objects as padded (B, N, ...) tensors.
-fn objects_tensors(per_image: &[Vec<([f32; 4], i64, bool)>]) -> Result<Objects> {
+/// The objects as padded (B, N, ...) tensors (`k` keypoints per object).
+fn objects_tensors(
+    per_image: &[Vec<Placed>],
+    (h, w): (usize, usize),
+    masks: bool,
+    k: usize,
+) -> Result<Objects> {
     let b = per_image.len();
     let n = per_image.iter().map(Vec::len).max().unwrap_or(0);
     let mut boxes = vec![0f32; b * n * 4];
     let mut classes = vec![-1i64; b * n];
     let mut valid = vec![false; b * n];
+    let mut mask = vec![0u8; if masks { b * n * h * w } else { 0 }];
+    let mut points = vec![0f32; b * n * k * 2];
+    let mut seen = vec![false; b * n * k];
     for (i, objs) in per_image.iter().enumerate() {
-        for (j, (bx, c, v)) in objs.iter().enumerate() {
-            boxes[(i * n + j) * 4..(i * n + j + 1) * 4].copy_from_slice(bx);
-            classes[i * n + j] = *c;
-            valid[i * n + j] = *v;
+        for (j, o) in objs.iter().enumerate() {
+            let at = i * n + j;
+            boxes[at * 4..(at + 1) * 4].copy_from_slice(&o.bbox);
+            classes[at] = o.class;
+            valid[at] = o.valid;
+            if let Some(m) = &o.mask {
+                mask[at * h * w..(at + 1) * h * w].copy_from_slice(m);
+            }
+            for (q, (pt, v)) in o.keypoints.iter().enumerate() {
+                points[(at * k + q) * 2..(at * k + q + 1) * 2].copy_from_slice(pt);
+                seen[at * k + q] = *v;
+            }
         }
     }
-    let (b, n) = (b as i64, n as i64);
+    let (b, n, k) = (b as i64, n as i64, k as i64);
+    let masks = if masks {
+        Some(Tensor::f_from_slice(&mask)?.f_view([b, n, h as i64, w as i64])?)
+    } else {
+        None
+    };
+    let keypoints = if k > 0 {
+        Some((
+            Tensor::f_from_slice(&points)?.f_view([b, n * k, 2])?,
+            Tensor::f_from_slice(&seen)?.f_view([b, n * k])?,
+        ))
+    } else {
+        None
+    };
     Ok(Objects {
         boxes: Tensor::f_from_slice(&boxes)?.f_view([b, n, 4])?,
         classes: Tensor::f_from_slice(&classes)?.f_view([b, n])?,
         valid: Tensor::f_from_slice(&valid)?.f_view([b, n])?,
+        masks,
+        keypoints,
     })
 }
 
@@ -471,6 +592,7 @@ fn decode_batch(job: &Job, data: &Dataset, config: &LoaderConfig) -> Result<Deco
         labels: Vec::with_capacity(job.indices.len()),
         indices: Vec::with_capacity(job.indices.len()),
         objects: Vec::new(),
+        size: (0, 0),
         skipped: Vec::new(),
     };
     let mut first_size: Option<(PathBuf, u32, u32)> = None;
@@ -505,8 +627,13 @@ fn decode_batch(job: &Job, data: &Dataset, config: &LoaderConfig) -> Result<Deco
                 images.push(x);
                 out.labels.push(sample.label);
                 out.indices.push(i);
+                out.size = (placement.height as usize, placement.width as usize);
                 if data.is_detection() {
-                    let objs = sample.objects.iter().map(|o| place_object(o, &placement));
+                    let masks = data.has_masks();
+                    let objs = sample
+                        .objects
+                        .iter()
+                        .map(|o| place_object(o, &placement, masks));
                     out.objects.push(objs.collect());
                 }
             }
@@ -566,6 +693,8 @@ fn worker(
 pub struct Epoch {
     config: LoaderConfig,
     detection: bool,
+    masks: bool,
+    keypoints: usize,
     epoch: u64,
     samples: usize,
     order: Vec<usize>,
@@ -694,14 +823,20 @@ impl Epoch {
             labels.f_to_device_(device, Kind::Int64, true, false)?
         };
         let objects = if self.detection {
-            let o = objects_tensors(&decoded.objects)?;
+            let o = objects_tensors(&decoded.objects, decoded.size, self.masks, self.keypoints)?;
             Some(if device == Device::Cpu {
                 o
             } else {
+                let to = |t: &Tensor| t.f_to_device_(device, t.kind(), true, false);
                 Objects {
-                    boxes: o.boxes.f_to_device_(device, Kind::Float, true, false)?,
-                    classes: o.classes.f_to_device_(device, Kind::Int64, true, false)?,
-                    valid: o.valid.f_to_device_(device, Kind::Bool, true, false)?,
+                    boxes: to(&o.boxes)?,
+                    classes: to(&o.classes)?,
+                    valid: to(&o.valid)?,
+                    masks: o.masks.as_ref().map(to).transpose()?,
+                    keypoints: match &o.keypoints {
+                        Some((p, v)) => Some((to(p)?, to(v)?)),
+                        None => None,
+                    },
                 }
             })
         } else {
@@ -777,5 +912,74 @@ impl Drop for Epoch {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(w: f64, h: f64) -> decode::Placement {
+        decode::Placement {
+            sx: 1.0,
+            sy: 1.0,
+            tx: 0.0,
+            ty: 0.0,
+            width: w,
+            height: h,
+        }
+    }
+
+    /// The shoelace area of a polygon.
+    fn area(p: &[f32]) -> f64 {
+        let n = p.len() / 2;
+        (0..n)
+            .map(|i| {
+                let j = (i + 1) % n;
+                f64::from(p[2 * i]) * f64::from(p[2 * j + 1])
+                    - f64::from(p[2 * j]) * f64::from(p[2 * i + 1])
+            })
+            .sum::<f64>()
+            .abs()
+            / 2.0
+    }
+
+    #[test]
+    fn rasterised_polygons_cover_their_area() {
+        // Rectilinear polygons with integer corners cover exactly their area in pixel
+        // centres: an L shape (concave), and a rectangle partly outside the image.
+        let l_shape = vec![2.0, 1.0, 9.0, 1.0, 9.0, 4.0, 5.0, 4.0, 5.0, 11.0, 2.0, 11.0];
+        let m = rasterise(std::slice::from_ref(&l_shape), &identity(16.0, 16.0));
+        assert_eq!(m.iter().map(|&v| v as f64).sum::<f64>(), area(&l_shape));
+        assert_eq!(m[16 + 8], 1); // (x 8, y 1) inside the top bar
+        assert_eq!(m[16 * 5 + 8], 0); // (x 8, y 5) in the notch
+        let out = vec![-3.0, -2.0, 4.0, -2.0, 4.0, 3.0, -3.0, 3.0];
+        let m = rasterise(&[out], &identity(16.0, 16.0));
+        assert_eq!(m.iter().filter(|&&v| v == 1).count(), 4 * 3);
+        // A triangle: within half its perimeter of its area.
+        let tri = vec![1.5, 2.25, 30.75, 9.5, 12.0, 28.0];
+        let m = rasterise(std::slice::from_ref(&tri), &identity(32.0, 32.0));
+        let covered = m.iter().map(|&v| v as f64).sum::<f64>();
+        assert!(
+            (covered - area(&tri)).abs() < 40.0,
+            "{covered} vs {}",
+            area(&tri)
+        );
+        // Two polygons: their union; a placement scales them.
+        let a = vec![0.0, 0.0, 4.0, 0.0, 4.0, 4.0, 0.0, 4.0];
+        let b = vec![2.0, 2.0, 6.0, 2.0, 6.0, 6.0, 2.0, 6.0];
+        let m = rasterise(&[a.clone(), b], &identity(8.0, 8.0));
+        assert_eq!(m.iter().filter(|&&v| v == 1).count(), 16 + 16 - 4);
+        let twice = decode::Placement {
+            sx: 2.0,
+            sy: 2.0,
+            tx: 1.0,
+            ty: 0.0,
+            ..identity(16.0, 16.0)
+        };
+        let m = rasterise(&[a], &twice);
+        assert_eq!(m.iter().filter(|&&v| v == 1).count(), 64);
+        assert_eq!(m[0], 0); // column 0 is left of x = 1
+        assert_eq!(m[1], 1);
     }
 }

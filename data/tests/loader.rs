@@ -674,9 +674,19 @@ fn coco_folder(name: &str, n: usize) -> (PathBuf, PathBuf) {
         img.save(root.join(&file)).unwrap();
         images.push(serde_json::json!({"id": 100 + i, "file_name": file, "width": w, "height": h}));
         for (cat, (x, y, bw, bh)) in [(7, red), (3, green)] {
+            // The outline is the rectangle; the red object has keypoints: its centre and
+            // one unlabelled.
+            let (cx, cy) = (x as f64 + bw as f64 / 2.0, y as f64 + bh as f64 / 2.0);
+            let keypoints = if cat == 7 {
+                vec![cx, cy, 2.0, 0.0, 0.0, 0.0]
+            } else {
+                vec![]
+            };
             annotations.push(serde_json::json!({
                 "id": annotations.len(), "image_id": 100 + i, "category_id": cat,
                 "bbox": [x, y, bw, bh], "iscrowd": 0, "area": bw * bh,
+                "segmentation": [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]],
+                "keypoints": keypoints,
             }));
         }
     }
@@ -726,7 +736,7 @@ fn coco_boxes_move_with_the_decode_time_crop_and_resize() {
         scale: (0.3, 1.0),
         ratio: (0.75, 1.333),
     };
-    let mut checked = (0, 0);
+    let mut checked = (0, 0, 0);
     let centre = |shorter, height, width| Resize::ShorterThenCenter {
         shorter,
         height,
@@ -775,24 +785,46 @@ fn coco_boxes_move_with_the_decode_time_crop_and_resize() {
                                     "{resize:?}: box {bx:?}, pixels {seen:?}"
                                 );
                             }
+                            // The mask is the object's pixels, up to its outline.
+                            let mask = objects.masks.as_ref().unwrap().get(k).get(j);
+                            let pixels = image.get(1 - class).gt(127);
+                            let differ = mask.ne_tensor(&pixels.to_kind(Kind::Uint8));
+                            let differ = differ.sum(Kind::Int64).int64_value(&[]) as f32;
+                            let outline = 2.0 * (bx[2] - bx[0] + bx[3] - bx[1]) + 4.0;
+                            assert!(differ <= outline, "{resize:?}: {differ} pixels differ");
+                            // The red object's centre keypoint: the centre of its pixels.
+                            if class == 1 {
+                                let (pts, ok) = objects.keypoints.as_ref().unwrap();
+                                let at = j * 2;
+                                assert_eq!(ok.int64_value(&[k, at + 1]), 0, "unlabelled");
+                                let whole = (0..4).all(|c| (seen[c] - bx[c] as f64).abs() <= 1.0)
+                                    && bx[0] > 0.5
+                                    && bx[1] > 0.5;
+                                if whole && ok.int64_value(&[k, at]) == 1 {
+                                    let px = pts.double_value(&[k, at, 0]);
+                                    let py = pts.double_value(&[k, at, 1]);
+                                    assert!((px - (seen[0] + seen[2]) / 2.0).abs() <= 1.0);
+                                    assert!((py - (seen[1] + seen[3]) / 2.0).abs() <= 1.0);
+                                    checked.2 += 1;
+                                }
+                            }
                             checked.0 += 1;
                         }
                     }
                 }
                 // The record the pipeline takes carries them.
                 let rec = batch.record(batch.images.to_kind(Kind::Float) / 255.0);
-                assert!(rec
-                    .boxes
-                    .unwrap()
-                    .class_ids
-                    .unwrap()
-                    .equal(&objects.classes));
+                let ids = rec.boxes.unwrap().class_ids.unwrap();
+                assert!(ids.equal(&objects.classes));
+                let (h, w) = (rec.image.size()[2], rec.image.size()[3]);
+                assert_eq!(rec.masks.unwrap().size(), [b, 2, h, w]);
+                assert_eq!(rec.keypoints.unwrap().points.size(), [b, 4, 2]);
             }
         }
     }
     assert!(
-        checked.0 >= 60 && checked.1 >= 1,
-        "checked (valid, invalid) = {checked:?}"
+        checked.0 >= 60 && checked.1 >= 1 && checked.2 >= 20,
+        "checked (valid, invalid, keypoints) = {checked:?}"
     );
 }
 
@@ -821,6 +853,24 @@ fn coco_files_that_are_not_cocos_layout_are_typed_errors() {
             r#"{"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "a"}],
                 "annotations": [{"image_id": 1, "bbox": [0, 0, -3, 1], "category_id": 1}]}"#,
             "bbox",
+        ),
+        (
+            r#"{"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "a"}],
+                "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1], "category_id": 1,
+                                 "segmentation": {"size": [4, 4], "counts": "abc"}}]}"#,
+            "run-length",
+        ),
+        (
+            r#"{"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "a"}],
+                "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1], "category_id": 1,
+                                 "segmentation": [[0, 0, 3, 0]]}]}"#,
+            "at least 3",
+        ),
+        (
+            r#"{"images": [{"id": 1, "file_name": "a.png"}], "categories": [{"id": 1, "name": "a"}],
+                "annotations": [{"image_id": 1, "bbox": [0, 0, 1, 1], "category_id": 1,
+                                 "keypoints": [1, 2, 2, 5]}]}"#,
+            "triples",
         ),
     ];
     for (text, says) in cases {
