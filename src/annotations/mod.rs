@@ -187,6 +187,98 @@ impl Boxes {
     pub fn to_xyxy(&self) -> Tensor {
         self.format.to_xyxy(&self.data)
     }
+
+    /// torchvision's `ClampBoundingBoxes` on an image of `(height, width)`: every x corner
+    /// clamped to `[0, width]`, every y corner to `[0, height]` (in xyxy, converted back to
+    /// the boxes' format); validity, class ids and the rest kept.
+    ///
+    /// # Errors
+    /// [`Error::Annotation`] for boxes that are not 2D (…, 4) or a negative size.
+    pub fn f_clamp(&self, (height, width): (i64, i64)) -> Result<Boxes> {
+        self.check_2d("Boxes::f_clamp", (height, width))?;
+        let xyxy = self.to_xyxy();
+        let x = xyxy.narrow(-1, 0, 1).clamp(0.0, width as f64);
+        let y = xyxy.narrow(-1, 1, 1).clamp(0.0, height as f64);
+        let x2 = xyxy.narrow(-1, 2, 1).clamp(0.0, width as f64);
+        let y2 = xyxy.narrow(-1, 3, 1).clamp(0.0, height as f64);
+        let clamped = Tensor::cat(&[x, y, x2, y2], -1);
+        Ok(Boxes {
+            data: self.format.from_xyxy(&clamped),
+            ..self.clone()
+        })
+    }
+
+    /// torchvision's `SanitizeBoundingBoxes(min_size, min_area)` on an image of
+    /// `(height, width)`: a box stays valid when its width and height (`x2 - x1`,
+    /// `y2 - y1`: torchvision's continuous sizes) are at least `min_size`, its area at least
+    /// `min_area`, no corner is negative and none lies past the image; the others are marked
+    /// invalid (already invalid boxes stay so). The boxes themselves, their class ids and
+    /// the rest are kept: [`Boxes::to_list`] and [`Boxes::class_id_list`] then drop them
+    /// together. torchvision's defaults are `min_size = 1`, `min_area = 1`.
+    ///
+    /// # Errors
+    /// [`Error::Annotation`] for boxes that are not 2D (…, 4) or a negative size;
+    /// [`Error::Config`] for a negative or non-finite `min_size` or `min_area`.
+    pub fn f_sanitize(
+        &self,
+        (height, width): (i64, i64),
+        min_size: f64,
+        min_area: f64,
+    ) -> Result<Boxes> {
+        const OP: &str = "Boxes::f_sanitize";
+        self.check_2d(OP, (height, width))?;
+        for (name, v) in [("min_size", min_size), ("min_area", min_area)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::Config {
+                    op: OP,
+                    name,
+                    value: v.to_string(),
+                    allowed: "a finite value of 0 or more".into(),
+                });
+            }
+        }
+        let b = self.to_xyxy();
+        let c = |i| b.select(-1, i);
+        let (ws, hs) = (c(2) - c(0), c(3) - c(1));
+        let keep = ws
+            .ge(min_size)
+            .logical_and(&hs.ge(min_size))
+            .logical_and(&(&ws * &hs).ge(min_area))
+            .logical_and(&b.ge(0.0).all_dim(-1, false))
+            .logical_and(&c(0).le(width as f64))
+            .logical_and(&c(2).le(width as f64))
+            .logical_and(&c(1).le(height as f64))
+            .logical_and(&c(3).le(height as f64));
+        let valid = match &self.valid {
+            Some(v) => v.logical_and(&keep),
+            None => keep,
+        };
+        Ok(Boxes {
+            valid: Some(valid),
+            ..self.clone()
+        })
+    }
+
+    fn check_2d(&self, op: &'static str, (height, width): (i64, i64)) -> Result<()> {
+        if self.data.size().last() != Some(&4) || self.data.dim() < 2 {
+            return Err(Error::Annotation {
+                op,
+                what: "boxes",
+                problem: format!(
+                    "have shape {:?}; expected (B,N,4) or (N,4) image boxes",
+                    self.data.size()
+                ),
+            });
+        }
+        if height < 0 || width < 0 {
+            return Err(Error::Annotation {
+                op,
+                what: "image size",
+                problem: format!("is ({height}, {width}); sides are 0 or more"),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The rows of (B,N,…) `t` that `valid` (B,N) marks, one tensor per image (`unbatched`: `t`
