@@ -983,3 +983,51 @@ mod tests {
         assert_eq!(m[1], 1);
     }
 }
+
+#[cfg(test)]
+mod worker_tests {
+    use super::*;
+
+    /// A job that panics in the worker (an index past the dataset) becomes that batch's
+    /// `Error::Worker`, and the same worker goes on with the next job.
+    #[test]
+    fn a_panicking_batch_is_an_error_and_the_worker_goes_on() {
+        let root = std::env::temp_dir().join(format!("tch-dda-data-panic-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        let img = image::RgbImage::from_pixel(6, 5, image::Rgb([9, 8, 7]));
+        img.save(root.join("a/0.png")).unwrap();
+        let data = Dataset::image_folder(&root).unwrap();
+        let config = LoaderConfig {
+            resize: Resize::Original,
+            ..Default::default()
+        };
+        let (jobs_tx, jobs_rx) = channel::<Job>();
+        let (done_tx, done_rx) = channel();
+        let job = |batch, indices: Vec<usize>| Job {
+            batch,
+            indices,
+            draws: Vec::new(),
+        };
+        jobs_tx.send(job(0, vec![0, 7])).unwrap(); // index 7: past the one image
+        jobs_tx.send(job(1, vec![0])).unwrap();
+        drop(jobs_tx);
+        // The default hook would print the expected panic; keep the output clean.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        worker(&Mutex::new(jobs_rx), &done_tx, &data, &config);
+        std::panic::set_hook(hook);
+        let results: Vec<_> = done_rx.try_iter().collect();
+        assert_eq!(results.len(), 2);
+        match &results[0] {
+            (0, Err(Error::Worker { batch: 0, message })) => {
+                assert!(message.contains("index out of bounds"), "{message}")
+            }
+            (b, other) => panic!("batch {b}: {:?}", other.as_ref().err()),
+        }
+        let (b, ok) = &results[1];
+        assert_eq!(*b, 1);
+        let decoded = ok.as_ref().unwrap();
+        assert_eq!(decoded.images.as_ref().unwrap().size(), [1, 3, 5, 6]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

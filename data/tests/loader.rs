@@ -646,8 +646,12 @@ fn dropping_an_epoch_early_stops_its_workers() {
         assert!(epoch.next().unwrap().is_ok());
         drop(epoch); // joins the workers: a hang here fails the test by its timeout
     }
-    // The same loader still runs whole epochs afterwards.
+    // The same loader still runs whole epochs afterwards, with a progress bar too (drawn
+    // nowhere here: stderr is not a terminal), which ends with the epoch.
     assert_eq!(loader.epoch(1).unwrap().count(), 20);
+    let plain = collect(loader.epoch(2).unwrap());
+    let shown = collect(loader.epoch(2).unwrap().with_progress());
+    assert_eq!(plain, shown);
 }
 
 /// Per image: a red and a green rectangle on black (JPEG would blur the edges: PNG), and a
