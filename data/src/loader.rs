@@ -855,6 +855,16 @@ impl Epoch {
 impl Iterator for Epoch {
     type Item = Result<ImageBatch>;
 
+    /// The batches left; with [`OnError::Skip`] a batch whose every file is skipped yields
+    /// nothing, so the lower bound is 0 then.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.total - self.next_yield;
+        match self.config.on_error {
+            OnError::Fail => (left, Some(left)),
+            OnError::Skip => (0, Some(left)),
+        }
+    }
+
     fn next(&mut self) -> Option<Result<ImageBatch>> {
         let item = self.next_batch();
         if let Some(bar) = &self.progress {

@@ -649,6 +649,11 @@ fn dropping_an_epoch_early_stops_its_workers() {
     // The same loader still runs whole epochs afterwards, with a progress bar too (drawn
     // nowhere here: stderr is not a terminal), which ends with the epoch.
     assert_eq!(loader.epoch(1).unwrap().count(), 20);
+    let mut epoch = loader.epoch(2).unwrap();
+    assert_eq!(epoch.size_hint(), (20, Some(20)));
+    epoch.next();
+    assert_eq!(epoch.size_hint(), (19, Some(19)));
+    drop(epoch);
     let plain = collect(loader.epoch(2).unwrap());
     let shown = collect(loader.epoch(2).unwrap().with_progress());
     assert_eq!(plain, shown);
