@@ -320,6 +320,26 @@ impl AugSpec {
             .unwrap_or(false)
     }
 
+    /// The params keys whose values index the batch (sample `i` reads the samples they
+    /// name), Kornia's `_batch_index_param`: a video container maps them from clips to
+    /// frames.
+    pub(crate) fn batch_index_keys(&self) -> &'static [&'static str] {
+        match self {
+            AugSpec::RandomMosaic(_) => &["permutation"],
+            _ => &[],
+        }
+    }
+
+    /// The params keys drawn once for the whole batch whatever its size (ColorJitter's
+    /// `order` of the four colour steps): a video container keeps them as drawn instead of
+    /// repeating them over the frames.
+    pub(crate) fn batch_wide_keys(&self) -> &'static [&'static str] {
+        match self {
+            AugSpec::ColorJitter(_) | AugSpec::ColorJiggle(_) => &["order"],
+            _ => &[],
+        }
+    }
+
     /// The fields of the operator's config in `json`, the spec serialised (`{name: config}`,
     /// a custom step's under `config`).
     fn config_fields<'j>(

@@ -183,8 +183,19 @@ pub struct VideoSequential {
     pipeline: Sequential,
     data_format: VideoFormat,
     same_on_frame: bool,
-    /// Each step's own `same_on_batch` (from its spec, read once), by step index.
-    same_on_batch: Vec<bool>,
+    /// What each step's spec says of its params (read once), by step index.
+    keys: Vec<StepKeys>,
+}
+
+/// A step's draw as a video container treats it, from its spec.
+#[derive(Debug, Clone, Copy)]
+struct StepKeys {
+    /// The step's own `same_on_batch`.
+    same_on_batch: bool,
+    /// Params that index the batch ([`crate::AugSpec::batch_index_keys`]).
+    batch_index: &'static [&'static str],
+    /// Params drawn once for any batch ([`crate::AugSpec::batch_wide_keys`]).
+    batch_wide: &'static [&'static str],
 }
 
 /// A clip shape's sizes: `b` clips of `t` frames; `frames` the flattened (B·T,C,H,W).
@@ -242,16 +253,23 @@ impl VideoSequential {
                 );
             }
         }
-        let same_on_batch = pipeline
+        let keys = pipeline
             .steps()
             .iter()
-            .map(|s| s.spec().same_on_batch())
+            .map(|s| {
+                let spec = s.spec();
+                StepKeys {
+                    same_on_batch: spec.same_on_batch(),
+                    batch_index: spec.batch_index_keys(),
+                    batch_wide: spec.batch_wide_keys(),
+                }
+            })
             .collect();
         Ok(VideoSequential {
             pipeline,
             data_format,
             same_on_frame,
-            same_on_batch,
+            keys,
         })
     }
 
@@ -505,14 +523,14 @@ impl VideoSequential {
     fn draw(&self, c: &Clips, device: Device) -> Result<Params> {
         self.pipeline
             .sample_steps(&c.frames, &mut |i, step, shape| {
-                self.draw_step(step, self.same_on_batch[i], shape, c, device)
+                self.draw_step(step, self.keys[i], shape, c, device)
             })
     }
 
     fn draw_step(
         &self,
         step: &dyn Augmentation,
-        same_on_batch: bool,
+        keys: StepKeys,
         shape: &[i64],
         c: &Clips,
         device: Device,
@@ -529,6 +547,7 @@ impl VideoSequential {
             }
             return Ok(p);
         }
+        let same_on_batch = keys.same_on_batch;
         // Kornia's draw sizes: per clip, one for all, one per frame index, one per frame.
         let n = match (self.same_on_frame, same_on_batch) {
             (true, true) => 1,
@@ -539,7 +558,7 @@ impl VideoSequential {
         let drawn = step.sample(&[&[n][..], &shape[1..]].concat(), device)?;
         let mut p = Params::new();
         for (key, v) in drawn.iter() {
-            let kept = key == "order" && matches!(step.name(), "ColorJitter" | "ColorJiggle");
+            let kept = keys.batch_wide.contains(&key);
             let v = if key == "forward_input_shape" {
                 self.frames_record(v, c)?
             } else if kept || v.dim() == 0 || v.numel() == 0 {
@@ -547,9 +566,10 @@ impl VideoSequential {
             } else {
                 self.repeat_over_frames(v, c, same_on_batch)?
             };
-            // RandomMosaic's tiles index the batch: drawn per clip, they name clips; frame t
-            // of a clip takes frame t of the clips it names (Kornia's `_batch_index_param`).
-            let v = if self.same_on_frame && step.name() == "RandomMosaic" && key == "permutation" {
+            // Values that index the batch (RandomMosaic's tiles), drawn per clip, name clips;
+            // frame t of a clip takes frame t of the clips they name (Kornia's
+            // `_batch_index_param`).
+            let v = if self.same_on_frame && keys.batch_index.contains(&key) {
                 let frame = Tensor::f_arange(c.b * c.t, (Kind::Int64, v.device()))?
                     .f_remainder(c.t)?
                     .f_view([-1, 1])?;
