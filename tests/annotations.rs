@@ -1122,4 +1122,18 @@ fn clamping_and_sanitising_boxes_equal_torchvisions() {
         boxes.f_clamp((-1, 4)),
         Err(Error::Annotation { .. })
     ));
+    let flags = Boxes::xyxy(Tensor::ones([1, 2, 4], (Kind::Bool, Device::Cpu)));
+    assert!(matches!(
+        flags.f_clamp((4, 4)),
+        Err(Error::Annotation { .. })
+    ));
+    assert!(matches!(
+        flags.f_sanitize((4, 4), 1.0, 1.0),
+        Err(Error::Annotation { .. })
+    ));
+    // Integer boxes keep their kind, as torchvision's.
+    let ints = Boxes::xyxy(Tensor::from_slice(&[-3i64, 2, 80, 9]).view([1, 1, 4]));
+    let c = ints.f_clamp((50, 70)).unwrap().data;
+    assert_eq!(c.kind(), Kind::Int64);
+    assert_eq!(Vec::<i64>::try_from(c.view([-1])).unwrap(), [0, 2, 70, 9]);
 }

@@ -67,18 +67,21 @@ fn main() -> Result<()> {
             let (out, _) = rng.f_scope(|| aug.f_forward_batch(&record))??;
             let boxes = out.boxes.as_ref().expect("the record has boxes");
             // One object per image: its box, class and whether it is still in the frame.
-            let keep = boxes.valid.as_ref().unwrap().select(1, 0);
-            let target = boxes
-                .data
+            let keep = boxes
+                .valid
+                .as_ref()
+                .unwrap()
                 .select(1, 0)
-                .index_select(0, &keep.nonzero().squeeze_dim(1));
+                .nonzero()
+                .squeeze_dim(1);
+            let target = boxes.data.select(1, 0).index_select(0, &keep);
             let class = boxes
                 .class_ids
                 .as_ref()
                 .unwrap()
                 .select(1, 0)
-                .masked_select(&keep);
-            let out_image = out.image.index_select(0, &keep.nonzero().squeeze_dim(1));
+                .index_select(0, &keep);
+            let out_image = out.image.index_select(0, &keep);
             let (logits, pred) = split(&net.forward_t(&out_image, true), classes.len() as i64);
             let loss = logits.cross_entropy_for_logits(&class)
                 + pred.smooth_l1_loss(&(target / 96.0), tch::Reduction::Mean, 0.05) * 10.0;
@@ -89,7 +92,8 @@ fn main() -> Result<()> {
         println!("epoch {epoch}: loss {mean:.3}; {}", batches.summary());
     }
 
-    // Validation: the whole image resized, Normalize only.
+    // Validation: the whole image resized, Normalize only (train_only skips the rest).
+    let eval_aug = aug.train_only();
     let val = Loader::new(
         Dataset::coco(root.join("val.json"), &root)?,
         LoaderConfig {
@@ -107,13 +111,7 @@ fn main() -> Result<()> {
     let mut drawn = None;
     for batch in val.epoch(0)? {
         let batch = batch?;
-        let x = ((batch.images.to_kind(Kind::Float) / 255.0)
-            - Tensor::from_slice(&[0.485f32, 0.456, 0.406])
-                .to_device(device)
-                .view([1, 3, 1, 1]))
-            / Tensor::from_slice(&[0.229f32, 0.224, 0.225])
-                .to_device(device)
-                .view([1, 3, 1, 1]);
+        let x = eval_aug.forward_t(&(batch.images.to_kind(Kind::Float) / 255.0), false);
         let (logits, pred) = split(&net.forward_t(&x, false), classes.len() as i64);
         let objects = batch.objects.as_ref().unwrap();
         let truth = objects.boxes.select(1, 0);

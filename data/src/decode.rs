@@ -5,7 +5,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 use std::io::Cursor;
 use std::path::Path;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// The default for [`crate::LoaderConfig::max_pixels`]: 2^26 pixels (8192 × 8192), larger
 /// than any camera's photograph and far below what a decompression bomb claims.
@@ -351,7 +351,5 @@ pub(crate) fn prepare(px: &Pixels, how: &Resize, u: &[f32]) -> Result<(Tensor, P
 
 /// Stacks prepared images into one (B, 3, H, W) uint8 tensor.
 pub(crate) fn stack(images: &[Tensor]) -> Result<Tensor> {
-    Ok(Tensor::f_cat(images, 0)?
-        .f_contiguous()?
-        .f_to_kind(Kind::Uint8)?)
+    Ok(Tensor::f_cat(images, 0)?.f_contiguous()?)
 }

@@ -411,11 +411,8 @@ impl Loader {
             .collect::<Result<Vec<_>>>()?;
         let mut epoch_iter = Epoch {
             config: self.config.clone(),
-            detection: self.data.is_detection(),
-            masks: self.data.has_masks(),
-            keypoints: self.data.keypoints_per_object(),
+            data: Arc::clone(&self.data),
             epoch,
-            samples: self.data.len(),
             order,
             total,
             next_yield: first,
@@ -692,11 +689,8 @@ fn worker(
 /// the workers (after the batches they are decoding).
 pub struct Epoch {
     config: LoaderConfig,
-    detection: bool,
-    masks: bool,
-    keypoints: usize,
+    data: Arc<Dataset>,
     epoch: u64,
-    samples: usize,
     order: Vec<usize>,
     total: usize,
     next_yield: usize,
@@ -727,7 +721,7 @@ impl Epoch {
             seed: self.config.seed,
             epoch: self.epoch,
             next_batch: self.next_yield,
-            samples: self.samples,
+            samples: self.data.len(),
             rank: self.config.rank,
             world_size: self.config.world_size,
         }
@@ -822,8 +816,10 @@ impl Epoch {
         } else {
             labels.f_to_device_(device, Kind::Int64, true, false)?
         };
-        let objects = if self.detection {
-            let o = objects_tensors(&decoded.objects, decoded.size, self.masks, self.keypoints)?;
+        let data = &self.data;
+        let objects = if data.is_detection() {
+            let (masks, k) = (data.has_masks(), data.keypoints_per_object());
+            let o = objects_tensors(&decoded.objects, decoded.size, masks, k)?;
             Some(if device == Device::Cpu {
                 o
             } else {

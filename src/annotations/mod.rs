@@ -190,20 +190,21 @@ impl Boxes {
 
     /// torchvision's `ClampBoundingBoxes` on an image of `(height, width)`: every x corner
     /// clamped to `[0, width]`, every y corner to `[0, height]` (in xyxy, converted back to
-    /// the boxes' format); validity, class ids and the rest kept.
+    /// the boxes' format and kind, as torchvision does); validity, class ids and the rest kept.
     ///
     /// # Errors
-    /// [`Error::Annotation`] for boxes that are not 2D (…, 4) or a negative size.
+    /// [`Error::Annotation`] for boxes that are not 2D (…, 4), of a kind that is not a real
+    /// number (bool, complex), or a negative size.
     pub fn f_clamp(&self, (height, width): (i64, i64)) -> Result<Boxes> {
-        self.check_2d("Boxes::f_clamp", (height, width))?;
-        let xyxy = self.to_xyxy();
-        let x = xyxy.narrow(-1, 0, 1).clamp(0.0, width as f64);
-        let y = xyxy.narrow(-1, 1, 1).clamp(0.0, height as f64);
-        let x2 = xyxy.narrow(-1, 2, 1).clamp(0.0, width as f64);
-        let y2 = xyxy.narrow(-1, 3, 1).clamp(0.0, height as f64);
-        let clamped = Tensor::cat(&[x, y, x2, y2], -1);
+        let xyxy = self.checked_xyxy("Boxes::f_clamp", (height, width))?;
+        let (w, h) = (width as f64, height as f64);
+        let hi = Tensor::f_from_slice(&[w, h, w, h])?.f_to_device(xyxy.device())?;
+        let clamped = xyxy.f_clamp_min(0.0)?.f_minimum(&hi)?;
         Ok(Boxes {
-            data: self.format.from_xyxy(&clamped),
+            data: self
+                .format
+                .from_xyxy(&clamped)
+                .f_to_kind(self.data.kind())?,
             ..self.clone()
         })
     }
@@ -214,11 +215,12 @@ impl Boxes {
     /// `min_area`, no corner is negative and none lies past the image; the others are marked
     /// invalid (already invalid boxes stay so). The boxes themselves, their class ids and
     /// the rest are kept: [`Boxes::to_list`] and [`Boxes::class_id_list`] then drop them
-    /// together. torchvision's defaults are `min_size = 1`, `min_area = 1`.
+    /// together. torchvision's defaults are `min_size = 1`, `min_area = 1` (it refuses
+    /// smaller ones; here 0 is allowed).
     ///
     /// # Errors
-    /// [`Error::Annotation`] for boxes that are not 2D (…, 4) or a negative size;
-    /// [`Error::Config`] for a negative or non-finite `min_size` or `min_area`.
+    /// As [`Boxes::f_clamp`], and [`Error::Config`] for a negative or non-finite `min_size`
+    /// or `min_area`.
     pub fn f_sanitize(
         &self,
         (height, width): (i64, i64),
@@ -226,7 +228,6 @@ impl Boxes {
         min_area: f64,
     ) -> Result<Boxes> {
         const OP: &str = "Boxes::f_sanitize";
-        self.check_2d(OP, (height, width))?;
         for (name, v) in [("min_size", min_size), ("min_area", min_area)] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(Error::Config {
@@ -237,20 +238,19 @@ impl Boxes {
                 });
             }
         }
-        let b = self.to_xyxy();
-        let c = |i| b.select(-1, i);
-        let (ws, hs) = (c(2) - c(0), c(3) - c(1));
-        let keep = ws
-            .ge(min_size)
-            .logical_and(&hs.ge(min_size))
-            .logical_and(&(&ws * &hs).ge(min_area))
-            .logical_and(&b.ge(0.0).all_dim(-1, false))
-            .logical_and(&c(0).le(width as f64))
-            .logical_and(&c(2).le(width as f64))
-            .logical_and(&c(1).le(height as f64))
-            .logical_and(&c(3).le(height as f64));
+        let b = self.checked_xyxy(OP, (height, width))?;
+        let lo = b.f_narrow(-1, 0, 2)?;
+        let size = (b.f_narrow(-1, 2, 2)? - &lo).f_unbind(-1)?; // [w, h]
+        let (w, h) = (width as f64, height as f64);
+        let limit = Tensor::f_from_slice(&[w, h, w, h])?.f_to_device(b.device())?;
+        let keep = size[0]
+            .f_ge(min_size)?
+            .f_logical_and(&size[1].f_ge(min_size)?)?
+            .f_logical_and(&(&size[0] * &size[1]).f_ge(min_area)?)?
+            .f_logical_and(&b.f_ge(0.0)?.f_all_dim(-1, false)?)?
+            .f_logical_and(&b.f_le_tensor(&limit)?.f_all_dim(-1, false)?)?;
         let valid = match &self.valid {
-            Some(v) => v.logical_and(&keep),
+            Some(v) => v.f_logical_and(&keep)?,
             None => keep,
         };
         Ok(Boxes {
@@ -259,25 +259,35 @@ impl Boxes {
         })
     }
 
-    fn check_2d(&self, op: &'static str, (height, width): (i64, i64)) -> Result<()> {
-        if self.data.size().last() != Some(&4) || self.data.dim() < 2 {
-            return Err(Error::Annotation {
-                op,
-                what: "boxes",
-                problem: format!(
-                    "have shape {:?}; expected (B,N,4) or (N,4) image boxes",
-                    self.data.size()
-                ),
-            });
+    /// The boxes as float xyxy, checked for [`Boxes::f_clamp`] and [`Boxes::f_sanitize`].
+    fn checked_xyxy(&self, op: &'static str, (height, width): (i64, i64)) -> Result<Tensor> {
+        let bad = |what, problem| Err(Error::Annotation { op, what, problem });
+        let size = self.data.size();
+        if size.last() != Some(&4) || size.len() < 2 {
+            return bad(
+                "boxes",
+                format!("have shape {size:?}; expected (B,N,4) or (N,4) image boxes"),
+            );
+        }
+        let kind = self.data.kind();
+        if matches!(
+            kind,
+            Kind::Bool | Kind::ComplexHalf | Kind::ComplexFloat | Kind::ComplexDouble
+        ) {
+            return bad("boxes", format!("are {kind:?}; expected real numbers"));
         }
         if height < 0 || width < 0 {
-            return Err(Error::Annotation {
-                op,
-                what: "image size",
-                problem: format!("is ({height}, {width}); sides are 0 or more"),
-            });
+            return bad(
+                "image size",
+                format!("is ({height}, {width}); sides are 0 or more"),
+            );
         }
-        Ok(())
+        let float = if self.data.is_floating_point() {
+            self.data.shallow_clone()
+        } else {
+            self.data.f_to_kind(Kind::Float)?
+        };
+        Ok(self.format.to_xyxy(&float))
     }
 }
 
