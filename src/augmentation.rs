@@ -614,6 +614,7 @@ pub trait AugmentationExt: Augmentation {
             annotations::to_record(self.name(), batch, self.spatial_dims(), false)?;
         self.check_shape(&w.image.size())?;
         annotations::check_instance_masks(self.name(), &w, &opts)?;
+        annotations::check_box_mode(self.name(), &w, &opts)?;
         w.start_visible(&opts);
         params.check_finite(self.name())?;
         let input = w.image.shallow_clone();
@@ -643,6 +644,7 @@ pub trait AugmentationExt: Augmentation {
         let shape = batched_shape(self, input_shape)?;
         params.check_finite(self.name())?;
         let (w, layout) = annotations::to_record(self.name(), output, self.spatial_dims(), true)?;
+        annotations::check_box_mode(self.name(), &w, &opts)?;
         checks::against_params(self.name(), params, &shape, Some(&w.image.size()))?;
         let w = self.inverse_record(w, params, &shape, &opts)?;
         let out = annotations::from_record(w, &layout, &opts, false);
@@ -727,6 +729,7 @@ pub(crate) fn forward_batch_drawn<A: Augmentation + ?Sized>(
     let (mut w, layout) = annotations::to_record(aug.name(), batch, aug.spatial_dims(), false)?;
     aug.check_shape(&w.image.size())?;
     annotations::check_instance_masks(aug.name(), &w, &opts)?;
+    annotations::check_box_mode(aug.name(), &w, &opts)?;
     w.start_visible(&opts);
     let params = draw(&w.image.size(), w.image.device())?;
     let w = aug.apply_record(w, &params, &opts)?;
@@ -815,6 +818,7 @@ pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
         mixed,
         visible: w.visible,
         keypoints_inside: w.keypoints_inside,
+        oriented: w.oriented,
     })
 }
 
@@ -877,6 +881,7 @@ pub(crate) fn step_inverse_record<A: Augmentation + ?Sized>(
         // What is visible is followed forward only.
         visible: None,
         keypoints_inside: None,
+        oriented: w.oriented,
     })
 }
 

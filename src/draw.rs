@@ -248,6 +248,31 @@ impl Canvas {
 
     /// Writes `text` (ASCII; other characters as '?') with its top-left at (x, y), on a
     /// filled background.
+    /// The closed polygon through the points `xy` (x, y pairs, pixel-index space), with
+    /// lines `lw` pixels wide.
+    fn polygon(&mut self, i: i64, xy: &[f64], lw: i64, rgb: [u8; 3]) {
+        let n = xy.len() / 2;
+        let lo = (lw - 1) / 2;
+        for e in 0..n {
+            let (ax, ay) = (xy[2 * e], xy[2 * e + 1]);
+            let (bx, by) = (xy[(2 * e + 2) % (2 * n)], xy[(2 * e + 3) % (2 * n)]);
+            let len = (bx - ax).hypot(by - ay);
+            if !len.is_finite() {
+                continue;
+            }
+            // Every pixel the edge passes: a step of at most half a pixel, at most as many
+            // steps as the image has pixels along its diagonal (an edge far outside).
+            let limit = 2.0 * ((self.w * self.w + self.h * self.h) as f64).sqrt();
+            let steps = (2.0 * len).ceil().clamp(1.0, limit) as i64;
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let x = (ax + (bx - ax) * t).round().clamp(-1e9, 1e9) as i64;
+                let y = (ay + (by - ay) * t).round().clamp(-1e9, 1e9) as i64;
+                self.fill(i, (x - lo, y - lo, x - lo + lw - 1, y - lo + lw - 1), rgb);
+            }
+        }
+    }
+
     fn text(&mut self, i: i64, x: i64, y: i64, text: &str, fg: [u8; 3], bg: [u8; 3]) {
         let n = text.chars().count() as i64;
         self.fill(i, (x, y, x + 8 * n + 1, y + 9), bg);
@@ -315,7 +340,19 @@ fn batched(what: &'static str, t: &Tensor, b: i64, k: i64) -> Result<Tensor> {
 }
 
 fn draw_boxes(c: &mut Canvas, boxes: &Boxes, opts: &DrawOptions) -> Result<()> {
-    let data = batched("boxes", &boxes.to_xyxy(), c.b, 4)?;
+    let format = boxes.format;
+    let raw = batched("boxes", &boxes.data, c.b, format.numbers(2).unwrap_or(4))?;
+    let raw = raw.f_to_kind(Kind::Double)?;
+    let data = format.to_xyxy(&raw);
+    // Oriented boxes: their corners in pixel-index space (torchvision's continuous
+    // coordinates less half a pixel), drawn as a polygon.
+    let corners = if format.is_oriented() {
+        Some(host(
+            &(format.convert(&raw, crate::BoxFormat::Xyxyxyxy) - 0.5),
+        )?)
+    } else {
+        None
+    };
     let n = data.size()[1];
     let xyxy = host(&data)?;
     let valid = validity(boxes.valid.as_ref(), c.b, n)?;
@@ -348,11 +385,16 @@ fn draw_boxes(c: &mut Canvas, boxes: &Boxes, opts: &DrawOptions) -> Result<()> {
             let slot = id.unwrap_or(k as i64 % n);
             PALETTE[slot.rem_euclid(PALETTE.len() as i64) as usize]
         };
-        // The outline on the box's own border pixels, inwards.
-        c.fill(i, (x1, y1, x2, (y1 + lw - 1).min(y2)), colour);
-        c.fill(i, (x1, (y2 - lw + 1).max(y1), x2, y2), colour);
-        c.fill(i, (x1, y1, (x1 + lw - 1).min(x2), y2), colour);
-        c.fill(i, ((x2 - lw + 1).max(x1), y1, x2, y2), colour);
+        match &corners {
+            Some(p) => c.polygon(i, &p[8 * k..8 * k + 8], lw, colour),
+            None => {
+                // The outline on the box's own border pixels, inwards.
+                c.fill(i, (x1, y1, x2, (y1 + lw - 1).min(y2)), colour);
+                c.fill(i, (x1, (y2 - lw + 1).max(y1), x2, y2), colour);
+                c.fill(i, (x1, y1, (x1 + lw - 1).min(x2), y2), colour);
+                c.fill(i, ((x2 - lw + 1).max(x1), y1, x2, y2), colour);
+            }
+        }
         if let (true, Some(id)) = (opts.labels, id) {
             let name = usize::try_from(id)
                 .ok()

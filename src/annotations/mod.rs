@@ -8,11 +8,14 @@
 //! Conventions (Kornia's): pixel centres on integers, boxes inclusive (`[x1, y1, x2, y2]`
 //! covers pixels x1..=x2), widths `x2 - x1 + 1`. Volumes add z (along D).
 
+mod oriented;
 mod record;
 mod visible;
 
 pub(crate) use record::Record;
-pub(crate) use record::{check_instance_masks, check_output_finite, from_record, to_record};
+pub(crate) use record::{
+    check_box_mode, check_instance_masks, check_output_finite, from_record, to_record,
+};
 pub(crate) use visible::densify;
 
 use crate::labels::LambdaWeight;
@@ -21,7 +24,16 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// The layout of a box's numbers (images: 4 numbers; volumes: 6).
+/// The layout of a box's numbers (axis-aligned images: 4 numbers; volumes: 6; oriented
+/// boxes: 5 or 8).
+///
+/// The axis-aligned formats follow Kornia: pixel centres on integers, corners inclusive.
+/// The oriented ones are torchvision's rotated formats (images only), in torchvision's
+/// continuous coordinates: pixel `i` spans `[i, i + 1)`, the image `[0, W] × [0, H]`,
+/// `w` and `h` are lengths and `r` is in degrees, counter-clockwise on the screen. The
+/// corners of a box are `p1 = (x1, y1)`, `p2 = p1 + w (cos r, -sin r)`,
+/// `p3 = p2 + h (sin r, cos r)`, `p4 = p1 + h (sin r, cos r)`; an oriented box with `r = 0`
+/// and an [`BoxFormat::Xywh`] box of the same numbers cover the same pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BoxFormat {
@@ -33,25 +45,63 @@ pub enum BoxFormat {
     /// `[cx, cy, w, h]` (volumes `[cx, cy, cz, w, h, d]`): the centre and the inclusive size,
     /// `x1 = cx - (w - 1)/2`, `x2 = cx + (w - 1)/2`.
     Cxcywh,
+    /// Oriented: `[x1, y1, w, h, r]`, the first corner, the sides and the angle
+    /// (torchvision's `XYWHR`).
+    Xywhr,
+    /// Oriented: `[cx, cy, w, h, r]`, the centre, the sides and the angle (torchvision's
+    /// `CXCYWHR`).
+    Cxcywhr,
+    /// Oriented: `[x1, y1, x2, y2, x3, y3, x4, y4]`, the four corners in order
+    /// (torchvision's `XYXYXYXY`).
+    Xyxyxyxy,
 }
 
 impl BoxFormat {
-    /// Converts (…, 2d) boxes in this format to xyxy.
+    /// Whether boxes in this format are oriented (torchvision's rotated formats).
+    pub fn is_oriented(self) -> bool {
+        matches!(
+            self,
+            BoxFormat::Xywhr | BoxFormat::Cxcywhr | BoxFormat::Xyxyxyxy
+        )
+    }
+
+    /// How many numbers a box has in this format with `dims` spatial dimensions (`None`:
+    /// the format has no boxes of that many dimensions; oriented boxes are 2D).
+    pub fn numbers(self, dims: usize) -> Option<i64> {
+        match (self, dims) {
+            (BoxFormat::Xywhr | BoxFormat::Cxcywhr, 2) => Some(5),
+            (BoxFormat::Xyxyxyxy, 2) => Some(8),
+            (BoxFormat::Xyxy | BoxFormat::Xywh | BoxFormat::Cxcywh, 2 | 3) => Some(2 * dims as i64),
+            _ => None,
+        }
+    }
+
+    /// Converts boxes in this format to xyxy (…, 2d). An oriented box becomes the
+    /// axis-aligned box around it, in the crate's inclusive convention (its continuous
+    /// extent `[a, b]` is the pixels `a..=b - 1`).
     pub fn to_xyxy(self, boxes: &Tensor) -> Tensor {
+        if self.is_oriented() {
+            let around = crate::geometry::enclosure(&oriented::to_corners(self, boxes));
+            let one = Tensor::from_slice(&[0.0, 0.0, 1.0, 1.0])
+                .to_kind(around.kind())
+                .to_device(around.device());
+            return around - one;
+        }
         let d = boxes.size().last().copied().unwrap_or(0) / 2;
         let a = boxes.narrow(-1, 0, d);
         let b = boxes.narrow(-1, d, d);
         match self {
-            BoxFormat::Xyxy => boxes.shallow_clone(),
             BoxFormat::Xywh => Tensor::cat(&[&a, &(&a + &b - 1.0)], -1),
             BoxFormat::Cxcywh => {
                 let half = (&b - 1.0) / 2.0;
                 Tensor::cat(&[&a - &half, &a + &half], -1)
             }
+            _ => boxes.shallow_clone(),
         }
     }
 
-    /// Converts (…, 2d) xyxy boxes to this format.
+    /// Converts (…, 2d) xyxy boxes to this format (an oriented one: the box with `r = 0`
+    /// over the same pixels).
     pub fn from_xyxy(self, xyxy: &Tensor) -> Tensor {
         let d = xyxy.size().last().copied().unwrap_or(0) / 2;
         let lo = xyxy.narrow(-1, 0, d);
@@ -60,12 +110,40 @@ impl BoxFormat {
             BoxFormat::Xyxy => xyxy.shallow_clone(),
             BoxFormat::Xywh => Tensor::cat(&[&lo, &(&hi - &lo + 1.0)], -1),
             BoxFormat::Cxcywh => Tensor::cat(&[(&lo + &hi) / 2.0, &hi - &lo + 1.0], -1),
+            oriented => {
+                let xywhr = Tensor::cat(
+                    &[
+                        lo.shallow_clone(),
+                        &hi - &lo + 1.0,
+                        lo.narrow(-1, 0, 1).zeros_like(),
+                    ],
+                    -1,
+                );
+                let corners = oriented::to_corners(BoxFormat::Xywhr, &xywhr);
+                match oriented {
+                    BoxFormat::Xywhr => xywhr,
+                    f => oriented::from_corners(f, &corners),
+                }
+            }
+        }
+    }
+
+    /// Converts boxes from this format to `to` (both oriented, or both axis-aligned), as
+    /// torchvision's `convert_bounding_box_format`; axis-aligned boxes to an oriented format
+    /// as [`BoxFormat::from_xyxy`], oriented ones to an axis-aligned format as the
+    /// axis-aligned box around them.
+    pub fn convert(self, boxes: &Tensor, to: BoxFormat) -> Tensor {
+        match (self.is_oriented(), to.is_oriented()) {
+            (true, true) if self == to => boxes.shallow_clone(),
+            (true, true) => oriented::from_corners(to, &oriented::to_corners(self, boxes)),
+            _ => to.from_xyxy(&self.to_xyxy(boxes)),
         }
     }
 }
 
-/// Boxes of a batch: padded (B,N,4) (volumes (B,N,6)) with a validity mask, optional class
-/// ids per box, and (on a pipeline's output) the box corners carried through it.
+/// Boxes of a batch: padded (B,N,4) (volumes (B,N,6); oriented boxes (B,N,5) or (B,N,8),
+/// see [`BoxFormat`]) with a validity mask, optional class ids per box, and (on a
+/// pipeline's output) the box corners carried through it.
 ///
 /// # Example
 /// ```no_run
@@ -81,7 +159,8 @@ impl BoxFormat {
 /// ```
 #[derive(Debug)]
 pub struct Boxes {
-    /// (B,N,4) or (B,N,6) in `format`. Padding rows are ignored (see `valid`).
+    /// (B,N,k) in `format` (k = 4; volumes 6; oriented 5 or 8). Padding rows are ignored
+    /// (see `valid`).
     pub data: Tensor,
     /// The layout of `data`.
     pub format: BoxFormat,
@@ -95,7 +174,9 @@ pub struct Boxes {
     pub visibility: Option<Tensor>,
     /// (B,N,P,d), on a pipeline's output: each box's outline (its corners, and points along
     /// its edges after a dense warp) as carried through the pipeline, so that an inverse
-    /// returns the original boxes rather than an enclosure of an enclosure.
+    /// returns the original boxes rather than an enclosure of an enclosure. In pixel-index
+    /// space, oriented boxes too (their continuous coordinates less half a pixel); the
+    /// corners sit at 0, P/4, P/2 and 3P/4.
     pub corners: Option<Tensor>,
 }
 
@@ -114,7 +195,7 @@ impl Clone for Boxes {
 }
 
 impl Boxes {
-    /// Boxes (B,N,4) (or (B,N,6) for volumes; (N,4) with an unbatched image) in `format`,
+    /// Boxes (B,N,k) in `format` ((N,k) with an unbatched image; k as [`Boxes::data`]),
     /// all valid.
     pub fn new(data: Tensor, format: BoxFormat) -> Boxes {
         Boxes {
@@ -191,11 +272,23 @@ impl Boxes {
     /// torchvision's `ClampBoundingBoxes` on an image of `(height, width)`: every x corner
     /// clamped to `[0, width]`, every y corner to `[0, height]` (in xyxy, converted back to
     /// the boxes' format and kind, as torchvision does); validity, class ids and the rest kept.
+    /// Oriented boxes are clamped as torchvision's default ("soft") clamps them: each
+    /// becomes the smallest box of the same angle around its part inside the image; a box
+    /// with nothing inside is left as it is (torchvision collapses it onto the border;
+    /// [`Boxes::f_sanitize`] drops it).
     ///
     /// # Errors
-    /// [`Error::Annotation`] for boxes that are not 2D (…, 4), of a kind that is not a real
-    /// number (bool, complex), or a negative size.
+    /// [`Error::Annotation`] for boxes that are not 2D (…, 4) (oriented: (…, 5) or (…, 8)),
+    /// of a kind that is not a real number (bool, complex), or a negative size.
     pub fn f_clamp(&self, (height, width): (i64, i64)) -> Result<Boxes> {
+        if self.format.is_oriented() {
+            let data = self.checked_float("Boxes::f_clamp", (height, width))?;
+            let clamped = oriented::clamp(self.format, &data, (height, width));
+            return Ok(Boxes {
+                data: clamped.f_to_kind(self.data.kind())?,
+                ..self.clone()
+            });
+        }
         let xyxy = self.checked_xyxy("Boxes::f_clamp", (height, width))?;
         let (w, h) = (width as f64, height as f64);
         let hi = Tensor::f_from_slice(&[w, h, w, h])?.f_to_device(xyxy.device())?;
@@ -216,7 +309,10 @@ impl Boxes {
     /// invalid (already invalid boxes stay so). The boxes themselves, their class ids and
     /// the rest are kept: [`Boxes::to_list`] and [`Boxes::class_id_list`] then drop them
     /// together. torchvision's defaults are `min_size = 1`, `min_area = 1` (it refuses
-    /// smaller ones; here 0 is allowed).
+    /// smaller ones; here 0 is allowed). Oriented boxes: their sides `w`, `h` and area
+    /// `w * h`, and all four corners inside `[0, width] × [0, height]` (torchvision 0.28
+    /// computes a rotated box's height from a mix of x and y differences; here it is the
+    /// side p2 p3).
     ///
     /// # Errors
     /// As [`Boxes::f_clamp`], and [`Error::Config`] for a negative or non-finite `min_size`
@@ -238,11 +334,20 @@ impl Boxes {
                 });
             }
         }
-        let b = self.checked_xyxy(OP, (height, width))?;
-        let lo = b.f_narrow(-1, 0, 2)?;
-        let size = (b.f_narrow(-1, 2, 2)? - &lo).f_unbind(-1)?; // [w, h]
         let (w, h) = (width as f64, height as f64);
-        let limit = Tensor::f_from_slice(&[w, h, w, h])?.f_to_device(b.device())?;
+        let (b, size, limit) = if self.format.is_oriented() {
+            let data = self.checked_float(OP, (height, width))?;
+            let corners = oriented::to_corners(self.format, &data);
+            let b = corners.f_flatten(-2, -1)?;
+            let limit = Tensor::f_from_slice(&[w, h, w, h, w, h, w, h])?.f_to_device(b.device())?;
+            (b, oriented::sides(&corners).f_unbind(-1)?, limit)
+        } else {
+            let b = self.checked_xyxy(OP, (height, width))?;
+            let lo = b.f_narrow(-1, 0, 2)?;
+            let size = (b.f_narrow(-1, 2, 2)? - &lo).f_unbind(-1)?; // [w, h]
+            let limit = Tensor::f_from_slice(&[w, h, w, h])?.f_to_device(b.device())?;
+            (b, size, limit)
+        };
         let keep = size[0]
             .f_ge(min_size)?
             .f_logical_and(&size[1].f_ge(min_size)?)?
@@ -260,13 +365,23 @@ impl Boxes {
     }
 
     /// The boxes as float xyxy, checked for [`Boxes::f_clamp`] and [`Boxes::f_sanitize`].
-    fn checked_xyxy(&self, op: &'static str, (height, width): (i64, i64)) -> Result<Tensor> {
+    fn checked_xyxy(&self, op: &'static str, size: (i64, i64)) -> Result<Tensor> {
+        Ok(self.format.to_xyxy(&self.checked_float(op, size)?))
+    }
+
+    /// The boxes as floats, checked for [`Boxes::f_clamp`] and [`Boxes::f_sanitize`]: 2D
+    /// boxes of the format's width, real numbers, an image size of 0 or more.
+    fn checked_float(&self, op: &'static str, (height, width): (i64, i64)) -> Result<Tensor> {
         let bad = |what, problem| Err(Error::Annotation { op, what, problem });
         let size = self.data.size();
-        if size.last() != Some(&4) || size.len() < 2 {
+        let k = self.format.numbers(2).unwrap_or(4);
+        if size.last() != Some(&k) || size.len() < 2 {
             return bad(
                 "boxes",
-                format!("have shape {size:?}; expected (B,N,4) or (N,4) image boxes"),
+                format!(
+                    "have shape {size:?}; expected (B,N,{k}) or (N,{k}) image boxes ({:?})",
+                    self.format
+                ),
             );
         }
         let kind = self.data.kind();
@@ -282,12 +397,11 @@ impl Boxes {
                 format!("is ({height}, {width}); sides are 0 or more"),
             );
         }
-        let float = if self.data.is_floating_point() {
-            self.data.shallow_clone()
+        if self.data.is_floating_point() {
+            Ok(self.data.shallow_clone())
         } else {
-            self.data.f_to_kind(Kind::Float)?
-        };
-        Ok(self.format.to_xyxy(&float))
+            Ok(self.data.f_to_kind(Kind::Float)?)
+        }
     }
 }
 

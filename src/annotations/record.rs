@@ -2,8 +2,9 @@
 //! against the image and converting it in, giving it back in the caller's layout with the
 //! box options applied.
 
+use super::oriented::{self, Rect, HALF_PIXEL};
 use super::visible::{polygon_area, Visible};
-use super::{AnnotationOptions, Batch, BoxFormat, BoxSize, Boxes, Keypoints, MixedLabels};
+use super::{AnnotationOptions, Batch, BoxFormat, BoxMode, BoxSize, Boxes, Keypoints, MixedLabels};
 use crate::geometry::{box_corners, enclosure, Geometry};
 use crate::{Error, Result};
 use tch::{Device, Kind, Tensor};
@@ -22,6 +23,9 @@ pub(crate) struct Record {
     /// (B,N) whether each keypoint has stayed inside every frame so far.
     pub(crate) visible: Option<Visible>,
     pub(crate) keypoints_inside: Option<Tensor>,
+    /// The boxes are oriented (torchvision's continuous coordinates): their visible region
+    /// is clipped to the image's edges, half a pixel past the outer pixel centres.
+    pub(crate) oriented: bool,
 }
 
 impl Record {
@@ -35,6 +39,7 @@ impl Record {
             mixed: None,
             visible: None,
             keypoints_inside: None,
+            oriented: false,
         }
     }
 
@@ -47,7 +52,7 @@ impl Record {
         let spatial = self.image.size()[2..].to_vec();
         if let Some(o) = &self.outlines {
             if o.size()[3] == 2 {
-                self.visible = Some(Visible::start(o, &spatial));
+                self.visible = Some(Visible::start(o, &spatial, self.frame_margin()));
             }
         }
         self.keypoints_inside = self.keypoints.as_ref().map(|k| inside(k, &spatial));
@@ -63,9 +68,19 @@ impl Record {
     pub(crate) fn clip_visible(&mut self, spatial: &[i64]) {
         let d = self.image.dim() - 2;
         let spatial = &spatial[spatial.len() - d..];
-        self.visible = self.visible.take().map(|v| v.clip(spatial));
+        let margin = self.frame_margin();
+        self.visible = self.visible.take().map(|v| v.clip(spatial, margin));
         if let (Some(ok), Some(k)) = (&self.keypoints_inside, &self.keypoints) {
             self.keypoints_inside = Some(ok.logical_and(&inside(k, spatial)));
+        }
+    }
+
+    /// How far past the outer pixel centres the frame of the boxes' visible region reaches.
+    fn frame_margin(&self) -> f64 {
+        if self.oriented {
+            HALF_PIXEL
+        } else {
+            0.0
         }
     }
 
@@ -182,7 +197,16 @@ pub(crate) fn to_record(
         Some(bx) => {
             let data = add(&bx.data);
             let ds = data.size();
-            let w = 2 * dims as i64;
+            let Some(w) = bx.format.numbers(dims) else {
+                return Err(err(
+                    "boxes",
+                    format!(
+                        "are {:?}, an oriented format: oriented boxes are 2D, this is a \
+                         {dims}D augmentation; give Xyxy, Xywh or Cxcywh boxes",
+                        bx.format
+                    ),
+                ));
+            };
             if ds.len() != 3 || ds[2] != w || ds[0] != bsz {
                 return Err(err(
                     "boxes",
@@ -209,12 +233,22 @@ pub(crate) fn to_record(
                     ));
                 }
             }
-            let xyxy = bx
-                .format
-                .to_xyxy(&data.to_kind(point_kind(kind, data.kind())));
-            if data.device() == Device::Cpu && n > 0 {
-                check_box_values(op, &xyxy, bx.valid.as_ref().map(add).as_ref(), bx.format)?;
-            }
+            let data = data.to_kind(point_kind(kind, data.kind()));
+            let valid = bx.valid.as_ref().map(add);
+            let check = data.device() == Device::Cpu && n > 0;
+            let own = if bx.format.is_oriented() {
+                if check {
+                    check_oriented_values(op, &data, valid.as_ref(), bx.format)?;
+                }
+                // The corners in pixel-index space, where the steps map points.
+                oriented::to_corners(bx.format, &data) - HALF_PIXEL
+            } else {
+                let xyxy = bx.format.to_xyxy(&data);
+                if check {
+                    check_box_values(op, &xyxy, valid.as_ref(), bx.format)?;
+                }
+                box_corners(&xyxy)
+            };
             let corners = match (&bx.corners, outlines_given) {
                 (Some(c), true) => {
                     let c = add(c);
@@ -229,7 +263,7 @@ pub(crate) fn to_record(
                     }
                     c.to_kind(point_kind(kind, c.kind()))
                 }
-                _ => box_corners(&xyxy),
+                _ => own,
             };
             Some(corners.to_device(device))
         }
@@ -283,6 +317,7 @@ pub(crate) fn to_record(
         mixed: None,
         visible: None,
         keypoints_inside: None,
+        oriented: batch.boxes.as_ref().is_some_and(|b| b.format.is_oriented()),
     };
     let layout = Layout {
         unbatched: b.unbatched,
@@ -349,6 +384,61 @@ fn check_mask_like(
     Ok(())
 }
 
+/// Every (valid) oriented box must have finite numbers and sides of 0 or more. Reads the
+/// boxes (CPU only).
+fn check_oriented_values(
+    op: &'static str,
+    data: &Tensor,
+    valid: Option<&Tensor>,
+    format: BoxFormat,
+) -> Result<()> {
+    let bad = data.isfinite().logical_not().any_dim(-1, false);
+    let bad = if format == BoxFormat::Xyxyxyxy {
+        bad
+    } else {
+        bad.logical_or(&data.narrow(-1, 2, 2).lt(0.0).any_dim(-1, false))
+    };
+    let bad = match valid {
+        Some(v) => bad.logical_and(&v.to_device(bad.device()).to_kind(Kind::Bool)),
+        None => bad,
+    };
+    let idx = bad.reshape([-1]).nonzero();
+    if idx.size()[0] > 0 {
+        let i = idx.int64_value(&[0, 0]);
+        let n = data.size()[1];
+        let (s, j) = (i / n, i % n);
+        let row =
+            Vec::<f64>::try_from(data.get(s).get(j).to_kind(Kind::Double)).unwrap_or_default();
+        let rule = match format {
+            BoxFormat::Xyxyxyxy => "8 finite numbers",
+            _ => "finite numbers with w >= 0 and h >= 0",
+        };
+        return Err(Error::Annotation {
+            op,
+            what: "boxes",
+            problem: format!("box {j} of sample {s} is {row:?} ({format:?}); expected {rule}"),
+        });
+    }
+    Ok(())
+}
+
+/// Oriented boxes travel as their corners: Kornia's box mode, which replaces every box by
+/// the axis-aligned box around it after each step, would lose their angle.
+pub(crate) fn check_box_mode(op: &'static str, w: &Record, opts: &AnnotationOptions) -> Result<()> {
+    if w.oriented && opts.box_mode == BoxMode::Kornia {
+        return Err(Error::Annotation {
+            op,
+            what: "boxes",
+            problem: "are oriented, and the pipeline's box mode is Kornia's, which turns \
+                      every box into the axis-aligned box around it after each step (Kornia \
+                      has no oriented boxes); use BoxMode::Corners (the default) for \
+                      oriented boxes"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Every (valid) box must have finite numbers and non-negative extents (xyxy: x2 ≥ x1;
 /// sizes: > 0), as Kornia requires. Reads the boxes (CPU only).
 fn check_box_values(
@@ -410,6 +500,30 @@ pub(crate) fn from_record(
     let shape = w.image.size();
     let spatial: Vec<i64> = shape[2..].to_vec();
     let boxes = match (w.outlines, &layout.boxes) {
+        (Some(outlines), Some(orig)) if orig.format.is_oriented() => {
+            let f = finish_oriented(
+                &outlines,
+                orig.format,
+                w.visible.as_ref(),
+                &spatial,
+                opts,
+                finish,
+            );
+            let valid = match (orig.valid.as_ref(), f.keep) {
+                (Some(v), Some(k)) => Some(v.to_device(k.device()).logical_and(&drop(k))),
+                (Some(v), None) => Some(v.shallow_clone()),
+                (None, Some(k)) => Some(drop(k)),
+                (None, None) => None,
+            };
+            Some(Boxes {
+                data: drop(f.boxes.to_kind(box_kind(&orig.data))),
+                format: orig.format,
+                valid,
+                class_ids: orig.class_ids.as_ref().map(|t| t.shallow_clone()),
+                visibility: f.visibility.map(drop),
+                corners: Some(drop(outlines)),
+            })
+        }
         (Some(outlines), Some(orig)) => {
             let xyxy = enclosure(&outlines);
             let (xyxy, valid, visibility) = if finish {
@@ -628,6 +742,91 @@ fn finish_boxes(
         boxes,
         keep,
         visibility,
+    }
+}
+
+/// Oriented output boxes with their sanitising: what [`finish_oriented`] gives back.
+struct FinishedOriented {
+    /// (B,N,5) or (B,N,8) in the boxes' format.
+    boxes: Tensor,
+    /// (B,N) which boxes pass `opts` (`None`: nothing asked, or not `finish`).
+    keep: Option<Tensor>,
+    /// (B,N) the visible fraction of each box (`None`: not `finish`).
+    visibility: Option<Tensor>,
+}
+
+/// Oriented boxes from their carried outlines (B,N,P,2) (pixel-index space; the corners
+/// at 0, P/4, P/2, 3P/4): the corners put back in box order and made a rectangle (what
+/// torchvision makes of a parallelogram). With `finish`, the part of each box inside the
+/// output (`visible`, the region followed step by step, else that rectangle clipped to the
+/// output) gives its visibility and, with `clip_boxes` or the visible region, the box: the
+/// smallest one of the same angle around that part (torchvision's soft clamping).
+fn finish_oriented(
+    outlines: &Tensor,
+    format: BoxFormat,
+    visible: Option<&Visible>,
+    spatial: &[i64],
+    opts: &AnnotationOptions,
+    finish: bool,
+) -> FinishedOriented {
+    let p = outlines.size()[2];
+    let at = Tensor::from_slice(&[0, p / 4, p / 2, 3 * p / 4]).to_device(outlines.device());
+    let corners = oriented::in_box_order(&(outlines.index_select(2, &at) + HALF_PIXEL));
+    let rect = Rect::from_parallelogram(&corners);
+    if !finish {
+        return FinishedOriented {
+            boxes: rect.to_format(format),
+            keep: None,
+            visibility: None,
+        };
+    }
+    // The part inside: the region followed step by step, else the box (the rectangle, as
+    // torchvision clamps it) clipped to the output.
+    let clipped;
+    let (region, whole) = match visible {
+        Some(v) => (v, polygon_area(outlines)),
+        None => {
+            let own = rect.corners() - HALF_PIXEL;
+            clipped = Visible::start(&own, spatial, HALF_PIXEL);
+            (&clipped, polygon_area(&own))
+        }
+    };
+    let kind = outlines.kind();
+    let alive = &region.alive;
+    let inside = region.area().to_kind(kind);
+    // A box of no area (a line or a point) is all visible while anything is left.
+    let visibility = (&inside / whole.clamp_min(f64::MIN_POSITIVE))
+        .where_self(&whole.gt(0.0), &alive.to_kind(kind))
+        .clamp(0.0, 1.0);
+    let rect = if opts.clip_boxes || visible.is_some() {
+        rect.around(&(&region.poly + HALF_PIXEL)).or(alive, rect)
+    } else {
+        rect
+    };
+    let mut keep: Option<Tensor> = None;
+    let mut and = |t: Tensor| {
+        keep = Some(match keep.take() {
+            None => t,
+            Some(k) => k.logical_and(&t),
+        })
+    };
+    if opts.flag_outside {
+        and(alive.shallow_clone());
+    }
+    if opts.min_visibility > 0.0 {
+        and(visibility.ge(opts.min_visibility - 1e-7));
+    }
+    if opts.min_area > 0.0 {
+        and(inside.ge(opts.min_area));
+    }
+    if opts.min_size > 0.0 {
+        let small = rect.sides().lt(opts.min_size).any_dim(-1, false);
+        and(small.logical_not().logical_and(alive));
+    }
+    FinishedOriented {
+        boxes: rect.to_format(format),
+        keep,
+        visibility: Some(visibility),
     }
 }
 

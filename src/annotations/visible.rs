@@ -25,8 +25,8 @@ const DENSE_EDGE_POINTS: i64 = 8;
 
 impl Visible {
     /// The region of boxes given as outlines (B,N,P,2) (corners in order), clipped to the
-    /// input frame `spatial` (H, W).
-    pub(crate) fn start(outlines: &Tensor, spatial: &[i64]) -> Visible {
+    /// input frame `spatial` (H, W) widened by `margin` (see [`Visible::clip`]).
+    pub(crate) fn start(outlines: &Tensor, spatial: &[i64], margin: f64) -> Visible {
         let alive = outlines
             .select(-1, 0)
             .select(-1, 0)
@@ -36,7 +36,7 @@ impl Visible {
             poly: outlines.shallow_clone(),
             alive,
         }
-        .clip(spatial)
+        .clip(spatial, margin)
     }
 
     /// The region mapped by `g` (points along the edges after a dense warp).
@@ -58,16 +58,18 @@ impl Visible {
         }
     }
 
-    /// The region clipped to the frame `[0, W-1] × [0, H-1]` of `spatial` (…, H, W).
-    pub(crate) fn clip(self, spatial: &[i64]) -> Visible {
+    /// The region clipped to the frame `[-margin, W-1+margin] × [-margin, H-1+margin]` of
+    /// `spatial` (…, H, W): the outer pixel centres (margin 0, the crate's inclusive boxes)
+    /// or the image's edges (margin ½, oriented boxes in continuous coordinates).
+    pub(crate) fn clip(self, spatial: &[i64], margin: f64) -> Visible {
         let n = spatial.len();
         let (h, w) = (spatial[n - 2], spatial[n - 1]);
         let mut v = self;
         for (axis, bound, keep_above) in [
-            (0, 0.0, true),
-            (0, (w - 1) as f64, false),
-            (1, 0.0, true),
-            (1, (h - 1) as f64, false),
+            (0, -margin, true),
+            (0, (w - 1) as f64 + margin, false),
+            (1, -margin, true),
+            (1, (h - 1) as f64 + margin, false),
         ] {
             v = v.clip_half(axis, bound, keep_above);
         }

@@ -771,6 +771,7 @@ impl Sequential {
             mixed: w.mixed,
             visible: w.visible,
             keypoints_inside: w.keypoints_inside,
+            oriented: w.oriented,
         })
     }
 }

@@ -469,11 +469,13 @@ impl PatchSequential {
             };
             if let Some(bx) = &mut record.boxes {
                 // The corner moves; a width, height or centre-relative size does not.
-                let shift = match bx.format {
-                    crate::BoxFormat::Xyxy => [l, t, l, t],
-                    crate::BoxFormat::Xywh | crate::BoxFormat::Cxcywh => [l, t, 0.0, 0.0],
+                let shift: &[f64] = match bx.format {
+                    crate::BoxFormat::Xyxy => &[l, t, l, t],
+                    crate::BoxFormat::Xywh | crate::BoxFormat::Cxcywh => &[l, t, 0.0, 0.0],
+                    crate::BoxFormat::Xywhr | crate::BoxFormat::Cxcywhr => &[l, t, 0.0, 0.0, 0.0],
+                    crate::BoxFormat::Xyxyxyxy => &[l, t, l, t, l, t, l, t],
                 };
-                bx.data = by(&bx.data, &shift)?;
+                bx.data = by(&bx.data, shift)?;
                 if let Some(c) = &bx.corners {
                     bx.corners = Some(by(c, &[l, t])?);
                 }
