@@ -57,6 +57,14 @@ CASES = [
     # Presets: the applied sub-policies and their ops.
     ("rand_augment", "K.auto.RandAugment(2, 9)", (4, 3, 10, 12)),
     ("auto_augment", "K.auto.AutoAugment('imagenet')", (4, 3, 10, 12)),
+    # Boxes as vertices (Kornia's `bbox` key, the one its examples use) through a rotation,
+    # a flip and a resized crop.
+    ("vertex_boxes", """K.AugmentationSequential(
+        K.RandomRotation(30.0, p=1.0),
+        K.RandomHorizontalFlip(),
+        K.RandomResizedCrop((8, 10), p=1.0),
+        data_keys=["input", "bbox", "keypoints"],
+    )""", (3, 3, 10, 12)),
 ]
 
 
@@ -71,6 +79,13 @@ def inputs(keys, shape, seed):
         y1 = torch.rand(b, 3) * (h / 2)
         out["bbox_xyxy"] = torch.stack([x1, y1, x1 + 1 + torch.rand(b, 3) * (w / 2 - 1),
                                         y1 + 1 + torch.rand(b, 3) * (h / 2 - 1)], -1)
+    if "bbox" in keys:
+        # Inclusive vertices, top-left, top-right, bottom-right, bottom-left.
+        x1 = torch.rand(b, 3) * (w / 2)
+        y1 = torch.rand(b, 3) * (h / 2)
+        x2 = x1 + 1 + torch.rand(b, 3) * (w / 2 - 1)
+        y2 = y1 + 1 + torch.rand(b, 3) * (h / 2 - 1)
+        out["bbox"] = torch.stack([torch.stack(p, -1) for p in [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]], -2)
     if "keypoints" in keys:
         out["keypoints"] = torch.rand(b, 4, 2) * torch.tensor([w - 1.0, h - 1.0])
     return out

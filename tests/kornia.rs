@@ -589,8 +589,8 @@ fn data_keys_set_the_keyed_call_and_kornias_box_mode() {
 }
 
 /// What Kornia refuses is refused, naming what is allowed: an unknown key (the list of
-/// names), `bbox` (vertices: the crate takes corners), a key that is not a string, the image
-/// not first, a repeated key, two box formats.
+/// names), a key that is not a string, the image not first, a repeated key, two box
+/// formats.
 #[test]
 fn bad_data_keys_are_refused_with_what_kornia_takes() {
     let build = |keys: Value| -> String {
@@ -613,8 +613,6 @@ fn bad_data_keys_are_refused_with_what_kornia_takes() {
         e.contains("bbox_xywhr") && e.contains(DataKey::KORNIA_NAMES),
         "{e}"
     );
-    let e = build(serde_json::json!(["input", "bbox"]));
-    assert!(e.contains("vertices") && e.contains("bbox_xyxy"), "{e}");
     let e = build(serde_json::json!(["input", 3]));
     assert!(
         e.contains("data_keys") && e.contains(DataKey::KORNIA_NAMES),
@@ -630,6 +628,8 @@ fn bad_data_keys_are_refused_with_what_kornia_takes() {
     let e = build(serde_json::json!(["input", "mask", "mask"]));
     assert!(e.contains("at most once"), "{e}");
     let e = build(serde_json::json!(["input", "bbox_xyxy", "bbox_xywh"]));
+    assert!(e.contains("one box key"), "{e}");
+    let e = build(serde_json::json!(["input", "bbox", "bbox_xyxy"]));
     assert!(e.contains("one box key"), "{e}");
 }
 
@@ -909,6 +909,7 @@ fn kornias_recorded_params_import_and_replay() {
         ("nested_affine", TOL),
         ("rand_augment", TOL),
         ("auto_augment", TOL),
+        ("vertex_boxes", TOL),
     ] {
         let fx = common::fixture(&format!("kornia_params/{name}"));
         let path = format!(
@@ -981,6 +982,7 @@ fn fixture_seed(name: &str) -> i64 {
         "nested_affine",
         "rand_augment",
         "auto_augment",
+        "vertex_boxes",
     ]
     .iter()
     .position(|n| *n == name)
@@ -1274,4 +1276,30 @@ fn transplants_move_masks_as_kornias() {
         let e = common::max_abs_diff(&out.image, fx.get("output"));
         assert!(e == 0.0, "{name}: the image is {e:e} from Kornia's");
     }
+}
+
+/// Kornia's `bbox` key takes each box's four vertices: other shapes are refused, naming
+/// the layout; an axis-aligned box through a flip comes back as its flipped vertices.
+#[test]
+fn vertex_boxes_go_through_a_keyed_call() {
+    let spec = AugSpec::from_kornia(
+        "AugmentationSequential",
+        &serde_json::json!({"steps": [["RandomHorizontalFlip", {"p": 1.0}]], "data_keys": ["input", "bbox"]}),
+    )
+    .unwrap();
+    let AugSpec::Sequential(cfg) = spec else {
+        panic!("not a container")
+    };
+    let aug = Sequential::new(VarStore::new(Device::Cpu).root(), cfg).unwrap();
+    let image = tch::Tensor::rand([1, 3, 6, 10], (tch::Kind::Float, Device::Cpu));
+    let flat = tch::Tensor::from_slice(&[2.0f32, 1., 5., 4.]).view([1, 1, 4]);
+    let e = aug.f_call(&[&image, &flat]).unwrap_err().to_string();
+    assert!(e.contains("bbox") && e.contains("(B, N, 4, 2)"), "{e}");
+    // [2, 1]..[5, 4] on W = 10: x -> 9 - x gives [4, 1]..[7, 4].
+    let v = tch::Tensor::from_slice(&[2.0f32, 1., 5., 1., 5., 4., 2., 4.]).view([1, 1, 4, 2]);
+    let out = aug.f_call(&[&image, &v]).unwrap();
+    assert_eq!(
+        Vec::<f32>::try_from(out[1].reshape([-1])).unwrap(),
+        [4., 1., 7., 1., 7., 4., 4., 4.]
+    );
 }

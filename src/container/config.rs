@@ -39,6 +39,11 @@ pub enum DataKey {
     BboxXyxy,
     /// Boxes `[x, y, w, h]`, `x2 = x + w - 1` (Kornia's `bbox_xywh`).
     BboxXywh,
+    /// Boxes as their four vertices (B,N,4,2) or (N,4,2), top-left, top-right,
+    /// bottom-right, bottom-left, inclusive (Kornia's `bbox`, its `vertices_plus` form): read
+    /// as the box around them, given back as the vertices of the output box (Kornia's
+    /// export: the box around the warped vertices).
+    Bbox,
     /// Keypoints (B,N,2) or (N,2), `(x, y)` in pixels (Kornia's `keypoints`).
     Keypoints,
     /// Class labels, mixed by MixUp and CutMix and unchanged by every other step (Kornia's
@@ -47,34 +52,24 @@ pub enum DataKey {
 }
 
 impl DataKey {
-    /// The names Kornia takes, case-insensitive: `input` (`image`), `mask`, `bbox_xyxy`,
-    /// `bbox_xywh`, `keypoints`, `label` (`class`).
+    /// The names Kornia takes, case-insensitive: `input` (`image`), `mask`, `bbox`,
+    /// `bbox_xyxy`, `bbox_xywh`, `keypoints`, `label` (`class`).
     pub const KORNIA_NAMES: &'static str =
-        "input (or image), mask, bbox_xyxy, bbox_xywh, keypoints, label (or class)";
+        "input (or image), mask, bbox, bbox_xyxy, bbox_xywh, keypoints, label (or class)";
 
     /// The key of Kornia's name `name` (case-insensitive, as Kornia reads it).
     ///
     /// # Errors
-    /// [`crate::Error::Config`] for a name Kornia does not have, listing the ones it does;
-    /// for `bbox` (Kornia's boxes as four vertices, (B,N,4,2)), which this crate takes as
-    /// `bbox_xyxy` boxes instead.
+    /// [`crate::Error::Config`] for a name Kornia does not have, listing the ones it does.
     pub fn from_kornia(name: &str) -> crate::Result<DataKey> {
         Ok(match name.to_ascii_lowercase().as_str() {
             "input" | "image" => DataKey::Input,
             "mask" => DataKey::Mask,
+            "bbox" => DataKey::Bbox,
             "bbox_xyxy" => DataKey::BboxXyxy,
             "bbox_xywh" => DataKey::BboxXywh,
             "keypoints" => DataKey::Keypoints,
             "label" | "class" => DataKey::Label,
-            "bbox" => {
-                return Err(crate::checks::config(
-                    "DataKey::from_kornia",
-                    "data_keys",
-                    "\"bbox\" (boxes as four vertices, (B,N,4,2))",
-                    "\"bbox_xyxy\" or \"bbox_xywh\": this crate carries boxes as corners; give \
-                     the vertices' min and max as bbox_xyxy",
-                ))
-            }
             _ => {
                 return Err(crate::checks::config(
                     "DataKey::from_kornia",
@@ -93,6 +88,7 @@ impl DataKey {
             DataKey::Mask => "mask",
             DataKey::BboxXyxy => "bbox_xyxy",
             DataKey::BboxXywh => "bbox_xywh",
+            DataKey::Bbox => "bbox",
             DataKey::Keypoints => "keypoints",
             DataKey::Label => "label",
         }

@@ -5,6 +5,7 @@
 use super::{DataKey, Sequential, SEQ};
 use crate::annotations::{Batch, BoxFormat, Boxes, Keypoints};
 use crate::augmentation::AugmentationExt;
+use crate::geometry::{box_corners, enclosure};
 use crate::{Error, Params, Result};
 use tch::Tensor;
 
@@ -29,10 +30,10 @@ pub(super) fn check_data_keys(keys: &[DataKey]) -> Result<()> {
     }
     let boxes = keys
         .iter()
-        .filter(|k| matches!(k, DataKey::BboxXyxy | DataKey::BboxXywh))
+        .filter(|k| matches!(k, DataKey::BboxXyxy | DataKey::BboxXywh | DataKey::Bbox))
         .count();
     if boxes > 1 {
-        return bad("at most one box key (bbox_xyxy or bbox_xywh)");
+        return bad("at most one box key (bbox, bbox_xyxy or bbox_xywh)");
     }
     Ok(())
 }
@@ -133,11 +134,28 @@ fn keyed_batch(keys: &[DataKey], inputs: &[&Tensor]) -> Result<Batch> {
             DataKey::Mask => batch.with_masks(t),
             DataKey::BboxXyxy => batch.with_boxes(Boxes::new(t, BoxFormat::Xyxy)),
             DataKey::BboxXywh => batch.with_boxes(Boxes::new(t, BoxFormat::Xywh)),
+            DataKey::Bbox => batch.with_boxes(Boxes::xyxy(vertex_boxes(&t)?)),
             DataKey::Keypoints => batch.with_keypoints(Keypoints::new(t)),
             DataKey::Label => batch.with_labels(t),
         };
     }
     Ok(batch)
+}
+
+/// Kornia's `bbox` boxes, (B,N,4,2) or (N,4,2) vertices, as the xyxy boxes around them.
+fn vertex_boxes(t: &Tensor) -> Result<Tensor> {
+    let s = t.size();
+    if !(s.len() == 3 || s.len() == 4) || s[s.len() - 2..] != [4, 2] {
+        return Err(Error::Annotation {
+            op: SEQ,
+            what: "bbox",
+            problem: format!(
+                "has shape {s:?}; expected (B, N, 4, 2) or (N, 4, 2): each box's four \
+                 vertices (x, y), as Kornia's `bbox` key"
+            ),
+        });
+    }
+    Ok(enclosure(t))
 }
 
 /// The results of a keyed call, in the order of its keys.
@@ -160,6 +178,7 @@ fn keyed_outputs(keys: &[DataKey], out: Batch) -> Result<Vec<Tensor>> {
                 DataKey::Input => image.take(),
                 DataKey::Mask => masks.take(),
                 DataKey::BboxXyxy | DataKey::BboxXywh => boxes.take(),
+                DataKey::Bbox => boxes.take().map(|b| box_corners(&b)),
                 DataKey::Keypoints => keypoints.take(),
                 DataKey::Label => labels.take(),
             };
