@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CUDA bundle on this (CPU) machine: everything a GPU machine with PyTorch but no
 # Rust toolchain needs to run the crate's tests and benchmarks on CUDA in one call of
-# scripts/run_on_device.sh (../shared/GPU.md describes that machine).
+# scripts/run_on_device.sh (docs/performance.md, CUDA, says how to run there).
 #
 #   bash scripts/device_bundle.sh [--out DIR] [--dry-run]
 #

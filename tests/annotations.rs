@@ -1,5 +1,5 @@
 //! Annotations through pipelines: Kornia's documented box, keypoint and mask conventions
-//! (values verified against Kornia 0.9 in shared/KORNIA_REFERENCE_2.md), the options
+//! (values verified against Kornia 0.9), the options
 //! Kornia lacks (clip, flag, min_visibility, min_area, exact inverse), labels through
 //! mixing steps, volumes, dense warps, containers, a user's own augmentation, and typed
 //! errors for records that do not fit.
