@@ -86,6 +86,15 @@ pub trait Augmentation: std::fmt::Debug + Send + Sync {
         shape.to_vec()
     }
 
+    /// Whether its output size is part of its draw (torchvision's ScaleJitter and
+    /// RandomShortestSize): its params then hold `output_size` (B,2) int64 `(h, w)` on the
+    /// CPU, which gives the output shape ([`AugmentationExt::output_shape_for`]);
+    /// [`Augmentation::output_shape`] is then the input's, the size being unknown before
+    /// the draw.
+    fn output_size_drawn(&self) -> bool {
+        false
+    }
+
     /// Checks a batched shape beyond the generic checks (channel counts, sizes).
     fn check_shape(&self, _shape: &[i64]) -> Result<()> {
         Ok(())
@@ -318,6 +327,9 @@ pub(crate) trait Step: Augmentation {
     fn drawn_output_shape(&self, shape: &[i64], params: &Params) -> Vec<i64> {
         match self.role().0 {
             RoleKind::Container(c) => c.steps_output_shape(shape, params),
+            _ if self.output_size_drawn() => {
+                drawn_size(shape, params).unwrap_or_else(|| self.output_shape(shape))
+            }
             _ => self.output_shape(shape),
         }
     }
@@ -716,6 +728,18 @@ pub trait AugmentationExt: Augmentation {
 }
 
 impl<T: Augmentation + ?Sized> AugmentationExt for T {}
+
+/// The batched shape `shape` with the spatial size the params' `output_size` (B,2) holds
+/// (read from its first row, on the CPU), for a step whose size is drawn; `None` when the
+/// params have no such size.
+fn drawn_size(shape: &[i64], params: &Params) -> Option<Vec<i64>> {
+    let t = params.get("output_size")?;
+    if t.dim() != 2 || t.size()[1] != 2 || t.size()[0] < 1 || t.is_floating_point() {
+        return None;
+    }
+    let hw = Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu)).ok()?;
+    Some([&shape[..2], &hw[..]].concat())
+}
 
 /// [`AugmentationExt::f_forward_batch`] with the params from `draw(batched input shape,
 /// device)` (a [`crate::VideoSequential`] draws per clip for its frames).

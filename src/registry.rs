@@ -154,6 +154,10 @@ registry! {
     LongestMaxSize(MaxSizeConfig) => LongestMaxSize [max_size];
     SmallestMaxSize(MaxSizeConfig) => SmallestMaxSize [max_size];
     PadTo(PadToConfig) => PadTo [size];
+    /// torchvision's `ScaleJitter` (Kornia has none).
+    ScaleJitter(ScaleJitterConfig) => ScaleJitter [target_size];
+    /// torchvision's `RandomShortestSize` (Kornia has none).
+    RandomShortestSize(RandomShortestSizeConfig) => RandomShortestSize [min_size];
     RandomFisheye(FisheyeConfig) => RandomFisheye [center_x, center_y, gamma];
     RandomElasticTransform(ElasticConfig) => RandomElasticTransform;
     RandomThinPlateSpline(ThinPlateSplineConfig) => RandomThinPlateSpline;

@@ -100,7 +100,8 @@ fn compare(aug: &dyn Augmentation, label: &str) -> (Vec<String>, f64) {
         for (variant, x) in inputs(aug.spatial_dims(), kind) {
             tch::manual_seed(11);
             let (_, params) = tch::no_grad(|| aug.f_forward_with_params(&x)).unwrap();
-            let (y0, _) = tch::no_grad(|| aug.f_forward_with_params(&x)).unwrap();
+            // Weights shaped as the replay's output (a drawn size differs per draw).
+            let y0 = tch::no_grad(|| aug.f_apply(&x, &params)).unwrap();
             let w = y0.rand_like();
             let (yf, gf, pf) = replay(aug, &x, &params, &w, KernelPath::Fused);
             let (yc, gc, pc) = replay(aug, &x, &params, &w, KernelPath::Composed);

@@ -3,7 +3,8 @@
 //! each has a Kornia parity fixture whose constructor `AugSpec::from_kornia` builds into it,
 //! and build.rs generates that fixture's parity, gradcheck, reproducibility and bad-input
 //! tests (tests/operators.rs). A new operator (its file plus one registry row) cannot land
-//! untested, and adding its fixture entry is all it takes to test it.
+//! untested, and adding its fixture entry is all it takes to test it. torchvision's
+//! operators (Kornia has none of them) are replayed against torchvision's fixture instead.
 
 mod common;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +89,23 @@ fn every_operator_has_a_fixture_and_its_generated_tests() {
             if !replayed || !gradient {
                 missing.push(format!(
                     "{name} (replayed: {replayed}, gradient: {gradient})"
+                ));
+            }
+            continue;
+        }
+        if common::TORCHVISION_OPERATORS.contains(&name) {
+            let tests = include_str!("random_size.rs");
+            let replayed = tests.contains("fn the_same_seed_draws_torchvisions_size_and_output(")
+                && tests.contains("common::fixture(\"torchvision/sizes\")");
+            let gradient = tests.contains("fn input_gradients_match_finite_differences(")
+                && tests.contains(&format!("AugSpec::{name}("));
+            let cases = common::fixture("torchvision/sizes").meta["cases"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("\"{name}\""));
+            if !(replayed && gradient && cases) {
+                missing.push(format!(
+                    "{name} (torchvision's: replayed {replayed}, gradient {gradient}, fixture cases {cases})"
                 ));
             }
             continue;

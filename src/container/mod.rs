@@ -515,7 +515,8 @@ impl Augmentation for Sequential {
         self.cfg.random_apply != RandomApply::Off || self.steps.iter().any(|s| s.is_random())
     }
 
-    /// With every step applied (a random selection may differ; see `output_shape_with`).
+    /// With every step applied (a random selection may differ, and a step whose size is
+    /// drawn gives its input's; see `output_shape_for`).
     fn output_shape(&self, shape: &[i64]) -> Vec<i64> {
         let mut s = shape.to_vec();
         for step in &self.steps {
@@ -532,6 +533,10 @@ impl Augmentation for Sequential {
         let mut s = shape.to_vec();
         for step in &self.steps {
             step.check_shape(&s)?;
+            if step.output_size_drawn() {
+                // The size after it is drawn: the steps after it are checked as drawn.
+                break;
+            }
             s = step.output_shape(&s);
         }
         Ok(())

@@ -36,6 +36,7 @@ mod distort;
 mod flip;
 mod jigsaw;
 mod perspective;
+mod random_size;
 mod resize;
 mod resized_crop;
 mod simple;
@@ -60,6 +61,9 @@ pub use flip::{
 pub use jigsaw::{JigsawConfig, RandomJigsaw};
 pub(crate) use perspective::{distortion_scale_var, end_and_extent};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
+pub use random_size::{
+    RandomShortestSize, RandomShortestSizeConfig, RandomSize, ScaleJitter, ScaleJitterConfig,
+};
 pub use resize::{
     LongestMaxSize, MaxSizeConfig, PadMode, PadTo, PadToConfig, Resize, ResizeConfig, ResizeTo,
     Side, SmallestMaxSize,

@@ -12,6 +12,11 @@ pub struct Fixture {
     pub meta: serde_json::Map<String, serde_json::Value>,
 }
 
+/// torchvision's operators in the registry, which Kornia lacks: no Kornia constructor or
+/// fixture builds them; tests/random_size.rs replays torchvision's fixtures and checks their
+/// gradients.
+pub const TORCHVISION_OPERATORS: [&str; 2] = ["ScaleJitter", "RandomShortestSize"];
+
 /// The device the fixture replays and the gradchecks run on: the CPU, or the one
 /// `TCH_DDA_TEST_DEVICE` names (`cpu`, `cuda`, `cuda:N`; scripts/run_on_device.sh sets
 /// `cuda`). The per-device tests (`per_device!`) run on every device regardless.
@@ -465,6 +470,12 @@ pub fn all_specs() -> Vec<AugSpec> {
         // (`needs_mask`), or expect its typed error without.
         // A 2x2 grid on 13x17 and 17x23 images, the output the input's size.
         AugSpec::RandomMosaic(MosaicConfig::default()),
+        // torchvision's: a size drawn per call (about the input's).
+        AugSpec::ScaleJitter(ScaleJitterConfig {
+            scale_range: (0.8, 1.25),
+            ..ScaleJitterConfig::new((20, 20))
+        }),
+        AugSpec::RandomShortestSize(RandomShortestSizeConfig::new(vec![9, 13], Some(30))),
         AugSpec::RandomTransplantation(TransplantConfig::default()),
         AugSpec::RandomTransplantation3D(TransplantConfig::default()),
         AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
