@@ -1,4 +1,4 @@
-"""torchvision 0.28's ScaleJitter and RandomShortestSize (tests/fixtures/torchvision/sizes.safetensors):
+"""torchvision 0.28's ScaleJitter, RandomShortestSize and RandomZoomOut (tests/fixtures/torchvision/sizes.safetensors):
 for each case and seed, the image and oriented boxes (XYWHR, unclamped) through the transform
 after torch.manual_seed(seed), and the size it drew. tests/random_size.rs draws with the same
 seed (the same size) and compares the outputs.
@@ -39,6 +39,10 @@ CASES = [
      {"RandomShortestSize": {"min_size": [24, 40, 64], "max_size": 80}}, [7, 8, 9, 10]),
     ("shortest_one", v2.RandomShortestSize(33),
      {"RandomShortestSize": {"min_size": [33]}}, [11]),
+    ("zoom_out", v2.RandomZoomOut(fill=0.25, side_range=(1.0, 2.5), p=0.7),
+     {"RandomZoomOut": {"fill": [0.25], "side_range": [1.0, 2.5], "p": 0.7}}, [12, 13, 14, 15, 16]),
+    ("zoom_out_rgb", v2.RandomZoomOut(fill=[0.1, 0.5, 0.9], p=1.0),
+     {"RandomZoomOut": {"fill": [0.1, 0.5, 0.9], "p": 1.0}}, [17, 18]),
 ]
 
 tensors = {"image": image.contiguous(), "boxes": xywhr.contiguous()}

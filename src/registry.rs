@@ -158,6 +158,8 @@ registry! {
     ScaleJitter(ScaleJitterConfig) => ScaleJitter [target_size];
     /// torchvision's `RandomShortestSize` (Kornia has none).
     RandomShortestSize(RandomShortestSizeConfig) => RandomShortestSize [min_size];
+    /// torchvision's `RandomZoomOut` (Kornia has none).
+    RandomZoomOut(RandomZoomOutConfig) => RandomZoomOut;
     RandomFisheye(FisheyeConfig) => RandomFisheye [center_x, center_y, gamma];
     RandomElasticTransform(ElasticConfig) => RandomElasticTransform;
     RandomThinPlateSpline(ThinPlateSplineConfig) => RandomThinPlateSpline;

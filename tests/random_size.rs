@@ -1,5 +1,5 @@
-//! torchvision's ScaleJitter and RandomShortestSize: the same seed draws torchvision 0.28's
-//! size, and the image and oriented boxes equal its outputs
+//! torchvision's ScaleJitter, RandomShortestSize and RandomZoomOut: the same seed draws
+//! torchvision 0.28's size, and the image and oriented boxes equal its outputs
 //! (tests/fixtures/torchvision/sizes.safetensors, from
 //! scripts/gen_torchvision_size_fixtures.py); replay, inverse, gradients, pipelines and
 //! typed errors.
@@ -87,8 +87,42 @@ fn the_same_seed_draws_torchvisions_size_and_output() {
         assert!(d <= 1e-4, "{key}: the inverse's boxes differ by {d:e}");
         sizes.insert(case.size.clone());
     }
-    // Down and up, several sizes.
-    assert!(sizes.len() >= 8, "{sizes:?}");
+    // Down and up, several sizes, and a zoom out gated off (the input's size).
+    assert!(sizes.len() >= 12, "{sizes:?}");
+    assert!(sizes.contains(&image.size()[2..].to_vec()), "{sizes:?}");
+}
+
+/// The zoomed-out canvas holds the image exactly where its padding says, the fill around
+/// it, and the inverse cuts the image back out, bit for bit.
+#[test]
+fn a_zoom_out_places_the_image_on_its_canvas() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let aug = RandomZoomOut::new(
+        vs.root(),
+        RandomZoomOutConfig {
+            fill: vec![0.1, 0.5, 0.9],
+            side_range: (1.5, 3.0),
+            p: 1.0,
+        },
+    )
+    .unwrap();
+    let x = Tensor::rand([2, 3, 10, 14], (Kind::Float, Device::Cpu));
+    tch::manual_seed(4);
+    let (y, params) = aug.f_forward_with_params(&x).unwrap();
+    let pad = Vec::<i64>::try_from(params.get("padding").unwrap().get(1)).unwrap();
+    let (l, t, r, b) = (pad[0], pad[1], pad[2], pad[3]);
+    assert_eq!(y.size(), [2, 3, 10 + t + b, 14 + l + r]);
+    assert!(l + r >= 7 && t + b >= 5, "{pad:?}");
+    assert!(y.narrow(2, t, 10).narrow(3, l, 14).equal(&x));
+    // Each channel's fill outside the image: the canvas sums to the fill over its area.
+    for (c, fill) in [0.1f64, 0.5, 0.9].iter().enumerate() {
+        let total = y.get(0).get(c as i64).sum(Kind::Double).double_value(&[]);
+        let image = x.get(0).get(c as i64).sum(Kind::Double).double_value(&[]);
+        let area = (y.size()[2] * y.size()[3] - 140) as f64;
+        assert!((total - image - fill * area).abs() < 1e-3, "channel {c}");
+    }
+    assert!(aug.f_inverse(&y, &params, &x.size()).unwrap().equal(&x));
 }
 
 #[test]
@@ -105,6 +139,11 @@ fn input_gradients_match_finite_differences() {
             ..ScaleJitterConfig::new((14, 14))
         }),
         AugSpec::RandomShortestSize(RandomShortestSizeConfig::new(vec![5, 7], None)),
+        AugSpec::RandomZoomOut(RandomZoomOutConfig {
+            fill: vec![0.2, 0.7],
+            p: 1.0,
+            ..Default::default()
+        }),
     ] {
         let aug = spec.build(&vs.root()).unwrap();
         tch::manual_seed(3);
@@ -179,6 +218,22 @@ fn bad_configs_params_and_inputs_are_typed_errors() {
         Some(0),
     )));
     assert!(e.contains("max_size"), "{e}");
+    let e = build(AugSpec::RandomZoomOut(RandomZoomOutConfig {
+        side_range: (0.5, 2.0),
+        ..Default::default()
+    }));
+    assert!(e.contains("side_range") && e.contains("1 <= lo"), "{e}");
+    let three = AugSpec::RandomZoomOut(RandomZoomOutConfig {
+        fill: vec![0.0, 1.0, 0.5],
+        p: 1.0,
+        ..Default::default()
+    })
+    .build(&vs.root())
+    .unwrap();
+    let e = three
+        .f_forward(&Tensor::rand([1, 2, 5, 5], (Kind::Float, Device::Cpu)))
+        .unwrap_err();
+    assert!(matches!(e, Error::Channels { got: 2, .. }), "{e}");
     // JSON requires the required field, as torchvision's constructor does.
     let e = serde_json::from_str::<AugSpec>(r#"{"ScaleJitter": {}}"#)
         .unwrap_err()

@@ -40,6 +40,7 @@ mod random_size;
 mod resize;
 mod resized_crop;
 mod simple;
+mod zoom_out;
 
 pub use affine::{
     AffineParams, RandomAffine, RandomAffineConfig, RandomRotation, RandomRotationConfig,
@@ -72,3 +73,4 @@ pub use resized_crop::{RandomResizedCrop, RandomResizedCropConfig};
 pub use simple::{
     RandomRotation90, RandomShear, RandomTranslate, Rotation90Config, ShearConfig, TranslateConfig,
 };
+pub use zoom_out::{RandomZoomOut, RandomZoomOutConfig};

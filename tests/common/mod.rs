@@ -15,7 +15,7 @@ pub struct Fixture {
 /// torchvision's operators in the registry, which Kornia lacks: no Kornia constructor or
 /// fixture builds them; tests/random_size.rs replays torchvision's fixtures and checks their
 /// gradients.
-pub const TORCHVISION_OPERATORS: [&str; 2] = ["ScaleJitter", "RandomShortestSize"];
+pub const TORCHVISION_OPERATORS: [&str; 3] = ["ScaleJitter", "RandomShortestSize", "RandomZoomOut"];
 
 /// The device the fixture replays and the gradchecks run on: the CPU, or the one
 /// `TCH_DDA_TEST_DEVICE` names (`cpu`, `cuda`, `cuda:N`; scripts/run_on_device.sh sets
@@ -476,6 +476,10 @@ pub fn all_specs() -> Vec<AugSpec> {
             ..ScaleJitterConfig::new((20, 20))
         }),
         AugSpec::RandomShortestSize(RandomShortestSizeConfig::new(vec![9, 13], Some(30))),
+        AugSpec::RandomZoomOut(RandomZoomOutConfig {
+            side_range: (1.0, 1.5),
+            ..Default::default()
+        }),
         AugSpec::RandomTransplantation(TransplantConfig::default()),
         AugSpec::RandomTransplantation3D(TransplantConfig::default()),
         AugSpec::RandomPlasmaBrightness(PlasmaConfig::default()),
