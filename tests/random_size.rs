@@ -89,7 +89,7 @@ fn the_same_seed_draws_torchvisions_size_and_output() {
     }
     // Down and up, several sizes, and a zoom out gated off (the input's size).
     assert!(sizes.len() >= 12, "{sizes:?}");
-    assert!(sizes.contains(&image.size()[2..].to_vec()), "{sizes:?}");
+    assert!(sizes.contains(&image.size()[2..]), "{sizes:?}");
 }
 
 /// The zoomed-out canvas holds the image exactly where its padding says, the fill around
