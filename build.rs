@@ -45,10 +45,10 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
         println!("cargo:rustc-cfg=tch_dda_cuda");
     }
-    compile_generator_shim(&libtorch);
-    if std::env::var_os("CARGO_FEATURE_CPU_KERNELS").is_some() {
-        compile_cpu_kernels(&libtorch);
-    }
+    compile_cpp(
+        &libtorch,
+        std::env::var_os("CARGO_FEATURE_CPU_KERNELS").is_some(),
+    );
 }
 
 /// libtorch's C++ flags, as torch-sys uses them for its own C++: the include path, the
@@ -72,63 +72,80 @@ fn libtorch_cpp(libtorch: &Path) -> cc::Build {
     build
 }
 
-/// Compiles `csrc/generator.cpp`: draws from a generator of the caller's own (tch's C API
-/// takes none), and the error strings every shim reports with. Always built.
-fn compile_generator_shim(libtorch: &Path) {
+/// Compiles the C++: `csrc/generator.cpp` (draws from a generator of the caller's own, which
+/// tch's C API does not take, and the error strings every shim reports with), always; with
+/// the `cpu-kernels` feature (on by default) `csrc/kernels.cpp` (the fused CPU kernels with
+/// their autograd nodes) and their row loops (`csrc/rows_isa.cpp`) once per instruction set:
+/// the baseline, and AVX2 on x86-64 (picked at run time when the CPU has it). Each unit
+/// compiles on a thread of its own; the archives are then made, and named to the linker, in
+/// link order (the kernels before the row loops they call).
+fn compile_cpp(libtorch: &Path, cpu_kernels: bool) {
     for file in ["generator.cpp", "error.h"] {
         println!("cargo:rerun-if-changed=csrc/{file}");
     }
-    libtorch_cpp(libtorch)
-        .file("csrc/generator.cpp")
-        .opt_level(3)
-        .compile("tch_dda_generator");
-}
-
-/// With the `cpu-kernels` feature (on by default): compiles `csrc/kernels.cpp` (the fused
-/// CPU kernels with their autograd nodes) and their row loops (`csrc/rows_isa.cpp`) once per
-/// instruction set: the baseline, and AVX2 on x86-64 (picked at run time when the CPU has it).
-fn compile_cpu_kernels(libtorch: &Path) {
-    for file in ["kernels.cpp", "rows.h", "rows_isa.cpp"] {
-        println!("cargo:rerun-if-changed=csrc/{file}");
-    }
-    let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
-    let mut kernels = libtorch_cpp(libtorch);
-    kernels
-        .file("csrc/kernels.cpp")
-        // The strided fallbacks use rows.h's arithmetic too: no contraction there either.
-        .flag("-ffp-contract=off")
-        .opt_level(3);
-    if x86_64 {
-        kernels.define("DDA_HAVE_AVX2", None);
-    }
-    // Dependents first: the row loops' archives after the kernels'.
-    kernels.compile("tch_dda_kernels");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let mut sets = vec![("base", vec![])];
-    if x86_64 {
-        sets.push(("avx2", vec!["-mavx2"]));
-    }
-    for (isa, flags) in sets {
-        let mut rows = cc::Build::new();
-        rows.cpp(true)
-            .file("csrc/rows_isa.cpp")
-            .out_dir(out.join(isa))
-            .flag("-std=c++17")
-            .define("DDA_ISA", isa)
-            // Written for the vectoriser: `omp simd` without OpenMP's runtime, and -O3 in
-            // every profile (tests run the same code at the same speed). -fno-trapping-math
-            // lets it if-convert (no FP exception flags are read; values are unchanged); no
-            // contraction into fused multiply-adds, so every instruction set (and every
-            // compiler's default) gives the same values as libtorch's separate operations.
-            .flag_if_supported("-fopenmp-simd")
-            .flag_if_supported("-fno-trapping-math")
-            .flag("-ffp-contract=off")
-            .opt_level(3)
-            .warnings(false);
-        for flag in flags {
-            rows.flag(flag);
+    let mut generator = libtorch_cpp(libtorch);
+    generator.file("csrc/generator.cpp").opt_level(3);
+    let mut units = vec![("tch_dda_generator".to_string(), generator, out.clone())];
+    if cpu_kernels {
+        for file in ["kernels.cpp", "rows.h", "rows_isa.cpp"] {
+            println!("cargo:rerun-if-changed=csrc/{file}");
         }
-        rows.compile(&format!("tch_dda_rows_{isa}"));
+        let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
+        let mut kernels = libtorch_cpp(libtorch);
+        kernels
+            .file("csrc/kernels.cpp")
+            // The strided fallbacks use rows.h's arithmetic too: no contraction there either.
+            .flag("-ffp-contract=off")
+            .opt_level(3);
+        if x86_64 {
+            kernels.define("DDA_HAVE_AVX2", None);
+        }
+        units.push(("tch_dda_kernels".to_string(), kernels, out.clone()));
+        let mut sets = vec![("base", vec![])];
+        if x86_64 {
+            sets.push(("avx2", vec!["-mavx2"]));
+        }
+        for (isa, flags) in sets {
+            let mut rows = cc::Build::new();
+            rows.cpp(true)
+                .file("csrc/rows_isa.cpp")
+                .out_dir(out.join(isa))
+                .flag("-std=c++17")
+                .define("DDA_ISA", isa)
+                // Written for the vectoriser: `omp simd` without OpenMP's runtime, and -O3 in
+                // every profile (tests run the same code at the same speed).
+                // -fno-trapping-math lets it if-convert (no FP exception flags are read;
+                // values are unchanged); no contraction into fused multiply-adds, so every
+                // instruction set (and every compiler's default) gives the same values as
+                // libtorch's separate operations.
+                .flag_if_supported("-fopenmp-simd")
+                .flag_if_supported("-fno-trapping-math")
+                .flag("-ffp-contract=off")
+                .opt_level(3)
+                .warnings(false);
+            for flag in flags {
+                rows.flag(flag);
+            }
+            units.push((format!("tch_dda_rows_{isa}"), rows, out.join(isa)));
+        }
+    }
+    let objects: Vec<Vec<PathBuf>> = std::thread::scope(|s| {
+        let threads: Vec<_> = units
+            .iter()
+            .map(|(_, build, _)| s.spawn(|| build.compile_intermediates()))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a compiler thread panicked"))
+            .collect()
+    });
+    for ((name, _, dir), objects) in units.iter().zip(objects) {
+        cc::Build::new()
+            .cpp(true)
+            .out_dir(dir)
+            .objects(objects)
+            .compile(name);
     }
 }
 
