@@ -28,11 +28,16 @@ from gen_fixtures import canonicalize  # the same sorted-header rewrite (this fo
 # --- what docs/kornia-params.md gives users, verbatim ---------------------------------
 def kornia_params(params, prefix=""):
     """`aug._params` as flat tensors: the i-th item of a list of ParamItem under
-    "{i}:{item.name}.", each tensor under its own key."""
+    "{i}:{item.name}.", each tensor under its own key; a PatchSequential's PatchParamItem as
+    its ParamItem, with the patches it applied to under "patch_indices"."""
     if isinstance(params, dict):
         return {prefix + k: v.detach().cpu().clone() for k, v in params.items() if isinstance(v, torch.Tensor)}
     out = {}
     for i, item in enumerate(params):
+        if hasattr(item, "indices"):
+            name = f"{prefix}{i}:{item.param.name}."
+            out[name + "patch_indices"] = torch.as_tensor(item.indices).cpu().clone()
+            item = item.param
         out.update(kornia_params(item.data or {}, f"{prefix}{i}:{item.name}."))
     return out
 # ----------------------------------------------------------------------------------------

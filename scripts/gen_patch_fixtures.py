@@ -10,6 +10,8 @@ One file per case, ``tests/fixtures/patch/<name>.safetensors``:
   input       the images, drawn after manual_seed(seed)
   output      aug(input) after manual_seed(1000 + seed)
   params.*    aug._params in this crate's layout (below)
+  kornia.*    aug._params as docs/kornia-params.md's `kornia_params` saves them (what
+              `Params::load_kornia` imports into the layout below)
   weights     drawn after manual_seed(2000 + seed); grad = d sum(weights * aug(input, params)) / d input
   grad
 The metadata holds ``source`` (the Python call).
@@ -28,6 +30,7 @@ import torch
 from safetensors.torch import save_file
 
 from gen_fixtures import canonicalize  # the same sorted-header rewrite (this folder is on sys.path)
+from gen_kornia_params_fixtures import kornia_params  # docs/kornia-params.md's lines
 
 CASES = [
     # One pipeline over every patch; "same" pads 9 rows to 10.
@@ -84,6 +87,8 @@ def main():
         (replay * weights).sum().backward()
         tensors = {"input": x, "output": out.detach(), "weights": weights, "grad": xg.grad}
         tensors.update({f"params.{k}": v for k, v in ours(aug, params).items()})
+        # As a user saves them (docs/kornia-params.md), for the importer.
+        tensors.update({f"kornia.{k}": v for k, v in kornia_params(params).items()})
         tensors = {k: (v.float() if v.dtype == torch.bool else v).contiguous() for k, v in tensors.items()}
         path = f"tests/fixtures/patch/{name}.safetensors"
         meta = dict(source=" ".join(source.split()), torch=torch.__version__, kornia=kornia.__version__)

@@ -378,12 +378,28 @@ fn patch_sequential_is_kornias() {
             PatchConfig::from_kornia_python(source).unwrap_or_else(|e| panic!("{source}: {e}"));
         let patches = PatchSequential::new(vs.root(), cfg).unwrap();
         let x = fx.get("input");
-        let mut kornia = Params::new();
+        // Kornia's `aug._params` as docs/kornia-params.md saves them, imported: the same
+        // params, key for key and bit for bit, as the fixture script's own grouping.
+        let path = format!(
+            "{}/tests/fixtures/patch/{name}.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut kornia = Params::load_kornia(&path, "kornia.", device).unwrap();
+        let mut grouped = Params::new();
         for (k, t) in &fx.tensors {
             if let Some(key) = k.strip_prefix("params.") {
                 // Kornia's indices are int64 tensors; bools were stored as float.
-                kornia.insert(key, t.shallow_clone());
+                grouped.insert(key, t.shallow_clone());
             }
+        }
+        assert_eq!(
+            kornia.keys().collect::<Vec<_>>(),
+            grouped.keys().collect::<Vec<_>>(),
+            "{name}: imported keys"
+        );
+        for (k, t) in grouped.iter() {
+            let d = common::max_abs_diff(kornia.get(k).unwrap(), t);
+            assert!(d == 0.0, "{name}: imported {k} is {d:e} from the script's");
         }
 
         let xg = x.detach().set_requires_grad(true);

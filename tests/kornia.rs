@@ -1011,6 +1011,13 @@ fn malformed_kornia_params_are_refused() {
     assert!(e.contains("Custom") && e.contains("child index"), "{e}");
     let e = import(&["0:RandomAffine_0.angle", "0:RandomRotation_0.degrees"]);
     assert!(e.contains("another key names it"), "{e}");
+    // A PatchSequential's items all say which patches they ran on.
+    let e = import(&[
+        "0:RandomAffine_0.patch_indices",
+        "0:RandomAffine_0.angle",
+        "1:RandomVerticalFlip_1.batch_prob",
+    ]);
+    assert!(e.contains("without patch_indices"), "{e}");
     // A step's own params pass through as they are.
     let p = Params::from_kornia([("angle".to_string(), t())], Device::Cpu).unwrap();
     assert_eq!(p.keys().collect::<Vec<_>>(), ["angle"]);

@@ -29,14 +29,78 @@ fn child_index(name: &str) -> Option<i64> {
     name.rsplit_once('_')?.1.parse().ok()
 }
 
+/// Kornia's `PatchSequential` records one `PatchParamItem` per child call: the child's
+/// params and the patches it ran on (`patch_indices`, as docs/kornia-params.md saves them).
+/// This crate groups a `PatchSequential`'s params by the patches they apply to: one group
+/// (0) for calls on every patch, else one per grid location `g` (patches `g`, `g + G`, ...),
+/// each a pipeline of its own. The items are renamed into that nesting
+/// (`"{g}:Patches_{g}.{k}:{name}."`), so the rest reads them as nested containers; the
+/// second value says whether they were a `PatchSequential`'s.
+fn regroup_patches(tensors: Vec<(String, Tensor)>) -> Result<(Vec<(String, Tensor)>, bool)> {
+    let mut indices: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+    for (key, t) in &tensors {
+        if let Some((i, _, "patch_indices")) = key
+            .split_once('.')
+            .and_then(|(segment, rest)| item(segment).map(|(i, name)| (i, name, rest)))
+        {
+            let v = Vec::<i64>::try_from(t.to_kind(tch::Kind::Int64).to_device(Device::Cpu))?;
+            indices.insert(i, v);
+        }
+    }
+    if indices.is_empty() {
+        return Ok((tensors, false));
+    }
+    let total = indices.values().flatten().max().map_or(0, |m| m + 1);
+    let mut place: BTreeMap<usize, (i64, usize)> = BTreeMap::new();
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for (&i, idx) in &indices {
+        let g = match idx.first() {
+            Some(&first) if (idx.len() as i64) < total => first,
+            _ => 0,
+        };
+        let k = counts.entry(g).or_default();
+        place.insert(i, (g, *k));
+        *k += 1;
+    }
+    let mut out = Vec::with_capacity(tensors.len());
+    for (key, t) in tensors {
+        let parsed = key
+            .split_once('.')
+            .and_then(|(segment, rest)| item(segment).map(|(i, name)| (i, name, rest)));
+        let Some((i, name, rest)) = parsed else {
+            return Err(Error::Params {
+                op: OP,
+                key,
+                problem: "is not under an item of the PatchSequential's list (\"{i}:{name}.\")"
+                    .into(),
+            });
+        };
+        let Some(&(g, k)) = place.get(&i) else {
+            return Err(Error::Params {
+                op: OP,
+                key,
+                problem: "belongs to an item without patch_indices, beside items with them \
+                          (a PatchSequential's items all have them)"
+                    .into(),
+            });
+        };
+        if rest != "patch_indices" {
+            out.push((format!("{g}:Patches_{g}.{k}:{name}.{rest}"), t));
+        }
+    }
+    Ok((out, true))
+}
+
 impl Params {
     /// Kornia's params of one call, as `kornia_params(aug._params)` flattens them
     /// (docs/kornia-params.md): a step's tensors under their own keys, the `i`-th item of a
     /// container's list under `"{i}:{item.name}."`. They become this crate's layout: the
     /// `i`-th applied step's entries under `"{i}."`, the children Kornia applied (the index
     /// ending each item's name) as a container's `selection`, and a preset's applied
-    /// sub-policies (`PolicySequential_k`) as its `choice`. Tensors are taken as they are
-    /// (moved to `device`), so a replay sees Kornia's values bit for bit.
+    /// sub-policies (`PolicySequential_k`) as its `choice`; a `PatchSequential`'s items (with
+    /// their `patch_indices`) grouped by the patches they apply to, group `g`'s `k`-th item
+    /// under `"{g}.{k}."` and its children under `"{g}.selection"`. Tensors are taken as
+    /// they are (moved to `device`), so a replay sees Kornia's values bit for bit.
     ///
     /// # Errors
     /// [`Error::Params`] for a list whose positions are not 0, 1, 2, ... or an item whose name
@@ -50,6 +114,7 @@ impl Params {
             key: key.to_string(),
             problem,
         };
+        let (tensors, patches) = regroup_patches(tensors.into_iter().collect())?;
         let mut out = Params::new();
         let mut levels: BTreeMap<String, Level> = BTreeMap::new();
         for (key, t) in tensors {
@@ -114,6 +179,10 @@ impl Params {
             let key = if policies { "choice" } else { "selection" };
             // CPU int64, where Kornia draws it and the containers read it.
             out.insert(format!("{prefix}{key}"), Tensor::from_slice(&indices));
+        }
+        if patches {
+            // The groups are the patches', not children a container picked.
+            out.remove("selection");
         }
         Ok(out)
     }
