@@ -5,10 +5,11 @@
 //!
 //! Writes a PNG grid: the originals with their annotations (top row), three augmented draws
 //! with the annotations the pipeline moved (boxes clipped to the image, those that left it
-//! not drawn), and the last draw mapped back (bottom row; the image regions the crop
-//! dropped are black). Prints how far the mapped-back boxes and
+//! not drawn), the last draw again with the boxes as oriented boxes (torchvision's XYWHR,
+//! which turn with the image), and the last draw mapped back (bottom row; the image regions
+//! the crop dropped are black). Prints how far the mapped-back boxes and
 //! keypoints land from the originals, with this crate's carried corners and with Kornia's
-//! enclose-every-step boxes.
+//! enclose-every-step boxes, and the oriented boxes' round trip.
 //!
 //! `cargo run --release --example annotations -- [output.png]`
 
@@ -126,10 +127,45 @@ fn main() -> Result<()> {
         last = Some((aug, params));
     }
     let (aug, params) = last.expect("three draws");
+    // The same boxes as oriented boxes: the same draw turns them with the image.
+    let axis = record.boxes.as_ref().expect("boxes");
+    let oriented = Boxes {
+        data: BoxFormat::Xyxy.convert(&axis.data, BoxFormat::Xywhr),
+        format: BoxFormat::Xywhr,
+        ..axis.clone()
+    };
+    let turned = Batch {
+        boxes: Some(oriented.clone()),
+        ..record.clone()
+    };
+    let turned_out = clipped.f_apply_batch(&turned, &params)?;
+    rows.push(paint(&turned_out)?);
     let back = exact.f_inverse_batch(&aug, &params, &photos.size())?;
     rows.push(paint(&back)?);
     common::write_grid(&rows, &out)?;
-    println!("wrote {out}: originals, three augmented draws, the last one mapped back");
+    println!(
+        "wrote {out}: originals, three augmented draws, the last one with oriented boxes, \
+         the last one mapped back"
+    );
+    // Oriented boxes through the same draw and back: their corners, in pixels.
+    let there = exact.f_apply_batch(&turned, &params)?;
+    let again = exact.f_inverse_batch(&there, &params, &photos.size())?;
+    let corners = |b: &Boxes| {
+        b.format
+            .convert(&b.data, BoxFormat::Xyxyxyxy)
+            .to_device(Device::Cpu)
+    };
+    let valid8 = axis
+        .valid
+        .as_ref()
+        .expect("valid")
+        .to_device(Device::Cpu)
+        .unsqueeze(-1);
+    let oriented_error = (corners(again.boxes.as_ref().expect("boxes")) - corners(&oriented))
+        .abs()
+        .where_scalarother(&valid8, 0.0)
+        .max()
+        .double_value(&[]);
 
     // How far the round trip lands, per box corner and keypoint, over 20 draws.
     let original = record
@@ -193,5 +229,6 @@ fn main() -> Result<()> {
         worst[2],
         growth * 100.0
     );
+    println!("oriented boxes (XYWHR) through the last draw and back: corners within {oriented_error:.1e} px");
     Ok(())
 }
