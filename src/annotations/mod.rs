@@ -79,6 +79,9 @@ impl BoxFormat {
     /// Converts boxes in this format to xyxy (…, 2d). An oriented box becomes the
     /// axis-aligned box around it, in the crate's inclusive convention (its continuous
     /// extent `[a, b]` is the pixels `a..=b - 1`).
+    ///
+    /// # Panics
+    /// For oriented boxes whose last dimension is not [`BoxFormat::numbers`] (5 or 8).
     pub fn to_xyxy(self, boxes: &Tensor) -> Tensor {
         if self.is_oriented() {
             let around = crate::geometry::enclosure(&oriented::to_corners(self, boxes));
@@ -132,6 +135,9 @@ impl BoxFormat {
     /// torchvision's `convert_bounding_box_format`; axis-aligned boxes to an oriented format
     /// as [`BoxFormat::from_xyxy`], oriented ones to an axis-aligned format as the
     /// axis-aligned box around them.
+    ///
+    /// # Panics
+    /// As [`BoxFormat::to_xyxy`].
     pub fn convert(self, boxes: &Tensor, to: BoxFormat) -> Tensor {
         match (self.is_oriented(), to.is_oriented()) {
             (true, true) if self == to => boxes.shallow_clone(),

@@ -509,12 +509,7 @@ pub(crate) fn from_record(
                 opts,
                 finish,
             );
-            let valid = match (orig.valid.as_ref(), f.keep) {
-                (Some(v), Some(k)) => Some(v.to_device(k.device()).logical_and(&drop(k))),
-                (Some(v), None) => Some(v.shallow_clone()),
-                (None, Some(k)) => Some(drop(k)),
-                (None, None) => None,
-            };
+            let valid = kept(orig.valid.as_ref(), f.keep.map(drop));
             Some(Boxes {
                 data: drop(f.boxes.to_kind(box_kind(&orig.data))),
                 format: orig.format,
@@ -529,12 +524,7 @@ pub(crate) fn from_record(
             let (xyxy, valid, visibility) = if finish {
                 let seen = w.visible.as_ref().map(|v| (v, polygon_area(&outlines)));
                 let f = finish_boxes(&xyxy, &spatial, opts, seen);
-                let valid = match (orig.valid.as_ref(), f.keep) {
-                    (Some(v), Some(k)) => Some(v.to_device(k.device()).logical_and(&drop(k))),
-                    (Some(v), None) => Some(v.shallow_clone()),
-                    (None, Some(k)) => Some(drop(k)),
-                    (None, None) => None,
-                };
+                let valid = kept(orig.valid.as_ref(), f.keep.map(drop));
                 (f.boxes, valid, Some(f.visibility))
             } else {
                 (xyxy, orig.valid.as_ref().map(|v| v.shallow_clone()), None)
@@ -617,6 +607,16 @@ pub(crate) fn from_record(
         keypoints,
         labels: layout.labels.as_ref().map(|l| l.shallow_clone()),
         mixed: w.mixed,
+    }
+}
+
+/// The output validity: the caller's (`valid`) and what the options kept (`keep`, in the
+/// caller's layout), either, or none.
+fn kept(valid: Option<&Tensor>, keep: Option<Tensor>) -> Option<Tensor> {
+    match (valid, keep) {
+        (Some(v), Some(k)) => Some(v.to_device(k.device()).logical_and(&k)),
+        (Some(v), None) => Some(v.shallow_clone()),
+        (None, keep) => keep,
     }
 }
 
