@@ -398,25 +398,38 @@ fn check_oriented_values(
     } else {
         bad.logical_or(&data.narrow(-1, 2, 2).lt(0.0).any_dim(-1, false))
     };
+    let rule = match format {
+        BoxFormat::Xyxyxyxy => "8 finite numbers",
+        _ => "finite numbers with w >= 0 and h >= 0",
+    };
+    refuse_first_bad(op, &bad, valid, data, &format!("{format:?}"), rule)
+}
+
+/// The first valid box that `bad` (B,N) marks, as an error showing its row of `rows`
+/// (B,N,k) (`shown`: in which form) and what was `expected`.
+fn refuse_first_bad(
+    op: &'static str,
+    bad: &Tensor,
+    valid: Option<&Tensor>,
+    rows: &Tensor,
+    shown: &str,
+    expected: &str,
+) -> Result<()> {
     let bad = match valid {
         Some(v) => bad.logical_and(&v.to_device(bad.device()).to_kind(Kind::Bool)),
-        None => bad,
+        None => bad.shallow_clone(),
     };
     let idx = bad.reshape([-1]).nonzero();
     if idx.size()[0] > 0 {
         let i = idx.int64_value(&[0, 0]);
-        let n = data.size()[1];
+        let n = rows.size()[1];
         let (s, j) = (i / n, i % n);
         let row =
-            Vec::<f64>::try_from(data.get(s).get(j).to_kind(Kind::Double)).unwrap_or_default();
-        let rule = match format {
-            BoxFormat::Xyxyxyxy => "8 finite numbers",
-            _ => "finite numbers with w >= 0 and h >= 0",
-        };
+            Vec::<f64>::try_from(rows.get(s).get(j).to_kind(Kind::Double)).unwrap_or_default();
         return Err(Error::Annotation {
             op,
             what: "boxes",
-            problem: format!("box {j} of sample {s} is {row:?} ({format:?}); expected {rule}"),
+            problem: format!("box {j} of sample {s} is {row:?} ({shown}); expected {expected}"),
         });
     }
     Ok(())
@@ -457,29 +470,11 @@ fn check_box_values(
     .any_dim(-1, false);
     let bad_value = xyxy.isfinite().logical_not().any_dim(-1, false);
     let bad = bad_order.logical_or(&bad_value);
-    let bad = match valid {
-        Some(v) => bad.logical_and(&v.to_device(bad.device()).to_kind(Kind::Bool)),
-        None => bad,
+    let rule = match format {
+        BoxFormat::Xyxy => "finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1",
+        _ => "finite boxes with sizes > 0",
     };
-    let flat = bad.reshape([-1]);
-    let idx = flat.nonzero();
-    if idx.size()[0] > 0 {
-        let i = idx.int64_value(&[0, 0]);
-        let n = xyxy.size()[1];
-        let (s, j) = (i / n, i % n);
-        let row =
-            Vec::<f64>::try_from(xyxy.get(s).get(j).to_kind(Kind::Double)).unwrap_or_default();
-        let rule = match format {
-            BoxFormat::Xyxy => "finite [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1",
-            _ => "finite boxes with sizes > 0",
-        };
-        return Err(Error::Annotation {
-            op,
-            what: "boxes",
-            problem: format!("box {j} of sample {s} is {row:?} (as xyxy); expected {rule}"),
-        });
-    }
-    Ok(())
+    refuse_first_bad(op, &bad, valid, xyxy, "as xyxy", rule)
 }
 
 /// Gives the working form back in the caller's layout, applying `opts` to boxes and

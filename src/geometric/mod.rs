@@ -30,6 +30,20 @@ macro_rules! warp_same_size {
 }
 pub(crate) use warp_same_size;
 
+/// The same 2D affine map `[a, b, c; d, e, f]` for every sample of a batch of `b`: a
+/// matrix geometry (B,3,3) in `kind` on `device`.
+pub(crate) fn same_affine(
+    [a, b_, c, d, e, f]: [f64; 6],
+    b: i64,
+    kind: tch::Kind,
+    device: tch::Device,
+) -> crate::Geometry {
+    let m = crate::ops::constant(&[a, b_, c, d, e, f, 0.0, 0.0, 1.0], kind, device)
+        .view([1, 3, 3])
+        .expand([b, 3, 3], false);
+    crate::Geometry::affine(m)
+}
+
 pub(crate) mod affine;
 mod crop;
 mod distort;

@@ -11,7 +11,6 @@
 
 use super::affine::input_shape_tensor;
 use crate::kornia::kwargs::{FromKornia, Kwargs};
-use crate::ops::constant;
 use crate::warp::{Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -333,24 +332,12 @@ impl Augmentation for RandomSize {
     ) -> Result<Geometry> {
         let (ho, wo) = self.size_of(params)?;
         let (sx, sy) = (wo as f64 / shape[3] as f64, ho as f64 / shape[2] as f64);
-        let m = constant(
-            &[
-                sx,
-                0.0,
-                0.5 * sx - 0.5,
-                0.0,
-                sy,
-                0.5 * sy - 0.5,
-                0.0,
-                0.0,
-                1.0,
-            ],
+        Ok(super::same_affine(
+            [sx, 0.0, 0.5 * sx - 0.5, 0.0, sy, 0.5 * sy - 0.5],
+            shape[0],
             kind,
             device,
-        )
-        .view([1, 3, 3])
-        .expand([shape[0], 3, 3], false);
-        Ok(Geometry::affine(m))
+        ))
     }
 
     /// Warped back by the inverse scale (bilinear, border), as Kornia inverts a resize.

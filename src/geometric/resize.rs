@@ -438,10 +438,12 @@ impl Augmentation for Resize {
         };
         let (sx, tx) = axis(wi, wo);
         let (sy, ty) = axis(hi, ho);
-        let m = constant(&[sx, 0.0, tx, 0.0, sy, ty, 0.0, 0.0, 1.0], kind, device)
-            .view([1, 3, 3])
-            .expand([shape[0], 3, 3], false);
-        Ok(Geometry::affine(m))
+        Ok(super::same_affine(
+            [sx, 0.0, tx, 0.0, sy, ty],
+            shape[0],
+            kind,
+            device,
+        ))
     }
 
     fn sampling(&self) -> Option<Sampling> {

@@ -7,7 +7,6 @@
 
 use super::affine::input_shape_tensor;
 use crate::kornia::kwargs::{FromKornia, Kwargs};
-use crate::ops::constant;
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
@@ -198,14 +197,12 @@ impl Augmentation for RandomZoomOut {
         device: Device,
     ) -> Result<Geometry> {
         let [l, t, _, _] = self.padding(params)?;
-        let m = constant(
-            &[1.0, 0.0, l as f64, 0.0, 1.0, t as f64, 0.0, 0.0, 1.0],
+        Ok(super::same_affine(
+            [1.0, 0.0, l as f64, 0.0, 1.0, t as f64],
+            shape[0],
             kind,
             device,
-        )
-        .view([1, 3, 3])
-        .expand([shape[0], 3, 3], false);
-        Ok(Geometry::affine(m))
+        ))
     }
 
     /// The image cut back out of the canvas (exact).
