@@ -641,6 +641,39 @@ fn inside(points: &Tensor, spatial: &[i64]) -> Tensor {
     ok.expect("d >= 1")
 }
 
+/// Which boxes `opts` keep (`None`: it asks nothing): those with something `present`
+/// (B,N), a `visibility` (B,N), an `area` (B,N) of their part inside and `sides` (B,N,d)
+/// at least what it asks; the area and sides are computed only where asked.
+fn kept_by(
+    opts: &AnnotationOptions,
+    present: &Tensor,
+    visibility: &Tensor,
+    area: impl FnOnce() -> Tensor,
+    sides: impl FnOnce() -> Tensor,
+) -> Option<Tensor> {
+    let mut keep: Option<Tensor> = None;
+    let mut and = |t: Tensor| {
+        keep = Some(match keep.take() {
+            None => t,
+            Some(k) => k.logical_and(&t),
+        })
+    };
+    if opts.flag_outside {
+        and(present.shallow_clone());
+    }
+    if opts.min_visibility > 0.0 {
+        and(visibility.ge(opts.min_visibility - 1e-7));
+    }
+    if opts.min_area > 0.0 {
+        and(area().ge(opts.min_area));
+    }
+    if opts.min_size > 0.0 {
+        let small = sides().lt(opts.min_size).any_dim(-1, false);
+        and(small.logical_not().logical_and(present));
+    }
+    keep
+}
+
 /// Output boxes with their sanitising: what [`finish_boxes`] gives back.
 struct Finished {
     /// (B,N,2d) xyxy.
@@ -707,27 +740,13 @@ fn finish_boxes(
     };
     let (clo, chi) = (clipped.narrow(-1, 0, d), clipped.narrow(-1, d, d));
     let there = gone.logical_not();
-    let mut keep: Option<Tensor> = None;
-    let mut and = |t: Tensor| {
-        keep = Some(match keep.take() {
-            None => t,
-            Some(k) => k.logical_and(&t),
-        })
-    };
-    if opts.flag_outside {
-        and(there.shallow_clone());
-    }
-    if opts.min_visibility > 0.0 {
-        and(visibility.ge(opts.min_visibility - 1e-7));
-    }
-    if opts.min_area > 0.0 {
-        let a = area(&clo, &chi).where_scalarother(&there, 0.0);
-        and(a.ge(opts.min_area));
-    }
-    if opts.min_size > 0.0 {
-        let small = sizes(&clo, &chi).lt(opts.min_size).any_dim(-1, false);
-        and(small.logical_not().logical_and(&there));
-    }
+    let keep = kept_by(
+        opts,
+        &there,
+        &visibility,
+        || area(&clo, &chi).where_scalarother(&there, 0.0),
+        || sizes(&clo, &chi),
+    );
     let boxes = if opts.clip_boxes || following {
         clipped
     } else {
@@ -798,26 +817,7 @@ fn finish_oriented(
     } else {
         rect
     };
-    let mut keep: Option<Tensor> = None;
-    let mut and = |t: Tensor| {
-        keep = Some(match keep.take() {
-            None => t,
-            Some(k) => k.logical_and(&t),
-        })
-    };
-    if opts.flag_outside {
-        and(alive.shallow_clone());
-    }
-    if opts.min_visibility > 0.0 {
-        and(visibility.ge(opts.min_visibility - 1e-7));
-    }
-    if opts.min_area > 0.0 {
-        and(inside.ge(opts.min_area));
-    }
-    if opts.min_size > 0.0 {
-        let small = rect.sides().lt(opts.min_size).any_dim(-1, false);
-        and(small.logical_not().logical_and(alive));
-    }
+    let keep = kept_by(opts, alive, &visibility, || inside, || rect.sides());
     FinishedOriented {
         boxes: rect.to_format(format),
         keep,
