@@ -17,12 +17,12 @@ from torchvision.transforms import v2
 
 assert torchvision.__version__.startswith("0.28"), torchvision.__version__
 torch.manual_seed(0)
-h, w = 50, 70
+h, w = 30, 40
 image = torch.rand(2, 3, h, w)
 # Oriented boxes (continuous coordinates), some across the border.
 n = 6
 cxcywhr = torch.stack(
-    [torch.rand(n) * 80 - 5, torch.rand(n) * 60 - 5, torch.rand(n) * 20 + 2, torch.rand(n) * 20 + 2,
+    [torch.rand(n) * 50 - 5, torch.rand(n) * 40 - 5, torch.rand(n) * 15 + 2, torch.rand(n) * 15 + 2,
      torch.rand(n) * 360 - 180], -1).double()
 xywhr = v2.functional.convert_bounding_box_format(cxcywhr, old_format="CXCYWHR", new_format="XYWHR")
 
