@@ -1,6 +1,7 @@
 """torchvision 0.28's ScaleJitter, RandomShortestSize and RandomZoomOut (tests/fixtures/torchvision/sizes.safetensors):
 for each case and seed, the image and oriented boxes (XYWHR, unclamped) through the transform
-after torch.manual_seed(seed), and the size it drew. tests/random_size.rs draws with the same
+after torch.manual_seed(seed), the size it drew, and (the first seed of each setting) the input
+gradient of a weighted sum of the output image. tests/random_size.rs draws with the same
 seed (the same size) and compares the outputs.
 
 Run (pinned torch 2.13.0, torchvision 0.28.0):
@@ -50,10 +51,19 @@ cases = []
 for name, t, spec, seeds in CASES:
     for seed in seeds:
         boxes = tv_tensors.BoundingBoxes(xywhr, format="XYWHR", canvas_size=(h, w), clamping_mode=None)
+        leaf = image.clone().requires_grad_(True)
         torch.manual_seed(seed)
-        out_image, out_boxes = t(tv_tensors.Image(image), boxes)
+        out_image, out_boxes = t(tv_tensors.Image(leaf), boxes)
+        out_image = out_image.as_subclass(torch.Tensor)
         key = f"{name}_{seed}"
-        tensors[f"{key}.image"] = out_image.as_subclass(torch.Tensor).contiguous()
+        # The input gradient of a weighted sum of the output.
+        torch.manual_seed(2000 + seed)
+        weights = torch.rand(out_image.shape)
+        (out_image * weights).sum().backward()
+        tensors[f"{key}.image"] = out_image.detach().contiguous()
+        if seed == seeds[0]:  # one gradient per setting
+            tensors[f"{key}.weights"] = weights.contiguous()
+            tensors[f"{key}.grad"] = leaf.grad.contiguous()
         tensors[f"{key}.boxes"] = out_boxes.as_subclass(torch.Tensor).contiguous()
         cases.append({"key": key, "seed": seed, "spec": spec, "size": list(out_image.shape[-2:])})
 

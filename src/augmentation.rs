@@ -328,7 +328,11 @@ pub(crate) trait Step: Augmentation {
         match self.role().0 {
             RoleKind::Container(c) => c.steps_output_shape(shape, params),
             _ if self.output_size_drawn() => {
-                drawn_size(shape, params).unwrap_or_else(|| self.output_shape(shape))
+                match params.batch_row(self.name(), "output_size", 2, 1) {
+                    Ok(hw) => [&shape[..2], &hw[..]].concat(),
+                    // Params without their size: the step's apply says so.
+                    Err(_) => self.output_shape(shape),
+                }
             }
             _ => self.output_shape(shape),
         }
@@ -728,18 +732,6 @@ pub trait AugmentationExt: Augmentation {
 }
 
 impl<T: Augmentation + ?Sized> AugmentationExt for T {}
-
-/// The batched shape `shape` with the spatial size the params' `output_size` (B,2) holds
-/// (read from its first row, on the CPU), for a step whose size is drawn; `None` when the
-/// params have no such size.
-fn drawn_size(shape: &[i64], params: &Params) -> Option<Vec<i64>> {
-    let t = params.get("output_size")?;
-    if t.dim() != 2 || t.size()[1] != 2 || t.size()[0] < 1 || t.is_floating_point() {
-        return None;
-    }
-    let hw = Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu)).ok()?;
-    Some([&shape[..2], &hw[..]].concat())
-}
 
 /// [`AugmentationExt::f_forward_batch`] with the params from `draw(batched input shape,
 /// device)` (a [`crate::VideoSequential`] draws per clip for its frames).

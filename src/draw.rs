@@ -347,9 +347,7 @@ fn draw_boxes(c: &mut Canvas, boxes: &Boxes, opts: &DrawOptions) -> Result<()> {
     // Oriented boxes: their corners in pixel-index space (torchvision's continuous
     // coordinates less half a pixel), drawn as a polygon.
     let corners = if format.is_oriented() {
-        Some(host(
-            &(format.convert(&raw, crate::BoxFormat::Xyxyxyxy) - 0.5),
-        )?)
+        Some(host(&crate::annotations::pixel_corners(format, &raw))?)
     } else {
         None
     };

@@ -50,6 +50,39 @@ impl Params {
         self.map.get(key)
     }
 
+    /// The first row of the (B,`n`) integer tensor under `key`, whose values are all at
+    /// least `min`: a value drawn once for the whole batch (a drawn size, a placement) and
+    /// kept on the CPU, where reading it synchronises no device.
+    ///
+    /// # Errors
+    /// [`Error::Params`] for a missing key, another shape or kind, or a value below `min`.
+    pub(crate) fn batch_row(
+        &self,
+        op: &'static str,
+        key: &str,
+        n: i64,
+        min: i64,
+    ) -> crate::Result<Vec<i64>> {
+        let t = self.require(op, key)?;
+        let bad = |problem: String| Error::Params {
+            op,
+            key: key.to_string(),
+            problem,
+        };
+        if t.dim() != 2 || t.size()[1] != n || t.size()[0] < 1 || t.is_floating_point() {
+            return Err(bad(format!(
+                "has shape {:?} and kind {:?}; expected (B, {n}) integers",
+                t.size(),
+                t.kind()
+            )));
+        }
+        let row = Vec::<i64>::try_from(t.get(0).to_device(tch::Device::Cpu))?;
+        if row.iter().any(|&v| v < min) {
+            return Err(bad(format!("is {row:?}; expected values >= {min}")));
+        }
+        Ok(row)
+    }
+
     /// The keys, sorted.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.map.keys().map(|k| k.as_str())

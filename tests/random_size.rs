@@ -1,6 +1,6 @@
 //! torchvision's ScaleJitter, RandomShortestSize and RandomZoomOut: the same seed draws
-//! torchvision 0.28's size, and the image and oriented boxes equal its outputs
-//! (tests/fixtures/torchvision/sizes.safetensors, from
+//! torchvision 0.28's size, and the image, its input gradient and oriented boxes equal its
+//! outputs (tests/fixtures/torchvision/sizes.safetensors, from
 //! scripts/gen_torchvision_size_fixtures.py); replay, inverse, gradients, pipelines and
 //! typed errors.
 
@@ -55,6 +55,7 @@ fn the_same_seed_draws_torchvisions_size_and_output() {
     let boxes = fx.get("boxes").to_device(Device::Cpu);
     let vs = VarStore::new(Device::Cpu);
     let mut sizes = std::collections::BTreeSet::new();
+    let mut grads = 0;
     for case in cases(&fx) {
         let aug = case.spec.build(&vs.root()).unwrap();
         let batch = Batch::new(image.shallow_clone()).with_boxes(Boxes::new(
@@ -76,9 +77,18 @@ fn the_same_seed_draws_torchvisions_size_and_output() {
         let ours = out.boxes.as_ref().unwrap().data.get(1);
         let d = box_diff(&ours, &theirs);
         assert!(d <= 1e-4, "{key}: boxes differ by {d:e}");
-        // Replayed, the same output; inverted, the input boxes.
+        // Replayed, the same output and torchvision's input gradient; inverted, the input
+        // boxes.
         let again = aug.f_apply_batch(&batch, &params).unwrap();
         assert!(again.image.equal(&out.image), "{key}: replay");
+        if let Some(w) = fx.tensors.get(&format!("{key}.weights")) {
+            let leaf = image.detach().set_requires_grad(true);
+            let y = aug.f_apply(&leaf, &params).unwrap();
+            (&y * w.to_device(Device::Cpu)).sum(Kind::Double).backward();
+            let d = max_abs_diff(&leaf.grad(), fx.get(&format!("{key}.grad")));
+            assert!(d <= 1e-5, "{key}: input gradient differs by {d:e}");
+            grads += 1;
+        }
         let back = aug.f_inverse_batch(&out, &params, &image.size()).unwrap();
         let d = box_diff(
             &back.boxes.unwrap().data,
@@ -87,6 +97,7 @@ fn the_same_seed_draws_torchvisions_size_and_output() {
         assert!(d <= 1e-4, "{key}: the inverse's boxes differ by {d:e}");
         sizes.insert(case.size.clone());
     }
+    assert_eq!(grads, 7, "one input gradient per setting");
     // Down and up, several sizes, and a zoom out gated off (the input's size).
     assert!(sizes.len() >= 12, "{sizes:?}");
     assert!(sizes.contains(&image.size()[2..]), "{sizes:?}");

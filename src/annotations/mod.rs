@@ -12,6 +12,7 @@ mod oriented;
 mod record;
 mod visible;
 
+pub(crate) use oriented::pixel_corners;
 pub(crate) use record::Record;
 pub(crate) use record::{
     check_box_mode, check_instance_masks, check_output_finite, from_record, to_record,
@@ -76,6 +77,17 @@ impl BoxFormat {
         }
     }
 
+    /// The numbers (…, k) to add to boxes in this format with `dims` = 2 to move them by
+    /// `(dx, dy)`: the corners and centres move, sides and angles do not.
+    pub fn translation(self, dx: f64, dy: f64) -> Vec<f64> {
+        match self {
+            BoxFormat::Xyxy => vec![dx, dy, dx, dy],
+            BoxFormat::Xywh | BoxFormat::Cxcywh => vec![dx, dy, 0.0, 0.0],
+            BoxFormat::Xywhr | BoxFormat::Cxcywhr => vec![dx, dy, 0.0, 0.0, 0.0],
+            BoxFormat::Xyxyxyxy => vec![dx, dy, dx, dy, dx, dy, dx, dy],
+        }
+    }
+
     /// Converts boxes in this format to xyxy (…, 2d). An oriented box becomes the
     /// axis-aligned box around it, in the crate's inclusive convention (its continuous
     /// extent `[a, b]` is the pixels `a..=b - 1`).
@@ -122,11 +134,7 @@ impl BoxFormat {
                     ],
                     -1,
                 );
-                let corners = oriented::to_corners(BoxFormat::Xywhr, &xywhr);
-                match oriented {
-                    BoxFormat::Xywhr => xywhr,
-                    f => oriented::from_corners(f, &corners),
-                }
+                BoxFormat::Xywhr.convert(&xywhr, oriented)
             }
         }
     }

@@ -11,7 +11,7 @@
 //! counter-clockwise on the screen): for `r = 0` top-left, top-right, bottom-right,
 //! bottom-left, the order of the axis-aligned corners.
 
-use super::visible::Visible;
+use super::visible::{signed_area, Visible};
 use super::BoxFormat;
 use tch::Tensor;
 
@@ -21,39 +21,26 @@ pub(crate) const HALF_PIXEL: f64 = 0.5;
 /// The four corners (…, 4, 2) of oriented boxes (…, 5) or (…, 8) in `format` (continuous
 /// coordinates). Axis-aligned formats are not oriented: the caller checks.
 pub(crate) fn to_corners(format: BoxFormat, data: &Tensor) -> Tensor {
-    let mut lead = data.size();
-    lead.pop();
-    let shape: Vec<i64> = lead.iter().copied().chain([4, 2]).collect();
     match format {
-        BoxFormat::Xyxyxyxy => data.reshape(shape.as_slice()),
-        BoxFormat::Xywhr | BoxFormat::Cxcywhr => {
-            let v = |i: i64| data.select(-1, i);
-            let (w, h) = (v(2), v(3));
-            let r = v(4).deg2rad();
-            let (c, s) = (r.cos(), r.sin());
-            let (x1, y1) = if format == BoxFormat::Xywhr {
-                (v(0), v(1))
-            } else {
-                // From the centre: half the width back along the box's x axis, half the
-                // height back along its y axis.
-                let (hw, hh) = (&w / 2.0, &h / 2.0);
-                (v(0) - &hw * &c - &hh * &s, v(1) + &hw * &s - &hh * &c)
-            };
-            let (ux, uy) = (&w * &c, -(&w * &s));
-            let (vx, vy) = (&h * &s, &h * &c);
-            let p2 = (&x1 + &ux, &y1 + &uy);
-            let p3 = (&p2.0 + &vx, &p2.1 + &vy);
-            let p4 = (&x1 + &vx, &y1 + &vy);
-            let pts = [
-                Tensor::stack(&[&x1, &y1], -1),
-                Tensor::stack(&[p2.0, p2.1], -1),
-                Tensor::stack(&[p3.0, p3.1], -1),
-                Tensor::stack(&[p4.0, p4.1], -1),
-            ];
-            Tensor::stack(&pts, -2)
+        BoxFormat::Xyxyxyxy => {
+            let mut shape = data.size();
+            shape.pop();
+            shape.extend([4, 2]);
+            data.reshape(shape.as_slice())
         }
-        _ => unreachable!("to_corners is for oriented formats"),
+        _ => Rect::from_format(format, data).corners(),
     }
+}
+
+/// The corners (…, 4, 2) of oriented boxes in pixel-index space, where the steps map
+/// points and the image is drawn: their continuous coordinates less half a pixel.
+pub(crate) fn pixel_corners(format: BoxFormat, data: &Tensor) -> Tensor {
+    to_corners(format, data) - HALF_PIXEL
+}
+
+/// (…) the length of vectors (…, 2).
+fn length(d: Tensor) -> Tensor {
+    d.square().sum_dim_intlist(-1, false, None).sqrt()
 }
 
 /// Oriented boxes in `format` from their four corners (…, 4, 2) (continuous coordinates),
@@ -71,8 +58,8 @@ pub(crate) fn from_corners(format: BoxFormat, corners: &Tensor) -> Tensor {
     let x = |t: &Tensor| t.select(-1, 0);
     let y = |t: &Tensor| t.select(-1, 1);
     let r = (y(&p1) - y(&p2)).atan2(&(x(&p2) - x(&p1)));
-    let w = (&p2 - &p1).square().sum_dim_intlist(-1, false, None).sqrt();
-    let h = (&p3 - &p2).square().sum_dim_intlist(-1, false, None).sqrt();
+    let w = length(&p2 - &p1);
+    let h = length(&p3 - &p2);
     let (x1, y1) = (x(&p1), y(&p1));
     let (a, b) = match format {
         BoxFormat::Xywhr => (x1, y1),
@@ -90,10 +77,7 @@ pub(crate) fn from_corners(format: BoxFormat, corners: &Tensor) -> Tensor {
 /// as torchvision's flips do. The order is right when the corners turn clockwise on the
 /// screen (y down), as those of an axis-aligned box from its top-left corner do.
 pub(crate) fn in_box_order(corners: &Tensor) -> Tensor {
-    let x = corners.select(-1, 0);
-    let y = corners.select(-1, 1);
-    let signed =
-        (&x * y.roll([-1], [-1]) - x.roll([-1], [-1]) * &y).sum_dim_intlist(-1, false, None);
+    let signed = signed_area(corners);
     let swapped = corners.index_select(
         -2,
         &Tensor::from_slice(&[1i64, 0, 3, 2]).to_device(corners.device()),
@@ -105,8 +89,7 @@ pub(crate) fn in_box_order(corners: &Tensor) -> Tensor {
 /// `|p3 - p2|`.
 pub(crate) fn sides(corners: &Tensor) -> Tensor {
     let p = |i: i64| corners.select(-2, i);
-    let len = |d: Tensor| d.square().sum_dim_intlist(-1, false, None).sqrt();
-    Tensor::stack(&[len(p(1) - p(0)), len(p(2) - p(1))], -1)
+    Tensor::stack(&[length(p(1) - p(0)), length(p(2) - p(1))], -1)
 }
 
 /// Oriented boxes (…, k) in `format` clamped to an image of `(height, width)` as
@@ -137,6 +120,22 @@ pub(crate) struct Rect {
 }
 
 impl Rect {
+    /// Oriented boxes (…, 5) in `format` (`Xywhr` or `Cxcywhr`) as rectangles: the centre
+    /// of an `Xywhr` box is its first corner plus half of each side, as torchvision
+    /// converts it.
+    fn from_format(format: BoxFormat, data: &Tensor) -> Rect {
+        let v = |i: i64| data.select(-1, i);
+        let (w, h, r) = (v(2), v(3), v(4).deg2rad());
+        let (cx, cy) = if format == BoxFormat::Xywhr {
+            let (c, s) = (r.cos(), r.sin());
+            let (hw, hh) = (&w / 2.0, &h / 2.0);
+            (v(0) + &hw * &c + &hh * &s, v(1) - &hw * &s + &hh * &c)
+        } else {
+            (v(0), v(1))
+        };
+        Rect { cx, cy, w, h, r }
+    }
+
     /// The rectangle torchvision makes of a parallelogram (…, 4, 2) (what a shear or a
     /// resize that changes the aspect ratio leaves of an oriented box): the corners of its
     /// longer diagonal stay; the longer of the sides p1 p2 and p1 p4 keeps its direction.
@@ -148,9 +147,8 @@ impl Rect {
         let y = |t: &Tensor| t.select(-1, 1);
         let cx = (x(&p1) + x(&p3)) / 2.0;
         let cy = (y(&p1) + y(&p3)) / 2.0;
-        let len = |d: Tensor| d.square().sum_dim_intlist(-1, false, None).sqrt();
-        let wp = len(&p2 - &p1);
-        let hp = len(&p4 - &p1);
+        let wp = length(&p2 - &p1);
+        let hp = length(&p4 - &p1);
         let r12 = (y(&p1) - y(&p2)).atan2(&(x(&p2) - x(&p1)));
         let r14 = (y(&p1) - y(&p4)).atan2(&(x(&p4) - x(&p1)));
         // The angle between the sides: π/2 for a rectangle.

@@ -240,8 +240,7 @@ pub(crate) fn to_record(
                 if check {
                     check_oriented_values(op, &data, valid.as_ref(), bx.format)?;
                 }
-                // The corners in pixel-index space, where the steps map points.
-                oriented::to_corners(bx.format, &data) - HALF_PIXEL
+                oriented::pixel_corners(bx.format, &data)
             } else {
                 let xyxy = bx.format.to_xyxy(&data);
                 if check {
@@ -730,12 +729,7 @@ fn finish_boxes(
                 .enclosure()
                 .to_kind(kind)
                 .where_self(&alive.unsqueeze(-1), &fallback);
-            // A box of no area (a line or a point) is all visible while anything is left.
-            let whole = whole.to_kind(kind);
-            let share = (region.area().to_kind(kind) / whole.clamp_min(f64::MIN_POSITIVE))
-                .where_self(&whole.gt(0.0), &alive.to_kind(kind))
-                .clamp(0.0, 1.0);
-            (boxes, alive.logical_not(), share)
+            (boxes, alive.logical_not(), region.share(&whole, kind))
         }
     };
     let (clo, chi) = (clipped.narrow(-1, 0, d), clipped.narrow(-1, d, d));
@@ -808,10 +802,7 @@ fn finish_oriented(
     let kind = outlines.kind();
     let alive = &region.alive;
     let inside = region.area().to_kind(kind);
-    // A box of no area (a line or a point) is all visible while anything is left.
-    let visibility = (&inside / whole.clamp_min(f64::MIN_POSITIVE))
-        .where_self(&whole.gt(0.0), &alive.to_kind(kind))
-        .clamp(0.0, 1.0);
+    let visibility = region.share(&whole, kind);
     let rect = if opts.clip_boxes || visible.is_some() {
         rect.around(&(&region.poly + HALF_PIXEL)).or(alive, rect)
     } else {

@@ -138,14 +138,30 @@ impl Visible {
     pub(crate) fn area(&self) -> Tensor {
         polygon_area(&self.poly).where_scalarother(&self.alive, 0.0)
     }
+
+    /// (B,N) the share of each box that is visible: the region's area over `whole` (B,N),
+    /// the whole box's, in `kind`; a box of no area (a line or a point) is all visible
+    /// while anything of it is left.
+    pub(crate) fn share(&self, whole: &Tensor, kind: Kind) -> Tensor {
+        let whole = whole.to_kind(kind);
+        (self.area().to_kind(kind) / whole.clamp_min(f64::MIN_POSITIVE))
+            .where_self(&whole.gt(0.0), &self.alive.to_kind(kind))
+            .clamp(0.0, 1.0)
+    }
 }
 
 /// (…) area of polygons (…,V,2) with vertices in order (the shoelace formula).
 pub(crate) fn polygon_area(poly: &Tensor) -> Tensor {
+    signed_area(poly).abs()
+}
+
+/// (…) signed area of polygons (…,V,2): positive when the vertices turn clockwise on the
+/// screen (y down), as an axis-aligned box's corners from its top-left one do.
+pub(crate) fn signed_area(poly: &Tensor) -> Tensor {
     let x = poly.select(-1, 0);
     let y = poly.select(-1, 1);
     let cross = &x * y.roll([-1], [-1]) - x.roll([-1], [-1]) * &y;
-    (cross.sum_dim_intlist(-1, false, None) / 2.0).abs()
+    cross.sum_dim_intlist(-1, false, None) / 2.0
 }
 
 /// Polygons (B,N,V,2) (box outlines, regions) as points along their edges (B,N,V·k,2).

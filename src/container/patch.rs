@@ -469,13 +469,7 @@ impl PatchSequential {
             };
             if let Some(bx) = &mut record.boxes {
                 // The corner moves; a width, height or centre-relative size does not.
-                let shift: &[f64] = match bx.format {
-                    crate::BoxFormat::Xyxy => &[l, t, l, t],
-                    crate::BoxFormat::Xywh | crate::BoxFormat::Cxcywh => &[l, t, 0.0, 0.0],
-                    crate::BoxFormat::Xywhr | crate::BoxFormat::Cxcywhr => &[l, t, 0.0, 0.0, 0.0],
-                    crate::BoxFormat::Xyxyxyxy => &[l, t, l, t, l, t, l, t],
-                };
-                bx.data = by(&bx.data, shift)?;
+                bx.data = by(&bx.data, &bx.format.translation(l, t))?;
                 if let Some(c) = &bx.corners {
                     bx.corners = Some(by(c, &[l, t])?);
                 }

@@ -203,24 +203,7 @@ impl RandomSize {
 
     /// The drawn `(h, w)` of `params`.
     fn size_of(&self, params: &Params) -> Result<(i64, i64)> {
-        let t = params.require(self.op(), "output_size")?;
-        let bad = |problem: String| Error::Params {
-            op: self.op(),
-            key: "output_size".into(),
-            problem,
-        };
-        if t.dim() != 2 || t.size()[1] != 2 || t.size()[0] < 1 || t.is_floating_point() {
-            return Err(bad(format!(
-                "has shape {:?} and kind {:?}; expected (B, 2) integer (h, w)",
-                t.size(),
-                t.kind()
-            )));
-        }
-        // One size for the batch, on the CPU: no device to wait for.
-        let hw = Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu))?;
-        if hw[0] < 1 || hw[1] < 1 {
-            return Err(bad(format!("is {hw:?}; expected sides >= 1")));
-        }
+        let hw = params.batch_row(self.op(), "output_size", 2, 1)?;
         Ok((hw[0], hw[1]))
     }
 

@@ -91,24 +91,7 @@ impl RandomZoomOut {
 
     /// `[left, top, right, bottom]` of `params`.
     fn padding(&self, params: &Params) -> Result<[i64; 4]> {
-        let t = params.require(OP, "padding")?;
-        let bad = |problem: String| Error::Params {
-            op: OP,
-            key: "padding".into(),
-            problem,
-        };
-        if t.dim() != 2 || t.size()[1] != 4 || t.size()[0] < 1 || t.is_floating_point() {
-            return Err(bad(format!(
-                "has shape {:?} and kind {:?}; expected (B, 4) integer [left, top, right, bottom]",
-                t.size(),
-                t.kind()
-            )));
-        }
-        // One placement for the batch, on the CPU: no device to wait for.
-        let v = Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu))?;
-        if v.iter().any(|&p| p < 0) {
-            return Err(bad(format!("is {v:?}; expected sides >= 0")));
-        }
+        let v = params.batch_row(OP, "padding", 4, 0)?;
         Ok([v[0], v[1], v[2], v[3]])
     }
 }
