@@ -1306,6 +1306,9 @@ fn vertex_boxes_go_through_a_keyed_call() {
     let flat = tch::Tensor::from_slice(&[2.0f32, 1., 5., 4.]).view([1, 1, 4]);
     let e = aug.f_call(&[&image, &flat]).unwrap_err().to_string();
     assert!(e.contains("bbox") && e.contains("(B, N, 4, 2)"), "{e}");
+    let flags = tch::Tensor::ones([1, 1, 4, 2], (tch::Kind::Bool, Device::Cpu));
+    let e = aug.f_call(&[&image, &flags]).unwrap_err().to_string();
+    assert!(e.contains("Bool") && e.contains("real numbers"), "{e}");
     // [2, 1]..[5, 4] on W = 10: x -> 9 - x gives [4, 1]..[7, 4].
     let v = tch::Tensor::from_slice(&[2.0f32, 1., 5., 1., 5., 4., 2., 4.]).view([1, 1, 4, 2]);
     let out = aug.f_call(&[&image, &v]).unwrap();

@@ -554,6 +554,25 @@ fn oriented_boxes_that_cannot_go_get_typed_errors() {
         &kornia,
         &["oriented", "BoxMode::Corners"],
     );
+    // An inverse given corners that are not an oriented box's outline.
+    let b = Boxes {
+        corners: Some(Tensor::zeros([1, 1, 6, 2], (Kind::Float, Device::Cpu))),
+        ..Boxes::new(five(&[1., 2., 3., 4., 10.]), BoxFormat::Xywhr)
+    };
+    let mut gate = Params::new();
+    gate.insert(
+        "0.batch_prob",
+        Tensor::ones([1], (Kind::Float, Device::Cpu)),
+    );
+    let err = seq
+        .f_inverse_batch(
+            &Batch::new(image.shallow_clone()).with_boxes(b),
+            &gate,
+            &image.size(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("multiple of 4"), "{err}");
     // Oriented boxes are 2D.
     let vol = pipeline(
         &vs,

@@ -252,11 +252,21 @@ pub(crate) fn to_record(
                 (Some(c), true) => {
                     let c = add(c);
                     let cs = c.size();
-                    if cs.len() != 4 || cs[0] != bsz || cs[1] != n || cs[3] != dims as i64 {
+                    // Oriented boxes' corners sit at 0, P/4, P/2, 3P/4 of their outline.
+                    let points_ok =
+                        |p: i64| p >= 1 && (!bx.format.is_oriented() || (p >= 4 && p % 4 == 0));
+                    if cs.len() != 4
+                        || cs[0] != bsz
+                        || cs[1] != n
+                        || cs[3] != dims as i64
+                        || !points_ok(cs[2])
+                    {
                         return Err(err(
                             "boxes.corners",
                             format!(
-                                "have shape {cs:?}; expected (B, N, P, {dims}) with B, N = {bsz}, {n}"
+                                "have shape {cs:?}; expected (B, N, P, {dims}) with B, N = {bsz}, {n} \
+                                 and P >= 1 (oriented boxes: a multiple of 4), as a pipeline's \
+                                 output carries them"
                             ),
                         ));
                     }

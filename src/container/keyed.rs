@@ -7,7 +7,7 @@ use crate::annotations::{Batch, BoxFormat, Boxes, Keypoints};
 use crate::augmentation::AugmentationExt;
 use crate::geometry::{box_corners, enclosure};
 use crate::{Error, Params, Result};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// The data keys' rules: the image first, each other key at most once, one box format.
 pub(super) fn check_data_keys(keys: &[DataKey]) -> Result<()> {
@@ -145,13 +145,19 @@ fn keyed_batch(keys: &[DataKey], inputs: &[&Tensor]) -> Result<Batch> {
 /// Kornia's `bbox` boxes, (B,N,4,2) or (N,4,2) vertices, as the xyxy boxes around them.
 fn vertex_boxes(t: &Tensor) -> Result<Tensor> {
     let s = t.size();
-    if !(s.len() == 3 || s.len() == 4) || s[s.len() - 2..] != [4, 2] {
+    let kind = t.kind();
+    if matches!(
+        kind,
+        Kind::Bool | Kind::ComplexHalf | Kind::ComplexFloat | Kind::ComplexDouble
+    ) || !(s.len() == 3 || s.len() == 4)
+        || s[s.len() - 2..] != [4, 2]
+    {
         return Err(Error::Annotation {
             op: SEQ,
             what: "bbox",
             problem: format!(
-                "has shape {s:?}; expected (B, N, 4, 2) or (N, 4, 2): each box's four \
-                 vertices (x, y), as Kornia's `bbox` key"
+                "has shape {s:?} and kind {kind:?}; expected (B, N, 4, 2) or (N, 4, 2) real \
+                 numbers: each box's four vertices (x, y), as Kornia's `bbox` key"
             ),
         });
     }

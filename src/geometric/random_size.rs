@@ -233,11 +233,6 @@ impl Augmentation for RandomSize {
         self.op()
     }
 
-    fn kornia_name(&self) -> &'static str {
-        // torchvision's class: Kornia has none.
-        self.op()
-    }
-
     fn spec(&self) -> AugSpec {
         match &self.class {
             Class::Jitter(c) => AugSpec::ScaleJitter(c.clone()),

@@ -43,7 +43,7 @@ fn regroup_patches(tensors: Vec<(String, Tensor)>) -> Result<(Vec<(String, Tenso
             .split_once('.')
             .and_then(|(segment, rest)| item(segment).map(|(i, name)| (i, name, rest)))
         {
-            let v = Vec::<i64>::try_from(t.to_kind(tch::Kind::Int64).to_device(Device::Cpu))?;
+            let v = Vec::<i64>::try_from(t.f_to_kind(tch::Kind::Int64)?.f_to_device(Device::Cpu)?)?;
             indices.insert(i, v);
         }
     }
