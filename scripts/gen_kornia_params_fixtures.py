@@ -70,6 +70,21 @@ CASES = [
         K.RandomResizedCrop((8, 10), p=1.0),
         data_keys=["input", "bbox", "keypoints"],
     )""", (3, 3, 10, 12)),
+    # Boxes through a mosaic (N boxes in, N * 4 out): moved with their tiles, clamped to the
+    # window, small ones zeroed; gated-off samples keep their own boxes and zero rows.
+    ("mosaic_boxes", """K.AugmentationSequential(
+        K.RandomAffine(15.0, p=1.0),
+        K.RandomMosaic((12, 16), min_bbox_size=3.0, p=0.6),
+        K.RandomHorizontalFlip(),
+        data_keys=["input", "bbox_xyxy"],
+    )""", (4, 3, 16, 20)),
+    # A 3 x 2 grid cropped by a warp, boxes as vertices.
+    ("mosaic_vertices", """K.AugmentationSequential(
+        K.RandomMosaic((10, 14), mosaic_grid=(3, 2), start_ratio_range=(0.1, 0.6), p=1.0,
+                       cropping_mode="resample"),
+        K.RandomVerticalFlip(),
+        data_keys=["input", "bbox"],
+    )""", (3, 3, 12, 15)),
 ]
 
 

@@ -204,6 +204,7 @@ impl std::fmt::Debug for Role<'_> {
             RoleKind::Container(_) => "Role::Container",
             RoleKind::Color(_) => "Role::Color",
             RoleKind::MaskDriven(_) => "Role::MaskDriven",
+            RoleKind::Regrouping(_) => "Role::Regrouping",
         })
     }
 }
@@ -229,6 +230,11 @@ impl<'a> Role<'a> {
     pub(crate) fn mask_driven(m: &'a dyn MaskDriven) -> Self {
         Role(RoleKind::MaskDriven(m))
     }
+
+    /// An operator whose output images hold the boxes of several inputs.
+    pub(crate) fn regrouping(r: &'a dyn Regrouping) -> Self {
+        Role(RoleKind::Regrouping(r))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -237,6 +243,7 @@ pub(crate) enum RoleKind<'a> {
     Container(&'a dyn Container),
     Color(&'a dyn ColorStep),
     MaskDriven(&'a dyn MaskDriven),
+    Regrouping(&'a dyn Regrouping),
 }
 
 /// What a container (Sequential, the presets) does beyond an operator: it carries a record
@@ -289,6 +296,16 @@ pub(crate) trait MaskDriven: Augmentation {
     /// `params` completed from the record entering the step (unchanged when they already
     /// hold what the masks would give).
     fn complete_params(&self, w: &Record, params: &Params) -> Result<Params>;
+}
+
+/// An operator whose output images hold the boxes of several inputs (RandomMosaic): it
+/// regroups the record's boxes itself, instead of mapping them through a geometry, and
+/// records where each came from ([`crate::annotations::BoxSource`]).
+pub(crate) trait Regrouping: Augmentation {
+    /// The boxes of `w` (the record entering the step: its image is the step's input)
+    /// regrouped for the step's output, with what follows them (the visible region, the
+    /// box sources); `w` is left as it was on an error.
+    fn regroup(&self, w: &mut Record, params: &Params, opts: &AnnotationOptions) -> Result<()>;
 }
 
 /// The crate's view of any step, dispatched on its [`Role`].
@@ -779,23 +796,27 @@ pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
         None => None,
     };
     let mut w = w;
-    let (outlines, keypoints) = if w.has_points() {
-        let g = gated_geometry(aug, &shape, params, w.point_kind(), device)?;
-        let moves = !matches!(g, Geometry::None);
-        if moves {
-            w.map_visible(&g);
-        }
-        let (outlines, keypoints) =
-            map_working_points(&g, w.outlines.take(), w.keypoints.take(), opts);
-        // What the step's frame leaves visible (a step without geometry keeps the frame).
-        w.keypoints = keypoints;
-        if moves {
-            w.clip_visible(&image.size());
-        }
-        (outlines, w.keypoints.take())
-    } else {
-        (None, None)
-    };
+    let (outlines, keypoints) =
+        if let (true, RoleKind::Regrouping(r)) = (w.has_points(), aug.role().0) {
+            r.regroup(&mut w, params, opts)?;
+            (w.outlines.take(), w.keypoints.take())
+        } else if w.has_points() {
+            let g = gated_geometry(aug, &shape, params, w.point_kind(), device)?;
+            let moves = !matches!(g, Geometry::None);
+            if moves {
+                w.map_visible(&g);
+            }
+            let (outlines, keypoints) =
+                map_working_points(&g, w.outlines.take(), w.keypoints.take(), opts);
+            // What the step's frame leaves visible (a step without geometry keeps the frame).
+            w.keypoints = keypoints;
+            if moves {
+                w.clip_visible(&image.size());
+            }
+            (outlines, w.keypoints.take())
+        } else {
+            (None, None)
+        };
     let (labels, mixed) =
         match aug.as_mix() {
             None => (w.labels, w.mixed),
@@ -835,6 +856,7 @@ pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
         visible: w.visible,
         keypoints_inside: w.keypoints_inside,
         oriented: w.oriented,
+        box_source: w.box_source,
     })
 }
 
@@ -898,6 +920,7 @@ pub(crate) fn step_inverse_record<A: Augmentation + ?Sized>(
         visible: None,
         keypoints_inside: None,
         oriented: w.oriented,
+        box_source: w.box_source,
     })
 }
 

@@ -914,6 +914,8 @@ fn kornias_recorded_params_import_and_replay() {
         ("rand_augment", TOL),
         ("auto_augment", TOL),
         ("vertex_boxes", TOL),
+        ("mosaic_boxes", TOL),
+        ("mosaic_vertices", TOL),
     ] {
         let fx = common::fixture(&format!("kornia_params/{name}"));
         let path = format!(
@@ -987,6 +989,8 @@ fn fixture_seed(name: &str) -> i64 {
         "rand_augment",
         "auto_augment",
         "vertex_boxes",
+        "mosaic_boxes",
+        "mosaic_vertices",
     ]
     .iter()
     .position(|n| *n == name)

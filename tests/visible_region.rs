@@ -590,3 +590,181 @@ fn reference(bx: &[f64], m: &[Vec<f64>], inv: &[Vec<f64>], frames: &[(i64, i64)]
         raster: enc,
     }
 }
+
+/// Boxes through a mosaic, checked against the mosaic of their masks. Each input box has a
+/// mask channel of its own (channel b·N + n of image b, zero in the other images), so the
+/// output's channel for a row's source box, read inside the row's tile, is that box's part
+/// in the window, made by the image path alone. With the detection options a row's box is
+/// the enclosure of those pixels, present exactly where there are some, and (mosaicked
+/// samples) at least `min_bbox_size` in Kornia's area; class ids and the caller's validity
+/// follow the box. With the default options a row is its source box moved with its tile,
+/// unclipped. A gated-off sample keeps its own boxes first, then rows without a box.
+#[test]
+fn a_mosaic_regroups_boxes_as_it_mosaics_their_masks() {
+    let _serial = common::serial();
+    let (b, n, h, w) = (4i64, 3i64, 8i64, 10i64);
+    let (gw, gh) = (2i64, 2i64);
+    let (g, oh, ow) = (gw * gh, 10i64, 12i64);
+    let min_bbox = 2.0;
+    let steps = vec![AugSpec::RandomMosaic(MosaicConfig {
+        output_size: Some((oh, ow)),
+        mosaic_grid: (gw, gh),
+        start_ratio_range: (0.0, 0.8),
+        min_bbox_size: min_bbox,
+        p: 0.6,
+        ..Default::default()
+    })];
+    let vs = VarStore::new(Device::Cpu);
+    let detection = pipeline(&vs, steps.clone(), AnnotationOptions::detection());
+    let corners = pipeline(&vs, steps, AnnotationOptions::default());
+    let (mut gated_on, mut gated_off, mut present, mut absent) = (0, 0, 0, 0);
+    for seed in 0..12 {
+        tch::manual_seed(seed);
+        // Integer boxes, so that clipping them is exact on the pixel grid.
+        let x1 = Tensor::randint(w - 1, [b, n], (Kind::Int64, Device::Cpu));
+        let y1 = Tensor::randint(h - 1, [b, n], (Kind::Int64, Device::Cpu));
+        let x2 = (&x1 + Tensor::randint(w, [b, n], (Kind::Int64, Device::Cpu))).clamp_max(w - 1);
+        let y2 = (&y1 + Tensor::randint(h, [b, n], (Kind::Int64, Device::Cpu))).clamp_max(h - 1);
+        let xyxy = Tensor::stack(&[&x1, &y1, &x2, &y2], -1).to_kind(Kind::Float);
+        let valid = Tensor::rand([b, n], (Kind::Float, Device::Cpu)).gt(0.2);
+        let ids = Tensor::randint(1000, [b, n], (Kind::Int64, Device::Cpu));
+        let bx = f64s(&xyxy);
+        let ok_in = bools(&valid);
+        let id_in = Vec::<i64>::try_from(ids.reshape([-1])).unwrap();
+        // Channel b·N + n: box n of image b, inclusive, zero elsewhere.
+        let ys = Tensor::arange(h, (Kind::Float, Device::Cpu)).view([1, 1, h, 1]);
+        let xs = Tensor::arange(w, (Kind::Float, Device::Cpu)).view([1, 1, 1, w]);
+        let at = |i: usize| xyxy.select(-1, i as i64).view([b, n, 1, 1]);
+        let own = ys
+            .ge_tensor(&at(1))
+            .logical_and(&ys.le_tensor(&at(3)))
+            .logical_and(&xs.ge_tensor(&at(0)))
+            .logical_and(&xs.le_tensor(&at(2)))
+            .to_kind(Kind::Float); // (B,N,H,W)
+        let onehot = Tensor::eye(b, (Kind::Float, Device::Cpu)).view([b, b, 1, 1, 1]);
+        let masks = (onehot * own.unsqueeze(0)).view([b, b * n, h, w]);
+        let batch = Batch::new(Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu)))
+            .with_masks(masks)
+            .with_boxes(
+                Boxes::xyxy(xyxy.shallow_clone())
+                    .with_valid(valid)
+                    .with_class_ids(ids),
+            );
+        let (out, params) = detection.f_forward_batch(&batch).unwrap();
+        let again = corners.f_apply_batch(&batch, &params).unwrap();
+        let boxes = out.boxes.unwrap();
+        assert_eq!(boxes.data.size(), [b, g * n, 4]);
+        let got = f64s(&boxes.data);
+        let ok = bools(boxes.valid.as_ref().unwrap());
+        let id_out = Vec::<i64>::try_from(boxes.class_ids.unwrap().reshape([-1])).unwrap();
+        let unclipped = f64s(&again.boxes.as_ref().unwrap().data);
+        let ok_unclipped = bools(again.boxes.as_ref().unwrap().valid.as_ref().unwrap());
+        let m = out.masks.unwrap();
+        let perm =
+            Vec::<i64>::try_from(params.get("0.permutation").unwrap().reshape([-1])).unwrap();
+        let src = f64s(params.get("0.src").unwrap());
+        let on = bools(&params.get("0.batch_prob").unwrap().gt(0.5));
+        for s in 0..b as usize {
+            if on[s] {
+                gated_on += 1;
+            } else {
+                gated_off += 1;
+            }
+            let (x0, y0) = (src[s * 8] as i64, src[s * 8 + 1] as i64);
+            for k in 0..g as usize {
+                for j in 0..n as usize {
+                    let row = s * (g * n) as usize + k * n as usize + j;
+                    // The row's source box and where its tile lies in the output.
+                    let (image, dx, dy) = match (on[s], k) {
+                        (true, _) => (
+                            perm[s * g as usize + k] as usize,
+                            w * (k as i64 / gh) - x0,
+                            h * (k as i64 % gh) - y0,
+                        ),
+                        (false, 0) => (s, 0, 0),
+                        (false, _) => {
+                            assert!(
+                                !ok[row] && !ok_unclipped[row],
+                                "seed {seed} padding row {row}"
+                            );
+                            continue;
+                        }
+                    };
+                    let from = image * n as usize + j;
+                    // The mosaic of the box's mask, inside the row's tile.
+                    let tile = m
+                        .get(s as i64)
+                        .get(from as i64)
+                        .narrow(0, dy.clamp(0, oh), (dy + h).clamp(0, oh) - dy.clamp(0, oh))
+                        .narrow(1, dx.clamp(0, ow), (dx + w).clamp(0, ow) - dx.clamp(0, ow));
+                    let pixels = tile.gt(0.5).nonzero();
+                    let seen = pixels.size()[0] > 0;
+                    let mut want_ok = ok_in[from] && seen;
+                    if seen {
+                        let lo = pixels.amin(0, false);
+                        let hi = pixels.amax(0, false);
+                        let (r0, c0) = (
+                            i64::try_from(lo.get(0)).unwrap(),
+                            i64::try_from(lo.get(1)).unwrap(),
+                        );
+                        let (r1, c1) = (
+                            i64::try_from(hi.get(0)).unwrap(),
+                            i64::try_from(hi.get(1)).unwrap(),
+                        );
+                        let want = [
+                            c0 + dx.max(0),
+                            r0 + dy.max(0),
+                            c1 + dx.max(0),
+                            r1 + dy.max(0),
+                        ];
+                        if on[s] {
+                            want_ok &=
+                                ((want[2] - want[0]) * (want[3] - want[1])) as f64 >= min_bbox;
+                        }
+                        if want_ok {
+                            for (c, v) in want.iter().enumerate() {
+                                let e = (got[row * 4 + c] - *v as f64).abs();
+                                assert!(
+                                    e < 1e-4,
+                                    "seed {seed} row {row}: {:?} vs {want:?}",
+                                    &got[row * 4..row * 4 + 4]
+                                );
+                            }
+                        }
+                    }
+                    assert_eq!(ok[row], want_ok, "seed {seed} sample {s} row {row}");
+                    if want_ok {
+                        present += 1;
+                        assert_eq!(id_out[row], id_in[from], "seed {seed} row {row}: class id");
+                    } else {
+                        absent += 1;
+                    }
+                    // Default options: the source box moved with its tile, unclipped.
+                    if ok_unclipped[row] {
+                        for c in 0..4 {
+                            let shift = if c % 2 == 0 { dx } else { dy } as f64;
+                            let e = (unclipped[row * 4 + c] - (bx[from * 4 + c] + shift)).abs();
+                            assert!(e < 1e-4, "seed {seed} row {row}: unclipped");
+                        }
+                    }
+                    assert!(!ok_unclipped[row] || ok_in[from], "seed {seed} row {row}");
+                }
+            }
+        }
+        let e = detection.f_forward_batch(&batch.clone().with_keypoints(Keypoints::new(
+            Tensor::zeros([b, 1, 2], (Kind::Float, Device::Cpu)),
+        )));
+        assert!(
+            matches!(
+                e,
+                Err(Error::Annotation {
+                    what: "keypoints",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+    }
+    println!("MOSAIC BOXES: {gated_on} samples mosaicked, {gated_off} not; {present} boxes kept, {absent} not");
+    assert!(gated_on >= 10 && gated_off >= 5 && present >= 40 && absent >= 40);
+}

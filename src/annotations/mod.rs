@@ -13,11 +13,11 @@ mod record;
 mod visible;
 
 pub(crate) use oriented::pixel_corners;
-pub(crate) use record::Record;
 pub(crate) use record::{
     check_box_mode, check_instance_masks, check_output_finite, from_record, to_record,
 };
-pub(crate) use visible::densify;
+pub(crate) use record::{BoxSource, Record};
+pub(crate) use visible::{densify, Visible};
 
 use crate::labels::LambdaWeight;
 use crate::warp::Resample;

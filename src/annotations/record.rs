@@ -26,6 +26,38 @@ pub(crate) struct Record {
     /// The boxes are oriented (torchvision's continuous coordinates): their visible region
     /// is clipped to the image's edges, half a pixel past the outer pixel centres.
     pub(crate) oriented: bool,
+    /// Where each carried box came from, once a step has regrouped the boxes (RandomMosaic:
+    /// each output holds the boxes of several inputs); `None`: box `n` of image `b` is the
+    /// input's.
+    pub(crate) box_source: Option<BoxSource>,
+}
+
+/// Where the carried boxes (B,N') came from: a row of the input's (B,N) boxes, or none.
+#[derive(Debug)]
+pub(crate) struct BoxSource {
+    /// (B,N') int64: each carried box's row in the input's boxes, flattened (b·N + n).
+    pub(crate) index: Tensor,
+    /// (B,N') bool: whether the row holds a box (not padding, not dropped by a step).
+    pub(crate) valid: Tensor,
+}
+
+impl BoxSource {
+    /// Every box from its own row: box `n` of image `b` of (B,N) boxes.
+    pub(crate) fn own(b: i64, n: i64, device: Device) -> Result<BoxSource> {
+        let index = Tensor::f_arange(b * n, (Kind::Int64, device))?.f_view([b, n])?;
+        let valid = index.f_ones_like()?.f_to_kind(Kind::Bool)?;
+        Ok(BoxSource { index, valid })
+    }
+
+    /// The input's per-box values `t` (B,N) for the carried boxes (B,N'); rows that hold no
+    /// box get `t`'s zero.
+    fn gather(&self, t: &Tensor) -> Tensor {
+        let t = t.to_device(self.index.device());
+        t.reshape([-1])
+            .index_select(0, &self.index.reshape([-1]))
+            .view(self.index.size().as_slice())
+            .where_scalarother(&self.valid, 0)
+    }
 }
 
 impl Record {
@@ -40,6 +72,7 @@ impl Record {
             visible: None,
             keypoints_inside: None,
             oriented: false,
+            box_source: None,
         }
     }
 
@@ -327,6 +360,7 @@ pub(crate) fn to_record(
         visible: None,
         keypoints_inside: None,
         oriented: batch.boxes.as_ref().is_some_and(|b| b.format.is_oriented()),
+        box_source: None,
     };
     let layout = Layout {
         unbatched: b.unbatched,
@@ -503,6 +537,30 @@ pub(crate) fn from_record(
     };
     let shape = w.image.size();
     let spatial: Vec<i64> = shape[2..].to_vec();
+    // The caller's validity and class ids of the carried boxes (gathered from their input
+    // rows once a step has regrouped them).
+    let lift = |t: &Tensor| {
+        if layout.unbatched {
+            t.unsqueeze(0)
+        } else {
+            t.shallow_clone()
+        }
+    };
+    let (given_valid, class_ids) = match (&w.box_source, &layout.boxes) {
+        (Some(s), Some(orig)) => {
+            let valid = match &orig.valid {
+                Some(v) => s.gather(&lift(v)).logical_and(&s.valid),
+                None => s.valid.shallow_clone(),
+            };
+            let ids = orig.class_ids.as_ref().map(|c| drop(s.gather(&lift(c))));
+            (Some(drop(valid)), ids)
+        }
+        (_, Some(orig)) => (
+            orig.valid.as_ref().map(|v| v.shallow_clone()),
+            orig.class_ids.as_ref().map(|c| c.shallow_clone()),
+        ),
+        (_, None) => (None, None),
+    };
     let boxes = match (w.outlines, &layout.boxes) {
         (Some(outlines), Some(orig)) if orig.format.is_oriented() => {
             let f = finish_oriented(
@@ -513,12 +571,12 @@ pub(crate) fn from_record(
                 opts,
                 finish,
             );
-            let valid = kept(orig.valid.as_ref(), f.keep.map(drop));
+            let valid = kept(given_valid.as_ref(), f.keep.map(drop));
             Some(Boxes {
                 data: drop(f.boxes.to_kind(box_kind(&orig.data))),
                 format: orig.format,
                 valid,
-                class_ids: orig.class_ids.as_ref().map(|t| t.shallow_clone()),
+                class_ids,
                 visibility: f.visibility.map(drop),
                 corners: Some(drop(outlines)),
             })
@@ -528,17 +586,17 @@ pub(crate) fn from_record(
             let (xyxy, valid, visibility) = if finish {
                 let seen = w.visible.as_ref().map(|v| (v, polygon_area(&outlines)));
                 let f = finish_boxes(&xyxy, &spatial, opts, seen);
-                let valid = kept(orig.valid.as_ref(), f.keep.map(drop));
+                let valid = kept(given_valid.as_ref(), f.keep.map(drop));
                 (f.boxes, valid, Some(f.visibility))
             } else {
-                (xyxy, orig.valid.as_ref().map(|v| v.shallow_clone()), None)
+                (xyxy, given_valid, None)
             };
             let data = orig.format.from_xyxy(&xyxy).to_kind(box_kind(&orig.data));
             Some(Boxes {
                 data: drop(data),
                 format: orig.format,
                 valid,
-                class_ids: orig.class_ids.as_ref().map(|t| t.shallow_clone()),
+                class_ids,
                 visibility: visibility.map(drop),
                 corners: Some(drop(outlines)),
             })

@@ -51,7 +51,9 @@ impl Sequential {
     /// Kornia's call `aug(*inputs)`: `inputs` in the order of [`Sequential::data_keys`]
     /// (image, masks, boxes in the key's format, keypoints, labels), through the pipeline
     /// with the container's annotation options; the results in the same order, boxes in the
-    /// same format, labels mixed where a MixUp or CutMix step mixed them.
+    /// same format, labels mixed where a MixUp or CutMix step mixed them. Box rows that hold
+    /// no box (padding a RandomMosaic adds, boxes it or the options dropped) are zeros, as
+    /// Kornia exports them.
     ///
     /// ```no_run
     /// use tch_dda::{AugSpec, Sequential};
@@ -175,7 +177,12 @@ fn keyed_outputs(keys: &[DataKey], out: Batch) -> Result<Vec<Tensor>> {
         mixed,
     } = out;
     let mut image = Some(image);
-    let (mut masks, mut boxes) = (masks, boxes.map(|b| b.data));
+    // Rows that hold no box come back as zeros, as Kornia exports them.
+    let boxes = boxes.map(|b| match &b.valid {
+        Some(v) => b.data.where_scalarother(&v.unsqueeze(-1), 0.0),
+        None => b.data,
+    });
+    let (mut masks, mut boxes) = (masks, boxes);
     let mut keypoints = keypoints.map(|k| k.points);
     let mut labels = mixed.map(|m| m.labels).or(labels);
     keys.iter()

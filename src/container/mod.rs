@@ -777,6 +777,7 @@ impl Sequential {
             visible: w.visible,
             keypoints_inside: w.keypoints_inside,
             oriented: w.oriented,
+            box_source: w.box_source,
         })
     }
 }

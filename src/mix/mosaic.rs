@@ -1,10 +1,11 @@
 //! RandomMosaic (Kornia's): a grid of images of the batch composed into one canvas, and a
 //! window of it cropped out.
 
-use crate::augmentation::impl_module;
+use crate::annotations::{AnnotationOptions, BoxMode, BoxSource, Record, Visible};
+use crate::augmentation::{impl_module, Regrouping, Role};
 use crate::checks;
 use crate::geometric::CroppingMode;
-use crate::geometry::{Geometry, Transform};
+use crate::geometry::{box_corners, enclosure, Geometry, Transform};
 use crate::kornia::kwargs::{set, FromKornia, Kwargs};
 use crate::range::gate;
 use crate::warp::{self, Padding, Resample, Sampling};
@@ -26,8 +27,10 @@ pub struct MosaicConfig {
     /// Range of the window's top-left corner as a fraction of the image's width and height,
     /// finite and at least 0.
     pub start_ratio_range: (f64, f64),
-    /// Kornia's smallest box area; boxes cannot go through this crate's mosaic yet, so it
-    /// has no effect (kept so that Kornia's calls translate).
+    /// Kornia's smallest box area: a mosaicked sample's box whose part inside the window
+    /// has a smaller area is marked invalid (Kornia zeroes it). The area is Kornia's, of
+    /// the inclusive corners: `(x2 - x1) · (y2 - y1)`, one less per side than the pixels
+    /// the box covers.
     pub min_bbox_size: f64,
     /// Probability of mosaicking each sample; the others are padded or cropped at the
     /// right and bottom to the output size.
@@ -67,10 +70,21 @@ impl Default for MosaicConfig {
 /// and bottom to the output size.
 ///
 /// As in Kornia, the mosaic is computed without a gradient (a gated-off sample keeps its
-/// own); masks are mosaicked with the image; boxes and keypoints are refused (Kornia carries
-/// boxes; this crate's records cannot yet change a box count through a step); the step is
-/// not invertible. Labels stay with their samples (the first tile is the sample's own
-/// image).
+/// own); masks are mosaicked with the image; the step is not invertible; labels stay with
+/// their samples (the first tile is the sample's own image).
+///
+/// Boxes (N per image) come out as N·G per image for a grid of G tiles, as Kornia's: row
+/// `k·N + n` is box `n` of tile `k`'s image, moved with its tile. A gated-off sample keeps
+/// its own N boxes in the first rows, the others marked invalid. Validity and class ids
+/// follow their boxes. The boxes are then treated as after any crop: with
+/// [`BoxMode::Kornia`] each corner is clamped to the window, as Kornia clamps it; otherwise
+/// the pipeline's options clip, flag and drop them at its end (a tile's box outside the
+/// window is outside the output), and the visible region is clipped to the window. Boxes
+/// whose part inside the window is below `min_bbox_size` are marked invalid. Unlike Kornia,
+/// which returns N rows when its gate selects no sample, the output always has N·G rows, so
+/// that its shape does not depend on the draw (Kornia's keyed outputs zero invalid rows;
+/// [`crate::Sequential::f_call`] does the same). Keypoints are refused, as in Kornia, and
+/// so are instance masks with boxes.
 ///
 /// Params (Kornia's): `permutation` (B, n) int64, `src` (B,4,2) the window's corners in the
 /// canvas, `dst` (B,4,2), `batch_shapes` (B,3), `batch_prob` (B,), `forward_input_shape`.
@@ -239,6 +253,10 @@ impl Augmentation for RandomMosaic {
         MOSAIC
     }
 
+    fn role(&self) -> Role<'_> {
+        Role::regrouping(self)
+    }
+
     fn spec(&self) -> AugSpec {
         AugSpec::RandomMosaic(self.cfg.clone())
     }
@@ -339,8 +357,8 @@ impl Augmentation for RandomMosaic {
         Err(Error::Annotation {
             op: MOSAIC,
             what: "boxes and keypoints",
-            problem: "cannot go through this crate's mosaic yet (each output holds several \
-                      images' boxes: the box count changes); masks can"
+            problem: "have no single geometry through a mosaic (each output holds parts of \
+                      several images); boxes go through it regrouped, keypoints cannot"
                 .into(),
         })
     }
@@ -359,6 +377,143 @@ impl Augmentation for RandomMosaic {
 }
 
 impl_module!(RandomMosaic);
+
+/// Rows of `t` (B,N,…) for a mosaic of `perm` (B,G): each sample's tiles' rows, tile
+/// after tile, (B,G·N,…).
+fn tile_rows(t: &Tensor, perm: &Tensor) -> Result<Tensor> {
+    let mut rows = t.size();
+    rows[1] *= perm.size()[1];
+    Ok(t.f_index_select(0, &perm.f_reshape([-1])?)?
+        .f_reshape(&rows)?)
+}
+
+/// `t` (B,N,…) followed by (G − 1)·N rows of `pad`: a gated-off sample's rows.
+fn own_rows(t: &Tensor, g: i64, pad: f64) -> Result<Tensor> {
+    let mut tail = t.size();
+    tail[1] *= g - 1;
+    let padding = t.f_new_full(&tail, pad, (t.kind(), t.device()))?;
+    Ok(Tensor::f_cat(&[t.shallow_clone(), padding], 1)?)
+}
+
+/// `a` (B,…) where `on` (B,) is set, else `b`.
+fn per_sample(on: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let mut shape = vec![on.size()[0]];
+    shape.resize(a.dim(), 1);
+    Ok(a.f_where_self(&on.f_view(shape.as_slice())?, b)?)
+}
+
+impl Regrouping for RandomMosaic {
+    /// Each sample's tiles' boxes, moved with their tiles by (W·i − x0, H·j − y0) (tile
+    /// `(i, j)`, window corner `(x0, y0)`); see [`RandomMosaic`].
+    fn regroup(&self, w: &mut Record, params: &Params, opts: &AnnotationOptions) -> Result<()> {
+        let err = |what, problem: &str| Error::Annotation {
+            op: MOSAIC,
+            what,
+            problem: problem.into(),
+        };
+        if w.keypoints.is_some() {
+            return Err(err(
+                "keypoints",
+                "cannot go through a mosaic (Kornia refuses them too): a tile's keypoints \
+                 would need their own validity; give boxes or masks",
+            ));
+        }
+        if opts.instance_masks && w.masks.is_some() {
+            return Err(err(
+                "masks",
+                "are instance masks (one channel per box), and a mosaic gathers the boxes \
+                 of several images while it mosaics the masks channel by channel; turn off \
+                 instance_masks",
+            ));
+        }
+        let Some(outlines) = &w.outlines else {
+            return Ok(());
+        };
+        let x = &w.image;
+        let shape = x.size();
+        let (b, h, wd) = (shape[0], shape[2], shape[3]);
+        let (oh, ow) = self.out_hw(&shape);
+        let (gw, gh) = self.cfg.mosaic_grid;
+        let (g, n) = (gw * gh, outlines.size()[1]);
+        let device = x.device();
+        let kind = outlines.kind();
+        let perm = self.permutation(x, params)?;
+        let on = params
+            .shaped(MOSAIC, "batch_prob", &[b])?
+            .to_device(device)
+            .f_gt(0.5)?;
+        let (x0, y0) = self.corner(params, b, device)?;
+        // Tile k = gh·i + j starts at (W·i, H·j) of the canvas; (B,G,2) the moves.
+        let k = Tensor::f_arange(g, (Kind::Int64, device))?;
+        let tile_x = k.f_div_scalar_mode(gh, "floor")? * wd;
+        let tile_y = k.f_remainder(gh)? * h;
+        let shift = Tensor::f_stack(
+            &[
+                tile_x.f_view([1, g])? - x0.f_view([b, 1])?,
+                tile_y.f_view([1, g])? - y0.f_view([b, 1])?,
+            ],
+            -1,
+        )?
+        .f_to_kind(kind)?;
+        // Points (B,N,P,2) as a mosaic's: each tile's moved with it; a gated-off sample's
+        // its own, then zero rows.
+        let regrouped = |t: &Tensor| -> Result<Tensor> {
+            let tiles = tile_rows(t, &perm)?;
+            let s = tiles.size();
+            let moved = tiles.f_view([b, g, n, s[2], 2])? + shift.f_view([b, g, 1, 1, 2])?;
+            per_sample(&on, &moved.f_view(s.as_slice())?, &own_rows(t, g, 0.0)?)
+        };
+        let rows = |t: &Tensor| -> Result<Tensor> {
+            per_sample(&on, &tile_rows(t, &perm)?, &own_rows(t, g, 0.0)?)
+        };
+        let source = match &w.box_source {
+            Some(s) => BoxSource {
+                index: s.index.shallow_clone(),
+                valid: s.valid.shallow_clone(),
+            },
+            None => BoxSource::own(b, n, device)?,
+        };
+        let index = rows(&source.index)?;
+        let mut valid = rows(&source.valid)?;
+        let mut out = regrouped(outlines)?;
+        // The part inside the window, as Kornia clamps it: each corner of the box around
+        // the outline clamped to [0, W_out − 1] × [0, H_out − 1].
+        let around = enclosure(&out);
+        let limits = crate::ops::constant(&[(ow - 1) as f64, (oh - 1) as f64], kind, device);
+        let lo = around
+            .f_narrow(-1, 0, 2)?
+            .f_clamp_min(0.0)?
+            .f_minimum(&limits)?;
+        let hi = around
+            .f_narrow(-1, 2, 2)?
+            .f_clamp_min(0.0)?
+            .f_minimum(&limits)?;
+        let area = (&hi - &lo).f_prod_dim_int(-1, false, kind)?;
+        let small = area
+            .f_lt(self.cfg.min_bbox_size)?
+            .f_logical_and(&on.f_view([b, 1])?)?;
+        valid = valid.f_logical_and(&small.f_logical_not()?)?;
+        if opts.box_mode == BoxMode::Kornia {
+            let clamped = box_corners(&Tensor::f_cat(&[lo, hi], -1)?);
+            out = per_sample(&on, &clamped, &out)?;
+        }
+        // Rows that hold no box are zero, as Kornia's.
+        out = out.f_where_scalarother(&valid.f_view([b, g * n, 1, 1])?, 0.0)?;
+        let visible = match &w.visible {
+            Some(v) => Some(Visible {
+                poly: regrouped(&v.poly)?,
+                alive: rows(&v.alive)?.f_logical_and(&valid)?,
+            }),
+            None => None,
+        };
+        w.outlines = Some(out);
+        w.visible = visible;
+        w.box_source = Some(BoxSource { index, valid });
+        // What the window leaves visible (its frame: the output's).
+        w.clip_visible(&[oh, ow]);
+        Ok(())
+    }
+}
 
 impl FromKornia for RandomMosaic {
     type Config = MosaicConfig;
@@ -394,7 +549,7 @@ impl FromKornia for RandomMosaic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AugmentationExt, Batch, BoxFormat, Boxes};
+    use crate::{AugmentationExt, Batch, BoxFormat, Boxes, Keypoints};
 
     fn mosaic(cfg: MosaicConfig) -> RandomMosaic {
         RandomMosaic::new(nn::VarStore::new(Device::Cpu).root(), cfg).unwrap()
@@ -403,7 +558,7 @@ mod tests {
     /// Every output pixel is the canvas pixel under the window, computed here on the host
     /// from the params: tile (i, j) at x = W·i, y = H·j holds image `permutation[gh·i + j]`,
     /// zeros past the canvas; gated-off samples are padded or cropped at the right and
-    /// bottom. Masks move with the image; boxes are refused; the step has no inverse.
+    /// bottom. Masks move with the image; the step has no inverse.
     #[test]
     fn windows_of_the_canvas() {
         for (grid, out, p) in [
@@ -474,17 +629,28 @@ mod tests {
             ..Default::default()
         });
         let x = Tensor::rand([2, 1, 4, 4], (Kind::Float, Device::Cpu));
+        // Boxes come out N·G per image (the regrouping is checked against masks in
+        // tests/visible_region.rs); keypoints are refused, as Kornia refuses them.
         let boxes = Boxes::new(
             Tensor::from_slice(&[0.0f32, 0.0, 1.0, 1.0])
                 .view([1, 1, 4])
                 .repeat([2, 1, 1]),
             BoxFormat::Xyxy,
         );
-        let e = aug
+        let (out, _) = aug
             .f_forward_batch(&Batch {
                 boxes: Some(boxes),
                 ..Batch::new(x.shallow_clone())
             })
+            .unwrap();
+        assert_eq!(out.boxes.unwrap().data.size(), [2, 4, 4]);
+        let e = aug
+            .f_forward_batch(
+                &Batch::new(x.shallow_clone()).with_keypoints(Keypoints::new(Tensor::zeros(
+                    [2, 1, 2],
+                    (Kind::Float, Device::Cpu),
+                ))),
+            )
             .unwrap_err();
         assert!(matches!(e, Error::Annotation { .. }), "{e}");
         let (y, params) = aug.f_forward_with_params(&x).unwrap();
