@@ -116,7 +116,7 @@ pub use kernels::{
 pub use mix::*;
 pub use params::{GateParams, Params};
 pub use range::{Learnable, Range};
-pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec};
+pub use registry::{register_augmentation, AugSpec, CustomConstructor, CustomSpec, Reference};
 pub use rng::Generator;
 /// serde_json, for [`AugSpec::from_kornia`]'s keyword arguments (`tch_dda::serde_json::json!`).
 pub use serde_json;

@@ -11,6 +11,7 @@ use crate::auto::*;
 use crate::container::{Sequential, SequentialConfig};
 use crate::geometric::*;
 use crate::intensity::*;
+pub use crate::kornia::kwargs::Reference;
 use crate::kornia::kwargs::{FromKornia, Kwargs};
 use crate::mix::*;
 use crate::volume::*;
@@ -66,6 +67,15 @@ macro_rules! registry {
         impl AugSpec {
             /// The name of every operator in the registry (the variants but `Custom`).
             pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            /// The library the operator `name` reproduces number for number (`None` for a
+            /// name not in the registry).
+            pub fn reference(name: &str) -> Option<Reference> {
+                match name {
+                    $(stringify!($variant) => Some(<$ty as FromKornia>::REFERENCE),)*
+                    _ => None,
+                }
+            }
 
             /// The fields of the operator `name`'s config that JSON must give (Kornia's
             /// required constructor arguments).

@@ -477,14 +477,22 @@ fn typed_shorthands_equal_kornias_call() {
 fn kornias_required_arguments_are_required_here_as_in_json() {
     let mut checked = 0;
     for &name in AugSpec::NAMES {
+        if AugSpec::reference(name) == Some(tch_dda::Reference::Torchvision) {
+            // Not Kornia's: refused as a Kornia class, saying whose it is (tests/random_size.rs
+            // checks their JSON).
+            let e = AugSpec::from_kornia(name, &serde_json::json!({}))
+                .expect_err(name)
+                .to_string();
+            assert!(
+                e.contains("torchvision's") && e.contains(name),
+                "{name}: {e}"
+            );
+            continue;
+        }
         let required = AugSpec::required_fields(name);
         let Some(first) = required.first() else {
             continue;
         };
-        if common::TORCHVISION_OPERATORS.contains(&name) {
-            // Not Kornia's (tests/random_size.rs checks their JSON).
-            continue;
-        }
         // From Kornia's keyword arguments and from JSON alike, a missing required argument
         // is an error that names it (no silent 1×1 crop or 3×3 kernel).
         let e = match AugSpec::from_kornia(name, &serde_json::json!({})) {

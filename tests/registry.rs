@@ -93,16 +93,15 @@ fn every_operator_has_a_fixture_and_its_generated_tests() {
             }
             continue;
         }
-        if common::TORCHVISION_OPERATORS.contains(&name) {
+        if AugSpec::reference(name) == Some(Reference::Torchvision) {
             let tests = include_str!("random_size.rs");
             let replayed = tests.contains("fn the_same_seed_draws_torchvisions_size_and_output(")
                 && tests.contains("common::fixture(\"torchvision/sizes\")");
             let gradient = tests.contains("fn input_gradients_match_finite_differences(")
                 && tests.contains(&format!("AugSpec::{name}("));
-            let cases = common::fixture("torchvision/sizes").meta["cases"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("\"{name}\""));
+            let cases = common::torchvision_fixture_specs()
+                .iter()
+                .any(|s| s.name() == name);
             if !(replayed && gradient && cases) {
                 missing.push(format!(
                     "{name} (torchvision's: replayed {replayed}, gradient {gradient}, fixture cases {cases})"

@@ -10,7 +10,7 @@
 //! `x' = (x + ½) s - ½` (pixel-index coordinates), the inverse warps back.
 
 use super::affine::input_shape_tensor;
-use crate::kornia::kwargs::{FromKornia, Kwargs};
+use crate::kornia::kwargs::{FromKornia, Reference};
 use crate::warp::{Padding, Resample, Sampling};
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
@@ -377,26 +377,12 @@ impl Augmentation for RandomSize {
 
 crate::augmentation::impl_module!(RandomSize);
 
-/// torchvision's, not Kornia's: a Kornia script cannot name it.
-fn not_kornia(kw: &Kwargs, class: &str) -> Error {
-    kw.err(
-        "class",
-        format!("a Kornia class: {class} is torchvision's; build AugSpec::{class} instead"),
-    )
-}
-
 impl FromKornia for ScaleJitter {
     type Config = ScaleJitterConfig;
-
-    fn from_kornia(kw: &Kwargs) -> Result<ScaleJitterConfig> {
-        Err(not_kornia(kw, "ScaleJitter"))
-    }
+    const REFERENCE: Reference = Reference::Torchvision;
 }
 
 impl FromKornia for RandomShortestSize {
     type Config = RandomShortestSizeConfig;
-
-    fn from_kornia(kw: &Kwargs) -> Result<RandomShortestSizeConfig> {
-        Err(not_kornia(kw, "RandomShortestSize"))
-    }
+    const REFERENCE: Reference = Reference::Torchvision;
 }

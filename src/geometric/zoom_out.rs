@@ -6,7 +6,7 @@
 //! `[left, top, right, bottom]`, so the steps after it see the drawn size.
 
 use super::affine::input_shape_tensor;
-use crate::kornia::kwargs::{FromKornia, Kwargs};
+use crate::kornia::kwargs::{FromKornia, Reference};
 use crate::{AugSpec, Augmentation, Error, Geometry, MaskSampling, Params, Result};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
@@ -222,11 +222,5 @@ crate::augmentation::impl_module!(RandomZoomOut);
 
 impl FromKornia for RandomZoomOut {
     type Config = RandomZoomOutConfig;
-
-    fn from_kornia(kw: &Kwargs) -> Result<RandomZoomOutConfig> {
-        Err(kw.err(
-            "class",
-            "a Kornia class: RandomZoomOut is torchvision's; build AugSpec::RandomZoomOut instead",
-        ))
-    }
+    const REFERENCE: Reference = Reference::Torchvision;
 }

@@ -21,8 +21,41 @@ pub(crate) trait FromKornia {
     /// one.
     const KORNIA_ALIASES: &'static [&'static str] = &[];
 
-    /// Reads the arguments (every one it knows, once; the caller refuses the rest).
-    fn from_kornia(kw: &Kwargs) -> Result<Self::Config>;
+    /// The library whose class the operator reproduces number for number.
+    const REFERENCE: Reference = Reference::Kornia;
+
+    /// Reads the arguments (every one it knows, once; the caller refuses the rest). An
+    /// operator of another library keeps this default: Kornia has no such class.
+    fn from_kornia(kw: &Kwargs) -> Result<Self::Config> {
+        Err(kw.err(
+            "class",
+            format!(
+                "a Kornia class: {} is {}'s; build AugSpec::{} instead",
+                kw.class,
+                Self::REFERENCE.name(),
+                kw.class
+            ),
+        ))
+    }
+}
+
+/// The library an operator reproduces number for number (its fixtures come from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// Kornia 0.9's `kornia.augmentation`.
+    Kornia,
+    /// torchvision 0.28's `transforms.v2`, for what Kornia lacks.
+    Torchvision,
+}
+
+impl Reference {
+    /// The library's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reference::Kornia => "Kornia",
+            Reference::Torchvision => "torchvision",
+        }
+    }
 }
 
 /// Kornia 0.9's constructor of `class`: its positional parameters in order, and whether

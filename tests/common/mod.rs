@@ -12,10 +12,27 @@ pub struct Fixture {
     pub meta: serde_json::Map<String, serde_json::Value>,
 }
 
-/// torchvision's operators in the registry, which Kornia lacks: no Kornia constructor or
-/// fixture builds them; tests/random_size.rs replays torchvision's fixtures and checks their
-/// gradients.
-pub const TORCHVISION_OPERATORS: [&str; 3] = ["ScaleJitter", "RandomShortestSize", "RandomZoomOut"];
+/// The specs of torchvision's fixtures (tests/fixtures/torchvision/*, each case's `spec` in
+/// the `cases` metadata), in the order of the files and their cases: how the operators that
+/// Kornia lacks are checked (`AugSpec::reference`).
+pub fn torchvision_fixture_specs() -> Vec<AugSpec> {
+    let mut specs = Vec::new();
+    for stem in fixture_stems("torchvision/") {
+        let fx = fixture(&stem);
+        let Some(cases) = fx.meta.get("cases").and_then(|c| c.as_str()) else {
+            continue;
+        };
+        let cases: Vec<serde_json::Value> = serde_json::from_str(cases).unwrap();
+        for case in cases {
+            if let Some(spec) = case.get("spec") {
+                specs.push(
+                    serde_json::from_value(spec.clone()).unwrap_or_else(|e| panic!("{stem}: {e}")),
+                );
+            }
+        }
+    }
+    specs
+}
 
 /// The device the fixture replays and the gradchecks run on: the CPU, or the one
 /// `TCH_DDA_TEST_DEVICE` names (`cpu`, `cuda`, `cuda:N`; scripts/run_on_device.sh sets
@@ -476,6 +493,8 @@ pub fn all_specs() -> Vec<AugSpec> {
             ..ScaleJitterConfig::new((20, 20))
         }),
         AugSpec::RandomShortestSize(RandomShortestSizeConfig::new(vec![9, 13], Some(30))),
+        // Canvases at most 1.5 times the side (the fixture's reach 2.5: the fuzz chains
+        // would grow twentyfold).
         AugSpec::RandomZoomOut(RandomZoomOutConfig {
             side_range: (1.0, 1.5),
             ..Default::default()
@@ -537,16 +556,19 @@ pub fn all_specs() -> Vec<AugSpec> {
         }),
         AugSpec::RandomEqualize3D(Equalize3DConfig::default()),
     ];
-    // An operator not configured above comes in as its first Kornia fixture builds it, so
-    // that a new operator needs no edit here.
+    // An operator not configured above comes in as its first Kornia fixture builds it (or,
+    // for torchvision's, its first torchvision fixture case), so that a new operator needs
+    // no edit here.
     let named: std::collections::BTreeSet<&str> = specs.iter().map(|s| s.name()).collect();
     let mut from_fixtures: Vec<AugSpec> = Vec::new();
-    for stem in fixture_stems("") {
+    let kornias = fixture_stems("").into_iter().map(|stem| {
         let fx = fixture(&stem);
         let class = fx.meta["kornia_class"].as_str().unwrap();
         let kwargs: serde_json::Value =
             serde_json::from_str(fx.meta["kwargs"].as_str().unwrap()).unwrap();
-        let spec = AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        AugSpec::from_kornia(class, &kwargs).unwrap_or_else(|e| panic!("{stem}: {e}"))
+    });
+    for spec in kornias.chain(torchvision_fixture_specs()) {
         if !named.contains(spec.name()) && from_fixtures.iter().all(|s| s.name() != spec.name()) {
             from_fixtures.push(spec);
         }
