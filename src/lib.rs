@@ -94,9 +94,9 @@ pub use annotations::{
 };
 pub use augmentation::{Augmentation, AugmentationExt, Role, TrainOnly};
 pub use auto::{
-    rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
-    NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig, TrivialAugment,
-    TrivialAugmentConfig,
+    rand_augment_policy, trivial_augment_policy, AugMix, AugMixConfig, AutoAugment,
+    AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment,
+    RandAugmentConfig, TrivialAugment, TrivialAugmentConfig, AUGMIX_OPS,
 };
 pub use checks::MAX_TENSOR_BYTES;
 pub use container::{
@@ -136,9 +136,9 @@ pub mod prelude {
     };
     pub use crate::augmentation::{Augmentation, AugmentationExt, Role, TrainOnly};
     pub use crate::auto::{
-        rand_augment_policy, trivial_augment_policy, AutoAugment, AutoAugmentConfig, AutoPolicy,
-        NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment, RandAugmentConfig,
-        TrivialAugment, TrivialAugmentConfig,
+        rand_augment_policy, trivial_augment_policy, AugMix, AugMixConfig, AutoAugment,
+        AutoAugmentConfig, AutoPolicy, NamedPolicy, OpRange, PolicyEntry, PolicyOp, RandAugment,
+        RandAugmentConfig, TrivialAugment, TrivialAugmentConfig, AUGMIX_OPS,
     };
     pub use crate::container::{
         DataKey, ManyToMany, ManyToOne, PatchConfig, PatchPadding, PatchSequential, RandomApply,

@@ -226,6 +226,8 @@ registry! {
     RandAugment(RandAugmentConfig) => RandAugment [n, m];
     /// Kornia's `kornia.augmentation.auto.TrivialAugment`.
     TrivialAugment(TrivialAugmentConfig) => TrivialAugment;
+    /// torchvision's `AugMix` (Kornia has none).
+    AugMix(AugMixConfig) => AugMix;
     /// Inside a pipeline it mixes the labels of a [`crate::Batch`] too.
     RandomMixUp(MixUpConfig) => RandomMixUp;
     /// Inside a pipeline it mixes the labels and pastes the masks of a [`crate::Batch`] too.

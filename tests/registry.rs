@@ -67,6 +67,10 @@ fn behaviour_tests_cover_every_operator() {
     assert!(missing.is_empty(), "tests/behaviour.rs misses {missing:?}");
 }
 
+/// The test files of torchvision's operators (tests/registry.rs looks for each operator's
+/// replay and gradient check in them).
+const TORCHVISION_TESTS: [&str; 2] = [include_str!("random_size.rs"), include_str!("augmix.rs")];
+
 #[test]
 fn every_operator_has_a_fixture_and_its_generated_tests() {
     let generated = include_str!(concat!(env!("OUT_DIR"), "/operator_tests.rs"));
@@ -94,11 +98,13 @@ fn every_operator_has_a_fixture_and_its_generated_tests() {
             continue;
         }
         if AugSpec::reference(name) == Some(Reference::Torchvision) {
-            let tests = include_str!("random_size.rs");
-            let replayed = tests.contains("fn the_same_seed_draws_torchvisions_size_and_output(")
-                && tests.contains("common::fixture(\"torchvision/sizes\")");
-            let gradient = tests.contains("fn input_gradients_match_finite_differences(")
-                && tests.contains(&format!("AugSpec::{name}("));
+            // torchvision's: a fixture case names it, and a test file of torchvision's
+            // operators builds it, replays a torchvision fixture and checks gradients.
+            let tests = TORCHVISION_TESTS
+                .iter()
+                .find(|t| t.contains(&format!("AugSpec::{name}(")));
+            let replayed = tests.is_some_and(|t| t.contains("common::fixture(\"torchvision/"));
+            let gradient = tests.is_some_and(|t| t.contains("common::gradcheck("));
             let cases = common::torchvision_fixture_specs()
                 .iter()
                 .any(|s| s.name() == name);

@@ -25,7 +25,10 @@
 //! RGB one. Other channel counts than 1 and 3 are refused with an error that names the
 //! preset and the way out (a policy without [`PolicyOp::Color`]).
 
+mod augmix;
 pub mod search;
+
+pub use augmix::{AugMix, AugMixConfig, AUGMIX_OPS};
 
 use crate::annotations::{AnnotationOptions, MaskSampling, Record};
 use crate::augmentation::{gated_geometry, gated_transform, impl_module};
