@@ -225,6 +225,18 @@ proptest! {
         let back = seq.f_inverse_batch(&out, &p, &input.image.size()).unwrap();
         let kp_err = max_diff(&back.keypoints.unwrap().points, &input.keypoints.unwrap().points);
         let box_err = max_diff(&back.boxes.unwrap().data, &input.boxes.unwrap().data);
+        // The largest errors over the cases run so far (the last line printed: all of them).
+        {
+            use std::sync::Mutex;
+            static WORST: Mutex<(u32, f64, f64)> = Mutex::new((0, 0.0, 0.0));
+            let mut worst = WORST.lock().unwrap_or_else(|e| e.into_inner());
+            *worst = (worst.0 + 1, worst.1.max(kp_err), worst.2.max(box_err));
+            println!(
+                "INVERSE ROUND TRIP over {} cases: keypoints within {:.1e} px, \
+                 boxes within {:.1e} px",
+                worst.0, worst.1, worst.2
+            );
+        }
         prop_assert!(kp_err < 1e-4, "keypoints off by {} after {:?}", kp_err, steps);
         prop_assert!(box_err < 1e-4, "boxes off by {} after {:?}", box_err, steps);
     }
