@@ -290,12 +290,19 @@ pub(crate) trait ColorStep: Augmentation {
         -> Result<ColorMap>;
 }
 
-/// An operator whose params depend on the masks it is applied to (RandomTransplantation:
-/// which object moves is read from the label mask), as Kornia's `params_from_input`.
+/// An operator whose params depend on the record it is applied to (RandomTransplantation:
+/// which object moves is read from the label mask; RandomIoUCrop: the window is the first
+/// drawn one that the boxes accept), as Kornia's `params_from_input`.
 pub(crate) trait MaskDriven: Augmentation {
     /// `params` completed from the record entering the step (unchanged when they already
     /// hold what the masks would give).
     fn complete_params(&self, w: &Record, params: &Params) -> Result<Params>;
+
+    /// (B,N) which boxes the step keeps, from the completed `params` (`None`: all); the
+    /// others are marked invalid.
+    fn kept_boxes(&self, _params: &Params) -> Option<Tensor> {
+        None
+    }
 }
 
 /// An operator whose output images hold the boxes of several inputs (RandomMosaic): it
@@ -817,6 +824,23 @@ pub(crate) fn step_apply_record<A: Augmentation + ?Sized>(
         } else {
             (None, None)
         };
+    if let (Some(o), RoleKind::MaskDriven(m)) = (&outlines, aug.role().0) {
+        if let Some(keep) = m.kept_boxes(params) {
+            let keep = keep.f_to_device(device)?.f_to_kind(Kind::Bool)?;
+            let s = o.size();
+            let source = match w.box_source.take() {
+                Some(s) => s,
+                None => annotations::BoxSource::own(s[0], s[1], device)?,
+            };
+            w.box_source = Some(annotations::BoxSource {
+                valid: source.valid.f_logical_and(&keep)?,
+                index: source.index,
+            });
+            if let Some(v) = w.visible.as_mut() {
+                v.alive = v.alive.f_logical_and(&keep)?;
+            }
+        }
+    }
     let (labels, mixed) =
         match aug.as_mix() {
             None => (w.labels, w.mixed),

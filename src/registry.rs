@@ -170,6 +170,8 @@ registry! {
     RandomShortestSize(RandomShortestSizeConfig) => RandomShortestSize [min_size];
     /// torchvision's `RandomZoomOut` (Kornia has none).
     RandomZoomOut(RandomZoomOutConfig) => RandomZoomOut;
+    /// torchvision's `RandomIoUCrop` (Kornia has none).
+    RandomIoUCrop(RandomIoUCropConfig) => RandomIoUCrop;
     RandomFisheye(FisheyeConfig) => RandomFisheye [center_x, center_y, gamma];
     RandomElasticTransform(ElasticConfig) => RandomElasticTransform;
     RandomThinPlateSpline(ThinPlateSplineConfig) => RandomThinPlateSpline;

@@ -69,7 +69,11 @@ fn behaviour_tests_cover_every_operator() {
 
 /// The test files of torchvision's operators (tests/registry.rs looks for each operator's
 /// replay and gradient check in them).
-const TORCHVISION_TESTS: [&str; 2] = [include_str!("random_size.rs"), include_str!("augmix.rs")];
+const TORCHVISION_TESTS: [&str; 3] = [
+    include_str!("random_size.rs"),
+    include_str!("augmix.rs"),
+    include_str!("ioucrop.rs"),
+];
 
 #[test]
 fn every_operator_has_a_fixture_and_its_generated_tests() {

@@ -26,9 +26,10 @@ pub(crate) struct Record {
     /// The boxes are oriented (torchvision's continuous coordinates): their visible region
     /// is clipped to the image's edges, half a pixel past the outer pixel centres.
     pub(crate) oriented: bool,
-    /// Where each carried box came from, once a step has regrouped the boxes (RandomMosaic:
+    /// Where each carried box came from and whether its row holds one: the caller's
+    /// validity, then what the steps dropped (RandomIoUCrop) or regrouped (RandomMosaic:
     /// each output holds the boxes of several inputs); `None`: box `n` of image `b` is the
-    /// input's.
+    /// input's, and every row holds one.
     pub(crate) box_source: Option<BoxSource>,
 }
 
@@ -361,6 +362,24 @@ pub(crate) fn to_record(
         keypoints_inside: None,
         oriented: batch.boxes.as_ref().is_some_and(|b| b.format.is_oriented()),
         box_source: None,
+    };
+    // The caller's validity, for the steps that read which rows hold boxes (padding rows
+    // of `Boxes::from_list` do not).
+    let working = match (
+        &working.outlines,
+        batch.boxes.as_ref().and_then(|b| b.valid.as_ref()),
+    ) {
+        (Some(o), Some(v)) => {
+            let own = BoxSource::own(o.size()[0], o.size()[1], device)?;
+            Record {
+                box_source: Some(BoxSource {
+                    valid: add(v).to_device(device).to_kind(Kind::Bool),
+                    index: own.index,
+                }),
+                ..working
+            }
+        }
+        _ => working,
     };
     let layout = Layout {
         unbatched: b.unbatched,

@@ -48,6 +48,7 @@ pub(crate) mod affine;
 mod crop;
 mod distort;
 mod flip;
+mod iou_crop;
 mod jigsaw;
 mod perspective;
 mod random_size;
@@ -73,6 +74,7 @@ pub use flip::{
     FlipConfig, RandomDepthicalFlip3D, RandomHorizontalFlip, RandomHorizontalFlip3D,
     RandomVerticalFlip, RandomVerticalFlip3D,
 };
+pub use iou_crop::{RandomIoUCrop, RandomIoUCropConfig};
 pub use jigsaw::{JigsawConfig, RandomJigsaw};
 pub(crate) use perspective::{distortion_scale_var, end_and_extent};
 pub use perspective::{PerspectiveConfig, PerspectiveSampling, RandomPerspective};
