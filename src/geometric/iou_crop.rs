@@ -207,7 +207,7 @@ impl RandomIoUCrop {
         Ok(exact.f_where_self(&same.f_view([shape[0], 1, 1, 1])?, &warped)?)
     }
 
-    fn sampling(&self) -> Sampling {
+    fn resampling(&self) -> Sampling {
         Sampling {
             resample: self.cfg.resample,
             padding: Padding::Zeros,
@@ -325,7 +325,7 @@ impl Augmentation for RandomIoUCrop {
     }
 
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
-        self.cut(input, params, &self.sampling())
+        self.cut(input, params, &self.resampling())
     }
 
     fn geometry_ungated(
@@ -353,7 +353,7 @@ impl Augmentation for RandomIoUCrop {
         params: &Params,
         how: &crate::MaskSampling,
     ) -> Result<Tensor> {
-        let s = crate::augmentation::mask_sampling(Some(self.sampling()), how);
+        let s = crate::augmentation::mask_sampling(Some(self.resampling()), how);
         self.cut(mask, params, &s)
     }
 
