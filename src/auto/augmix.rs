@@ -447,6 +447,17 @@ fn equalize(x: &Tensor) -> Result<Tensor> {
         .f_mul_scalar(1.0 / 255.0)?)
 }
 
+/// What refuses annotations: the chains move the image by different geometries.
+fn refused(what: &'static str) -> Error {
+    Error::Annotation {
+        op: OP,
+        what,
+        problem: "cannot go through AugMix: it blends the image moved by several geometries \
+                  (torchvision refuses them too)"
+            .into(),
+    }
+}
+
 impl Augmentation for AugMix {
     fn name(&self) -> &'static str {
         OP
@@ -564,23 +575,11 @@ impl Augmentation for AugMix {
         _kind: Kind,
         _device: Device,
     ) -> Result<Geometry> {
-        Err(Error::Annotation {
-            op: OP,
-            what: "boxes and keypoints",
-            problem: "cannot go through AugMix: it blends the image moved by several \
-                      geometries (torchvision refuses them too)"
-                .into(),
-        })
+        Err(refused("boxes and keypoints"))
     }
 
     fn apply_mask(&self, _mask: &Tensor, _params: &Params, _how: &MaskSampling) -> Result<Tensor> {
-        Err(Error::Annotation {
-            op: OP,
-            what: "masks",
-            problem: "cannot go through AugMix: it blends the image moved by several \
-                      geometries (torchvision refuses them too)"
-                .into(),
-        })
+        Err(refused("masks"))
     }
 
     fn inverse_transform(
