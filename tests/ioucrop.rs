@@ -333,13 +333,16 @@ fn bad_config_params_and_calls_are_typed_errors() {
     assert!(aug
         .f_transform_matrix(&x.size(), &params, Kind::Float, Device::Cpu)
         .is_err());
-    let mut p = params.detach();
-    p.insert(
-        "candidates",
+    // Candidates of the wrong shape, or a window less than a pixel wide.
+    for bad in [
         Tensor::zeros([3, 4], (Kind::Double, Device::Cpu)),
-    );
-    let e = aug.f_apply_batch(&batch, &p).unwrap_err();
-    assert!(matches!(e, Error::Params { .. }), "{e}");
+        Tensor::from_slice(&[0.0, 0.0, 1.0, 1.0, 0.0, 5.0]).view([1, 6]),
+    ] {
+        let mut p = params.detach();
+        p.insert("candidates", bad);
+        let e = aug.f_apply_batch(&batch, &p).unwrap_err();
+        assert!(matches!(e, Error::Params { .. }), "{e}");
+    }
     let e = AugSpec::from_kornia("RandomIoUCrop", &serde_json::json!({})).unwrap_err();
     assert!(e.to_string().contains("torchvision's"), "{e}");
 }

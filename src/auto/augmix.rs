@@ -18,8 +18,8 @@ use tch::{nn, Device, Kind, Tensor};
 
 const OP: &str = "AugMix";
 
-/// torchvision's augmentation space, in its order; `all_ops: false` uses the first
-/// [`PARTIAL`].
+/// torchvision's augmentation space, in its order; `all_ops: false` uses the first 9
+/// (without brightness, colour, contrast and sharpness).
 pub const AUGMIX_OPS: [&str; 13] = [
     "ShearX",
     "ShearY",

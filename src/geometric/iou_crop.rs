@@ -232,6 +232,17 @@ fn candidates(params: &Params) -> Result<&Tensor> {
             ),
         });
     }
+    // Reading them on the CPU costs no device synchronisation.
+    if cand.device() == Device::Cpu {
+        let sides = cand.f_narrow(1, 4, 2)?;
+        if bool::try_from(sides.f_lt(1.0)?.f_any()?)? {
+            return Err(Error::Params {
+                op: OP,
+                key: "candidates".into(),
+                problem: "has a window narrower or lower than one pixel".into(),
+            });
+        }
+    }
     Ok(cand)
 }
 
