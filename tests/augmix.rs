@@ -171,6 +171,11 @@ fn bad_input_config_and_params_are_typed_errors() {
             fill: Some(vec![]),
             ..Default::default()
         },
+        // Past float32 (the draw would overflow converting it).
+        AugMixConfig {
+            alpha: 1e39,
+            ..Default::default()
+        },
     ] {
         let e = build(bad.clone()).unwrap_err();
         assert!(matches!(e, Error::Config { .. }), "{bad:?}: {e}");
@@ -214,6 +219,12 @@ fn bad_input_config_and_params_are_typed_errors() {
             "{ops:?}: {e}"
         );
     }
+    let mut p = params.detach();
+    p.insert(
+        "magnitudes",
+        Tensor::from_slice(&[1e39, 0.0, 0.0, 1e39, 0.0, 0.0, 1e39, 0.0, 0.0]).view([3, 3]),
+    );
+    assert!(matches!(aug.f_apply(&x, &p), Err(Error::Params { .. })));
     let mut p = params.detach();
     p.remove("magnitudes");
     assert!(matches!(aug.f_apply(&x, &p), Err(Error::Params { .. })));

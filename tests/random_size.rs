@@ -282,4 +282,46 @@ fn bad_configs_params_and_inputs_are_typed_errors() {
         .f_forward(&Tensor::ones([1, 3, 20, 20], (Kind::Uint8, Device::Cpu)))
         .unwrap_err();
     assert!(matches!(e, Error::Dtype { .. }), "{e}");
+
+    // Found by the fuzzer: sizes past any memory, fills past float32 and canvases smaller
+    // than the forward pass made are typed errors, not libtorch's or a panic.
+    let huge = AugSpec::ScaleJitter(ScaleJitterConfig {
+        scale_range: (0.8, 3.4e38),
+        ..ScaleJitterConfig::new((20, 20))
+    })
+    .build(&vs.root())
+    .unwrap();
+    tch::manual_seed(0);
+    let e = huge
+        .f_forward(&Tensor::rand([2, 3, 8, 8], (Kind::Float, Device::Cpu)))
+        .unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    for cfg in [
+        RandomZoomOutConfig {
+            side_range: (1.0, 1e39),
+            ..Default::default()
+        },
+        RandomZoomOutConfig {
+            fill: vec![1e300],
+            ..Default::default()
+        },
+    ] {
+        let e = AugSpec::RandomZoomOut(cfg.clone())
+            .build(&vs.root())
+            .unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{cfg:?}: {e}");
+    }
+    let zoom = AugSpec::RandomZoomOut(RandomZoomOutConfig {
+        side_range: (2.0, 2.0),
+        p: 1.0,
+        ..Default::default()
+    })
+    .build(&vs.root())
+    .unwrap();
+    let x = Tensor::rand([1, 1, 6, 6], (Kind::Float, Device::Cpu));
+    let (y, params) = zoom.f_forward_with_params(&x).unwrap();
+    let e = zoom
+        .f_inverse(&y.narrow(2, 0, 5), &params, &x.size())
+        .unwrap_err();
+    assert!(matches!(e, Error::Size { .. }), "{e}");
 }

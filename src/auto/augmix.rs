@@ -51,7 +51,7 @@ pub struct AugMixConfig {
     pub mixture_width: i64,
     /// Steps per chain (1 to 32); 0 or negative: drawn per chain in 1..=3.
     pub chain_depth: i64,
-    /// The Dirichlet concentration of both weightings (finite, > 0).
+    /// The Dirichlet concentration of both weightings (> 0, finite and normal in float32).
     pub alpha: f64,
     /// All 13 operations, or the first 9 (without brightness, colour, contrast, sharpness).
     pub all_ops: bool,
@@ -110,7 +110,7 @@ impl AugMix {
     ///
     /// # Errors
     /// [`Error::Config`] for a severity outside 1..=10, a width outside 1..=32, a depth
-    /// above 32, an alpha that is not finite and positive, bicubic resampling, or a fill
+    /// above 32, an alpha that is not positive and finite in float32, bicubic resampling, or a fill
     /// that is empty or not finite.
     pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: AugMixConfig) -> Result<AugMix> {
         let bad =
@@ -132,8 +132,12 @@ impl AugMix {
                 "1 to 32 steps, or 0 or less for a depth drawn in 1..=3",
             );
         }
-        if !(cfg.alpha.is_finite() && cfg.alpha > 0.0) {
-            return bad("alpha", cfg.alpha.to_string(), "a finite concentration > 0");
+        if !(checks::f32_finite(cfg.alpha) && checks::f32_positive(cfg.alpha)) {
+            return bad(
+                "alpha",
+                cfg.alpha.to_string(),
+                "a concentration > 0, finite and normal in float32",
+            );
         }
         if cfg.resample == Resample::Bicubic {
             return bad(
@@ -236,8 +240,11 @@ impl AugMix {
             let chain: Vec<(usize, f64)> = (0..depth)
                 .map(|j| (row[j] as usize, mags[i * d as usize + j]))
                 .collect();
-            if chain.iter().any(|&(_, m)| !m.is_finite()) {
-                return Err(bad("magnitudes", format!("chain {i} is not finite")));
+            if chain.iter().any(|&(_, m)| !checks::f32_finite(m)) {
+                return Err(bad(
+                    "magnitudes",
+                    format!("chain {i} is not finite in float32"),
+                ));
             }
             chains.push(chain);
         }

@@ -284,6 +284,7 @@ impl Augmentation for RandomSize {
                 allowed: "a drawn size with both sides >= 1 (a larger target or scale)",
             });
         }
+        crate::checks::fits(self.op(), "output size", &[b, shape[1], ho, wo])?;
         p.insert(
             "output_size",
             Tensor::from_slice(&[ho, wo])

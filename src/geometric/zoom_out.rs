@@ -13,6 +13,8 @@ use std::borrow::Borrow;
 use tch::{nn, Device, Kind, Tensor};
 
 const OP: &str = "RandomZoomOut";
+/// The largest canvas factor a config may ask (torchvision's default reaches 4).
+const MAX_SIDE: f64 = 1000.0;
 
 /// Configuration of [`RandomZoomOut`]; `Default` is torchvision's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,7 +22,8 @@ const OP: &str = "RandomZoomOut";
 pub struct RandomZoomOutConfig {
     /// The canvas colour: one value, or one per channel (masks get 0).
     pub fill: Vec<f64>,
-    /// The canvas sides are the image's times a factor drawn from this range, `1 <= lo <= hi`.
+    /// The canvas sides are the image's times a factor drawn from this range,
+    /// `1 <= lo <= hi <= 1000`.
     pub side_range: (f64, f64),
     /// Probability that a call zooms out (the whole batch, as torchvision).
     pub p: f64,
@@ -47,8 +50,8 @@ impl Default for RandomZoomOutConfig {
 /// Input (B,C,H,W) or (C,H,W), float32 or float64; output (B,C,h,w), (h,w) drawn.
 ///
 /// # Errors
-/// `new` fails on a side range outside `1 <= lo <= hi`, a `p` outside [0, 1] or a
-/// non-finite fill; `f_*` forms on a bad input, a fill that has neither 1 nor C values, or
+/// `new` fails on a side range outside `1 <= lo <= hi <= 1000`, a `p` outside [0, 1] or a
+/// fill not finite in float32; `f_*` forms on a bad input, a fill that has neither 1 nor C values, or
 /// params without their sizes.
 #[derive(Debug)]
 pub struct RandomZoomOut {
@@ -62,12 +65,12 @@ impl RandomZoomOut {
     /// See the type.
     pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: RandomZoomOutConfig) -> Result<Self> {
         let (lo, hi) = cfg.side_range;
-        if !(lo.is_finite() && hi.is_finite() && lo >= 1.0 && lo <= hi) {
+        if !(lo.is_finite() && hi.is_finite() && lo >= 1.0 && lo <= hi && hi <= MAX_SIDE) {
             return Err(crate::checks::config(
                 OP,
                 "side_range",
                 format!("({lo}, {hi})"),
-                "finite factors 1 <= lo <= hi",
+                "factors 1 <= lo <= hi <= 1000",
             ));
         }
         if !(0.0..=1.0).contains(&cfg.p) {
@@ -78,12 +81,12 @@ impl RandomZoomOut {
                 "a probability in [0, 1]",
             ));
         }
-        if cfg.fill.is_empty() || cfg.fill.iter().any(|v| !v.is_finite()) {
+        if cfg.fill.is_empty() || cfg.fill.iter().any(|&v| !crate::checks::f32_finite(v)) {
             return Err(crate::checks::config(
                 OP,
                 "fill",
                 format!("{:?}", cfg.fill),
-                "one finite value, or one per channel",
+                "one value finite in float32, or one per channel",
             ));
         }
         Ok(RandomZoomOut { cfg })
@@ -133,6 +136,7 @@ impl Augmentation for RandomZoomOut {
             let side = crate::rng::rand(&[1], cpu)? * (hi - lo) + lo;
             let trunc = |t: Tensor| -> Result<i64> { Ok(f64::try_from(t)?.trunc() as i64) };
             let (cw, ch) = (trunc(&side * w as f64)?, trunc(&side * h as f64)?);
+            crate::checks::fits(OP, "canvas", &[b, shape[1], ch, cw])?;
             let at = crate::rng::rand(&[2], cpu)?;
             let left = trunc(at.get(0) * (cw - w) as f64)?;
             let top = trunc(at.get(1) * (ch - h) as f64)?;
@@ -195,7 +199,20 @@ impl Augmentation for RandomZoomOut {
         params: &Params,
         input_shape: &[i64],
     ) -> Result<Tensor> {
-        let [l, t, _, _] = self.padding(params)?;
+        let [l, t, r, b] = self.padding(params)?;
+        let (h, w) = (input_shape[2], input_shape[3]);
+        let got = &output.size()[2..];
+        if got[0] < t + h || got[1] < l + w {
+            // (A step after it, PadTo cropping, may give back less than the canvas.)
+            return Err(Error::Size {
+                op: OP,
+                what: "image to invert",
+                size: got.to_vec(),
+                input: vec![t + h + b, l + w + r],
+                allowed: "the inverse cuts the image out of its canvas: give at least the \
+                          canvas the forward pass made",
+            });
+        }
         Ok(output
             .f_narrow(2, t, input_shape[2])?
             .f_narrow(3, l, input_shape[3])?)

@@ -25,7 +25,7 @@ pub struct MosaicConfig {
     /// Tiles along the width and along the height (Kornia's order), each at least 1.
     pub mosaic_grid: (i64, i64),
     /// Range of the window's top-left corner as a fraction of the image's width and height,
-    /// finite and at least 0.
+    /// `0 <= lo <= hi <= 10000` (a corner past the canvas gives zeros).
     pub start_ratio_range: (f64, f64),
     /// Kornia's smallest box area: a mosaicked sample's box whose part inside the window
     /// has a smaller area is marked invalid (Kornia zeroes it). The area is Kornia's, of
@@ -101,7 +101,7 @@ impl RandomMosaic {
     ///
     /// # Errors
     /// [`crate::Error::Config`] for a grid or output size below 1, a start range outside
-    /// [0, ∞) or reversed, a bad `p`, or bicubic sampling.
+    /// [0, 10000] or reversed, a bad `p`, or bicubic sampling.
     pub fn new<'p, P: Borrow<nn::Path<'p>>>(_path: P, cfg: MosaicConfig) -> Result<RandomMosaic> {
         let (gw, gh) = cfg.mosaic_grid;
         if gw < 1 || gh < 1 || gw.checked_mul(gh).is_none_or(|n| n > 1 << 16) {
@@ -116,12 +116,13 @@ impl RandomMosaic {
             checks::size(MOSAIC, "output_size", (h, w))?;
         }
         let (lo, hi) = cfg.start_ratio_range;
-        if !(checks::f32_finite(lo) && checks::f32_finite(hi) && 0.0 <= lo && lo <= hi) {
+        // (A start past the canvas gives zeros; a bound keeps the corner finite in float32.)
+        if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo <= hi && hi <= 1e4) {
             return Err(checks::config(
                 MOSAIC,
                 "start_ratio_range",
                 format!("{:?}", cfg.start_ratio_range),
-                "finite (lo, hi) with 0 <= lo <= hi",
+                "(lo, hi) with 0 <= lo <= hi <= 10000",
             ));
         }
         checks::finite(MOSAIC, "min_bbox_size", &[cfg.min_bbox_size])?;
@@ -669,6 +670,11 @@ mod tests {
             },
             MosaicConfig {
                 start_ratio_range: (0.5, 0.2),
+                ..Default::default()
+            },
+            // A corner past float32 (found by the fuzzer: the replay refused its own src).
+            MosaicConfig {
+                start_ratio_range: (0.3, 3.4e38),
                 ..Default::default()
             },
             MosaicConfig {
