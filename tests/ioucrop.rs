@@ -346,3 +346,113 @@ fn bad_config_params_and_calls_are_typed_errors() {
     let e = AugSpec::from_kornia("RandomIoUCrop", &serde_json::json!({})).unwrap_err();
     assert!(e.to_string().contains("torchvision's"), "{e}");
 }
+
+/// torchvision's SSD recipe as a user writes it (colour jitter, RandomZoomOut,
+/// RandomIoUCrop, a flip, in the detection mode with instance masks): every kept box lies in
+/// the output and keeps its class id, every box the crop dropped has its mask channel zeroed,
+/// and every kept box is the box around its own mask, which went through the same steps by
+/// the image path (nearest resampling: within 1.5 px).
+#[test]
+fn an_ssd_pipeline_keeps_boxes_labels_and_masks_together() {
+    let _serial = common::serial();
+    let vs = VarStore::new(Device::Cpu);
+    let size = 48i64;
+    let steps = vec![
+        AugSpec::ColorJitter(JitterConfig {
+            p: 0.8,
+            ..JitterConfig::new(0.2, 0.2, 0.2, 0.05)
+        }),
+        AugSpec::RandomZoomOut(RandomZoomOutConfig {
+            side_range: (1.0, 2.0),
+            ..Default::default()
+        }),
+        AugSpec::RandomIoUCrop(RandomIoUCropConfig {
+            size: Some((size, size)),
+            ..Default::default()
+        }),
+        AugSpec::RandomHorizontalFlip(FlipConfig::default()),
+    ];
+    let pipeline = common::annotated(
+        &vs,
+        steps,
+        AnnotationOptions {
+            instance_masks: true,
+            ..AnnotationOptions::detection()
+        },
+    );
+    let (b, n, h, w) = (4i64, 5i64, 40i64, 56i64);
+    let (mut kept, mut dropped, mut compared) = (0, 0, 0);
+    for seed in 0..10 {
+        tch::manual_seed(seed);
+        let x1 = Tensor::randint(w - 12, [b, n], (Kind::Int64, Device::Cpu));
+        let y1 = Tensor::randint(h - 12, [b, n], (Kind::Int64, Device::Cpu));
+        let bw = Tensor::randint_low(4, 12, [b, n], (Kind::Int64, Device::Cpu));
+        let bh = Tensor::randint_low(4, 12, [b, n], (Kind::Int64, Device::Cpu));
+        let xyxy = Tensor::stack(&[&x1, &y1, &(&x1 + &bw), &(&y1 + &bh)], -1).to_kind(Kind::Float);
+        let ys = Tensor::arange(h, (Kind::Float, Device::Cpu)).view([1, 1, h, 1]);
+        let xs = Tensor::arange(w, (Kind::Float, Device::Cpu)).view([1, 1, 1, w]);
+        let at = |i: i64| xyxy.select(-1, i).view([b, n, 1, 1]);
+        let masks = ys
+            .ge_tensor(&at(1))
+            .logical_and(&ys.le_tensor(&at(3)))
+            .logical_and(&xs.ge_tensor(&at(0)))
+            .logical_and(&xs.le_tensor(&at(2)))
+            .to_kind(Kind::Float);
+        let ids = Tensor::arange(n, (Kind::Int64, Device::Cpu))
+            .view([1, n])
+            .repeat([b, 1]);
+        let batch = Batch::new(Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu)))
+            .with_masks(masks)
+            .with_boxes(Boxes::xyxy(xyxy).with_class_ids(ids));
+        let (out, _) = pipeline.f_forward_batch(&batch).unwrap();
+        assert_eq!(out.image.size(), [b, 3, size, size]);
+        let boxes = out.boxes.unwrap();
+        let data = f64s(&boxes.data);
+        let valid = bools(boxes.valid.as_ref().unwrap());
+        let ids = Vec::<i64>::try_from(boxes.class_ids.unwrap().reshape([-1])).unwrap();
+        let m = out.masks.unwrap();
+        for s in 0..b {
+            for j in 0..n {
+                let row = (s * n + j) as usize;
+                let pixels = m.get(s).get(j).gt(0.5).nonzero();
+                if !valid[row] {
+                    dropped += 1;
+                    assert_eq!(
+                        pixels.size()[0],
+                        0,
+                        "seed {seed}: dropped box {j} keeps its mask"
+                    );
+                    continue;
+                }
+                kept += 1;
+                assert_eq!(ids[row], j, "seed {seed}: class id of box {j}");
+                let bx = &data[row * 4..row * 4 + 4];
+                assert!(
+                    bx.iter().all(|&v| (0.0..=(size - 1) as f64).contains(&v)),
+                    "seed {seed}: box {j} {bx:?} outside the output"
+                );
+                if pixels.size()[0] == 0 {
+                    continue; // thinner than a pixel after the resize
+                }
+                compared += 1;
+                let lo = Vec::<i64>::try_from(pixels.amin(0, false)).unwrap();
+                let hi = Vec::<i64>::try_from(pixels.amax(0, false)).unwrap();
+                let around = [lo[1], lo[0], hi[1], hi[0]];
+                for c in 0..4 {
+                    let d = (bx[c] - around[c] as f64).abs();
+                    assert!(
+                        d <= 1.5,
+                        "seed {seed}: box {j} {bx:?} vs its mask {around:?}"
+                    );
+                }
+            }
+        }
+    }
+    println!(
+        "SSD PIPELINE: {kept} boxes kept with their ids ({compared} against their masks), {dropped} dropped"
+    );
+    assert!(
+        compared >= 60 && dropped >= 20,
+        "{compared} compared, {dropped} dropped"
+    );
+}
