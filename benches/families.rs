@@ -1,5 +1,5 @@
 //! One operator per family (benches/families.json, read with `AugSpec::from_kornia` from
-//! Kornia's constructor call), at the file's shape (64×3×224×224 float32), forward (no
+//! Kornia's constructor call, or for torchvision's from the crate's JSON), at the file's shape (64×3×224×224 float32), forward (no
 //! graph) and forward + backward (an input that requires grad, `backward` on the output's
 //! sum). scripts/bench_peers.py times Kornia on the same calls; scripts/bench_all.sh runs
 //! both and writes the per-operator table.
@@ -23,6 +23,10 @@ fn families() -> (Vec<i64>, Vec<Family>) {
         .iter()
         .map(|v| v.as_i64().expect("an integer size"))
         .collect();
+    let torchvision = doc["torchvision"].as_array().into_iter().flatten().map(|f| {
+        let spec: AugSpec = serde_json::from_value(f["spec"].clone()).expect("a spec");
+        (f["family"].as_str().expect("family").to_string(), spec, None)
+    });
     let list = doc["families"]
         .as_array()
         .expect("families")
@@ -38,6 +42,7 @@ fn families() -> (Vec<i64>, Vec<Family>) {
                 labels,
             )
         })
+        .chain(torchvision)
         .collect();
     (shape, list)
 }

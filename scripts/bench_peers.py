@@ -166,6 +166,14 @@ def bench_families(b, quick, only=None):
             b.both("kornia", bench, shape, lambda xi, aug=aug, mask=mask: aug(xi, mask)[0], x, note)
             continue
         b.both("kornia", bench, shape, aug, x, note)
+    # torchvision's transforms that Kornia lacks (the crate's spec in benches/families.rs).
+    if torchvision is not None:
+        from torchvision.transforms import v2
+        for fam in spec.get("torchvision", []):
+            if only and fam["family"] not in only:
+                continue
+            aug = eval(fam["python"], {"v2": v2})
+            b.both("torchvision", "family/" + fam["family"], shape, aug, x)
     # Kornia's containers, each on its own shape (the same Python call as benches/families.rs).
     for cont in spec.get("containers", []):
         if only and cont["family"] not in only:

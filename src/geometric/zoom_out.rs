@@ -157,14 +157,18 @@ impl Augmentation for RandomZoomOut {
         Ok(p)
     }
 
-    /// The image padded with zeros, plus the fill where the padding is (so the image's own
-    /// pixels are copied exactly).
+    /// The image padded with the fill (one pass for a single value, as torchvision's pad;
+    /// per channel, zeros plus the fill where the padding is). The image's own pixels are
+    /// copied exactly.
     fn apply_transform(&self, input: &Tensor, params: &Params) -> Result<Tensor> {
         let [l, t, r, b] = self.padding(params)?;
         if [l, t, r, b] == [0; 4] {
             return Ok(input.shallow_clone());
         }
         let pad = [l, r, t, b];
+        if let [value] = self.cfg.fill[..] {
+            return Ok(input.f_pad(pad, "constant", value)?);
+        }
         let size = input.size();
         let opts = (input.kind(), input.device());
         let inside = Tensor::f_ones([1, 1, size[2], size[3]], opts)?.f_constant_pad_nd(pad)?;
