@@ -23,10 +23,18 @@ fn families() -> (Vec<i64>, Vec<Family>) {
         .iter()
         .map(|v| v.as_i64().expect("an integer size"))
         .collect();
-    let torchvision = doc["torchvision"].as_array().into_iter().flatten().map(|f| {
-        let spec: AugSpec = serde_json::from_value(f["spec"].clone()).expect("a spec");
-        (f["family"].as_str().expect("family").to_string(), spec, None)
-    });
+    let torchvision = doc["torchvision"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let spec: AugSpec = serde_json::from_value(f["spec"].clone()).expect("a spec");
+            (
+                f["family"].as_str().expect("family").to_string(),
+                spec,
+                None,
+            )
+        });
     let list = doc["families"]
         .as_array()
         .expect("families")
