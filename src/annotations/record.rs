@@ -556,8 +556,9 @@ pub(crate) fn from_record(
     };
     let shape = w.image.size();
     let spatial: Vec<i64> = shape[2..].to_vec();
-    // The caller's validity and class ids of the carried boxes (gathered from their input
-    // rows once a step has regrouped them).
+    // The validity and class ids of the carried boxes: the source's validity already holds
+    // the caller's (see `to_record`) and what the steps dropped; class ids are gathered from
+    // the boxes' input rows.
     let lift = |t: &Tensor| {
         if layout.unbatched {
             t.unsqueeze(0)
@@ -567,12 +568,8 @@ pub(crate) fn from_record(
     };
     let (given_valid, class_ids) = match (&w.box_source, &layout.boxes) {
         (Some(s), Some(orig)) => {
-            let valid = match &orig.valid {
-                Some(v) => s.gather(&lift(v)).logical_and(&s.valid),
-                None => s.valid.shallow_clone(),
-            };
             let ids = orig.class_ids.as_ref().map(|c| drop(s.gather(&lift(c))));
-            (Some(drop(valid)), ids)
+            (Some(drop(s.valid.shallow_clone())), ids)
         }
         (_, Some(orig)) => (
             orig.valid.as_ref().map(|v| v.shallow_clone()),
