@@ -11,6 +11,7 @@ use tch_dda::*;
 
 const TOL: f64 = 1e-5;
 
+#[derive(Clone)]
 struct Case {
     key: String,
     seed: i64,
@@ -81,7 +82,12 @@ fn the_same_seed_takes_torchvisions_window_and_crop() {
     let fx = common::fixture("torchvision/ioucrop");
     let vs = VarStore::new(Device::Cpu);
     let (mut worst, mut cropped) = (0f64, 0);
-    for case in cases(&fx) {
+    // Both kernel paths: the fused CPU kernels and the compositions CUDA runs.
+    for (case, path) in cases(&fx)
+        .into_iter()
+        .flat_map(|c| [(c.clone(), KernelPath::Fused), (c, KernelPath::Composed)])
+    {
+        let _path = kernel_path_scope(path);
         let key = &case.key;
         let want = fx.get(&format!("{key}.out_image"));
         let size = (want.size()[2], want.size()[3]);
@@ -115,8 +121,9 @@ fn the_same_seed_takes_torchvisions_window_and_crop() {
         assert_torchvisions(&fx, &case, &again, "replayed");
     }
     println!(
-        "IOU CROP: {} draws ({cropped} cropped) take torchvision's window; images within {worst:.1e}",
-        cases(&fx).len()
+        "IOU CROP: {} draws ({} cropped) on both kernel paths take torchvision's window; images within {worst:.1e}",
+        cases(&fx).len(),
+        cropped / 2
     );
 }
 
@@ -151,6 +158,18 @@ fn each_sample_takes_the_first_window_its_boxes_pass() {
     let batch = Batch::new(Tensor::rand([b, 3, h, w], (Kind::Float, Device::Cpu)))
         .with_boxes(boxes.clone());
     let (out, params) = aug.f_forward_batch(&batch).unwrap();
+    // The resize is a warp: the composed path (CUDA's) gives the fused path's output.
+    {
+        let _path = kernel_path_scope(KernelPath::Composed);
+        let composed = aug.f_apply_batch(&batch, &params).unwrap();
+        let d = common::max_abs_diff(&composed.image, &out.image);
+        assert!(d < 1e-5, "composed path {d:e} from the fused one");
+        let d = common::max_abs_diff(
+            &composed.boxes.unwrap().data,
+            &out.boxes.as_ref().unwrap().data,
+        );
+        assert!(d < 1e-4, "composed path boxes {d:e} from the fused ones");
+    }
     let cand = f64s(params.get("candidates").unwrap());
     let k = cand.len() / 6;
     let data = f64s(&boxes.data);

@@ -952,7 +952,20 @@ fn kornias_recorded_params_import_and_replay() {
                 (replayed, aug.f_forward_with_params(inputs[0]).unwrap().1)
             }
         };
-        for (k, got) in keys.iter().zip(&replayed) {
+        // Again on the composed path (what CUDA runs), for the pipelines.
+        let composed = match AugSpec::from_kornia_python(source).unwrap() {
+            AugSpec::Sequential(cfg) => {
+                let _path = tch_dda::kernel_path_scope(tch_dda::KernelPath::Composed);
+                let aug = Sequential::new(vs.root() / "composed", cfg).unwrap();
+                aug.f_call_replay(&inputs, &imported).unwrap()
+            }
+            _ => replayed.iter().map(|t| t.shallow_clone()).collect(),
+        };
+        for (k, got) in keys
+            .iter()
+            .chain(&keys)
+            .zip(replayed.iter().chain(&composed))
+        {
             let e = common::max_abs_diff(got, fx.get(&format!("output.{k}")));
             // Boxes and keypoints go through matrices: float rounding.
             let tol = if k.starts_with("bbox") || k == "keypoints" {
