@@ -1,6 +1,6 @@
 """torchvision 0.28's AugMix (tests/fixtures/torchvision/augmix.safetensors): for each case and
 seed, a float image batch through `v2.AugMix` after torch.manual_seed(seed), what it drew, and
-the input gradient of a weighted sum of the output. tests/augmix.rs replays the draws (the same
+the input gradient of a weighted sum of the output. tests/torchvision/augmix.rs replays the draws (the same
 output and gradient) and draws with the same seed (the same draws).
 
 The draws are read off the transform as it runs (a subclass that records its two Dirichlet

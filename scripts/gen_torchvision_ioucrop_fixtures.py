@@ -3,7 +3,7 @@ case and seed, one image (1,C,H,W) with boxes (XYXY, torchvision's continuous co
 torchvision 0.28's RandomIoUCrop cannot take rotated ones) through
 `v2.RandomIoUCrop` after torch.manual_seed(seed): the window it chose (or none: left as it
 is), which boxes it kept (their centres inside the window), the cropped image and boxes.
-tests/ioucrop.rs draws with the same seed (the same window), replays the window, and
+tests/torchvision/ioucrop.rs draws with the same seed (the same window), replays the window, and
 compares the image and the kept boxes.
 
 Keys, per case `<key>`: `.image` (1,C,H,W) float32, `.boxes` (N,4) float64 XYXY,

@@ -1,7 +1,7 @@
 """torchvision 0.28's ScaleJitter, RandomShortestSize and RandomZoomOut (tests/fixtures/torchvision/sizes.safetensors):
 for each case and seed, the image and oriented boxes (XYWHR, unclamped) through the transform
 after torch.manual_seed(seed), the size it drew, and (the first seed of each setting) the input
-gradient of a weighted sum of the output image. tests/random_size.rs draws with the same
+gradient of a weighted sum of the output image. tests/torchvision/random_size.rs draws with the same
 seed (the same size) and compares the outputs.
 
 Run (pinned torch 2.13.0, torchvision 0.28.0):

@@ -478,7 +478,7 @@ fn kornias_required_arguments_are_required_here_as_in_json() {
     let mut checked = 0;
     for &name in AugSpec::NAMES {
         if AugSpec::reference(name) == Some(tch_dda::Reference::Torchvision) {
-            // Not Kornia's: refused as a Kornia class, saying whose it is (tests/random_size.rs
+            // Not Kornia's: refused as a Kornia class, saying whose it is (tests/torchvision/
             // checks their JSON).
             let e = AugSpec::from_kornia(name, &serde_json::json!({}))
                 .expect_err(name)

@@ -70,9 +70,9 @@ fn behaviour_tests_cover_every_operator() {
 /// The test files of torchvision's operators (tests/registry.rs looks for each operator's
 /// replay and gradient check in them).
 const TORCHVISION_TESTS: [&str; 3] = [
-    include_str!("random_size.rs"),
-    include_str!("augmix.rs"),
-    include_str!("ioucrop.rs"),
+    include_str!("torchvision/random_size.rs"),
+    include_str!("torchvision/augmix.rs"),
+    include_str!("torchvision/ioucrop.rs"),
 ];
 
 #[test]

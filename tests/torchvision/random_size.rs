@@ -4,7 +4,7 @@
 //! scripts/gen_torchvision_size_fixtures.py); replay, inverse, gradients, pipelines and
 //! typed errors.
 
-mod common;
+use crate::common;
 use common::max_abs_diff;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};

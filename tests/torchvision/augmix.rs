@@ -4,7 +4,7 @@
 //! draws the same. Then what torchvision cannot check: a float64 gradcheck through every
 //! operation, and the typed errors.
 
-mod common;
+use crate::common;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tch_dda::*;

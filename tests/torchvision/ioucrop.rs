@@ -4,7 +4,7 @@
 //! batched choice (each sample its own window, checked against a scalar re-computation), the
 //! input gradient, and the typed errors.
 
-mod common;
+use crate::common;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 use tch_dda::*;
